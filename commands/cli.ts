@@ -1,0 +1,34 @@
+/**
+ * The command line: yargs wiring for every subcommand. Each subcommand lives in its own
+ * module in this folder; this file only assembles them and maps failures to exit codes.
+ */
+import { createRequire } from 'node:module';
+import yargs from 'yargs';
+import { ExitCode } from '../lib/exit-codes.js';
+import { commandModules } from './registry.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+/** Parses argv and runs the chosen subcommand. Resolves when the command's work is finished. */
+export async function main(argv: string[]): Promise<void> {
+  let cli = yargs(argv)
+    .scriptName('cmd-chat')
+    .usage('$0 <command> [options]\n\nEphemeral, end-to-end encrypted terminal chat. Nothing is written to disk.')
+    .version(version)
+    .alias('version', 'V')
+    .help()
+    .alias('help', 'h')
+    .strict()
+    .demandCommand(1, 'Name a command: see the list above.')
+    .recommendCommands()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .epilogue('Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost.')
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`cmd-chat: ${msg}\nRun \`cmd-chat --help\` for usage.\n`);
+      process.exit(ExitCode.usage);
+    });
+  for (const mod of commandModules) cli = cli.command(mod);
+  await cli.parseAsync();
+}

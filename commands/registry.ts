@@ -1,0 +1,7 @@
+/**
+ * The list of subcommand modules the CLI registers, in the order `--help` shows them.
+ */
+import type { CommandModule } from 'yargs';
+
+// biome-ignore lint/suspicious/noExplicitAny: yargs command modules differ in their argument types.
+export const commandModules: CommandModule<any, any>[] = [];

@@ -1,0 +1,67 @@
+/**
+ * What a client session reports to its user interface (REPL, pipe mode, JSON mode): the
+ * room's happenings after decryption and checks, independent of how they are shown.
+ */
+
+/** A chat message, decrypted (or not) and checked against the daemon's attribution. */
+export interface MessageEvent {
+  type: 'message';
+  /** The daemon's message id (unique per room per daemon run). */
+  id: string;
+  /** When the daemon accepted it, ms since the epoch. */
+  at: number;
+  userId: string;
+  /** The sender's name as the daemon attributes it. */
+  username: string;
+  /** 'text' or 'me' (an action line). */
+  kind: 'text' | 'me';
+  /** The decrypted body; empty when `undecryptable`. Not yet sanitised for a terminal. */
+  body: string;
+  /** Sent by this session (it is our echo). */
+  mine: boolean;
+  /** Replayed from the room's history when we joined. */
+  history: boolean;
+  /** The token failed to decrypt with the room key (another room's key, or garbage). */
+  undecryptable: boolean;
+  /** The envelope's `from` differs from the daemon's attribution: set to the claimed name. */
+  forgedFrom?: string;
+}
+
+export interface JoinEvent {
+  type: 'join';
+  at: number;
+  userId: string;
+  username: string;
+}
+
+export interface LeaveEvent {
+  type: 'leave';
+  at: number;
+  userId: string;
+  username: string;
+}
+
+export interface RenameEvent {
+  type: 'rename';
+  at: number;
+  userId: string;
+  old: string;
+  new: string;
+}
+
+export interface ClearedEvent {
+  type: 'cleared';
+  at: number;
+  /** Who wiped the room's history. */
+  by: string;
+}
+
+/** A non-fatal error reported by the daemon inside the channel, or a local warning. */
+export interface ErrorEvent {
+  type: 'error';
+  at: number;
+  code: string;
+  message: string;
+}
+
+export type ChatEvent = MessageEvent | JoinEvent | LeaveEvent | RenameEvent | ClearedEvent | ErrorEvent;
