@@ -1,0 +1,119 @@
+/**
+ * Key derivation for protocol v2 (and the v1 room key), all on node:crypto:
+ *   master    = scrypt(password, srp_salt, N=2^15, r=8, p=1, 32 bytes)
+ *   p'        = base64(HKDF-SHA256(master, salt="", info="cmd-chat/v2 srp", 32))   (UTF-8 bytes)
+ *   room key  = HKDF-SHA256(master, salt=room_salt, info="cmd-chat-room-key", 32)
+ *   v1 key    = HKDF-SHA256(password UTF-8, salt=room_salt, info="cmd-chat-room-key", 32)
+ *   channel   = HKDF-SHA256(K, salt="", info="cmd-chat/v2 c2s" | "cmd-chat/v2 s2c", 32)
+ *
+ * Room fingerprint format: the first 100 bits of HKDF-SHA256(room key, salt="",
+ * info="cmd-chat/v2 fingerprint", 13 bytes), written in the RFC 4648 base32 alphabet
+ * (A-Z, 2-7; no 0/1/8/9 to confuse with letters) as 5 groups of 4 characters joined by '-',
+ * e.g. "3F7K-Q2ZD-MX4A-PL6B-TT2R". 100 bits: members compare it by eye, and an attacker who
+ * would need a collision with a specific room cannot search that space.
+ */
+import { hkdfSync, scrypt } from 'node:crypto';
+import { wipe } from './secret.js';
+import { computeVerifier } from './srp.js';
+
+/** scrypt cost for the master key; node needs maxmem above 32 MiB for N=2^15, r=8. */
+export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1, keyLength: 32, maxmem: 64 * 1024 * 1024 } as const;
+
+const EMPTY = Buffer.alloc(0);
+const INFO_SRP = 'cmd-chat/v2 srp';
+const INFO_ROOM = 'cmd-chat-room-key';
+const INFO_C2S = 'cmd-chat/v2 c2s';
+const INFO_S2C = 'cmd-chat/v2 s2c';
+const INFO_FINGERPRINT = 'cmd-chat/v2 fingerprint';
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function toBuf(v: string | Buffer): Buffer {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+function hkdf(ikm: Buffer, salt: Buffer, info: string, length = 32): Buffer {
+  // Buffer.from(ArrayBuffer) shares the memory, so wiping the result wipes the only copy.
+  return Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
+}
+
+/** master = scrypt(password, srpSalt), on the thread pool so the event loop keeps running. */
+export function deriveMaster(password: string | Buffer, srpSalt: Buffer): Promise<Buffer> {
+  const pw = Buffer.from(toBuf(password));
+  return new Promise((resolve, reject) => {
+    scrypt(
+      pw,
+      srpSalt,
+      SCRYPT_PARAMS.keyLength,
+      { N: SCRYPT_PARAMS.N, r: SCRYPT_PARAMS.r, p: SCRYPT_PARAMS.p, maxmem: SCRYPT_PARAMS.maxmem },
+      (err, key) => {
+        wipe(pw);
+        if (err) reject(new Error('key derivation failed'));
+        else resolve(key);
+      },
+    );
+  });
+}
+
+/** The v2 SRP password: UTF-8 bytes of base64(HKDF(master, info "cmd-chat/v2 srp")). */
+export function srpPasswordV2(master: Buffer): Buffer {
+  const raw = hkdf(master, EMPTY, INFO_SRP);
+  const out = Buffer.from(raw.toString('base64'), 'utf8');
+  wipe(raw);
+  return out;
+}
+
+/** The v2 room key (Fernet key for message bodies). */
+export function roomKeyV2(master: Buffer, roomSalt: Buffer): Buffer {
+  return hkdf(master, roomSalt, INFO_ROOM);
+}
+
+/** The original's room key: HKDF straight from the password. */
+export function roomKeyV1(password: string | Buffer, roomSalt: Buffer): Buffer {
+  const pw = Buffer.from(toBuf(password));
+  const key = hkdf(pw, roomSalt, INFO_ROOM);
+  wipe(pw);
+  return key;
+}
+
+/** Per-direction AES-256-GCM keys from the SRP session key K. */
+export function channelKeys(K: Buffer): { c2s: Buffer; s2c: Buffer } {
+  return { c2s: hkdf(K, EMPTY, INFO_C2S), s2c: hkdf(K, EMPTY, INFO_S2C) };
+}
+
+/** The human-comparable room code described in the header, e.g. "3F7K-Q2ZD-MX4A-PL6B-TT2R". */
+export function roomFingerprint(roomKey: Buffer): string {
+  const bytes = hkdf(roomKey, EMPTY, INFO_FINGERPRINT, 13);
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  let chars = 0;
+  for (let i = 0; i < bytes.length && chars < 20; i++) {
+    acc = ((acc << 8) | bytes[i]) & 0xffff;
+    bits += 8;
+    while (bits >= 5 && chars < 20) {
+      bits -= 5;
+      if (chars > 0 && chars % 4 === 0) out += '-';
+      out += BASE32[(acc >>> bits) & 31];
+      chars++;
+    }
+  }
+  wipe(bytes);
+  return out;
+}
+
+/**
+ * What a daemon (or an open-rooms client creating a room) stores for a room: the SRP verifier
+ * for identity = UTF-8 of the normalised room name and password p' = srpPasswordV2(master).
+ * The caller owns (and should wipe) the returned master.
+ */
+export async function verifierV2(
+  roomName: string,
+  password: string | Buffer,
+  salt: Buffer,
+): Promise<{ verifier: Buffer; master: Buffer }> {
+  const master = await deriveMaster(password, salt);
+  const p = srpPasswordV2(master);
+  const verifier = computeVerifier(roomName, p, salt);
+  wipe(p);
+  return { verifier, master };
+}
