@@ -1,0 +1,71 @@
+/**
+ * The NDJSON event format of `--json`: one JSON object per line, for bots. The field names
+ * are a stable interface; add fields, never rename or remove them.
+ *
+ *   {"type":"message","id":string,"time":ISO,"user":string,"user_id":string,
+ *    "kind":"text"|"me","text":string,"mine":bool,"history":bool,
+ *    "undecryptable"?:true,"claimed_from"?:string}
+ *   {"type":"join"|"leave","time":ISO,"user":string,"user_id":string}
+ *   {"type":"rename","time":ISO,"old":string,"new":string,"user_id":string}
+ *   {"type":"cleared","time":ISO,"by":string}
+ *   {"type":"error","time":ISO,"code":string,"message":string}
+ *
+ * `time` is ISO-8601 in UTC with milliseconds (`2024-05-01T12:34:56.789Z`), or null if the
+ * daemon's timestamp is not a valid date. `text` is "" when `undecryptable` is true.
+ * `claimed_from` is present only when the sender's encrypted `from` differs from the name the
+ * daemon attributes (`user`): treat such a message as suspicious.
+ *
+ * Strings are NOT sanitised for a terminal here: the values reach the bot exactly as sent.
+ * The line itself is inert: JSON.stringify escapes C0 controls and lone surrogates, and we
+ * also write DEL, C1 controls (0x9B is an 8-bit CSI), bidi and invisible format characters
+ * and U+2028/U+2029 as \uXXXX escapes (same value once parsed). But a consumer that prints
+ * `text` or `user` to a terminal must sanitise them first.
+ */
+import type { ChatEvent } from './events.js';
+
+// Only ever inside JSON strings (the structure is ASCII), where \uXXXX means the same thing.
+const UNSAFE_RAW = /[\u007f-\u009f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+function stringify(o: object): string {
+  return JSON.stringify(o).replace(
+    UNSAFE_RAW,
+    (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
+}
+
+function isoTime(at: number): string | null {
+  if (!Number.isFinite(at) || Math.abs(at) > 8.64e15) return null;
+  return new Date(at).toISOString();
+}
+
+/** One event as a single JSON line (no trailing newline). */
+export function eventToJson(ev: ChatEvent): string {
+  const time = isoTime(ev.at);
+  switch (ev.type) {
+    case 'message': {
+      const o: Record<string, string | boolean | null> = {
+        type: 'message',
+        id: ev.id,
+        time,
+        user: ev.username,
+        user_id: ev.userId,
+        kind: ev.kind,
+        text: ev.undecryptable ? '' : ev.body,
+        mine: ev.mine,
+        history: ev.history,
+      };
+      if (ev.undecryptable) o['undecryptable'] = true;
+      if (ev.forgedFrom !== undefined) o['claimed_from'] = ev.forgedFrom;
+      return stringify(o);
+    }
+    case 'join':
+    case 'leave':
+      return stringify({ type: ev.type, time, user: ev.username, user_id: ev.userId });
+    case 'rename':
+      return stringify({ type: 'rename', time, old: ev.old, new: ev.new, user_id: ev.userId });
+    case 'cleared':
+      return stringify({ type: 'cleared', time, by: ev.by });
+    case 'error':
+      return stringify({ type: 'error', time, code: ev.code, message: ev.message });
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * Turns one ChatEvent into the text shown to a person (renderEvent: REPL, optionally coloured)
+ * or to a script (renderPlain: pipe mode). Every string from the network goes through
+ * sanitize first, so whatever an event contains, the result is safe to print; with colour off
+ * it contains no escape sequence at all, with colour on only the SGR codes of colors.ts (plus
+ * those of the injected highlighter, which highlight.ts checks).
+ *
+ * REPL line shapes (colour off; the gutter after the time marks whose line it is):
+ *   12:34   alice: hello            someone else
+ *   12:34 » bob: hi                 mine (colour: bold name)
+ *   12:34 @ alice: hey bob          mentions me (colour: the mention in inverse)
+ *   12:34   * alice waves           /me action
+ *   12:34   mallory ⚠ claims to be "alice": …   `from` differs from the daemon's attribution
+ *   12:34   alice: [cannot decrypt] (not sealed with this room's key)
+ *   12:34 -- alice joined / left / is now bob / wiped the room's history   (colour: dim)
+ *   12:34 ! message                 error (colour: red)
+ * An event from another day than `now` gets its date: `2024-05-01 12:34`. Continuation lines
+ * of a multi-line body are indented to where the text starts (at most MAX_INDENT columns).
+ *
+ * Pipe format (renderPlain), stable for scripts: `HH:MM name: text`, `HH:MM * name text`,
+ * `HH:MM -- alice joined`, `HH:MM ! message`; newlines inside a body are kept and each
+ * continuation line starts with two spaces, so a line that does not start with a space
+ * always starts a new event.
+ */
+import { type Colors, createColors, SGR_PATTERN } from './colors.js';
+import type { ChatEvent, MessageEvent } from './events.js';
+import { sanitizeBody, sanitizeName } from './sanitize.js';
+
+export interface RenderOptions {
+  color: boolean;
+  /** My current name, for marking mentions. */
+  me: string;
+  /** IANA zone for timestamps; the machine's local zone when absent. */
+  timeZone?: string;
+  /** The current time, to decide whether an event needs its date. */
+  now?: () => Date;
+  /** Applied to a sanitised body when colour is on (e.g. fence highlighting). */
+  highlight?: (body: string) => string;
+}
+
+export interface PlainOptions {
+  timeZone?: string;
+}
+
+/** Continuation lines are never indented further than this. */
+export const MAX_INDENT = 24;
+
+/**
+ * Readable 256-colour foregrounds for member names, on dark and light backgrounds alike;
+ * reds are left out so a name never looks like an error.
+ */
+export const NAME_PALETTE: readonly number[] = [33, 37, 71, 98, 130, 134, 136, 166, 169, 31, 64, 61];
+
+/** The palette entry for a name: FNV-1a over the case-folded name, so stable across runs. */
+export function nameColor(name: string): number {
+  const folded = name.normalize('NFKC').toLowerCase();
+  let h = 0x811c9dc5;
+  for (let i = 0; i < folded.length; i++) {
+    h ^= folded.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return NAME_PALETTE[h % NAME_PALETTE.length]!;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function partsIn(at: number, timeZone: string): Record<string, string> {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formatters.set(timeZone, f);
+  }
+  const out: Record<string, string> = {};
+  for (const p of f.formatToParts(new Date(at))) out[p.type] = p.value;
+  return out;
+}
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+function validTime(at: number): boolean {
+  return Number.isFinite(at) && Math.abs(at) <= 8.64e15;
+}
+
+/** `HH:MM` (24 h) in `timeZone` or the local zone; `--:--` for a timestamp that is not a date. */
+export function formatTime(at: number, timeZone?: string): string {
+  if (!validTime(at)) return '--:--';
+  if (timeZone !== undefined) {
+    const p = partsIn(at, timeZone);
+    return `${p['hour']}:${p['minute']}`;
+  }
+  const d = new Date(at);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function formatDay(at: number, timeZone?: string): string {
+  if (!validTime(at)) return '';
+  if (timeZone !== undefined) {
+    const p = partsIn(at, timeZone);
+    return `${p['year']}-${p['month']}-${p['day']}`;
+  }
+  const d = new Date(at);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** Shown for a name that sanitising left empty (it was all invisible characters). */
+const BLANK_NAME = '(blank)';
+
+function safeName(s: string): string {
+  const n = sanitizeName(s);
+  return n === '' ? BLANK_NAME : n;
+}
+
+const mentionCache = new Map<string, RegExp>();
+
+// Word boundaries by Unicode letter/number, so "bob" matches in "hi bob!" and "@Bob" but not
+// in "bobby" or "alice@bob.org"-style words.
+function mentionPattern(me: string): RegExp | undefined {
+  const name = sanitizeName(me).trim();
+  if (name === '') return undefined;
+  let re = mentionCache.get(name);
+  if (!re) {
+    // Only syntax characters may be escaped under the u flag ("\\-" would be an error).
+    const escaped = name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    re = new RegExp(`(?<![\\p{L}\\p{N}_@])@?${escaped}(?![\\p{L}\\p{N}_])`, 'giu');
+    if (mentionCache.size > 16) mentionCache.clear();
+    mentionCache.set(name, re);
+  }
+  re.lastIndex = 0;
+  return re;
+}
+
+/**
+ * True when a message from someone else, received live (not replayed history) and readable,
+ * names me: my name as a word, case-insensitive, with or without "@". For the bell and
+ * desktop notifications.
+ */
+export function mentionsMe(ev: ChatEvent, me: string): boolean {
+  if (ev.type !== 'message' || ev.mine || ev.history || ev.undecryptable) return false;
+  const re = mentionPattern(me);
+  if (!re) return false;
+  return re.test(sanitizeBody(ev.body));
+}
+
+function containsMention(body: string, me: string): boolean {
+  const re = mentionPattern(me);
+  return re ? re.test(body) : false;
+}
+
+// Paints mentions only in the text between SGR codes, so a name can never match inside (and
+// break) an escape sequence the highlighter produced.
+function markMentions(text: string, me: string, c: Colors): string {
+  const re = mentionPattern(me);
+  if (!re || !c.enabled) return text;
+  const sgr = new RegExp(SGR_PATTERN.source, 'g');
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(sgr)) {
+    out += text.slice(last, m.index).replace(re, (x) => c.inverse(c.bold(x)));
+    out += m[0];
+    last = m.index + m[0].length;
+  }
+  return out + text.slice(last).replace(re, (x) => c.inverse(c.bold(x)));
+}
+
+function isWide(cp: number): boolean {
+  return (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  );
+}
+
+/** Terminal columns a (SGR-free) string takes, roughly: wide East Asian and emoji 2, marks 0. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    if (/\p{M}/u.test(ch)) continue;
+    w += isWide(ch.codePointAt(0)!) ? 2 : 1;
+  }
+  return w;
+}
+
+// Every continuation line gets the indent, empty ones too, so in the pipe format a line that
+// does not start with a space always starts a new event.
+function indentContinuation(text: string, indent: number): string {
+  if (!text.includes('\n')) return text;
+  return text.split('\n').join('\n' + ' '.repeat(indent));
+}
+
+// Defence in depth: the injected highlighter may only add SGR codes; if anything else differs
+// from the sanitised body, its output is ignored.
+function trustedPaint(body: string, painted: string): string {
+  return painted.replace(SGR_PATTERN, '') === body ? painted : body;
+}
+
+function timePrefix(at: number, opts: RenderOptions): string {
+  const time = formatTime(at, opts.timeZone);
+  const now = (opts.now ?? (() => new Date()))();
+  const today = formatDay(now.getTime(), opts.timeZone);
+  const day = formatDay(at, opts.timeZone);
+  return day !== '' && day !== today ? `${day} ${time}` : time;
+}
+
+function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string {
+  const time = timePrefix(ev.at, opts);
+  const name = safeName(ev.username);
+  const body = ev.undecryptable ? '' : sanitizeBody(ev.body);
+  const mention = !ev.mine && !ev.undecryptable && containsMention(body, opts.me);
+  const gutter = ev.mine ? c.bold('»') : mention ? c.yellow(c.bold('@')) : ' ';
+  const styledName = ev.mine ? c.bold(c.fg256(nameColor(name))(name)) : c.fg256(nameColor(name))(name);
+  const forged =
+    ev.forgedFrom !== undefined ? ' ' + c.yellow(c.bold(`⚠ claims to be "${safeName(ev.forgedFrom)}"`)) : '';
+
+  let text: string;
+  if (ev.undecryptable) {
+    text = c.red('[cannot decrypt]') + ' ' + c.dim("(not sealed with this room's key)");
+  } else {
+    const painted = c.enabled && opts.highlight ? trustedPaint(body, opts.highlight(body)) : body;
+    text = markMentions(painted, opts.me, c);
+  }
+
+  const head =
+    ev.kind === 'me' && !ev.undecryptable
+      ? `${c.dim(time)} ${gutter} ${c.italic('*')} ${styledName}${forged} `
+      : `${c.dim(time)} ${gutter} ${styledName}${forged}: `;
+  const indent = Math.min(displayWidth(head.replace(SGR_PATTERN, '')), MAX_INDENT);
+  return head + indentContinuation(text, indent);
+}
+
+/** One event as REPL text (may span several lines; no trailing newline). */
+export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
+  const c = createColors(opts.color);
+  if (ev.type === 'message') return renderMessage(ev, opts, c);
+  const time = c.dim(timePrefix(ev.at, opts));
+  switch (ev.type) {
+    case 'join':
+      return `${time} ${c.dim(`-- ${safeName(ev.username)} joined`)}`;
+    case 'leave':
+      return `${time} ${c.dim(`-- ${safeName(ev.username)} left`)}`;
+    case 'rename':
+      return `${time} ${c.dim(`-- ${safeName(ev.old)} is now ${safeName(ev.new)}`)}`;
+    case 'cleared':
+      return `${time} ${c.dim(`-- ${safeName(ev.by)} wiped the room's history`)}`;
+    case 'error': {
+      const head = `${time} `;
+      const indent = Math.min(displayWidth(head.replace(SGR_PATTERN, '')) + 2, MAX_INDENT);
+      return head + c.red(indentContinuation(`! ${sanitizeBody(ev.message)}`, indent));
+    }
+  }
+}
+
+/** One event in the pipe format (no colour; may span several lines; no trailing newline). */
+export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
+  const time = formatTime(ev.at, opts.timeZone);
+  switch (ev.type) {
+    case 'message': {
+      const name = safeName(ev.username);
+      const claim = ev.forgedFrom !== undefined ? ` (claims to be "${safeName(ev.forgedFrom)}")` : '';
+      if (ev.undecryptable) return `${time} ${name}${claim}: [cannot decrypt]`;
+      const body = indentContinuation(sanitizeBody(ev.body), 2);
+      return ev.kind === 'me' ? `${time} * ${name}${claim} ${body}` : `${time} ${name}${claim}: ${body}`;
+    }
+    case 'join':
+      return `${time} -- ${safeName(ev.username)} joined`;
+    case 'leave':
+      return `${time} -- ${safeName(ev.username)} left`;
+    case 'rename':
+      return `${time} -- ${safeName(ev.old)} is now ${safeName(ev.new)}`;
+    case 'cleared':
+      return `${time} -- ${safeName(ev.by)} wiped the room's history`;
+    case 'error':
+      return `${time} ! ${indentContinuation(sanitizeBody(ev.message), 2)}`;
+  }
+}

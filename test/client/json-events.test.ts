@@ -1,0 +1,113 @@
+/**
+ * json-events: every event becomes one JSON line that parses back to the documented fields,
+ * with hostile strings preserved in value but inert in the raw line.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ChatEvent } from '../../lib/client/events.js';
+import { eventToJson } from '../../lib/client/json-events.js';
+
+const AT = Date.UTC(2024, 4, 1, 12, 34, 56, 789);
+const TIME = '2024-05-01T12:34:56.789Z';
+
+function roundTrip(ev: ChatEvent): Record<string, unknown> {
+  const line = eventToJson(ev);
+  assert.ok(!line.includes('\n'), 'one line');
+  const parsed: unknown = JSON.parse(line);
+  assert.equal(typeof parsed, 'object');
+  return parsed as Record<string, unknown>;
+}
+
+const base = {
+  type: 'message' as const,
+  id: 'm7',
+  at: AT,
+  userId: 'u1',
+  username: 'alice',
+  kind: 'text' as const,
+  body: 'hello',
+  mine: false,
+  history: true,
+  undecryptable: false,
+};
+
+describe('eventToJson', () => {
+  it('message', () => {
+    assert.deepEqual(roundTrip(base), {
+      type: 'message',
+      id: 'm7',
+      time: TIME,
+      user: 'alice',
+      user_id: 'u1',
+      kind: 'text',
+      text: 'hello',
+      mine: false,
+      history: true,
+    });
+  });
+
+  it('message: undecryptable and claimed_from only when set', () => {
+    const o = roundTrip({ ...base, kind: 'me', undecryptable: true, body: 'ignored', forgedFrom: 'bob' });
+    assert.equal(o['undecryptable'], true);
+    assert.equal(o['claimed_from'], 'bob');
+    assert.equal(o['text'], '');
+    assert.equal(o['kind'], 'me');
+    assert.ok(!('undecryptable' in roundTrip(base)));
+    assert.ok(!('claimed_from' in roundTrip(base)));
+  });
+
+  it('join, leave, rename, cleared, error', () => {
+    assert.deepEqual(roundTrip({ type: 'join', at: AT, userId: 'u2', username: 'bob' }), {
+      type: 'join',
+      time: TIME,
+      user: 'bob',
+      user_id: 'u2',
+    });
+    assert.deepEqual(roundTrip({ type: 'leave', at: AT, userId: 'u2', username: 'bob' }), {
+      type: 'leave',
+      time: TIME,
+      user: 'bob',
+      user_id: 'u2',
+    });
+    assert.deepEqual(roundTrip({ type: 'rename', at: AT, userId: 'u2', old: 'bob', new: 'rob' }), {
+      type: 'rename',
+      time: TIME,
+      old: 'bob',
+      new: 'rob',
+      user_id: 'u2',
+    });
+    assert.deepEqual(roundTrip({ type: 'cleared', at: AT, by: 'alice' }), {
+      type: 'cleared',
+      time: TIME,
+      by: 'alice',
+    });
+    assert.deepEqual(roundTrip({ type: 'error', at: AT, code: 'rate_limited', message: 'slow' }), {
+      type: 'error',
+      time: TIME,
+      code: 'rate_limited',
+      message: 'slow',
+    });
+  });
+
+  it('keeps field order stable', () => {
+    assert.equal(
+      eventToJson(base),
+      `{"type":"message","id":"m7","time":"${TIME}","user":"alice","user_id":"u1","kind":"text","text":"hello","mine":false,"history":true}`,
+    );
+  });
+
+  it('preserves hostile strings exactly while keeping the raw line inert', () => {
+    const body = 'a\x1b]0;t\x07\u009b2J\u202e\u200d\x7f\r\n\ud800\u2028z';
+    const line = eventToJson({ ...base, body, username: 'x\u009dy' });
+    assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202e\u2028]|\u200d/);
+    assert.doesNotMatch(line, /[\ud800-\udfff]/);
+    const o = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(o['text'], body);
+    assert.equal(o['user'], 'x\u009dy');
+  });
+
+  it('gives a null time for an invalid timestamp instead of throwing', () => {
+    assert.equal(roundTrip({ type: 'cleared', at: Number.NaN, by: 'a' })['time'], null);
+    assert.equal(roundTrip({ type: 'cleared', at: 1e300, by: 'a' })['time'], null);
+  });
+});
