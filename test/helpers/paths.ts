@@ -19,3 +19,15 @@ function findRoot(start: string): string {
 export const repoRoot: string = findRoot(dirname(fileURLToPath(import.meta.url)));
 export const vectorsDir: string = join(repoRoot, 'test', 'fixtures', 'vectors');
 export const cliPath: string = join(repoRoot, 'bin', 'cmd-chat.js');
+
+/**
+ * The compiled CLI beside the compiled tests (dist/commands/cli.js, or the same file in another
+ * build folder), so end-to-end tests run exactly the code they were built with.
+ */
+export const builtCli: string = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'commands',
+  'cli.js',
+);

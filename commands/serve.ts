@@ -1,0 +1,337 @@
+/**
+ * `cmd-chat serve`: parse the daemon's options, set up its rooms and limits, listen on TCP
+ * or a Unix socket, and stop cleanly on SIGINT/SIGTERM.
+ */
+import { readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { warmUp } from '../lib/crypto/srp.js';
+import { ExitCode } from '../lib/exit-codes.js';
+import { type DaemonLimits, defaultDaemonLimits } from '../lib/protocol/limits.js';
+import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
+import { Daemon } from '../lib/server/daemon.js';
+import { createLogger } from '../lib/server/log.js';
+import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
+import { tcpServer } from '../lib/transport/tcp.js';
+import type { ServerTransport } from '../lib/transport/transport.js';
+import { unixServer } from '../lib/transport/unix.js';
+import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
+
+interface ServeArgs {
+  host: string;
+  port: number;
+  password?: string;
+  passwordFile?: string;
+  room?: string[];
+  roomsFile?: string;
+  openRooms: boolean;
+  history: number;
+  socket?: string;
+  verbose: boolean;
+  maxClients: number;
+  maxPerAddress: number;
+  maxPending: number;
+  maxRooms: number;
+  maxMembers: number;
+  maxHandshakeFrame: number;
+  maxFrame: number;
+  maxQueue: number;
+  handshakeTimeout: number;
+  rate: number;
+  burst: number;
+}
+
+const LIMITS = 'Limits:';
+
+function builder(y: Argv): Argv<ServeArgs> {
+  const d = defaultDaemonLimits;
+  return y
+    .usage(
+      '$0 serve [host] [port] [options]\n\nRun the daemon. It relays only ciphertext, keeps everything in memory and writes nothing to disk.\n' +
+        'With no password from any source, it generates a passphrase and prints the command to connect.\n' +
+        'A password given with --password shows in `ps` and in shell history: prefer --password-file, ' +
+        `${PASSWORD_ENV}, a bare --password (hidden prompt) or --rooms-file.`,
+    )
+    .positional('host', {
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'address to listen on (0.0.0.0 or :: for all)',
+    })
+    .positional('port', { type: 'number', default: 3000, describe: 'TCP port (0 picks a free one)' })
+    .option('password', {
+      type: 'string',
+      describe: 'password of the default room "chat" (bare flag: ask on the terminal)',
+    })
+    .option('password-file', {
+      type: 'string',
+      describe: "read the default room's password from the first line of a file",
+    })
+    .option('room', {
+      type: 'string',
+      array: true,
+      describe: 'add a room: NAME=PASSWORD (repeatable); NAME alone asks for its password on the terminal',
+    })
+    .option('rooms-file', {
+      type: 'string',
+      describe:
+        'rooms from a file of verifiers made by `cmd-chat room-entry` (the daemon never sees their passwords)',
+    })
+    .option('open-rooms', {
+      type: 'boolean',
+      default: false,
+      describe: 'let clients create rooms (connect --create); such a room vanishes with its last member',
+    })
+    .option('history', {
+      type: 'number',
+      default: d.historySize,
+      describe: 'messages kept per room for late joiners (0 = none)',
+    })
+    .option('socket', { type: 'string', describe: 'listen on a Unix domain socket at PATH instead of TCP' })
+    .option('verbose', {
+      type: 'boolean',
+      default: false,
+      describe: 'log names, rooms and addresses (off by default)',
+    })
+    .option('max-clients', {
+      type: 'number',
+      default: d.maxClients,
+      group: LIMITS,
+      describe: 'connections in total',
+    })
+    .option('max-per-address', {
+      type: 'number',
+      default: d.maxClientsPerAddress,
+      group: LIMITS,
+      describe: 'connections from one address',
+    })
+    .option('max-pending', {
+      type: 'number',
+      default: d.maxPendingHandshakes,
+      group: LIMITS,
+      describe: 'unfinished handshakes',
+    })
+    .option('max-rooms', { type: 'number', default: d.maxRooms, group: LIMITS, describe: 'rooms at once' })
+    .option('max-members', {
+      type: 'number',
+      default: d.maxMembersPerRoom,
+      group: LIMITS,
+      describe: 'members per room',
+    })
+    .option('max-handshake-frame', {
+      type: 'number',
+      default: d.maxHandshakeLineBytes,
+      group: LIMITS,
+      describe: 'bytes per line before authentication',
+    })
+    .option('max-frame', {
+      type: 'number',
+      default: d.maxRecordBytes,
+      group: LIMITS,
+      describe: 'bytes per record after authentication',
+    })
+    .option('max-queue', {
+      type: 'number',
+      default: d.maxQueueBytes,
+      group: LIMITS,
+      describe: 'bytes queued for a member that does not read before it is dropped',
+    })
+    .option('handshake-timeout', {
+      type: 'number',
+      default: d.handshakeTimeoutMs / 1000,
+      group: LIMITS,
+      describe: 'seconds to finish the handshake',
+    })
+    .option('rate', {
+      type: 'number',
+      default: d.rateFramesPerSecond,
+      group: LIMITS,
+      describe: 'frames per second per member before reads pause (0 = no limit)',
+    })
+    .option('burst', {
+      type: 'number',
+      default: d.rateBurst,
+      group: LIMITS,
+      describe: 'frames a member may send at once',
+    })
+    .check((parsed) => {
+      const argv = parsed as unknown as ServeArgs;
+      const counts: Array<[string, number]> = [
+        ['history', argv.history],
+        ['max-clients', argv.maxClients],
+        ['max-per-address', argv.maxPerAddress],
+        ['max-pending', argv.maxPending],
+        ['max-rooms', argv.maxRooms],
+        ['max-members', argv.maxMembers],
+        ['max-handshake-frame', argv.maxHandshakeFrame],
+        ['max-frame', argv.maxFrame],
+        ['max-queue', argv.maxQueue],
+        ['rate', argv.rate],
+        ['burst', argv.burst],
+      ];
+      for (const [name, value] of counts) {
+        if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number ≥ 0`);
+      }
+      if (!(argv.handshakeTimeout > 0)) throw new Error('--handshake-timeout must be positive');
+      if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
+        throw new Error('port must be 0-65535');
+      return true;
+    }) as unknown as Argv<ServeArgs>;
+}
+
+function limitsFrom(args: ServeArgs): DaemonLimits {
+  return {
+    ...defaultDaemonLimits,
+    maxHandshakeLineBytes: args.maxHandshakeFrame,
+    maxRecordBytes: args.maxFrame,
+    handshakeTimeoutMs: Math.round(args.handshakeTimeout * 1000),
+    maxPendingHandshakes: args.maxPending,
+    maxClients: args.maxClients,
+    maxClientsPerAddress: args.maxPerAddress,
+    maxRooms: args.maxRooms,
+    maxMembersPerRoom: args.maxMembers,
+    historySize: args.history,
+    maxQueueBytes: args.maxQueue,
+    rateFramesPerSecond: args.rate,
+    rateBurst: Math.max(1, args.burst),
+  };
+}
+
+function fail(message: string, code: number = ExitCode.usage): never {
+  process.stderr.write(`cmd-chat serve: ${message}\n`);
+  process.exit(code);
+}
+
+/** Shell-quotes a word for the printed connect command. */
+function quote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+async function run(args: ServeArgs): Promise<void> {
+  warmUp(); // set up OpenSSL's SRP group once, before the first client waits for it
+  const limits = limitsFrom(args);
+  const registry = new RoomRegistry({
+    openRooms: args.openRooms,
+    maxRooms: limits.maxRooms,
+    historySize: limits.historySize,
+    maxMembersPerRoom: limits.maxMembersPerRoom,
+  });
+
+  // Rooms from the verifier file: no password involved.
+  if (args.roomsFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(args.roomsFile, 'utf8');
+    } catch (err) {
+      fail(`cannot read the rooms file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      for (const [name, creds] of parseRoomsFile(text)) registry.addStatic(name, creds);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
+
+  // Rooms given as NAME=PASSWORD (or NAME alone: ask).
+  for (const spec of args.room ?? []) {
+    const eq = spec.indexOf('=');
+    const rawName = eq === -1 ? spec : spec.slice(0, eq);
+    let name: string;
+    try {
+      name = normalizeRoomName(rawName);
+    } catch {
+      fail('invalid room name in --room (1-64 characters, no control, bidi or zero-width characters)');
+    }
+    const password =
+      eq === -1
+        ? await promptHidden(`Password for room ${name}: `).catch((e: Error) => fail(e.message))
+        : spec.slice(eq + 1);
+    if (password === '') fail(`the password of room ${name} is empty`);
+    if (registry.get(name)) fail(`room ${name} is given twice`);
+    registry.addStatic(name, await credentialsFromPassword(name, password));
+  }
+
+  // The default room "chat": from --password / --password-file / env / prompt, or generated.
+  let generated: string | undefined;
+  let defaultPassword: string | undefined;
+  try {
+    defaultPassword = passwordFromSources({ password: args.password, passwordFile: args.passwordFile });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (defaultPassword === undefined && args.password === '') {
+    defaultPassword = await promptHidden('Password for room chat: ').catch((e: Error) => fail(e.message));
+  }
+  const otherRooms = registry.size > 0 || args.openRooms;
+  if (defaultPassword === undefined && !otherRooms) {
+    generated = generatePassphrase();
+    defaultPassword = generated;
+  }
+  if (defaultPassword !== undefined) {
+    if (defaultPassword === '') fail('the password is empty');
+    if (registry.get(DEFAULT_ROOM)) fail(`room ${DEFAULT_ROOM} is given twice`);
+    registry.addStatic(DEFAULT_ROOM, await credentialsFromPassword(DEFAULT_ROOM, defaultPassword));
+  }
+
+  const logger = createLogger(process.stderr, args.verbose);
+  const daemon = new Daemon({ limits, registry, logger });
+  let transport: ServerTransport;
+  try {
+    transport =
+      args.socket !== undefined
+        ? unixServer({ path: args.socket })
+        : tcpServer({ host: args.host, port: args.port });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  let where: string;
+  let port: number | undefined;
+  try {
+    const listener = await daemon.listen(transport);
+    where = listener.address;
+    port = listener.port;
+  } catch (err) {
+    fail((err as Error).message, ExitCode.cannotConnect);
+  }
+
+  logger.info(
+    `listening on ${where}; ${registry.size} room(s)` +
+      `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize}; ` +
+      `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
+      `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
+      `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'}/s`,
+  );
+
+  if (generated !== undefined) {
+    const target =
+      args.socket !== undefined
+        ? `--socket ${quote(args.socket)} YOUR_NAME`
+        : `${quote(args.host === '0.0.0.0' || args.host === '::' ? 'THIS_HOST' : args.host)} ${port} YOUR_NAME`;
+    process.stdout.write(
+      `Room "${DEFAULT_ROOM}" password (generated, shown once): ${generated}\n` +
+        `Connect with:\n  ${PASSWORD_ENV}=${generated} npx cmd-chat connect ${target}\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: shutting down, ${daemon.stats().members} member(s) told`);
+    daemon.shutdown().then(
+      () => {
+        logger.info('stopped; all keys zeroed');
+        process.exit(ExitCode.ok);
+      },
+      () => process.exit(ExitCode.internal),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  if (process.platform === 'win32') process.on('SIGBREAK', () => stop('SIGBREAK'));
+}
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
+  command: 'serve [host] [port]',
+  describe: 'run the daemon (rooms, limits, TCP or Unix socket)',
+  builder,
+  handler: run,
+};

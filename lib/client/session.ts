@@ -1,0 +1,513 @@
+/**
+ * A client's session with a room: connect through a transport, run the handshake, join,
+ * then send and receive over the sealed channel. It turns the daemon's frames into checked,
+ * decrypted ChatEvents (own echo, replay, forged sender, undecryptable token) and knows
+ * nothing of terminals.
+ */
+import { EventEmitter } from 'node:events';
+import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
+import { type Envelope, newMessageId, openEnvelope, sealEnvelope } from '../crypto/envelope.js';
+import { Fernet } from '../crypto/fernet.js';
+import { roomFingerprint } from '../crypto/kdf.js';
+import { wipe } from '../crypto/secret.js';
+import { LineDecoder, parseObject } from '../protocol/codec.js';
+import { type ErrorCode, ErrorText, ProtocolError } from '../protocol/errors.js';
+import { type Member, type MessageData, readServerFrame, type ServerFrame } from '../protocol/frames.js';
+import { clientHandshake } from '../protocol/handshake-client.js';
+import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../protocol/limits.js';
+import type { ClientTransport, Connection } from '../transport/transport.js';
+import { TransportError } from '../transport/transport.js';
+import type { ChatEvent, MessageEvent } from './events.js';
+
+/** Why a session could not start or ended; `code` picks the exit code. */
+export type SessionErrorCode =
+  | 'cannot_connect'
+  | 'auth_failed'
+  | 'refused'
+  | 'name_taken'
+  | 'bad_name'
+  | 'connection_lost'
+  | 'shutdown'
+  | 'protocol';
+
+export class SessionError extends Error {
+  constructor(
+    readonly code: SessionErrorCode,
+    message: string,
+    /** The daemon's error code, when it sent one. */
+    readonly daemonCode?: string,
+  ) {
+    super(message);
+    this.name = 'SessionError';
+  }
+}
+
+export interface SessionOptions {
+  transport: ClientTransport;
+  room: string;
+  password: string | Buffer;
+  /** Open-rooms mode: create the room if it does not exist. */
+  create?: boolean;
+  limits?: Partial<ClientLimits>;
+  /** Progress for a spinner. */
+  onStage?: (stage: 'connecting' | 'deriving' | 'verifying') => void;
+}
+
+/** Largest token we send: the daemon's default limit on a message frame. */
+export const MAX_TOKEN_CHARS = defaultDaemonLimits.maxMessageChars;
+
+/** How many message ids are remembered to drop replays. */
+const SEEN_IDS = 10_000;
+
+function toSessionError(err: unknown): SessionError {
+  if (err instanceof SessionError) return err;
+  if (err instanceof TransportError) {
+    return new SessionError(err.code === 'bad_options' ? 'protocol' : 'cannot_connect', err.message);
+  }
+  if (err instanceof ProtocolError) {
+    const code = err.code;
+    if (code === 'auth_failed') return new SessionError('auth_failed', err.message, code);
+    if (code === 'name_taken' || code === 'bad_name') return new SessionError(code, err.message, code);
+    if (code === 'bad_request' || code === 'too_large')
+      return new SessionError('protocol', err.message, code);
+    return new SessionError('refused', err.message, code);
+  }
+  return new SessionError('protocol', err instanceof Error ? err.message : String(err));
+}
+
+/** Lines from a connection, read one at a time during the handshake. */
+class LineQueue {
+  private readonly lines: string[] = [];
+  private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
+  private ended: Error | undefined;
+  readonly decoder: LineDecoder;
+  private onLine: ((line: string) => void) | undefined;
+
+  constructor(
+    readonly conn: Connection,
+    maxLineBytes: number,
+  ) {
+    this.decoder = new LineDecoder(maxLineBytes);
+    conn.stream.on('data', (chunk: Buffer) => {
+      let lines: string[];
+      try {
+        lines = this.decoder.push(chunk);
+      } catch (err) {
+        this.fail(err as Error);
+        conn.stream.destroy();
+        return;
+      }
+      for (const line of lines) this.deliver(line);
+    });
+    const lost = (): void =>
+      this.fail(new SessionError('connection_lost', 'the daemon closed the connection'));
+    conn.stream.on('end', lost);
+    conn.stream.on('close', lost);
+    conn.stream.on('error', lost);
+  }
+
+  private deliver(line: string): void {
+    if (this.onLine) {
+      this.onLine(line);
+    } else if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve(line);
+    } else {
+      this.lines.push(line);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.ended) return;
+    this.ended = err;
+    if (this.waiter) {
+      const { reject } = this.waiter;
+      this.waiter = undefined;
+      reject(err);
+    }
+    this.onEnd?.(err);
+  }
+
+  onEnd: ((err: Error) => void) | undefined;
+
+  next(timeoutMs: number): Promise<string> {
+    const line = this.lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.ended) return Promise.reject(this.ended);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new SessionError('connection_lost', 'the daemon did not answer in time'));
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+    });
+  }
+
+  /** Switches to push mode: every queued and future line goes to `onLine`. */
+  stream(onLine: (line: string) => void): void {
+    this.onLine = onLine;
+    for (const line of this.lines.splice(0)) onLine(line);
+  }
+}
+
+export interface SessionEvents {
+  event: [ChatEvent];
+  /** The session ended; `error` says why (undefined after a local close). */
+  close: [SessionError | undefined];
+}
+
+export class ChatSession extends EventEmitter<SessionEvents> {
+  readonly room: string;
+  readonly fingerprint: string;
+  me: Member = { user_id: '', username: '' };
+  private readonly members = new Map<string, string>();
+  private readonly sealer: ChannelSealer;
+  private readonly opener: ChannelOpener;
+  private readonly fernet: Fernet;
+  private readonly seenIds = new Set<string>();
+  /** Envelope ids we sent and whose echo has not come back yet. */
+  private readonly unechoed = new Set<string>();
+  private echoWaiters: Array<() => void> = [];
+  private pendingJoin: { resolve: () => void; reject: (err: SessionError) => void } | undefined;
+  private pendingNick: { resolve: () => void; reject: (err: SessionError) => void } | undefined;
+  private readonly pings = new Map<number, (rtt: number) => void>();
+  private closed = false;
+  private joined = false;
+
+  private constructor(
+    private readonly queue: LineQueue,
+    result: { room: string; userId: string; c2s: Buffer; s2c: Buffer; roomKey: Buffer },
+    limits: ClientLimits,
+  ) {
+    super();
+    this.room = result.room;
+    this.me.user_id = result.userId;
+    this.sealer = new ChannelSealer(result.c2s);
+    this.opener = new ChannelOpener(result.s2c);
+    this.fernet = new Fernet(result.roomKey);
+    this.fingerprint = roomFingerprint(result.roomKey);
+    wipe(result.c2s, result.s2c, result.roomKey);
+    queue.decoder.setLimit(limits.maxRecordBytes);
+    queue.onEnd = (err) => this.end(toSessionError(err));
+    queue.stream((line) => this.onRecord(line));
+  }
+
+  /** Connects and authenticates; the session is not in the room until `join()`. */
+  static async open(options: SessionOptions): Promise<ChatSession> {
+    const limits = { ...defaultClientLimits, ...options.limits };
+    options.onStage?.('connecting');
+    let conn: Connection;
+    try {
+      conn = await options.transport.connect();
+    } catch (err) {
+      throw toSessionError(err);
+    }
+    const queue = new LineQueue(conn, limits.maxHandshakeLineBytes);
+    try {
+      const result = await clientHandshake(
+        {
+          send: (frame) => conn.stream.write(JSON.stringify(frame) + '\n'),
+          next: async () => parseObject(await queue.next(limits.stepTimeoutMs)),
+        },
+        {
+          room: options.room,
+          password: options.password,
+          create: options.create ?? false,
+          onDeriving: () => options.onStage?.('deriving'),
+        },
+      );
+      options.onStage?.('verifying');
+      return new ChatSession(queue, result, limits);
+    } catch (err) {
+      conn.stream.destroy();
+      throw toSessionError(err);
+    }
+  }
+
+  /** Joins the room under `username`; rejects with `name_taken` or `bad_name` (try again). */
+  join(username: string): Promise<void> {
+    if (this.closed) return Promise.reject(new SessionError('connection_lost', 'the session is closed'));
+    if (this.joined) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pendingJoin = { resolve, reject };
+      this.sendFrame({ type: 'join', username });
+    });
+  }
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Current members, sorted by name. */
+  memberList(): Member[] {
+    return [...this.members.entries()]
+      .map(([user_id, username]) => ({ user_id, username }))
+      .sort((x, y) => x.username.localeCompare(y.username));
+  }
+
+  /**
+   * Encrypts and sends a message; returns its envelope id. Throws a SessionError if the
+   * message is too long. Returns false from `writable` when the transport wants a pause.
+   */
+  send(body: string, kind: 'text' | 'me' = 'text'): string {
+    if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
+    const id = newMessageId();
+    const token = sealEnvelope(this.fernet, { from: this.me.username, id, kind, body });
+    if (token.length > MAX_TOKEN_CHARS) throw new SessionError('protocol', 'message too long');
+    this.unechoed.add(id);
+    this.sendFrame({ type: 'message', text: token });
+    return id;
+  }
+
+  /** False when the connection's write buffer is full; wait for `waitWritable()`. */
+  get writable(): boolean {
+    return !this.queue.conn.stream.writableNeedDrain;
+  }
+
+  waitWritable(): Promise<void> {
+    if (this.writable || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.queue.conn.stream.off('drain', done);
+        this.off('close', done);
+        resolve();
+      };
+      this.queue.conn.stream.once('drain', done);
+      this.once('close', done);
+    });
+  }
+
+  /** Number of sent messages whose echo (the delivery receipt) has not arrived. */
+  get unechoedCount(): number {
+    return this.unechoed.size;
+  }
+
+  /** Resolves once every message sent so far has come back from the daemon (or the session ended). */
+  waitForEchoes(): Promise<void> {
+    if (this.unechoed.size === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.echoWaiters.push(resolve));
+  }
+
+  /** Wipes the room's history on the daemon, for everyone. */
+  wipeHistory(): void {
+    this.sendFrame({ type: 'clear' });
+  }
+
+  /** Changes our name; rejects with `name_taken` or `bad_name`. */
+  nick(username: string): Promise<void> {
+    if (this.pendingNick)
+      return Promise.reject(new SessionError('refused', 'a rename is already in progress'));
+    return new Promise((resolve, reject) => {
+      this.pendingNick = { resolve, reject };
+      this.sendFrame({ type: 'nick', username });
+    });
+  }
+
+  /** Round-trip time to the daemon through the channel, in ms. */
+  ping(timeoutMs = 10_000): Promise<number> {
+    const t = performance.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pings.delete(t);
+        reject(new SessionError('connection_lost', 'no answer to ping'));
+      }, timeoutMs);
+      this.pings.set(t, (rtt) => {
+        clearTimeout(timer);
+        resolve(rtt);
+      });
+      this.sendFrame({ type: 'ping', t });
+    });
+  }
+
+  /** Closes the connection after flushing what was written. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const stream = this.queue.conn.stream;
+    const done = new Promise<void>((resolve) => {
+      if (stream.destroyed) return resolve();
+      stream.once('close', () => resolve());
+      setTimeout(() => {
+        stream.destroy();
+        resolve();
+      }, 2000).unref();
+    });
+    this.end(undefined);
+    stream.end();
+    return done;
+  }
+
+  private sendFrame(frame: object): void {
+    if (this.closed) return;
+    this.queue.conn.stream.write(this.sealer.seal(JSON.stringify(frame)) + '\n');
+  }
+
+  private end(error: SessionError | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sealer.destroy();
+    this.opener.destroy();
+    this.fernet.destroy();
+    const reason = error ?? new SessionError('connection_lost', 'the session is closed');
+    this.pendingJoin?.reject(reason);
+    this.pendingNick?.reject(reason);
+    this.pendingJoin = undefined;
+    this.pendingNick = undefined;
+    for (const resolve of this.echoWaiters.splice(0)) resolve();
+    if (error) this.queue.conn.stream.destroy();
+    this.emit('close', error);
+  }
+
+  private onRecord(line: string): void {
+    if (this.closed) return;
+    let frames: ServerFrame[];
+    try {
+      const plaintext = this.opener.open(line).toString('utf8');
+      frames = plaintext.split('\n').map((part) => readServerFrame(parseObject(part)));
+    } catch {
+      this.end(
+        new SessionError('protocol', 'a record from the daemon failed to open; the connection was closed'),
+      );
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      this.onFrame(frame);
+    }
+  }
+
+  private onFrame(frame: ServerFrame): void {
+    const at = Date.now();
+    switch (frame.type) {
+      case 'init': {
+        this.me = { ...frame.you };
+        this.members.clear();
+        for (const m of frame.users) this.members.set(m.user_id, m.username);
+        this.members.set(frame.you.user_id, frame.you.username);
+        this.joined = true;
+        for (const data of frame.messages) this.onMessage(data, true);
+        const join = this.pendingJoin;
+        this.pendingJoin = undefined;
+        join?.resolve();
+        return;
+      }
+      case 'message':
+        this.onMessage(frame.data, false);
+        return;
+      case 'user_joined':
+        this.members.set(frame.user_id, frame.username);
+        this.emit('event', { type: 'join', at, userId: frame.user_id, username: frame.username });
+        return;
+      case 'user_left':
+        this.members.delete(frame.user_id);
+        this.emit('event', { type: 'leave', at, userId: frame.user_id, username: frame.username });
+        return;
+      case 'user_renamed': {
+        this.members.set(frame.user_id, frame.new);
+        if (frame.user_id === this.me.user_id) {
+          this.me = { ...this.me, username: frame.new };
+          const nick = this.pendingNick;
+          this.pendingNick = undefined;
+          nick?.resolve();
+        }
+        this.emit('event', { type: 'rename', at, userId: frame.user_id, old: frame.old, new: frame.new });
+        return;
+      }
+      case 'cleared':
+        this.emit('event', { type: 'cleared', at, by: frame.by });
+        return;
+      case 'pong': {
+        const resolve = this.pings.get(frame.t);
+        this.pings.delete(frame.t);
+        resolve?.(performance.now() - frame.t);
+        return;
+      }
+      case 'error':
+        this.onDaemonError(frame.code, at);
+        return;
+      case 'shutdown':
+        this.end(new SessionError('shutdown', 'the daemon is shutting down'));
+        return;
+    }
+  }
+
+  private onDaemonError(code: string, at: number): void {
+    const known = code in ErrorText ? (code as ErrorCode) : undefined;
+    const message = known ? ErrorText[known] : `the daemon reported an error (${code.slice(0, 40)})`;
+    const err = new SessionError(
+      code === 'name_taken' || code === 'bad_name' ? code : 'refused',
+      message,
+      code,
+    );
+    if (this.pendingJoin && (code === 'name_taken' || code === 'bad_name' || code === 'busy')) {
+      const join = this.pendingJoin;
+      this.pendingJoin = undefined;
+      join.reject(err);
+      return;
+    }
+    if (this.pendingNick && (code === 'name_taken' || code === 'bad_name')) {
+      const nick = this.pendingNick;
+      this.pendingNick = undefined;
+      nick.reject(err);
+      return;
+    }
+    if (code === 'slow_reader' || code === 'timeout') {
+      this.end(new SessionError('connection_lost', message, code));
+      return;
+    }
+    this.emit('event', { type: 'error', at, code, message });
+  }
+
+  private onMessage(data: MessageData, history: boolean): void {
+    const event: MessageEvent = {
+      type: 'message',
+      id: data.id,
+      at: Math.round(data.timestamp * 1000),
+      userId: data.user_id,
+      username: data.username,
+      kind: 'text',
+      body: '',
+      mine: data.user_id === this.me.user_id,
+      history,
+      undecryptable: false,
+    };
+    let envelope: Envelope | undefined;
+    try {
+      envelope = openEnvelope(this.fernet, data.text);
+    } catch {
+      event.undecryptable = true;
+    }
+    if (envelope) {
+      if (this.seenIds.has(envelope.id)) return; // a replay: shown once already
+      this.rememberId(envelope.id);
+      event.kind = envelope.kind;
+      event.body = envelope.body;
+      if (envelope.from !== data.username) event.forgedFrom = envelope.from;
+      if (event.mine && this.unechoed.delete(envelope.id) && this.unechoed.size === 0) {
+        for (const resolve of this.echoWaiters.splice(0)) resolve();
+      }
+    }
+    this.emit('event', event);
+  }
+
+  private rememberId(id: string): void {
+    this.seenIds.add(id);
+    if (this.seenIds.size > SEEN_IDS) {
+      const oldest = this.seenIds.values().next().value;
+      if (oldest !== undefined) this.seenIds.delete(oldest);
+    }
+  }
+}

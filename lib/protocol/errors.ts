@@ -1,0 +1,40 @@
+/**
+ * Error codes of the wire protocol, one list for the daemon, the client and the docs.
+ * Each code has a fixed human text so that no message ever carries a secret or echoes input.
+ */
+
+export const ErrorText = {
+  bad_request: 'malformed or unexpected frame',
+  unsupported_version:
+    'this daemon speaks cmd-chat protocol v2 only; the client is too old (upgrade it, or ask the operator to allow legacy clients)',
+  auth_failed: 'authentication failed: wrong password or no such room',
+  busy: 'the daemon is at a limit (too many connections, handshakes or rooms); try again later',
+  timeout: 'the handshake took too long',
+  too_large: 'frame exceeds the size limit',
+  name_taken: 'that name is already used in this room',
+  bad_name: 'names are 1-32 characters with no control, bidi or zero-width characters',
+  not_joined: 'join the room first',
+  already_joined: 'already joined',
+  slow_reader: 'you stopped reading; the daemon disconnected you',
+  rate_limited: 'slow down',
+  legacy_refused: 'this room runs in legacy (v1) mode; connect with --legacy to accept its weaker protection',
+  internal: 'internal error',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorText;
+
+/** A protocol violation or refusal, carrying a code from the list above. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ErrorText[code],
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** The error frame the daemon sends for `code`: `{"error": text, "code": code}` (handshake form). */
+export function handshakeErrorFrame(code: ErrorCode): { error: string; code: ErrorCode } {
+  return { error: ErrorText[code], code };
+}

@@ -1,0 +1,236 @@
+/**
+ * Frame shapes of protocol v2 and their validation. Every frame from the network goes
+ * through one of the `read*` functions, which check types and sizes and throw
+ * `ProtocolError('bad_request')` on anything else; the rest of the code sees typed values.
+ */
+import { ProtocolError } from './errors.js';
+
+export const PROTOCOL_VERSION = 2;
+
+type Obj = Record<string, unknown>;
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function field(obj: Obj, key: string, maxChars: number): string {
+  const value = obj[key];
+  if (typeof value !== 'string') throw new ProtocolError('bad_request', `"${key}" must be a string`);
+  if (value.length > maxChars) throw new ProtocolError('bad_request', `"${key}" is too long`);
+  return value;
+}
+
+/** A standard, padded base64 field decoded to bytes, with bounds on the decoded length. */
+export function base64Field(obj: Obj, key: string, minBytes: number, maxBytes: number): Buffer {
+  const text = field(obj, key, Math.ceil(maxBytes / 3) * 4);
+  if (text.length % 4 !== 0 || !BASE64.test(text)) {
+    throw new ProtocolError('bad_request', `"${key}" is not valid base64`);
+  }
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length < minBytes || bytes.length > maxBytes) {
+    throw new ProtocolError('bad_request', `"${key}" has the wrong length`);
+  }
+  return bytes;
+}
+
+export function b64(bytes: Buffer): string {
+  return bytes.toString('base64');
+}
+
+// ---- Handshake (plaintext) ----
+
+/** Sizes of SRP values: group elements are at most 256 bytes, salts and proofs bounded. */
+export const SRP_ELEMENT_MAX = 256;
+export const SALT_MIN = 4;
+export const SALT_MAX = 64;
+
+export interface SrpInit {
+  v: number | undefined;
+  room: string;
+  A: Buffer;
+  create?: { salt: Buffer; verifier: Buffer };
+}
+
+/** Reads a client's first frame. A frame without `v` is a v1 `srp_init` (`v` undefined). */
+export function readSrpInit(obj: Obj): SrpInit {
+  if (obj.cmd !== 'srp_init') throw new ProtocolError('bad_request', 'expected srp_init');
+  if (obj.v === undefined) {
+    return { v: undefined, room: '', A: base64Field(obj, 'A', 1, SRP_ELEMENT_MAX) };
+  }
+  if (typeof obj.v !== 'number' || !Number.isInteger(obj.v)) {
+    throw new ProtocolError('bad_request', '"v" must be an integer');
+  }
+  if (obj.v !== PROTOCOL_VERSION) return { v: obj.v, room: '', A: Buffer.alloc(0) };
+  const room = field(obj, 'room', 256);
+  const A = base64Field(obj, 'A', 1, SRP_ELEMENT_MAX);
+  const init: SrpInit = { v: obj.v, room, A };
+  if (obj.create !== undefined) {
+    const create = obj.create;
+    if (typeof create !== 'object' || create === null || Array.isArray(create)) {
+      throw new ProtocolError('bad_request', '"create" must be an object');
+    }
+    init.create = {
+      salt: base64Field(create as Obj, 'salt', 16, SALT_MAX),
+      verifier: base64Field(create as Obj, 'verifier', 1, SRP_ELEMENT_MAX),
+    };
+  }
+  return init;
+}
+
+export interface SrpVerify {
+  userId: string;
+  M: Buffer;
+}
+
+export function readSrpVerify(obj: Obj): SrpVerify {
+  if (obj.cmd !== 'srp_verify') throw new ProtocolError('bad_request', 'expected srp_verify');
+  return { userId: field(obj, 'user_id', 64), M: base64Field(obj, 'M', 32, 32) };
+}
+
+export interface SrpChallenge {
+  v: number | undefined;
+  userId: string;
+  B: Buffer;
+  salt: Buffer;
+  roomSalt: Buffer;
+  legacy: boolean;
+}
+
+/** Reads the daemon's answer to srp_init (client side). */
+export function readSrpChallenge(obj: Obj): SrpChallenge {
+  if (obj.v !== undefined && (typeof obj.v !== 'number' || !Number.isInteger(obj.v))) {
+    throw new ProtocolError('bad_request', '"v" must be an integer');
+  }
+  return {
+    v: obj.v as number | undefined,
+    userId: field(obj, 'user_id', 64),
+    B: base64Field(obj, 'B', 1, SRP_ELEMENT_MAX),
+    salt: base64Field(obj, 'salt', SALT_MIN, SALT_MAX),
+    roomSalt: base64Field(obj, 'room_salt', SALT_MIN, SALT_MAX),
+    legacy: obj.legacy === true,
+  };
+}
+
+// ---- Channel frames, client to daemon ----
+
+export type ClientFrame =
+  | { type: 'join'; username: string }
+  | { type: 'message'; text: string }
+  | { type: 'clear' }
+  | { type: 'nick'; username: string }
+  | { type: 'ping'; t: number };
+
+export function readClientFrame(obj: Obj, maxMessageChars: number): ClientFrame {
+  switch (obj.type) {
+    case 'join':
+      return { type: 'join', username: field(obj, 'username', 256) };
+    case 'nick':
+      return { type: 'nick', username: field(obj, 'username', 256) };
+    case 'message':
+      return { type: 'message', text: field(obj, 'text', maxMessageChars) };
+    case 'clear':
+      return { type: 'clear' };
+    case 'ping': {
+      const t = obj.t;
+      if (typeof t !== 'number' || !Number.isFinite(t))
+        throw new ProtocolError('bad_request', '"t" must be a number');
+      return { type: 'ping', t };
+    }
+    default:
+      throw new ProtocolError('bad_request', 'unknown frame type');
+  }
+}
+
+// ---- Channel frames, daemon to client ----
+
+export interface Member {
+  user_id: string;
+  username: string;
+}
+
+export interface MessageData {
+  id: string;
+  text: string;
+  timestamp: number;
+  user_id: string;
+  username: string;
+}
+
+export type ServerFrame =
+  | { type: 'init'; you: Member; room: string; messages: MessageData[]; users: Member[] }
+  | { type: 'message'; data: MessageData }
+  | { type: 'cleared'; by: string }
+  | { type: 'user_renamed'; user_id: string; old: string; new: string }
+  | { type: 'pong'; t: number }
+  | { type: 'user_joined'; user_id: string; username: string }
+  | { type: 'user_left'; user_id: string; username: string }
+  | { type: 'error'; code: string; message: string }
+  | { type: 'shutdown' };
+
+function readMember(value: unknown): Member {
+  if (typeof value !== 'object' || value === null) throw new ProtocolError('bad_request', 'bad member');
+  const obj = value as Obj;
+  return { user_id: field(obj, 'user_id', 64), username: field(obj, 'username', 256) };
+}
+
+function readMessageData(value: unknown): MessageData {
+  if (typeof value !== 'object' || value === null) throw new ProtocolError('bad_request', 'bad message');
+  const obj = value as Obj;
+  const timestamp = obj.timestamp;
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
+    throw new ProtocolError('bad_request', 'bad timestamp');
+  }
+  return {
+    id: field(obj, 'id', 64),
+    text: field(obj, 'text', 1 << 24),
+    timestamp,
+    user_id: field(obj, 'user_id', 64),
+    username: field(obj, 'username', 256),
+  };
+}
+
+function readArray<T>(value: unknown, read: (v: unknown) => T): T[] {
+  if (!Array.isArray(value)) throw new ProtocolError('bad_request', 'expected an array');
+  return value.map(read);
+}
+
+/** Reads a frame from the daemon (client side); unknown types are `bad_request`. */
+export function readServerFrame(obj: Obj): ServerFrame {
+  switch (obj.type) {
+    case 'init':
+      return {
+        type: 'init',
+        you: readMember(obj.you),
+        room: field(obj, 'room', 256),
+        messages: readArray(obj.messages, readMessageData),
+        users: readArray(obj.users, readMember),
+      };
+    case 'message':
+      return { type: 'message', data: readMessageData(obj.data) };
+    case 'cleared':
+      return { type: 'cleared', by: field(obj, 'by', 256) };
+    case 'user_renamed':
+      return {
+        type: 'user_renamed',
+        user_id: field(obj, 'user_id', 64),
+        old: field(obj, 'old', 256),
+        new: field(obj, 'new', 256),
+      };
+    case 'pong': {
+      const t = obj.t;
+      if (typeof t !== 'number') throw new ProtocolError('bad_request', '"t" must be a number');
+      return { type: 'pong', t };
+    }
+    case 'user_joined':
+    case 'user_left':
+      return { type: obj.type, ...readMember(obj) };
+    case 'error':
+      return {
+        type: 'error',
+        code: field(obj, 'code', 64),
+        message: typeof obj.message === 'string' ? obj.message.slice(0, 500) : '',
+      };
+    case 'shutdown':
+      return { type: 'shutdown' };
+    default:
+      throw new ProtocolError('bad_request', 'unknown frame type');
+  }
+}

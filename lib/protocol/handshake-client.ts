@@ -1,0 +1,135 @@
+/**
+ * The client's side of the v2 handshake: proves knowledge of the room password without
+ * sending it or anything an observer could test guesses against, checks the daemon's proof,
+ * and derives the channel keys and the room key. Reading and writing lines is the caller's.
+ */
+import { randomBytes } from 'node:crypto';
+import { channelKeys, deriveMaster, roomKeyV2, srpPasswordV2, verifierV2 } from '../crypto/kdf.js';
+import { wipe } from '../crypto/secret.js';
+import { modPowBigInt, SrpClient, SrpError, warmUp } from '../crypto/srp.js';
+import { type ErrorCode, ErrorText, ProtocolError } from './errors.js';
+import { b64, base64Field, PROTOCOL_VERSION, readSrpChallenge } from './frames.js';
+import { normalizeRoomName } from './names.js';
+
+/** How the handshake talks: plaintext frames out, the next frame in. */
+export interface HandshakeIO {
+  send(frame: object): void;
+  next(): Promise<Record<string, unknown>>;
+}
+
+export interface ClientHandshakeOptions {
+  room: string;
+  password: string | Buffer;
+  /** Open-rooms mode: offer a salt and verifier so the daemon may create the room. */
+  create?: boolean;
+  /** Called when the slow part (scrypt) starts, for a spinner. */
+  onDeriving?: () => void;
+}
+
+export interface ClientHandshakeResult {
+  room: string;
+  userId: string;
+  /** Key of records the client seals. */
+  c2s: Buffer;
+  /** Key of records the client opens. */
+  s2c: Buffer;
+  /** The room key (Fernet key of message bodies). */
+  roomKey: Buffer;
+}
+
+/** A v1 (original cmd-chat) daemon answered: its room keys can be guessed offline. */
+export class LegacyDaemonError extends ProtocolError {
+  constructor() {
+    super(
+      'unsupported_version',
+      'the daemon speaks the original cmd-chat protocol (v1), whose room keys can be guessed offline from captured traffic; refusing to connect',
+    );
+  }
+}
+
+/** Turns a daemon's `{"error","code"}` frame into a ProtocolError with our own text for known codes. */
+export function daemonError(frame: Record<string, unknown>): ProtocolError | undefined {
+  if (frame.error === undefined && frame.code === undefined) return undefined;
+  const code =
+    typeof frame.code === 'string' && frame.code in ErrorText ? (frame.code as ErrorCode) : undefined;
+  if (code) return new ProtocolError(code);
+  if (typeof frame.error === 'string' && /auth|password|proof/i.test(frame.error))
+    return new ProtocolError('auth_failed');
+  return new ProtocolError('bad_request', 'the daemon refused the handshake');
+}
+
+const GENERATOR = Buffer.from([2]);
+
+export async function clientHandshake(
+  io: HandshakeIO,
+  options: ClientHandshakeOptions,
+): Promise<ClientHandshakeResult> {
+  const room = normalizeRoomName(options.room);
+  const a = randomBytes(32);
+  const secrets: Buffer[] = [a];
+  try {
+    // A = g^a with BigInt (a few ms): OpenSSL's context costs ~300 ms to set up (a primality
+    // check of N), which we rather pay while scrypt runs on the thread pool below.
+    const A = modPowBigInt(GENERATOR, a);
+    const init: Record<string, unknown> = { cmd: 'srp_init', v: PROTOCOL_VERSION, room, A: b64(A) };
+    let created: { salt: Buffer; master: Buffer } | undefined;
+    if (options.create) {
+      options.onDeriving?.();
+      const salt = randomBytes(16);
+      const { verifier, master } = await verifierV2(room, options.password, salt);
+      secrets.push(master);
+      created = { salt, master };
+      init.create = { salt: b64(salt), verifier: b64(verifier) };
+    }
+    io.send(init);
+
+    const challengeFrame = await io.next();
+    const refused = daemonError(challengeFrame);
+    if (refused) throw refused;
+    if (challengeFrame.v === undefined) throw new LegacyDaemonError();
+    const challenge = readSrpChallenge(challengeFrame);
+    if (challenge.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version');
+    if (challenge.legacy) throw new ProtocolError('legacy_refused');
+
+    let master: Buffer;
+    if (created?.salt.equals(challenge.salt)) {
+      master = created.master;
+    } else {
+      options.onDeriving?.();
+      const deriving = deriveMaster(options.password, challenge.salt);
+      warmUp();
+      master = await deriving;
+      secrets.push(master);
+    }
+    const srpPassword = srpPasswordV2(master);
+    secrets.push(srpPassword);
+    const srp = new SrpClient(room, srpPassword, a);
+    let M: Buffer;
+    try {
+      M = srp.processChallenge(challenge.salt, challenge.B);
+    } catch (err) {
+      srp.destroy();
+      if (err instanceof SrpError)
+        throw new ProtocolError('bad_request', 'the daemon sent an invalid SRP challenge');
+      throw err;
+    }
+    io.send({ cmd: 'srp_verify', user_id: challenge.userId, M: b64(M) });
+
+    const proofFrame = await io.next();
+    const failed = daemonError(proofFrame);
+    if (failed) {
+      srp.destroy();
+      throw failed;
+    }
+    const hamk = base64Field(proofFrame, 'H_AMK', 32, 32);
+    if (!srp.verifySession(hamk)) {
+      srp.destroy();
+      throw new ProtocolError('auth_failed', 'the daemon could not prove that it knows the room password');
+    }
+    const { c2s, s2c } = channelKeys(srp.sessionKey);
+    srp.destroy();
+    return { room, userId: challenge.userId, c2s, s2c, roomKey: roomKeyV2(master, challenge.roomSalt) };
+  } finally {
+    wipe(...secrets);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The daemon's side of the v2 handshake as a state machine with no I/O: it is given the
+ * client's frames and returns the frames to send. It never reveals whether a room exists:
+ * an unknown room gets a decoy (deterministic salt and verifier) and fails at verify with
+ * the same `auth_failed` as a wrong password.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { channelKeys } from '../crypto/kdf.js';
+import { wipe } from '../crypto/secret.js';
+import { SrpError, SrpServer } from '../crypto/srp.js';
+import { ProtocolError } from './errors.js';
+import { b64, PROTOCOL_VERSION, readSrpInit, readSrpVerify, type SrpInit } from './frames.js';
+import { normalizeRoomName } from './names.js';
+
+/** What the daemon knows of a room for authentication: never a password. */
+export interface RoomCredentials {
+  /** SRP identity: UTF-8 of the normalised room name. */
+  identity: Buffer;
+  salt: Buffer;
+  verifier: Buffer;
+  /** Salt of the room key; sent to clients, who derive the key from their password. */
+  roomSalt: Buffer;
+}
+
+/** How the handshake finds rooms; implemented by the daemon's room registry. */
+export interface RoomDirectory {
+  /** The credentials of an existing room, or undefined. */
+  find(room: string): RoomCredentials | undefined;
+  /** Indistinguishable stand-in credentials for a room that does not exist (stable per name). */
+  decoy(room: string): RoomCredentials;
+  /**
+   * Whether a client may create `room` with its own salt and verifier (open-rooms mode, under
+   * the room limit). The room is only registered once the creator has authenticated.
+   */
+  mayCreate(room: string): boolean;
+}
+
+/** The outcome of a successful handshake. */
+export interface HandshakeResult {
+  room: string;
+  userId: string;
+  /** Key of records the daemon opens (client to server). */
+  c2s: Buffer;
+  /** Key of records the daemon seals (server to client). */
+  s2c: Buffer;
+  /** Set when the client created the room (open-rooms mode): register these credentials. */
+  created?: RoomCredentials;
+}
+
+type State = 'init' | 'verify' | 'done';
+
+export class ServerHandshake {
+  private state: State = 'init';
+  private srp: SrpServer | undefined;
+  private room = '';
+  private userId = '';
+  private real = false;
+  private created: RoomCredentials | undefined;
+
+  constructor(private readonly directory: RoomDirectory) {}
+
+  /**
+   * Handles one frame; returns the reply and, after srp_verify succeeds, the result.
+   * Throws ProtocolError on anything wrong; the connection is then closed.
+   */
+  handle(frame: Record<string, unknown>): { reply: object; result?: HandshakeResult } {
+    if (this.state === 'init') return { reply: this.onInit(readSrpInit(frame)) };
+    if (this.state === 'verify') return this.onVerify(frame);
+    throw new ProtocolError('bad_request', 'handshake already complete');
+  }
+
+  private onInit(init: SrpInit): object {
+    if (init.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version');
+    const room = normalizeRoomName(init.room);
+    let creds = this.directory.find(room);
+    this.real = creds !== undefined;
+    if (!creds && init.create && this.directory.mayCreate(room)) {
+      creds = {
+        identity: Buffer.from(room, 'utf8'),
+        salt: init.create.salt,
+        verifier: init.create.verifier,
+        roomSalt: randomBytes(16),
+      };
+      this.created = creds;
+      this.real = true;
+    }
+    creds ??= this.directory.decoy(room);
+    try {
+      this.srp = new SrpServer({
+        identity: creds.identity,
+        salt: creds.salt,
+        verifier: creds.verifier,
+        A: init.A,
+      });
+    } catch (err) {
+      if (err instanceof SrpError) throw new ProtocolError('bad_request', 'invalid SRP value A');
+      throw err;
+    }
+    this.room = room;
+    this.userId = randomUUID();
+    this.state = 'verify';
+    return {
+      v: PROTOCOL_VERSION,
+      user_id: this.userId,
+      B: b64(this.srp.B),
+      salt: b64(creds.salt),
+      room_salt: b64(creds.roomSalt),
+    };
+  }
+
+  private onVerify(frame: Record<string, unknown>): { reply: object; result: HandshakeResult } {
+    const verify = readSrpVerify(frame);
+    const srp = this.srp!;
+    if (verify.userId !== this.userId) throw new ProtocolError('bad_request', 'unknown user_id');
+    const hamk = srp.verify(verify.M);
+    if (!hamk || !this.real) {
+      this.destroy();
+      throw new ProtocolError('auth_failed');
+    }
+    const { c2s, s2c } = channelKeys(srp.sessionKey);
+    const result: HandshakeResult = { room: this.room, userId: this.userId, c2s, s2c };
+    if (this.created) result.created = this.created;
+    const reply = { H_AMK: b64(hamk) };
+    this.state = 'done';
+    this.destroy();
+    return { reply, result };
+  }
+
+  /** Zeroes the SRP secrets; safe to call more than once. */
+  destroy(): void {
+    this.srp?.destroy();
+    this.srp = undefined;
+  }
+}
+
+/** Zeroes the channel keys of a result once they have been handed to the channel. */
+export function wipeResult(result: HandshakeResult): void {
+  wipe(result.c2s, result.s2c);
+}

@@ -1,0 +1,232 @@
+/**
+ * One client connection as the daemon sees it: line decoding with limits, the switch from
+ * the plaintext handshake to the sealed channel, batched sealing of outgoing frames (one
+ * record per member per tick), the slow-reader bound, and flood control by pausing reads.
+ */
+import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
+import { LineDecoder, parseObject } from '../protocol/codec.js';
+import { type ErrorCode, ErrorText, ProtocolError } from '../protocol/errors.js';
+import type { Connection } from '../transport/transport.js';
+
+export interface LinkOptions {
+  maxHandshakeLineBytes: number;
+  maxRecordBytes: number;
+  maxQueueBytes: number;
+  rateFramesPerSecond: number;
+  rateBurst: number;
+}
+
+export interface LinkHandler {
+  /** A frame: plaintext before the channel is up, opened from a record after. */
+  onFrame(frame: Record<string, unknown>): void;
+  /** The link is closed, for whatever reason (called once). */
+  onClose(reason: CloseReason): void;
+}
+
+export type CloseReason = ErrorCode | 'peer_closed' | 'shutdown';
+
+export class Link {
+  userId = '';
+  private readonly decoder: LineDecoder;
+  private opener: ChannelOpener | undefined;
+  private sealer: ChannelSealer | undefined;
+  private outbox: string[] = [];
+  private outboxBytes = 0;
+  private flushScheduled = false;
+  private closed = false;
+  /** Lines decoded but not yet handled because the member ran out of rate tokens. */
+  private backlog: string[] = [];
+  private tokens: number;
+  private lastRefill = Date.now();
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private handler: LinkHandler | undefined;
+
+  constructor(
+    readonly conn: Connection,
+    private readonly options: LinkOptions,
+  ) {
+    this.decoder = new LineDecoder(options.maxHandshakeLineBytes);
+    this.tokens = options.rateBurst;
+  }
+
+  /** Starts reading; frames go to `handler`. */
+  start(handler: LinkHandler): void {
+    this.handler = handler;
+    const stream = this.conn.stream;
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => this.close('peer_closed'));
+    stream.on('error', () => this.close('peer_closed'));
+    stream.on('close', () => this.close('peer_closed'));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get channelUp(): boolean {
+    return this.sealer !== undefined;
+  }
+
+  /** Sends a plaintext handshake frame. */
+  sendPlain(frame: object): void {
+    if (this.closed) return;
+    this.conn.stream.write(JSON.stringify(frame) + '\n');
+  }
+
+  /** From now on every line in both directions is a sealed record. Keys are copied by the channel. */
+  startChannel(openKey: Buffer, sealKey: Buffer): void {
+    this.opener = new ChannelOpener(openKey);
+    this.sealer = new ChannelSealer(sealKey);
+    this.decoder.setLimit(this.options.maxRecordBytes);
+  }
+
+  /** Queues a serialised frame for the next sealed record (the room's fan-out path). */
+  sendSerialized(json: string): void {
+    if (this.closed || !this.sealer) return;
+    this.outbox.push(json);
+    this.outboxBytes += json.length + 1;
+    if (this.outboxBytes + this.conn.stream.writableLength > this.options.maxQueueBytes) {
+      this.close('slow_reader');
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Queues one frame object. */
+  send(frame: object): void {
+    this.sendSerialized(JSON.stringify(frame));
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || !this.sealer || this.outbox.length === 0) return;
+    const plaintext = this.outbox.length === 1 ? this.outbox[0]! : this.outbox.join('\n');
+    this.outbox = [];
+    this.outboxBytes = 0;
+    this.conn.stream.write(this.sealer.seal(plaintext) + '\n');
+  }
+
+  /**
+   * Ends the link. With an error code, the peer is told first (plain before the channel,
+   * sealed after). Pending output is flushed before the stream ends.
+   */
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    const isError = reason in ErrorText;
+    if (isError || reason === 'shutdown') {
+      if (this.sealer) {
+        if (reason === 'shutdown') this.send({ type: 'shutdown' });
+        else this.send({ type: 'error', code: reason, message: ErrorText[reason as ErrorCode] });
+        this.flush();
+      } else if (isError) {
+        this.conn.stream.write(
+          JSON.stringify({ error: ErrorText[reason as ErrorCode], code: reason }) + '\n',
+        );
+      }
+    } else {
+      this.flush();
+    }
+    this.closed = true;
+    clearTimeout(this.resumeTimer);
+    this.backlog = [];
+    this.outbox = [];
+    this.opener?.destroy();
+    this.sealer?.destroy();
+    const stream = this.conn.stream;
+    if (reason === 'peer_closed' || reason === 'slow_reader') stream.destroy();
+    else {
+      stream.end();
+      // A peer that never reads must not keep the socket (and its buffers) alive.
+      setTimeout(() => stream.destroy(), 2000).unref();
+    }
+    this.handler?.onClose(reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    let lines: string[];
+    try {
+      lines = this.decoder.push(chunk);
+    } catch {
+      this.close('too_large');
+      return;
+    }
+    if (this.backlog.length > 0) {
+      for (const line of lines) this.backlog.push(line);
+      return;
+    }
+    this.handleLines(lines, 0);
+  }
+
+  private handleLines(lines: string[], from: number): void {
+    for (let i = from; i < lines.length; i++) {
+      if (this.closed) return;
+      if (this.sealer && !this.takeToken()) {
+        // Flood control: keep the rest, stop reading, continue when a token is due.
+        this.backlog = lines.slice(i);
+        this.conn.stream.pause();
+        const wait = Math.ceil(((1 - this.tokens) * 1000) / this.options.rateFramesPerSecond);
+        this.resumeTimer = setTimeout(() => this.drainBacklog(), wait);
+        return;
+      }
+      this.handleLine(lines[i]!);
+    }
+  }
+
+  private drainBacklog(): void {
+    const lines = this.backlog;
+    this.backlog = [];
+    this.handleLines(lines, 0);
+    if (this.backlog.length === 0 && !this.closed) this.conn.stream.resume();
+  }
+
+  private takeToken(): boolean {
+    const rate = this.options.rateFramesPerSecond;
+    if (rate <= 0) return true;
+    const now = Date.now();
+    this.tokens = Math.min(this.options.rateBurst, this.tokens + ((now - this.lastRefill) * rate) / 1000);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private handleLine(line: string): void {
+    const handler = this.handler!;
+    if (!this.opener) {
+      let frame: Record<string, unknown>;
+      try {
+        frame = parseObject(line);
+      } catch (err) {
+        this.close(err instanceof ProtocolError ? err.code : 'bad_request');
+        return;
+      }
+      handler.onFrame(frame);
+      return;
+    }
+    let plaintext: string;
+    try {
+      plaintext = this.opener.open(line).toString('utf8');
+    } catch {
+      this.close('bad_request');
+      return;
+    }
+    // A record may carry several frames separated by newlines; each costs a rate token.
+    const parts = plaintext.split('\n');
+    if (this.options.rateFramesPerSecond > 0) this.tokens -= parts.length - 1;
+    for (const part of parts) {
+      if (this.closed) return;
+      let frame: Record<string, unknown>;
+      try {
+        frame = parseObject(part);
+      } catch (err) {
+        this.close(err instanceof ProtocolError ? err.code : 'bad_request');
+        return;
+      }
+      handler.onFrame(frame);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * One room of the daemon: its members, its bounded history of ciphertext messages, and the
+ * fan-out of frames to members. It knows nothing of sockets: members are `Peer`s that accept
+ * serialised frames. Bodies are Fernet tokens the daemon cannot read.
+ */
+import { randomBytes } from 'node:crypto';
+import { ProtocolError } from '../protocol/errors.js';
+import type { Member, MessageData, ServerFrame } from '../protocol/frames.js';
+import type { RoomCredentials } from '../protocol/handshake-server.js';
+import { nameKey, normalizeName } from '../protocol/names.js';
+
+/** A room member's connection as the room sees it. */
+export interface Peer {
+  readonly userId: string;
+  /** Queues one serialised frame (JSON, no newline) for this member. */
+  sendSerialized(json: string): void;
+}
+
+interface RoomMember {
+  peer: Peer;
+  username: string;
+  key: string;
+}
+
+/** A fixed-size ring of the last messages. */
+class HistoryRing {
+  private items: MessageData[] = [];
+  private start = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  push(item: MessageData): void {
+    if (this.capacity === 0) return;
+    if (this.items.length < this.capacity) {
+      this.items.push(item);
+    } else {
+      this.items[this.start] = item;
+      this.start = (this.start + 1) % this.capacity;
+    }
+  }
+
+  toArray(): MessageData[] {
+    return this.items.slice(this.start).concat(this.items.slice(0, this.start));
+  }
+
+  clear(): void {
+    this.items = [];
+    this.start = 0;
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+}
+
+export class Room {
+  private readonly members = new Map<string, RoomMember>();
+  private readonly history: HistoryRing;
+  private nextId = 1;
+  /** Authenticated connections that have not joined yet: an open room stays while they exist. */
+  pendingJoins = 0;
+  /** Per-run prefix so message ids differ across daemon runs. */
+  private readonly idPrefix = randomBytes(4).toString('hex');
+
+  constructor(
+    readonly name: string,
+    readonly credentials: RoomCredentials,
+    /** 'static' rooms live as long as the daemon; 'open' rooms vanish with their last member. */
+    readonly kind: 'static' | 'open',
+    historySize: number,
+    private readonly maxMembers: number,
+  ) {
+    this.history = new HistoryRing(historySize);
+  }
+
+  get memberCount(): number {
+    return this.members.size;
+  }
+
+  get historyCount(): number {
+    return this.history.size;
+  }
+
+  has(userId: string): boolean {
+    return this.members.has(userId);
+  }
+
+  /** Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`. */
+  join(peer: Peer, rawName: unknown): void {
+    const username = normalizeName(rawName);
+    const key = nameKey(username);
+    if (this.members.size >= this.maxMembers) throw new ProtocolError('busy');
+    if (this.nameInUse(key)) throw new ProtocolError('name_taken');
+    const you: Member = { user_id: peer.userId, username };
+    this.broadcast({ type: 'user_joined', ...you });
+    this.members.set(peer.userId, { peer, username, key });
+    const init: ServerFrame = {
+      type: 'init',
+      you,
+      room: this.name,
+      messages: this.history.toArray(),
+      users: this.memberList(),
+    };
+    peer.sendSerialized(JSON.stringify(init));
+  }
+
+  /** Removes a member (disconnect); others get `user_left`. */
+  leave(userId: string): void {
+    const member = this.members.get(userId);
+    if (!member) return;
+    this.members.delete(userId);
+    this.broadcast({ type: 'user_left', user_id: userId, username: member.username });
+  }
+
+  /** Stores and relays a message token; the sender gets the echo like everyone else. */
+  message(userId: string, text: string, now: number = Date.now()): void {
+    const member = this.members.get(userId);
+    if (!member) throw new ProtocolError('not_joined');
+    const data: MessageData = {
+      id: `${this.idPrefix}-${this.nextId++}`,
+      text,
+      timestamp: now / 1000,
+      user_id: userId,
+      username: member.username,
+    };
+    this.history.push(data);
+    this.broadcast({ type: 'message', data });
+  }
+
+  /** Wipes the history for everyone. */
+  clear(userId: string): void {
+    const member = this.members.get(userId);
+    if (!member) throw new ProtocolError('not_joined');
+    this.history.clear();
+    this.broadcast({ type: 'cleared', by: member.username });
+  }
+
+  /** Renames a member; throws `name_taken` or `bad_name` (non-fatal for the caller). */
+  rename(userId: string, rawName: unknown): void {
+    const member = this.members.get(userId);
+    if (!member) throw new ProtocolError('not_joined');
+    const username = normalizeName(rawName);
+    const key = nameKey(username);
+    if (key !== member.key && this.nameInUse(key)) throw new ProtocolError('name_taken');
+    const old = member.username;
+    member.username = username;
+    member.key = key;
+    this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
+  }
+
+  /** Sends one frame to every member, serialised once. */
+  broadcast(frame: ServerFrame): void {
+    const json = JSON.stringify(frame);
+    for (const member of this.members.values()) member.peer.sendSerialized(json);
+  }
+
+  memberList(): Member[] {
+    return [...this.members.values()].map((m) => ({ user_id: m.peer.userId, username: m.username }));
+  }
+
+  private nameInUse(key: string): boolean {
+    for (const member of this.members.values()) if (member.key === key) return true;
+    return false;
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The daemon's room registry: static rooms (from passwords or a verifier file), rooms that
+ * clients create in open-rooms mode, and the decoy credentials that make an unknown room
+ * look like a real one. It holds verifiers, never passwords.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { verifierV2 } from '../crypto/kdf.js';
+import { wipe } from '../crypto/secret.js';
+import { computeVerifier } from '../crypto/srp.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { b64 } from '../protocol/frames.js';
+import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-server.js';
+import { normalizeRoomName } from '../protocol/names.js';
+import { Room } from './room.js';
+
+export interface RegistryOptions {
+  openRooms: boolean;
+  maxRooms: number;
+  historySize: number;
+  maxMembersPerRoom: number;
+}
+
+/** Computes a room's credentials from its password, as a daemon with `--room NAME=PASSWORD` does. */
+export async function credentialsFromPassword(
+  room: string,
+  password: string | Buffer,
+): Promise<RoomCredentials> {
+  const name = normalizeRoomName(room);
+  const salt = randomBytes(16);
+  const { verifier, master } = await verifierV2(name, password, salt);
+  wipe(master);
+  return { identity: Buffer.from(name, 'utf8'), salt, verifier, roomSalt: randomBytes(16) };
+}
+
+/** One line of a rooms file: `{"room":NAME,"salt":b64,"verifier":b64}`. */
+export interface RoomEntry {
+  room: string;
+  salt: string;
+  verifier: string;
+}
+
+/** Produces a rooms-file entry from a password (the `room-entry` subcommand). */
+export async function roomEntry(room: string, password: string | Buffer): Promise<RoomEntry> {
+  const creds = await credentialsFromPassword(room, password);
+  return { room: normalizeRoomName(room), salt: b64(creds.salt), verifier: b64(creds.verifier) };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Parses a rooms file: one JSON entry per line; blank lines and lines starting with `#` are
+ * ignored. Throws an Error naming the line number (never its content) on anything wrong.
+ */
+export function parseRoomsFile(text: string): Map<string, RoomCredentials> {
+  const rooms = new Map<string, RoomCredentials>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const where = `rooms file line ${i + 1}`;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      throw new Error(`${where}: not valid JSON`);
+    }
+    const e = entry as Partial<RoomEntry>;
+    if (typeof e !== 'object' || e === null || typeof e.room !== 'string') {
+      throw new Error(`${where}: expected {"room","salt","verifier"}`);
+    }
+    if (
+      typeof e.salt !== 'string' ||
+      !BASE64.test(e.salt) ||
+      typeof e.verifier !== 'string' ||
+      !BASE64.test(e.verifier)
+    ) {
+      throw new Error(`${where}: salt and verifier must be base64`);
+    }
+    let name: string;
+    try {
+      name = normalizeRoomName(e.room);
+    } catch {
+      throw new Error(`${where}: invalid room name`);
+    }
+    if (rooms.has(name)) throw new Error(`${where}: room listed twice`);
+    const salt = Buffer.from(e.salt, 'base64');
+    const verifier = Buffer.from(e.verifier, 'base64');
+    if (salt.length < 16 || salt.length > 64) throw new Error(`${where}: salt must be 16 to 64 bytes`);
+    if (verifier.length < 1 || verifier.length > 256)
+      throw new Error(`${where}: verifier has the wrong length`);
+    rooms.set(name, { identity: Buffer.from(name, 'utf8'), salt, verifier, roomSalt: randomBytes(16) });
+  }
+  return rooms;
+}
+
+export class RoomRegistry implements RoomDirectory {
+  private readonly rooms = new Map<string, Room>();
+  /** Per-run secret behind the decoys: the same unknown name gets the same salt within a run. */
+  private readonly decoySecret = randomBytes(32);
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  /** All rooms (for shutdown and statistics). */
+  all(): IterableIterator<Room> {
+    return this.rooms.values();
+  }
+
+  addStatic(name: string, creds: RoomCredentials): Room {
+    if (this.rooms.has(name)) throw new Error('room listed twice');
+    if (this.rooms.size >= this.options.maxRooms) throw new Error('more rooms than --max-rooms allows');
+    const room = new Room(name, creds, 'static', this.options.historySize, this.options.maxMembersPerRoom);
+    this.rooms.set(name, room);
+    return room;
+  }
+
+  get(name: string): Room | undefined {
+    return this.rooms.get(name);
+  }
+
+  find(name: string): RoomCredentials | undefined {
+    return this.rooms.get(name)?.credentials;
+  }
+
+  mayCreate(name: string): boolean {
+    return this.options.openRooms && !this.rooms.has(name) && this.rooms.size < this.options.maxRooms;
+  }
+
+  /**
+   * Registers a room created by an authenticated client. If another client created the same
+   * name meanwhile with other credentials, the later one fails like a wrong password.
+   */
+  registerCreated(name: string, creds: RoomCredentials): Room {
+    const existing = this.rooms.get(name);
+    if (existing) {
+      if (!existing.credentials.verifier.equals(creds.verifier)) throw new ProtocolError('auth_failed');
+      return existing;
+    }
+    if (this.rooms.size >= this.options.maxRooms) throw new ProtocolError('busy');
+    const room = new Room(name, creds, 'open', this.options.historySize, this.options.maxMembersPerRoom);
+    this.rooms.set(name, room);
+    return room;
+  }
+
+  /** Drops an open room once its last member has left. */
+  releaseIfEmpty(room: Room): void {
+    if (
+      room.kind === 'open' &&
+      room.memberCount === 0 &&
+      room.pendingJoins === 0 &&
+      this.rooms.get(room.name) === room
+    ) {
+      this.rooms.delete(room.name);
+      wipe(room.credentials.verifier, room.credentials.salt, room.credentials.roomSalt);
+    }
+  }
+
+  decoy(name: string): RoomCredentials {
+    const derive = (label: string): Buffer =>
+      createHmac('sha256', this.decoySecret).update(label).update('\0').update(name, 'utf8').digest();
+    const identity = Buffer.from(name, 'utf8');
+    const salt = derive('salt').subarray(0, 16);
+    const verifier = computeVerifier(identity, derive('password').toString('base64'), salt);
+    return { identity, salt, verifier, roomSalt: derive('room_salt').subarray(0, 16) };
+  }
+
+  /** Zeroes every verifier and the decoy secret (shutdown). */
+  destroy(): void {
+    for (const room of this.rooms.values()) {
+      wipe(room.credentials.verifier, room.credentials.salt, room.credentials.roomSalt);
+    }
+    this.rooms.clear();
+    wipe(this.decoySecret);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Test helpers: an in-process daemon with static rooms on a chosen transport, and sessions
+ * that join it, so protocol tests read as a scenario.
+ */
+import { ChatSession } from '../../lib/client/session.js';
+import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
+import { Daemon } from '../../lib/server/daemon.js';
+import { silentLogger } from '../../lib/server/log.js';
+import { credentialsFromPassword, RoomRegistry } from '../../lib/server/rooms.js';
+import { tcpClient, tcpServer } from '../../lib/transport/tcp.js';
+import type { ClientTransport } from '../../lib/transport/transport.js';
+
+export interface TestDaemon {
+  daemon: Daemon;
+  registry: RoomRegistry;
+  port: number;
+  client(): ClientTransport;
+  stop(): Promise<void>;
+}
+
+/** Starts a daemon on 127.0.0.1 with an ephemeral port and the given rooms. */
+export async function startDaemon(
+  rooms: Record<string, string>,
+  options: { limits?: Partial<DaemonLimits>; openRooms?: boolean } = {},
+): Promise<TestDaemon> {
+  const limits = { ...defaultDaemonLimits, rateFramesPerSecond: 0, ...options.limits };
+  const registry = new RoomRegistry({
+    openRooms: options.openRooms ?? false,
+    maxRooms: limits.maxRooms,
+    historySize: limits.historySize,
+    maxMembersPerRoom: limits.maxMembersPerRoom,
+  });
+  for (const [name, password] of Object.entries(rooms)) {
+    registry.addStatic(name, await credentialsFromPassword(name, password));
+  }
+  const daemon = new Daemon({ limits, registry, logger: silentLogger });
+  const listener = await daemon.listen(tcpServer({ host: '127.0.0.1', port: 0 }));
+  const port = listener.port!;
+  return {
+    daemon,
+    registry,
+    port,
+    client: () => tcpClient({ host: '127.0.0.1', port }),
+    stop: () => daemon.shutdown(),
+  };
+}
+
+/** Opens a session and joins as `name`. */
+export async function joinAs(
+  d: TestDaemon,
+  room: string,
+  password: string,
+  name: string,
+  extra: { create?: boolean } = {},
+): Promise<ChatSession> {
+  const session = await ChatSession.open({ transport: d.client(), room, password, ...extra });
+  await session.join(name);
+  return session;
+}

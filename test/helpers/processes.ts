@@ -1,0 +1,111 @@
+/**
+ * Test helpers for end-to-end tests with real processes: the daemon started from the
+ * compiled CLI on an ephemeral port, and client processes with real pipes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { builtCli } from './paths.js';
+
+/** Asks the system for a free loopback TCP port. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface DaemonProcess {
+  proc: ChildProcess;
+  port: number;
+  /** Everything the daemon wrote to stderr so far. */
+  stderr(): string;
+  stdout(): string;
+  /** Sends SIGTERM (or the given signal) and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Starts `cmd-chat serve 127.0.0.1 PORT ...args` and waits for its start-up line.
+ * Pass `--socket PATH` in args for a Unix socket daemon (port is then unused).
+ */
+export async function startDaemonProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<DaemonProcess> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [builtCli, 'serve', '127.0.0.1', String(port), ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let out = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${err}`)), 20_000);
+    const check = (): void => {
+      if (/listening on/.test(err)) {
+        clearTimeout(timer);
+        proc.stderr!.off('data', check);
+        resolve();
+      }
+    };
+    proc.stderr!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited with ${code}:\n${err}`));
+    });
+  });
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  return {
+    proc,
+    port,
+    stderr: () => err,
+    stdout: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface ClientResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `cmd-chat connect ...args` with `input` piped to stdin (a real pipe), and resolves
+ * with its exit code and output. The password goes through the environment by default.
+ */
+export function runClient(
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ClientResult> {
+  const proc = spawn(process.execPath, [builtCli, 'connect', ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  proc.stdin.on('error', () => {});
+  if (options.input !== undefined) proc.stdin.end(options.input);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`client timed out\nstdout:${stdout}\nstderr:${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      // Let the pipes drain.
+      setImmediate(() => resolve({ code, stdout, stderr }));
+    });
+  });
+}
