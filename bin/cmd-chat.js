@@ -4,7 +4,9 @@ import('../dist/commands/cli.js').then(
   (cli) => cli.main(process.argv.slice(2)),
   (err) => {
     if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
-      process.stderr.write('cmd-chat: the CLI is not built yet; run `npm install` (or `npm run build`) first.\n');
+      process.stderr.write(
+        'cmd-chat: the CLI is not built yet; run `npm install` (or `npm run build`) first.\n',
+      );
       process.exit(1);
     }
     throw err;

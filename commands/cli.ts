@@ -3,6 +3,7 @@
  * module in this folder; this file only assembles them and maps failures to exit codes.
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { ExitCode } from '../lib/exit-codes.js';
 import { commandModules } from './registry.js';
@@ -14,7 +15,9 @@ const { version } = require('../../package.json') as { version: string };
 export async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv)
     .scriptName('cmd-chat')
-    .usage('$0 <command> [options]\n\nEphemeral, end-to-end encrypted terminal chat. Nothing is written to disk.')
+    .usage(
+      '$0 <command> [options]\n\nEphemeral, end-to-end encrypted terminal chat. Nothing is written to disk.',
+    )
     .version(version)
     .alias('version', 'V')
     .help()
@@ -23,7 +26,9 @@ export async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'Name a command: see the list above.')
     .recommendCommands()
     .wrap(Math.min(100, process.stdout.columns || 100))
-    .epilogue('Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost.')
+    .epilogue(
+      'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost.',
+    )
     .fail((msg, err) => {
       if (err) throw err;
       process.stderr.write(`cmd-chat: ${msg}\nRun \`cmd-chat --help\` for usage.\n`);
@@ -31,4 +36,9 @@ export async function main(argv: string[]): Promise<void> {
     });
   for (const mod of commandModules) cli = cli.command(mod);
   await cli.parseAsync();
+}
+
+// Run directly (tests spawn the compiled file next to them): behave like bin/cmd-chat.js.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main(process.argv.slice(2));
 }

@@ -178,7 +178,9 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   /** Envelope ids we sent and whose echo has not come back yet. */
   private readonly unechoed = new Set<string>();
   private echoWaiters: Array<() => void> = [];
-  private pendingJoin: { resolve: () => void; reject: (err: SessionError) => void } | undefined;
+  private pendingJoin:
+    | { resolve: (history: MessageEvent[]) => void; reject: (err: SessionError) => void }
+    | undefined;
   private pendingNick: { resolve: () => void; reject: (err: SessionError) => void } | undefined;
   private readonly pings = new Map<number, (rtt: number) => void>();
   private closed = false;
@@ -234,10 +236,14 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
   }
 
-  /** Joins the room under `username`; rejects with `name_taken` or `bad_name` (try again). */
-  join(username: string): Promise<void> {
+  /**
+   * Joins the room under `username` and resolves with the room's history (oldest first),
+   * which is not emitted as events: the caller shows it before listening. Rejects with
+   * `name_taken` or `bad_name` (the caller may try again with another name).
+   */
+  join(username: string): Promise<MessageEvent[]> {
     if (this.closed) return Promise.reject(new SessionError('connection_lost', 'the session is closed'));
-    if (this.joined) return Promise.resolve();
+    if (this.joined) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.pendingJoin = { resolve, reject };
       this.sendFrame({ type: 'join', username });
@@ -398,15 +404,21 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         for (const m of frame.users) this.members.set(m.user_id, m.username);
         this.members.set(frame.you.user_id, frame.you.username);
         this.joined = true;
-        for (const data of frame.messages) this.onMessage(data, true);
+        const history: MessageEvent[] = [];
+        for (const data of frame.messages) {
+          const event = this.openMessage(data, true);
+          if (event) history.push(event);
+        }
         const join = this.pendingJoin;
         this.pendingJoin = undefined;
-        join?.resolve();
+        join?.resolve(history);
         return;
       }
-      case 'message':
-        this.onMessage(frame.data, false);
+      case 'message': {
+        const event = this.openMessage(frame.data, false);
+        if (event) this.emit('event', event);
         return;
+      }
       case 'user_joined':
         this.members.set(frame.user_id, frame.username);
         this.emit('event', { type: 'join', at, userId: frame.user_id, username: frame.username });
@@ -471,7 +483,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.emit('event', { type: 'error', at, code, message });
   }
 
-  private onMessage(data: MessageData, history: boolean): void {
+  /** Decrypts and checks one message; undefined for a replay of a message already shown. */
+  private openMessage(data: MessageData, history: boolean): MessageEvent | undefined {
     const event: MessageEvent = {
       type: 'message',
       id: data.id,
@@ -491,7 +504,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       event.undecryptable = true;
     }
     if (envelope) {
-      if (this.seenIds.has(envelope.id)) return; // a replay: shown once already
+      if (this.seenIds.has(envelope.id)) return undefined; // a replay: shown once already
       this.rememberId(envelope.id);
       event.kind = envelope.kind;
       event.body = envelope.body;
@@ -500,7 +513,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         for (const resolve of this.echoWaiters.splice(0)) resolve();
       }
     }
-    this.emit('event', event);
+    return event;
   }
 
   private rememberId(id: string): void {

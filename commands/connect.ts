@@ -1,0 +1,253 @@
+/**
+ * `cmd-chat connect`: parse the client's options, pick the transport, authenticate with a
+ * spinner on a terminal, join (asking for another name if it is taken), then run the REPL
+ * on a terminal or pipe mode otherwise, and exit with a documented code.
+ */
+import { createInterface } from 'node:readline/promises';
+import type { Argv, CommandModule } from 'yargs';
+import { colorEnabled } from '../lib/client/colors.js';
+import type { MessageEvent } from '../lib/client/events.js';
+import { runPipe } from '../lib/client/pipe.js';
+import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
+import { ExitCode } from '../lib/exit-codes.js';
+import { DEFAULT_ROOM } from '../lib/protocol/names.js';
+import { parseProxyUrl, socks5Client } from '../lib/transport/socks5.js';
+import { tcpClient } from '../lib/transport/tcp.js';
+import type { ClientTransport } from '../lib/transport/transport.js';
+import { unixClient } from '../lib/transport/unix.js';
+import { PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
+
+interface ConnectArgs {
+  args: Array<string | number>;
+  room: string;
+  password?: string;
+  passwordFile?: string;
+  socket?: string;
+  proxy?: string;
+  json: boolean;
+  follow: boolean;
+  color: boolean;
+  create: boolean;
+}
+
+const EXIT_FOR: Record<SessionErrorCode, number> = {
+  cannot_connect: ExitCode.cannotConnect,
+  auth_failed: ExitCode.authFailed,
+  refused: ExitCode.refused,
+  name_taken: ExitCode.refused,
+  bad_name: ExitCode.refused,
+  connection_lost: ExitCode.connectionLost,
+  shutdown: ExitCode.connectionLost,
+  protocol: ExitCode.connectionLost,
+};
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`cmd-chat: ${message}\n`);
+  process.exit(code);
+}
+
+interface Target {
+  transport: ClientTransport;
+  name: string;
+  password: string | undefined;
+}
+
+function target(args: ConnectArgs): Target {
+  const positional = args.args.map(String);
+  let transport: ClientTransport;
+  let rest: string[];
+  if (args.socket !== undefined) {
+    if (args.proxy !== undefined) fail('--socket and --proxy cannot be used together', ExitCode.usage);
+    transport = unixClient({ path: args.socket });
+    rest = positional;
+  } else {
+    if (positional.length < 3)
+      fail('expected HOST PORT NAME [PASSWORD] (or --socket PATH NAME [PASSWORD])', ExitCode.usage);
+    const [host, portText] = positional as [string, string];
+    const port = Number(portText);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`invalid port ${portText}`, ExitCode.usage);
+    try {
+      transport =
+        args.proxy !== undefined
+          ? socks5Client({ proxy: parseProxyUrl(args.proxy), host, port })
+          : tcpClient({ host, port });
+    } catch (err) {
+      fail((err as Error).message, ExitCode.usage);
+    }
+    rest = positional.slice(2);
+  }
+  if (rest.length < 1) fail('missing NAME', ExitCode.usage);
+  if (rest.length > 2) fail('too many arguments', ExitCode.usage);
+  return { transport, name: rest[0]!, password: rest[1] };
+}
+
+async function askAnotherName(taken: string, reason: string): Promise<string | undefined> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${reason} ("${taken}"). Another name (empty to give up): `);
+    return answer.trim() || undefined;
+  } finally {
+    rl.close();
+  }
+}
+
+async function run(args: ConnectArgs): Promise<void> {
+  const interactive = process.stdin.isTTY === true;
+  const { transport, name, password: positionalPassword } = target(args);
+  let password: string | undefined;
+  try {
+    password = passwordFromSources({
+      password: positionalPassword ?? args.password,
+      passwordFile: args.passwordFile,
+    });
+    if (password === undefined) {
+      if (!interactive)
+        fail(`no password: give it as an argument, --password-file or ${PASSWORD_ENV}`, ExitCode.usage);
+      password = await promptHidden(`Password for room ${args.room}: `);
+    }
+  } catch (err) {
+    fail(
+      (err as Error).message,
+      (err as { code?: string }).code === 'interrupted' ? ExitCode.interrupted : ExitCode.usage,
+    );
+  }
+
+  const spinnerWanted = interactive && process.stderr.isTTY === true;
+  const spinner = spinnerWanted
+    ? (await import('ora'))
+        .default({ text: `connecting to ${transport.description}`, stream: process.stderr })
+        .start()
+    : undefined;
+  let session: ChatSession;
+  try {
+    session = await ChatSession.open({
+      transport,
+      room: args.room,
+      password,
+      create: args.create,
+      onStage: (stage) => {
+        if (!spinner) return;
+        if (stage === 'deriving') spinner.text = 'deriving keys';
+        else if (stage === 'verifying') spinner.text = 'joining';
+      },
+    });
+  } catch (err) {
+    spinner?.stop();
+    const e = err instanceof SessionError ? err : new SessionError('protocol', String(err));
+    fail(e.message, EXIT_FOR[e.code]);
+  }
+
+  let username = name;
+  let history: MessageEvent[];
+  for (;;) {
+    try {
+      history = await session.join(username);
+      break;
+    } catch (err) {
+      const e = err as SessionError;
+      if ((e.code === 'name_taken' || e.code === 'bad_name') && interactive) {
+        spinner?.stop();
+        const next = await askAnotherName(username, e.message);
+        if (next === undefined) {
+          await session.close();
+          fail(e.message, ExitCode.refused);
+        }
+        username = next;
+        continue;
+      }
+      spinner?.stop();
+      await session.close();
+      fail(e.message, EXIT_FOR[e.code] ?? ExitCode.refused);
+    }
+  }
+  spinner?.stop();
+
+  const color = colorEnabled({
+    noColorFlag: !args.color,
+    env: process.env,
+    isTTY: interactive ? process.stdout.isTTY === true : false,
+  });
+  let interrupted = false;
+  if (!interactive) {
+    process.once('SIGINT', () => {
+      interrupted = true;
+      void session.close();
+    });
+  }
+  const outcome = interactive
+    ? await (await import('../lib/client/repl.js')).runRepl({
+        session,
+        history,
+        input: process.stdin,
+        output: process.stdout,
+        color,
+        daemon: transport.description,
+      })
+    : await runPipe(session, history, {
+        input: process.stdin,
+        output: process.stdout,
+        errors: process.stderr,
+        json: args.json,
+        follow: args.follow,
+        daemon: transport.description,
+      });
+  if (outcome.kind === 'lost') fail(outcome.error.message, EXIT_FOR[outcome.error.code]);
+  if (interrupted && !args.follow) process.exit(ExitCode.interrupted);
+  process.exit(ExitCode.ok);
+}
+
+export const connectCommand: CommandModule<object, ConnectArgs> = {
+  command: 'connect [args..]',
+  describe: 'join a room: HOST PORT NAME [PASSWORD], or --socket PATH NAME [PASSWORD]',
+  builder: (y: Argv) =>
+    y
+      .usage(
+        '$0 connect HOST PORT NAME [PASSWORD] [options]\n$0 connect --socket PATH NAME [PASSWORD] [options]\n\n' +
+          'On a terminal: an interactive chat (type /help). Otherwise each stdin line is a message and what arrives is\n' +
+          'printed on stdout; the command exits when stdin ends and every line has been delivered.\n' +
+          `A password given as an argument shows in \`ps\` and in shell history: prefer ${PASSWORD_ENV}, --password-file\n` +
+          'or the hidden prompt (on a terminal).',
+      )
+      .positional('args', { type: 'string', array: true, describe: 'HOST PORT NAME [PASSWORD]' })
+      .option('room', { type: 'string', default: DEFAULT_ROOM, describe: 'room to join' })
+      .option('password', {
+        type: 'string',
+        describe: 'the room password (visible in `ps`: prefer the alternatives)',
+      })
+      .option('password-file', {
+        type: 'string',
+        describe: 'read the password from the first line of a file',
+      })
+      .option('socket', { type: 'string', describe: 'connect to a daemon on a Unix domain socket' })
+      .option('proxy', {
+        type: 'string',
+        describe: 'connect through SOCKS5, e.g. socks5h://127.0.0.1:9050 (Tor)',
+      })
+      .option('create', {
+        type: 'boolean',
+        default: false,
+        describe: 'create the room if the daemon runs with --open-rooms',
+      })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'pipe mode: print NDJSON events instead of text lines',
+      })
+      .option('follow', {
+        type: 'boolean',
+        default: false,
+        describe: 'pipe mode: keep printing after stdin ends',
+      })
+      .option('color', {
+        type: 'boolean',
+        default: true,
+        describe: 'colours (--no-color or NO_COLOR turn them off)',
+      })
+      .example('$0 connect 192.168.1.5 3000 alice', 'ask the password, then chat')
+      .example(`echo "build done" | ${PASSWORD_ENV}=… $0 connect host 3000 ci`, 'send one line from a script')
+      .example(
+        `${PASSWORD_ENV}=… $0 connect host 3000 bot --json --follow < /dev/null`,
+        'a bot reading the room as NDJSON',
+      ) as unknown as Argv<ConnectArgs>,
+  handler: run,
+};

@@ -1,0 +1,272 @@
+/**
+ * The slash commands, one registry for the REPL and pipe mode: name, aliases, argument
+ * help, description and handler. `/help` and Tab completion are generated from it.
+ */
+import type { ChatSession } from './session.js';
+
+/** Shown by /status: what protects the channel and the messages. */
+export const CIPHER_SUITE =
+  'SRP-6a (RFC 5054 2048-bit, SHA-256) + scrypt; channel AES-256-GCM; messages Fernet (AES-128-CBC + HMAC-SHA256)';
+
+export type BellMode = 'on' | 'off' | 'mentions';
+export type NotifyMode = 'on' | 'off' | 'mentions';
+
+/** What the user has chosen to see and hear; shared by the REPL and pipe mode. */
+export interface ViewState {
+  /** Case-folded names whose messages are hidden. */
+  ignored: Set<string>;
+  bell: BellMode;
+  notify: NotifyMode;
+}
+
+/** What a command may do; the REPL and pipe mode each provide one. */
+export interface CommandContext {
+  readonly session: ChatSession;
+  readonly view: ViewState;
+  /** Human description of the daemon (address, transport). */
+  readonly daemon: string;
+  /** True in the REPL; commands marked `interactiveOnly` refuse otherwise. */
+  readonly interactive: boolean;
+  /** A local line for the user (not sent). */
+  info(text: string): void;
+  error(text: string): void;
+  /** Clears the terminal screen (REPL only). */
+  clearScreen(): void;
+  /** Ends the session. */
+  quit(): void;
+}
+
+export interface SlashCommand {
+  name: string;
+  aliases: string[];
+  /** Argument synopsis for /help, e.g. `<name>`; empty when none. */
+  args: string;
+  help: string;
+  interactiveOnly?: boolean;
+  run(ctx: CommandContext, args: string): void | Promise<void>;
+}
+
+function onOff<T extends string>(value: string, allowed: readonly T[]): T | undefined {
+  const v = value.trim().toLowerCase();
+  return (allowed as readonly string[]).includes(v) ? (v as T) : undefined;
+}
+
+export const commands: SlashCommand[] = [
+  {
+    name: 'help',
+    aliases: ['?'],
+    args: '[command]',
+    help: 'list the commands, or explain one',
+    run(ctx, args) {
+      const wanted = args.trim().replace(/^\//, '');
+      if (wanted) {
+        const cmd = findCommand(wanted);
+        if (!cmd) return ctx.error(`unknown command /${wanted}`);
+        ctx.info(helpLine(cmd));
+        return;
+      }
+      for (const line of helpText(ctx.interactive).split('\n')) ctx.info(line);
+    },
+  },
+  {
+    name: 'who',
+    aliases: ['names'],
+    args: '',
+    help: 'list the members of the room',
+    run(ctx) {
+      const members = ctx.session.memberList();
+      const names = members.map((m) =>
+        m.user_id === ctx.session.me.user_id ? `${m.username} (you)` : m.username,
+      );
+      ctx.info(`${members.length} in ${ctx.session.room}: ${names.join(', ')}`);
+    },
+  },
+  {
+    name: 'me',
+    aliases: [],
+    args: '<action>',
+    help: 'send an action line: /me waves → * alice waves',
+    run(ctx, args) {
+      const text = args.trim();
+      if (!text) return ctx.error('usage: /me <action>');
+      ctx.session.send(text, 'me');
+    },
+  },
+  {
+    name: 'nick',
+    aliases: [],
+    args: '<name>',
+    help: 'change your name in this room',
+    async run(ctx, args) {
+      const name = args.trim();
+      if (!name) return ctx.error('usage: /nick <name>');
+      try {
+        await ctx.session.nick(name);
+      } catch (err) {
+        ctx.error((err as Error).message);
+      }
+    },
+  },
+  {
+    name: 'wipe',
+    aliases: [],
+    args: '',
+    help: "wipe the room's history on the daemon, for everyone",
+    run(ctx) {
+      ctx.session.wipeHistory();
+    },
+  },
+  {
+    name: 'status',
+    aliases: [],
+    args: '',
+    help: 'daemon, room, cipher suite, room fingerprint and round-trip time',
+    async run(ctx) {
+      const s = ctx.session;
+      let rtt: string;
+      try {
+        rtt = `${(await s.ping()).toFixed(1)} ms`;
+      } catch {
+        rtt = 'no answer';
+      }
+      ctx.info(`daemon: ${ctx.daemon}`);
+      ctx.info(`room: ${s.room} as ${s.me.username}, ${s.memberList().length} member(s)`);
+      ctx.info(`cipher suite: ${CIPHER_SUITE}`);
+      ctx.info(`room fingerprint: ${s.fingerprint} (compare it with the others out of band)`);
+      ctx.info(`round-trip time: ${rtt}`);
+    },
+  },
+  {
+    name: 'ignore',
+    aliases: [],
+    args: '[name]',
+    help: 'hide messages from a member (no name: list who is ignored)',
+    run(ctx, args) {
+      const name = args.trim();
+      if (!name) {
+        const list = [...ctx.view.ignored];
+        ctx.info(list.length ? `ignoring: ${list.join(', ')}` : 'ignoring nobody');
+        return;
+      }
+      ctx.view.ignored.add(name.toLowerCase());
+      ctx.info(`ignoring ${name}`);
+    },
+  },
+  {
+    name: 'unignore',
+    aliases: [],
+    args: '<name>',
+    help: 'show messages from a member again',
+    run(ctx, args) {
+      const name = args.trim();
+      if (!name) return ctx.error('usage: /unignore <name>');
+      if (ctx.view.ignored.delete(name.toLowerCase())) ctx.info(`no longer ignoring ${name}`);
+      else ctx.error(`${name} was not ignored`);
+    },
+  },
+  {
+    name: 'bell',
+    aliases: [],
+    args: 'on|off|mentions',
+    help: 'ring the terminal bell on every message, never, or on mentions of your name',
+    interactiveOnly: true,
+    run(ctx, args) {
+      if (!args.trim()) return ctx.info(`bell: ${ctx.view.bell}`);
+      const mode = onOff(args, ['on', 'off', 'mentions'] as const);
+      if (!mode) return ctx.error('usage: /bell on|off|mentions');
+      ctx.view.bell = mode;
+      ctx.info(`bell: ${mode}`);
+    },
+  },
+  {
+    name: 'notify',
+    aliases: [],
+    args: 'on|off|mentions',
+    help: 'desktop notifications while the terminal is not focused',
+    interactiveOnly: true,
+    run(ctx, args) {
+      if (!args.trim()) return ctx.info(`notify: ${ctx.view.notify}`);
+      const mode = onOff(args, ['on', 'off', 'mentions'] as const);
+      if (!mode) return ctx.error('usage: /notify on|off|mentions');
+      ctx.view.notify = mode;
+      ctx.info(`notify: ${mode}`);
+    },
+  },
+  {
+    name: 'clear',
+    aliases: ['cls'],
+    args: '',
+    help: 'clear your screen (use /wipe to clear the room history)',
+    interactiveOnly: true,
+    run(ctx) {
+      ctx.clearScreen();
+    },
+  },
+  {
+    name: 'quit',
+    aliases: ['exit', 'q'],
+    args: '',
+    help: 'leave the room and exit',
+    run(ctx) {
+      ctx.quit();
+    },
+  },
+];
+
+export function findCommand(name: string): SlashCommand | undefined {
+  const n = name.toLowerCase();
+  return commands.find((c) => c.name === n || c.aliases.includes(n));
+}
+
+export function helpLine(cmd: SlashCommand): string {
+  const names = [cmd.name, ...cmd.aliases].map((n) => `/${n}`).join(', ');
+  return `${names}${cmd.args ? ` ${cmd.args}` : ''} — ${cmd.help}`;
+}
+
+/** The /help text: every command, then how to send a literal slash. */
+export function helpText(interactive = true): string {
+  const lines = commands.filter((c) => interactive || !c.interactiveOnly).map(helpLine);
+  lines.push('//text — send a message that starts with a slash');
+  return lines.join('\n');
+}
+
+export type ParsedInput =
+  | { kind: 'empty' }
+  | { kind: 'message'; text: string }
+  | { kind: 'command'; name: string; args: string };
+
+/** Splits a typed line into a message or a command; `//x` is the message `/x`. */
+export function parseInput(line: string): ParsedInput {
+  if (line.trim() === '') return { kind: 'empty' };
+  if (line.startsWith('//')) return { kind: 'message', text: line.slice(1) };
+  if (line.startsWith('/')) {
+    const match = /^\/(\S*)\s?([\s\S]*)$/.exec(line)!;
+    return { kind: 'command', name: match[1]!, args: match[2]! };
+  }
+  return { kind: 'message', text: line };
+}
+
+/** Command names (with slash) starting with `prefix` (which includes the slash). */
+export function completeCommand(prefix: string, interactive = true): string[] {
+  const p = prefix.toLowerCase();
+  const names: string[] = [];
+  for (const c of commands) {
+    if (!interactive && c.interactiveOnly) continue;
+    for (const n of [c.name, ...c.aliases]) if (`/${n}`.startsWith(p)) names.push(`/${n}`);
+  }
+  return names.sort();
+}
+
+/** Runs a parsed command; unknown commands say so and send nothing. */
+export async function runCommand(ctx: CommandContext, name: string, args: string): Promise<void> {
+  const cmd = findCommand(name);
+  if (!cmd) {
+    ctx.error(`unknown command /${name} — /help lists them; //${name} sends it as text`);
+    return;
+  }
+  if (cmd.interactiveOnly && !ctx.interactive) {
+    ctx.error(`/${cmd.name} works only in the interactive client`);
+    return;
+  }
+  await cmd.run(ctx, args);
+}
