@@ -1,0 +1,70 @@
+/**
+ * The REPL's input helpers without a terminal: the bracketed-paste filter (markers split
+ * across reads, controls inside a paste) and Tab completion of commands and member names.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { complete } from '../../lib/client/completer.js';
+import { BracketedPasteFilter, fromInputLine, toInputLine } from '../../lib/client/paste.js';
+import { promptFor } from '../../lib/client/repl.js';
+
+describe('bracketed paste filter', () => {
+  test('a paste becomes one input line with visible newline and tab marks', () => {
+    const f = new BracketedPasteFilter();
+    assert.equal(f.feed('ab\x1b[200~line one\r\nline\ttwo\x1b[201~cd'), 'abline one⏎line⇥twocd');
+    assert.equal(f.pasting, false);
+    assert.equal(fromInputLine('line one⏎line⇥two'), 'line one\nline\ttwo');
+  });
+
+  test('markers split across reads are recognised', () => {
+    const f = new BracketedPasteFilter();
+    const parts = ['x\x1b[2', '00~a\nb\x1b', '[20', '1~y'];
+    const out = parts.map((p) => f.feed(p)).join('');
+    assert.equal(out, 'xa⏎by');
+  });
+
+  test('held bytes that were not a marker are released by flush', () => {
+    const f = new BracketedPasteFilter();
+    assert.equal(f.feed('q\x1b[2'), 'q');
+    assert.equal(f.hasPending, true);
+    assert.equal(f.flush(), '\x1b[2');
+    assert.equal(f.feed('\x1b[A'), '\x1b[A'); // an arrow key passes through
+  });
+
+  test('nothing is released while a paste is open', () => {
+    const f = new BracketedPasteFilter();
+    assert.equal(f.feed('\x1b[200~abc'), '');
+    assert.equal(f.flush(), '');
+    assert.equal(f.feed('def\x1b[201~'), 'abcdef');
+  });
+
+  test('a paste cannot press keys or carry escape sequences', () => {
+    assert.equal(toInputLine('a\x1b[2Jb\x03c\x04d\x7f\u009be'), 'a[2Jbcde');
+  });
+});
+
+describe('completion', () => {
+  const members = ['bob', 'Bobby', 'carol', 'evil\x1b[2J'];
+
+  test('command names at the start of the line', () => {
+    assert.deepEqual(complete('/wh', members), [['/who'], '/wh']);
+    assert.deepEqual(complete('/n', members), [['/names', '/nick', '/notify'], '/n']);
+    assert.deepEqual(complete('//wh', members), [[], '//wh']);
+  });
+
+  test('member names for the last word, case-insensitive, with or without @', () => {
+    assert.deepEqual(complete('hi bo', members), [['Bobby', 'bob'], 'bo']);
+    assert.deepEqual(complete('hi @CA', members), [['@carol'], '@CA']);
+    assert.deepEqual(complete('/ignore car', members), [['carol'], 'car']);
+    assert.deepEqual(complete('hi ', members), [[], '']);
+  });
+
+  test('names that are not clean are never offered', () => {
+    assert.deepEqual(complete('ev', members), [[], 'ev']);
+  });
+});
+
+test('the prompt shows room and name, sanitised', () => {
+  assert.equal(promptFor('chat', 'alice'), '[chat] alice> ');
+  assert.equal(promptFor('chat', 'a\x1b]0;x\x07b'), '[chat] a␛b> ');
+});

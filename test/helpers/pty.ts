@@ -1,0 +1,330 @@
+/**
+ * Drives the interactive client in a real pseudo-terminal (node-pty) for end-to-end tests:
+ * spawns the compiled CLI, keeps the raw output, and feeds it to a small screen model that
+ * interprets what readline and our REPL write (text, CR/LF, wrapping, scrolling, cursor
+ * moves, line/screen erases; SGR and OSC are ignored), so tests assert on what a person
+ * would see rather than on bytes.
+ */
+import { spawn as spawnProcess } from 'node:child_process';
+import { type IPty, spawn } from 'node-pty';
+import { builtCli } from './paths.js';
+
+export const COLS = 100;
+export const ROWS = 30;
+
+/** A minimal VT100-style screen: enough for readline's output, not a full emulator. */
+export class Screen {
+  private grid: string[][];
+  private x = 0;
+  private y = 0;
+  private saved: [number, number] = [0, 0];
+  private state: 'text' | 'esc' | 'csi' | 'osc' | 'osc-esc' | 'esc-intermediate' = 'text';
+  private params = '';
+
+  constructor(
+    readonly cols: number,
+    readonly rows: number,
+  ) {
+    this.grid = Array.from({ length: rows }, () => this.blankRow());
+  }
+
+  private blankRow(): string[] {
+    return new Array<string>(this.cols).fill(' ');
+  }
+
+  private lineFeed(): void {
+    if (this.y === this.rows - 1) {
+      this.grid.shift();
+      this.grid.push(this.blankRow());
+    } else {
+      this.y++;
+    }
+  }
+
+  private put(ch: string): void {
+    if (this.x >= this.cols) {
+      // Deferred wrap, as xterm does: the cursor sits past the last column until more text.
+      this.x = 0;
+      this.lineFeed();
+    }
+    this.grid[this.y]![this.x] = ch;
+    this.x++;
+  }
+
+  private clamp(): void {
+    this.x = Math.max(0, Math.min(this.cols - 1, this.x));
+    this.y = Math.max(0, Math.min(this.rows - 1, this.y));
+  }
+
+  private eraseInLine(mode: number): void {
+    const row = this.grid[this.y]!;
+    const x = Math.min(this.x, this.cols - 1);
+    const [from, to] = mode === 0 ? [x, this.cols] : mode === 1 ? [0, x + 1] : [0, this.cols];
+    for (let i = from; i < to; i++) row[i] = ' ';
+  }
+
+  private eraseInDisplay(mode: number): void {
+    if (mode === 2 || mode === 3) {
+      this.grid = Array.from({ length: this.rows }, () => this.blankRow());
+      return;
+    }
+    this.eraseInLine(mode);
+    if (mode === 0) for (let r = this.y + 1; r < this.rows; r++) this.grid[r] = this.blankRow();
+    else for (let r = 0; r < this.y; r++) this.grid[r] = this.blankRow();
+  }
+
+  private csi(final: string): void {
+    const priv = this.params.startsWith('?');
+    const nums = (priv ? this.params.slice(1) : this.params)
+      .split(';')
+      .map((p) => (p === '' ? 0 : Number(p)));
+    const n = Math.max(1, nums[0] ?? 0);
+    if (priv) return; // mode switches (?2004h, ?1004h, ?25l …) do not change the picture
+    switch (final) {
+      case 'A':
+        this.y -= n;
+        break;
+      case 'B':
+        this.y += n;
+        break;
+      case 'C':
+        this.x = Math.min(this.x, this.cols - 1) + n;
+        break;
+      case 'D':
+        this.x = Math.min(this.x, this.cols - 1) - n;
+        break;
+      case 'G':
+        this.x = n - 1;
+        break;
+      case 'H':
+      case 'f':
+        this.y = n - 1;
+        this.x = Math.max(1, nums[1] ?? 0) - 1;
+        break;
+      case 'J':
+        this.eraseInDisplay(nums[0] ?? 0);
+        return;
+      case 'K':
+        this.eraseInLine(nums[0] ?? 0);
+        return;
+      default:
+        return; // SGR (m), window ops (t) and the rest: no effect on the text
+    }
+    this.clamp();
+  }
+
+  feed(data: string): void {
+    for (const ch of data) {
+      switch (this.state) {
+        case 'text':
+          if (ch === '\x1b') this.state = 'esc';
+          else if (ch === '\r') this.x = 0;
+          else if (ch === '\n') this.lineFeed();
+          else if (ch === '\b') this.x = Math.max(0, Math.min(this.x, this.cols - 1) - 1);
+          else if (ch === '\t') this.x = Math.min(this.cols - 1, (Math.floor(this.x / 8) + 1) * 8);
+          else if (ch >= ' ' && ch !== '\x7f') this.put(ch);
+          break;
+        case 'esc':
+          if (ch === '[') {
+            this.state = 'csi';
+            this.params = '';
+          } else if (ch === ']') {
+            this.state = 'osc';
+          } else if (ch === 'c') {
+            this.grid = Array.from({ length: this.rows }, () => this.blankRow());
+            this.x = 0;
+            this.y = 0;
+            this.state = 'text';
+          } else if (ch === '7') {
+            this.saved = [this.x, this.y];
+            this.state = 'text';
+          } else if (ch === '8') {
+            [this.x, this.y] = this.saved;
+            this.state = 'text';
+          } else if (ch >= ' ' && ch <= '/') {
+            this.state = 'esc-intermediate';
+          } else {
+            this.state = 'text';
+          }
+          break;
+        case 'esc-intermediate':
+          if (ch < ' ' || ch > '/') this.state = 'text';
+          break;
+        case 'csi':
+          if (ch >= '@' && ch <= '~') {
+            this.csi(ch);
+            this.state = 'text';
+          } else {
+            this.params += ch;
+          }
+          break;
+        case 'osc':
+          if (ch === '\x07') this.state = 'text';
+          else if (ch === '\x1b') this.state = 'osc-esc';
+          break;
+        case 'osc-esc':
+          this.state = ch === '\\' ? 'text' : 'osc';
+          break;
+      }
+    }
+  }
+
+  /** The screen's rows, trailing spaces trimmed. */
+  lines(): string[] {
+    return this.grid.map((r) => r.join('').trimEnd());
+  }
+
+  text(): string {
+    return this.lines().join('\n');
+  }
+
+  /** The row the cursor is on. */
+  cursorLine(): string {
+    return this.grid[this.y]!.join('').trimEnd();
+  }
+}
+
+export interface PtyClient {
+  readonly pty: IPty;
+  readonly screen: Screen;
+  /** Everything the client wrote to the terminal, escapes included. */
+  raw(): string;
+  write(data: string): void;
+  /** Polls the screen until `predicate` holds; fails with the screen's content on timeout. */
+  waitForScreen(predicate: (screen: Screen) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  waitForText(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  exitCode(): number | undefined;
+  kill(): void;
+}
+
+export async function waitFor(
+  check: () => boolean,
+  describe: () => string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${describe()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Starts `cmd-chat connect 127.0.0.1 PORT NAME ...extra` in a pty (100×30), with the password
+ * in CMD_CHAT_PASSWORD and NO_COLOR=1 unless `env` says otherwise.
+ */
+export function startPtyClient(
+  port: number,
+  name: string,
+  options: { password?: string; env?: Record<string, string>; extraArgs?: string[] } = {},
+): PtyClient {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  // A clean terminal identity, so the notifier choice does not depend on where tests run.
+  for (const k of ['TMUX', 'STY', 'TERM_PROGRAM', 'VTE_VERSION', 'KITTY_WINDOW_ID']) delete env[k];
+  Object.assign(env, {
+    TERM: 'xterm-256color',
+    NO_COLOR: '1',
+    CMD_CHAT_PASSWORD: options.password ?? 'pw',
+    ...options.env,
+  });
+  const pty = spawn(
+    process.execPath,
+    [builtCli, 'connect', '127.0.0.1', String(port), name, ...(options.extraArgs ?? [])],
+    { name: 'xterm-256color', cols: COLS, rows: ROWS, env },
+  );
+  const screen = new Screen(COLS, ROWS);
+  let raw = '';
+  let code: number | undefined;
+  pty.onData((d) => {
+    raw += d;
+    screen.feed(d);
+  });
+  const exited = new Promise<number>((resolve) => {
+    pty.onExit((e) => {
+      code = e.exitCode;
+      resolve(e.exitCode);
+    });
+  });
+  const client: PtyClient = {
+    pty,
+    screen,
+    raw: () => raw,
+    write: (data) => pty.write(data),
+    waitForScreen: (predicate, what, timeoutMs = 10_000) =>
+      waitFor(
+        () => predicate(screen),
+        () => `${what}; screen:\n${screen.text()}`,
+        timeoutMs,
+      ),
+    waitForText: (text, timeoutMs) =>
+      client.waitForScreen((s) => s.text().includes(text), JSON.stringify(text), timeoutMs),
+    exited,
+    exitCode: () => code,
+    kill: () => {
+      if (code === undefined) pty.kill();
+    },
+  };
+  return client;
+}
+
+export interface JsonReader {
+  /** Parsed NDJSON events received so far. */
+  events(): Array<Record<string, unknown>>;
+  /** Waits for a message event from `user` and returns its text. */
+  waitForMessage(user: string, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A pipe-mode `--json --follow` member that records what the room says. */
+export async function startJsonReader(port: number, name: string, password = 'pw'): Promise<JsonReader> {
+  const proc = spawnProcess(
+    process.execPath,
+    [builtCli, 'connect', '127.0.0.1', String(port), name, '--json', '--follow'],
+    {
+      env: { ...process.env, NO_COLOR: '1', CMD_CHAT_PASSWORD: password },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  proc.stdin.on('error', () => {});
+  let out = '';
+  let err = '';
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const events = (): Array<Record<string, unknown>> =>
+    out
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  // Pipe mode prints no welcome; the answer to /who proves the reader is in the room.
+  proc.stdin.write('/who\n');
+  await waitFor(
+    () => out.includes('"type":"info"'),
+    () => `reader ${name} to join; stderr: ${err}`,
+    15_000,
+  );
+  return {
+    events,
+    waitForMessage: async (user, timeoutMs = 10_000) => {
+      let found: string | undefined;
+      await waitFor(
+        () => {
+          const m = events().find((e) => e['type'] === 'message' && e['user'] === user);
+          found = m ? String(m['text']) : undefined;
+          return found !== undefined;
+        },
+        () => `a message from ${user}; reader got: ${out}`,
+        timeoutMs,
+      );
+      return found!;
+    },
+    stop: async () => {
+      proc.stdin.end();
+      if (proc.exitCode === null) proc.kill('SIGINT');
+      await exited;
+    },
+  };
+}
