@@ -28,6 +28,7 @@ interface ConnectArgs {
   follow: boolean;
   color: boolean;
   create: boolean;
+  legacy: boolean;
 }
 
 const EXIT_FOR: Record<SessionErrorCode, number> = {
@@ -125,6 +126,8 @@ async function run(args: ConnectArgs): Promise<void> {
       room: args.room,
       password,
       create: args.create,
+      legacy: args.legacy,
+      username: name,
       onStage: (stage) => {
         if (!spinner) return;
         if (stage === 'deriving') spinner.text = 'deriving keys';
@@ -227,6 +230,12 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         type: 'boolean',
         default: false,
         describe: 'create the room if the daemon runs with --open-rooms',
+      })
+      .option('legacy', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'accept an original (v1) cmd-chat daemon or a legacy room (weaker: the room key can be guessed offline from captured traffic)',
       })
       .option('json', {
         type: 'boolean',

@@ -26,6 +26,7 @@ interface ServeArgs {
   openRooms: boolean;
   history: number;
   socket?: string;
+  legacy: boolean;
   verbose: boolean;
   maxClients: number;
   maxPerAddress: number;
@@ -86,6 +87,12 @@ function builder(y: Argv): Argv<ServeArgs> {
       describe: 'messages kept per room for late joiners (0 = none)',
     })
     .option('socket', { type: 'string', describe: 'listen on a Unix domain socket at PATH instead of TCP' })
+    .option('legacy', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'also accept original (v1) cmd-chat clients, in room "chat": weaker, see docs/compatibility.md; rooms given with passwords become legacy rooms',
+    })
     .option('verbose', {
       type: 'boolean',
       default: false,
@@ -246,7 +253,7 @@ async function run(args: ServeArgs): Promise<void> {
         : spec.slice(eq + 1);
     if (password === '') fail(`the password of room ${name} is empty`);
     if (registry.get(name)) fail(`room ${name} is given twice`);
-    registry.addStatic(name, await credentialsFromPassword(name, password));
+    registry.addStatic(name, await credentialsFromPassword(name, password, args.legacy));
   }
 
   // The default room "chat": from --password / --password-file / env / prompt, or generated.
@@ -268,7 +275,10 @@ async function run(args: ServeArgs): Promise<void> {
   if (defaultPassword !== undefined) {
     if (defaultPassword === '') fail('the password is empty');
     if (registry.get(DEFAULT_ROOM)) fail(`room ${DEFAULT_ROOM} is given twice`);
-    registry.addStatic(DEFAULT_ROOM, await credentialsFromPassword(DEFAULT_ROOM, defaultPassword));
+    registry.addStatic(
+      DEFAULT_ROOM,
+      await credentialsFromPassword(DEFAULT_ROOM, defaultPassword, args.legacy),
+    );
   }
 
   const logger = createLogger(process.stderr, args.verbose);
@@ -300,6 +310,18 @@ async function run(args: ServeArgs): Promise<void> {
       `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'}/s`,
   );
 
+  if (args.legacy) {
+    logger.info(
+      'WARNING: legacy mode. Original (v1) clients may join room "chat". Rooms given with a password are legacy rooms: ' +
+        'their message key is one HKDF of the bare password, so captured traffic allows offline password guessing, and v1 ' +
+        'members exchange frames with the daemon in plaintext. v2 clients join them only with --legacy. Rooms from --rooms-file stay v2-only.',
+    );
+    if (!registry.legacyRoom())
+      logger.info(
+        'WARNING: --legacy without a password for room "chat": original clients cannot join anything.',
+      );
+  }
+
   if (generated !== undefined) {
     const target =
       args.socket !== undefined
@@ -307,7 +329,7 @@ async function run(args: ServeArgs): Promise<void> {
         : `${quote(args.host === '0.0.0.0' || args.host === '::' ? 'THIS_HOST' : args.host)} ${port} YOUR_NAME`;
     process.stdout.write(
       `Room "${DEFAULT_ROOM}" password (generated, shown once): ${generated}\n` +
-        `Connect with:\n  ${PASSWORD_ENV}=${generated} npx cmd-chat connect ${target}\n`,
+        `Connect with:\n  ${PASSWORD_ENV}=${generated} npx cmd-chat connect ${target}${args.legacy ? ' --legacy' : ''}\n`,
     );
   }
 

@@ -4,9 +4,13 @@
  */
 import type { ChatSession } from './session.js';
 
-/** Shown by /status: what protects the channel and the messages. */
-export const CIPHER_SUITE =
-  'SRP-6a (RFC 5054 2048-bit, SHA-256) + scrypt; channel AES-256-GCM; messages Fernet (AES-128-CBC + HMAC-SHA256)';
+/** Shown by /status: what protects the channel and the messages, per protocol mode. */
+export const CIPHER_SUITES: Record<ChatSession['mode'], string> = {
+  v2: 'SRP-6a (RFC 5054 2048-bit, SHA-256) + scrypt; channel AES-256-GCM; messages Fernet (AES-128-CBC + HMAC-SHA256)',
+  'legacy-room':
+    'LEGACY ROOM: SRP-6a + scrypt; channel AES-256-GCM; messages Fernet keyed by HKDF of the bare password (guessable offline)',
+  v1: 'ORIGINAL v1 DAEMON: SRP-6a with the bare password; NO channel encryption (names and events in clear); messages Fernet keyed by HKDF of the password (guessable offline)',
+};
 
 export type BellMode = 'on' | 'off' | 'mentions';
 export type NotifyMode = 'on' | 'off' | 'mentions';
@@ -126,12 +130,12 @@ export const commands: SlashCommand[] = [
       let rtt: string;
       try {
         rtt = `${(await s.ping()).toFixed(1)} ms`;
-      } catch {
-        rtt = 'no answer';
+      } catch (err) {
+        rtt = (err as Error).message;
       }
       ctx.info(`daemon: ${ctx.daemon}`);
       ctx.info(`room: ${s.room} as ${s.me.username}, ${s.memberList().length} member(s)`);
-      ctx.info(`cipher suite: ${CIPHER_SUITE}`);
+      ctx.info(`cipher suite: ${CIPHER_SUITES[s.mode]}`);
       ctx.info(`room fingerprint: ${s.fingerprint} (compare it with the others out of band)`);
       ctx.info(`round-trip time: ${rtt}`);
     },

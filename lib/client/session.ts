@@ -13,7 +13,11 @@ import { wipe } from '../crypto/secret.js';
 import { LineDecoder, parseObject } from '../protocol/codec.js';
 import { type ErrorCode, ErrorText, ProtocolError } from '../protocol/errors.js';
 import { type Member, type MessageData, readServerFrame, type ServerFrame } from '../protocol/frames.js';
-import { clientHandshake } from '../protocol/handshake-client.js';
+import {
+  type ClientHandshakeResult,
+  clientHandshake,
+  type ProtocolMode,
+} from '../protocol/handshake-client.js';
 import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../protocol/limits.js';
 import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
@@ -48,6 +52,12 @@ export interface SessionOptions {
   password: string | Buffer;
   /** Open-rooms mode: create the room if it does not exist. */
   create?: boolean;
+  /**
+   * Consent to legacy mode (an original v1 daemon, or a legacy room of ours). A v1 daemon
+   * takes the name during the handshake, so `username` is needed then.
+   */
+  legacy?: boolean;
+  username?: string;
   limits?: Partial<ClientLimits>;
   /** Progress for a spinner. */
   onStage?: (stage: 'connecting' | 'deriving' | 'verifying') => void;
@@ -166,16 +176,24 @@ export interface SessionEvents {
   close: [SessionError | undefined];
 }
 
+/** Why a command is not available against an original daemon. */
+const V1_UNSUPPORTED = 'not supported by an original (v1) cmd-chat daemon';
+
 export class ChatSession extends EventEmitter<SessionEvents> {
   readonly room: string;
   readonly fingerprint: string;
+  /** How the room is protected: 'v2', 'legacy-room' (v1 room key) or 'v1' (no channel). */
+  readonly mode: ProtocolMode;
   me: Member = { user_id: '', username: '' };
   private readonly members = new Map<string, string>();
-  private readonly sealer: ChannelSealer;
-  private readonly opener: ChannelOpener;
+  /** Undefined in 'v1' mode, where frames travel in plaintext. */
+  private readonly sealer: ChannelSealer | undefined;
+  private readonly opener: ChannelOpener | undefined;
+  /** The history of an init that arrived before join() asked for it (v1 sends it unasked). */
+  private earlyInit: MessageEvent[] | undefined;
   private readonly fernet: Fernet;
   private readonly seenIds = new Set<string>();
-  /** Envelope ids we sent and whose echo has not come back yet. */
+  /** Envelope ids (tokens, for bare bodies) we sent and whose echo has not come back yet. */
   private readonly unechoed = new Set<string>();
   private echoWaiters: Array<() => void> = [];
   private pendingJoin:
@@ -188,14 +206,19 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   private constructor(
     private readonly queue: LineQueue,
-    result: { room: string; userId: string; c2s: Buffer; s2c: Buffer; roomKey: Buffer },
+    result: ClientHandshakeResult,
     limits: ClientLimits,
+    username: string,
   ) {
     super();
     this.room = result.room;
+    this.mode = result.mode;
     this.me.user_id = result.userId;
-    this.sealer = new ChannelSealer(result.c2s);
-    this.opener = new ChannelOpener(result.s2c);
+    this.me.username = username;
+    if (result.mode !== 'v1') {
+      this.sealer = new ChannelSealer(result.c2s);
+      this.opener = new ChannelOpener(result.s2c);
+    }
     this.fernet = new Fernet(result.roomKey);
     this.fingerprint = roomFingerprint(result.roomKey);
     wipe(result.c2s, result.s2c, result.roomKey);
@@ -225,11 +248,13 @@ export class ChatSession extends EventEmitter<SessionEvents> {
           room: options.room,
           password: options.password,
           create: options.create ?? false,
+          legacy: options.legacy ?? false,
+          ...(options.username !== undefined ? { username: options.username } : {}),
           onDeriving: () => options.onStage?.('deriving'),
         },
       );
       options.onStage?.('verifying');
-      return new ChatSession(queue, result, limits);
+      return new ChatSession(queue, result, limits, options.username ?? '');
     } catch (err) {
       conn.stream.destroy();
       throw toSessionError(err);
@@ -243,10 +268,15 @@ export class ChatSession extends EventEmitter<SessionEvents> {
    */
   join(username: string): Promise<MessageEvent[]> {
     if (this.closed) return Promise.reject(new SessionError('connection_lost', 'the session is closed'));
-    if (this.joined) return Promise.resolve([]);
+    if (this.joined) {
+      const history = this.earlyInit ?? [];
+      this.earlyInit = undefined;
+      return Promise.resolve(history);
+    }
     return new Promise((resolve, reject) => {
       this.pendingJoin = { resolve, reject };
-      this.sendFrame({ type: 'join', username });
+      // A v1 daemon joined us during the handshake; its init is on its way.
+      if (this.mode !== 'v1') this.sendFrame({ type: 'join', username });
     });
   }
 
@@ -271,8 +301,16 @@ export class ChatSession extends EventEmitter<SessionEvents> {
    */
   send(body: string, kind: 'text' | 'me' = 'text'): string {
     if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
-    const id = newMessageId();
-    const token = sealEnvelope(this.fernet, { from: this.me.username, id, kind, body });
+    let id: string;
+    let token: string;
+    if (this.mode === 'v2') {
+      id = newMessageId();
+      token = sealEnvelope(this.fernet, { from: this.me.username, id, kind, body });
+    } else {
+      // Shared with v1 clients: bare text, as the original sends it.
+      token = this.fernet.encrypt(kind === 'me' ? `* ${this.me.username} ${body}` : body);
+      id = token;
+    }
     if (token.length > MAX_TOKEN_CHARS) throw new SessionError('protocol', 'message too long');
     this.unechoed.add(id);
     this.sendFrame({ type: 'message', text: token });
@@ -315,6 +353,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   /** Changes our name; rejects with `name_taken` or `bad_name`. */
   nick(username: string): Promise<void> {
+    if (this.mode === 'v1') return Promise.reject(new SessionError('refused', `/nick is ${V1_UNSUPPORTED}`));
     if (this.pendingNick)
       return Promise.reject(new SessionError('refused', 'a rename is already in progress'));
     return new Promise((resolve, reject) => {
@@ -325,6 +364,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   /** Round-trip time to the daemon through the channel, in ms. */
   ping(timeoutMs = 10_000): Promise<number> {
+    if (this.mode === 'v1')
+      return Promise.reject(new SessionError('refused', `round-trip time is ${V1_UNSUPPORTED}`));
     const t = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -358,14 +399,15 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   private sendFrame(frame: object): void {
     if (this.closed) return;
-    this.queue.conn.stream.write(this.sealer.seal(JSON.stringify(frame)) + '\n');
+    const json = JSON.stringify(frame);
+    this.queue.conn.stream.write((this.sealer ? this.sealer.seal(json) : json) + '\n');
   }
 
   private end(error: SessionError | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    this.sealer.destroy();
-    this.opener.destroy();
+    this.sealer?.destroy();
+    this.opener?.destroy();
     this.fernet.destroy();
     const reason = error ?? new SessionError('connection_lost', 'the session is closed');
     this.pendingJoin?.reject(reason);
@@ -379,6 +421,10 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   private onRecord(line: string): void {
     if (this.closed) return;
+    if (!this.opener) {
+      this.onV1Line(line);
+      return;
+    }
     let frames: ServerFrame[];
     try {
       const plaintext = this.opener.open(line).toString('utf8');
@@ -393,6 +439,36 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       if (this.closed) return;
       this.onFrame(frame);
     }
+  }
+
+  /** A plaintext line from an original daemon: lenient, and unknown frames are skipped. */
+  private onV1Line(line: string): void {
+    let frame: ServerFrame;
+    try {
+      const obj = parseObject(line);
+      if (obj.type === undefined && obj.error !== undefined) {
+        const text = typeof obj.error === 'string' ? obj.error.slice(0, 200) : 'error';
+        this.emit('event', { type: 'error', at: Date.now(), code: 'daemon', message: text });
+        return;
+      }
+      frame = readServerFrame(obj, true);
+    } catch {
+      return;
+    }
+    if (frame.type === 'init') {
+      frame.you = { user_id: this.me.user_id, username: this.me.username };
+    } else if (frame.type === 'user_left' && frame.username === '') {
+      frame.username = this.members.get(frame.user_id) ?? '';
+    } else if (frame.type === 'message' && frame.data.user_id === '') {
+      frame.data.user_id = this.userIdOf(frame.data.username);
+    }
+    this.onFrame(frame);
+  }
+
+  /** The id of a member by name (v1 messages carry only the name). */
+  private userIdOf(username: string): string {
+    for (const [id, name] of this.members) if (name === username) return id;
+    return '';
   }
 
   private onFrame(frame: ServerFrame): void {
@@ -411,7 +487,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         }
         const join = this.pendingJoin;
         this.pendingJoin = undefined;
-        join?.resolve(history);
+        if (join) join.resolve(history);
+        else this.earlyInit = history;
         return;
       }
       case 'message': {
@@ -497,6 +574,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       history,
       undecryptable: false,
     };
+    if (this.mode !== 'v2') return this.openBareMessage(data, event);
     let envelope: Envelope | undefined;
     try {
       envelope = openEnvelope(this.fernet, data.text);
@@ -512,6 +590,23 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       if (event.mine && this.unechoed.delete(envelope.id) && this.unechoed.size === 0) {
         for (const resolve of this.echoWaiters.splice(0)) resolve();
       }
+    }
+    return event;
+  }
+
+  /** A bare-text token (legacy modes): no sender claim to check; replays are dropped by token. */
+  private openBareMessage(data: MessageData, event: MessageEvent): MessageEvent | undefined {
+    if (this.seenIds.has(data.text)) return undefined;
+    try {
+      event.body = this.fernet.decryptText(data.text);
+    } catch {
+      event.undecryptable = true;
+      return event;
+    }
+    this.rememberId(data.text);
+    if (this.mode === 'v1' && data.username === this.me.username) event.mine = true;
+    if (event.mine && this.unechoed.delete(data.text) && this.unechoed.size === 0) {
+      for (const resolve of this.echoWaiters.splice(0)) resolve();
     }
     return event;
   }

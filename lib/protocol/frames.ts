@@ -7,6 +7,9 @@ import { ProtocolError } from './errors.js';
 
 export const PROTOCOL_VERSION = 2;
 
+/** The SRP identity of the original (v1) protocol, whatever the room. */
+export const V1_IDENTITY = 'chat';
+
 type Obj = Record<string, unknown>;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -45,6 +48,8 @@ export const SALT_MAX = 64;
 export interface SrpInit {
   v: number | undefined;
   room: string;
+  /** Only in a v1 srp_init: the original sends the user name before authenticating. */
+  username?: string;
   A: Buffer;
   create?: { salt: Buffer; verifier: Buffer };
 }
@@ -53,7 +58,12 @@ export interface SrpInit {
 export function readSrpInit(obj: Obj): SrpInit {
   if (obj.cmd !== 'srp_init') throw new ProtocolError('bad_request', 'expected srp_init');
   if (obj.v === undefined) {
-    return { v: undefined, room: '', A: base64Field(obj, 'A', 1, SRP_ELEMENT_MAX) };
+    return {
+      v: undefined,
+      room: '',
+      A: base64Field(obj, 'A', 1, SRP_ELEMENT_MAX),
+      username: field(obj, 'username', 256),
+    };
   }
   if (typeof obj.v !== 'number' || !Number.isInteger(obj.v)) {
     throw new ProtocolError('bad_request', '"v" must be an integer');
@@ -152,6 +162,8 @@ export interface MessageData {
   timestamp: number;
   user_id: string;
   username: string;
+  /** Legacy rooms only, for original clients: always the empty string. */
+  user_ip?: '';
 }
 
 export type ServerFrame =
@@ -171,18 +183,21 @@ function readMember(value: unknown): Member {
   return { user_id: field(obj, 'user_id', 64), username: field(obj, 'username', 256) };
 }
 
-function readMessageData(value: unknown): MessageData {
+function readMessageData(value: unknown, v1: boolean): MessageData {
   if (typeof value !== 'object' || value === null) throw new ProtocolError('bad_request', 'bad message');
   const obj = value as Obj;
-  const timestamp = obj.timestamp;
+  let timestamp = obj.timestamp;
+  // v1 daemons may send the time as a string, or not at all.
+  if (v1 && typeof timestamp === 'string') timestamp = Date.parse(timestamp) / 1000;
+  if (v1 && (typeof timestamp !== 'number' || !Number.isFinite(timestamp))) timestamp = Date.now() / 1000;
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
     throw new ProtocolError('bad_request', 'bad timestamp');
   }
   return {
-    id: field(obj, 'id', 64),
+    id: v1 ? String(obj.id ?? '').slice(0, 64) : field(obj, 'id', 64),
     text: field(obj, 'text', 1 << 24),
     timestamp,
-    user_id: field(obj, 'user_id', 64),
+    user_id: v1 && obj.user_id === undefined ? '' : field(obj, 'user_id', 64),
     username: field(obj, 'username', 256),
   };
 }
@@ -192,21 +207,24 @@ function readArray<T>(value: unknown, read: (v: unknown) => T): T[] {
   return value.map(read);
 }
 
-/** Reads a frame from the daemon (client side); unknown types are `bad_request`. */
-export function readServerFrame(obj: Obj): ServerFrame {
+/**
+ * Reads a frame from the daemon (client side); unknown types are `bad_request`. With `v1`,
+ * the fields an original (v1) daemon does not send are optional.
+ */
+export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
   switch (obj.type) {
     case 'init':
       return {
         type: 'init',
-        you: readMember(obj.you),
-        room: field(obj, 'room', 256),
-        messages: readArray(obj.messages, readMessageData),
+        you: v1 && obj.you === undefined ? { user_id: '', username: '' } : readMember(obj.you),
+        room: v1 && obj.room === undefined ? '' : field(obj, 'room', 256),
+        messages: readArray(obj.messages, (m) => readMessageData(m, v1)),
         users: readArray(obj.users, readMember),
       };
     case 'message':
-      return { type: 'message', data: readMessageData(obj.data) };
+      return { type: 'message', data: readMessageData(obj.data, v1) };
     case 'cleared':
-      return { type: 'cleared', by: field(obj, 'by', 256) };
+      return { type: 'cleared', by: v1 && obj.by === undefined ? '' : field(obj, 'by', 256) };
     case 'user_renamed':
       return {
         type: 'user_renamed',
@@ -220,8 +238,13 @@ export function readServerFrame(obj: Obj): ServerFrame {
       return { type: 'pong', t };
     }
     case 'user_joined':
+      return { type: 'user_joined', ...readMember(obj) };
     case 'user_left':
-      return { type: obj.type, ...readMember(obj) };
+      return {
+        type: 'user_left',
+        user_id: field(obj, 'user_id', 64),
+        username: v1 && obj.username === undefined ? '' : field(obj, 'username', 256),
+      };
     case 'error':
       return {
         type: 'error',

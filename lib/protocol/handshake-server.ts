@@ -5,12 +5,13 @@
  * the same `auth_failed` as a wrong password.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Fernet } from '../crypto/fernet.js';
 import { channelKeys } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { SrpError, SrpServer } from '../crypto/srp.js';
 import { ProtocolError } from './errors.js';
-import { b64, PROTOCOL_VERSION, readSrpInit, readSrpVerify, type SrpInit } from './frames.js';
-import { normalizeRoomName } from './names.js';
+import { b64, PROTOCOL_VERSION, readSrpInit, readSrpVerify, type SrpInit, V1_IDENTITY } from './frames.js';
+import { normalizeName, normalizeRoomName } from './names.js';
 
 /** What the daemon knows of a room for authentication: never a password. */
 export interface RoomCredentials {
@@ -20,6 +21,12 @@ export interface RoomCredentials {
   verifier: Buffer;
   /** Salt of the room key; sent to clients, who derive the key from their password. */
   roomSalt: Buffer;
+  /**
+   * Legacy mode only: v1 SRP credentials (identity `chat`, the bare password, a 4-byte salt),
+   * so original clients can join. A room with these is a legacy room: every member keys it
+   * with v1's HKDF of the password.
+   */
+  legacy?: { salt: Buffer; verifier: Buffer };
 }
 
 /** How the handshake finds rooms; implemented by the daemon's room registry. */
@@ -33,12 +40,18 @@ export interface RoomDirectory {
    * the room limit). The room is only registered once the creator has authenticated.
    */
   mayCreate(room: string): boolean;
+  /** The room original (v1) clients land in, when the daemon accepts them (legacy mode). */
+  legacyRoom(): { name: string; credentials: RoomCredentials } | undefined;
 }
 
 /** The outcome of a successful handshake. */
 export interface HandshakeResult {
+  /** 1 for an original client (no channel: plaintext frames follow), 2 otherwise. */
+  version: 1 | 2;
   room: string;
   userId: string;
+  /** v1 only: the name it gave in srp_init, to join under right away. */
+  username?: string;
   /** Key of records the daemon opens (client to server). */
   c2s: Buffer;
   /** Key of records the daemon seals (server to client). */
@@ -56,6 +69,7 @@ export class ServerHandshake {
   private userId = '';
   private real = false;
   private created: RoomCredentials | undefined;
+  private v1Username: string | undefined;
 
   constructor(private readonly directory: RoomDirectory) {}
 
@@ -70,6 +84,11 @@ export class ServerHandshake {
   }
 
   private onInit(init: SrpInit): object {
+    // The version switch, in one place.
+    if (init.v === undefined) {
+      const legacy = this.directory.legacyRoom();
+      if (legacy?.credentials.legacy) return this.onV1Init(init, legacy.name, legacy.credentials);
+    }
     if (init.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version');
     const room = normalizeRoomName(init.room);
     let creds = this.directory.find(room);
@@ -99,11 +118,41 @@ export class ServerHandshake {
     this.room = room;
     this.userId = randomUUID();
     this.state = 'verify';
-    return {
+    const reply: Record<string, unknown> = {
       v: PROTOCOL_VERSION,
       user_id: this.userId,
       B: b64(this.srp.B),
       salt: b64(creds.salt),
+      room_salt: b64(creds.roomSalt),
+    };
+    // Tell a v2 client the room is shared with v1 clients: it joins only with its own consent.
+    if (creds.legacy) reply.legacy = true;
+    return reply;
+  }
+
+  /** An original client: SRP with identity `chat`, the bare password and the v1 salt. */
+  private onV1Init(init: SrpInit, room: string, creds: RoomCredentials): object {
+    const legacy = creds.legacy!;
+    this.v1Username = normalizeName(init.username);
+    try {
+      this.srp = new SrpServer({
+        identity: V1_IDENTITY,
+        salt: legacy.salt,
+        verifier: legacy.verifier,
+        A: init.A,
+      });
+    } catch (err) {
+      if (err instanceof SrpError) throw new ProtocolError('bad_request', 'invalid SRP value A');
+      throw err;
+    }
+    this.room = room;
+    this.real = true;
+    this.userId = randomUUID();
+    this.state = 'verify';
+    return {
+      user_id: this.userId,
+      B: b64(this.srp.B),
+      salt: b64(legacy.salt),
       room_salt: b64(creds.roomSalt),
     };
   }
@@ -117,8 +166,24 @@ export class ServerHandshake {
       this.destroy();
       throw new ProtocolError('auth_failed');
     }
+    if (this.v1Username !== undefined) {
+      // The original client requires a valid Fernet key here and never uses it: send a random,
+      // unrelated one, never the SRP session key.
+      const reply = { H_AMK: b64(hamk), session_key: Fernet.generateKey() };
+      const result: HandshakeResult = {
+        version: 1,
+        room: this.room,
+        userId: this.userId,
+        username: this.v1Username,
+        c2s: Buffer.alloc(0),
+        s2c: Buffer.alloc(0),
+      };
+      this.state = 'done';
+      this.destroy();
+      return { reply, result };
+    }
     const { c2s, s2c } = channelKeys(srp.sessionKey);
-    const result: HandshakeResult = { room: this.room, userId: this.userId, c2s, s2c };
+    const result: HandshakeResult = { version: 2, room: this.room, userId: this.userId, c2s, s2c };
     if (this.created) result.created = this.created;
     const reply = { H_AMK: b64(hamk) };
     this.state = 'done';

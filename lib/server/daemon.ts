@@ -142,7 +142,8 @@ export class Daemon {
         : registry.get(result.room);
       if (!room) throw new ProtocolError('auth_failed');
       link.sendPlain(reply);
-      link.startChannel(result.c2s, result.s2c);
+      if (result.version === 1) link.startPlain();
+      else link.startChannel(result.c2s, result.s2c);
       link.userId = result.userId;
       wipeResult(result);
       client.handshake = undefined;
@@ -153,6 +154,15 @@ export class Daemon {
       this.counters.handshakesOk++;
       clearTimeout(client.timer);
       client.timer = setTimeout(() => link.close('timeout'), limits.joinTimeoutMs);
+      // An original client gave its name in srp_init, expects init right after H_AMK and
+      // cannot retry another name on this connection.
+      if (result.version === 1) {
+        try {
+          this.join(client, result.username);
+        } catch (err) {
+          link.close(err instanceof ProtocolError ? err.code : 'internal');
+        }
+      }
       logger.detail(`authenticated a client for room "${room.name}"${result.created ? ' (created it)' : ''}`);
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'internal';
@@ -167,16 +177,9 @@ export class Daemon {
     try {
       const frame = readClientFrame(raw, this.options.limits.maxMessageChars);
       switch (frame.type) {
-        case 'join': {
-          if (client.phase === 'member') throw new ProtocolError('already_joined');
-          room.join(link, frame.username);
-          client.phase = 'member';
-          room.pendingJoins--;
-          clearTimeout(client.timer);
-          client.timer = undefined;
-          this.options.logger.detail(`"${frame.username}" joined room "${room.name}"`);
+        case 'join':
+          this.join(client, frame.username);
           return;
-        }
         case 'ping':
           link.send({ type: 'pong', t: frame.t });
           return;
@@ -197,6 +200,18 @@ export class Daemon {
         message: err instanceof ProtocolError ? err.message : 'internal error',
       });
     }
+  }
+
+  /** Puts an authenticated client in its room; throws `name_taken`, `bad_name`, `busy`… */
+  private join(client: ClientState, username: unknown): void {
+    if (client.phase === 'member') throw new ProtocolError('already_joined');
+    const room = client.room!;
+    room.join(client.link, username);
+    client.phase = 'member';
+    room.pendingJoins--;
+    clearTimeout(client.timer);
+    client.timer = undefined;
+    this.options.logger.detail(`"${String(username)}" joined room "${room.name}"`);
   }
 
   private onClose(client: ClientState, reason: string): void {

@@ -25,15 +25,44 @@ export interface LinkHandler {
 
 export type CloseReason = ErrorCode | 'peer_closed' | 'shutdown';
 
+/**
+ * The plaintext of the last batch sealed in this tick. A room broadcast reaches every member
+ * in the same order, so the next member's batch is usually the same frames: they are then
+ * joined and UTF-8 encoded once per tick instead of once per member (each member still gets
+ * its own sealed record). Forgotten at the next tick.
+ */
+let lastBatch: { frames: string[]; bytes: Buffer } | undefined;
+
+function batchPlaintext(frames: string[]): Buffer {
+  const last = lastBatch;
+  if (last !== undefined && last.frames.length === frames.length) {
+    let same = true;
+    for (let i = 0; i < frames.length && same; i++) same = last.frames[i] === frames[i];
+    if (same) return last.bytes;
+  }
+  const bytes = Buffer.from(frames.length === 1 ? frames[0]! : frames.join('\n'), 'utf8');
+  if (last === undefined) {
+    setImmediate(() => {
+      lastBatch = undefined;
+    });
+  }
+  lastBatch = { frames, bytes };
+  return bytes;
+}
+
 export class Link {
   userId = '';
   private readonly decoder: LineDecoder;
   private opener: ChannelOpener | undefined;
   private sealer: ChannelSealer | undefined;
+  /** Authenticated: by a channel (v2) or in plaintext (an original v1 client). */
+  private authenticated = false;
   private outbox: string[] = [];
   private outboxBytes = 0;
   private flushScheduled = false;
   private closed = false;
+  /** Set while close() runs, so that queueing its farewell frame cannot re-enter close(). */
+  private closing = false;
   /** Lines decoded but not yet handled because the member ran out of rate tokens. */
   private backlog: string[] = [];
   private tokens: number;
@@ -77,15 +106,22 @@ export class Link {
   startChannel(openKey: Buffer, sealKey: Buffer): void {
     this.opener = new ChannelOpener(openKey);
     this.sealer = new ChannelSealer(sealKey);
+    this.authenticated = true;
+    this.decoder.setLimit(this.options.maxRecordBytes);
+  }
+
+  /** An original (v1) client is authenticated: frames stay plaintext JSON lines both ways. */
+  startPlain(): void {
+    this.authenticated = true;
     this.decoder.setLimit(this.options.maxRecordBytes);
   }
 
   /** Queues a serialised frame for the next sealed record (the room's fan-out path). */
   sendSerialized(json: string): void {
-    if (this.closed || !this.sealer) return;
+    if (this.closed || !this.authenticated) return;
     this.outbox.push(json);
     this.outboxBytes += json.length + 1;
-    if (this.outboxBytes + this.conn.stream.writableLength > this.options.maxQueueBytes) {
+    if (!this.closing && this.outboxBytes + this.conn.stream.writableLength > this.options.maxQueueBytes) {
       this.close('slow_reader');
       return;
     }
@@ -102,11 +138,16 @@ export class Link {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.closed || !this.sealer || this.outbox.length === 0) return;
-    const plaintext = this.outbox.length === 1 ? this.outbox[0]! : this.outbox.join('\n');
+    if (this.closed || !this.authenticated || this.outbox.length === 0) return;
+    const batch = this.outbox;
     this.outbox = [];
     this.outboxBytes = 0;
-    this.conn.stream.write(this.sealer.seal(plaintext) + '\n');
+    if (!this.sealer) {
+      this.conn.stream.write((batch.length === 1 ? batch[0]! : batch.join('\n')) + '\n');
+      return;
+    }
+    // A record line is base64, i.e. ASCII: latin1 writes the same bytes without a UTF-8 pass.
+    this.conn.stream.write(`${this.sealer.seal(batchPlaintext(batch))}\n`, 'latin1');
   }
 
   /**
@@ -114,20 +155,24 @@ export class Link {
    * sealed after). Pending output is flushed before the stream ends.
    */
   close(reason: CloseReason): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     const isError = reason in ErrorText;
-    if (isError || reason === 'shutdown') {
-      if (this.sealer) {
-        if (reason === 'shutdown') this.send({ type: 'shutdown' });
-        else this.send({ type: 'error', code: reason, message: ErrorText[reason as ErrorCode] });
-        this.flush();
-      } else if (isError) {
+    if (reason === 'slow_reader') {
+      // The peer does not read: a farewell frame would only grow the queue being dropped (and
+      // queueing it used to re-enter close() through the queue bound, without end).
+    } else if (this.sealer && (isError || reason === 'shutdown')) {
+      if (reason === 'shutdown') this.send({ type: 'shutdown' });
+      else this.send({ type: 'error', code: reason, message: ErrorText[reason as ErrorCode] });
+      this.flush();
+    } else {
+      this.flush();
+      // Before the channel (and for original clients, who never get one): the plain form.
+      if (isError) {
         this.conn.stream.write(
           JSON.stringify({ error: ErrorText[reason as ErrorCode], code: reason }) + '\n',
         );
       }
-    } else {
-      this.flush();
     }
     this.closed = true;
     clearTimeout(this.resumeTimer);
@@ -164,7 +209,7 @@ export class Link {
   private handleLines(lines: string[], from: number): void {
     for (let i = from; i < lines.length; i++) {
       if (this.closed) return;
-      if (this.sealer && !this.takeToken()) {
+      if (this.authenticated && !this.takeToken()) {
         // Flood control: keep the rest, stop reading, continue when a token is due.
         this.backlog = lines.slice(i);
         this.conn.stream.pause();

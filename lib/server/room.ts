@@ -123,6 +123,8 @@ export class Room {
       user_id: userId,
       username: member.username,
     };
+    // Original clients expect the field; it never carries an address.
+    if (this.credentials.legacy) data.user_ip = '';
     this.history.push(data);
     this.broadcast({ type: 'message', data });
   }

@@ -8,9 +8,9 @@ import { verifierV2 } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { computeVerifier } from '../crypto/srp.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { b64 } from '../protocol/frames.js';
+import { b64, V1_IDENTITY } from '../protocol/frames.js';
 import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-server.js';
-import { normalizeRoomName } from '../protocol/names.js';
+import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
 import { Room } from './room.js';
 
 export interface RegistryOptions {
@@ -20,16 +20,31 @@ export interface RegistryOptions {
   maxMembersPerRoom: number;
 }
 
-/** Computes a room's credentials from its password, as a daemon with `--room NAME=PASSWORD` does. */
+/**
+ * Computes a room's credentials from its password, as a daemon with `--room NAME=PASSWORD`
+ * does. With `legacy`, also the v1 credentials original clients authenticate against.
+ */
 export async function credentialsFromPassword(
   room: string,
   password: string | Buffer,
+  legacy = false,
 ): Promise<RoomCredentials> {
   const name = normalizeRoomName(room);
   const salt = randomBytes(16);
   const { verifier, master } = await verifierV2(name, password, salt);
   wipe(master);
-  return { identity: Buffer.from(name, 'utf8'), salt, verifier, roomSalt: randomBytes(16) };
+  const creds: RoomCredentials = {
+    identity: Buffer.from(name, 'utf8'),
+    salt,
+    verifier,
+    roomSalt: randomBytes(16),
+  };
+  if (legacy) {
+    // The original's layout: a 4-byte salt, identity `chat`, the bare password.
+    const v1Salt = randomBytes(4);
+    creds.legacy = { salt: v1Salt, verifier: computeVerifier(V1_IDENTITY, password, v1Salt) };
+  }
+  return creds;
 }
 
 /** One line of a rooms file: `{"room":NAME,"salt":b64,"verifier":b64}`. */
@@ -123,6 +138,12 @@ export class RoomRegistry implements RoomDirectory {
 
   find(name: string): RoomCredentials | undefined {
     return this.rooms.get(name)?.credentials;
+  }
+
+  /** Original clients have no notion of rooms: they land in the default room, if it is legacy. */
+  legacyRoom(): { name: string; credentials: RoomCredentials } | undefined {
+    const room = this.rooms.get(DEFAULT_ROOM);
+    return room?.credentials.legacy ? { name: room.name, credentials: room.credentials } : undefined;
   }
 
   mayCreate(name: string): boolean {

@@ -21,7 +21,7 @@ export interface TestDaemon {
 /** Starts a daemon on 127.0.0.1 with an ephemeral port and the given rooms. */
 export async function startDaemon(
   rooms: Record<string, string>,
-  options: { limits?: Partial<DaemonLimits>; openRooms?: boolean } = {},
+  options: { limits?: Partial<DaemonLimits>; openRooms?: boolean; legacy?: boolean } = {},
 ): Promise<TestDaemon> {
   const limits = { ...defaultDaemonLimits, rateFramesPerSecond: 0, ...options.limits };
   const registry = new RoomRegistry({
@@ -31,7 +31,7 @@ export async function startDaemon(
     maxMembersPerRoom: limits.maxMembersPerRoom,
   });
   for (const [name, password] of Object.entries(rooms)) {
-    registry.addStatic(name, await credentialsFromPassword(name, password));
+    registry.addStatic(name, await credentialsFromPassword(name, password, options.legacy ?? false));
   }
   const daemon = new Daemon({ limits, registry, logger: silentLogger });
   const listener = await daemon.listen(tcpServer({ host: '127.0.0.1', port: 0 }));
@@ -51,9 +51,9 @@ export async function joinAs(
   room: string,
   password: string,
   name: string,
-  extra: { create?: boolean } = {},
+  extra: { create?: boolean; legacy?: boolean } = {},
 ): Promise<ChatSession> {
-  const session = await ChatSession.open({ transport: d.client(), room, password, ...extra });
+  const session = await ChatSession.open({ transport: d.client(), room, password, username: name, ...extra });
   await session.join(name);
   return session;
 }

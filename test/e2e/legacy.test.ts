@@ -1,0 +1,213 @@
+/**
+ * Legacy mode both ways: original (v1) clients in our daemon's legacy room beside v2
+ * clients, and our client against an original-style daemon. The v1 peers are written from
+ * the protocol description (test/helpers/v1-peer.ts).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ChatSession, SessionError } from '../../lib/client/session.js';
+import { tcpClient } from '../../lib/transport/tcp.js';
+import { joinAs, startDaemon } from '../helpers/daemon.js';
+import { EventLog, isMessage } from '../helpers/events.js';
+import { runClient } from '../helpers/processes.js';
+import { V1Client, V1Server, v1Probe } from '../helpers/v1-peer.js';
+
+async function rejection(promise: Promise<unknown>): Promise<SessionError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof SessionError, String(err));
+    return err;
+  }
+  assert.fail('expected a rejection');
+}
+
+describe('our daemon in legacy mode', () => {
+  test('v1 and v2 members share a legacy room: messages and presence both ways, no session key, no IP', async () => {
+    const d = await startDaemon({ chat: 'old-pw' }, { legacy: true });
+    try {
+      const modern = await joinAs(d, 'chat', 'old-pw', 'modern', { legacy: true });
+      assert.equal(modern.mode, 'legacy-room');
+      const log = new EventLog(modern);
+      const old = await V1Client.connect(d.port, 'oldtimer', 'old-pw');
+      // The init lists both members, in the original's shape.
+      assert.equal(old.init.type, 'init');
+      const users = (old.init.users as Array<{ username: string }>).map((u) => u.username).sort();
+      assert.deepEqual(users, ['modern', 'oldtimer']);
+      // session_key: a valid Fernet key (32 bytes) that is random, not the SRP key.
+      const sessionKey = Buffer.from(String(old.verifyReply.session_key), 'base64url');
+      assert.equal(sessionKey.length, 32);
+      const again = await V1Client.connect(d.port, 'second', 'old-pw');
+      assert.notEqual(again.verifyReply.session_key, old.verifyReply.session_key);
+      again.close();
+
+      await log.waitFor((e) => e.type === 'join' && e.username === 'oldtimer', 'v1 join');
+      old.say('hello from 2019');
+      const ev = await log.waitFor(isMessage('hello from 2019'), 'v1 message');
+      assert.ok(ev.type === 'message' && ev.username === 'oldtimer' && !ev.undecryptable);
+
+      modern.send('hello from now');
+      const data = await old.waitForText('hello from now');
+      assert.equal(data.username, 'modern');
+      assert.equal(data.user_ip, '');
+      modern.send('waves', 'me');
+      await old.waitForText('* modern waves');
+
+      old.clear();
+      const cleared = await log.waitFor((e) => e.type === 'cleared', 'cleared');
+      assert.ok(cleared.type === 'cleared' && cleared.by === 'oldtimer');
+
+      // Nothing a v1 client received carries an address.
+      assert.ok(!JSON.stringify(old.lines.all).includes('127.0.0.1'));
+      old.close();
+      await log.waitFor((e) => e.type === 'leave' && e.username === 'oldtimer', 'v1 leave');
+      await modern.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('a v2 client without --legacy refuses a legacy room with an explanation', async () => {
+    const d = await startDaemon({ chat: 'old-pw' }, { legacy: true });
+    try {
+      const err = await rejection(
+        ChatSession.open({ transport: d.client(), room: 'chat', password: 'old-pw' }),
+      );
+      assert.equal(err.code, 'refused');
+      assert.equal(err.daemonCode, 'legacy_refused');
+      assert.match(err.message, /legacy/);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('without --legacy the daemon answers a v1 client with unsupported_version and a human message', async () => {
+    const d = await startDaemon({ chat: 'pw' });
+    try {
+      const answer = await v1Probe(d.port);
+      assert.equal(answer.code, 'unsupported_version');
+      assert.match(String(answer.error), /v2 only/);
+      // A v1 client cannot tell this apart from any other refusal: it never got a challenge.
+      await assert.rejects(V1Client.connect(d.port, 'old', 'pw'), /v2 only/);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('a v1 client with a wrong password is refused, and a taken name ends its connection', async () => {
+    const d = await startDaemon({ chat: 'old-pw' }, { legacy: true });
+    try {
+      await assert.rejects(V1Client.connect(d.port, 'x', 'wrong'), /authentication failed/);
+      const first = await V1Client.connect(d.port, 'same', 'old-pw');
+      await assert.rejects(V1Client.connect(d.port, 'SAME', 'old-pw'), /already used/);
+      first.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('rooms other than "chat" stay reachable by v2 clients only through --legacy consent', async () => {
+    const d = await startDaemon({ chat: 'pw', other: 'pw2' }, { legacy: true });
+    try {
+      const s = await joinAs(d, 'other', 'pw2', 'v2user', { legacy: true });
+      assert.equal(s.mode, 'legacy-room');
+      await s.close();
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+describe('our client against an original daemon', () => {
+  test('with --legacy: send, receive, history, presence, wipe, who; /nick and RTT say they are unsupported', async () => {
+    const server = new V1Server('orig-pw');
+    const port = await server.start();
+    try {
+      const peer = await V1Client.connect(port, 'pyuser', 'orig-pw');
+      peer.say('before you came');
+      await peer.waitForText('before you came');
+      const session = await ChatSession.open({
+        transport: tcpClient({ host: '127.0.0.1', port }),
+        room: 'chat',
+        password: 'orig-pw',
+        legacy: true,
+        username: 'tsuser',
+      });
+      assert.equal(session.mode, 'v1');
+      const history = await session.join('tsuser');
+      assert.deepEqual(
+        history.map((e) => [e.username, e.body, e.history]),
+        [['pyuser', 'before you came', true]],
+      );
+      assert.deepEqual(
+        session.memberList().map((m) => m.username),
+        ['pyuser', 'tsuser'],
+      );
+      // Nothing but the name crossed before authentication; the session key sent in clear is ignored.
+      assert.deepEqual(Object.keys(server.inits[1]!).sort(), ['A', 'cmd', 'room', 'username', 'v']);
+      const log = new EventLog(session);
+      peer.say('hi ts');
+      const got = await log.waitFor(isMessage('hi ts'), 'message from v1');
+      assert.ok(got.type === 'message' && got.username === 'pyuser' && !got.mine);
+      session.send('hi py');
+      await peer.waitForText('hi py');
+      await session.waitForEchoes();
+      assert.equal(session.unechoedCount, 0);
+      session.wipeHistory();
+      await log.waitFor((e) => e.type === 'cleared', 'cleared');
+      const nick = await rejection(session.nick('other'));
+      assert.match(nick.message, /not supported by an original/);
+      await assert.rejects(session.ping(), /not supported by an original/);
+      peer.close();
+      await log.waitFor((e) => e.type === 'leave' && e.username === 'pyuser', 'leave');
+      await session.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  for (const strict of [true, false]) {
+    test(`without --legacy the client refuses with the explanation (server ${strict ? 'errors on' : 'accepts'} a missing username)`, async () => {
+      const server = new V1Server('orig-pw', strict);
+      const port = await server.start();
+      try {
+        const err = await rejection(
+          ChatSession.open({
+            transport: tcpClient({ host: '127.0.0.1', port }),
+            room: 'chat',
+            password: 'orig-pw',
+          }),
+        );
+        assert.equal(err.code, 'refused');
+        assert.match(err.message, /original cmd-chat protocol \(v1\).*guessed offline.*--legacy/);
+        // No name was revealed to the v1 daemon.
+        assert.equal(server.inits[0]!.username, undefined);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+
+  test('the CLI in pipe mode with --legacy delivers to an original daemon and exits 0; without it exits 5', async () => {
+    const server = new V1Server('orig-pw');
+    const port = await server.start();
+    try {
+      const env = { CMD_CHAT_PASSWORD: 'orig-pw' };
+      const refused = await runClient(['127.0.0.1', String(port), 'cli'], { input: 'x\n', env });
+      assert.equal(refused.code, 5);
+      assert.match(refused.stderr, /--legacy/);
+      const ok = await runClient(['127.0.0.1', String(port), 'cli', '--legacy'], {
+        input: 'one\ntwo\n',
+        env,
+      });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /cli: one\n.*cli: two/s);
+      assert.deepEqual(
+        server.history.map((h) => typeof h.text),
+        ['string', 'string'],
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+});
