@@ -1,0 +1,441 @@
+/**
+ * `npm run bench`: the performance figures of QUALITY.md "Performance" in one table.
+ *
+ * Process tree (everything on 127.0.0.1, nothing written to disk):
+ * - this orchestrator: derives the bench room secrets once, runs the in-process SRP figures
+ *   (handshake.ts), times the CLI (`--help`, launch to joined), and runs a latency probe
+ *   member during the handshake flood;
+ * - bench-daemon.js: the real Daemon (and a second one as the bare relay), each in its own
+ *   process reporting CPU, event-loop delay, memory and counters over IPC;
+ * - bench-clients.js: light clients (wire-level handshakes, record-counting members).
+ * Each figure is the median of several runs; comparisons are ratios within one run.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
+import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
+import { computeVerifier } from '../../lib/crypto/srp.js';
+import { builtCli } from '../helpers/paths.js';
+import {
+  type BenchRoom,
+  type BenchSecrets,
+  median,
+  percentile,
+  type Reply,
+  round,
+  rpc,
+  sleep,
+  type TableRow,
+} from './common.js';
+import { benchHandshake } from './handshake.js';
+import { SecureMember, SrpRoomClient } from './wire.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PASSWORD = 'bench: correct horse battery staple';
+const RUNS = 5;
+const MEMBERS = 100;
+const IDLE_ROOMS = 10;
+const IDLE_PER_ROOM = 100;
+
+interface Mark {
+  cpuMs: number;
+  at: number;
+  eldP99: number;
+  eldMax: number;
+  stats: { handshakesOk?: number; handshakesFailed?: number; members?: number };
+}
+
+const rows: TableRow[] = [];
+const children: ChildProcess[] = [];
+
+function log(text: string): void {
+  process.stderr.write(`bench: ${text}\n`);
+}
+
+async function forkChild(file: string, execArgv: string[] = []): Promise<ChildProcess> {
+  const child = fork(join(here, file), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`${file} exited (${code}) before it was ready`)));
+  });
+  return child;
+}
+
+async function startDaemon(
+  mode: 'secure' | 'bare',
+  rooms: BenchRoom[],
+): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = await forkChild('bench-daemon.js', ['--expose-gc']);
+  const { port } = await rpc<{ port: number }>(proc, 'start', { mode, rooms });
+  return { proc, port };
+}
+
+async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  try {
+    await rpc(proc, 'stop', {}, 5000);
+  } catch {
+    // already gone
+  }
+  await Promise.race([exited, sleep(3000)]);
+  if (proc.exitCode === null) proc.kill('SIGKILL');
+}
+
+/** Wall time of `node <args>` from spawn to exit (or to the first stdout line if asked). */
+function timeNode(args: string[], untilFirstLine = false): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    let done = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      if (untilFirstLine && !done && d.includes(10)) {
+        done = true;
+        resolve(performance.now() - t0);
+        child.stdin.end();
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }
+    });
+    child.on('exit', (code) => {
+      if (done) return;
+      done = true;
+      if (code === 0 && !untilFirstLine) resolve(performance.now() - t0);
+      else reject(new Error(`node ${args.slice(1).join(' ')} exited ${code}: ${stderr.trim()}`));
+    });
+    if (!untilFirstLine) child.stdin.end();
+  });
+}
+
+function add(name: string, value: number, unit: string, target?: string): void {
+  rows.push(target === undefined ? { name, value, unit } : { name, value, unit, target });
+}
+
+/** A member that sends a timestamped message every `everyMs` and times the echo (encrypt → daemon → decrypt). */
+function echoProbe(member: SecureMember, everyMs: number): { stop: () => number[] } {
+  const samples: number[] = [];
+  member.onFrame = (frame) => {
+    if (!frame.startsWith('{"type":"message"')) return;
+    const { text } = (JSON.parse(frame) as { data: { text: string } }).data;
+    const { t } = JSON.parse(openEnvelope(member.fernet, text).body) as { t: number };
+    samples.push(performance.now() - t);
+  };
+  const timer = setInterval(() => {
+    const body = JSON.stringify({ t: performance.now() });
+    const text = sealEnvelope(member.fernet, { from: 'probe', kind: 'text', body });
+    member.sendFrames([JSON.stringify({ type: 'message', text })]);
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      member.onFrame = undefined;
+      return samples;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+
+  // 8. SRP and record-layer CPU figures, in this process.
+  log('SRP / channel CPU figures (handshake.ts)');
+  for (const r of await benchHandshake()) rows.push(r);
+
+  // 6. Cold start of the CLI.
+  log('cold start');
+  const nodeBare: number[] = [];
+  const help: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    nodeBare.push(await timeNode(['-e', '0']));
+    help.push(await timeNode([builtCli, '--help']));
+  }
+  add('cmd-chat --help cold start (wall)', round(median(help), 1), 'ms', '≤ 150');
+  add('  (node -e 0 on this machine, for reference)', round(median(nodeBare), 1), 'ms');
+
+  // Room secrets: one scrypt for the whole run, a verifier per room name.
+  const salt = randomBytes(16);
+  const master = await deriveMaster(PASSWORD, salt);
+  const srpPassword = srpPasswordV2(master);
+  const secrets: BenchSecrets = {
+    master: master.toString('base64'),
+    srpPassword: srpPassword.toString('base64'),
+  };
+  const roomNames = [
+    'bench',
+    'probe',
+    'flood',
+    'launch',
+    ...Array.from({ length: IDLE_ROOMS }, (_, i) => `idle${i}`),
+  ];
+  const rooms: BenchRoom[] = roomNames.map((name) => ({
+    name,
+    salt: salt.toString('base64'),
+    verifier: computeVerifier(name, srpPassword, salt).toString('base64'),
+  }));
+  const srp = (room: string): SrpRoomClient => new SrpRoomClient(room, secrets, 4);
+
+  const secure = await startDaemon('secure', rooms);
+  const bare = await startDaemon('bare', []);
+  const clients = await forkChild('bench-clients.js');
+  let markTarget: ChildProcess | undefined;
+  let marks: Promise<Mark>[] = [];
+  clients.on('message', (m: Reply) => {
+    if (m.event === 'mark' && markTarget) marks.push(rpc<Mark & Reply>(markTarget, 'mark'));
+  });
+
+  // 7. Launch to joined session, minus the key derivation measured in the same run.
+  log('launch to joined');
+  const seed = await SecureMember.join(secure.port, srp('launch'), 'seed');
+  seed.sendFrames([
+    JSON.stringify({
+      type: 'message',
+      text: sealEnvelope(seed.fernet, { from: 'seed', kind: 'text', body: 'hi' }),
+    }),
+  ]);
+  await sleep(100);
+  seed.close();
+  const launch: number[] = [];
+  const kdf: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // The first output line is the room history replayed right after the join.
+    launch.push(
+      await timeNode(
+        [builtCli, 'connect', '127.0.0.1', String(secure.port), `launch${i}`, PASSWORD, '--room', 'launch'],
+        true,
+      ),
+    );
+    const t0 = performance.now();
+    await deriveMaster(PASSWORD, randomBytes(16));
+    kdf.push(performance.now() - t0);
+  }
+  add('launch → joined session (wall, `connect` pipe mode)', round(median(launch), 1), 'ms');
+  add('  key derivation (scrypt) in the same run', round(median(kdf), 1), 'ms');
+  add('  launch → joined minus key derivation', round(median(launch) - median(kdf), 1), 'ms');
+
+  // 1 + 2. Handshake flood, with a probe member measuring delivery in another room.
+  log('handshake flood');
+  const probe = await SecureMember.join(secure.port, srp('probe'), 'probe');
+  {
+    await rpc(secure.proc, 'mark', { resetEld: true });
+    const p = echoProbe(probe, 10);
+    await sleep(1000);
+    const idleMark = await rpc<Mark & Reply>(secure.proc, 'mark', { resetEld: true });
+    const s = p.stop();
+    add('daemon event-loop delay p99, idle (probe only)', round(idleMark.eldP99, 2), 'ms');
+    add('  probe echo latency p50, idle', round(percentile(s, 50), 2), 'ms');
+  }
+  const floodArgs = { port: secure.port, room: 'flood', secrets, concurrency: 48 };
+  await rpc(clients, 'flood', { ...floodArgs, durationMs: 1000 }); // warm-up
+  const hsRate: number[] = [];
+  const hsCpu: number[] = [];
+  const hsEld: number[] = [];
+  const hsEldMax: number[] = [];
+  const probeP50: number[] = [];
+  const probeP99: number[] = [];
+  let floodFailed = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const m0 = await rpc<Mark & Reply>(secure.proc, 'mark', { resetEld: true });
+    const p = echoProbe(probe, 10);
+    const r = await rpc<{ ok: number; failed: number; lastError: string } & Reply>(clients, 'flood', {
+      ...floodArgs,
+      durationMs: 2000,
+    });
+    const m1 = await rpc<Mark & Reply>(secure.proc, 'mark');
+    const s = p.stop();
+    const ok = (m1.stats.handshakesOk ?? 0) - (m0.stats.handshakesOk ?? 0);
+    floodFailed += r.failed;
+    if (r.failed > 0) log(`flood run ${run}: ${r.failed} failed (${r.lastError})`);
+    hsRate.push((ok * 1000) / (m1.at - m0.at));
+    hsCpu.push((m1.cpuMs - m0.cpuMs) / ok);
+    hsEld.push(m1.eldP99);
+    hsEldMax.push(m1.eldMax);
+    probeP50.push(percentile(s, 50));
+    probeP99.push(percentile(s, 99));
+  }
+  probe.close();
+  add(
+    'handshakes/s completed by the daemon (flood, 48 clients)',
+    Math.round(median(hsRate)),
+    'hs/s',
+    '≥ 500',
+  );
+  add('daemon CPU per handshake (accept → H_AMK → close)', round(median(hsCpu), 3), 'ms', '≤ 2');
+  add('  = handshakes per daemon CPU-second', Math.round(1000 / median(hsCpu)), 'hs/s');
+  add('daemon event-loop delay p99 under the flood', round(median(hsEld), 2), 'ms', '≤ 20');
+  add('  event-loop delay max under the flood', round(median(hsEldMax), 2), 'ms');
+  add('  message echo latency p50 in a room during the flood', round(median(probeP50), 2), 'ms');
+  add('  message echo latency p99 in a room during the flood', round(median(probeP99), 2), 'ms');
+  if (floodFailed > 0) add('  failed handshakes during the flood (all runs)', floodFailed, 'count');
+
+  // 3 + 4. One room, 100 members: secure daemon and bare relay, runs interleaved.
+  log('100-member room fan-out');
+  const setupS = await rpc<{ frameBytes: number } & Reply>(clients, 'fanoutSetup', {
+    key: 'secure',
+    mode: 'secure',
+    port: secure.port,
+    room: 'bench',
+    secrets,
+    members: MEMBERS,
+  });
+  await rpc(clients, 'fanoutSetup', { key: 'bare', mode: 'bare', port: bare.port, members: MEMBERS });
+  const load = { window: 4000, senders: 4, batch: 20, warmMs: 500, durationMs: 2000 };
+  const secureRate: number[] = [];
+  const bareRate: number[] = [];
+  const ratio: number[] = [];
+  const daemonBusy: number[] = [];
+  const perCpu: number[] = [];
+  const bareBusy: number[] = [];
+  const clientsBusy: number[] = [];
+  const measure = async (
+    key: string,
+    proc: ChildProcess,
+  ): Promise<{ rate: number; busy: number; perCpuSecond: number; clientsBusy: number }> => {
+    markTarget = proc;
+    marks = [];
+    const r = await rpc<{ delivered: number; ms: number; lost: number; clientsBusy: number } & Reply>(
+      clients,
+      'throughput',
+      {
+        key,
+        ...load,
+      },
+    );
+    const [m0, m1] = await Promise.all(marks);
+    markTarget = undefined;
+    if (r.lost > 0) log(`${key}: ${r.lost} messages not seen by every member after the run`);
+    const cpu = m1!.cpuMs - m0!.cpuMs;
+    return {
+      rate: (r.delivered * 1000) / r.ms,
+      busy: cpu / (m1!.at - m0!.at),
+      perCpuSecond: r.delivered / (cpu / 1000),
+      clientsBusy: r.clientsBusy,
+    };
+  };
+  await measure('secure', secure.proc); // warm-up
+  await measure('bare', bare.proc);
+  for (let run = 0; run < RUNS; run++) {
+    const s = await measure('secure', secure.proc);
+    const b = await measure('bare', bare.proc);
+    secureRate.push(s.rate);
+    bareRate.push(b.rate);
+    ratio.push(s.rate / b.rate);
+    daemonBusy.push(s.busy);
+    perCpu.push(s.perCpuSecond);
+    bareBusy.push(b.busy);
+    clientsBusy.push(s.clientsBusy);
+  }
+  const maxRate = median(secureRate);
+  add(
+    `100-member room: delivered messages/s (${setupS.frameBytes}-byte frames)`,
+    Math.round(maxRate),
+    'msg/s',
+    '≥ 400000',
+  );
+  add('  daemon CPU busy during it (1.0 = one core)', round(median(daemonBusy), 2), 'cores');
+  add('  delivered per daemon CPU-second', Math.round(median(perCpu)), 'msg/s');
+  add('  client process busy during it (100 receivers + senders)', round(median(clientsBusy), 2), 'cores');
+  add('bare relay (no crypto) same fan-out: delivered/s', Math.round(median(bareRate)), 'msg/s');
+  add('  relay CPU busy during it', round(median(bareBusy), 2), 'cores');
+  add('ratio secure / bare (per run, same run)', round(median(ratio), 3), '×');
+
+  const rate = maxRate / MEMBERS / 2;
+  const latP50: number[] = [];
+  const latP99: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    const r = await rpc<{ p50: number; p99: number; received: number; sent: number } & Reply>(
+      clients,
+      'latency',
+      {
+        key: 'secure',
+        rate,
+        durationMs: 2000,
+      },
+    );
+    latP50.push(r.p50);
+    latP99.push(r.p99);
+  }
+  add(`  latency p50 at half load (${Math.round(rate)} msg/s × ${MEMBERS})`, round(median(latP50), 2), 'ms');
+  add('  latency p99 at half load', round(median(latP99), 2), 'ms');
+  await rpc(clients, 'closeFanout', { key: 'secure' });
+  await rpc(clients, 'closeFanout', { key: 'bare' });
+  await stopChild(bare.proc);
+  await stopChild(secure.proc);
+
+  // 5. Memory per idle joined connection, fresh daemon each run.
+  log('1,000 idle connections');
+  const rssPer: number[] = [];
+  const heapPer: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    const d = await startDaemon('secure', rooms);
+    const warm = await SecureMember.join(d.port, srp('idle0'), 'warm');
+    warm.close();
+    await sleep(100);
+    const before = await rpc<{ rss: number; heapUsed: number } & Reply>(d.proc, 'memory');
+    const { joined } = await rpc<{ joined: number } & Reply>(clients, 'idle', {
+      port: d.port,
+      rooms: rooms.filter((r) => r.name.startsWith('idle')).map((r) => r.name),
+      perRoom: IDLE_PER_ROOM,
+      secrets,
+    });
+    await sleep(500);
+    const after = await rpc<{ rss: number; heapUsed: number } & Reply>(d.proc, 'memory');
+    rssPer.push((after.rss - before.rss) / joined / 1024);
+    heapPer.push((after.heapUsed - before.heapUsed) / joined / 1024);
+    await rpc(clients, 'closeIdle');
+    await stopChild(d.proc);
+  }
+  add('daemon RSS per idle joined connection (1,000)', round(median(rssPer), 1), 'KiB', '≤ 64');
+  add('  JS heap per idle joined connection', round(median(heapPer), 1), 'KiB');
+
+  clients.disconnect();
+  printTable((performance.now() - started) / 1000);
+}
+
+function passes(value: number, target: string): boolean {
+  const m = /^([≤≥])\s*([\d.]+)/.exec(target.replace(/[,\s](?=\d)/g, ''));
+  if (!m) return true;
+  const bound = Number(m[2]);
+  return m[1] === '≤' ? value <= bound : value >= bound;
+}
+
+function printTable(seconds: number): void {
+  const header = ['figure', 'median', 'unit', 'target', 'result'];
+  const body = rows.map((r) => [
+    r.name,
+    String(r.value),
+    r.unit,
+    r.target ?? '',
+    r.target ? (passes(r.value, r.target) ? 'pass' : 'MISS') : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const cpu = cpus();
+  const out = [
+    '',
+    `cmd-chat benchmark — ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${round(seconds, 0)} s`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+  const missed = rows.filter((r) => r.target && !passes(r.value, r.target)).length;
+  if (missed > 0) process.stdout.write(`${missed} target(s) missed\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  process.exitCode = 1;
+});

@@ -1,0 +1,342 @@
+/**
+ * Light benchmark clients speaking the wire protocol directly, so that a client process can
+ * drive hundreds of connections and the daemon stays the bottleneck:
+ * - the v2 SRP handshake with the SRP password derived once per run (no scrypt per
+ *   connection), v = g^x cached per room and a small pool of (a, A) pairs, so a handshake
+ *   costs the client one modular exponentiation;
+ * - members that join and then open every record and count the message frames in it
+ *   (decrypting the Fernet bodies only where a latency probe needs them);
+ * - bare members for the no-crypto relay: same newline framing, no handshake, no records.
+ */
+import { createDecipheriv, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { ChannelSealer, writeNonce } from '../../lib/crypto/channel.js';
+import { Fernet } from '../../lib/crypto/fernet.js';
+import { channelKeys, roomKeyV2 } from '../../lib/crypto/kdf.js';
+import { srpMath } from '../../lib/crypto/srp.js';
+import type { BenchSecrets } from './common.js';
+
+const {
+  N,
+  g,
+  k,
+  toBig,
+  bigToMinimal,
+  modPow,
+  computeA,
+  computeU,
+  computeX,
+  computeK,
+  computeM,
+  computeHAMK,
+} = srpMath;
+const N_BIG = toBig(N);
+const K_BIG = toBig(k);
+const MESSAGE_TAG = Buffer.from('"type":"message"');
+
+/** Splits a byte stream into lines (Buffers without the newline); a long line is joined once. */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+
+  push(chunk: Buffer, onLine: (line: Buffer) => void): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl === -1) break;
+      if (this.parts.length > 0) {
+        this.parts.push(chunk.subarray(start, nl));
+        onLine(Buffer.concat(this.parts));
+        this.parts = [];
+      } else {
+        onLine(chunk.subarray(start, nl));
+      }
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.parts.push(start === 0 ? chunk : chunk.subarray(start));
+  }
+}
+
+/**
+ * Opens the daemon's records like ChannelOpener (AES-256-GCM, per-direction counter nonce)
+ * but without its canonical-base64 check, which is the client's cost and not the daemon's:
+ * the tag still authenticates every record and a failure throws.
+ */
+export class LightOpener {
+  private readonly nonce = Buffer.alloc(12);
+  private counter = 0;
+
+  constructor(private readonly key: Buffer) {}
+
+  open(line: Buffer): Buffer {
+    const data = Buffer.from(line.toString('latin1'), 'base64');
+    if (data.length < 16) throw new Error('record too short');
+    writeNonce(this.nonce, this.counter++);
+    const decipher = createDecipheriv('aes-256-gcm', this.key, this.nonce);
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    const pt = decipher.update(data.subarray(0, data.length - 16));
+    decipher.final();
+    return pt;
+  }
+}
+
+/** Counts message frames in a record's plaintext (frames never contain this text elsewhere). */
+export function countMessages(plaintext: Buffer): number {
+  let n = 0;
+  let at = plaintext.indexOf(MESSAGE_TAG);
+  while (at !== -1) {
+    n++;
+    at = plaintext.indexOf(MESSAGE_TAG, at + MESSAGE_TAG.length);
+  }
+  return n;
+}
+
+/** Client-side SRP state shared by every connection of one process to one room. */
+export class SrpRoomClient {
+  private readonly identity: Buffer;
+  private readonly srpPassword: Buffer;
+  readonly master: Buffer;
+  private readonly pool: Array<{ a: Buffer; A: Buffer }> = [];
+  private next = 0;
+  private cached: { salt: string; x: Buffer; kv: bigint } | undefined;
+
+  constructor(
+    readonly room: string,
+    secrets: BenchSecrets,
+    poolSize = 64,
+  ) {
+    this.identity = Buffer.from(room, 'utf8');
+    this.srpPassword = Buffer.from(secrets.srpPassword, 'base64');
+    this.master = Buffer.from(secrets.master, 'base64');
+    for (let i = 0; i < poolSize; i++) {
+      const a = randomBytes(32);
+      this.pool.push({ a, A: computeA(a) });
+    }
+  }
+
+  /** An (a, A) pair; reused round-robin (the daemon's work does not depend on A being fresh). */
+  ephemeral(): { a: Buffer; A: Buffer } {
+    const e = this.pool[this.next]!;
+    this.next = (this.next + 1) % this.pool.length;
+    return e;
+  }
+
+  /** M, the expected H_AMK and K from the challenge: one exponentiation per call. */
+  proof(a: Buffer, A: Buffer, salt: Buffer, B: Buffer): { M: Buffer; hamk: Buffer; K: Buffer } {
+    const saltKey = salt.toString('base64');
+    if (this.cached?.salt !== saltKey) {
+      const x = computeX(salt, this.identity, this.srpPassword);
+      const v = modPow(g, x);
+      this.cached = { salt: saltKey, x, kv: (K_BIG * toBig(v)) % N_BIG };
+    }
+    const { x, kv } = this.cached;
+    const u = computeU(A, B);
+    let base = (toBig(B) - kv) % N_BIG;
+    if (base < 0n) base += N_BIG;
+    const S = modPow(bigToMinimal(base), bigToMinimal(toBig(a) + toBig(u) * toBig(x)));
+    const K = computeK(S);
+    const M = computeM(this.identity, salt, A, B, K);
+    return { M, hamk: computeHAMK(A, M, K), K };
+  }
+}
+
+/** An authenticated connection: socket, channel keys, room key, and bytes already read. */
+export interface Authenticated {
+  sock: net.Socket;
+  userId: string;
+  sealer: ChannelSealer;
+  opener: LightOpener;
+  roomKey: Buffer;
+  /** Lines that arrived after H_AMK in the same chunk (records). */
+  splitter: LineSplitter;
+  early: Buffer[];
+}
+
+export function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    sock.once('error', reject);
+    sock.once('connect', () => {
+      sock.off('error', reject);
+      resolve(sock);
+    });
+  });
+}
+
+/** Runs the v2 handshake on a fresh connection. */
+export async function authenticate(port: number, srp: SrpRoomClient): Promise<Authenticated> {
+  const sock = await connect(port);
+  const splitter = new LineSplitter();
+  const lines: Buffer[] = [];
+  let waiter: (() => void) | undefined;
+  let failure: Error | undefined;
+  const onData = (chunk: Buffer): void => {
+    splitter.push(chunk, (line) => lines.push(Buffer.from(line)));
+    waiter?.();
+  };
+  const onEnd = (): void => {
+    failure = new Error('daemon closed the connection during the handshake');
+    waiter?.();
+  };
+  sock.on('data', onData);
+  sock.on('close', onEnd);
+  sock.on('error', onEnd);
+  const nextLine = async (): Promise<Record<string, unknown>> => {
+    while (lines.length === 0) {
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => {
+        waiter = resolve;
+      });
+      waiter = undefined;
+    }
+    const frame = JSON.parse(lines.shift()!.toString('utf8')) as Record<string, unknown>;
+    if (frame.error !== undefined) throw new Error(`daemon refused: ${String(frame.code)}`);
+    return frame;
+  };
+  try {
+    const { a, A } = srp.ephemeral();
+    sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 2, room: srp.room, A: A.toString('base64') })}\n`);
+    const ch = await nextLine();
+    const salt = Buffer.from(String(ch.salt), 'base64');
+    const B = Buffer.from(String(ch.B), 'base64');
+    const { M, hamk, K } = srp.proof(a, A, salt, B);
+    sock.write(`${JSON.stringify({ cmd: 'srp_verify', user_id: ch.user_id, M: M.toString('base64') })}\n`);
+    const done = await nextLine();
+    if (!hamk.equals(Buffer.from(String(done.H_AMK), 'base64'))) throw new Error('bad H_AMK');
+    const { c2s, s2c } = channelKeys(K);
+    sock.off('data', onData);
+    sock.off('close', onEnd);
+    sock.off('error', onEnd);
+    return {
+      sock,
+      userId: String(ch.user_id),
+      sealer: new ChannelSealer(c2s),
+      opener: new LightOpener(s2c),
+      roomKey: roomKeyV2(srp.master, Buffer.from(String(ch.room_salt), 'base64')),
+      splitter,
+      early: lines,
+    };
+  } catch (err) {
+    sock.destroy();
+    throw err;
+  }
+}
+
+/** What the benchmark needs of a room member, secure or bare. */
+export interface BenchMember {
+  /** Message frames received so far. */
+  count: number;
+  /** Sends frames (JSON strings) as one record / one write. */
+  sendFrames(frames: string[]): void;
+  /** Called with each frame's text (only when set: costs a parse per frame). */
+  onFrame: ((frame: string) => void) | undefined;
+  /** Called after each chunk has been processed. */
+  onData: (() => void) | undefined;
+  close(): void;
+}
+
+/** A joined member of the real daemon: opens every record and counts message frames. */
+export class SecureMember implements BenchMember {
+  count = 0;
+  onFrame: ((frame: string) => void) | undefined;
+  onData: (() => void) | undefined;
+  readonly fernet: Fernet;
+  private joined: (() => void) | undefined;
+  private failed: ((err: Error) => void) | undefined;
+
+  private constructor(private readonly auth: Authenticated) {
+    this.fernet = new Fernet(auth.roomKey);
+    auth.sock.on('data', (chunk: Buffer) => {
+      auth.splitter.push(chunk, (line) => this.onRecord(line));
+      this.onData?.();
+    });
+    const lost = (): void => this.failed?.(new Error('daemon closed the connection'));
+    auth.sock.on('close', lost);
+    auth.sock.on('error', lost);
+  }
+
+  static async join(port: number, srp: SrpRoomClient, username: string): Promise<SecureMember> {
+    const auth = await authenticate(port, srp);
+    const member = new SecureMember(auth);
+    const joined = new Promise<void>((resolve, reject) => {
+      member.joined = resolve;
+      member.failed = reject;
+    });
+    member.sendFrames([JSON.stringify({ type: 'join', username })]);
+    for (const line of auth.early) member.onRecord(line);
+    await joined;
+    member.failed = undefined;
+    return member;
+  }
+
+  get userId(): string {
+    return this.auth.userId;
+  }
+
+  sendFrames(frames: string[]): void {
+    const plaintext = frames.length === 1 ? frames[0]! : frames.join('\n');
+    this.auth.sock.write(`${this.auth.sealer.seal(plaintext)}\n`);
+  }
+
+  private onRecord(line: Buffer): void {
+    const pt = this.auth.opener.open(line);
+    this.count += countMessages(pt);
+    if (this.joined || this.onFrame) {
+      for (const frame of pt.toString('utf8').split('\n')) {
+        if (this.joined && frame.startsWith('{"type":"init"')) {
+          const done = this.joined;
+          this.joined = undefined;
+          done();
+        } else if (this.joined && frame.startsWith('{"type":"error"')) {
+          this.failed?.(new Error(`join refused: ${frame}`));
+        }
+        this.onFrame?.(frame);
+      }
+    }
+  }
+
+  close(): void {
+    this.auth.sock.destroy();
+  }
+}
+
+/** A member of the bare relay: no handshake, no records; counts message frames in raw bytes. */
+export class BareMember implements BenchMember {
+  count = 0;
+  onFrame: ((frame: string) => void) | undefined;
+  onData: (() => void) | undefined;
+  private readonly splitter = new LineSplitter();
+
+  private constructor(private readonly sock: net.Socket) {}
+
+  static async join(port: number, username: string): Promise<BareMember> {
+    const sock = await connect(port);
+    const member = new BareMember(sock);
+    await new Promise<void>((resolve, reject) => {
+      let joined = false;
+      sock.on('data', (chunk: Buffer) => {
+        member.splitter.push(chunk, (line) => {
+          member.count += countMessages(line);
+          if (joined && !member.onFrame) return;
+          const frame = line.toString('utf8');
+          if (!joined && frame.startsWith('{"type":"init"')) {
+            joined = true;
+            resolve();
+          }
+          member.onFrame?.(frame);
+        });
+        member.onData?.();
+      });
+      sock.once('close', () => reject(new Error('relay closed the connection')));
+      member.sendFrames([JSON.stringify({ type: 'join', username })]);
+    });
+    return member;
+  }
+
+  sendFrames(frames: string[]): void {
+    this.sock.write(`${frames.join('\n')}\n`);
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
