@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { ExitCode } from '../lib/exit-codes.js';
 import { commandModules } from './registry.js';
+import { UsageError } from './usage-error.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -23,15 +24,15 @@ export async function main(argv: string[]): Promise<void> {
     .help()
     .alias('help', 'h')
     .strict()
-    .demandCommand(1, 'Name a command: see the list above.')
+    .demandCommand(1, 'name a command: serve, connect or room-entry')
     .recommendCommands()
     .wrap(Math.min(100, process.stdout.columns || 100))
     .epilogue(
       'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost.',
     )
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`cmd-chat: ${msg}\nRun \`cmd-chat --help\` for usage.\n`);
+      if (err && !(err instanceof UsageError)) throw err;
+      process.stderr.write(`cmd-chat: ${msg ?? err?.message}\nRun \`cmd-chat --help\` for usage.\n`);
       process.exit(ExitCode.usage);
     });
   for (const mod of commandModules) cli = cli.command(mod);

@@ -11,10 +11,8 @@ import { runPipe } from '../lib/client/pipe.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
-import { parseProxyUrl, socks5Client } from '../lib/transport/socks5.js';
-import { tcpClient } from '../lib/transport/tcp.js';
+import { clientTransportFor } from '../lib/transport/index.js';
 import type { ClientTransport } from '../lib/transport/transport.js';
-import { unixClient } from '../lib/transport/unix.js';
 import { PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
 
 interface ConnectArgs {
@@ -55,27 +53,24 @@ interface Target {
 
 function target(args: ConnectArgs): Target {
   const positional = args.args.map(String);
-  let transport: ClientTransport;
-  let rest: string[];
-  if (args.socket !== undefined) {
-    if (args.proxy !== undefined) fail('--socket and --proxy cannot be used together', ExitCode.usage);
-    transport = unixClient({ path: args.socket });
-    rest = positional;
-  } else {
-    if (positional.length < 3)
+  let host = '';
+  let port = 0;
+  let rest = positional;
+  if (args.socket === undefined) {
+    if (positional.length < 3) {
       fail('expected HOST PORT NAME [PASSWORD] (or --socket PATH NAME [PASSWORD])', ExitCode.usage);
-    const [host, portText] = positional as [string, string];
-    const port = Number(portText);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`invalid port ${portText}`, ExitCode.usage);
-    try {
-      transport =
-        args.proxy !== undefined
-          ? socks5Client({ proxy: parseProxyUrl(args.proxy), host, port })
-          : tcpClient({ host, port });
-    } catch (err) {
-      fail((err as Error).message, ExitCode.usage);
     }
+    host = positional[0]!;
+    port = Number(positional[1]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      fail(`invalid port ${positional[1]}`, ExitCode.usage);
     rest = positional.slice(2);
+  }
+  let transport: ClientTransport;
+  try {
+    transport = clientTransportFor({ host, port, socket: args.socket, proxy: args.proxy });
+  } catch (err) {
+    fail((err as Error).message, ExitCode.usage);
   }
   if (rest.length < 1) fail('missing NAME', ExitCode.usage);
   if (rest.length > 2) fail('too many arguments', ExitCode.usage);

@@ -11,10 +11,10 @@ import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
 import { createLogger } from '../lib/server/log.js';
 import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
-import { tcpServer } from '../lib/transport/tcp.js';
+import { serverTransportFor } from '../lib/transport/index.js';
 import type { ServerTransport } from '../lib/transport/transport.js';
-import { unixServer } from '../lib/transport/unix.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
+import { UsageError } from './usage-error.js';
 
 interface ServeArgs {
   host: string;
@@ -175,11 +175,12 @@ function builder(y: Argv): Argv<ServeArgs> {
         ['burst', argv.burst],
       ];
       for (const [name, value] of counts) {
-        if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number ≥ 0`);
+        if (!Number.isInteger(value) || value < 0)
+          throw new UsageError(`--${name} must be a whole number ≥ 0`);
       }
-      if (!(argv.handshakeTimeout > 0)) throw new Error('--handshake-timeout must be positive');
+      if (!(argv.handshakeTimeout > 0)) throw new UsageError('--handshake-timeout must be positive');
       if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
-        throw new Error('port must be 0-65535');
+        throw new UsageError('port must be 0-65535');
       return true;
     }) as unknown as Argv<ServeArgs>;
 }
@@ -285,10 +286,7 @@ async function run(args: ServeArgs): Promise<void> {
   const daemon = new Daemon({ limits, registry, logger });
   let transport: ServerTransport;
   try {
-    transport =
-      args.socket !== undefined
-        ? unixServer({ path: args.socket })
-        : tcpServer({ host: args.host, port: args.port });
+    transport = serverTransportFor({ host: args.host, port: args.port, socket: args.socket });
   } catch (err) {
     fail((err as Error).message);
   }
