@@ -335,7 +335,14 @@ async function run(args: ServeArgs): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: shutting down, ${daemon.stats().members} member(s) told`);
+    const s = daemon.stats();
+    const errors = Object.entries(s.errors)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(', ');
+    logger.info(
+      `${signal}: shutting down, ${s.members} member(s) told; this run: ${s.handshakesOk} handshake(s) ok, ` +
+        `${s.handshakesFailed} failed, ${s.refusedBusy} refused busy; errors: ${errors || 'none'}`,
+    );
     daemon.shutdown().then(
       () => {
         logger.info('stopped; all keys zeroed');

@@ -5,7 +5,7 @@
  */
 import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
 import { LineDecoder, parseObject } from '../protocol/codec.js';
-import { type ErrorCode, ErrorText, ProtocolError } from '../protocol/errors.js';
+import { type ErrorCode, ErrorText, handshakeErrorFrame, ProtocolError } from '../protocol/errors.js';
 import type { Connection } from '../transport/transport.js';
 
 export interface LinkOptions {
@@ -92,10 +92,6 @@ export class Link {
     return this.closed;
   }
 
-  get channelUp(): boolean {
-    return this.sealer !== undefined;
-  }
-
   /** Sends a plaintext handshake frame. */
   sendPlain(frame: object): void {
     if (this.closed) return;
@@ -169,9 +165,7 @@ export class Link {
       this.flush();
       // Before the channel (and for original clients, who never get one): the plain form.
       if (isError) {
-        this.conn.stream.write(
-          JSON.stringify({ error: ErrorText[reason as ErrorCode], code: reason }) + '\n',
-        );
+        this.conn.stream.write(JSON.stringify(handshakeErrorFrame(reason as ErrorCode)) + '\n');
       }
     }
     this.closed = true;

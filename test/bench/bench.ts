@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
 import { computeVerifier } from '../../lib/crypto/srp.js';
-import { builtCli } from '../helpers/paths.js';
+import { builtCli, cliPath } from '../helpers/paths.js';
 import {
   type BenchRoom,
   type BenchSecrets,
@@ -152,11 +152,14 @@ async function main(): Promise<void> {
   log('cold start');
   const nodeBare: number[] = [];
   const help: number[] = [];
+  const serveHelp: number[] = [];
   for (let i = 0; i < 10; i++) {
     nodeBare.push(await timeNode(['-e', '0']));
-    help.push(await timeNode([builtCli, '--help']));
+    help.push(await timeNode([cliPath, '--help']));
+    serveHelp.push(await timeNode([cliPath, 'serve', '--help']));
   }
   add('cmd-chat --help cold start (wall)', round(median(help), 1), 'ms', '≤ 150');
+  add('  cmd-chat serve --help (loads yargs and the command modules)', round(median(serveHelp), 1), 'ms');
   add('  (node -e 0 on this machine, for reference)', round(median(nodeBare), 1), 'ms');
 
   // Room secrets: one scrypt for the whole run, a verifier per room name.
