@@ -155,8 +155,7 @@ export class Link {
     this.closing = true;
     const isError = reason in ErrorText;
     if (reason === 'slow_reader') {
-      // The peer does not read: a farewell frame would only grow the queue being dropped (and
-      // queueing it used to re-enter close() through the queue bound, without end).
+      // The peer does not read: a farewell frame would only grow the queue being dropped.
     } else if (this.sealer && (isError || reason === 'shutdown')) {
       if (reason === 'shutdown') this.send({ type: 'shutdown' });
       else this.send({ type: 'error', code: reason, message: ErrorText[reason as ErrorCode] });

@@ -1,0 +1,230 @@
+/**
+ * A raw protocol client for security tests: a plain net.Socket that can send arbitrary bytes
+ * and lines, authenticate with the real client handshake (lib/protocol/handshake-client.ts),
+ * and then speak the sealed channel by hand — valid records, records with a flipped bit,
+ * replayed or reordered records, or arbitrary plaintext frames inside valid records.
+ * Everything it receives is kept verbatim (raw bytes and every opened plaintext), so a test
+ * can assert on all of it.
+ */
+import net from 'node:net';
+import { ChannelOpener, ChannelSealer } from '../../lib/crypto/channel.js';
+import { sealEnvelope } from '../../lib/crypto/envelope.js';
+import { Fernet } from '../../lib/crypto/fernet.js';
+import { parseObject } from '../../lib/protocol/codec.js';
+import { clientHandshake } from '../../lib/protocol/handshake-client.js';
+
+export interface RawConnectOptions {
+  port: number;
+  host?: string;
+  /** Local address to connect from (e.g. 127.0.0.7: another "address" on loopback). */
+  localAddress?: string;
+}
+
+/** Waits until `check()` is true, polling; throws with `what` after `timeoutMs`. */
+export async function waitFor(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export class RawClient {
+  /** Every byte received, as latin1 text (lossless), for "never contains X" assertions. */
+  rawReceived = '';
+  /** Every plaintext opened from a channel record. */
+  readonly plaintexts: string[] = [];
+  /** Complete lines received and not yet consumed by `nextLine`. */
+  private readonly lines: string[] = [];
+  private partial = '';
+  private waiters: Array<() => void> = [];
+  closed = false;
+  readonly closedPromise: Promise<void>;
+  sealer: ChannelSealer | undefined;
+  opener: ChannelOpener | undefined;
+  fernet: Fernet | undefined;
+  userId = '';
+  /** Frames sent during the handshake (to replay them). */
+  readonly handshakeSent: Array<Record<string, unknown>> = [];
+  /** Lines received during the handshake, verbatim. */
+  readonly handshakeLines: string[] = [];
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1');
+      this.rawReceived += text;
+      this.partial += text;
+      let nl = this.partial.indexOf('\n');
+      while (nl !== -1) {
+        this.lines.push(Buffer.from(this.partial.slice(0, nl), 'latin1').toString('utf8'));
+        this.partial = this.partial.slice(nl + 1);
+        nl = this.partial.indexOf('\n');
+      }
+      this.wake();
+    });
+    socket.on('error', () => {});
+    this.closedPromise = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.closed = true;
+        this.wake();
+        resolve();
+      });
+    });
+  }
+
+  static connect(options: RawConnectOptions): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({
+        host: options.host ?? '127.0.0.1',
+        port: options.port,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(new RawClient(socket));
+      });
+    });
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Writes bytes as they are. */
+  write(data: string | Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(data);
+  }
+
+  /** Writes one line (a newline is added). */
+  sendLine(line: string): void {
+    this.write(line + '\n');
+  }
+
+  sendJson(frame: unknown): void {
+    this.sendLine(JSON.stringify(frame));
+  }
+
+  /** The next complete line; rejects if the connection closes first or after `timeoutMs`. */
+  async nextLine(timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.shift();
+      if (line !== undefined) return line;
+      if (this.closed) throw new Error('connection closed before a line arrived');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('timed out waiting for a line');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async nextJson(timeoutMs?: number): Promise<Record<string, unknown>> {
+    return parseObject(await this.nextLine(timeoutMs));
+  }
+
+  /** Resolves once the daemon has closed the connection (rejects after `timeoutMs`). */
+  async waitClosed(timeoutMs = 15_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.closedPromise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the daemon did not close the connection')), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Runs the real v2 client handshake over this socket and sets up the channel. */
+  async handshake(room: string, password: string): Promise<void> {
+    const result = await clientHandshake(
+      {
+        send: (frame) => {
+          this.handshakeSent.push(frame as Record<string, unknown>);
+          this.sendJson(frame);
+        },
+        next: async () => {
+          const line = await this.nextLine();
+          this.handshakeLines.push(line);
+          return parseObject(line);
+        },
+      },
+      { room, password },
+    );
+    this.userId = result.userId;
+    this.sealer = new ChannelSealer(result.c2s);
+    this.opener = new ChannelOpener(result.s2c);
+    this.fernet = new Fernet(result.roomKey);
+  }
+
+  /** Seals `plaintext` into a record line (without sending it). */
+  seal(plaintext: string): string {
+    if (!this.sealer) throw new Error('no channel yet');
+    return this.sealer.seal(plaintext);
+  }
+
+  /** Seals one frame (any JSON value or raw text) and sends it. */
+  sendFrame(frame: unknown): void {
+    this.sendLine(this.seal(typeof frame === 'string' ? frame : JSON.stringify(frame)));
+  }
+
+  /** Opens the next record and returns its frames (a record may batch several). */
+  async nextFrames(timeoutMs?: number): Promise<Array<Record<string, unknown>>> {
+    if (!this.opener) throw new Error('no channel yet');
+    const line = await this.nextLine(timeoutMs);
+    const plaintext = this.opener.open(line).toString('utf8');
+    this.plaintexts.push(plaintext);
+    return plaintext.split('\n').map((part) => parseObject(part));
+  }
+
+  /** Reads frames until one satisfies `match`; returns it. */
+  async nextFrameWhere(
+    match: (f: Record<string, unknown>) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    const pending: Array<Record<string, unknown>> = [];
+    for (;;) {
+      for (const f of pending.splice(0)) if (match(f)) return f;
+      pending.push(...(await this.nextFrames(Math.max(1, deadline - Date.now()))));
+    }
+  }
+
+  /** Joins the room and waits for `init`; returns the first error frame instead if refused. */
+  async join(username: string): Promise<Record<string, unknown>> {
+    this.sendFrame({ type: 'join', username });
+    return this.nextFrameWhere((f) => f.type === 'init' || f.type === 'error');
+  }
+
+  /** Sends a chat message sealed with this client's room key (or another Fernet), optionally lying in `from`. */
+  sendMessage(body: string, options: { from?: string; fernet?: Fernet; username?: string } = {}): void {
+    const fernet = options.fernet ?? this.fernet;
+    if (!fernet) throw new Error('no room key');
+    const token = sealEnvelope(fernet, { from: options.from ?? options.username ?? '', kind: 'text', body });
+    this.sendFrame({ type: 'message', text: token });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.sealer?.destroy();
+    this.opener?.destroy();
+    this.fernet?.destroy();
+  }
+}
+
+/** Connects and authenticates in one step. */
+export async function rawAuthenticated(
+  port: number,
+  room: string,
+  password: string,
+  localAddress?: string,
+): Promise<RawClient> {
+  const c = await RawClient.connect({ port, ...(localAddress ? { localAddress } : {}) });
+  await c.handshake(room, password);
+  return c;
+}

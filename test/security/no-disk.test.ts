@@ -1,0 +1,280 @@
+/**
+ * Promise 1: nothing touches disk. A real daemon and real clients (pipe mode, and the REPL
+ * in a pseudo-terminal when it is built) run a whole session under `strace -f`, tracing every
+ * system call that creates, opens for writing, renames, removes or truncates a path. Any such
+ * call outside /dev, /proc and /sys fails the test; in --socket mode the socket path itself is
+ * the one allowed entry (created by bind(), which is not a file write, and removed on exit).
+ * strace's output goes to a pipe (its stderr), never to a file. Without strace on Linux the test
+ * fails with a clear message (CI installs it); on other systems it is skipped.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { builtCli } from '../helpers/paths.js';
+import { freePort } from '../helpers/processes.js';
+import { waitFor } from '../helpers/raw-client.js';
+
+const SYSCALLS = [
+  'open',
+  'openat',
+  'openat2',
+  'creat',
+  'rename',
+  'renameat',
+  'renameat2',
+  'unlink',
+  'unlinkat',
+  'rmdir',
+  'mkdir',
+  'mkdirat',
+  'mknod',
+  'mknodat',
+  'truncate',
+  'link',
+  'linkat',
+  'symlink',
+  'symlinkat',
+];
+const WRITE_FLAGS = /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND|O_TMPFILE/;
+const ALLOWED_PREFIXES = ['/dev/', '/proc/', '/sys/'];
+const PASSWORD = 'no-disk-password';
+
+function straceProblem(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const r = spawnSync('strace', ['-V'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    return (
+      'strace is not installed (or does not run): the no-disk test needs it. ' +
+      'Install it with `apt-get install -y strace` (CI does this in .ci/run).'
+    );
+  }
+  return undefined;
+}
+
+interface Traced {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  trace(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Runs `node builtCli ...args` under strace. strace writes its trace to its stderr (a pipe
+ * to us), not to a file: `-o` would need a path, and Node's stdio pipes are socket pairs
+ * that cannot be reopened through /proc/self/fd.
+ */
+function traced(args: string[], env: NodeJS.ProcessEnv = {}): Traced {
+  const proc = spawn(
+    'strace',
+    ['-f', '-qq', '-s', '256', '-e', `trace=${SYSCALLS.join(',')}`, process.execPath, builtCli, ...args],
+    { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  proc.stdin!.on('error', () => {});
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  // strace shares stderr with the traced program; its lines are told apart by their shape.
+  return { proc, stdout: () => out, stderr: () => err, trace: () => err, exited };
+}
+
+/** Every traced call that writes to or changes the file system outside the allowed places. */
+export function violations(trace: string, allowedPaths: Array<string | RegExp> = []): string[] {
+  const bad: string[] = [];
+  for (const line of trace.split('\n')) {
+    const m = /^(?:\[pid\s+)?\d*\]?\s*(\w+)\((.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, call, rest] = m as unknown as [string, string, string];
+    if (!SYSCALLS.includes(call)) continue;
+    const paths = [...rest.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((p) => p[1]!);
+    const path = paths[0] ?? '';
+    const isOpen = call === 'open' || call === 'openat' || call === 'openat2';
+    if (isOpen && !WRITE_FLAGS.test(rest)) continue;
+    const inside = (p: string): boolean =>
+      ALLOWED_PREFIXES.some((prefix) => p.startsWith(prefix)) ||
+      allowedPaths.some((a) => (typeof a === 'string' ? a === p : a.test(p)));
+    if (paths.length > 0 && paths.every(inside)) continue;
+    if (paths.length === 0 && isOpen) continue; // an fd-relative open of nothing named: not seen in practice
+    bad.push(line.trim());
+    void path;
+  }
+  return bad;
+}
+
+test('the violation parser flags writes and accepts reads (self-check)', () => {
+  const sample = [
+    '123 openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3',
+    '123 openat(AT_FDCWD, "/dev/null", O_RDWR|O_CLOEXEC) = 4',
+    '123 openat(AT_FDCWD, "/home/u/.node_repl_history", O_WRONLY|O_CREAT|O_APPEND, 0600) = 5',
+    '124 unlink("/tmp/x.sock") = 0',
+    '124 mkdir("/tmp/cache", 0777) = -1 EEXIST (File exists)',
+    '125 renameat2(AT_FDCWD, "/tmp/a", AT_FDCWD, "/tmp/b", 0) = 0',
+    '126 openat(AT_FDCWD, "/proc/self/fd/3", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 4',
+  ].join('\n');
+  const bad = violations(sample, ['/tmp/x.sock']);
+  assert.equal(bad.length, 3);
+  assert.match(bad[0]!, /node_repl_history/);
+  assert.match(bad[1]!, /mkdir/);
+  assert.match(bad[2]!, /renameat2/);
+});
+
+async function waitOutput(t: Traced, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    () => pattern.test(t.stdout()) || pattern.test(t.stderr()),
+    `${what}\nstdout:${t.stdout()}\nstderr:${t.stderr()}`,
+    timeoutMs,
+  );
+}
+
+/** Daemon + clients for one whole session; returns every trace. */
+async function session(
+  mode: 'tcp' | 'socket',
+  withRepl: boolean,
+): Promise<{ traces: string[]; socketPath?: string }> {
+  const dir = mode === 'socket' ? mkdtempSync(join(tmpdir(), 'cmd-chat-nodisk-')) : undefined;
+  const socketPath = dir ? join(dir, 'chat.sock') : undefined;
+  const port = await freePort();
+  const target = socketPath ? ['--socket', socketPath] : ['127.0.0.1', String(port)];
+  const env = { CMD_CHAT_PASSWORD: PASSWORD };
+  const daemon = traced(
+    socketPath
+      ? ['serve', '--socket', socketPath, '--room', `chat=${PASSWORD}`]
+      : ['serve', '127.0.0.1', String(port), '--room', `chat=${PASSWORD}`],
+  );
+  const all: Traced[] = [daemon];
+  try {
+    await waitFor(
+      () => /listening on/.test(daemon.stderr()),
+      `the daemon to listen: ${daemon.stderr()}`,
+      30_000,
+    );
+    const bob = traced(['connect', ...target, 'bob'], env);
+    all.push(bob);
+    let pty: import('node-pty').IPty | undefined;
+    let screen = '';
+    if (withRepl) {
+      const nodePty = await import('node-pty');
+      pty = nodePty.spawn(
+        'strace',
+        [
+          '-f',
+          '-qq',
+          '-s',
+          '256',
+          '-e',
+          `trace=${SYSCALLS.join(',')}`,
+          process.execPath,
+          builtCli,
+          'connect',
+          ...target,
+          'carol',
+        ],
+        {
+          name: 'xterm-256color',
+          cols: 100,
+          rows: 30,
+          env: { ...process.env, ...env, HOME: process.env.HOME ?? '/root' },
+        },
+      );
+      pty.onData((s) => (screen += s));
+    }
+    const alice = traced(['connect', ...target, 'alice'], env);
+    all.push(alice);
+    alice.proc.stdin!.end('hello from alice\n/nick alice2\nsecond line\n');
+    assert.equal(await alice.exited, 0, `alice failed: ${alice.stderr()}`);
+    await waitOutput(bob, /second line/, 'bob to receive the messages');
+    if (pty) {
+      await waitFor(() => /second line/.test(screen), `the REPL to show the messages: ${screen}`, 30_000);
+      pty.write('hi from the repl\r');
+      await waitOutput(bob, /hi from the repl/, 'bob to receive the REPL message');
+      pty.write('/quit\r');
+      const p = pty;
+      await new Promise<void>((resolve) => p.onExit(() => resolve()));
+    }
+    bob.proc.stdin!.end();
+    assert.equal(await bob.exited, 0, `bob failed: ${bob.stderr()}`);
+    // Signal the daemon itself, not strace (which would kill its tracee).
+    const nodePid = childOf(daemon.proc.pid!);
+    assert.ok(nodePid, 'the traced daemon process was not found');
+    process.kill(nodePid, 'SIGTERM');
+    assert.equal(await daemon.exited, 0, `daemon: ${daemon.stderr()}`);
+    const traces = all.map((t) => t.trace());
+    if (pty) {
+      // The pty variant's strace wrote to the terminal (its stderr): keep only the trace lines.
+      traces.push(screen.replace(/\r/g, ''));
+      assert.match(screen, /openat\(/, 'sanity: strace traced the REPL client');
+    }
+    return { traces, ...(socketPath ? { socketPath } : {}) };
+  } finally {
+    for (const t of all) if (t.proc.exitCode === null) t.proc.kill('SIGKILL');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The pid of a child process of `pid` (strace's tracee), from /proc. */
+function childOf(pid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) return Number(entry);
+    } catch {
+      // the process went away
+    }
+  }
+  return undefined;
+}
+
+function replBuilt(): boolean {
+  return existsSync(join(builtCli, '..', '..', 'lib', 'client', 'repl.js'));
+}
+
+test('nothing touches disk: daemon and two pipe-mode clients over TCP under strace', async (t) => {
+  if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
+  const problem = straceProblem();
+  assert.equal(problem, undefined, problem);
+  const { traces } = await session('tcp', false);
+  const [daemonTrace] = traces;
+  assert.match(daemonTrace!, /openat\(/, 'sanity: strace saw the daemon open files');
+  for (const trace of traces) {
+    const bad = violations(trace);
+    assert.deepEqual(bad, [], `file system writes:\n${bad.join('\n')}`);
+  }
+});
+
+test('nothing touches disk: --socket mode, the socket path is the only entry', async (t) => {
+  if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
+  const problem = straceProblem();
+  assert.equal(problem, undefined, problem);
+  const { traces, socketPath } = await session('socket', false);
+  for (const trace of traces) {
+    // The Unix transport binds a hidden temporary name beside PATH and hard-links it to PATH
+    // (no window in which PATH is someone else's), then removes the temporary name: both are
+    // socket entries made by bind(), not file contents.
+    const temp = new RegExp(
+      `^${dirname(socketPath!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\.[0-9a-f]{8}$`,
+    );
+    const bad = violations(trace, [socketPath!, temp]);
+    assert.ok(trace.length > 0);
+    assert.deepEqual(bad, [], `file system writes:\n${bad.join('\n')}`);
+  }
+});
+
+test('nothing touches disk: a REPL client in a pseudo-terminal', async (t) => {
+  if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
+  if (!replBuilt()) return t.skip('lib/client/repl.ts is not built yet');
+  const problem = straceProblem();
+  assert.equal(problem, undefined, problem);
+  const { traces } = await session('tcp', true);
+  for (const trace of traces) {
+    const bad = violations(trace);
+    assert.deepEqual(bad, [], `file system writes:\n${bad.join('\n')}`);
+  }
+});
