@@ -42,17 +42,26 @@ export function writeNonce(nonce: Buffer, counter: number): void {
   nonce.writeUInt32BE(counter >>> 0, 8);
 }
 
-/** Seals outgoing records for one direction. */
-export class ChannelSealer {
-  private readonly key: Buffer;
-  private readonly nonce = Buffer.alloc(12);
-  private counter = 0;
-  private dead = false;
+/** What both ends of one direction hold: a private copy of the key, the nonce, the counter. */
+abstract class ChannelDirection {
+  protected readonly key: Buffer;
+  protected readonly nonce = Buffer.alloc(12);
+  protected counter = 0;
+  protected dead = false;
 
   constructor(key: Buffer) {
     this.key = copyKey(key);
   }
 
+  /** Zeroes the key; later use throws. */
+  destroy(): void {
+    this.dead = true;
+    wipe(this.key);
+  }
+}
+
+/** Seals outgoing records for one direction. */
+export class ChannelSealer extends ChannelDirection {
   /** Number of records sealed so far (= the counter of the next record). */
   get sealed(): number {
     return this.counter;
@@ -74,25 +83,10 @@ export class ChannelSealer {
     tag.copy(out, ct.length);
     return out.toString('base64');
   }
-
-  /** Zeroes the key; later seals throw. */
-  destroy(): void {
-    this.dead = true;
-    wipe(this.key);
-  }
 }
 
 /** Opens incoming records for one direction, strictly in order. */
-export class ChannelOpener {
-  private readonly key: Buffer;
-  private readonly nonce = Buffer.alloc(12);
-  private counter = 0;
-  private dead = false;
-
-  constructor(key: Buffer) {
-    this.key = copyKey(key);
-  }
-
+export class ChannelOpener extends ChannelDirection {
   /** Number of records opened so far. */
   get opened(): number {
     return this.counter;
@@ -127,11 +121,5 @@ export class ChannelOpener {
     }
     this.counter++;
     return pt;
-  }
-
-  /** Zeroes the key; later opens throw. */
-  destroy(): void {
-    this.dead = true;
-    wipe(this.key);
   }
 }

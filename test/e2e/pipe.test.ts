@@ -2,89 +2,20 @@
  * Pipe mode end to end: the real daemon process, real client processes, real pipes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { builtCli } from '../helpers/paths.js';
-import { type DaemonProcess, freePort, runClient, startDaemonProcess } from '../helpers/processes.js';
+import {
+  type DaemonProcess,
+  freePort,
+  type JsonReader,
+  runClient,
+  startDaemonProcess,
+  startJsonReader,
+} from '../helpers/processes.js';
 
 const ENV = { CMD_CHAT_PASSWORD: 'pipe-pw' };
 
-interface JsonEvent {
-  type: string;
-  text?: string;
-  user?: string;
-  kind?: string;
-  mine?: boolean;
-  history?: boolean;
-  code?: string;
-}
-
-/** A `--json --follow` reader process; resolves `ready` once it has joined. */
-function startReader(
-  port: number,
-  name: string,
-): {
-  ready: Promise<void>;
-  events: () => JsonEvent[];
-  waitFor: (pred: (evs: JsonEvent[]) => boolean, timeoutMs?: number) => Promise<void>;
-  stop: () => Promise<number | null>;
-  stderr: () => string;
-} {
-  const proc = spawn(
-    process.execPath,
-    [builtCli, 'connect', '127.0.0.1', String(port), name, '--json', '--follow'],
-    {
-      env: { ...process.env, ...ENV },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  proc.stdin.end();
-  let out = '';
-  let err = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const events = (): JsonEvent[] =>
-    out
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as JsonEvent);
-  const waitFor = async (pred: (evs: JsonEvent[]) => boolean, timeoutMs = 30_000): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (!pred(events())) {
-      if (Date.now() > end || proc.exitCode !== null) {
-        throw new Error(
-          `reader: condition not met (exit ${proc.exitCode})\nstderr: ${err}\nlast: ${out.slice(-500)}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  // The reader has joined once its own presence would be visible to others; we detect it by
-  // having it receive a ping-like marker: simplest is to poll the daemon via a probe client.
-  const ready = (async (): Promise<void> => {
-    const end = Date.now() + 20_000;
-    for (;;) {
-      const probe = await runClient(['127.0.0.1', String(port), `probe-${name}`], {
-        input: '/who\n',
-        env: ENV,
-      });
-      if (probe.stdout.includes(name)) return;
-      if (Date.now() > end) throw new Error(`reader ${name} never joined: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  return {
-    ready,
-    events,
-    waitFor,
-    stderr: () => err,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGINT');
-      return exited;
-    },
-  };
-}
+const joinReader = (port: number, name: string): Promise<JsonReader> =>
+  startJsonReader(['127.0.0.1', String(port), name], ENV);
 
 describe('pipe mode', () => {
   let daemon: DaemonProcess;
@@ -94,8 +25,7 @@ describe('pipe mode', () => {
   after(() => daemon.stop());
 
   test('seq 1 10000 | cmd-chat connect … arrives complete and in order at a --json reader', async () => {
-    const reader = startReader(daemon.port, 'reader');
-    await reader.ready;
+    const reader = await joinReader(daemon.port, 'reader');
     const lines = Array.from({ length: 10_000 }, (_, i) => String(i + 1));
     const sender = await runClient(['127.0.0.1', String(daemon.port), 'seq'], {
       input: `${lines.join('\n')}\n`,
@@ -115,8 +45,7 @@ describe('pipe mode', () => {
   });
 
   test('plain output, /me, // escape, unknown commands and blank lines', async () => {
-    const reader = startReader(daemon.port, 'plainreader');
-    await reader.ready;
+    const reader = await joinReader(daemon.port, 'plainreader');
     const r = await runClient(['127.0.0.1', String(daemon.port), 'plain'], {
       input: 'hello there\n\n/me waves\n//not a command\n/frobnicate\n',
       env: ENV,
@@ -140,8 +69,7 @@ describe('pipe mode', () => {
   });
 
   test('--follow keeps printing after stdin ends, until SIGINT (exit 0)', async () => {
-    const reader = startReader(daemon.port, 'follower');
-    await reader.ready;
+    const reader = await joinReader(daemon.port, 'follower');
     const r = await runClient(['127.0.0.1', String(daemon.port), 'later'], {
       input: 'after stdin ended\n',
       env: ENV,
@@ -161,7 +89,7 @@ describe('pipe mode', () => {
     const evs = r.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as JsonEvent);
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(evs.some((e) => e.type === 'message' && e.text === 'for the record' && e.history === true));
   });
 
@@ -190,8 +118,7 @@ describe('pipe mode', () => {
   });
 
   test('a taken name exits 5', async () => {
-    const reader = startReader(daemon.port, 'taken');
-    await reader.ready;
+    const reader = await joinReader(daemon.port, 'taken');
     const r = await runClient(['127.0.0.1', String(daemon.port), 'TAKEN'], { input: 'x\n', env: ENV });
     assert.equal(r.code, 5);
     assert.match(r.stderr, /already used/);
@@ -217,10 +144,8 @@ test('a dead port exits 3 with a clear message', async () => {
 
 test('the daemon going away under a --follow reader exits 6 with a clear message', async () => {
   const d = await startDaemonProcess([], ENV);
-  const reader = startReader(d.port, 'orphan');
-  await reader.ready;
+  const orphan = await joinReader(d.port, 'orphan');
   assert.equal(await d.stop('SIGTERM'), 0);
-  const code = await reader.stop();
-  assert.equal(code, 6);
-  assert.match(reader.stderr(), /shutting down/);
+  assert.equal(await orphan.exited, 6);
+  assert.match(orphan.stderr(), /shutting down/);
 });

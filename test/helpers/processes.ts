@@ -109,3 +109,75 @@ export function runClient(
     });
   });
 }
+
+export interface JsonReader {
+  /** Parsed NDJSON events received so far. */
+  events(): Array<Record<string, unknown>>;
+  /** Waits until the events satisfy `pred`. */
+  waitFor(
+    pred: (events: Array<Record<string, unknown>>) => boolean,
+    what?: string,
+    timeoutMs?: number,
+  ): Promise<void>;
+  /** Waits for a message event from `user` and returns its text. */
+  waitForMessage(user: string, timeoutMs?: number): Promise<string>;
+  stderr(): string;
+  /** Ends stdin and sends SIGINT (the way to stop `--follow`); resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** Resolves with the exit code when the reader exits on its own. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * A pipe-mode `connect … --json --follow` member that records what the room says. `target`
+ * is what goes between `connect` and the options (e.g. `127.0.0.1 PORT NAME`). Resolves once
+ * the reader is in the room: the answer to its `/who` proves it.
+ */
+export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv): Promise<JsonReader> {
+  const proc = spawn(process.execPath, [builtCli, 'connect', ...target, '--json', '--follow'], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  proc.stdin.on('error', () => {});
+  let out = '';
+  let err = '';
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const events = (): Array<Record<string, unknown>> =>
+    out
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const waitFor = async (
+    pred: (evs: Array<Record<string, unknown>>) => boolean,
+    what = 'a condition',
+    timeoutMs = 30_000,
+  ): Promise<void> => {
+    const end = Date.now() + timeoutMs;
+    while (!pred(events())) {
+      if (Date.now() > end || proc.exitCode !== null) {
+        throw new Error(`reader: ${what} (exit ${proc.exitCode})\nstderr: ${err}\nlast: ${out.slice(-500)}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  proc.stdin.write('/who\n');
+  await waitFor((evs) => evs.some((e) => e.type === 'info'), 'to join', 20_000);
+  return {
+    events,
+    waitFor,
+    waitForMessage: async (user, timeoutMs = 10_000) => {
+      const isFrom = (e: Record<string, unknown>): boolean => e.type === 'message' && e.user === user;
+      await waitFor((evs) => evs.some(isFrom), `a message from ${user}`, timeoutMs);
+      return String(events().find(isFrom)!.text);
+    },
+    stderr: () => err,
+    stop: async () => {
+      proc.stdin.end();
+      if (proc.exitCode === null) proc.kill('SIGINT');
+      return exited;
+    },
+    exited,
+  };
+}

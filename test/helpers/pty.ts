@@ -5,9 +5,9 @@
  * moves, line/screen erases; SGR and OSC are ignored), so tests assert on what a person
  * would see rather than on bytes.
  */
-import { spawn as spawnProcess } from 'node:child_process';
 import { type IPty, spawn } from 'node-pty';
 import { builtCli } from './paths.js';
+import { type JsonReader, startJsonReader as startSharedJsonReader } from './processes.js';
 
 export const COLS = 100;
 export const ROWS = 30;
@@ -270,61 +270,9 @@ export function startPtyClient(
   return client;
 }
 
-export interface JsonReader {
-  /** Parsed NDJSON events received so far. */
-  events(): Array<Record<string, unknown>>;
-  /** Waits for a message event from `user` and returns its text. */
-  waitForMessage(user: string, timeoutMs?: number): Promise<string>;
-  stop(): Promise<void>;
-}
+export type { JsonReader } from './processes.js';
 
-/** A pipe-mode `--json --follow` member that records what the room says. */
-export async function startJsonReader(port: number, name: string, password = 'pw'): Promise<JsonReader> {
-  const proc = spawnProcess(
-    process.execPath,
-    [builtCli, 'connect', '127.0.0.1', String(port), name, '--json', '--follow'],
-    {
-      env: { ...process.env, NO_COLOR: '1', CMD_CHAT_PASSWORD: password },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  proc.stdin.on('error', () => {});
-  let out = '';
-  let err = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const events = (): Array<Record<string, unknown>> =>
-    out
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  // Pipe mode prints no welcome; the answer to /who proves the reader is in the room.
-  proc.stdin.write('/who\n');
-  await waitFor(
-    () => out.includes('"type":"info"'),
-    () => `reader ${name} to join; stderr: ${err}`,
-    15_000,
-  );
-  return {
-    events,
-    waitForMessage: async (user, timeoutMs = 10_000) => {
-      let found: string | undefined;
-      await waitFor(
-        () => {
-          const m = events().find((e) => e['type'] === 'message' && e['user'] === user);
-          found = m ? String(m['text']) : undefined;
-          return found !== undefined;
-        },
-        () => `a message from ${user}; reader got: ${out}`,
-        timeoutMs,
-      );
-      return found!;
-    },
-    stop: async () => {
-      proc.stdin.end();
-      if (proc.exitCode === null) proc.kill('SIGINT');
-      await exited;
-    },
-  };
+/** A pipe-mode `--json --follow` member on 127.0.0.1 that records what the room says. */
+export function startJsonReader(port: number, name: string, password = 'pw'): Promise<JsonReader> {
+  return startSharedJsonReader(['127.0.0.1', String(port), name], { CMD_CHAT_PASSWORD: password });
 }
