@@ -10,7 +10,7 @@ import { type Envelope, newMessageId, openEnvelope, sealEnvelope } from '../cryp
 import { Fernet } from '../crypto/fernet.js';
 import { roomFingerprint } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
-import { LineDecoder, parseObject } from '../protocol/codec.js';
+import { parseObject } from '../protocol/codec.js';
 import { type ErrorCode, ErrorText, ProtocolError } from '../protocol/errors.js';
 import { type Member, type MessageData, readServerFrame, type ServerFrame } from '../protocol/frames.js';
 import {
@@ -22,29 +22,10 @@ import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../
 import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import type { ChatEvent, MessageEvent } from './events.js';
+import { LineQueue } from './line-queue.js';
+import { SessionError } from './session-error.js';
 
-/** Why a session could not start or ended; `code` picks the exit code. */
-export type SessionErrorCode =
-  | 'cannot_connect'
-  | 'auth_failed'
-  | 'refused'
-  | 'name_taken'
-  | 'bad_name'
-  | 'connection_lost'
-  | 'shutdown'
-  | 'protocol';
-
-export class SessionError extends Error {
-  constructor(
-    readonly code: SessionErrorCode,
-    message: string,
-    /** The daemon's error code, when it sent one. */
-    readonly daemonCode?: string,
-  ) {
-    super(message);
-    this.name = 'SessionError';
-  }
-}
+export { SessionError, type SessionErrorCode } from './session-error.js';
 
 export interface SessionOptions {
   transport: ClientTransport;
@@ -83,91 +64,6 @@ function toSessionError(err: unknown): SessionError {
     return new SessionError('refused', err.message, code);
   }
   return new SessionError('protocol', err instanceof Error ? err.message : String(err));
-}
-
-/** Lines from a connection, read one at a time during the handshake. */
-class LineQueue {
-  private readonly lines: string[] = [];
-  private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
-  private ended: Error | undefined;
-  readonly decoder: LineDecoder;
-  private onLine: ((line: string) => void) | undefined;
-
-  constructor(
-    readonly conn: Connection,
-    maxLineBytes: number,
-  ) {
-    this.decoder = new LineDecoder(maxLineBytes);
-    conn.stream.on('data', (chunk: Buffer) => {
-      let lines: string[];
-      try {
-        lines = this.decoder.push(chunk);
-      } catch (err) {
-        this.fail(err as Error);
-        conn.stream.destroy();
-        return;
-      }
-      for (const line of lines) this.deliver(line);
-    });
-    const lost = (): void =>
-      this.fail(new SessionError('connection_lost', 'the daemon closed the connection'));
-    conn.stream.on('end', lost);
-    conn.stream.on('close', lost);
-    conn.stream.on('error', lost);
-  }
-
-  private deliver(line: string): void {
-    if (this.onLine) {
-      this.onLine(line);
-    } else if (this.waiter) {
-      const { resolve } = this.waiter;
-      this.waiter = undefined;
-      resolve(line);
-    } else {
-      this.lines.push(line);
-    }
-  }
-
-  private fail(err: Error): void {
-    if (this.ended) return;
-    this.ended = err;
-    if (this.waiter) {
-      const { reject } = this.waiter;
-      this.waiter = undefined;
-      reject(err);
-    }
-    this.onEnd?.(err);
-  }
-
-  onEnd: ((err: Error) => void) | undefined;
-
-  next(timeoutMs: number): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.ended) return Promise.reject(this.ended);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        reject(new SessionError('connection_lost', 'the daemon did not answer in time'));
-      }, timeoutMs);
-      this.waiter = {
-        resolve: (l) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-    });
-  }
-
-  /** Switches to push mode: every queued and future line goes to `onLine`. */
-  stream(onLine: (line: string) => void): void {
-    this.onLine = onLine;
-    for (const line of this.lines.splice(0)) onLine(line);
-  }
 }
 
 export interface SessionEvents {
