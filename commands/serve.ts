@@ -25,6 +25,7 @@ interface ServeArgs {
   roomsFile?: string;
   openRooms: boolean;
   history: number;
+  historyBytes: number;
   socket?: string;
   legacy: boolean;
   verbose: boolean;
@@ -85,6 +86,11 @@ function builder(y: Argv): Argv<ServeArgs> {
       type: 'number',
       default: d.historySize,
       describe: 'messages kept per room for late joiners (0 = none)',
+    })
+    .option('history-bytes', {
+      type: 'number',
+      default: d.historyBytes,
+      describe: 'characters of ciphertext kept per room history (oldest dropped first)',
     })
     .option('socket', { type: 'string', describe: 'listen on a Unix domain socket at PATH instead of TCP' })
     .option('legacy', {
@@ -163,6 +169,7 @@ function builder(y: Argv): Argv<ServeArgs> {
       const argv = parsed as unknown as ServeArgs;
       const counts: Array<[string, number]> = [
         ['history', argv.history],
+        ['history-bytes', argv.historyBytes],
         ['max-clients', argv.maxClients],
         ['max-per-address', argv.maxPerAddress],
         ['max-pending', argv.maxPending],
@@ -197,6 +204,7 @@ function limitsFrom(args: ServeArgs): DaemonLimits {
     maxRooms: args.maxRooms,
     maxMembersPerRoom: args.maxMembers,
     historySize: args.history,
+    historyBytes: args.historyBytes,
     maxQueueBytes: args.maxQueue,
     rateFramesPerSecond: args.rate,
     rateBurst: Math.max(1, args.burst),
@@ -216,12 +224,7 @@ function quote(word: string): string {
 async function run(args: ServeArgs): Promise<void> {
   warmUp(); // set up OpenSSL's SRP group once, before the first client waits for it
   const limits = limitsFrom(args);
-  const registry = new RoomRegistry({
-    openRooms: args.openRooms,
-    maxRooms: limits.maxRooms,
-    historySize: limits.historySize,
-    maxMembersPerRoom: limits.maxMembersPerRoom,
-  });
+  const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
 
   // Rooms from the verifier file: no password involved.
   if (args.roomsFile !== undefined) {
@@ -302,7 +305,7 @@ async function run(args: ServeArgs): Promise<void> {
 
   logger.info(
     `listening on ${where}; ${registry.size} room(s)` +
-      `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize}; ` +
+      `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize} messages or ${limits.historyBytes} B; ` +
       `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
       `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
       `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'}/s`,

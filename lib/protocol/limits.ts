@@ -26,6 +26,8 @@ export interface DaemonLimits {
   maxMembersPerRoom: number;
   /** Messages kept per room and replayed to a late joiner; 0 keeps none. */
   historySize: number;
+  /** Characters of ciphertext kept per room's history: the oldest messages go first. */
+  historyBytes: number;
   /** Bytes queued for one member (not yet written to its socket) before it is disconnected. */
   maxQueueBytes: number;
   /** Sustained frames per second from one member before reads are paused; 0 = unlimited. */
@@ -46,6 +48,7 @@ export const defaultDaemonLimits: Readonly<DaemonLimits> = Object.freeze({
   maxRooms: 256,
   maxMembersPerRoom: 256,
   historySize: 50,
+  historyBytes: 1024 * 1024,
   maxQueueBytes: 4 * 1024 * 1024,
   rateFramesPerSecond: 100,
   rateBurst: 500,

@@ -22,30 +22,36 @@ interface RoomMember {
   key: string;
 }
 
-/** A fixed-size ring of the last messages. */
-class HistoryRing {
+/**
+ * The last messages of a room, bounded in count and in characters of ciphertext, so that a
+ * member filling the history with the largest messages cannot make the init frame of every
+ * later joiner huge. The oldest go first.
+ */
+class History {
   private items: MessageData[] = [];
-  private start = 0;
+  private chars = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly maxCount: number,
+    private readonly maxChars: number,
+  ) {}
 
   push(item: MessageData): void {
-    if (this.capacity === 0) return;
-    if (this.items.length < this.capacity) {
-      this.items.push(item);
-    } else {
-      this.items[this.start] = item;
-      this.start = (this.start + 1) % this.capacity;
+    if (this.maxCount === 0) return;
+    this.items.push(item);
+    this.chars += item.text.length;
+    while (this.items.length > this.maxCount || (this.chars > this.maxChars && this.items.length > 1)) {
+      this.chars -= this.items.shift()!.text.length;
     }
   }
 
   toArray(): MessageData[] {
-    return this.items.slice(this.start).concat(this.items.slice(0, this.start));
+    return [...this.items];
   }
 
   clear(): void {
     this.items = [];
-    this.start = 0;
+    this.chars = 0;
   }
 
   get size(): number {
@@ -53,9 +59,16 @@ class HistoryRing {
   }
 }
 
+/** The limits a room enforces itself. */
+export interface RoomLimits {
+  historySize: number;
+  historyBytes: number;
+  maxMembersPerRoom: number;
+}
+
 export class Room {
   private readonly members = new Map<string, RoomMember>();
-  private readonly history: HistoryRing;
+  private readonly history: History;
   private nextId = 1;
   /** Authenticated connections that have not joined yet: an open room stays while they exist. */
   pendingJoins = 0;
@@ -67,10 +80,9 @@ export class Room {
     readonly credentials: RoomCredentials,
     /** 'static' rooms live as long as the daemon; 'open' rooms vanish with their last member. */
     readonly kind: 'static' | 'open',
-    historySize: number,
-    private readonly maxMembers: number,
+    private readonly limits: RoomLimits,
   ) {
-    this.history = new HistoryRing(historySize);
+    this.history = new History(limits.historySize, limits.historyBytes);
   }
 
   get memberCount(): number {
@@ -89,7 +101,7 @@ export class Room {
   join(peer: Peer, rawName: unknown): void {
     const username = normalizeName(rawName);
     const key = nameKey(username);
-    if (this.members.size >= this.maxMembers) throw new ProtocolError('busy');
+    if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
     if (this.nameInUse(key)) throw new ProtocolError('name_taken');
     const you: Member = { user_id: peer.userId, username };
     this.broadcast({ type: 'user_joined', ...you });

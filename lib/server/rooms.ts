@@ -11,13 +11,12 @@ import { ProtocolError } from '../protocol/errors.js';
 import { b64, V1_IDENTITY } from '../protocol/frames.js';
 import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
-import { Room } from './room.js';
+import { Room, type RoomLimits } from './room.js';
 
-export interface RegistryOptions {
+export interface RegistryOptions extends RoomLimits {
+  /** Clients may create rooms (`serve --open-rooms`). */
   openRooms: boolean;
   maxRooms: number;
-  historySize: number;
-  maxMembersPerRoom: number;
 }
 
 /**
@@ -127,7 +126,7 @@ export class RoomRegistry implements RoomDirectory {
   addStatic(name: string, creds: RoomCredentials): Room {
     if (this.rooms.has(name)) throw new Error('room listed twice');
     if (this.rooms.size >= this.options.maxRooms) throw new Error('more rooms than --max-rooms allows');
-    const room = new Room(name, creds, 'static', this.options.historySize, this.options.maxMembersPerRoom);
+    const room = new Room(name, creds, 'static', this.options);
     this.rooms.set(name, room);
     return room;
   }
@@ -161,7 +160,7 @@ export class RoomRegistry implements RoomDirectory {
       return existing;
     }
     if (this.rooms.size >= this.options.maxRooms) throw new ProtocolError('busy');
-    const room = new Room(name, creds, 'open', this.options.historySize, this.options.maxMembersPerRoom);
+    const room = new Room(name, creds, 'open', this.options);
     this.rooms.set(name, room);
     return room;
   }

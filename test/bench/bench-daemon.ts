@@ -38,12 +38,7 @@ function benchLimits(overrides: Partial<DaemonLimits>): DaemonLimits {
 
 async function startSecure(rooms: BenchRoom[], overrides: Partial<DaemonLimits>): Promise<number> {
   const limits = benchLimits(overrides);
-  const registry = new RoomRegistry({
-    openRooms: false,
-    maxRooms: limits.maxRooms,
-    historySize: limits.historySize,
-    maxMembersPerRoom: limits.maxMembersPerRoom,
-  });
+  const registry = new RoomRegistry({ ...limits, openRooms: false });
   for (const r of rooms) {
     registry.addStatic(r.name, {
       identity: Buffer.from(r.name, 'utf8'),

@@ -24,12 +24,7 @@ export async function startDaemon(
   options: { limits?: Partial<DaemonLimits>; openRooms?: boolean; legacy?: boolean } = {},
 ): Promise<TestDaemon> {
   const limits = { ...defaultDaemonLimits, rateFramesPerSecond: 0, ...options.limits };
-  const registry = new RoomRegistry({
-    openRooms: options.openRooms ?? false,
-    maxRooms: limits.maxRooms,
-    historySize: limits.historySize,
-    maxMembersPerRoom: limits.maxMembersPerRoom,
-  });
+  const registry = new RoomRegistry({ ...limits, openRooms: options.openRooms ?? false });
   for (const [name, password] of Object.entries(rooms)) {
     registry.addStatic(name, await credentialsFromPassword(name, password, options.legacy ?? false));
   }

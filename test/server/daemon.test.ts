@@ -221,6 +221,30 @@ describe('shutdown', () => {
   });
 });
 
+describe('history bounded in bytes', () => {
+  test('the oldest messages go first once the ciphertext passes --history-bytes', async () => {
+    const d = await startDaemon({ chat: 'pw' }, { limits: { historySize: 50, historyBytes: 2000 } });
+    try {
+      const a = await joinAs(d, 'chat', 'pw', 'a');
+      const bodies = Array.from({ length: 20 }, (_, i) => `message ${i} ${'x'.repeat(40)}`);
+      for (const body of bodies) a.send(body);
+      await a.waitForEchoes();
+      const late = await ChatSession.open({ transport: d.client(), room: 'chat', password: 'pw' });
+      const history = await late.join('late');
+      assert.ok(history.length > 0 && history.length < 20, `kept ${history.length}`);
+      // The newest are kept, in order.
+      assert.deepEqual(
+        history.map((e) => e.body),
+        bodies.slice(20 - history.length),
+      );
+      await a.close();
+      await late.close();
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 describe('history 0', () => {
   test('keeps nothing for late joiners', async () => {
     const d = await startDaemon({ chat: 'pw' }, { limits: { historySize: 0 } });
