@@ -135,6 +135,9 @@ async function run(args: ConnectArgs): Promise<void> {
     fail(e.message, EXIT_FOR[e.code]);
   }
 
+  // Load the REPL before joining: no await may separate the join from the UI's listener, or
+  // the events that arrive in between would be lost.
+  const repl = interactive ? await import('../lib/client/repl.js') : undefined;
   let username = name;
   let history: MessageEvent[];
   for (;;) {
@@ -172,8 +175,8 @@ async function run(args: ConnectArgs): Promise<void> {
       void session.close();
     });
   }
-  const outcome = interactive
-    ? await (await import('../lib/client/repl.js')).runRepl({
+  const outcome = repl
+    ? await repl.runRepl({
         session,
         history,
         input: process.stdin,

@@ -40,6 +40,8 @@ interface ServeArgs {
   handshakeTimeout: number;
   rate: number;
   burst: number;
+  rateBytes: number;
+  burstBytes: number;
 }
 
 const LIMITS = 'Limits:';
@@ -165,6 +167,18 @@ function builder(y: Argv): Argv<ServeArgs> {
       group: LIMITS,
       describe: 'frames a member may send at once',
     })
+    .option('rate-bytes', {
+      type: 'number',
+      default: d.rateBytesPerSecond,
+      group: LIMITS,
+      describe: 'bytes per second per member before reads pause (0 = no limit)',
+    })
+    .option('burst-bytes', {
+      type: 'number',
+      default: d.rateBurstBytes,
+      group: LIMITS,
+      describe: 'bytes a member may send at once',
+    })
     .check((parsed) => {
       const argv = parsed as unknown as ServeArgs;
       const counts: Array<[string, number]> = [
@@ -180,6 +194,8 @@ function builder(y: Argv): Argv<ServeArgs> {
         ['max-queue', argv.maxQueue],
         ['rate', argv.rate],
         ['burst', argv.burst],
+        ['rate-bytes', argv.rateBytes],
+        ['burst-bytes', argv.burstBytes],
       ];
       for (const [name, value] of counts) {
         if (!Number.isInteger(value) || value < 0)
@@ -208,6 +224,8 @@ function limitsFrom(args: ServeArgs): DaemonLimits {
     maxQueueBytes: args.maxQueue,
     rateFramesPerSecond: args.rate,
     rateBurst: Math.max(1, args.burst),
+    rateBytesPerSecond: args.rateBytes,
+    rateBurstBytes: Math.max(1, args.burstBytes),
   };
 }
 
@@ -308,7 +326,7 @@ async function run(args: ServeArgs): Promise<void> {
       `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize} messages or ${limits.historyBytes} B; ` +
       `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
       `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
-      `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'}/s`,
+      `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s`,
   );
 
   if (args.legacy) {

@@ -34,6 +34,10 @@ export interface DaemonLimits {
   rateFramesPerSecond: number;
   /** Burst of frames a member may send at once before the rate applies. */
   rateBurst: number;
+  /** Sustained bytes per second from one member before reads are paused; 0 = unlimited. */
+  rateBytesPerSecond: number;
+  /** Burst of bytes a member may send at once. */
+  rateBurstBytes: number;
 }
 
 export const defaultDaemonLimits: Readonly<DaemonLimits> = Object.freeze({
@@ -52,6 +56,8 @@ export const defaultDaemonLimits: Readonly<DaemonLimits> = Object.freeze({
   maxQueueBytes: 4 * 1024 * 1024,
   rateFramesPerSecond: 100,
   rateBurst: 500,
+  rateBytesPerSecond: 256 * 1024,
+  rateBurstBytes: 1024 * 1024,
 });
 
 export interface ClientLimits {

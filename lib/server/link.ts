@@ -7,6 +7,7 @@ import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
 import { LineDecoder, parseObject } from '../protocol/codec.js';
 import { type ErrorCode, ErrorText, handshakeErrorFrame, ProtocolError } from '../protocol/errors.js';
 import type { Connection } from '../transport/transport.js';
+import { TokenBucket } from './rate.js';
 
 export interface LinkOptions {
   maxHandshakeLineBytes: number;
@@ -14,6 +15,8 @@ export interface LinkOptions {
   maxQueueBytes: number;
   rateFramesPerSecond: number;
   rateBurst: number;
+  rateBytesPerSecond: number;
+  rateBurstBytes: number;
 }
 
 export interface LinkHandler {
@@ -65,8 +68,8 @@ export class Link {
   private closing = false;
   /** Lines decoded but not yet handled because the member ran out of rate tokens. */
   private backlog: string[] = [];
-  private tokens: number;
-  private lastRefill = Date.now();
+  private readonly frameBucket: TokenBucket;
+  private readonly byteBucket: TokenBucket;
   private resumeTimer: NodeJS.Timeout | undefined;
   private handler: LinkHandler | undefined;
 
@@ -75,7 +78,8 @@ export class Link {
     private readonly options: LinkOptions,
   ) {
     this.decoder = new LineDecoder(options.maxHandshakeLineBytes);
-    this.tokens = options.rateBurst;
+    this.frameBucket = new TokenBucket(options.rateFramesPerSecond, options.rateBurst);
+    this.byteBucket = new TokenBucket(options.rateBytesPerSecond, options.rateBurstBytes);
   }
 
   /** Starts reading; frames go to `handler`. */
@@ -202,15 +206,20 @@ export class Link {
   private handleLines(lines: string[], from: number): void {
     for (let i = from; i < lines.length; i++) {
       if (this.closed) return;
-      if (this.authenticated && !this.takeToken()) {
-        // Flood control: keep the rest, stop reading, continue when a token is due.
-        this.backlog = lines.slice(i);
-        this.conn.stream.pause();
-        const wait = Math.ceil(((1 - this.tokens) * 1000) / this.options.rateFramesPerSecond);
-        this.resumeTimer = setTimeout(() => this.drainBacklog(), wait);
-        return;
+      const line = lines[i]!;
+      if (this.authenticated) {
+        if (!this.frameBucket.ready(1) || !this.byteBucket.ready(line.length)) {
+          // Flood control: keep the rest, stop reading, continue when the tokens are due.
+          this.backlog = lines.slice(i);
+          this.conn.stream.pause();
+          const wait = Math.max(this.frameBucket.waitMs(1), this.byteBucket.waitMs(line.length), 1);
+          this.resumeTimer = setTimeout(() => this.drainBacklog(), wait);
+          return;
+        }
+        this.frameBucket.charge(1);
+        this.byteBucket.charge(line.length);
       }
-      this.handleLine(lines[i]!);
+      this.handleLine(line);
     }
   }
 
@@ -219,17 +228,6 @@ export class Link {
     this.backlog = [];
     this.handleLines(lines, 0);
     if (this.backlog.length === 0 && !this.closed) this.conn.stream.resume();
-  }
-
-  private takeToken(): boolean {
-    const rate = this.options.rateFramesPerSecond;
-    if (rate <= 0) return true;
-    const now = Date.now();
-    this.tokens = Math.min(this.options.rateBurst, this.tokens + ((now - this.lastRefill) * rate) / 1000);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 
   private handleLine(line: string): void {
@@ -254,7 +252,7 @@ export class Link {
     }
     // A record may carry several frames separated by newlines; each costs a rate token.
     const parts = plaintext.split('\n');
-    if (this.options.rateFramesPerSecond > 0) this.tokens -= parts.length - 1;
+    this.frameBucket.charge(parts.length - 1);
     for (const part of parts) {
       if (this.closed) return;
       let frame: Record<string, unknown>;

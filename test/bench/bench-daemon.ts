@@ -28,6 +28,7 @@ function benchLimits(overrides: Partial<DaemonLimits>): DaemonLimits {
   return {
     ...defaultDaemonLimits,
     rateFramesPerSecond: 0,
+    rateBytesPerSecond: 0,
     maxClients: 4096,
     maxClientsPerAddress: 4096,
     maxMembersPerRoom: 1024,

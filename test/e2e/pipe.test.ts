@@ -20,7 +20,10 @@ const joinReader = (port: number, name: string): Promise<JsonReader> =>
 describe('pipe mode', () => {
   let daemon: DaemonProcess;
   before(async () => {
-    daemon = await startDaemonProcess(['--rate', '5000', '--burst', '1000', '--history', '5'], ENV);
+    daemon = await startDaemonProcess(
+      ['--rate', '5000', '--burst', '1000', '--rate-bytes', '4000000', '--history', '5'],
+      ENV,
+    );
   });
   after(() => daemon.stop());
 

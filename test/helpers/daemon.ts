@@ -23,7 +23,7 @@ export async function startDaemon(
   rooms: Record<string, string>,
   options: { limits?: Partial<DaemonLimits>; openRooms?: boolean; legacy?: boolean } = {},
 ): Promise<TestDaemon> {
-  const limits = { ...defaultDaemonLimits, rateFramesPerSecond: 0, ...options.limits };
+  const limits = { ...defaultDaemonLimits, rateFramesPerSecond: 0, rateBytesPerSecond: 0, ...options.limits };
   const registry = new RoomRegistry({ ...limits, openRooms: options.openRooms ?? false });
   for (const [name, password] of Object.entries(rooms)) {
     registry.addStatic(name, await credentialsFromPassword(name, password, options.legacy ?? false));

@@ -148,6 +148,7 @@ async function session(
       : ['serve', '127.0.0.1', String(port), '--room', `chat=${PASSWORD}`],
   );
   const all: Traced[] = [daemon];
+  let pty: import('node-pty').IPty | undefined;
   try {
     await waitFor(
       () => /listening on/.test(daemon.stderr()),
@@ -156,7 +157,6 @@ async function session(
     );
     const bob = traced(['connect', ...target, 'bob'], env);
     all.push(bob);
-    let pty: import('node-pty').IPty | undefined;
     let screen = '';
     if (withRepl) {
       const nodePty = await import('node-pty');
@@ -213,6 +213,11 @@ async function session(
     return { traces, ...(socketPath ? { socketPath } : {}) };
   } finally {
     for (const t of all) if (t.proc.exitCode === null) t.proc.kill('SIGKILL');
+    try {
+      pty?.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -221,6 +221,34 @@ describe('shutdown', () => {
   });
 });
 
+describe('flood control by bytes', () => {
+  test('a member sending large messages faster than --rate-bytes is slowed, and nothing is lost', async () => {
+    const rate = 20_000;
+    const d = await startDaemon(
+      { chat: 'pw' },
+      { limits: { rateBytesPerSecond: rate, rateBurstBytes: rate } },
+    );
+    try {
+      const sender = await joinAs(d, 'chat', 'pw', 'big');
+      const reader = await joinAs(d, 'chat', 'pw', 'reader');
+      const log = new EventLog(reader);
+      const bodies = Array.from({ length: 10 }, (_, i) => `${i} ${'y'.repeat(3000)}`);
+      const started = Date.now();
+      for (const body of bodies) sender.send(body);
+      await log.waitFor(isMessage(bodies[9]!), 'the last message', 30_000);
+      const elapsed = Date.now() - started;
+      assert.deepEqual(log.bodies(), bodies);
+      // Each record is over 5 kB: 10 of them exceed the 20 kB burst by 30 kB or more, which at
+      // 20 kB/s takes at least 1.5 s. Half of that as a lower bound shows reads were paused.
+      assert.ok(elapsed >= 750, `delivered in ${elapsed} ms: the byte rate did not apply`);
+      await sender.close();
+      await reader.close();
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 describe('history bounded in bytes', () => {
   test('the oldest messages go first once the ciphertext passes --history-bytes', async () => {
     const d = await startDaemon({ chat: 'pw' }, { limits: { historySize: 50, historyBytes: 2000 } });
