@@ -174,9 +174,10 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   // --- notifications ----------------------------------------------------------------------
 
   function notifyIfAway(ev: MessageEvent, mention: boolean): void {
-    if (focus.focused || ev.undecryptable || view.notify === 'off') return;
-    if (view.notify === 'mentions' && !mention) return;
-    if (unread.record(true)) output.write(setTitle(unread.title()));
+    if (focus.focused || ev.undecryptable) return;
+    // The title counts every unread message; notifications follow /notify.
+    if (unread.record(mention)) output.write(setTitle(unread.title()));
+    if (view.notify === 'off' || (view.notify === 'mentions' && !mention)) return;
     notifier ??= detectNotifier();
     const title = `${ev.username} in #${session.room}`;
     const body = ev.kind === 'me' ? `* ${ev.username} ${ev.body}` : ev.body;

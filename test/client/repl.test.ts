@@ -269,6 +269,13 @@ describe('the REPL in a pseudo-terminal', () => {
     assert.ok(raw.includes('hey alice9, look\x07'), 'the bell rings');
     assert.ok(raw.includes('\x1b]9;hey alice9, look\x07'), 'an OSC 9 notification');
     assert.ok(raw.includes('\x1b]0;(1) cmd-chat #chat\x07'), 'the unread count in the title');
+    // Any message counts as unread; only mentions notify (the default /notify mentions).
+    await say(daemon.port, 'carol9', 'just chatting\n');
+    await alice.waitForScreen(
+      () => alice.raw().includes('\x1b]0;(2) cmd-chat #chat\x07'),
+      'two unread in the title',
+    );
+    assert.ok(!alice.raw().includes('\x1b]9;just chatting'), 'no notification without a mention');
     alice.write('\x1b[I'); // focus is back
     await alice.waitForScreen(() => alice.raw().includes('\x1b]0;cmd-chat #chat\x07'), 'the title restored');
     // The focus reports were consumed, not typed.
