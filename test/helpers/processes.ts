@@ -7,10 +7,14 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { builtCli } from './paths.js';
 
-/** Asks the system for a free loopback TCP port. */
-export async function freePort(): Promise<number> {
+/**
+ * Asks the system for a free loopback TCP port (bound with port 0, then released). Nothing
+ * listens there afterwards, so it also serves "connection refused" cases; another process
+ * could take it in between, which on a test machine is rare and shows as a wrong error.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   const server = net.createServer();
-  server.listen(0, '127.0.0.1');
+  server.listen(0, host);
   await once(server, 'listening');
   const { port } = server.address() as net.AddressInfo;
   server.close();

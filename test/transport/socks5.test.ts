@@ -12,8 +12,8 @@ import { connectRequest, describeReply, socks5Client } from '../../lib/transport
 import { tcpServer } from '../../lib/transport/tcp.js';
 import { type Connection, TransportError } from '../../lib/transport/transport.js';
 import { type Microsocks, startMicrosocks } from '../helpers/microsocks.js';
+import { freePort as closedPort } from '../helpers/processes.js';
 import { Collector, transportContract } from './contract.js';
-import { closedPort } from './free-port.js';
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -4,8 +4,8 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { peerLabel, tcpClient, tcpServer } from '../../lib/transport/tcp.js';
 import { TransportError } from '../../lib/transport/transport.js';
+import { freePort as closedPort } from '../helpers/processes.js';
 import { transportContract } from './contract.js';
-import { closedPort } from './free-port.js';
 
 async function ipv6Available(): Promise<string | undefined> {
   return new Promise((resolve) => {
