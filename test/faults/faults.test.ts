@@ -6,16 +6,14 @@
  * not hang).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
 import type { ChatSession } from '../../lib/client/session.js';
 import { sealEnvelope } from '../../lib/crypto/envelope.js';
 import { ExitCode } from '../../lib/exit-codes.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { builtCli } from '../helpers/paths.js';
-import { startDaemonProcess } from '../helpers/processes.js';
+import { spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
 
 const PW = 'fault-password';
@@ -113,17 +111,8 @@ interface Client {
 }
 
 function pipeClient(port: number, name: string, args: string[] = []): Client {
-  const proc = spawn(process.execPath, [builtCli, 'connect', '127.0.0.1', String(port), name, ...args], {
-    env: { ...process.env, NO_COLOR: '1', CMD_CHAT_PASSWORD: PW },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  proc.stdin!.on('error', () => {});
-  const exited = once(proc, 'exit').then(([code]) => code as number | null);
-  return { proc, out: () => out, err: () => err, exited };
+  const c = spawnCli(['connect', '127.0.0.1', String(port), name, ...args], { CMD_CHAT_PASSWORD: PW });
+  return { proc: c.proc, out: c.stdout, err: c.stderr, exited: c.exited };
 }
 
 async function exitWithin(c: Client, ms: number): Promise<number | null> {

@@ -2,7 +2,7 @@
  * Test helpers for end-to-end tests with real processes: the daemon started from the
  * compiled CLI on an ephemeral port, and client processes with real pipes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { builtCli } from './paths.js';
@@ -20,6 +20,31 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
+}
+
+/** A child process whose output is collected as it comes. */
+export interface Captured {
+  proc: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `command` with pipes on all three streams, NO_COLOR set, and collects its output. */
+export function spawnCaptured(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Captured {
+  const proc = spawn(command, args, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: 'pipe' });
+  let out = '';
+  let err = '';
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  proc.stdin.on('error', () => {});
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  return { proc, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Spawns the compiled CLI (`cmd-chat ARGS…`) beside the tests. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Captured {
+  return spawnCaptured(process.execPath, [builtCli, ...args], env);
 }
 
 export interface DaemonProcess {
@@ -41,35 +66,27 @@ export async function startDaemonProcess(
   env: NodeJS.ProcessEnv = {},
 ): Promise<DaemonProcess> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [builtCli, 'serve', '127.0.0.1', String(port), ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const { proc, stdout, stderr, exited } = spawnCli(['serve', '127.0.0.1', String(port), ...args], env);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${stderr()}`)), 20_000);
     const check = (): void => {
-      if (/listening on/.test(err)) {
+      if (/listening on/.test(stderr())) {
         clearTimeout(timer);
-        proc.stderr!.off('data', check);
+        proc.stderr.off('data', check);
         resolve();
       }
     };
-    proc.stderr!.on('data', check);
+    proc.stderr.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`daemon exited with ${code}:\n${err}`));
+      reject(new Error(`daemon exited with ${code}:\n${stderr()}`));
     });
   });
-  const exited = once(proc, 'exit').then(([code]) => code as number | null);
   return {
     proc,
     port,
-    stderr: () => err,
-    stdout: () => out,
+    stderr,
+    stdout,
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
@@ -91,25 +108,17 @@ export function runClient(
   args: string[],
   options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ClientResult> {
-  const proc = spawn(process.execPath, [builtCli, 'connect', ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  proc.stdin.on('error', () => {});
+  const { proc, stdout, stderr, exited } = spawnCli(['connect', ...args], options.env);
   if (options.input !== undefined) proc.stdin.end(options.input);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`client timed out\nstdout:${stdout}\nstderr:${stderr}`));
+      reject(new Error(`client timed out\nstdout:${stdout()}\nstderr:${stderr()}`));
     }, options.timeoutMs ?? 30_000);
-    proc.once('exit', (code) => {
+    void exited.then((code) => {
       clearTimeout(timer);
       // Let the pipes drain.
-      setImmediate(() => resolve({ code, stdout, stderr }));
+      setImmediate(() => resolve({ code, stdout: stdout(), stderr: stderr() }));
     });
   });
 }
@@ -138,18 +147,9 @@ export interface JsonReader {
  * the reader is in the room: the answer to its `/who` proves it.
  */
 export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv): Promise<JsonReader> {
-  const proc = spawn(process.execPath, [builtCli, 'connect', ...target, '--json', '--follow'], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  proc.stdin.on('error', () => {});
-  let out = '';
-  let err = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const { proc, stdout, stderr, exited } = spawnCli(['connect', ...target, '--json', '--follow'], env);
   const events = (): Array<Record<string, unknown>> =>
-    out
+    stdout()
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -161,7 +161,9 @@ export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv):
     const end = Date.now() + timeoutMs;
     while (!pred(events())) {
       if (Date.now() > end || proc.exitCode !== null) {
-        throw new Error(`reader: ${what} (exit ${proc.exitCode})\nstderr: ${err}\nlast: ${out.slice(-500)}`);
+        throw new Error(
+          `reader: ${what} (exit ${proc.exitCode})\nstderr: ${stderr()}\nlast: ${stdout().slice(-500)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -176,7 +178,7 @@ export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv):
       await waitFor((evs) => evs.some(isFrom), `a message from ${user}`, timeoutMs);
       return String(events().find(isFrom)!.text);
     },
-    stderr: () => err,
+    stderr,
     stop: async () => {
       proc.stdin.end();
       if (proc.exitCode === null) proc.kill('SIGINT');

@@ -8,14 +8,13 @@
  * fails with a clear message (CI installs it); on other systems it is skipped.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { builtCli } from '../helpers/paths.js';
-import { freePort } from '../helpers/processes.js';
+import { freePort, spawnCaptured } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
 
 const SYSCALLS = [
@@ -69,19 +68,13 @@ interface Traced {
  * that cannot be reopened through /proc/self/fd.
  */
 function traced(args: string[], env: NodeJS.ProcessEnv = {}): Traced {
-  const proc = spawn(
+  const c = spawnCaptured(
     'strace',
     ['-f', '-qq', '-s', '256', '-e', `trace=${SYSCALLS.join(',')}`, process.execPath, builtCli, ...args],
-    { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
+    env,
   );
-  let out = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
-  proc.stdin!.on('error', () => {});
-  const exited = once(proc, 'exit').then(([code]) => code as number | null);
   // strace shares stderr with the traced program; its lines are told apart by their shape.
-  return { proc, stdout: () => out, stderr: () => err, trace: () => err, exited };
+  return { proc: c.proc, stdout: c.stdout, stderr: c.stderr, trace: c.stderr, exited: c.exited };
 }
 
 /** Every traced call that writes to or changes the file system outside the allowed places. */
