@@ -50,9 +50,25 @@ export interface SlashCommand {
   run(ctx: CommandContext, args: string): void | Promise<void>;
 }
 
-function onOff<T extends string>(value: string, allowed: readonly T[]): T | undefined {
-  const v = value.trim().toLowerCase();
-  return (allowed as readonly string[]).includes(v) ? (v as T) : undefined;
+const MODES = ['on', 'off', 'mentions'] as const;
+
+/** `/bell` and `/notify`: show or set an on|off|mentions switch of the view. */
+function modeCommand(key: 'bell' | 'notify', help: string): SlashCommand {
+  return {
+    name: key,
+    aliases: [],
+    args: MODES.join('|'),
+    help,
+    interactiveOnly: true,
+    run(ctx, args) {
+      const wanted = args.trim().toLowerCase();
+      if (!wanted) return ctx.info(`${key}: ${ctx.view[key]}`);
+      const mode = MODES.find((m) => m === wanted);
+      if (!mode) return ctx.error(`usage: /${key} ${MODES.join('|')}`);
+      ctx.view[key] = mode;
+      ctx.info(`${key}: ${mode}`);
+    },
+  };
 }
 
 export const commands: SlashCommand[] = [
@@ -168,34 +184,8 @@ export const commands: SlashCommand[] = [
       else ctx.error(`${name} was not ignored`);
     },
   },
-  {
-    name: 'bell',
-    aliases: [],
-    args: 'on|off|mentions',
-    help: 'ring the terminal bell on every message, never, or on mentions of your name',
-    interactiveOnly: true,
-    run(ctx, args) {
-      if (!args.trim()) return ctx.info(`bell: ${ctx.view.bell}`);
-      const mode = onOff(args, ['on', 'off', 'mentions'] as const);
-      if (!mode) return ctx.error('usage: /bell on|off|mentions');
-      ctx.view.bell = mode;
-      ctx.info(`bell: ${mode}`);
-    },
-  },
-  {
-    name: 'notify',
-    aliases: [],
-    args: 'on|off|mentions',
-    help: 'desktop notifications while the terminal is not focused',
-    interactiveOnly: true,
-    run(ctx, args) {
-      if (!args.trim()) return ctx.info(`notify: ${ctx.view.notify}`);
-      const mode = onOff(args, ['on', 'off', 'mentions'] as const);
-      if (!mode) return ctx.error('usage: /notify on|off|mentions');
-      ctx.view.notify = mode;
-      ctx.info(`notify: ${mode}`);
-    },
-  },
+  modeCommand('bell', 'ring the terminal bell on every message, never, or on mentions of your name'),
+  modeCommand('notify', 'desktop notifications while the terminal is not focused'),
   {
     name: 'clear',
     aliases: ['cls'],
