@@ -1,14 +1,19 @@
 /**
  * Runs every compiled `*.test.js` under this folder with node's test runner. Node 20 has no
  * glob support in `--test`, and given a folder it would also run helpers and benchmarks.
+ * A compiled test whose source is gone (the build is incremental) is not run.
  * Usage: node dist/test/run.js [filter…] (a filter keeps files whose path contains it).
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(fileURLToPath(import.meta.url));
+const sources = join(root, '..', '..', 'test');
+
+const hasSource = (compiled: string): boolean =>
+  existsSync(join(sources, relative(root, compiled)).replace(/\.js$/, '.ts'));
 
 function findTests(dir: string): string[] {
   const found: string[] = [];
@@ -22,6 +27,7 @@ function findTests(dir: string): string[] {
 
 const filters = process.argv.slice(2);
 const files = findTests(root)
+  .filter(hasSource)
   .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)))
   .sort();
 if (files.length === 0) {
