@@ -53,10 +53,6 @@ class History {
     this.items = [];
     this.chars = 0;
   }
-
-  get size(): number {
-    return this.items.length;
-  }
 }
 
 /** The limits a room enforces itself. */
@@ -87,14 +83,6 @@ export class Room {
 
   get memberCount(): number {
     return this.members.size;
-  }
-
-  get historyCount(): number {
-    return this.history.size;
-  }
-
-  has(userId: string): boolean {
-    return this.members.has(userId);
   }
 
   /** Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`. */

@@ -5,6 +5,7 @@
  * matters more than packet count.
  */
 import net from 'node:net';
+import { serverListener } from './listener.js';
 import { describeSystemError, errorCode, formatHostPort, unbracket } from './net-errors.js';
 import {
   type ClientTransport,
@@ -86,20 +87,7 @@ export function tcpServer(opts: TcpServerOptions): ServerTransport {
           // not crash the daemon; the flood itself is the daemon's limits' business.
           server.on('error', () => {});
           const bound = server.address() as net.AddressInfo;
-          let closed = false;
-          resolve({
-            address: formatHostPort(bound.address, bound.port),
-            port: bound.port,
-            close(): Promise<void> {
-              if (!closed) {
-                closed = true;
-                // server.close() stops accepting at once; its callback would wait for every
-                // accepted connection to end, which the caller manages itself.
-                server.close();
-              }
-              return Promise.resolve();
-            },
-          });
+          resolve(serverListener(server, formatHostPort(bound.address, bound.port), { port: bound.port }));
         });
       });
     },

@@ -19,6 +19,7 @@ import type { Stats } from 'node:fs';
 import { chmod, link, lstat, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
+import { serverListener } from './listener.js';
 import { describeSystemError, errorCode } from './net-errors.js';
 import {
   type ClientTransport,
@@ -215,21 +216,16 @@ async function listenPosix(server: net.Server, path: string, platform: NodeJS.Pl
     }
   }
   const ours = await lstat(path);
-  let closed = false;
-  return {
-    address: path,
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
+  return serverListener(server, path, {
+    beforeClose: async () => {
       try {
         const now = await lstat(path);
         if (now.isSocket() && now.ino === ours.ino && now.dev === ours.dev) await unlink(path);
       } catch {
         // Already gone, or no longer ours to judge: leave it.
       }
-      server.close();
     },
-  };
+  });
 }
 
 async function listenPipe(server: net.Server, path: string): Promise<Listener> {
@@ -242,17 +238,7 @@ async function listenPipe(server: net.Server, path: string): Promise<Listener> {
     }
     throw new TransportError('listen_failed', `cannot listen on ${pipe}: ${describeSystemError(err)}`);
   }
-  let closed = false;
-  return {
-    address: pipe,
-    close(): Promise<void> {
-      if (!closed) {
-        closed = true;
-        server.close();
-      }
-      return Promise.resolve();
-    },
-  };
+  return serverListener(server, pipe);
 }
 
 export function unixServer(opts: UnixOptions): ServerTransport {
