@@ -34,7 +34,13 @@ if (files.length === 0) {
   process.stderr.write('no test files found\n');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-});
+// TEST_REPORTER=spec (or tap) gives node's own detailed output instead of the concise one.
+const reporter = process.env.TEST_REPORTER ?? join(root, 'reporter.js');
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

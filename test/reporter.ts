@@ -1,0 +1,80 @@
+/**
+ * A concise node:test reporter: one line per test file, every failure in full, and a closing
+ * `N passed, N failed, N skipped` line. Node's own reporters either print every test (spec,
+ * tap) or hide which file failed (dot).
+ */
+import { relative } from 'node:path';
+import { inspect } from 'node:util';
+
+interface TestData {
+  name: string;
+  nesting: number;
+  file?: string;
+  skip?: string | boolean;
+  todo?: string | boolean;
+  details: { duration_ms: number; type?: string; error?: unknown };
+}
+
+interface TestEvent {
+  type: string;
+  data: TestData & { message?: string };
+}
+
+const where = (file: string | undefined): string => (file ? relative(process.cwd(), file) : '?');
+
+function describeError(error: unknown): string {
+  const cause = (error as { cause?: unknown })?.cause ?? error;
+  return inspect(cause, { depth: 4, colors: false })
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+}
+
+export default async function* concise(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  const perFile = new Map<string, { passed: number; failed: number; skipped: number }>();
+  const count = (file: string | undefined) => {
+    const key = where(file);
+    let entry = perFile.get(key);
+    if (!entry) {
+      entry = { passed: 0, failed: 0, skipped: 0 };
+      perFile.set(key, entry);
+    }
+    return entry;
+  };
+  for await (const event of source) {
+    const { data } = event;
+    // Suites count through their tests; a file-level entry (nesting 0 with no type) is a test.
+    const isSuite = data?.details?.type === 'suite';
+    switch (event.type) {
+      case 'test:pass':
+        if (isSuite) break;
+        if (data.skip || data.todo) {
+          skipped++;
+          count(data.file).skipped++;
+        } else {
+          passed++;
+          count(data.file).passed++;
+        }
+        break;
+      case 'test:fail':
+        if (isSuite) break;
+        failed++;
+        count(data.file).failed++;
+        yield `FAIL ${where(data.file)} › ${data.name}\n${describeError(data.details.error)}\n`;
+        break;
+      case 'test:stderr':
+        if (process.env.TEST_VERBOSE) yield data.message ?? '';
+        break;
+      default:
+        break;
+    }
+  }
+  for (const [file, c] of [...perFile].sort(([a], [b]) => a.localeCompare(b))) {
+    const extra = (c.failed ? `, ${c.failed} failed` : '') + (c.skipped ? `, ${c.skipped} skipped` : '');
+    yield `${c.failed ? 'not ok' : 'ok    '} ${file} (${c.passed} passed${extra})\n`;
+  }
+  yield `${passed} passed, ${failed} failed, ${skipped} skipped\n`;
+}
