@@ -6,13 +6,13 @@ import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { warmUp } from '../lib/crypto/srp.js';
 import { ExitCode } from '../lib/exit-codes.js';
-import { type DaemonLimits, defaultDaemonLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
 import { createLogger } from '../lib/server/log.js';
 import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
 import type { ServerTransport } from '../lib/transport/transport.js';
+import { limitsFromArgs, withLimitOptions } from './limit-options.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
 import { UsageError } from './usage-error.js';
 
@@ -24,31 +24,13 @@ interface ServeArgs {
   room?: string[];
   roomsFile?: string;
   openRooms: boolean;
-  history: number;
-  historyBytes: number;
   socket?: string;
   legacy: boolean;
   verbose: boolean;
-  maxClients: number;
-  maxPerAddress: number;
-  maxPending: number;
-  maxRooms: number;
-  maxMembers: number;
-  maxHandshakeFrame: number;
-  maxFrame: number;
-  maxQueue: number;
-  handshakeTimeout: number;
-  rate: number;
-  burst: number;
-  rateBytes: number;
-  burstBytes: number;
 }
 
-const LIMITS = 'Limits:';
-
 function builder(y: Argv): Argv<ServeArgs> {
-  const d = defaultDaemonLimits;
-  return y
+  const options = y
     .usage(
       '$0 serve [host] [port] [options]\n\nRun the daemon. It relays only ciphertext, keeps everything in memory and writes nothing to disk.\n' +
         'With no password from any source, it generates a passphrase and prints the command to connect.\n' +
@@ -84,16 +66,6 @@ function builder(y: Argv): Argv<ServeArgs> {
       default: false,
       describe: 'let clients create rooms (connect --create); such a room vanishes with its last member',
     })
-    .option('history', {
-      type: 'number',
-      default: d.historySize,
-      describe: 'messages kept per room for late joiners (0 = none)',
-    })
-    .option('history-bytes', {
-      type: 'number',
-      default: d.historyBytes,
-      describe: 'characters of ciphertext kept per room history (oldest dropped first)',
-    })
     .option('socket', { type: 'string', describe: 'listen on a Unix domain socket at PATH instead of TCP' })
     .option('legacy', {
       type: 'boolean',
@@ -105,128 +77,14 @@ function builder(y: Argv): Argv<ServeArgs> {
       type: 'boolean',
       default: false,
       describe: 'log names, rooms and addresses (off by default)',
-    })
-    .option('max-clients', {
-      type: 'number',
-      default: d.maxClients,
-      group: LIMITS,
-      describe: 'connections in total',
-    })
-    .option('max-per-address', {
-      type: 'number',
-      default: d.maxClientsPerAddress,
-      group: LIMITS,
-      describe: 'connections from one address',
-    })
-    .option('max-pending', {
-      type: 'number',
-      default: d.maxPendingHandshakes,
-      group: LIMITS,
-      describe: 'unfinished handshakes',
-    })
-    .option('max-rooms', { type: 'number', default: d.maxRooms, group: LIMITS, describe: 'rooms at once' })
-    .option('max-members', {
-      type: 'number',
-      default: d.maxMembersPerRoom,
-      group: LIMITS,
-      describe: 'members per room',
-    })
-    .option('max-handshake-frame', {
-      type: 'number',
-      default: d.maxHandshakeLineBytes,
-      group: LIMITS,
-      describe: 'bytes per line before authentication',
-    })
-    .option('max-frame', {
-      type: 'number',
-      default: d.maxRecordBytes,
-      group: LIMITS,
-      describe: 'bytes per record after authentication',
-    })
-    .option('max-queue', {
-      type: 'number',
-      default: d.maxQueueBytes,
-      group: LIMITS,
-      describe: 'bytes queued for a member that does not read before it is dropped',
-    })
-    .option('handshake-timeout', {
-      type: 'number',
-      default: d.handshakeTimeoutMs / 1000,
-      group: LIMITS,
-      describe: 'seconds to finish the handshake',
-    })
-    .option('rate', {
-      type: 'number',
-      default: d.rateFramesPerSecond,
-      group: LIMITS,
-      describe: 'frames per second per member before reads pause (0 = no limit)',
-    })
-    .option('burst', {
-      type: 'number',
-      default: d.rateBurst,
-      group: LIMITS,
-      describe: 'frames a member may send at once',
-    })
-    .option('rate-bytes', {
-      type: 'number',
-      default: d.rateBytesPerSecond,
-      group: LIMITS,
-      describe: 'bytes per second per member before reads pause (0 = no limit)',
-    })
-    .option('burst-bytes', {
-      type: 'number',
-      default: d.rateBurstBytes,
-      group: LIMITS,
-      describe: 'bytes a member may send at once',
-    })
-    .check((parsed) => {
-      const argv = parsed as unknown as ServeArgs;
-      const counts: Array<[string, number]> = [
-        ['history', argv.history],
-        ['history-bytes', argv.historyBytes],
-        ['max-clients', argv.maxClients],
-        ['max-per-address', argv.maxPerAddress],
-        ['max-pending', argv.maxPending],
-        ['max-rooms', argv.maxRooms],
-        ['max-members', argv.maxMembers],
-        ['max-handshake-frame', argv.maxHandshakeFrame],
-        ['max-frame', argv.maxFrame],
-        ['max-queue', argv.maxQueue],
-        ['rate', argv.rate],
-        ['burst', argv.burst],
-        ['rate-bytes', argv.rateBytes],
-        ['burst-bytes', argv.burstBytes],
-      ];
-      for (const [name, value] of counts) {
-        if (!Number.isInteger(value) || value < 0)
-          throw new UsageError(`--${name} must be a whole number ≥ 0`);
-      }
-      if (!(argv.handshakeTimeout > 0)) throw new UsageError('--handshake-timeout must be positive');
-      if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
-        throw new UsageError('port must be 0-65535');
-      return true;
-    }) as unknown as Argv<ServeArgs>;
-}
-
-function limitsFrom(args: ServeArgs): DaemonLimits {
-  return {
-    ...defaultDaemonLimits,
-    maxHandshakeLineBytes: args.maxHandshakeFrame,
-    maxRecordBytes: args.maxFrame,
-    handshakeTimeoutMs: Math.round(args.handshakeTimeout * 1000),
-    maxPendingHandshakes: args.maxPending,
-    maxClients: args.maxClients,
-    maxClientsPerAddress: args.maxPerAddress,
-    maxRooms: args.maxRooms,
-    maxMembersPerRoom: args.maxMembers,
-    historySize: args.history,
-    historyBytes: args.historyBytes,
-    maxQueueBytes: args.maxQueue,
-    rateFramesPerSecond: args.rate,
-    rateBurst: Math.max(1, args.burst),
-    rateBytesPerSecond: args.rateBytes,
-    rateBurstBytes: Math.max(1, args.burstBytes),
-  };
+    });
+  return withLimitOptions(options).check((parsed) => {
+    const argv = parsed as unknown as ServeArgs;
+    limitsFromArgs(argv);
+    if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
+      throw new UsageError('port must be 0-65535');
+    return true;
+  }) as unknown as Argv<ServeArgs>;
 }
 
 function fail(message: string, code: number = ExitCode.usage): never {
@@ -241,7 +99,7 @@ function quote(word: string): string {
 
 async function run(args: ServeArgs): Promise<void> {
   warmUp(); // set up OpenSSL's SRP group once, before the first client waits for it
-  const limits = limitsFrom(args);
+  const limits = limitsFromArgs(args);
   const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
 
   // Rooms from the verifier file: no password involved.

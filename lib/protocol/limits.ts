@@ -1,64 +1,193 @@
 /**
- * Every limit of the daemon and the client with its default, in one place. Each daemon
- * limit is also a `serve` flag (see commands/serve.ts), and docs/protocol.md lists them.
+ * Every limit of the daemon and the client with its default, in one place. Each daemon limit
+ * is declared once below (field, `serve` flag, default, unit, smallest value, description):
+ * `serve`'s options, their validation and the `DaemonLimits` object are derived from these
+ * declarations, and a test keeps the limit table of docs/protocol.md in step with them.
  */
 
-export interface DaemonLimits {
-  /** Longest line accepted before authentication (bytes, excluding the newline). */
-  maxHandshakeLineBytes: number;
-  /** Longest channel record accepted from a client after authentication (bytes of base64). */
-  maxRecordBytes: number;
-  /** Longest message token accepted inside a `message` frame (characters). */
-  maxMessageChars: number;
-  /** Time allowed from accept to a completed handshake (ms). */
-  handshakeTimeoutMs: number;
-  /** Time allowed from a completed handshake to a successful join (ms). */
-  joinTimeoutMs: number;
-  /** Connections that have not completed the handshake, all addresses together. */
-  maxPendingHandshakes: number;
-  /** Connections in total (pending and authenticated). */
-  maxClients: number;
-  /** Connections from one peer address (TCP remote IP; Unix and memory count as one address). */
-  maxClientsPerAddress: number;
-  /** Rooms that exist at once (static rooms count; open rooms are created up to this). */
-  maxRooms: number;
-  /** Members in one room. */
-  maxMembersPerRoom: number;
-  /** Messages kept per room and replayed to a late joiner; 0 keeps none. */
-  historySize: number;
-  /** Characters of ciphertext kept per room's history: the oldest messages go first. */
-  historyBytes: number;
-  /** Bytes queued for one member (not yet written to its socket) before it is disconnected. */
-  maxQueueBytes: number;
-  /** Sustained frames per second from one member before reads are paused; 0 = unlimited. */
-  rateFramesPerSecond: number;
-  /** Burst of frames a member may send at once before the rate applies. */
-  rateBurst: number;
-  /** Sustained bytes per second from one member before reads are paused; 0 = unlimited. */
-  rateBytesPerSecond: number;
-  /** Burst of bytes a member may send at once. */
-  rateBurstBytes: number;
+/**
+ * How a limit is measured. A `ms` limit is given on the command line in seconds (fractions
+ * allowed, above `min`); every other one as a whole number ≥ `min`.
+ */
+export type LimitUnit = 'bytes' | 'bytes/s' | 'characters' | 'count' | 'frames/s' | 'messages' | 'ms';
+
+export interface LimitDeclaration {
+  /** The `serve` flag, without dashes; absent for a limit that is fixed. */
+  readonly flag?: string;
+  /** Other flag names that set the same limit. */
+  readonly aliases?: readonly string[];
+  readonly default: number;
+  readonly unit: LimitUnit;
+  /** Smallest value accepted (in the flag's unit: seconds for `ms`, exclusive). */
+  readonly min: number;
+  /** One line for `serve --help` (and what 0 means, when 0 is special). */
+  readonly describe: string;
 }
 
-export const defaultDaemonLimits: Readonly<DaemonLimits> = Object.freeze({
-  maxHandshakeLineBytes: 4096,
-  maxRecordBytes: 96 * 1024,
-  maxMessageChars: 64 * 1024,
-  handshakeTimeoutMs: 10_000,
-  joinTimeoutMs: 60_000,
-  maxPendingHandshakes: 128,
-  maxClients: 1024,
-  maxClientsPerAddress: 32,
-  maxRooms: 256,
-  maxMembersPerRoom: 256,
-  historySize: 50,
-  historyBytes: 1024 * 1024,
-  maxQueueBytes: 4 * 1024 * 1024,
-  rateFramesPerSecond: 100,
-  rateBurst: 500,
-  rateBytesPerSecond: 256 * 1024,
-  rateBurstBytes: 1024 * 1024,
-});
+/** The daemon's limits, one declaration each. Order = order in `serve --help`. */
+export const daemonLimitDeclarations = {
+  maxClients: { flag: 'max-clients', default: 1024, unit: 'count', min: 0, describe: 'connections in total' },
+  maxClientsPerAddress: {
+    flag: 'max-per-address',
+    default: 32,
+    unit: 'count',
+    min: 0,
+    describe: 'connections from one address (TCP remote IP; a Unix socket counts as one address)',
+  },
+  maxPendingHandshakes: {
+    flag: 'max-pending',
+    default: 128,
+    unit: 'count',
+    min: 0,
+    describe: 'unfinished handshakes, all addresses together',
+  },
+  maxRooms: {
+    flag: 'max-rooms',
+    default: 256,
+    unit: 'count',
+    min: 0,
+    describe: 'rooms at once (static rooms count; open rooms are created up to this)',
+  },
+  maxMembersPerRoom: {
+    flag: 'max-members',
+    default: 256,
+    unit: 'count',
+    min: 0,
+    describe: 'members per room',
+  },
+  maxHandshakeLineBytes: {
+    flag: 'max-handshake-frame',
+    default: 4096,
+    unit: 'bytes',
+    min: 0,
+    describe: 'bytes per line before authentication (excluding the newline)',
+  },
+  maxRecordBytes: {
+    flag: 'max-frame',
+    default: 96 * 1024,
+    unit: 'bytes',
+    min: 0,
+    describe: 'bytes per record (of base64) from a client after authentication',
+  },
+  maxMessageChars: {
+    default: 64 * 1024,
+    unit: 'characters',
+    min: 1,
+    describe: 'characters of one message token inside a `message` frame',
+  },
+  maxQueueBytes: {
+    flag: 'max-queue',
+    default: 4 * 1024 * 1024,
+    unit: 'bytes',
+    min: 0,
+    describe: 'bytes queued for a member that does not read before it is dropped',
+  },
+  handshakeTimeoutMs: {
+    flag: 'handshake-timeout',
+    default: 10_000,
+    unit: 'ms',
+    min: 0,
+    describe: 'seconds to finish the handshake',
+  },
+  joinTimeoutMs: {
+    default: 60_000,
+    unit: 'ms',
+    min: 0,
+    describe: 'time from a completed handshake to a successful join',
+  },
+  historySize: {
+    flag: 'history',
+    default: 50,
+    unit: 'messages',
+    min: 0,
+    describe: 'messages kept per room for late joiners (0 = none)',
+  },
+  historyBytes: {
+    flag: 'history-bytes',
+    default: 1024 * 1024,
+    unit: 'characters',
+    min: 0,
+    describe: 'characters of ciphertext kept per room history (oldest dropped first)',
+  },
+  rateFramesPerSecond: {
+    flag: 'rate',
+    default: 100,
+    unit: 'frames/s',
+    min: 0,
+    describe: 'frames per second per member before reads pause (0 = no limit)',
+  },
+  rateBurst: {
+    flag: 'burst',
+    default: 500,
+    unit: 'count',
+    min: 1,
+    describe: 'frames a member may send at once',
+  },
+  rateBytesPerSecond: {
+    flag: 'rate-bytes',
+    default: 256 * 1024,
+    unit: 'bytes/s',
+    min: 0,
+    describe: 'bytes per second per member before reads pause (0 = no limit)',
+  },
+  rateBurstBytes: {
+    flag: 'burst-bytes',
+    default: 1024 * 1024,
+    unit: 'bytes',
+    min: 1,
+    describe: 'bytes a member may send at once',
+  },
+} as const satisfies Record<string, LimitDeclaration>;
+
+export type DaemonLimitName = keyof typeof daemonLimitDeclarations;
+
+/** The daemon's limits as numbers (see `daemonLimitDeclarations` for each one's meaning). */
+export type DaemonLimits = { [K in DaemonLimitName]: number };
+
+/** The declarations as a list, for code that walks them. */
+export const daemonLimitList: ReadonlyArray<readonly [DaemonLimitName, LimitDeclaration]> = Object.entries(
+  daemonLimitDeclarations,
+) as Array<[DaemonLimitName, LimitDeclaration]>;
+
+export const defaultDaemonLimits: Readonly<DaemonLimits> = Object.freeze(
+  Object.fromEntries(daemonLimitList.map(([name, d]) => [name, d.default])) as DaemonLimits,
+);
+
+/** Upper bound of a member entry (`{"user_id":…,"username":…}`) in an `init` frame, in bytes. */
+const MEMBER_ENTRY_BYTES = 1024;
+/** Upper bound of what a history entry adds to its token (id, timestamp, ids, name), in bytes. */
+const MESSAGE_ENTRY_BYTES = 1280;
+
+/**
+ * An upper bound of the bytes a member's queue must be able to hold: the `init` frame of a
+ * late joiner when the room's history and member list are full (or, with no history, one
+ * relayed message of the largest size), as it may sit in the socket's buffer, sealed.
+ */
+export function minQueueBytes(limits: DaemonLimits): number {
+  const count = limits.historySize;
+  const tokens =
+    count === 0
+      ? limits.maxMessageChars
+      : Math.min(count * limits.maxMessageChars, Math.max(limits.historyBytes, limits.maxMessageChars));
+  const plain =
+    256 + tokens + Math.max(1, count) * MESSAGE_ENTRY_BYTES + limits.maxMembersPerRoom * MEMBER_ENTRY_BYTES;
+  return Math.ceil(plain / 3) * 4 + 64; // base64 of the ciphertext, its tag and the newline
+}
+
+/**
+ * Limits that contradict each other, as one line naming the flags involved, or undefined.
+ * A daemon started with such limits would fail its own members (e.g. drop every late joiner).
+ */
+export function contradictoryLimits(limits: DaemonLimits): string | undefined {
+  const needed = minQueueBytes(limits);
+  if (limits.maxQueueBytes < needed)
+    return (
+      `--max-queue ${limits.maxQueueBytes} is smaller than a late joiner's init with a full history ` +
+      `(up to ${needed} bytes with --history ${limits.historySize}, --history-bytes ${limits.historyBytes}, ` +
+      `--max-members ${limits.maxMembersPerRoom}): raise --max-queue or lower those`
+    );
+  return undefined;
+}
 
 export interface ClientLimits {
   /** Longest line accepted from the daemon before authentication. */

@@ -58,6 +58,14 @@ test('an unknown command or option is a usage error (exit 2)', () => {
   assert.equal(noCommand.code, 2);
 });
 
+test('serve refuses limits that contradict each other, in one line (exit 2), before listening', () => {
+  const r = run(cliPath, ['serve', '127.0.0.1', '0', '--password', 'pw', '--max-queue', '100000']);
+  assert.equal(r.code, 2);
+  const first = r.stderr.split('\n')[0]!;
+  assert.match(first, /--max-queue 100000 is smaller than a late joiner's init with a full history/);
+  assert.doesNotMatch(r.stderr, /listening|\n\s+at /);
+});
+
 test('connect without enough arguments is a usage error', () => {
   const r = run(cliPath, ['connect', '127.0.0.1']);
   assert.equal(r.code, 2);
