@@ -119,6 +119,14 @@ function reduce(buf: Buffer): Buffer {
   return bigToMinimal(toBig(m) % N_BIG);
 }
 
+/**
+ * Any big-endian value reduced mod N (minimal big-endian); one BigInt division at most, never an
+ * exponentiation. The daemon makes decoy verifiers with it from a keyed hash expansion.
+ */
+export function reduceModN(buf: Buffer): Buffer {
+  return reduce(buf);
+}
+
 /** Reference square-and-multiply on BigInts; used only for bases OpenSSL refuses. */
 export function modPowBigInt(base: Buffer, exp: Buffer): Buffer {
   let b = toBig(base) % N_BIG;

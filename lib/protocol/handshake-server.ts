@@ -91,6 +91,8 @@ export class ServerHandshake {
     }
     if (init.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version');
     const room = normalizeRoomName(init.room);
+    // The decoy is made on both paths (and dropped for a real room): same work, same time.
+    const decoy = this.directory.decoy(room);
     let creds = this.directory.find(room);
     this.real = creds !== undefined;
     if (!creds && init.create && this.directory.mayCreate(room)) {
@@ -103,7 +105,7 @@ export class ServerHandshake {
       this.created = creds;
       this.real = true;
     }
-    creds ??= this.directory.decoy(room);
+    creds ??= decoy;
     try {
       this.srp = new SrpServer({
         identity: creds.identity,

@@ -6,7 +6,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { verifierV2 } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
-import { computeVerifier } from '../crypto/srp.js';
+import { computeVerifier, N_BYTES, reduceModN } from '../crypto/srp.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { b64, V1_IDENTITY } from '../protocol/frames.js';
 import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-server.js';
@@ -111,6 +111,8 @@ export class RoomRegistry implements RoomDirectory {
   private readonly rooms = new Map<string, Room>();
   /** Per-run secret behind the decoys: the same unknown name gets the same salt within a run. */
   private readonly decoySecret = randomBytes(32);
+  /** Whether password rooms are legacy rooms (legacy mode): decoys then look like them. */
+  private legacyRooms = false;
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -124,6 +126,7 @@ export class RoomRegistry implements RoomDirectory {
   }
 
   addStatic(name: string, creds: RoomCredentials): Room {
+    if (creds.legacy) this.legacyRooms = true;
     if (this.rooms.has(name)) throw new Error('room listed twice');
     if (this.rooms.size >= this.options.maxRooms) throw new Error('more rooms than --max-rooms allows');
     const room = new Room(name, creds, 'static', this.options);
@@ -178,13 +181,30 @@ export class RoomRegistry implements RoomDirectory {
     }
   }
 
+  /**
+   * Stand-in credentials for an unknown room, stable per name within a run. The verifier is a
+   * keyed hash expansion reduced mod N, never an exponentiation: the handshake asks for the
+   * decoy on every srp_init (real room or not), so both paths do exactly the same work and
+   * cannot be told apart by timing. In legacy mode a decoy looks like a password room (those
+   * are legacy rooms there), `legacy` flag included.
+   */
   decoy(name: string): RoomCredentials {
-    const derive = (label: string): Buffer =>
-      createHmac('sha256', this.decoySecret).update(label).update('\0').update(name, 'utf8').digest();
+    const derive = (label: string, bytes = 32): Buffer => {
+      const blocks: Buffer[] = [];
+      for (let i = 0; blocks.length * 32 < bytes; i++) {
+        blocks.push(
+          createHmac('sha256', this.decoySecret).update(`${label}\0${i}\0`).update(name, 'utf8').digest(),
+        );
+      }
+      return Buffer.concat(blocks).subarray(0, bytes);
+    };
     const identity = Buffer.from(name, 'utf8');
-    const salt = derive('salt').subarray(0, 16);
-    const verifier = computeVerifier(identity, derive('password').toString('base64'), salt);
-    return { identity, salt, verifier, roomSalt: derive('room_salt').subarray(0, 16) };
+    const salt = derive('salt', 16);
+    // 32 bytes more than N, so the reduction leaves no visible bias.
+    const verifier = Buffer.from(reduceModN(derive('verifier', N_BYTES + 32)));
+    const creds: RoomCredentials = { identity, salt, verifier, roomSalt: derive('room_salt', 16) };
+    if (this.legacyRooms) creds.legacy = { salt: derive('v1_salt', 4), verifier };
+    return creds;
   }
 
   /** Zeroes every verifier and the decoy secret (shutdown). */
