@@ -56,6 +56,11 @@ export interface HandshakeResult {
   c2s: Buffer;
   /** Key of records the daemon seals (server to client). */
   s2c: Buffer;
+  /**
+   * The credentials the client proved its password for, the very object the directory gave
+   * at srp_init: the daemon admits it only to the room that holds this object.
+   */
+  credentials: RoomCredentials;
   /** Set when the client created the room (open-rooms mode): register these credentials. */
   created?: RoomCredentials;
 }
@@ -69,6 +74,7 @@ export class ServerHandshake {
   private userId = '';
   private real = false;
   private created: RoomCredentials | undefined;
+  private credentials: RoomCredentials | undefined;
   private v1Username: string | undefined;
 
   constructor(private readonly directory: RoomDirectory) {}
@@ -118,6 +124,7 @@ export class ServerHandshake {
       throw err;
     }
     this.room = room;
+    this.credentials = creds;
     this.userId = randomUUID();
     this.state = 'verify';
     const reply: Record<string, unknown> = {
@@ -148,6 +155,7 @@ export class ServerHandshake {
       throw err;
     }
     this.room = room;
+    this.credentials = creds;
     this.real = true;
     this.userId = randomUUID();
     this.state = 'verify';
@@ -177,6 +185,7 @@ export class ServerHandshake {
         room: this.room,
         userId: this.userId,
         username: this.v1Username,
+        credentials: this.credentials!,
         c2s: Buffer.alloc(0),
         s2c: Buffer.alloc(0),
       };
@@ -185,7 +194,14 @@ export class ServerHandshake {
       return { reply, result };
     }
     const { c2s, s2c } = channelKeys(srp.sessionKey);
-    const result: HandshakeResult = { version: 2, room: this.room, userId: this.userId, c2s, s2c };
+    const result: HandshakeResult = {
+      version: 2,
+      room: this.room,
+      userId: this.userId,
+      credentials: this.credentials!,
+      c2s,
+      s2c,
+    };
     if (this.created) result.created = this.created;
     const reply = { H_AMK: b64(hamk) };
     this.state = 'done';

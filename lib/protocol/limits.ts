@@ -9,7 +9,15 @@
  * How a limit is measured. A `ms` limit is given on the command line in seconds (fractions
  * allowed, above `min`); every other one as a whole number ≥ `min`.
  */
-export type LimitUnit = 'bytes' | 'bytes/s' | 'characters' | 'count' | 'frames/s' | 'messages' | 'ms';
+export type LimitUnit =
+  | 'bytes'
+  | 'bytes/s'
+  | 'characters'
+  | 'count'
+  | 'frames/s'
+  | 'handshakes/s'
+  | 'messages'
+  | 'ms';
 
 export interface LimitDeclaration {
   /** The `serve` flag, without dashes; absent for a limit that is fixed. */
@@ -136,6 +144,58 @@ export const daemonLimitDeclarations = {
     unit: 'bytes',
     min: 1,
     describe: 'bytes a member may send at once',
+  },
+  handshakeRatePerSource: {
+    flag: 'handshake-rate',
+    default: 10,
+    unit: 'handshakes/s',
+    min: 0,
+    describe:
+      'handshakes per second from one source (IPv4 address, IPv6 /64); more wait their turn (0 = no limit)',
+  },
+  handshakeBurstPerSource: {
+    flag: 'handshake-burst',
+    default: 20,
+    unit: 'count',
+    min: 1,
+    describe: 'handshakes one source may start at once',
+  },
+  failuresBeforeBackoff: {
+    flag: 'auth-failures',
+    default: 5,
+    unit: 'count',
+    min: 0,
+    describe:
+      'failed proofs from one source before each further one holds its handshakes back (1 s, doubling to 60 s)',
+  },
+  maxTrackedSources: {
+    flag: 'max-sources',
+    default: 4096,
+    unit: 'count',
+    min: 1,
+    describe: 'sources remembered for the per-source limits (least recently seen forgotten first)',
+  },
+  maxRoomsPerSource: {
+    flag: 'max-rooms-per-address',
+    default: 8,
+    unit: 'count',
+    min: 0,
+    describe: 'open rooms one source may hold at once (0 = no limit)',
+  },
+  historyTotalBytes: {
+    flag: 'history-total-bytes',
+    default: 64 * 1024 * 1024,
+    unit: 'characters',
+    min: 0,
+    describe:
+      'characters of ciphertext in all room histories together; the largest lose their oldest first (0 = per room only)',
+  },
+  openRoomGraceMs: {
+    flag: 'room-grace',
+    default: 60_000,
+    unit: 'ms',
+    min: 0,
+    describe: 'seconds an emptied open room keeps its name and password (its history is dropped at once)',
   },
 } as const satisfies Record<string, LimitDeclaration>;
 

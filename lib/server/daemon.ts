@@ -1,6 +1,7 @@
 /**
  * The daemon: accepts connections from a transport, enforces the connection limits, runs
- * each handshake, then dispatches channel frames to rooms. It relays only ciphertext and
+ * each handshake (scheduled by the admission: members' traffic first, fair across sources,
+ * rate-limited and backed off per source), then dispatches channel frames to rooms. It relays only ciphertext and
  * keeps everything in memory; `shutdown()` tells every member, closes and zeroes the keys.
  */
 import { ProtocolError } from '../protocol/errors.js';
@@ -8,6 +9,7 @@ import { readClientFrame } from '../protocol/frames.js';
 import { ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
 import type { DaemonLimits } from '../protocol/limits.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
+import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { Link } from './link.js';
 import type { Logger } from './log.js';
 import type { Room } from './room.js';
@@ -17,6 +19,11 @@ export interface DaemonOptions {
   limits: DaemonLimits;
   registry: RoomRegistry;
   logger: Logger;
+  /**
+   * Every peer arrives through a proxy (a Tor onion service, a reverse proxy) and has its
+   * address: limits are then not keyed by address (see admission.ts).
+   */
+  behindProxy?: boolean;
 }
 
 /** Counters for the log and the tests; no names in here. */
@@ -28,6 +35,10 @@ export interface DaemonStats {
   handshakesOk: number;
   handshakesFailed: number;
   refusedBusy: number;
+  /** Unfinished handshakes closed to make room for new ones. */
+  evicted: number;
+  /** Sources in the admission table. */
+  trackedSources: number;
   errors: Record<string, number>;
 }
 
@@ -37,18 +48,34 @@ interface ClientState {
   handshake: ServerHandshake | undefined;
   room: Room | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** What per-source limits count against (undefined behind a proxy). */
+  source: string | undefined;
+  /** srp_init has been handed to the scheduler (later frames wait in `deferred`). */
+  initSubmitted: boolean;
+  initDone: boolean;
+  deferred: Array<Record<string, unknown>>;
+  acceptedAt: number;
 }
+
+/** Handshake frames a client may send ahead of the challenge (srp_verify is the only one). */
+const MAX_DEFERRED_FRAMES = 2;
 
 export class Daemon {
   private readonly clients = new Set<ClientState>();
   private readonly perAddress = new Map<string, number>();
   private readonly listeners: Listener[] = [];
-  private pending = 0;
+  /** Unfinished handshakes, oldest first (evicted first when the table is full). */
+  private readonly pending = new Set<ClientState>();
+  private readonly sources: SourceTable;
+  private readonly scheduler: HandshakeScheduler;
   private stopping = false;
-  private readonly counters = { handshakesOk: 0, handshakesFailed: 0, refusedBusy: 0 };
+  private readonly counters = { handshakesOk: 0, handshakesFailed: 0, refusedBusy: 0, evicted: 0 };
   private readonly errors: Record<string, number> = {};
 
-  constructor(private readonly options: DaemonOptions) {}
+  constructor(private readonly options: DaemonOptions) {
+    this.sources = new SourceTable(options.limits);
+    this.scheduler = new HandshakeScheduler(options.behindProxy ? undefined : this.sources);
+  }
 
   async listen(transport: ServerTransport): Promise<Listener> {
     const listener = await transport.listen((conn) => this.accept(conn));
@@ -61,7 +88,8 @@ export class Daemon {
     for (const room of this.options.registry.all()) members += room.memberCount;
     return {
       connections: this.clients.size,
-      pendingHandshakes: this.pending,
+      pendingHandshakes: this.pending.size,
+      trackedSources: this.sources.size,
       members,
       rooms: this.options.registry.size,
       ...this.counters,
@@ -73,6 +101,7 @@ export class Daemon {
   async shutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.scheduler.clear();
     await Promise.all(this.listeners.map((l) => l.close()));
     const closing: Promise<void>[] = [];
     for (const client of [...this.clients]) {
@@ -92,13 +121,14 @@ export class Daemon {
 
   private accept(conn: Connection): void {
     const { limits, logger } = this.options;
-    const fromAddress = this.perAddress.get(conn.peer) ?? 0;
+    const source = sourceKey(conn.peer, this.options.behindProxy ?? false);
+    const fromAddress = source === undefined ? 0 : (this.perAddress.get(source) ?? 0);
     const link = new Link(conn, limits);
     if (
       this.stopping ||
       this.clients.size >= limits.maxClients ||
-      fromAddress >= limits.maxClientsPerAddress ||
-      this.pending >= limits.maxPendingHandshakes
+      (source !== undefined && fromAddress >= limits.maxClientsPerAddress) ||
+      limits.maxPendingHandshakes === 0
     ) {
       this.counters.refusedBusy++;
       this.count('busy');
@@ -107,16 +137,29 @@ export class Daemon {
       link.close('busy');
       return;
     }
+    // A full pending table makes room: the oldest unfinished handshake goes, so idle or slow
+    // sockets cannot lock new clients out (a real handshake takes well under a second).
+    if (this.pending.size >= limits.maxPendingHandshakes) {
+      const oldest = this.pending.values().next().value as ClientState;
+      this.counters.evicted++;
+      logger.detail(`evicted the oldest unfinished handshake (from ${oldest.link.conn.peer}): table full`);
+      oldest.link.close('busy');
+    }
     const client: ClientState = {
       link,
       phase: 'handshake',
       handshake: new ServerHandshake(this.options.registry),
       room: undefined,
       timer: setTimeout(() => link.close('timeout'), limits.handshakeTimeoutMs),
+      source,
+      initSubmitted: false,
+      initDone: false,
+      deferred: [],
+      acceptedAt: performance.now(),
     };
     this.clients.add(client);
-    this.perAddress.set(conn.peer, fromAddress + 1);
-    this.pending++;
+    if (source !== undefined) this.perAddress.set(source, fromAddress + 1);
+    this.pending.add(client);
     link.start({
       onFrame: (frame) => this.onFrame(client, frame),
       onClose: (reason) => this.onClose(client, reason),
@@ -124,8 +167,40 @@ export class Daemon {
   }
 
   private onFrame(client: ClientState, frame: Record<string, unknown>): void {
-    if (client.phase === 'handshake') this.onHandshakeFrame(client, frame);
-    else this.onChannelFrame(client, frame);
+    if (client.phase !== 'handshake') {
+      this.onChannelFrame(client, frame);
+      return;
+    }
+    if (client.initDone) {
+      this.onHandshakeFrame(client, frame);
+      return;
+    }
+    if (client.initSubmitted) {
+      // The challenge is not out yet: keep the client's next frames in order, a few at most.
+      if (client.deferred.length >= MAX_DEFERRED_FRAMES) client.link.close('bad_request');
+      else client.deferred.push(frame);
+      return;
+    }
+    client.initSubmitted = true;
+    // A source backed off for longer than the handshake may last is told so right away.
+    const left = this.options.limits.handshakeTimeoutMs - (performance.now() - client.acceptedAt);
+    if (this.scheduler.waitMs(client.source) >= left) {
+      this.count('rate_limited');
+      this.options.logger.detail(`refused a handshake from ${client.link.conn.peer}: backed off`);
+      client.link.close('rate_limited');
+      return;
+    }
+    this.scheduler.submit(client.source, {
+      alive: () => !client.link.isClosed,
+      run: () => {
+        client.initDone = true;
+        this.onHandshakeFrame(client, frame);
+        for (const next of client.deferred.splice(0)) {
+          if (client.link.isClosed) return;
+          this.onFrame(client, next);
+        }
+      },
+    });
   }
 
   private onHandshakeFrame(client: ClientState, frame: Record<string, unknown>): void {
@@ -137,10 +212,14 @@ export class Daemon {
         link.sendPlain(reply);
         return;
       }
+      // The room must be the very one whose credentials the client proved its password for:
+      // an open room that emptied and was re-created meanwhile is another room.
       const room = result.created
-        ? registry.registerCreated(result.room, result.created)
+        ? registry.registerCreated(result.room, result.created, client.source)
         : registry.get(result.room);
-      if (!room) throw new ProtocolError('auth_failed');
+      if (!room || (!result.created && room.credentials !== result.credentials)) {
+        throw new ProtocolError('auth_failed');
+      }
       link.sendPlain(reply);
       if (result.version === 1) link.startPlain();
       else link.startChannel(result.c2s, result.s2c);
@@ -150,7 +229,8 @@ export class Daemon {
       client.phase = 'authenticated';
       client.room = room;
       room.pendingJoins++;
-      this.pending--;
+      this.pending.delete(client);
+      if (client.source !== undefined) this.sources.succeed(client.source);
       this.counters.handshakesOk++;
       clearTimeout(client.timer);
       client.timer = setTimeout(() => link.close('timeout'), limits.joinTimeoutMs);
@@ -167,8 +247,23 @@ export class Daemon {
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'internal';
       this.counters.handshakesFailed++;
+      if (code === 'auth_failed') this.failedProof(client);
       link.close(code);
     }
+  }
+
+  /** Counts a failed proof against the client's source (backing it off) and logs it. */
+  private failedProof(client: ClientState): void {
+    const peer = client.link.conn.peer;
+    if (client.source === undefined) {
+      this.options.logger.detail(`failed proof from ${peer}`);
+      return;
+    }
+    const { failures, backoffMs } = this.sources.fail(client.source);
+    this.options.logger.detail(
+      `failed proof from ${peer} (${failures} from ${client.source}` +
+        `${backoffMs > 0 ? `; its handshakes wait ${backoffMs / 1000} s` : ''})`,
+    );
   }
 
   private onChannelFrame(client: ClientState, raw: Record<string, unknown>): void {
@@ -218,12 +313,14 @@ export class Daemon {
     if (!this.clients.delete(client)) return;
     clearTimeout(client.timer);
     const { link } = client;
-    const peer = link.conn.peer;
-    const left = (this.perAddress.get(peer) ?? 1) - 1;
-    if (left === 0) this.perAddress.delete(peer);
-    else this.perAddress.set(peer, left);
+    const source = client.source;
+    if (source !== undefined) {
+      const left = (this.perAddress.get(source) ?? 1) - 1;
+      if (left === 0) this.perAddress.delete(source);
+      else this.perAddress.set(source, left);
+    }
     if (client.phase === 'handshake') {
-      this.pending--;
+      this.pending.delete(client);
       client.handshake?.destroy();
     }
     const room = client.room;

@@ -23,9 +23,31 @@ interface RoomMember {
 }
 
 /**
+ * The daemon-wide bound on the characters of all room histories together: when a push goes
+ * over it, the oldest messages of the largest history go first, so a room filling its
+ * history cannot push out a small room's before its own has shrunk to that size.
+ */
+export class HistoryBudget {
+  used = 0;
+  readonly histories = new Set<History>();
+
+  constructor(readonly maxChars: number) {}
+
+  /** Drops oldest messages from the largest histories until the total fits. */
+  enforce(): void {
+    while (this.used > this.maxChars) {
+      let largest: History | undefined;
+      for (const h of this.histories) if (!largest || h.size > largest.size) largest = h;
+      if (!largest || largest.size === 0) return;
+      largest.dropOldest();
+    }
+  }
+}
+
+/**
  * The last messages of a room, bounded in count and in characters of ciphertext, so that a
  * member filling the history with the largest messages cannot make the init frame of every
- * later joiner huge. The oldest go first.
+ * later joiner huge. The oldest go first. Also bounded daemon-wide by a shared budget.
  */
 class History {
   private items: MessageData[] = [];
@@ -34,15 +56,38 @@ class History {
   constructor(
     private readonly maxCount: number,
     private readonly maxChars: number,
-  ) {}
+    private readonly budget: HistoryBudget | undefined,
+  ) {
+    budget?.histories.add(this);
+  }
+
+  /** Characters held. */
+  get size(): number {
+    return this.chars;
+  }
 
   push(item: MessageData): void {
     if (this.maxCount === 0) return;
     this.items.push(item);
     this.chars += item.text.length;
+    if (this.budget) this.budget.used += item.text.length;
     while (this.items.length > this.maxCount || (this.chars > this.maxChars && this.items.length > 1)) {
-      this.chars -= this.items.shift()!.text.length;
+      this.dropOldest();
     }
+    this.budget?.enforce();
+  }
+
+  dropOldest(): void {
+    const item = this.items.shift();
+    if (!item) return;
+    this.chars -= item.text.length;
+    if (this.budget) this.budget.used -= item.text.length;
+  }
+
+  /** Leaves the shared budget (the room is gone). */
+  detach(): void {
+    this.clear();
+    this.budget?.histories.delete(this);
   }
 
   toArray(): MessageData[] {
@@ -50,6 +95,7 @@ class History {
   }
 
   clear(): void {
+    if (this.budget) this.budget.used -= this.chars;
     this.items = [];
     this.chars = 0;
   }
@@ -60,6 +106,8 @@ export interface RoomLimits {
   historySize: number;
   historyBytes: number;
   maxMembersPerRoom: number;
+  /** Shared bound on all histories of the daemon (characters); absent: per room only. */
+  historyBudget?: HistoryBudget;
 }
 
 export class Room {
@@ -78,7 +126,7 @@ export class Room {
     readonly kind: 'static' | 'open',
     private readonly limits: RoomLimits,
   ) {
-    this.history = new History(limits.historySize, limits.historyBytes);
+    this.history = new History(limits.historySize, limits.historyBytes, limits.historyBudget);
   }
 
   get memberCount(): number {
@@ -127,6 +175,16 @@ export class Room {
     if (this.credentials.legacy) data.user_ip = '';
     this.history.push(data);
     this.broadcast({ type: 'message', data });
+  }
+
+  /** Forgets the history without telling anyone (the room emptied, or is going away). */
+  dropHistory(): void {
+    this.history.clear();
+  }
+
+  /** Releases the room's share of the daemon-wide history budget (the room is gone). */
+  dispose(): void {
+    this.history.detach();
   }
 
   /** Wipes the history for everyone. */

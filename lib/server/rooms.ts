@@ -11,12 +11,18 @@ import { ProtocolError } from '../protocol/errors.js';
 import { b64, V1_IDENTITY } from '../protocol/frames.js';
 import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
-import { Room, type RoomLimits } from './room.js';
+import { HistoryBudget, Room, type RoomLimits } from './room.js';
 
 export interface RegistryOptions extends RoomLimits {
   /** Clients may create rooms (`serve --open-rooms`). */
   openRooms: boolean;
   maxRooms: number;
+  /** Open rooms that exist at once per creating source (address); 0 = no per-source cap. */
+  maxRoomsPerSource?: number;
+  /** Characters of all room histories together (daemon-wide); 0 = per-room bounds only. */
+  historyTotalBytes?: number;
+  /** How long an emptied open room keeps its name and password (ms); 0 = it goes at once. */
+  openRoomGraceMs?: number;
 }
 
 /**
@@ -113,8 +119,22 @@ export class RoomRegistry implements RoomDirectory {
   private readonly decoySecret = randomBytes(32);
   /** Whether password rooms are legacy rooms (legacy mode): decoys then look like them. */
   private legacyRooms = false;
+  private readonly roomLimits: RoomLimits;
+  /** Who created each open room (its source key) and how many rooms each source holds. */
+  private readonly creatorOf = new Map<Room, string>();
+  private readonly createdBy = new Map<string, number>();
+  /** Emptied open rooms in their grace period, and the timer that ends it. */
+  private readonly graceTimers = new Map<Room, NodeJS.Timeout>();
 
-  constructor(private readonly options: RegistryOptions) {}
+  constructor(private readonly options: RegistryOptions) {
+    const total = options.historyTotalBytes ?? 0;
+    this.roomLimits = {
+      historySize: options.historySize,
+      historyBytes: options.historyBytes,
+      maxMembersPerRoom: options.maxMembersPerRoom,
+      ...(total > 0 ? { historyBudget: new HistoryBudget(total) } : {}),
+    };
+  }
 
   get size(): number {
     return this.rooms.size;
@@ -129,7 +149,7 @@ export class RoomRegistry implements RoomDirectory {
     if (creds.legacy) this.legacyRooms = true;
     if (this.rooms.has(name)) throw new Error('room listed twice');
     if (this.rooms.size >= this.options.maxRooms) throw new Error('more rooms than --max-rooms allows');
-    const room = new Room(name, creds, 'static', this.options);
+    const room = new Room(name, creds, 'static', this.roomLimits);
     this.rooms.set(name, room);
     return room;
   }
@@ -153,32 +173,67 @@ export class RoomRegistry implements RoomDirectory {
   }
 
   /**
-   * Registers a room created by an authenticated client. If another client created the same
-   * name meanwhile with other credentials, the later one fails like a wrong password.
+   * Registers a room created by an authenticated client from `source` (undefined: not keyed
+   * by address). If another client created the same name meanwhile, the later one fails like
+   * a wrong password; a source at its room cap, or a full daemon, gets `busy`.
    */
-  registerCreated(name: string, creds: RoomCredentials): Room {
-    const existing = this.rooms.get(name);
-    if (existing) {
-      if (!existing.credentials.verifier.equals(creds.verifier)) throw new ProtocolError('auth_failed');
-      return existing;
-    }
+  registerCreated(name: string, creds: RoomCredentials, source?: string): Room {
+    if (this.rooms.has(name)) throw new ProtocolError('auth_failed');
     if (this.rooms.size >= this.options.maxRooms) throw new ProtocolError('busy');
-    const room = new Room(name, creds, 'open', this.options);
+    const perSource = this.options.maxRoomsPerSource ?? 0;
+    const held = source === undefined ? 0 : (this.createdBy.get(source) ?? 0);
+    if (source !== undefined && perSource > 0 && held >= perSource) throw new ProtocolError('busy');
+    const room = new Room(name, creds, 'open', this.roomLimits);
     this.rooms.set(name, room);
+    if (source !== undefined) {
+      this.creatorOf.set(room, source);
+      this.createdBy.set(source, held + 1);
+    }
     return room;
   }
 
-  /** Drops an open room once its last member has left. */
+  /**
+   * Called when a member leaves or an unjoined client goes: an open room with nobody left
+   * forgets its history at once, keeps its name and password for the grace period (so that
+   * nobody else can claim the name while its members reconnect), then goes.
+   */
   releaseIfEmpty(room: Room): void {
-    if (
+    if (!this.isIdleOpenRoom(room)) return;
+    room.dropHistory();
+    const grace = this.options.openRoomGraceMs ?? 0;
+    if (grace <= 0) {
+      this.remove(room);
+      return;
+    }
+    clearTimeout(this.graceTimers.get(room));
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(room);
+      if (this.isIdleOpenRoom(room)) this.remove(room);
+    }, grace);
+    timer.unref();
+    this.graceTimers.set(room, timer);
+  }
+
+  private isIdleOpenRoom(room: Room): boolean {
+    return (
       room.kind === 'open' &&
       room.memberCount === 0 &&
       room.pendingJoins === 0 &&
       this.rooms.get(room.name) === room
-    ) {
-      this.rooms.delete(room.name);
-      wipe(room.credentials.verifier, room.credentials.salt, room.credentials.roomSalt);
+    );
+  }
+
+  private remove(room: Room): void {
+    this.rooms.delete(room.name);
+    room.dispose();
+    const source = this.creatorOf.get(room);
+    if (source !== undefined) {
+      this.creatorOf.delete(room);
+      const left = (this.createdBy.get(source) ?? 1) - 1;
+      if (left <= 0) this.createdBy.delete(source);
+      else this.createdBy.set(source, left);
     }
+    wipe(room.credentials.verifier, room.credentials.salt, room.credentials.roomSalt);
   }
 
   /**
@@ -209,6 +264,8 @@ export class RoomRegistry implements RoomDirectory {
 
   /** Zeroes every verifier and the decoy secret (shutdown). */
   destroy(): void {
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.graceTimers.clear();
     for (const room of this.rooms.values()) {
       wipe(room.credentials.verifier, room.credentials.salt, room.credentials.roomSalt);
     }

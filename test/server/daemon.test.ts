@@ -156,8 +156,8 @@ describe('daemon with two static rooms', () => {
 });
 
 describe('open rooms', () => {
-  test('a client creates a room, others join it with the same password, and it vanishes with its last member', async () => {
-    const d = await startDaemon({}, { openRooms: true });
+  test('a client creates a room, others join it with the same password, and it vanishes after its last member', async () => {
+    const d = await startDaemon({}, { openRooms: true, limits: { openRoomGraceMs: 1500 } });
     try {
       const creator = await joinAs(d, 'pop-up', 'pw1', 'maker', { create: true });
       assert.equal(d.registry.size, 1);
@@ -176,6 +176,15 @@ describe('open rooms', () => {
       await glog.waitFor(isMessage('in the pop-up'));
       await creator.close();
       await guest.close();
+      // Emptied: for the grace period its name stays reserved (another password cannot claim
+      // it) and its members can come back with theirs; the history is gone at once.
+      await rejectsWith(
+        ChatSession.open({ transport: d.client(), room: 'pop-up', password: 'pw2', create: true }),
+        'auth_failed',
+      );
+      const back = await ChatSession.open({ transport: d.client(), room: 'pop-up', password: 'pw1' });
+      assert.deepEqual(await back.join('maker'), []);
+      await back.close();
       await waitUntil(() => d.registry.size === 0, 'the room to vanish');
       // Gone: joining without --create fails, and the name can be created anew with another password.
       await rejectsWith(
