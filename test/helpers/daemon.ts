@@ -21,14 +21,24 @@ export interface TestDaemon {
 /** Starts a daemon on 127.0.0.1 with an ephemeral port and the given rooms. */
 export async function startDaemon(
   rooms: Record<string, string>,
-  options: { limits?: Partial<DaemonLimits>; openRooms?: boolean; legacy?: boolean } = {},
+  options: {
+    limits?: Partial<DaemonLimits>;
+    openRooms?: boolean;
+    legacy?: boolean;
+    behindProxy?: boolean;
+  } = {},
 ): Promise<TestDaemon> {
   const limits = { ...defaultDaemonLimits, rateFramesPerSecond: 0, rateBytesPerSecond: 0, ...options.limits };
   const registry = new RoomRegistry({ ...limits, openRooms: options.openRooms ?? false });
   for (const [name, password] of Object.entries(rooms)) {
     registry.addStatic(name, await credentialsFromPassword(name, password, options.legacy ?? false));
   }
-  const daemon = new Daemon({ limits, registry, logger: silentLogger });
+  const daemon = new Daemon({
+    limits,
+    registry,
+    logger: silentLogger,
+    behindProxy: options.behindProxy ?? false,
+  });
   const listener = await daemon.listen(tcpServer({ host: '127.0.0.1', port: 0 }));
   const port = listener.port!;
   return {

@@ -140,13 +140,25 @@ export class RawClient {
     clearTimeout(timer);
   }
 
-  /** Runs the real v2 client handshake over this socket and sets up the channel. */
-  async handshake(room: string, password: string): Promise<void> {
+  /**
+   * Runs the real v2 client handshake over this socket and sets up the channel. With
+   * `create`, asks to create the room (open-rooms mode); `beforeVerify` runs between the
+   * challenge and sending the proof (to stage races).
+   */
+  async handshake(
+    room: string,
+    password: string,
+    options: { create?: boolean; beforeVerify?: () => Promise<void> } = {},
+  ): Promise<void> {
+    let queue: Promise<void> = Promise.resolve();
     const result = await clientHandshake(
       {
         send: (frame) => {
-          this.handshakeSent.push(frame as Record<string, unknown>);
-          this.sendJson(frame);
+          const f = frame as Record<string, unknown>;
+          this.handshakeSent.push(f);
+          if (f.cmd === 'srp_verify' && options.beforeVerify) {
+            queue = options.beforeVerify().then(() => this.sendJson(frame));
+          } else this.sendJson(frame);
         },
         next: async () => {
           const line = await this.nextLine();
@@ -154,8 +166,9 @@ export class RawClient {
           return parseObject(line);
         },
       },
-      { room, password },
+      { room, password, ...(options.create ? { create: true } : {}) },
     );
+    await queue;
     this.userId = result.userId;
     this.sealer = new ChannelSealer(result.c2s);
     this.opener = new ChannelOpener(result.s2c);
