@@ -5,13 +5,17 @@
  * Everything is bounded by count and time, talks to 127.0.0.1 only, and reports over IPC.
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
+import { srpMath } from '../../lib/crypto/srp.js';
 import type { BenchSecrets, Request } from './common.js';
 import { percentile, serve, sleep } from './common.js';
 import { authenticate, BareMember, type BenchMember, SecureMember, SrpRoomClient } from './wire.js';
 
 const srpClients = new Map<string, SrpRoomClient>();
+/** A valid SRP A (g^a for a fixed a) the stranger replays. */
+const STRANGER_A = srpMath.computeA(Buffer.alloc(32, 7)).toString('base64');
 
 function srpFor(room: string, secrets: BenchSecrets): SrpRoomClient {
   let c = srpClients.get(room);
@@ -204,6 +208,43 @@ serve({
     };
     await Promise.all(Array.from({ length: Number(req.concurrency) }, loop));
     return { ok, failed, lastError };
+  },
+
+  /**
+   * A stranger from one address replaying srp_init with a fixed A on `concurrency`
+   * connections: each connection sends it, waits for the first reply line (a challenge or a
+   * refusal) or the close, and is replaced at once. Never sends a proof.
+   */
+  strangerFlood: async (req: Request) => {
+    const port = Number(req.port);
+    const deadline = performance.now() + Number(req.durationMs);
+    const line = `${JSON.stringify({ cmd: 'srp_init', v: 2, room: String(req.room), A: STRANGER_A })}\n`;
+    let challenges = 0;
+    let refused = 0;
+    const once = (): Promise<void> =>
+      new Promise((resolve) => {
+        const sock = net.connect({ host: '127.0.0.1', port });
+        let got = '';
+        const done = (): void => {
+          sock.destroy();
+          resolve();
+        };
+        sock.once('connect', () => sock.write(line));
+        sock.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          if (!got.includes('\n')) return;
+          if (got.includes('"B"')) challenges++;
+          else refused++;
+          done();
+        });
+        sock.once('error', done);
+        sock.once('close', done);
+      });
+    const loop = async (): Promise<void> => {
+      while (performance.now() < deadline) await once();
+    };
+    await Promise.all(Array.from({ length: Number(req.concurrency) }, loop));
+    return { challenges, refused };
   },
 
   /** Opens `perRoom` joined members in each room and keeps them. */

@@ -23,7 +23,11 @@ eld.enable();
 let daemon: Daemon | undefined;
 let relay: net.Server | undefined;
 
-/** Bench limits: no rate limit, room for 1,000+ connections from one address. */
+/**
+ * Bench limits: no rate limit, room for 1,000+ connections and handshakes from one address
+ * (the bench's clients all come from 127.0.0.1). The stranger-flood row starts a daemon with
+ * the default per-address limits instead (`limits` of the start request).
+ */
 function benchLimits(overrides: Partial<DaemonLimits>): DaemonLimits {
   return {
     ...defaultDaemonLimits,
@@ -33,6 +37,7 @@ function benchLimits(overrides: Partial<DaemonLimits>): DaemonLimits {
     maxClientsPerAddress: 4096,
     maxMembersPerRoom: 1024,
     maxPendingHandshakes: 512,
+    handshakeRatePerSource: 0,
     ...overrides,
   };
 }

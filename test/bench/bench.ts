@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
 import { computeVerifier } from '../../lib/crypto/srp.js';
+import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { builtCli, cliPath } from '../helpers/paths.js';
 import {
   type BenchRoom,
@@ -39,6 +40,9 @@ const RUNS = 5;
 const MEMBERS = 100;
 const IDLE_ROOMS = 10;
 const IDLE_PER_ROOM = 100;
+/** `--only stranger`: just the stranger-flood row (and the secrets it needs). */
+const ONLY_STRANGER =
+  process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'stranger';
 
 interface Mark {
   cpuMs: number;
@@ -68,9 +72,10 @@ async function forkChild(file: string, execArgv: string[] = []): Promise<ChildPr
 async function startDaemon(
   mode: 'secure' | 'bare',
   rooms: BenchRoom[],
+  limits: Partial<DaemonLimits> = {},
 ): Promise<{ proc: ChildProcess; port: number }> {
   const proc = await forkChild('bench-daemon.js', ['--expose-gc']);
-  const { port } = await rpc<{ port: number }>(proc, 'start', { mode, rooms });
+  const { port } = await rpc<{ port: number }>(proc, 'start', { mode, rooms, limits });
   return { proc, port };
 }
 
@@ -118,6 +123,78 @@ function add(name: string, value: number, unit: string, target?: string): void {
   rows.push(target === undefined ? { name, value, unit } : { name, value, unit, target });
 }
 
+/** A member that sends a ping every `everyMs` and times the pong (the daemon answers it itself). */
+function pingProbe(member: SecureMember, everyMs: number): { stop: () => number[] } {
+  const samples: number[] = [];
+  member.onFrame = (frame) => {
+    if (!frame.startsWith('{"type":"pong"')) return;
+    samples.push(performance.now() - (JSON.parse(frame) as { t: number }).t);
+  };
+  const timer = setInterval(() => {
+    member.sendFrames([JSON.stringify({ type: 'ping', t: performance.now() })]);
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      member.onFrame = undefined;
+      return samples;
+    },
+  };
+}
+
+/**
+ * A bystander's ping p99 while a stranger floods srp_init from one address, against a daemon
+ * with the default per-address limits (connections, handshake rate). Runnable alone:
+ * `node dist/test/bench/bench.js --only stranger`.
+ */
+async function strangerRow(rooms: BenchRoom[], secrets: BenchSecrets, clients: ChildProcess): Promise<void> {
+  log('stranger flooding srp_init from one address');
+  const d = await startDaemon('secure', rooms, {
+    maxClientsPerAddress: defaultDaemonLimits.maxClientsPerAddress,
+    handshakeRatePerSource: defaultDaemonLimits.handshakeRatePerSource,
+    maxPendingHandshakes: defaultDaemonLimits.maxPendingHandshakes,
+  });
+  const bystander = await SecureMember.join(d.port, new SrpRoomClient('probe', secrets, 4), 'bystander');
+  const idle: number[] = [];
+  const p99: number[] = [];
+  const challenges: number[] = [];
+  const refused: number[] = [];
+  const cpu: number[] = [];
+  {
+    const p = pingProbe(bystander, 10);
+    await sleep(1000);
+    idle.push(percentile(p.stop(), 99));
+  }
+  for (let run = 0; run < 3; run++) {
+    const m0 = await rpc<Mark & Reply>(d.proc, 'mark', { resetEld: true });
+    const p = pingProbe(bystander, 10);
+    const r = await rpc<{ challenges: number; refused: number } & Reply>(clients, 'strangerFlood', {
+      port: d.port,
+      room: 'flood',
+      concurrency: 48,
+      durationMs: 2000,
+    });
+    const m1 = await rpc<Mark & Reply>(d.proc, 'mark');
+    p99.push(percentile(p.stop(), 99));
+    const seconds = (m1.at - m0.at) / 1000;
+    challenges.push(r.challenges / seconds);
+    refused.push(r.refused / seconds);
+    cpu.push((m1.cpuMs - m0.cpuMs) / (m1.at - m0.at));
+  }
+  bystander.close();
+  await stopChild(d.proc);
+  add(
+    'bystander ping p99 while a stranger floods srp_init from one address',
+    round(median(p99), 2),
+    'ms',
+    '≤ 20',
+  );
+  add('  bystander ping p99, no flood (same daemon)', round(median(idle), 2), 'ms');
+  add('  challenges/s the stranger got (per-address rate)', round(median(challenges), 1), '/s');
+  add('  connections/s refused busy (per-address cap)', Math.round(median(refused)), '/s');
+  add('  daemon CPU busy during it (1.0 = one core)', round(median(cpu), 2), 'cores');
+}
+
 /** A member that sends a timestamped message every `everyMs` and times the echo (encrypt → daemon → decrypt). */
 function echoProbe(member: SecureMember, everyMs: number): { stop: () => number[] } {
   const samples: number[] = [];
@@ -145,22 +222,26 @@ async function main(): Promise<void> {
   const started = performance.now();
 
   // 8. SRP and record-layer CPU figures, in this process.
-  log('SRP / channel CPU figures (handshake.ts)');
-  for (const r of await benchHandshake()) rows.push(r);
+  if (!ONLY_STRANGER) {
+    log('SRP / channel CPU figures (handshake.ts)');
+    for (const r of await benchHandshake()) rows.push(r);
+  }
 
   // 6. Cold start of the CLI.
-  log('cold start');
   const nodeBare: number[] = [];
   const help: number[] = [];
   const serveHelp: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    nodeBare.push(await timeNode(['-e', '0']));
-    help.push(await timeNode([cliPath, '--help']));
-    serveHelp.push(await timeNode([cliPath, 'serve', '--help']));
+  if (!ONLY_STRANGER) {
+    log('cold start');
+    for (let i = 0; i < 10; i++) {
+      nodeBare.push(await timeNode(['-e', '0']));
+      help.push(await timeNode([cliPath, '--help']));
+      serveHelp.push(await timeNode([cliPath, 'serve', '--help']));
+    }
+    add('cmd-chat --help cold start (wall)', round(median(help), 1), 'ms', '≤ 150');
+    add('  cmd-chat serve --help (loads yargs and the command modules)', round(median(serveHelp), 1), 'ms');
+    add('  (node -e 0 on this machine, for reference)', round(median(nodeBare), 1), 'ms');
   }
-  add('cmd-chat --help cold start (wall)', round(median(help), 1), 'ms', '≤ 150');
-  add('  cmd-chat serve --help (loads yargs and the command modules)', round(median(serveHelp), 1), 'ms');
-  add('  (node -e 0 on this machine, for reference)', round(median(nodeBare), 1), 'ms');
 
   // Room secrets: one scrypt for the whole run, a verifier per room name.
   const salt = randomBytes(16);
@@ -183,6 +264,14 @@ async function main(): Promise<void> {
     verifier: computeVerifier(name, srpPassword, salt).toString('base64'),
   }));
   const srp = (room: string): SrpRoomClient => new SrpRoomClient(room, secrets, 4);
+
+  if (ONLY_STRANGER) {
+    const clients = await forkChild('bench-clients.js');
+    await strangerRow(rooms, secrets, clients);
+    clients.disconnect();
+    printTable((performance.now() - started) / 1000);
+    return;
+  }
 
   const secure = await startDaemon('secure', rooms);
   const bare = await startDaemon('bare', []);
@@ -263,6 +352,8 @@ async function main(): Promise<void> {
     probeP99.push(percentile(s, 99));
   }
   probe.close();
+
+  await strangerRow(rooms, secrets, clients);
   add(
     'handshakes/s completed by the daemon (flood, 48 clients)',
     Math.round(median(hsRate)),
