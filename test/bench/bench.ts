@@ -352,8 +352,6 @@ async function main(): Promise<void> {
     probeP99.push(percentile(s, 99));
   }
   probe.close();
-
-  await strangerRow(rooms, secrets, clients);
   add(
     'handshakes/s completed by the daemon (flood, 48 clients)',
     Math.round(median(hsRate)),
@@ -367,6 +365,8 @@ async function main(): Promise<void> {
   add('  message echo latency p50 in a room during the flood', round(median(probeP50), 2), 'ms');
   add('  message echo latency p99 in a room during the flood', round(median(probeP99), 2), 'ms');
   if (floodFailed > 0) add('  failed handshakes during the flood (all runs)', floodFailed, 'count');
+
+  await strangerRow(rooms, secrets, clients);
 
   // 3 + 4. One room, 100 members: secure daemon and bare relay, runs interleaved.
   log('100-member room fan-out');
