@@ -66,6 +66,8 @@ export class Daemon {
   private readonly listeners: Listener[] = [];
   /** Unfinished handshakes, oldest first (evicted first when the table is full). */
   private readonly pending = new Set<ClientState>();
+  /** Unfinished handshakes per source (sources keyed by address only). */
+  private readonly pendingBySource = new Map<string, number>();
   private readonly sources: SourceTable;
   private readonly scheduler: HandshakeScheduler;
   private stopping = false;
@@ -137,14 +139,7 @@ export class Daemon {
       link.close('busy');
       return;
     }
-    // A full pending table makes room: the oldest unfinished handshake goes, so idle or slow
-    // sockets cannot lock new clients out (a real handshake takes well under a second).
-    if (this.pending.size >= limits.maxPendingHandshakes) {
-      const oldest = this.pending.values().next().value as ClientState;
-      this.counters.evicted++;
-      logger.detail(`evicted the oldest unfinished handshake (from ${oldest.link.conn.peer}): table full`);
-      oldest.link.close('busy');
-    }
+    if (this.pending.size >= limits.maxPendingHandshakes) this.evictPending();
     const client: ClientState = {
       link,
       phase: 'handshake',
@@ -159,11 +154,55 @@ export class Daemon {
     };
     this.clients.add(client);
     if (source !== undefined) this.perAddress.set(source, fromAddress + 1);
-    this.pending.add(client);
+    this.addPending(client);
     link.start({
       onFrame: (frame) => this.onFrame(client, frame),
       onClose: (reason) => this.onClose(client, reason),
     });
+  }
+
+  private addPending(client: ClientState): void {
+    this.pending.add(client);
+    if (client.source !== undefined) {
+      this.pendingBySource.set(client.source, (this.pendingBySource.get(client.source) ?? 0) + 1);
+    }
+  }
+
+  private removePending(client: ClientState): void {
+    if (!this.pending.delete(client) || client.source === undefined) return;
+    const left = (this.pendingBySource.get(client.source) ?? 1) - 1;
+    if (left <= 0) this.pendingBySource.delete(client.source);
+    else this.pendingBySource.set(client.source, left);
+  }
+
+  /**
+   * A full pending table makes room instead of refusing: the source holding the most
+   * unfinished handshakes gives up its oldest (behind a proxy, or when no source holds more
+   * than one: the oldest of all). Idle or slow sockets then cannot lock new clients out, and
+   * a source filling the table pushes out its own handshakes first.
+   */
+  private evictPending(): void {
+    let top: string | undefined;
+    let most = 1;
+    for (const [source, n] of this.pendingBySource) {
+      if (n > most) {
+        top = source;
+        most = n;
+      }
+    }
+    let victim: ClientState | undefined;
+    for (const c of this.pending) {
+      if (top === undefined || c.source === top) {
+        victim = c;
+        break;
+      }
+    }
+    if (!victim) return;
+    this.counters.evicted++;
+    this.options.logger.detail(
+      `closed the oldest unfinished handshake of ${victim.link.conn.peer}: the pending table is full`,
+    );
+    victim.link.close('busy');
   }
 
   private onFrame(client: ClientState, frame: Record<string, unknown>): void {
@@ -229,7 +268,7 @@ export class Daemon {
       client.phase = 'authenticated';
       client.room = room;
       room.pendingJoins++;
-      this.pending.delete(client);
+      this.removePending(client);
       if (client.source !== undefined) this.sources.succeed(client.source);
       this.counters.handshakesOk++;
       clearTimeout(client.timer);
@@ -320,7 +359,7 @@ export class Daemon {
       else this.perAddress.set(source, left);
     }
     if (client.phase === 'handshake') {
-      this.pending.delete(client);
+      this.removePending(client);
       client.handshake?.destroy();
     }
     const room = client.room;

@@ -154,6 +154,24 @@ describe('pending handshakes', () => {
     }
   });
 
+  test("a source filling the pending table loses its own oldest handshake, not another source's", async () => {
+    const td = await startDaemon({ chat: PW }, { limits: { maxPendingHandshakes: 8 } });
+    try {
+      const slow = await RawClient.connect({ port: td.port, localAddress: '127.0.0.20' });
+      const idle: RawClient[] = [];
+      for (let i = 0; i < 7; i++)
+        idle.push(await RawClient.connect({ port: td.port, localAddress: '127.0.0.21' }));
+      await waitFor(() => td.daemon.stats().pendingHandshakes === 8, 'the table to fill');
+      const next = await RawClient.connect({ port: td.port, localAddress: '127.0.0.22' });
+      await waitFor(() => idle[0]!.closed, "the filling source's oldest to be evicted");
+      assert.ok(!slow.closed, 'the oldest handshake of all, from another source, stays');
+      assert.ok(!next.closed);
+      for (const c of [slow, next, ...idle]) c.destroy();
+    } finally {
+      await td.stop();
+    }
+  });
+
   test('behind a proxy, one address is not a limit: many idle sockets and fast handshakes', async () => {
     const td = await startDaemon(
       { chat: PW },
