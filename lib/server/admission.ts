@@ -103,6 +103,11 @@ export class SourceTable {
     return this.sources.size;
   }
 
+  /** A burst below one handshake would never let the source start one. */
+  private get burst(): number {
+    return Math.max(1, this.limits.handshakeBurstPerSource);
+  }
+
   private get(key: string): SourceState {
     const now = this.now();
     let state = this.sources.get(key);
@@ -115,7 +120,7 @@ export class SourceTable {
         if (!oldest.done) this.sources.delete(oldest.value);
       }
       state = {
-        tokens: this.limits.handshakeBurstPerSource,
+        tokens: this.burst,
         last: now,
         seen: now,
         failures: 0,
@@ -128,7 +133,7 @@ export class SourceTable {
     const rate = this.limits.handshakeRatePerSource;
     if (rate > 0) {
       state.tokens = Math.min(
-        this.limits.handshakeBurstPerSource,
+        this.burst,
         state.tokens + ((now - state.last) * rate) / 1000,
       );
     }
