@@ -27,6 +27,7 @@ interface ServeArgs {
   socket?: string;
   legacy: boolean;
   verbose: boolean;
+  behindProxy: boolean;
 }
 
 function builder(y: Argv): Argv<ServeArgs> {
@@ -64,7 +65,8 @@ function builder(y: Argv): Argv<ServeArgs> {
     .option('open-rooms', {
       type: 'boolean',
       default: false,
-      describe: 'let clients create rooms (connect --create); such a room vanishes with its last member',
+      describe:
+        'let clients create rooms (connect --create); such a room vanishes after its last member leaves (see --room-grace)',
     })
     .option('socket', { type: 'string', describe: 'listen on a Unix domain socket at PATH instead of TCP' })
     .option('legacy', {
@@ -77,6 +79,12 @@ function builder(y: Argv): Argv<ServeArgs> {
       type: 'boolean',
       default: false,
       describe: 'log names, rooms and addresses (off by default)',
+    })
+    .option('behind-proxy', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'every client arrives through a proxy (Tor onion service, reverse proxy): key no limit by address (see docs/transports.md)',
     });
   return withLimitOptions(options).check((parsed) => {
     const argv = parsed as unknown as ServeArgs;
@@ -162,7 +170,7 @@ async function run(args: ServeArgs): Promise<void> {
   }
 
   const logger = createLogger(process.stderr, args.verbose);
-  const daemon = new Daemon({ limits, registry, logger });
+  const daemon = new Daemon({ limits, registry, logger, behindProxy: args.behindProxy });
   let transport: ServerTransport;
   try {
     transport = serverTransportFor({ host: args.host, port: args.port, socket: args.socket });
@@ -184,7 +192,10 @@ async function run(args: ServeArgs): Promise<void> {
       `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize} messages or ${limits.historyBytes} B; ` +
       `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
       `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
-      `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s`,
+      `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s; ` +
+      (args.behindProxy
+        ? 'behind a proxy: no limit keyed by address'
+        : `handshakes ${limits.handshakeRatePerSource || 'unlimited'}/s per source, back-off after ${limits.failuresBeforeBackoff} failed proofs`),
   );
 
   if (args.legacy) {

@@ -187,8 +187,7 @@ export const daemonLimitDeclarations = {
     default: 64 * 1024 * 1024,
     unit: 'characters',
     min: 0,
-    describe:
-      'characters of ciphertext in all room histories together; the largest lose their oldest first (0 = per room only)',
+    describe: 'characters of ciphertext in all histories together (0 = per room only)',
   },
   openRoomGraceMs: {
     flag: 'room-grace',

@@ -132,10 +132,7 @@ export class SourceTable {
     this.sources.set(key, state);
     const rate = this.limits.handshakeRatePerSource;
     if (rate > 0) {
-      state.tokens = Math.min(
-        this.burst,
-        state.tokens + ((now - state.last) * rate) / 1000,
-      );
+      state.tokens = Math.min(this.burst, state.tokens + ((now - state.last) * rate) / 1000);
     }
     state.last = now;
     return state;

@@ -28,6 +28,7 @@ function rendered(d: LimitDeclaration): string {
     case 'bytes/s':
       return `${binary(v)}/s`;
     case 'frames/s':
+    case 'handshakes/s':
       return `${v}/s`;
     case 'ms':
       return `${v / 1000} s`;

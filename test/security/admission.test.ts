@@ -195,6 +195,20 @@ describe('pending handshakes', () => {
   });
 });
 
+test('serve --behind-proxy: more idle sockets from 127.0.0.1 than --max-per-address, and a client still joins', async () => {
+  const d = await startDaemonProcess(['--password', PW, '--behind-proxy', '--max-per-address', '2']);
+  try {
+    assert.match(d.stderr(), /behind a proxy: no limit keyed by address/);
+    const idle: RawClient[] = [];
+    for (let i = 0; i < 6; i++) idle.push(await RawClient.connect({ port: d.port }));
+    const c = await handshakeFrom(d.port, '127.0.0.1', 'chat', PW);
+    assert.ok(idle.every((s) => !s.closed));
+    for (const s of [c, ...idle]) s.destroy();
+  } finally {
+    await d.stop();
+  }
+});
+
 describe('open rooms', () => {
   test('creations are capped per source', async () => {
     const td = await startDaemon({}, { openRooms: true, limits: { maxRoomsPerSource: 2 } });
