@@ -160,6 +160,7 @@ async function strangerRow(rooms: BenchRoom[], secrets: BenchSecrets, clients: C
   const challenges: number[] = [];
   const refused: number[] = [];
   const cpu: number[] = [];
+  const joins: number[] = [];
   {
     const p = pingProbe(bystander, 10);
     await sleep(1000);
@@ -168,12 +169,27 @@ async function strangerRow(rooms: BenchRoom[], secrets: BenchSecrets, clients: C
   for (let run = 0; run < 3; run++) {
     const m0 = await rpc<Mark & Reply>(d.proc, 'mark', { resetEld: true });
     const p = pingProbe(bystander, 10);
-    const r = await rpc<{ challenges: number; refused: number } & Reply>(clients, 'strangerFlood', {
+    const flood = rpc<{ challenges: number; refused: number } & Reply>(clients, 'strangerFlood', {
       port: d.port,
       room: 'flood',
       concurrency: 48,
       durationMs: 2000,
     });
+    // Real joins from another address during the flood: connect, handshake, join.
+    await sleep(300);
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const m = await SecureMember.join(
+        d.port,
+        new SrpRoomClient('probe', secrets, 1),
+        `joiner${run}-${i}`,
+        '127.0.0.2',
+      );
+      joins.push(performance.now() - t0);
+      m.close();
+      await sleep(200);
+    }
+    const r = await flood;
     const m1 = await rpc<Mark & Reply>(d.proc, 'mark');
     p99.push(percentile(p.stop(), 99));
     const seconds = (m1.at - m0.at) / 1000;
@@ -190,6 +206,11 @@ async function strangerRow(rooms: BenchRoom[], secrets: BenchSecrets, clients: C
     '≤ 20',
   );
   add('  bystander ping p99, no flood (same daemon)', round(median(idle), 2), 'ms');
+  add(
+    '  a real join during the flood (connect → handshake → init), max of 9',
+    round(Math.max(...joins), 1),
+    'ms',
+  );
   add('  challenges/s the stranger got (per-address rate)', round(median(challenges), 1), '/s');
   add('  connections/s refused busy (per-address cap)', Math.round(median(refused)), '/s');
   add('  daemon CPU busy during it (1.0 = one core)', round(median(cpu), 2), 'cores');

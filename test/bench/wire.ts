@@ -151,9 +151,14 @@ export interface Authenticated {
   early: Buffer[];
 }
 
-export function connect(port: number): Promise<net.Socket> {
+export function connect(port: number, localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    const sock = net.connect({
+      host: '127.0.0.1',
+      port,
+      noDelay: true,
+      ...(localAddress ? { localAddress } : {}),
+    });
     sock.once('error', reject);
     sock.once('connect', () => {
       sock.off('error', reject);
@@ -163,8 +168,12 @@ export function connect(port: number): Promise<net.Socket> {
 }
 
 /** Runs the v2 handshake on a fresh connection. */
-export async function authenticate(port: number, srp: SrpRoomClient): Promise<Authenticated> {
-  const sock = await connect(port);
+export async function authenticate(
+  port: number,
+  srp: SrpRoomClient,
+  localAddress?: string,
+): Promise<Authenticated> {
+  const sock = await connect(port, localAddress);
   const splitter = new LineSplitter();
   const lines: Buffer[] = [];
   let waiter: (() => void) | undefined;
@@ -254,8 +263,13 @@ export class SecureMember implements BenchMember {
     auth.sock.on('error', lost);
   }
 
-  static async join(port: number, srp: SrpRoomClient, username: string): Promise<SecureMember> {
-    const auth = await authenticate(port, srp);
+  static async join(
+    port: number,
+    srp: SrpRoomClient,
+    username: string,
+    localAddress?: string,
+  ): Promise<SecureMember> {
+    const auth = await authenticate(port, srp, localAddress);
     const member = new SecureMember(auth);
     const joined = new Promise<void>((resolve, reject) => {
       member.joined = resolve;
