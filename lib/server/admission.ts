@@ -251,7 +251,11 @@ export class HandshakeScheduler {
       // To the back of the round.
       this.queues.delete(key);
       if (queue.length > 0) this.queues.set(key, queue);
-      job.run();
+      try {
+        job.run();
+      } catch {
+        // A job handles its own errors; one that escapes must not stall every other source.
+      }
       if (performance.now() - start >= TURN_BUDGET_MS) {
         this.schedule(0);
         return;
