@@ -111,9 +111,10 @@ export class SourceTable {
   private get(key: string): SourceState {
     const now = this.now();
     let state = this.sources.get(key);
-    if (state) {
-      this.sources.delete(key);
-    } else {
+    if (state) this.sources.delete(key);
+    // A source idle for long is a new source: its failures are forgiven.
+    if (state && now - state.seen >= SOURCE_IDLE_MS) state = undefined;
+    if (!state) {
       this.expire(now);
       if (this.sources.size >= this.limits.maxTrackedSources) {
         const oldest = this.sources.keys().next();

@@ -64,3 +64,12 @@ test('the table is bounded: the least recently seen source goes first, idle ones
   assert.equal(t.size, 1);
   assert.equal(t.waitMs('a'), 0, 'a was forgotten, its failures with it');
 });
+
+test('a source that comes back after the idle time starts afresh, even if the table never filled', () => {
+  const { t, advance } = table({ handshakeRatePerSource: 0, failuresBeforeBackoff: 0 });
+  t.fail('a');
+  assert.ok(t.waitMs('a') > 0);
+  advance(SOURCE_IDLE_MS);
+  assert.equal(t.waitMs('a'), 0);
+  assert.equal(t.fail('a').failures, 1);
+});
