@@ -11,6 +11,7 @@ import { Daemon } from '../lib/server/daemon.js';
 import { createLogger } from '../lib/server/log.js';
 import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
+import { proxyProtocolServer } from '../lib/transport/proxy-protocol.js';
 import type { ServerTransport } from '../lib/transport/transport.js';
 import { limitsFromArgs, withLimitOptions } from './limit-options.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
@@ -28,6 +29,7 @@ interface ServeArgs {
   legacy: boolean;
   verbose: boolean;
   behindProxy: boolean;
+  proxyProtocol: boolean;
 }
 
 function builder(y: Argv): Argv<ServeArgs> {
@@ -85,10 +87,20 @@ function builder(y: Argv): Argv<ServeArgs> {
       default: false,
       describe:
         'every client arrives through a proxy (Tor onion service, reverse proxy): key no limit by address (see docs/transports.md)',
+    })
+    .option('proxy-protocol', {
+      type: 'boolean',
+      default: false,
+      describe:
+        "each connection opens with a PROXY v1 header from a trusted proxy; limits count against its source (Tor: the client's circuit)",
     });
   return withLimitOptions(options).check((parsed) => {
     const argv = parsed as unknown as ServeArgs;
     limitsFromArgs(argv);
+    if (argv.behindProxy && argv.proxyProtocol)
+      throw new UsageError(
+        '--behind-proxy and --proxy-protocol exclude each other: with --proxy-protocol, limits count per source the header names',
+      );
     if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
       throw new UsageError('port must be 0-65535');
     return true;
@@ -174,6 +186,7 @@ async function run(args: ServeArgs): Promise<void> {
   let transport: ServerTransport;
   try {
     transport = serverTransportFor({ host: args.host, port: args.port, socket: args.socket });
+    if (args.proxyProtocol) transport = proxyProtocolServer(transport);
   } catch (err) {
     fail((err as Error).message);
   }
@@ -193,6 +206,7 @@ async function run(args: ServeArgs): Promise<void> {
       `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
       `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
       `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s; ` +
+      (args.proxyProtocol ? 'PROXY protocol: sources from the headers; ' : '') +
       (args.behindProxy
         ? 'behind a proxy: no limit keyed by address'
         : `handshakes ${limits.handshakeRatePerSource || 'unlimited'}/s per source, back-off after ${limits.failuresBeforeBackoff} failed proofs`),

@@ -3,7 +3,8 @@
  * handshakes, the back-off after failed proofs, and the scheduler that runs handshake work
  * only after the members' traffic of the same event-loop turn, fairly across sources.
  *
- * A source is an IPv4 address or an IPv6 /64 (one subscriber's usual allocation). Behind a
+ * A source is an IPv4 address or an IPv6 /64 (one subscriber's usual allocation), or a Tor
+ * circuit when Tor names it through the PROXY protocol (`serve --proxy-protocol`). Behind a
  * proxy (Tor onion service, reverse proxy) every peer has the proxy's address, so sources
  * are not keyed by address at all: each connection is its own source, and what protects
  * the daemon is the bounded pending table (oldest evicted), the per-turn budget and fairness.
@@ -62,6 +63,11 @@ export function sourceKey(peer: string, behindProxy: boolean): string | undefine
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     const [hi, lo] = [groups[6]!, groups[7]!];
     return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  // Tor's HiddenServiceExportCircuitID puts the circuit's id in the last 32 bits of
+  // fc00:dead:beef:4dad::/64 (PROXY protocol): each circuit is a source of its own.
+  if (groups[0] === 0xfc00 && groups[1] === 0xdead && groups[2] === 0xbeef && groups[3] === 0x4dad) {
+    return `tor-circuit-${(groups[6]! * 0x10000 + groups[7]!).toString()}`;
   }
   return `${groups
     .slice(0, 4)

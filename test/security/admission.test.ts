@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { modPowBigInt } from '../../lib/crypto/srp.js';
 import { sourceKey } from '../../lib/server/admission.js';
+import { parseProxyHeader } from '../../lib/transport/proxy-protocol.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startDaemonProcess } from '../helpers/processes.js';
 import { RawClient, waitFor } from '../helpers/raw-client.js';
@@ -207,6 +208,59 @@ test('serve --behind-proxy: more idle sockets from 127.0.0.1 than --max-per-addr
   } finally {
     await d.stop();
   }
+});
+
+describe('serve --proxy-protocol (Tor: HiddenServiceExportCircuitID haproxy)', () => {
+  const circuit = (id: number): string =>
+    `PROXY TCP6 fc00:dead:beef:4dad::${id.toString(16)} ::1 65535 42\r\n`;
+
+  test('the header is parsed strictly, and Tor circuits are sources of their own', () => {
+    assert.equal(parseProxyHeader('PROXY TCP4 198.51.100.7 127.0.0.1 40000 3000'), '198.51.100.7');
+    assert.equal(
+      parseProxyHeader('PROXY TCP6 fc00:dead:beef:4dad::5 ::1 65535 42'),
+      'fc00:dead:beef:4dad::5',
+    );
+    assert.equal(parseProxyHeader('PROXY UNKNOWN'), 'unknown');
+    for (const bad of [
+      'PROXY TCP4 1.2.3.4 1.2.3.4 1 99999',
+      'PROXY TCP4 ::1 ::1 1 2',
+      'proxy TCP4 1.2.3.4 1.2.3.4 1 2',
+      '{"cmd":"srp_init"}',
+    ]) {
+      assert.equal(parseProxyHeader(bad), undefined, bad);
+    }
+    assert.equal(sourceKey('fc00:dead:beef:4dad::5', false), 'tor-circuit-5');
+    assert.equal(sourceKey('fc00:dead:beef:4dad::1:0', false), 'tor-circuit-65536');
+  });
+
+  test('limits count per circuit; a connection without a header is dropped', async () => {
+    const d = await startDaemonProcess(['--password', PW, '--proxy-protocol', '--max-per-address', '2']);
+    try {
+      const held: RawClient[] = [];
+      for (let i = 0; i < 2; i++) {
+        const c = await RawClient.connect({ port: d.port });
+        c.write(circuit(5));
+        held.push(c);
+      }
+      // A third connection on circuit 5 is over its limit; circuit 6 joins.
+      const third = await RawClient.connect({ port: d.port });
+      third.write(circuit(5));
+      await third.waitClosed(5000);
+      assert.match(third.rawReceived, /"code":"busy"/);
+      const other = await RawClient.connect({ port: d.port });
+      other.write(circuit(6));
+      await other.handshake('chat', PW);
+      assert.equal((await other.join('via-circuit-6')).type, 'init');
+      // No header: nothing is answered, the connection is dropped.
+      const bare = await RawClient.connect({ port: d.port });
+      bare.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+      await bare.waitClosed(8000);
+      assert.equal(bare.rawReceived, '');
+      for (const c of [...held, other]) c.destroy();
+    } finally {
+      await d.stop();
+    }
+  });
 });
 
 describe('open rooms', () => {
