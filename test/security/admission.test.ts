@@ -74,13 +74,15 @@ describe('sources', () => {
       { limits: { handshakeRatePerSource: 2, handshakeBurstPerSource: 4 } },
     );
     try {
+      const started = performance.now();
       const flood = await strangers(td.port, '127.0.0.2', 24);
       const t0 = performance.now();
       const other = await handshakeFrom(td, '127.0.0.3', 'chat', PW);
       const otherMs = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 300));
       // The burst, plus at most a token or two of the rate, in the time it took.
-      const seconds = (performance.now() - t0) / 1000 + 0.5;
+      // Tokens refill from the first srp_init on: count the whole time, plus a little slack.
+      const seconds = (performance.now() - started) / 1000 + 0.5;
       assert.ok(
         challenged(flood) <= 4 + Math.ceil(2 * seconds),
         `${challenged(flood)} challenges for one source`,
@@ -105,11 +107,13 @@ describe('sources', () => {
       // Two wrong passwords: the second failure backs 127.0.0.4 off for 1 s.
       await rejectsCode(handshakeFrom(td, '127.0.0.4', 'chat', 'wrong-1'), 'auth_failed');
       await rejectsCode(handshakeFrom(td, '127.0.0.4', 'chat', 'wrong-2'), 'auth_failed');
+      const failedAt = performance.now();
       // Within the back-off, a challenge to that source waits; another source is answered.
       const [waiting] = await strangers(td.port, '127.0.0.4', 1);
       const [served] = await strangers(td.port, '127.0.0.5', 1);
       await waitFor(() => challenged([served!]) === 1, 'the other source to be challenged');
-      assert.equal(challenged([waiting!]), 0);
+      // (Only meaningful while the 1 s back-off lasts: a stalled machine may take longer.)
+      if (performance.now() - failedAt < 800) assert.equal(challenged([waiting!]), 0);
       await waitFor(() => challenged([waiting!]) === 1, 'the back-off to end', 3000);
       waiting!.destroy();
       served!.destroy();
