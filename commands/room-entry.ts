@@ -23,8 +23,9 @@ async function run(args: RoomEntryArgs): Promise<void> {
     );
     process.exit(ExitCode.usage);
   }
-  let password = passwordFromSources({ passwordFile: args.passwordFile });
+  let password: string | undefined;
   try {
+    password = passwordFromSources({ passwordFile: args.passwordFile });
     if (password === undefined) {
       password = await promptHidden(`Password for room ${room}: `);
       const again = await promptHidden('Repeat it: ');

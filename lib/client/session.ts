@@ -11,8 +11,14 @@ import { Fernet } from '../crypto/fernet.js';
 import { roomFingerprint } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { parseObject } from '../protocol/codec.js';
-import { type ErrorCode, ErrorText, ProtocolError } from '../protocol/errors.js';
-import { type Member, type MessageData, readServerFrame, type ServerFrame } from '../protocol/frames.js';
+import { ErrorText, isErrorCode, ProtocolError } from '../protocol/errors.js';
+import {
+  type Member,
+  type MessageData,
+  messageTimeMs,
+  readServerFrame,
+  type ServerFrame,
+} from '../protocol/frames.js';
 import {
   type ClientHandshakeResult,
   clientHandshake,
@@ -96,7 +102,10 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     | { resolve: (history: MessageEvent[]) => void; reject: (err: SessionError) => void }
     | undefined;
   private pendingNick: { resolve: () => void; reject: (err: SessionError) => void } | undefined;
-  private readonly pings = new Map<number, (rtt: number) => void>();
+  private readonly pings = new Map<
+    number,
+    { resolve: (rtt: number) => void; reject: (e: SessionError) => void }
+  >();
   private closed = false;
   private joined = false;
 
@@ -262,15 +271,23 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   ping(timeoutMs = 10_000): Promise<number> {
     if (this.mode === 'v1')
       return Promise.reject(new SessionError('refused', `round-trip time is ${V1_UNSUPPORTED}`));
+    if (this.closed) return Promise.reject(new SessionError('connection_lost', 'the session is closed'));
     const t = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pings.delete(t);
         reject(new SessionError('connection_lost', 'no answer to ping'));
       }, timeoutMs);
-      this.pings.set(t, (rtt) => {
-        clearTimeout(timer);
-        resolve(rtt);
+      this.pings.set(t, {
+        resolve: (rtt) => {
+          clearTimeout(timer);
+          resolve(rtt);
+        },
+        // The session ended: say so now rather than when the timer runs out.
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       this.sendFrame({ type: 'ping', t });
     });
@@ -310,6 +327,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.pendingNick?.reject(reason);
     this.pendingJoin = undefined;
     this.pendingNick = undefined;
+    for (const ping of this.pings.values()) ping.reject(reason);
+    this.pings.clear();
     for (const resolve of this.echoWaiters.splice(0)) resolve();
     if (error) this.queue.conn.stream.destroy();
     this.emit('close', error);
@@ -415,9 +434,9 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         this.emit('event', { type: 'cleared', at, by: frame.by });
         return;
       case 'pong': {
-        const resolve = this.pings.get(frame.t);
+        const ping = this.pings.get(frame.t);
         this.pings.delete(frame.t);
-        resolve?.(performance.now() - frame.t);
+        ping?.resolve(performance.now() - frame.t);
         return;
       }
       case 'error':
@@ -430,7 +449,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   }
 
   private onDaemonError(code: string, at: number): void {
-    const known = code in ErrorText ? (code as ErrorCode) : undefined;
+    const known = isErrorCode(code) ? code : undefined;
     const message = known ? ErrorText[known] : `the daemon reported an error (${code.slice(0, 40)})`;
     const err = new SessionError(
       code === 'name_taken' || code === 'bad_name' ? code : 'refused',
@@ -461,7 +480,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     const event: MessageEvent = {
       type: 'message',
       id: data.id,
-      at: Math.round(data.timestamp * 1000),
+      at: messageTimeMs(data.timestamp),
       userId: data.user_id,
       username: data.username,
       kind: 'text',

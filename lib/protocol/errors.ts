@@ -23,6 +23,14 @@ export const ErrorText = {
 
 export type ErrorCode = keyof typeof ErrorText;
 
+/**
+ * Whether a string from the wire is one of our codes. An own-property check: `in` would also
+ * accept inherited names such as "toString" or "__proto__".
+ */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorText, value);
+}
+
 /** A protocol violation or refusal, carrying a code from the list above. */
 export class ProtocolError extends Error {
   constructor(

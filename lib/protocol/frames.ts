@@ -159,7 +159,11 @@ export interface Member {
 export interface MessageData {
   id: string;
   text: string;
-  timestamp: number;
+  /**
+   * Seconds since the epoch; in legacy rooms an ISO 8601 UTC string, as the original daemon
+   * sends it (its clients print the first 19 characters). Read frames always hold seconds.
+   */
+  timestamp: number | string;
   user_id: string;
   username: string;
   /** Legacy rooms only, for original clients: always the empty string. */
@@ -183,12 +187,34 @@ function readMember(value: unknown): Member {
   return { user_id: field(obj, 'user_id', 64), username: field(obj, 'username', 256) };
 }
 
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Seconds since the epoch of a strict ISO 8601 date-time with a zone; NaN for anything else. */
+function isoSeconds(text: string): number {
+  return ISO_8601.test(text) ? Date.parse(text) / 1000 : Number.NaN;
+}
+
+/**
+ * A time as the original daemon writes it: Python's `datetime.now(timezone.utc).isoformat()`,
+ * e.g. `2026-11-28T06:16:15.934000+00:00` (no fraction when it is zero).
+ */
+export function legacyTimestamp(ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2026-11-28T06:16:15.934Z
+  const fraction = iso.slice(20, 23) === '000' ? '' : `.${iso.slice(20, 23)}000`;
+  return `${iso.slice(0, 19)}${fraction}+00:00`;
+}
+
+/** Milliseconds since the epoch of a message's time (seconds, or an ISO 8601 string). */
+export function messageTimeMs(timestamp: number | string): number {
+  return Math.round((typeof timestamp === 'number' ? timestamp : isoSeconds(timestamp)) * 1000);
+}
+
 function readMessageData(value: unknown, v1: boolean): MessageData {
   if (typeof value !== 'object' || value === null) throw new ProtocolError('bad_request', 'bad message');
   const obj = value as Obj;
   let timestamp = obj.timestamp;
-  // v1 daemons may send the time as a string, or not at all.
-  if (v1 && typeof timestamp === 'string') timestamp = Date.parse(timestamp) / 1000;
+  // Legacy rooms (and v1 daemons) send the time as an ISO 8601 string; v1 daemons may omit it.
+  if (typeof timestamp === 'string') timestamp = isoSeconds(timestamp);
   if (v1 && (typeof timestamp !== 'number' || !Number.isFinite(timestamp))) timestamp = Date.now() / 1000;
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
     throw new ProtocolError('bad_request', 'bad timestamp');

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { channelKeys, deriveMaster, roomKeyV1, roomKeyV2, srpPasswordV2, verifierV2 } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { modPowBigInt, SrpClient, SrpError, warmUp } from '../crypto/srp.js';
-import { type ErrorCode, ErrorText, ProtocolError } from './errors.js';
+import { isErrorCode, ProtocolError } from './errors.js';
 import { b64, base64Field, PROTOCOL_VERSION, readSrpChallenge, V1_IDENTITY } from './frames.js';
 import { normalizeRoomName } from './names.js';
 
@@ -68,8 +68,7 @@ export function daemonError(frame: Record<string, unknown>): ProtocolError | und
   if (frame.error === undefined && frame.code === undefined) return undefined;
   // v1 daemons send errors without a code; a v2 init (no username) typically gets one.
   if (frame.code === undefined) return new LegacyDaemonError();
-  const code =
-    typeof frame.code === 'string' && frame.code in ErrorText ? (frame.code as ErrorCode) : undefined;
+  const code = isErrorCode(frame.code) ? frame.code : undefined;
   if (code) return new ProtocolError(code);
   if (typeof frame.error === 'string' && /auth|password|proof/i.test(frame.error))
     return new ProtocolError('auth_failed');

@@ -177,9 +177,13 @@ export class ServerHandshake {
       throw new ProtocolError('auth_failed');
     }
     if (this.v1Username !== undefined) {
-      // The original client requires a valid Fernet key here and never uses it: send a random,
-      // unrelated one, never the SRP session key.
-      const reply = { H_AMK: b64(hamk), session_key: Fernet.generateKey() };
+      // The original client does Fernet(base64.b64decode(session_key)) and never uses the key:
+      // send a random, unrelated Fernet key (never the SRP session key) in the original's
+      // encoding, its url-safe base64 text base64-encoded once more.
+      const reply = {
+        H_AMK: b64(hamk),
+        session_key: Buffer.from(Fernet.generateKey(), 'latin1').toString('base64'),
+      };
       const result: HandshakeResult = {
         version: 1,
         room: this.room,

@@ -8,12 +8,21 @@ import { ProtocolError } from '../protocol/errors.js';
 import { readClientFrame } from '../protocol/frames.js';
 import { ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
 import type { DaemonLimits } from '../protocol/limits.js';
+import { nameKey, normalizeName } from '../protocol/names.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
 import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { Link } from './link.js';
 import type { Logger } from './log.js';
 import type { Room } from './room.js';
 import type { RoomRegistry } from './rooms.js';
+
+/** Throws what Room.join would for an original client's name (`busy`, `name_taken`). */
+function refuseV1Join(room: Room, username: string, maxMembers: number): void {
+  const members = room.memberList();
+  if (members.length >= maxMembers) throw new ProtocolError('busy');
+  const key = nameKey(username);
+  if (members.some((m) => nameKey(m.username) === key)) throw new ProtocolError('name_taken');
+}
 
 export interface DaemonOptions {
   limits: DaemonLimits;
@@ -259,6 +268,9 @@ export class Daemon {
       if (!room || (!result.created && room.credentials !== result.credentials)) {
         throw new ProtocolError('auth_failed');
       }
+      // An original client prints an error in place of H_AMK, but ignores one after it: refuse
+      // a taken name or a full room now (only to a client that proved the password).
+      if (result.version === 1) refuseV1Join(room, result.username ?? '', limits.maxMembersPerRoom);
       link.sendPlain(reply);
       if (result.version === 1) link.startPlain();
       else link.startChannel(result.c2s, result.s2c);
@@ -345,7 +357,10 @@ export class Daemon {
     room.pendingJoins--;
     clearTimeout(client.timer);
     client.timer = undefined;
-    this.options.logger.detail(`"${String(username)}" joined room "${room.name}"`);
+    // The name as the room keeps it (normalised), never the raw string from the wire.
+    this.options.logger.detail(
+      `${JSON.stringify(normalizeName(username))} joined room ${JSON.stringify(room.name)}`,
+    );
   }
 
   private onClose(client: ClientState, reason: string): void {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
-import type { Member, MessageData, ServerFrame } from '../protocol/frames.js';
+import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameKey, normalizeName } from '../protocol/names.js';
 
@@ -167,7 +167,8 @@ export class Room {
     const data: MessageData = {
       id: `${this.idPrefix}-${this.nextId++}`,
       text,
-      timestamp: now / 1000,
+      // Original clients print the first 19 characters of an ISO 8601 string.
+      timestamp: this.credentials.legacy ? legacyTimestamp(now) : now / 1000,
       user_id: userId,
       username: member.username,
     };

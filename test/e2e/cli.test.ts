@@ -72,6 +72,20 @@ test('connect without enough arguments is a usage error', () => {
   assert.match(r.stderr, /HOST PORT NAME/);
 });
 
+test('room-entry with a missing password file: one line and exit 2, like serve and connect', () => {
+  for (const args of [
+    ['room-entry', 'team', '--password-file', '/nonexistent/pw'],
+    ['serve', '--password-file', '/nonexistent/pw'],
+    ['connect', '127.0.0.1', '1', 'me', '--password-file', '/nonexistent/pw'],
+  ]) {
+    const r = run(cliPath, args);
+    assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /password file/i);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
+
 test('room-entry prints a rooms-file line from a password file', () => {
   const dir = join(repoRoot, 'test', 'fixtures');
   const pwFile = join(dir, 'room-password.txt');

@@ -10,7 +10,7 @@ import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 import { runClient } from '../helpers/processes.js';
-import { V1Client, V1Server, v1Probe } from '../helpers/v1-peer.js';
+import { pyB64decode, V1Client, V1Server, v1Probe } from '../helpers/v1-peer.js';
 
 async function rejection(promise: Promise<unknown>): Promise<SessionError> {
   try {
@@ -23,7 +23,7 @@ async function rejection(promise: Promise<unknown>): Promise<SessionError> {
 }
 
 describe('our daemon in legacy mode', () => {
-  test('v1 and v2 members share a legacy room: messages and presence both ways, no session key, no IP', async () => {
+  test('v1 and v2 members share a legacy room: the original client decodes every field, sees UTC times, presence both ways, no IP', async () => {
     const d = await startDaemon({ chat: 'old-pw' }, { legacy: true });
     try {
       const modern = await joinAs(d, 'chat', 'old-pw', 'modern', { legacy: true });
@@ -34,12 +34,14 @@ describe('our daemon in legacy mode', () => {
       assert.equal(old.init.type, 'init');
       const users = (old.init.users as Array<{ username: string }>).map((u) => u.username).sort();
       assert.deepEqual(users, ['modern', 'oldtimer']);
-      // session_key: a valid Fernet key (32 bytes) that is random, not the SRP key.
-      const sessionKey = Buffer.from(String(old.verifyReply.session_key), 'base64url');
-      assert.equal(sessionKey.length, 32);
+      // session_key: what the original does with it (b64decode, then Fernet(key)) succeeded in
+      // connect(); it is a random key, not derived from the SRP session.
+      assert.equal(pyB64decode(old.verifyReply.session_key).length, 44);
       const again = await V1Client.connect(d.port, 'second', 'old-pw');
       assert.notEqual(again.verifyReply.session_key, old.verifyReply.session_key);
+      await old.until(() => old.onlineNames().includes('second'), 'second on the Online line');
       again.close();
+      await old.until(() => !old.onlineNames().includes('second'), 'second gone from the Online line');
 
       await log.waitFor((e) => e.type === 'join' && e.username === 'oldtimer', 'v1 join');
       old.say('hello from 2019');
@@ -47,9 +49,16 @@ describe('our daemon in legacy mode', () => {
       assert.ok(ev.type === 'message' && ev.username === 'oldtimer' && !ev.undecryptable);
 
       modern.send('hello from now');
-      const data = await old.waitForText('hello from now');
-      assert.equal(data.username, 'modern');
-      assert.equal(data.user_ip, '');
+      // The original prints str(timestamp)[:19] with "T" replaced: the UTC date and time.
+      const shown = await old.waitForText('hello from now');
+      const match = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) modern: hello from now$/.exec(shown);
+      assert.ok(match, shown);
+      assert.ok(Math.abs(Date.parse(`${match[1]!.replace(' ', 'T')}Z`) - Date.now()) < 60_000, shown);
+      const relayed = old.lines.all.filter((f) => (f as { type?: string }).type === 'message');
+      assert.ok(relayed.every((f) => (f as { data: { user_ip: string } }).data.user_ip === ''));
+      // The v2 member reads the same ISO 8601 time.
+      const mine = await log.waitFor(isMessage('hello from now'), 'echo');
+      assert.ok(mine.type === 'message' && Math.abs(mine.at - Date.now()) < 60_000);
       modern.send('waves', 'me');
       await old.waitForText('* modern waves');
 
