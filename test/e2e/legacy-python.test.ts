@@ -1,0 +1,65 @@
+/**
+ * Legacy mode against the libraries the original client is built on: a small v1 client in
+ * Python (test/fixtures/v1_client.py) with pysrp, cryptography's Fernet and HKDF and Python's
+ * base64 joins `serve --legacy` beside one of our clients. Debian packages python3-srp and
+ * python3-cryptography (installed by .ci/run) provide them; without them this test fails.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../helpers/paths.js';
+import { runClient, startDaemonProcess } from '../helpers/processes.js';
+
+const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const script = join(repoRoot, 'test', 'fixtures', 'v1_client.py');
+
+function runPython(
+  args: string[],
+): Promise<{ code: number | null; steps: Array<Record<string, unknown>>; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(python, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    proc.on('error', reject);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      const steps = out
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ code, steps, stderr: err });
+    });
+  });
+}
+
+test('a v1 client on pysrp and cryptography joins serve --legacy, reads history and shows UTC times', async () => {
+  const d = await startDaemonProcess(['--legacy'], { CMD_CHAT_PASSWORD: 'old-pw' });
+  try {
+    const env = { CMD_CHAT_PASSWORD: 'old-pw' };
+    const v2 = await runClient(['127.0.0.1', String(d.port), 'modern', '--legacy'], {
+      input: 'from v2\n',
+      env,
+    });
+    assert.equal(v2.code, 0, v2.stderr);
+
+    const r = await runPython([String(d.port), 'pyuser', 'old-pw', 'from python']);
+    const failed = r.steps.find((s) => s.step === 'failed');
+    assert.equal(failed, undefined, `${JSON.stringify(failed)}\n${r.stderr}`);
+    assert.equal(r.code, 0, r.stderr);
+    const init = r.steps.find((s) => s.step === 'init')!;
+    const [[time, name, text]] = init.history as string[][];
+    assert.deepEqual([name, text], ['modern', 'from v2']);
+    assert.match(time!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    assert.ok(Math.abs(Date.parse(`${time!.replace(' ', 'T')}Z`) - Date.now()) < 60_000, time);
+    const echo = r.steps.find((s) => s.step === 'message' && s.text === 'from python')!;
+    assert.equal(echo.username, 'pyuser');
+    assert.match(String(echo.time), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  } finally {
+    await d.stop();
+  }
+});
