@@ -8,7 +8,7 @@
  * fails with a clear message (CI installs it); on other systems it is skipped.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,43 +16,9 @@ import { test } from 'node:test';
 import { builtCli } from '../helpers/paths.js';
 import { freePort, spawnCaptured } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
+import { SYSCALLS, straceProblem, violations } from '../helpers/strace.js';
 
-const SYSCALLS = [
-  'open',
-  'openat',
-  'openat2',
-  'creat',
-  'rename',
-  'renameat',
-  'renameat2',
-  'unlink',
-  'unlinkat',
-  'rmdir',
-  'mkdir',
-  'mkdirat',
-  'mknod',
-  'mknodat',
-  'truncate',
-  'link',
-  'linkat',
-  'symlink',
-  'symlinkat',
-];
-const WRITE_FLAGS = /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND|O_TMPFILE/;
-const ALLOWED_PREFIXES = ['/dev/', '/proc/', '/sys/'];
 const PASSWORD = 'no-disk-password';
-
-function straceProblem(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  const r = spawnSync('strace', ['-V'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
-    return (
-      'strace is not installed (or does not run): the no-disk test needs it. ' +
-      'Install it with `apt-get install -y strace` (CI does this in .ci/run).'
-    );
-  }
-  return undefined;
-}
 
 interface Traced {
   proc: ChildProcess;
@@ -75,29 +41,6 @@ function traced(args: string[], env: NodeJS.ProcessEnv = {}): Traced {
   );
   // strace shares stderr with the traced program; its lines are told apart by their shape.
   return { proc: c.proc, stdout: c.stdout, stderr: c.stderr, trace: c.stderr, exited: c.exited };
-}
-
-/** Every traced call that writes to or changes the file system outside the allowed places. */
-export function violations(trace: string, allowedPaths: Array<string | RegExp> = []): string[] {
-  const bad: string[] = [];
-  for (const line of trace.split('\n')) {
-    const m = /^(?:\[pid\s+)?\d*\]?\s*(\w+)\((.*)$/.exec(line.trim());
-    if (!m) continue;
-    const [, call, rest] = m as unknown as [string, string, string];
-    if (!SYSCALLS.includes(call)) continue;
-    const paths = [...rest.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((p) => p[1]!);
-    const path = paths[0] ?? '';
-    const isOpen = call === 'open' || call === 'openat' || call === 'openat2';
-    if (isOpen && !WRITE_FLAGS.test(rest)) continue;
-    const inside = (p: string): boolean =>
-      ALLOWED_PREFIXES.some((prefix) => p.startsWith(prefix)) ||
-      allowedPaths.some((a) => (typeof a === 'string' ? a === p : a.test(p)));
-    if (paths.length > 0 && paths.every(inside)) continue;
-    if (paths.length === 0 && isOpen) continue; // an fd-relative open of nothing named: not seen in practice
-    bad.push(line.trim());
-    void path;
-  }
-  return bad;
 }
 
 test('the violation parser flags writes and accepts reads (self-check)', () => {

@@ -1,0 +1,172 @@
+/**
+ * The room bus: the one seam between a daemon's rooms and the other daemons of a cluster.
+ * A room publishes its events (joins, leaves, messages, ...) and receives those of the same
+ * room on other daemons; the bus neither interprets nor stores them. `LocalBus` is the
+ * single-daemon bus (nothing crosses); `NatsRoomBus` carries sealed events over NATS, on
+ * subjects that are keyed hashes of the room names.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../server/log.js';
+import { type ClusterConnectOptions, connectCluster, type LinkState } from './connection.js';
+import { type ClusterKeys, controlSubject, roomSubject } from './keys.js';
+import { type Envelope, open, ReplayGuard, seal } from './seal.js';
+
+/** A bus event: a JSON object; its meaning belongs to the rooms. */
+export type BusEvent = Record<string, unknown>;
+/** Receives one event that another daemon published, with that daemon's run id. */
+export type BusHandler = (event: BusEvent, from: string) => void;
+
+/** Largest sealed payload sent or accepted (NATS's default max_payload is 1 MiB). */
+export const MAX_BUS_PAYLOAD = 1024 * 1024;
+
+export interface BusStats {
+  published: number;
+  received: number;
+  /** Payloads dropped on receipt: malformed, forged, sealed for another subject, replayed, stale or oversized. */
+  rejected: number;
+  /** Events not sent: too large, or the connection was closed. */
+  unsent: number;
+}
+
+export interface RoomBus {
+  /** This daemon's random run id, as other daemons see it in `from`. */
+  readonly nodeId: string;
+  /** Starts delivering the room's events from other daemons to `handler` (one handler per room). */
+  subscribeRoom(room: string, handler: BusHandler): void;
+  unsubscribeRoom(room: string): void;
+  /** Sends an event to the room on every other daemon; never throws. */
+  publish(room: string, event: BusEvent): void;
+  /** The cluster-wide channel (announcements, room lists). */
+  subscribeControl(handler: BusHandler): void;
+  publishControl(event: BusEvent): void;
+  /** Called with 'down' when the bus is lost and 'up' when it is back (time to resynchronise). */
+  onState(listener: (state: LinkState) => void): void;
+  readonly stats: BusStats;
+  close(): Promise<void>;
+}
+
+/** The bus of a daemon that is not part of a cluster: nothing crosses it. */
+export class LocalBus implements RoomBus {
+  readonly nodeId: string = randomBytes(16).toString('hex');
+  readonly stats: BusStats = { published: 0, received: 0, rejected: 0, unsent: 0 };
+  subscribeRoom(): void {}
+  unsubscribeRoom(): void {}
+  publish(): void {}
+  subscribeControl(): void {}
+  publishControl(): void {}
+  onState(): void {}
+  async close(): Promise<void> {}
+}
+
+/** A bus over one NATS connection. */
+export class NatsRoomBus implements RoomBus {
+  readonly nodeId: string = randomBytes(16).toString('hex');
+  readonly stats: BusStats = { published: 0, received: 0, rejected: 0, unsent: 0 };
+  private seq = 0;
+  private readonly guard = new ReplayGuard();
+  private readonly rooms = new Map<string, Subscription>();
+  private control: Subscription | undefined;
+  private readonly stateListeners: Array<(state: LinkState) => void> = [];
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly keys: ClusterKeys,
+  ) {}
+
+  /** Connects to NATS (waiting for a first server) and returns the bus. */
+  static async connect(options: ClusterConnectOptions, keys: ClusterKeys, log: Logger): Promise<NatsRoomBus> {
+    let bus: NatsRoomBus | undefined;
+    const pending: LinkState[] = [];
+    const nc = await connectCluster(options, log, (state) => {
+      if (bus) bus.emitState(state);
+      else pending.push(state);
+    });
+    bus = new NatsRoomBus(nc, keys);
+    for (const state of pending) bus.emitState(state);
+    return bus;
+  }
+
+  subscribeRoom(room: string, handler: BusHandler): void {
+    if (this.closed || this.rooms.has(room)) return;
+    const subject = roomSubject(this.keys, room);
+    this.rooms.set(room, this.listen(subject, handler));
+  }
+
+  unsubscribeRoom(room: string): void {
+    this.rooms.get(room)?.unsubscribe();
+    this.rooms.delete(room);
+  }
+
+  publish(room: string, event: BusEvent): void {
+    this.send(roomSubject(this.keys, room), event);
+  }
+
+  subscribeControl(handler: BusHandler): void {
+    if (this.closed || this.control) return;
+    this.control = this.listen(controlSubject(this.keys), handler);
+  }
+
+  publishControl(event: BusEvent): void {
+    this.send(controlSubject(this.keys), event);
+  }
+
+  onState(listener: (state: LinkState) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  /** Waits until everything published so far has reached the server (tests, shutdown). */
+  async flush(): Promise<void> {
+    if (!this.closed) await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.rooms.clear();
+    this.control = undefined;
+    // Hands what is queued to the server, then closes; a dead server makes this give up.
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  private emitState(state: LinkState): void {
+    for (const listener of this.stateListeners) listener(state);
+  }
+
+  private send(subject: string, event: BusEvent): void {
+    if (this.closed) {
+      this.stats.unsent++;
+      return;
+    }
+    const envelope: Envelope = { from: this.nodeId, seq: ++this.seq, at: Date.now(), event };
+    const payload = seal(this.keys.sealKey, subject, envelope);
+    if (payload.length > MAX_BUS_PAYLOAD) {
+      this.stats.unsent++;
+      return;
+    }
+    try {
+      // While the server is away the client buffers (bounded); past that it throws.
+      this.nc.publish(subject, payload);
+      this.stats.published++;
+    } catch {
+      this.stats.unsent++;
+    }
+  }
+
+  private listen(subject: string, handler: BusHandler): Subscription {
+    return this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        const data = msg.data;
+        const envelope = data.length <= MAX_BUS_PAYLOAD ? open(this.keys.sealKey, subject, data) : undefined;
+        if (!envelope || envelope.from === this.nodeId || !this.guard.accept(envelope)) {
+          this.stats.rejected++;
+          return;
+        }
+        this.stats.received++;
+        handler(envelope.event, envelope.from);
+      },
+    });
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The cluster's keys, derived from one shared cluster secret: a subject key that turns room
+ * names into NATS subjects (a keyed hash, so a NATS operator cannot tell which room a subject
+ * is, nor test a guessed name), and a seal key for the payloads. node:crypto only.
+ */
+import { createHmac, hkdfSync } from 'node:crypto';
+
+/** The shortest cluster secret accepted (bytes). */
+export const MIN_CLUSTER_SECRET_BYTES = 32;
+/** Every subject starts with this label; the rest is hex of a keyed hash. */
+export const SUBJECT_PREFIX = 'cc';
+
+export interface ClusterKeys {
+  /** HMAC-SHA-256 key for subjects. */
+  readonly subjectKey: Buffer;
+  /** AES-256-GCM key for payloads. */
+  readonly sealKey: Buffer;
+  /** A short public tag of the key set (not secret): lets daemons tell a wrong secret from noise. */
+  readonly keyId: string;
+}
+
+/** Derives the cluster keys; throws (without echoing it) when the secret is too short. */
+export function deriveClusterKeys(secret: Buffer): ClusterKeys {
+  if (secret.length < MIN_CLUSTER_SECRET_BYTES) {
+    throw new Error(`the cluster secret must be at least ${MIN_CLUSTER_SECRET_BYTES} bytes`);
+  }
+  const derive = (label: string): Buffer =>
+    Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), `cmd-chat cluster ${label}`, 32));
+  return {
+    subjectKey: derive('subject'),
+    sealKey: derive('seal'),
+    keyId: derive('key id').subarray(0, 4).toString('hex'),
+  };
+}
+
+/** The NATS subject of a room: `cc.` and 32 hex characters of HMAC(subject key, room name). */
+export function roomSubject(keys: ClusterKeys, room: string): string {
+  const mac = createHmac('sha256', keys.subjectKey).update('room\0').update(room, 'utf8').digest();
+  return `${SUBJECT_PREFIX}.${mac.subarray(0, 16).toString('hex')}`;
+}
+
+/** The subject every daemon of the cluster listens on (announcements, room lists). */
+export function controlSubject(keys: ClusterKeys): string {
+  const mac = createHmac('sha256', keys.subjectKey).update('control\0').digest();
+  return `${SUBJECT_PREFIX}.${mac.subarray(0, 16).toString('hex')}`;
+}

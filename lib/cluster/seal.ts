@@ -1,0 +1,97 @@
+/**
+ * Sealed bus payloads. Each payload is AES-256-GCM with a random nonce under the cluster seal
+ * key, the subject as associated data (a payload moved to another room's subject fails to
+ * open), and inside it the sending daemon's run id, a per-sender sequence number and a send
+ * time: a receiver drops anything it has seen (a replay by whoever can publish on the NATS
+ * server) or anything older than the freshness window (a replay to a daemon started later).
+ *
+ * Wire layout: version (1 byte) | nonce (12) | ciphertext | tag (16).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+const VERSION = 1;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+/** Overhead of sealing over the plaintext JSON. */
+export const SEAL_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES;
+/** Payloads older (or further in the future) than this are dropped, in ms. */
+export const FRESHNESS_MS = 120_000;
+/** Senders whose last sequence number a receiver remembers; the oldest is forgotten beyond it. */
+export const MAX_TRACKED_SENDERS = 4096;
+
+/** What travels inside a sealed payload. */
+export interface Envelope {
+  /** The sending daemon's random run id (hex). */
+  from: string;
+  /** Strictly increasing per sender. */
+  seq: number;
+  /** Send time, ms since the epoch. */
+  at: number;
+  /** The event itself: a JSON object the bus does not interpret. */
+  event: Record<string, unknown>;
+}
+
+export function seal(key: Buffer, subject: string, envelope: Envelope): Uint8Array {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(subject, 'utf8'));
+  const body = Buffer.concat([cipher.update(JSON.stringify(envelope), 'utf8'), cipher.final()]);
+  return Buffer.concat([Buffer.of(VERSION), nonce, body, cipher.getAuthTag()]);
+}
+
+/** Opens a payload; undefined when it is malformed, forged, or sealed for another subject. */
+export function open(key: Buffer, subject: string, data: Uint8Array): Envelope | undefined {
+  if (data.length < SEAL_OVERHEAD + 2 || data[0] !== VERSION) return undefined;
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(1, 1 + NONCE_BYTES));
+    decipher.setAAD(Buffer.from(subject, 'utf8'));
+    decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
+    const plain = Buffer.concat([
+      decipher.update(buf.subarray(1 + NONCE_BYTES, buf.length - TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
+    return parseEnvelope(JSON.parse(plain));
+  } catch {
+    return undefined;
+  }
+}
+
+function parseEnvelope(value: unknown): Envelope | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Partial<Envelope>;
+  if (typeof v.from !== 'string' || !/^[0-9a-f]{32}$/.test(v.from)) return undefined;
+  if (typeof v.seq !== 'number' || !Number.isSafeInteger(v.seq) || v.seq < 1) return undefined;
+  if (typeof v.at !== 'number' || !Number.isFinite(v.at)) return undefined;
+  if (typeof v.event !== 'object' || v.event === null || Array.isArray(v.event)) return undefined;
+  return { from: v.from, seq: v.seq, at: v.at, event: v.event };
+}
+
+/**
+ * Accepts each (sender, sequence number) once, in increasing order per sender, and only
+ * within the freshness window. Bounded: beyond MAX_TRACKED_SENDERS the least recently heard
+ * sender is forgotten (its later payloads still need to be fresh).
+ */
+export class ReplayGuard {
+  private readonly lastSeq = new Map<string, number>();
+
+  constructor(private readonly maxSenders = MAX_TRACKED_SENDERS) {}
+
+  accept(envelope: Envelope, now: number = Date.now()): boolean {
+    if (Math.abs(now - envelope.at) > FRESHNESS_MS) return false;
+    const last = this.lastSeq.get(envelope.from);
+    if (last !== undefined && envelope.seq <= last) return false;
+    // Re-inserting keeps the map in order of last contact, oldest first.
+    this.lastSeq.delete(envelope.from);
+    this.lastSeq.set(envelope.from, envelope.seq);
+    if (this.lastSeq.size > this.maxSenders) {
+      const oldest = this.lastSeq.keys().next().value;
+      if (oldest !== undefined) this.lastSeq.delete(oldest);
+    }
+    return true;
+  }
+
+  get senders(): number {
+    return this.lastSeq.size;
+  }
+}
