@@ -67,7 +67,7 @@ export const daemonLimitDeclarations = {
     flag: 'max-handshake-frame',
     default: 4096,
     unit: 'bytes',
-    min: 0,
+    min: 2048, // an srp_init creating a room with the longest name needs up to about 1.5 KB
     describe: 'bytes per line before authentication (excluding the newline)',
   },
   maxRecordBytes: {
@@ -233,11 +233,22 @@ export function minQueueBytes(limits: DaemonLimits): number {
   return Math.ceil(plain / 3) * 4 + 64; // base64 of the ciphertext, its tag and the newline
 }
 
+/** The sealed record (base64) of a `message` frame carrying a token of the largest size. */
+export function minRecordBytes(limits: DaemonLimits): number {
+  return Math.ceil((limits.maxMessageChars + 64 + 16) / 3) * 4;
+}
+
 /**
  * Limits that contradict each other, as one line naming the flags involved, or undefined.
  * A daemon started with such limits would fail its own members (e.g. drop every late joiner).
  */
 export function contradictoryLimits(limits: DaemonLimits): string | undefined {
+  const record = minRecordBytes(limits);
+  if (limits.maxRecordBytes < record)
+    return (
+      `--max-frame ${limits.maxRecordBytes} is smaller than a record carrying the largest message ` +
+      `(${record} bytes): members sending long messages would be disconnected; raise --max-frame`
+    );
   const needed = minQueueBytes(limits);
   if (limits.maxQueueBytes < needed)
     return (

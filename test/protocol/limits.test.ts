@@ -14,6 +14,7 @@ import {
   defaultDaemonLimits,
   type LimitDeclaration,
   minQueueBytes,
+  minRecordBytes,
 } from '../../lib/protocol/limits.js';
 import { builtCli, repoRoot } from '../helpers/paths.js';
 
@@ -95,4 +96,10 @@ test('the default limits do not contradict each other; a queue below a full init
     /^--max-queue \d+ is smaller than a late joiner's init with a full history .*$/,
   );
   assert.equal(contradictoryLimits({ ...defaultDaemonLimits, maxQueueBytes: need }), undefined);
+  const record = minRecordBytes(defaultDaemonLimits);
+  assert.match(
+    contradictoryLimits({ ...defaultDaemonLimits, maxRecordBytes: record - 1 }) ?? '',
+    /^--max-frame \d+ is smaller than a record carrying the largest message/,
+  );
+  assert.equal(contradictoryLimits({ ...defaultDaemonLimits, maxRecordBytes: record }), undefined);
 });
