@@ -24,6 +24,7 @@ interface ConnectArgs {
   proxy?: string;
   json: boolean;
   follow: boolean;
+  history: boolean;
   color: boolean;
   create: boolean;
   legacy: boolean;
@@ -43,6 +44,32 @@ const EXIT_FOR: Record<SessionErrorCode, number> = {
 function fail(message: string, code: number): never {
   process.stderr.write(`cmd-chat: ${message}\n`);
   process.exit(code);
+}
+
+/**
+ * Exits once stdout and stderr have flushed what was written to them: under a slow reader a
+ * pipe may still hold queued output, and process.exit() would drop it.
+ */
+async function exitDrained(code: number): Promise<never> {
+  const flushed = (stream: NodeJS.WriteStream): Promise<void> =>
+    new Promise((resolve) => {
+      if (stream.destroyed || !stream.writable) return resolve();
+      stream.write('', () => resolve());
+    });
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+/** Options that only pipe mode reads; on a terminal we say so instead of ignoring them silently. */
+function warnPipeOnly(args: ConnectArgs): void {
+  const given = [args.json && '--json', args.follow && '--follow', args.history && '--history'].filter(
+    (x): x is string => typeof x === 'string',
+  );
+  if (given.length === 0) return;
+  process.stderr.write(
+    `cmd-chat: ${given.join(' and ')} appl${given.length === 1 ? 'ies' : 'y'} to pipe mode only ` +
+      '(stdin is a terminal); ignored\n',
+  );
 }
 
 interface Target {
@@ -89,6 +116,7 @@ async function askAnotherName(taken: string, reason: string): Promise<string | u
 
 async function run(args: ConnectArgs): Promise<void> {
   const interactive = process.stdin.isTTY === true;
+  if (interactive) warnPipeOnly(args);
   const { transport, name, password: positionalPassword } = target(args);
   let password: string | undefined;
   try {
@@ -190,11 +218,21 @@ async function run(args: ConnectArgs): Promise<void> {
         errors: process.stderr,
         json: args.json,
         follow: args.follow,
+        history: args.history,
+        progress: process.stderr.isTTY === true && !args.follow,
         daemon: transport.description,
       });
-  if (outcome.kind === 'lost') fail(outcome.error.message, EXIT_FOR[outcome.error.code]);
-  if (interrupted && !args.follow) process.exit(ExitCode.interrupted);
-  process.exit(ExitCode.ok);
+  if (outcome.kind === 'lost') {
+    process.stderr.write(`cmd-chat: ${outcome.error.message}\n`);
+    return exitDrained(EXIT_FOR[outcome.error.code]);
+  }
+  if (interrupted && !args.follow) return exitDrained(ExitCode.interrupted);
+  const notSent = 'notSent' in outcome ? outcome.notSent : 0;
+  if (notSent > 0) {
+    process.stderr.write(`cmd-chat: ${notSent} line${notSent === 1 ? '' : 's'} not sent (too long)\n`);
+    return exitDrained(ExitCode.notSent);
+  }
+  return exitDrained(ExitCode.ok);
 }
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
@@ -243,7 +281,12 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .option('follow', {
         type: 'boolean',
         default: false,
-        describe: 'pipe mode: keep printing after stdin ends',
+        describe: "pipe mode: print everyone's messages and keep printing after stdin ends",
+      })
+      .option('history', {
+        type: 'boolean',
+        default: false,
+        describe: "pipe mode: print the room's recent history first",
       })
       .option('color', {
         type: 'boolean',

@@ -16,6 +16,8 @@ export const ExitCode = {
   refused: 5,
   /** The connection dropped after we were in the room, or the daemon shut down. */
   connectionLost: 6,
+  /** Pipe mode: a line was not sent (over the message limit); the other lines were delivered. */
+  notSent: 7,
   /** Interrupted by SIGINT before finishing. */
   interrupted: 130,
 } as const;

@@ -2,12 +2,20 @@
  * Scripted use: when stdin is not a terminal, each non-empty line is a message (a leading
  * `/` makes it a command, `//` escapes), events are printed as plain lines or NDJSON, and at
  * the end of input we wait until the daemon has echoed every line (the delivery receipt).
+ *
+ * What is printed: the room's history only with `--history`; then, with `--follow`, every
+ * live event; without it (a sender) only the echoes of our own lines and errors, so a script
+ * that posts a line never copies other people's messages into its log. A line over the
+ * message limit is not sent: it is reported with its line number, the other lines still go,
+ * and the outcome counts it (a distinct exit code).
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { type CommandContext, parseInput, runCommand, type ViewState } from './commands.js';
 import type { ChatEvent } from './events.js';
 import { eventToJson } from './json-events.js';
+import { MessageTooLongError } from './message-size.js';
+import { PipeProgress } from './pipe-progress.js';
 import { renderPlain } from './render.js';
 import { sanitizeBody } from './sanitize.js';
 import type { ChatSession, SessionError } from './session.js';
@@ -17,13 +25,20 @@ export interface PipeOptions {
   output: Writable;
   errors: Writable;
   json: boolean;
-  /** Keep printing after stdin ends, until the connection ends. */
+  /** Print every live event and keep printing after stdin ends, until the connection ends. */
   follow: boolean;
+  /** Print the history the room replays on joining. */
+  history?: boolean;
+  /** Show a progress line on `errors` (when it is a terminal). */
+  progress?: boolean;
   daemon: string;
 }
 
-/** How a pipe run ended. */
-export type PipeOutcome = { kind: 'done' } | { kind: 'lost'; error: SessionError } | { kind: 'quit' };
+/** How a pipe run ended; `notSent` counts input lines refused as too long. */
+export type PipeOutcome =
+  | { kind: 'done'; notSent: number }
+  | { kind: 'lost'; error: SessionError }
+  | { kind: 'quit'; notSent: number };
 
 /** Formats and writes events as plain lines or NDJSON, skipping ignored members. */
 function eventWriter(view: ViewState, options: PipeOptions): (ev: ChatEvent) => void {
@@ -33,6 +48,11 @@ function eventWriter(view: ViewState, options: PipeOptions): (ev: ChatEvent) => 
   };
 }
 
+/** Without --follow only our own echoes (the receipts) and errors are printed. */
+function wantedLive(ev: ChatEvent, follow: boolean): boolean {
+  return follow || ev.type === 'error' || (ev.type === 'message' && ev.mine);
+}
+
 export async function runPipe(
   session: ChatSession,
   history: ChatEvent[],
@@ -40,12 +60,21 @@ export async function runPipe(
 ): Promise<PipeOutcome> {
   const view: ViewState = { ignored: new Set(), bell: 'off', notify: 'off' };
   const write = eventWriter(view, options);
-  for (const event of history) write(event);
-  session.on('event', write);
+  if (options.history) for (const event of history) write(event);
+  const onEvent = (ev: ChatEvent): void => {
+    if (wantedLive(ev, options.follow)) write(ev);
+  };
+  session.on('event', onEvent);
   let quit = false;
+  let sent = 0;
+  let notSent = 0;
+  const progress = options.progress
+    ? new PipeProgress(options.errors, () => ({ sent, delivered: sent - session.unechoedCount }))
+    : undefined;
   const ended = new Promise<PipeOutcome>((resolve) => {
     session.once('close', (error) => {
-      resolve(error ? { kind: 'lost', error } : quit ? { kind: 'quit' } : { kind: 'done' });
+      progress?.stop();
+      resolve(error ? { kind: 'lost', error } : { kind: quit ? 'quit' : 'done', notSent });
     });
   });
   const localLine = (code: string, text: string): void => {
@@ -74,16 +103,28 @@ export async function runPipe(
     crlfDelay: Number.POSITIVE_INFINITY,
     terminal: false,
   });
+  let lineNumber = 0;
   const reading = (async (): Promise<void> => {
     for await (const line of lines) {
+      lineNumber++;
       if (session.isClosed || quit) break;
       const input = parseInput(line);
       try {
-        if (input.kind === 'message') session.send(input.text);
-        else if (input.kind === 'command') await runCommand(ctx, input.name, input.args);
+        if (input.kind === 'message') {
+          session.send(input.text);
+          sent++;
+        } else if (input.kind === 'command') await runCommand(ctx, input.name, input.args);
       } catch (err) {
         if (session.isClosed) break;
-        localLine('send', (err as Error).message);
+        if (err instanceof MessageTooLongError) {
+          notSent++;
+          localLine(
+            'too_long',
+            `line ${lineNumber} not sent: ${err.bytes} bytes, the limit is ${err.limit} bytes`,
+          );
+        } else {
+          localLine('send', (err as Error).message);
+        }
       }
       if (!session.writable) await session.waitWritable();
     }
@@ -92,10 +133,12 @@ export async function runPipe(
   const first = await Promise.race([reading.then(() => 'input-ended' as const), ended]);
   if (first !== 'input-ended') {
     lines.close();
+    progress?.stop();
     return first;
   }
   lines.close();
   await session.waitForEchoes();
+  progress?.stop();
   if (session.isClosed) return ended;
   if (options.follow && !quit) return ended;
   await session.close();

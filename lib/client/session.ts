@@ -29,6 +29,7 @@ import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import type { ChatEvent, MessageEvent } from './events.js';
 import { LineQueue } from './line-queue.js';
+import { checkMessageSize } from './message-size.js';
 import { SessionError } from './session-error.js';
 
 export { SessionError, type SessionErrorCode } from './session-error.js';
@@ -201,11 +202,13 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * Encrypts and sends a message; returns its envelope id. Throws a SessionError if the
-   * message is too long. Returns false from `writable` when the transport wants a pause.
+   * Encrypts and sends a message; returns its envelope id. Throws MessageTooLongError for a
+   * body over MAX_MESSAGE_BYTES (nothing is sent). `writable` turns false when the transport
+   * wants a pause.
    */
   send(body: string, kind: 'text' | 'me' = 'text'): string {
     if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
+    checkMessageSize(body);
     let id: string;
     let token: string;
     if (this.mode === 'v2') {

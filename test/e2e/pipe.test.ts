@@ -2,12 +2,20 @@
  * Pipe mode end to end: the real daemon process, real client processes, real pipes.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { MAX_MESSAGE_BYTES } from '../../lib/client/message-size.js';
+import { builtCli } from '../helpers/paths.js';
 import {
   type DaemonProcess,
   freePort,
   type JsonReader,
   runClient,
+  spawnCli,
   startDaemonProcess,
   startJsonReader,
 } from '../helpers/processes.js';
@@ -82,9 +90,9 @@ describe('pipe mode', () => {
     assert.equal(await reader.stop(), 0);
   });
 
-  test('a late joiner in pipe mode gets the history, flagged as history in JSON', async () => {
+  test('with --history a late joiner gets the history, flagged as history in JSON', async () => {
     await runClient(['127.0.0.1', String(daemon.port), 'historian'], { input: 'for the record\n', env: ENV });
-    const r = await runClient(['127.0.0.1', String(daemon.port), 'latecomer', '--json'], {
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'latecomer', '--json', '--history'], {
       input: '',
       env: ENV,
     });
@@ -94,6 +102,82 @@ describe('pipe mode', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(evs.some((e) => e.type === 'message' && e.text === 'for the record' && e.history === true));
+  });
+
+  test("a sender prints only its own delivered lines: no history, no one else's messages", async () => {
+    await runClient(['127.0.0.1', String(daemon.port), 'gossip'], { input: 'a private remark\n', env: ENV });
+    const chatter = await joinReader(daemon.port, 'chatter');
+    const { proc, stdout, stderr, exited } = spawnCli(
+      ['connect', '127.0.0.1', String(daemon.port), 'ci'],
+      ENV,
+    );
+    proc.stdin.write('build done\n');
+    // Someone else speaks while the sender is in the room.
+    await chatter.waitFor((evs) => evs.some((e) => e.text === 'build done'));
+    await runClient(['127.0.0.1', String(daemon.port), 'gossip'], { input: 'another remark\n', env: ENV });
+    await chatter.waitFor((evs) => evs.some((e) => e.text === 'another remark'));
+    proc.stdin.end('second line\n');
+    assert.equal(await exited, 0, stderr());
+    const lines = stdout().trim().split('\n');
+    assert.equal(lines.length, 2, stdout());
+    assert.match(lines[0]!, /^\d\d:\d\d ci: build done$/);
+    assert.match(lines[1]!, /^\d\d:\d\d ci: second line$/);
+    assert.doesNotMatch(stdout(), /remark|chatter/);
+    await chatter.stop();
+  });
+
+  test('an oversized line is not sent: exit 7 naming the line and the limit; the others arrive', async () => {
+    const reader = await joinReader(daemon.port, 'sizereader');
+    const big = 'x'.repeat(200 * 1024);
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'big'], {
+      input: `before\n${big}\nafter\n`,
+      env: ENV,
+    });
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^cmd-chat: line 2 not sent: ${big.length} bytes, the limit is ${MAX_MESSAGE_BYTES} bytes$`,
+        'm',
+      ),
+    );
+    await reader.waitFor((evs) => evs.some((e) => e.text === 'after'));
+    const got = reader
+      .events()
+      .filter((e) => e.type === 'message' && e.user === 'big')
+      .map((e) => e.text);
+    assert.deepEqual(got, ['before', 'after']);
+    // A line exactly at the limit goes through.
+    const edge = 'y'.repeat(MAX_MESSAGE_BYTES);
+    const ok = await runClient(['127.0.0.1', String(daemon.port), 'edge'], { input: `${edge}\n`, env: ENV });
+    assert.equal(ok.code, 0, ok.stderr);
+    await reader.stop();
+  });
+
+  test('a slow reader behind a real pipe still gets every line (no exit before stdout drains)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmd-chat-slow-'));
+    try {
+      const input = join(dir, 'in.txt');
+      // 3,000 lines of 120 characters: sent in well under a second, and several times what a
+      // pipe buffers (64 KiB), so most of the output is still queued in the client at the end.
+      const pad = '.'.repeat(110);
+      writeFileSync(input, Array.from({ length: 3000 }, (_, i) => `${pad}${i + 1}`).join('\n') + '\n');
+      const client = `'${process.execPath}' '${builtCli}' connect 127.0.0.1 ${daemon.port} slowpoke`;
+      // The reader sleeps while the pipe fills: the client finishes sending long before it reads.
+      const sh = spawn('sh', ['-c', `${client} < '${input}' | (sleep 2; wc -l)`], {
+        env: { ...process.env, ...ENV, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      sh.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      sh.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      const [code] = await once(sh, 'exit');
+      assert.equal(code, 0, err);
+      assert.equal(Number(out.trim()), 3000, err);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a wrong password exits 4 with a one-line error', async () => {
