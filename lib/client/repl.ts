@@ -15,7 +15,6 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { clearScreenDown, createInterface, cursorTo, moveCursor } from 'node:readline';
 import { PassThrough } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createColors } from './colors.js';
 import { type CommandContext, parseInput, runCommand, type ViewState } from './commands.js';
 import { complete } from './completer.js';
@@ -34,6 +33,7 @@ import {
 } from './notify.js';
 import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, BracketedPasteFilter, fromInputLine } from './paste.js';
 import { displayWidth, mentionsMe, renderEvent } from './render.js';
+import { TerminalInput } from './repl-input.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
 import type { ChatSession, SessionError } from './session.js';
 
@@ -51,9 +51,6 @@ export type ReplOutcome = { kind: 'quit' } | { kind: 'lost'; error: SessionError
 
 /** Input lines remembered for ↑/↓ (RAM only, never written anywhere). */
 export const HISTORY_SIZE = 500;
-
-/** Idle time after which a held-back lone ESC (maybe a split sequence) is passed on. */
-const ESCAPE_IDLE_MS = 50;
 
 // xterm's title stack: save the user's title at start and restore it at exit, since we may
 // change it to show the unread count. Terminals without the stack ignore these.
@@ -131,7 +128,6 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
 
   let active = false; // the prompt is on screen and must be kept below printed lines
   let done = false;
-  let idleTimer: NodeJS.Timeout | undefined;
   let resolveOutcome: (outcome: ReplOutcome) => void = () => {};
   const outcome = new Promise<ReplOutcome>((resolve) => {
     resolveOutcome = resolve;
@@ -263,20 +259,20 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
 
   // --- raw terminal input ------------------------------------------------------------------
 
-  const decoder = new StringDecoder('utf8');
-  const pass = (text: string): void => {
-    if (text !== '' && !done) keys.write(text);
-  };
-  const flushHeld = (): void => {
-    idleTimer = undefined;
-    pass(paste.feed(focus.flush()) + paste.flush());
-  };
-  const onData = (chunk: Buffer | string): void => {
-    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-    pass(paste.feed(focus.feed(text)));
-    if (idleTimer) clearTimeout(idleTimer);
-    idleTimer = focus.hasPending || paste.hasPending ? setTimeout(flushHeld, ESCAPE_IDLE_MS) : undefined;
-  };
+  // Text goes straight into the line at the cursor; keys go through readline's decoder.
+  const terminalInput = new TerminalInput(
+    {
+      insertText: (text) => {
+        if (!done) rl.write(text);
+      },
+      pressKey: (sequence) => {
+        if (!done) keys.write(sequence);
+      },
+    },
+    focus,
+    paste,
+  );
+  const onData = terminalInput.onData;
 
   // --- terminal modes ----------------------------------------------------------------------
 
@@ -299,7 +295,7 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     if (active) clearInputArea();
     done = true;
     active = false;
-    if (idleTimer) clearTimeout(idleTimer);
+    terminalInput.stop();
     session.off('event', onEvent);
     input.off('data', onData);
     restoreTerminal();

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { complete } from '../../lib/client/completer.js';
+import { KeySplitter } from '../../lib/client/key-units.js';
 import { BracketedPasteFilter, fromInputLine, toInputLine } from '../../lib/client/paste.js';
 import { promptFor } from '../../lib/client/repl.js';
 
@@ -67,4 +68,33 @@ describe('completion', () => {
 test('the prompt shows room and name, sanitised', () => {
   assert.equal(promptFor('chat', 'alice'), '[chat] alice> ');
   assert.equal(promptFor('chat', 'a\x1b]0;x\x07b'), '[chat] a␛b> ');
+});
+
+describe('key splitter', () => {
+  const keys = (s: string): string[] =>
+    new KeySplitter()
+      .feed(s)
+      .map((u) => (u.kind === 'text' ? `t:${u.text}` : `k:${JSON.stringify(u.sequence)}`));
+
+  test('text runs, control keys and escape sequences each become one unit', () => {
+    assert.deepEqual(keys('ab\x1b[Dc世界\r'), ['t:ab', 'k:"\\u001b[D"', 't:c世界', 'k:"\\r"']);
+    assert.deepEqual(keys('\t\t'), ['k:"\\t"', 'k:"\\t"']);
+    assert.deepEqual(keys('\x1bb\x1b[1;5C\x1bOH\x1b\x1b[D😀'), [
+      'k:"\\u001bb"',
+      'k:"\\u001b[1;5C"',
+      'k:"\\u001bOH"',
+      'k:"\\u001b\\u001b[D"',
+      't:😀',
+    ]);
+  });
+
+  test('a sequence cut between reads is held, and a lone Escape released by flush', () => {
+    const k = new KeySplitter();
+    assert.deepEqual(k.feed('x\x1b['), [{ kind: 'text', text: 'x' }]);
+    assert.equal(k.hasPending, true);
+    assert.deepEqual(k.feed('D'), [{ kind: 'key', sequence: '\x1b[D' }]);
+    assert.deepEqual(k.feed('\x1b'), []);
+    assert.deepEqual(k.flush(), [{ kind: 'key', sequence: '\x1b' }]);
+    assert.equal(k.hasPending, false);
+  });
 });

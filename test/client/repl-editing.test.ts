@@ -1,0 +1,91 @@
+/**
+ * Line editing in a real pseudo-terminal: text that arrives in one read (a bracketed paste,
+ * an IME commit, fast typing) is inserted at the cursor, at every cursor position, and two
+ * Tabs in one read complete instead of inserting a tab. What is sent is checked at another
+ * member, what is shown on the screen in the pty.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type DaemonProcess, startDaemonProcess } from '../helpers/processes.js';
+import { type JsonReader, type PtyClient, startJsonReader, startPtyClient } from '../helpers/pty.js';
+
+const PASSWORD = 'pw';
+const LEFT = '\x1b[D';
+
+describe('REPL line editing with multi-character reads', () => {
+  let daemon: DaemonProcess;
+  let reader: JsonReader;
+  let alice: PtyClient;
+
+  before(async () => {
+    daemon = await startDaemonProcess(['--password', PASSWORD, '--rate', '0', '--rate-bytes', '0']);
+    reader = await startJsonReader(daemon.port, 'reader');
+    alice = startPtyClient(daemon.port, 'alice', { password: PASSWORD });
+    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'the prompt', 20_000);
+  });
+  after(async () => {
+    alice.kill();
+    await reader.stop();
+    await daemon.stop();
+  });
+
+  let sent = 0;
+  /** Types `base`, moves left to `position`, writes `chunk` in ONE write, checks and sends. */
+  async function insertAt(
+    base: string,
+    position: number,
+    chunk: string,
+    inserted: string,
+    result?: string,
+  ): Promise<void> {
+    const chars = [...base];
+    const expected = result ?? chars.slice(0, position).join('') + inserted + chars.slice(position).join('');
+    alice.write(base);
+    await alice.waitForScreen((s) => s.cursorLine() === `[chat] alice> ${base}`, `typed ${base}`);
+    alice.write(LEFT.repeat(chars.length - position));
+    // Let the cursor moves land as their own reads before the chunk under test.
+    await new Promise((r) => setTimeout(r, 30));
+    alice.write(chunk);
+    await alice.waitForScreen(
+      (s) => s.cursorLine() === `[chat] alice> ${expected}`.trimEnd(),
+      `${JSON.stringify(chunk)} at ${position} of ${base}`,
+    );
+    alice.write('\r');
+    sent++;
+    const n = sent;
+    await reader.waitFor(
+      (evs) => evs.filter((e) => e.type === 'message' && e.user === 'alice').length >= n,
+      `message ${n}`,
+    );
+    const mine = reader.events().filter((e) => e.type === 'message' && e.user === 'alice');
+    assert.equal(mine[n - 1]!.text, expected);
+  }
+
+  test('a bracketed paste lands at the cursor, at every position', async () => {
+    for (let p = 0; p <= 3; p++) await insertAt('abc', p, '\x1b[200~XY\x1b[201~', 'XY');
+  });
+
+  test('an IME commit of CJK in one read lands at the cursor, at every position', async () => {
+    for (let p = 0; p <= 2; p++) await insertAt('ab', p, '世界', '世界');
+    // Wide characters before the cursor too.
+    for (let p = 0; p <= 2; p++) await insertAt('日本', p, '語x', '語x');
+  });
+
+  test('fast typing in one read lands at the cursor, at every position', async () => {
+    for (let p = 0; p <= 11; p++) await insertAt('hello world', p, 'big ', 'big ');
+  });
+
+  test('keys and text mixed in one read are applied in order', async () => {
+    // "ab", then in one read: Left, "X", Home, "[", End, "]".
+    await insertAt('ab', 2, `${LEFT}X\x01[\x05]`, '', '[aXb]');
+  });
+
+  test('two Tabs in one read complete, never insert a tab', async () => {
+    alice.write('/wh');
+    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice> /wh', 'typed /wh');
+    alice.write('\t\t');
+    await alice.waitForScreen((s) => /^\[chat\] alice> \/who ?$/.test(s.cursorLine()), '/who completed');
+    alice.write('\x15'); // Ctrl-U clears the line
+    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'an empty line');
+  });
+});
