@@ -135,7 +135,8 @@ test('SIGTERM: members get shutdown, pipe clients exit 6 with a clear message, t
   const daemon = await startDaemonProcess(['--password', PW]);
   const clients: Client[] = [];
   try {
-    const bob = pipeClient(daemon.port, 'bob', ['--follow']);
+    // --history too: alice may speak before bob has joined.
+    const bob = pipeClient(daemon.port, 'bob', ['--follow', '--history']);
     clients.push(bob);
     bob.proc.stdin!.end();
     const alice = pipeClient(daemon.port, 'alice', ['--follow']);

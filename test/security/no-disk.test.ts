@@ -91,7 +91,8 @@ async function session(
       `the daemon to listen: ${daemon.stderr()}`,
       30_000,
     );
-    const bob = traced(['connect', ...target, 'bob'], env);
+    // A reader: --follow prints the others' messages, --history those sent before it joined.
+    const bob = traced(['connect', ...target, 'bob', '--follow', '--history'], env);
     all.push(bob);
     let screen = '';
     if (withRepl) {
@@ -134,6 +135,10 @@ async function session(
       await new Promise<void>((resolve) => p.onExit(() => resolve()));
     }
     bob.proc.stdin!.end();
+    // --follow runs until SIGINT; signal bob itself, not strace.
+    const bobPid = childOf(bob.proc.pid!);
+    assert.ok(bobPid, 'the traced bob process was not found');
+    process.kill(bobPid, 'SIGINT');
     assert.equal(await bob.exited, 0, `bob failed: ${bob.stderr()}`);
     // Signal the daemon itself, not strace (which would kill its tracee).
     const nodePid = childOf(daemon.proc.pid!);
