@@ -152,6 +152,7 @@ describe('the REPL in a pseudo-terminal', () => {
         (s) => s.lines().some((l) => l.endsWith('* alice4 waves')),
         'the action line',
       );
+      await carol.waitForMessage('alice4');
       const action = carol.events().find((e) => e['type'] === 'message' && e['user'] === 'alice4');
       assert.equal(action?.['kind'], 'me');
       assert.equal(action?.['text'], 'waves');
