@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { warmUp } from '../lib/crypto/srp.js';
 import { ExitCode } from '../lib/exit-codes.js';
+import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
 import { createLogger } from '../lib/server/log.js';
@@ -122,6 +123,12 @@ async function run(args: ServeArgs): Promise<void> {
   const limits = limitsFromArgs(args);
   const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
 
+  const addRoom = (name: string, credentials: RoomCredentials): void => {
+    if (registry.size >= limits.maxRooms)
+      fail(`--max-rooms ${limits.maxRooms} is smaller than the number of rooms given`);
+    registry.addStatic(name, credentials);
+  };
+
   // Rooms from the verifier file: no password involved.
   if (args.roomsFile !== undefined) {
     let text: string;
@@ -131,7 +138,7 @@ async function run(args: ServeArgs): Promise<void> {
       fail(`cannot read the rooms file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     try {
-      for (const [name, creds] of parseRoomsFile(text)) registry.addStatic(name, creds);
+      for (const [name, creds] of parseRoomsFile(text)) addRoom(name, creds);
     } catch (err) {
       fail((err as Error).message);
     }
@@ -153,7 +160,7 @@ async function run(args: ServeArgs): Promise<void> {
         : spec.slice(eq + 1);
     if (password === '') fail(`the password of room ${name} is empty`);
     if (registry.get(name)) fail(`room ${name} is given twice`);
-    registry.addStatic(name, await credentialsFromPassword(name, password, args.legacy));
+    addRoom(name, await credentialsFromPassword(name, password, args.legacy));
   }
 
   // The default room "chat": from --password / --password-file / env / prompt, or generated.
@@ -175,10 +182,7 @@ async function run(args: ServeArgs): Promise<void> {
   if (defaultPassword !== undefined) {
     if (defaultPassword === '') fail('the password is empty');
     if (registry.get(DEFAULT_ROOM)) fail(`room ${DEFAULT_ROOM} is given twice`);
-    registry.addStatic(
-      DEFAULT_ROOM,
-      await credentialsFromPassword(DEFAULT_ROOM, defaultPassword, args.legacy),
-    );
+    addRoom(DEFAULT_ROOM, await credentialsFromPassword(DEFAULT_ROOM, defaultPassword, args.legacy));
   }
 
   const logger = createLogger(process.stderr, args.verbose);

@@ -34,33 +34,33 @@ export interface LimitDeclaration {
 
 /** The daemon's limits, one declaration each. Order = order in `serve --help`. */
 export const daemonLimitDeclarations = {
-  maxClients: { flag: 'max-clients', default: 1024, unit: 'count', min: 0, describe: 'connections in total' },
+  maxClients: { flag: 'max-clients', default: 1024, unit: 'count', min: 1, describe: 'connections in total' },
   maxClientsPerAddress: {
     flag: 'max-per-address',
     default: 32,
     unit: 'count',
-    min: 0,
+    min: 1,
     describe: 'connections from one address (TCP remote IP; a Unix socket counts as one address)',
   },
   maxPendingHandshakes: {
     flag: 'max-pending',
     default: 128,
     unit: 'count',
-    min: 0,
+    min: 1,
     describe: 'unfinished handshakes, all addresses together',
   },
   maxRooms: {
     flag: 'max-rooms',
     default: 256,
     unit: 'count',
-    min: 0,
+    min: 1,
     describe: 'rooms at once (static rooms count; open rooms are created up to this)',
   },
   maxMembersPerRoom: {
     flag: 'max-members',
     default: 256,
     unit: 'count',
-    min: 0,
+    min: 1,
     describe: 'members per room',
   },
   maxHandshakeLineBytes: {

@@ -64,6 +64,25 @@ test('serve refuses limits that contradict each other, in one line (exit 2), bef
   const first = r.stderr.split('\n')[0]!;
   assert.match(first, /--max-queue 100000 is smaller than a late joiner's init with a full history/);
   assert.doesNotMatch(r.stderr, /listening|\n\s+at /);
+  // More rooms than --max-rooms, and limits that would refuse everyone.
+  const rooms = run(cliPath, [
+    'serve',
+    '127.0.0.1',
+    '0',
+    '--password',
+    'pw',
+    '--room',
+    'a=b',
+    '--max-rooms',
+    '1',
+  ]);
+  assert.equal(rooms.code, 2);
+  assert.match(rooms.stderr, /^cmd-chat serve: --max-rooms 1 is smaller than the number of rooms given\n$/);
+  for (const flag of ['--max-clients', '--max-per-address', '--max-pending', '--max-members']) {
+    const zero = run(cliPath, ['serve', '127.0.0.1', '0', '--password', 'pw', flag, '0']);
+    assert.equal(zero.code, 2, flag);
+    assert.match(zero.stderr, new RegExp(`${flag} must be a whole number ≥ 1`));
+  }
 });
 
 test('connect without enough arguments is a usage error', () => {
