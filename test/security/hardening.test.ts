@@ -4,6 +4,8 @@
  * that ended.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { test } from 'node:test';
 import { ChatSession } from '../../lib/client/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
@@ -33,6 +35,27 @@ for (const code of ['toString', '__proto__', 'constructor']) {
     }
   });
 }
+
+test('a handshake error with code "toString" is a one-line refusal', async () => {
+  const server = net.createServer((socket) => {
+    socket.once('data', () => socket.end(`${JSON.stringify({ error: 'no', code: 'toString' })}\n`));
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await runClient(['127.0.0.1', String(port), 'alice'], {
+      input: '',
+      env: { CMD_CHAT_PASSWORD: 'pw' },
+    });
+    assert.doesNotMatch(r.stderr, /\n\s+at |native code|function /, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.notEqual(r.code, 1, r.stderr);
+  } finally {
+    server.close();
+  }
+});
 
 test('pending pings are rejected as soon as the session ends', async () => {
   const daemon = await startScriptedDaemon('pw', (frame, peer) => {
