@@ -31,6 +31,7 @@ import {
   sleep,
   type TableRow,
 } from './common.js';
+import { clusterBusRows } from './cluster-bus.js';
 import { benchHandshake } from './handshake.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
@@ -510,6 +511,9 @@ async function main(): Promise<void> {
   add('  JS heap per idle joined connection', round(median(heapPer), 1), 'KiB');
 
   clients.disconnect();
+
+  // The cluster bus alone (cluster-bus.ts; also runnable by itself).
+  await clusterBusRows(add, log);
   printTable((performance.now() - started) / 1000);
 }
 
