@@ -75,7 +75,7 @@ export class NatsRoomBus implements RoomBus {
     private readonly keys: ClusterKeys,
   ) {}
 
-  /** Connects to NATS (waiting for a first server) and returns the bus. */
+  /** Connects to NATS (rejects if the first attempt fails) and returns the bus. */
   static async connect(options: ClusterConnectOptions, keys: ClusterKeys, log: Logger): Promise<NatsRoomBus> {
     let bus: NatsRoomBus | undefined;
     const pending: LinkState[] = [];

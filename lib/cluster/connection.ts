@@ -52,7 +52,8 @@ export function natsOptions(options: ClusterConnectOptions): ConnectionOptions {
     // A daemon serves its local members whatever NATS does: never give up reconnecting.
     reconnect: true,
     maxReconnectAttempts: -1,
-    waitOnFirstConnect: true,
+    // The first connection fails at once (unreachable, TLS, credentials): a clear start-up error.
+    waitOnFirstConnect: false,
     reconnectTimeWait: options.reconnectWaitMs ?? 1000,
     pingInterval: options.pingIntervalMs ?? 10_000,
     maxPingOut: 2,
@@ -78,7 +79,8 @@ export function natsOptions(options: ClusterConnectOptions): ConnectionOptions {
 export type LinkState = 'up' | 'down';
 
 /**
- * Connects (waiting for a first server if none answers yet) and reports state changes: a log
+ * Connects (rejecting with NATS's one-line reason if the first attempt fails) and, once
+ * connected, reconnects without end and reports state changes: a log
  * line each, and `onState` so the owner can resynchronise when the server is back.
  */
 export async function connectCluster(

@@ -20,6 +20,7 @@ import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
 import { computeVerifier } from '../../lib/crypto/srp.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { builtCli, cliPath } from '../helpers/paths.js';
+import { clusterBusRows } from './cluster-bus.js';
 import {
   type BenchRoom,
   type BenchSecrets,
@@ -31,7 +32,6 @@ import {
   sleep,
   type TableRow,
 } from './common.js';
-import { clusterBusRows } from './cluster-bus.js';
 import { benchHandshake } from './handshake.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
