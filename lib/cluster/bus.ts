@@ -84,6 +84,8 @@ export class NatsRoomBus implements RoomBus {
       else pending.push(state);
     });
     bus = new NatsRoomBus(nc, keys);
+    // Not secret: equal ids on two daemons mean they share the cluster secret.
+    log.info(`cluster: cluster key id ${keys.keyId}`);
     for (const state of pending) bus.emitState(state);
     return bus;
   }

@@ -216,6 +216,10 @@ test('the bus survives nats-server restarting: the log says so, and events flow 
     await waitFor(() => states.includes('up'), 'the bus to reconnect', 20_000);
     await waitFor(() => logA.lines.some((l) => /NATS server back/.test(l)), 'the other bus to reconnect');
     assert.ok(logB.lines.some((l) => /NATS server back/.test(l)));
+    // Both logged the same key id: they share the cluster secret.
+    const keyId = `cluster: cluster key id ${keys.keyId}`;
+    assert.ok(logA.lines.includes(keyId) && logB.lines.includes(keyId));
+    assert.match(keys.keyId, /^[0-9a-f]{8}$/);
     await b.flush();
     a.publish('r', { n: 2 });
     await waitFor(() => got.events.some((e) => e.n === 2), 'an event after the restart');
