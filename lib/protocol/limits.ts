@@ -119,14 +119,14 @@ export const daemonLimitDeclarations = {
   },
   rateFramesPerSecond: {
     flag: 'rate',
-    default: 100,
+    default: 250,
     unit: 'frames/s',
     min: 0,
     describe: 'frames per second per member before reads pause (0 = no limit)',
   },
   rateBurst: {
     flag: 'burst',
-    default: 500,
+    default: 1000,
     unit: 'count',
     min: 1,
     describe: 'frames a member may send at once',
