@@ -2,6 +2,8 @@
  * The slash commands, one registry for the REPL and pipe mode: name, aliases, argument
  * help, description and handler. `/help` and Tab completion are generated from it.
  */
+import type { ChatEvent } from './events.js';
+import type { Scrollback } from './scrollback.js';
 import type { ChatSession } from './session.js';
 
 /** Shown by /status: what protects the channel and the messages, per protocol mode. */
@@ -21,7 +23,12 @@ export interface ViewState {
   ignored: Set<string>;
   bell: BellMode;
   notify: NotifyMode;
+  /** When a first `/wipe` in the REPL asked for confirmation (ms since the epoch). */
+  wipeAskedAt?: number;
 }
+
+/** A second `/wipe` within this time confirms the first. */
+export const WIPE_CONFIRM_MS = 10_000;
 
 /** What a command may do; the REPL and pipe mode each provide one. */
 export interface CommandContext {
@@ -38,7 +45,14 @@ export interface CommandContext {
   clearScreen(): void;
   /** Ends the session. */
   quit(): void;
+  /** What this client has seen (REPL only), for /search and /last. */
+  readonly scrollback?: Scrollback;
+  /** Prints events again (REPL only), with `mark` highlighted in them. */
+  showEvents?(events: ChatEvent[], mark?: string): void;
 }
+
+/** /search shows at most this many matches (the newest); /last at most this many events. */
+export const MAX_SHOWN = 200;
 
 export interface SlashCommand {
   name: string;
@@ -47,7 +61,8 @@ export interface SlashCommand {
   args: string;
   help: string;
   interactiveOnly?: boolean;
-  run(ctx: CommandContext, args: string): void | Promise<void>;
+  /** `invokedAs` is the name or alias typed, lower-case. */
+  run(ctx: CommandContext, args: string, invokedAs: string): void | Promise<void>;
 }
 
 const MODES = ['on', 'off', 'mentions'] as const;
@@ -120,6 +135,7 @@ export const commands: SlashCommand[] = [
     async run(ctx, args) {
       const name = args.trim();
       if (!name) return ctx.error('usage: /nick <name>');
+      if (name === ctx.session.me.username) return ctx.info(`you are already ${name}`);
       try {
         await ctx.session.nick(name);
       } catch (err) {
@@ -129,10 +145,23 @@ export const commands: SlashCommand[] = [
   },
   {
     name: 'wipe',
-    aliases: [],
+    aliases: ['wipe!'],
     args: '',
-    help: "wipe the room's history on the daemon, for everyone",
-    run(ctx) {
+    help: "wipe the room's history on the daemon, for everyone (asks first: /wipe again or /wipe!)",
+    run(ctx, _args, invokedAs) {
+      // Scripts mean it; in the REPL it erases the room for everyone, so it asks first.
+      const now = Date.now();
+      const asked = ctx.view.wipeAskedAt;
+      const confirmed =
+        !ctx.interactive || invokedAs === 'wipe!' || (asked !== undefined && now - asked <= WIPE_CONFIRM_MS);
+      if (!confirmed) {
+        ctx.view.wipeAskedAt = now;
+        ctx.info(
+          `this erases the room's history for everyone: type /wipe again within ${WIPE_CONFIRM_MS / 1000} s (or /wipe!) to confirm`,
+        );
+        return;
+      }
+      ctx.view.wipeAskedAt = undefined;
       ctx.session.wipeHistory();
     },
   },
@@ -168,8 +197,12 @@ export const commands: SlashCommand[] = [
         ctx.info(list.length ? `ignoring: ${list.join(', ')}` : 'ignoring nobody');
         return;
       }
-      ctx.view.ignored.add(name.toLowerCase());
-      ctx.info(`ignoring ${name}`);
+      const folded = name.toLowerCase();
+      if (folded === ctx.session.me.username.toLowerCase()) return ctx.error('you cannot ignore yourself');
+      if (ctx.view.ignored.has(folded)) return ctx.info(`already ignoring ${name}`);
+      const present = ctx.session.memberList().some((m) => m.username.toLowerCase() === folded);
+      ctx.view.ignored.add(folded);
+      ctx.info(present ? `ignoring ${name}` : `ignoring ${name} (not in the room now; applies if they join)`);
     },
   },
   {
@@ -187,6 +220,44 @@ export const commands: SlashCommand[] = [
   modeCommand('bell', 'ring the terminal bell on every message, never, or on mentions of your name'),
   modeCommand('notify', 'desktop notifications while the terminal is not focused'),
   {
+    name: 'search',
+    aliases: ['grep'],
+    args: '<text>',
+    help: 'show the messages seen in this session that contain the text (case-insensitive)',
+    interactiveOnly: true,
+    run(ctx, args) {
+      const query = args.trim();
+      if (!query) return ctx.error('usage: /search <text>');
+      const back = ctx.scrollback;
+      if (!back || !ctx.showEvents) return;
+      const found = back.search(query);
+      const shown = found.slice(-MAX_SHOWN);
+      ctx.info(
+        `-- ${found.length} match${found.length === 1 ? '' : 'es'} for "${query}" in the last ${back.size} events` +
+          (shown.length < found.length ? ` (the newest ${shown.length} shown)` : '') +
+          ' --',
+      );
+      ctx.showEvents(shown, query);
+    },
+  },
+  {
+    name: 'last',
+    aliases: [],
+    args: '[n]',
+    help: `show the last n events again (default 20, at most ${MAX_SHOWN})`,
+    interactiveOnly: true,
+    run(ctx, args) {
+      const text = args.trim();
+      const n = text === '' ? 20 : Number(text);
+      if (!Number.isInteger(n) || n < 1) return ctx.error('usage: /last [n], n a whole number from 1');
+      const back = ctx.scrollback;
+      if (!back || !ctx.showEvents) return;
+      const events = back.last(Math.min(n, MAX_SHOWN));
+      ctx.info(`-- the last ${events.length} of ${back.size} events --`);
+      ctx.showEvents(events);
+    },
+  },
+  {
     name: 'clear',
     aliases: ['cls'],
     args: '',
@@ -199,9 +270,11 @@ export const commands: SlashCommand[] = [
   {
     name: 'quit',
     aliases: ['exit', 'q'],
-    args: '',
-    help: 'leave the room and exit',
-    run(ctx) {
+    args: '[message]',
+    help: 'leave the room and exit; a message is sent first',
+    run(ctx, args) {
+      const parting = args.trim();
+      if (parting) ctx.session.send(parting);
       ctx.quit();
     },
   },
@@ -262,5 +335,5 @@ export async function runCommand(ctx: CommandContext, name: string, args: string
     ctx.error(`/${cmd.name} works only in the interactive client`);
     return;
   }
-  await cmd.run(ctx, args);
+  await cmd.run(ctx, args, name.toLowerCase());
 }

@@ -36,6 +36,8 @@ export interface RenderOptions {
   now?: () => Date;
   /** Applied to a sanitised body when colour is on (e.g. fence highlighting). */
   highlight?: (body: string) => string;
+  /** Text to highlight in the body (a /search match), case-insensitive; colour only. */
+  mark?: string;
 }
 
 export interface PlainOptions {
@@ -159,15 +161,26 @@ function containsMention(body: string, me: string): boolean {
 function markMentions(text: string, me: string, c: Colors): string {
   const re = mentionPattern(me);
   if (!re || !c.enabled) return text;
+  return paintOutsideSgr(text, re, (x) => c.inverse(c.bold(x)));
+}
+
+function paintOutsideSgr(text: string, re: RegExp, paint: (match: string) => string): string {
   const sgr = new RegExp(SGR_PATTERN.source, 'g');
   let out = '';
   let last = 0;
   for (const m of text.matchAll(sgr)) {
-    out += text.slice(last, m.index).replace(re, (x) => c.inverse(c.bold(x)));
+    out += text.slice(last, m.index).replace(re, paint);
     out += m[0];
     last = m.index + m[0].length;
   }
-  return out + text.slice(last).replace(re, (x) => c.inverse(c.bold(x)));
+  return out + text.slice(last).replace(re, paint);
+}
+
+// A search match in the body: reversed yellow, so it differs from a mention.
+function markSearch(text: string, mark: string | undefined, c: Colors): string {
+  if (!mark || !c.enabled) return text;
+  const re = new RegExp(mark.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'giu');
+  return paintOutsideSgr(text, re, (x) => c.inverse(c.yellow(x)));
 }
 
 function isWide(cp: number): boolean {
@@ -230,7 +243,7 @@ function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string
     text = c.red('[cannot decrypt]') + ' ' + c.dim("(not sealed with this room's key)");
   } else {
     const painted = c.enabled && opts.highlight ? trustedPaint(body, opts.highlight(body)) : body;
-    text = markMentions(painted, opts.me, c);
+    text = markSearch(markMentions(painted, opts.me, c), opts.mark, c);
   }
 
   const head =

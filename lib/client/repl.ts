@@ -35,6 +35,7 @@ import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, BracketedPasteFilter, fromInpu
 import { displayWidth, mentionsMe, renderEvent } from './render.js';
 import { TerminalInput } from './repl-input.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
+import { Scrollback } from './scrollback.js';
 import type { ChatSession, SessionError } from './session.js';
 
 export interface ReplOptions {
@@ -51,6 +52,9 @@ export type ReplOutcome = { kind: 'quit' } | { kind: 'lost'; error: SessionError
 
 /** Input lines remembered for ↑/↓ (RAM only, never written anywhere). */
 export const HISTORY_SIZE = 500;
+
+/** A second Ctrl-C on an empty line within this time quits. */
+export const CTRL_C_QUIT_MS = 2000;
 
 // xterm's title stack: save the user's title at start and restore it at exit, since we may
 // change it to show the unread count. Terminals without the stack ignore these.
@@ -192,7 +196,10 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
 
   // --- events from the room ---------------------------------------------------------------
 
+  const scrollback = new Scrollback();
+
   function onEvent(ev: ChatEvent): void {
+    scrollback.add(ev);
     if (ev.type === 'message' && !ev.mine && view.ignored.has(ev.username.toLowerCase())) return;
     if (ev.type === 'rename' && ev.userId === session.me.user_id) {
       rl.setPrompt(promptFor(session.room, session.me.username));
@@ -220,13 +227,22 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
       if (!done) output.write(CLEAR_SCREEN);
     },
     quit: () => void finish({ kind: 'quit' }),
+    scrollback,
+    showEvents: (events, mark) => {
+      const me = session.me.username;
+      for (const ev of events) {
+        if (ev.type === 'message' && !ev.mine && view.ignored.has(ev.username.toLowerCase())) continue;
+        printAbove(renderEvent(ev, { color, me, highlight, ...(mark !== undefined ? { mark } : {}) }));
+      }
+    },
   };
 
   rl.on('line', (raw: string) => {
     if (done) return;
     const text = fromInputLine(raw);
     const parsed = parseInput(text);
-    if (parsed.kind !== 'command') eraseSubmitted(raw);
+    // A message (and /me, which is one) is erased: the daemon's echo shows it.
+    if (parsed.kind !== 'command' || parsed.name.toLowerCase() === 'me') eraseSubmitted(raw);
     if (parsed.kind === 'message') {
       try {
         // Not printed now: the daemon's echo is the receipt and is shown when it arrives.
@@ -242,14 +258,19 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     if (!done) rl.prompt();
   });
 
+  let lastCtrlC = 0;
   rl.on('SIGINT', () => {
-    // Ctrl-C with text typed clears the line (like a shell); on an empty line it quits.
+    // Ctrl-C with text typed clears the line (like a shell). On an empty line it asks first,
+    // since IRC users press it casually: a second press within CTRL_C_QUIT_MS quits.
     if (rl.line !== '') {
       rl.write(null, { ctrl: true, name: 'e' });
       rl.write(null, { ctrl: true, name: 'u' });
       return;
     }
-    void finish({ kind: 'quit' });
+    const now = Date.now();
+    if (now - lastCtrlC <= CTRL_C_QUIT_MS) return void finish({ kind: 'quit' });
+    lastCtrlC = now;
+    ctx.info('press Ctrl-C again to leave (or type /quit)');
   });
   // Ctrl-D on an empty line (or the input ending) closes readline.
   rl.on('close', () => void finish({ kind: 'quit' }));
@@ -326,7 +347,13 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     '-- type /help for the commands, /quit to leave',
   ];
   printAbove(c.dim(welcome.join('\n')));
-  for (const ev of options.history ?? []) onEvent(ev);
+  // Replayed history is set apart from what happens from now on.
+  const history = options.history ?? [];
+  if (history.length > 0) {
+    printAbove(c.dim(`-- ${history.length} earlier message${history.length === 1 ? '' : 's'} --`));
+    for (const ev of history) onEvent(ev);
+    printAbove(c.dim('-- now --'));
+  }
 
   if (session.isClosed) {
     void finish({ kind: 'quit' });

@@ -19,8 +19,12 @@
  *   Bodies keep "\n" and "\t"; names lose them too.
  * - Bidi controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), zero-width and
  *   invisible formatting characters (U+200B–U+200D, U+2060–U+2064, U+206A–U+206F, U+FEFF,
- *   U+180E, U+FFF9–U+FFFB) are dropped. This splits emoji ZWJ sequences into their parts,
- *   an acceptable price for names that cannot impersonate and text that cannot reorder.
+ *   U+180E, U+FFF9–U+FFFB) are dropped, with two exceptions in bodies only, where they cannot
+ *   spoof: U+200D between emoji (a ZWJ sequence such as 👩‍💻 stays one picture), and U+200C /
+ *   U+200D between letters of a script that needs them (Arabic, Persian, Indic scripts…; not
+ *   Latin, Greek or Cyrillic, the look-alike scripts). Names lose them always.
+ * - U+2028 / U+2029 (line and paragraph separators) become a newline in bodies and are
+ *   dropped from names.
  * - A lone surrogate becomes U+FFFD, so the output is well-formed UTF-16.
  */
 
@@ -45,15 +49,51 @@ const ESCAPE_SEQUENCE = new RegExp(
 const INVISIBLE =
   '\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb';
 const BODY_DROP = new RegExp(`[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f${INVISIBLE}]`, 'g');
-const NAME_DROP = new RegExp(`[\\x00-\\x1f\\x7f-\\x9f${INVISIBLE}]`, 'g');
+const NAME_DROP = new RegExp(`[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029${INVISIBLE}]`, 'g');
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+
+const EMOJI_BEFORE_ZWJ = /\p{Extended_Pictographic}|\p{Emoji_Modifier}|\uFE0F/u;
+const EMOJI = /\p{Extended_Pictographic}/u;
+const LETTER = /[\p{L}\p{M}]/u;
+const LOOK_ALIKE_SCRIPT = /[\p{sc=Latin}\p{sc=Greek}\p{sc=Cyrillic}\p{sc=Common}\p{sc=Inherited}]/u;
+
+function codePointBefore(s: string, i: number): string {
+  if (i <= 0) return '';
+  const low = s.charCodeAt(i - 1);
+  return low >= 0xdc00 && low <= 0xdfff && i >= 2 ? s.slice(i - 2, i) : s.slice(i - 1, i);
+}
+
+function codePointAfter(s: string, i: number): string {
+  const cp = s.codePointAt(i);
+  return cp === undefined ? '' : String.fromCodePoint(cp);
+}
+
+// A letter of a script that uses joiners inside words. Combining marks count with the letter
+// they follow, so look through them to the base character's script.
+function joiningLetter(ch: string): boolean {
+  return LETTER.test(ch) && !LOOK_ALIKE_SCRIPT.test(ch);
+}
+
+/** True when the joiner at `i` of a body is part of an emoji sequence or a word that needs it. */
+function legitimateJoiner(s: string, i: number, ch: string): boolean {
+  if (ch !== '\u200c' && ch !== '\u200d') return false;
+  const before = codePointBefore(s, i);
+  const after = codePointAfter(s, i + 1);
+  if (ch === '\u200d' && EMOJI_BEFORE_ZWJ.test(before) && EMOJI.test(after)) return true;
+  return joiningLetter(before) && joiningLetter(after);
+}
 const LONE_SURROGATE_SOURCE =
   '[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
 const LONE_SURROGATE = new RegExp(LONE_SURROGATE_SOURCE, 'g');
 
 // Fast path: most messages contain none of these and are returned untouched. (No `g` flag:
 // `test` on a global regex would carry lastIndex from one call to the next.)
-const NEEDS_WORK = new RegExp(`[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f${INVISIBLE}]|${LONE_SURROGATE_SOURCE}`);
-const NEEDS_WORK_NAME = new RegExp(`[\\x00-\\x1f\\x7f-\\x9f${INVISIBLE}]|${LONE_SURROGATE_SOURCE}`);
+const NEEDS_WORK = new RegExp(
+  `[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029${INVISIBLE}]|${LONE_SURROGATE_SOURCE}`,
+);
+const NEEDS_WORK_NAME = new RegExp(
+  `[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029${INVISIBLE}]|${LONE_SURROGATE_SOURCE}`,
+);
 
 function clean(s: string, drop: RegExp): string {
   return s
@@ -63,10 +103,15 @@ function clean(s: string, drop: RegExp): string {
     .replace(LONE_SURROGATE, '\ufffd');
 }
 
-/** Makes a message body inert for a terminal; keeps newlines and tabs. */
+/** Makes a message body inert for a terminal; keeps newlines, tabs and legitimate joiners. */
 export function sanitizeBody(s: string): string {
   if (!NEEDS_WORK.test(s)) return s;
-  return clean(s, BODY_DROP);
+  return s
+    .replace(/\r\n/g, '\n')
+    .replace(LINE_SEPARATORS, '\n')
+    .replace(ESCAPE_SEQUENCE, ESCAPE_PLACEHOLDER)
+    .replace(BODY_DROP, (ch: string, i: number, all: string) => (legitimateJoiner(all, i, ch) ? ch : ''))
+    .replace(LONE_SURROGATE, '\ufffd');
 }
 
 /** Makes a name (or any single-line label) inert for a terminal: no newline, no tab. */

@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { complete } from '../../lib/client/completer.js';
+import type { ChatEvent } from '../../lib/client/events.js';
 import { KeySplitter } from '../../lib/client/key-units.js';
 import { BracketedPasteFilter, fromInputLine, toInputLine } from '../../lib/client/paste.js';
 import { promptFor } from '../../lib/client/repl.js';
+import { Scrollback } from '../../lib/client/scrollback.js';
 
 describe('bracketed paste filter', () => {
   test('a paste becomes one input line with visible newline and tab marks', () => {
@@ -96,5 +98,35 @@ describe('key splitter', () => {
     assert.deepEqual(k.feed('\x1b'), []);
     assert.deepEqual(k.flush(), [{ kind: 'key', sequence: '\x1b' }]);
     assert.equal(k.hasPending, false);
+  });
+});
+
+describe('scrollback', () => {
+  test('bounded by count and by characters, oldest first out; search is case-insensitive', () => {
+    const msg = (i: number, body: string): ChatEvent => ({
+      type: 'message',
+      id: String(i),
+      at: i,
+      userId: 'u',
+      username: 'bob',
+      kind: 'text',
+      body,
+      mine: false,
+      history: false,
+      undecryptable: false,
+    });
+    const s = new Scrollback(3, 1000);
+    for (let i = 1; i <= 5; i++) s.add(msg(i, `line ${i}`));
+    assert.equal(s.size, 3);
+    assert.deepEqual(
+      s.events().map((e) => (e.type === 'message' ? e.body : '')),
+      ['line 3', 'line 4', 'line 5'],
+    );
+    assert.equal(s.search('LINE 4').length, 1);
+    assert.equal(s.last(2).length, 2);
+    const small = new Scrollback(100, 20);
+    small.add(msg(1, 'x'.repeat(10)));
+    small.add(msg(2, 'y'.repeat(10)));
+    assert.equal(small.size, 1, 'the character bound drops the oldest');
   });
 });

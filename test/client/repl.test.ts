@@ -187,8 +187,13 @@ describe('the REPL in a pseudo-terminal', () => {
     const alice = await pty('alice10');
     const lines = alice.screen.lines();
     const welcome = lines.findIndex((l) => l.includes('type /help'));
+    const marker = lines.findIndex((l) => /^-- \d+ earlier messages? --$/.test(l));
     const old = lines.findIndex((l) => l.endsWith('dave10: remember me'));
-    assert.ok(welcome >= 0 && old > welcome, `history after the welcome:\n${alice.screen.text()}`);
+    const now = lines.indexOf('-- now --');
+    assert.ok(
+      welcome >= 0 && marker > welcome && old > marker && now > old,
+      `history set apart after the welcome:\n${alice.screen.text()}`,
+    );
     alice.kill();
   });
 
@@ -232,7 +237,11 @@ describe('the REPL in a pseudo-terminal', () => {
         mine.map((e) => e['text']),
         ['line one\nline two', 'after'],
       );
-      alice.write('\x03'); // Ctrl-C on an empty line quits cleanly
+      // Ctrl-C on an empty line asks first; a second press quits cleanly.
+      alice.write('\x03');
+      await alice.waitForText('press Ctrl-C again to leave');
+      assert.equal(alice.exitCode(), undefined);
+      alice.write('\x03');
       assert.equal(await alice.exited, 0);
     } finally {
       await reader.stop();

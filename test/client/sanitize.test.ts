@@ -3,7 +3,7 @@
  * text (including emoji, CJK, tabs, newlines) comes out untouched.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import {
   isCleanName,
   ESCAPE_PLACEHOLDER as P,
@@ -156,5 +156,34 @@ describe('isCleanName', () => {
 
   it('agrees with sanitizeName on every hostile sample', () => {
     for (const s of Object.values(HOSTILE)) assert.equal(isCleanName(s), sanitizeName(s) === s);
+  });
+});
+
+describe('joiners and line separators', () => {
+  test('ZWJ inside emoji sequences is kept in bodies', () => {
+    for (const emoji of ['👩\u200d💻', '👨\u200d👩\u200d👧', '🏳\ufe0f\u200d🌈', '👍🏽\u200d🔥']) {
+      assert.equal(sanitizeBody(`ok ${emoji}!`), `ok ${emoji}!`);
+    }
+  });
+
+  test('ZWNJ/ZWJ inside words of scripts that need them are kept in bodies', () => {
+    const persian = 'می\u200cخواهم'; // "I want": ZWNJ between Arabic-script letters
+    const devanagari = 'क्\u200dष'; // ZWJ after a virama
+    assert.equal(sanitizeBody(persian), persian);
+    assert.equal(sanitizeBody(devanagari), devanagari);
+  });
+
+  test('joiners that could spoof are dropped: in Latin words, at edges, and always in names', () => {
+    assert.equal(sanitizeBody('pay\u200dpal'), 'paypal');
+    assert.equal(sanitizeBody('\u200dمی'), 'می');
+    assert.equal(sanitizeBody('a\u200c'), 'a');
+    assert.equal(sanitizeName('👩\u200d💻'), '👩💻');
+    assert.equal(sanitizeName('می\u200cخواهم'), 'میخواهم');
+    assert.equal(sanitizeBody('x\u202e\u200dy'), 'xy');
+  });
+
+  test('U+2028 and U+2029 are newlines in bodies, dropped in names', () => {
+    assert.equal(sanitizeBody('one\u2028two\u2029three'), 'one\ntwo\nthree');
+    assert.equal(sanitizeName('al\u2028ice'), 'alice');
   });
 });

@@ -1,0 +1,113 @@
+/**
+ * REPL commands in a real pseudo-terminal: /me erases the typed line, /nick to the same name,
+ * /ignore of oneself or an absent name, /wipe asking first, /quit with a parting message,
+ * /search (and /grep) and /last over what this client has seen.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type DaemonProcess, runClient, startDaemonProcess } from '../helpers/processes.js';
+import { type JsonReader, type PtyClient, startJsonReader, startPtyClient } from '../helpers/pty.js';
+
+const PASSWORD = 'pw';
+const env = { CMD_CHAT_PASSWORD: PASSWORD };
+
+describe('REPL commands', () => {
+  let daemon: DaemonProcess;
+  let reader: JsonReader;
+  let alice: PtyClient;
+
+  before(async () => {
+    daemon = await startDaemonProcess(['--password', PASSWORD]);
+    reader = await startJsonReader(daemon.port, 'reader');
+    alice = startPtyClient(daemon.port, 'alice', { password: PASSWORD });
+    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'the prompt', 20_000);
+  });
+  after(async () => {
+    alice.kill();
+    await reader.stop();
+    await daemon.stop();
+  });
+
+  test('/me erases the typed line like any message', async () => {
+    alice.write('/me waves\r');
+    await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('* alice waves')), 'the action');
+    assert.ok(!alice.screen.lines().some((l) => l.includes('alice> /me waves')), alice.screen.text());
+  });
+
+  test('/nick to the current name, /ignore of oneself or someone absent say so', async () => {
+    alice.write('/nick alice\r');
+    await alice.waitForText('you are already alice');
+    alice.write('/ignore alice\r');
+    await alice.waitForText('you cannot ignore yourself');
+    alice.write('/ignore nobody\r');
+    await alice.waitForText('ignoring nobody (not in the room now; applies if they join)');
+    alice.write('/ignore nobody\r');
+    await alice.waitForText('already ignoring nobody');
+  });
+
+  test('/wipe asks first; a second /wipe confirms', async () => {
+    const before = reader.events().filter((e) => e.type === 'cleared').length;
+    alice.write('/wipe\r');
+    await alice.waitForText("this erases the room's history for everyone");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(reader.events().filter((e) => e.type === 'cleared').length, before, 'nothing wiped yet');
+    alice.write('/wipe\r');
+    await reader.waitFor((evs) => evs.filter((e) => e.type === 'cleared').length === before + 1, 'the wipe');
+    alice.write('/wipe!\r');
+    await reader.waitFor((evs) => evs.filter((e) => e.type === 'cleared').length === before + 2, '/wipe!');
+  });
+
+  test('/search and /grep find what was seen, /last shows the last events', async () => {
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'bob'], {
+      input: 'the deploy is green\nlunch at noon\nDEPLOY again tomorrow\n',
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('bob: DEPLOY again tomorrow')), 'bob');
+    alice.write('/clear\r');
+    await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
+    alice.write('/search deploy\r');
+    await alice.waitForText('-- 2 matches for "deploy"');
+    let lines = alice.screen.lines();
+    assert.ok(
+      lines.some((l) => l.endsWith('bob: the deploy is green')),
+      alice.screen.text(),
+    );
+    assert.ok(
+      lines.some((l) => l.endsWith('bob: DEPLOY again tomorrow')),
+      alice.screen.text(),
+    );
+    assert.ok(!lines.some((l) => l.endsWith('bob: lunch at noon')), alice.screen.text());
+
+    alice.write('/clear\r');
+    await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
+    alice.write('/grep LUNCH\r');
+    await alice.waitForText('-- 1 match for "LUNCH"');
+    assert.ok(alice.screen.lines().some((l) => l.endsWith('bob: lunch at noon')));
+
+    alice.write('/clear\r');
+    await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
+    alice.write('/last 2\r');
+    await alice.waitForText('-- the last 2 of');
+    lines = alice.screen.lines();
+    assert.ok(
+      lines.some((l) => l.endsWith('-- bob left')),
+      alice.screen.text(),
+    );
+    assert.ok(
+      lines.some((l) => l.endsWith('bob: DEPLOY again tomorrow')),
+      alice.screen.text(),
+    );
+    assert.ok(!lines.some((l) => l.endsWith('bob: lunch at noon')), alice.screen.text());
+  });
+
+  test('/quit MESSAGE sends the message, then leaves', async () => {
+    alice.write('/quit see you tomorrow\r');
+    assert.equal(await alice.exited, 0);
+    assert.equal(await reader.waitForMessage('alice'), 'waves');
+    await reader.waitFor(
+      (evs) => evs.some((e) => e.user === 'alice' && e.text === 'see you tomorrow'),
+      'parting',
+    );
+  });
+});
