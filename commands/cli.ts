@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<void> {
     .recommendCommands()
     .wrap(Math.min(100, process.stdout.columns || 100))
     .epilogue(
-      'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost.',
+      'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost, 7 a line not sent (too long).',
     )
     .fail((msg, err) => {
       if (err && !(err instanceof UsageError)) throw err;

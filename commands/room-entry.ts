@@ -19,7 +19,7 @@ async function run(args: RoomEntryArgs): Promise<void> {
     room = normalizeRoomName(args.name);
   } catch {
     process.stderr.write(
-      'cmd-chat room-entry: invalid room name (1-64 characters, no control, bidi or zero-width characters)\n',
+      'cmd-chat: invalid room name (1-64 characters, no control, bidi or zero-width characters)\n',
     );
     process.exit(ExitCode.usage);
   }
@@ -33,7 +33,7 @@ async function run(args: RoomEntryArgs): Promise<void> {
     }
     if (password === '') throw new Error('the password is empty');
   } catch (err) {
-    process.stderr.write(`cmd-chat room-entry: ${(err as Error).message}\n`);
+    process.stderr.write(`cmd-chat: ${(err as Error).message}\n`);
     process.exit(ExitCode.usage);
   }
   process.stdout.write(`${JSON.stringify(await roomEntry(room, password))}\n`);

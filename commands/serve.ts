@@ -109,7 +109,7 @@ function builder(y: Argv): Argv<ServeArgs> {
 }
 
 function fail(message: string, code: number = ExitCode.usage): never {
-  process.stderr.write(`cmd-chat serve: ${message}\n`);
+  process.stderr.write(`cmd-chat: ${message}\n`);
   process.exit(code);
 }
 

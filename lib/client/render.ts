@@ -38,6 +38,23 @@ export interface RenderOptions {
   highlight?: (body: string) => string;
   /** Text to highlight in the body (a /search match), case-insensitive; colour only. */
   mark?: string;
+  /**
+   * The terminal's layout (wrap.ts, loaded with the REPL): measures columns and word-wraps
+   * bodies with a hanging indent. Without it nothing is wrapped and a character is a column.
+   */
+  layout?: TextLayout;
+}
+
+/** How text is measured and wrapped on the terminal (implemented in wrap.ts). */
+export interface TextLayout {
+  readonly columns: number;
+  width(s: string): number;
+  wrapBody(body: string, start: number, indent: number, columns: number): string;
+}
+
+// Without a layout: one column per code point, SGR codes excluded.
+function roughWidth(s: string): number {
+  return [...s.replace(new RegExp(SGR_PATTERN.source, 'g'), '')].length;
 }
 
 export interface PlainOptions {
@@ -183,30 +200,6 @@ function markSearch(text: string, mark: string | undefined, c: Colors): string {
   return paintOutsideSgr(text, re, (x) => c.inverse(c.yellow(x)));
 }
 
-function isWide(cp: number): boolean {
-  return (
-    (cp >= 0x1100 && cp <= 0x115f) ||
-    (cp >= 0x2e80 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) ||
-    (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) ||
-    (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) ||
-    (cp >= 0x1f300 && cp <= 0x1faff) ||
-    (cp >= 0x20000 && cp <= 0x3fffd)
-  );
-}
-
-/** Terminal columns a (SGR-free) string takes, roughly: wide East Asian and emoji 2, marks 0. */
-export function displayWidth(s: string): number {
-  let w = 0;
-  for (const ch of s) {
-    if (/\p{M}/u.test(ch)) continue;
-    w += isWide(ch.codePointAt(0)!) ? 2 : 1;
-  }
-  return w;
-}
-
 // Every continuation line gets the indent, empty ones too, so in the pipe format a line that
 // does not start with a space always starts a new event.
 function indentContinuation(text: string, indent: number): string {
@@ -250,7 +243,10 @@ function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string
     ev.kind === 'me' && !ev.undecryptable
       ? `${c.dim(time)} ${gutter} ${c.italic('*')} ${styledName}${forged} `
       : `${c.dim(time)} ${gutter} ${styledName}${forged}: `;
-  const indent = Math.min(displayWidth(head.replace(SGR_PATTERN, '')), MAX_INDENT);
+  const layout = opts.layout;
+  const start = layout ? layout.width(head) : roughWidth(head);
+  const indent = Math.min(start, MAX_INDENT);
+  if (layout && layout.columns > 0) return head + layout.wrapBody(text, start, indent, layout.columns);
   return head + indentContinuation(text, indent);
 }
 
@@ -270,7 +266,7 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
       return `${time} ${c.dim(`-- ${safeName(ev.by)} wiped the room's history`)}`;
     case 'error': {
       const head = `${time} `;
-      const indent = Math.min(displayWidth(head.replace(SGR_PATTERN, '')) + 2, MAX_INDENT);
+      const indent = Math.min((opts.layout?.width ?? roughWidth)(head) + 2, MAX_INDENT);
       return head + c.red(indentContinuation(`! ${sanitizeBody(ev.message)}`, indent));
     }
   }

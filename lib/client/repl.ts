@@ -32,11 +32,12 @@ import {
   UnreadCounter,
 } from './notify.js';
 import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, BracketedPasteFilter, fromInputLine } from './paste.js';
-import { displayWidth, mentionsMe, renderEvent } from './render.js';
+import { mentionsMe, renderEvent } from './render.js';
 import { TerminalInput } from './repl-input.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
 import { Scrollback } from './scrollback.js';
 import type { ChatSession, SessionError } from './session.js';
+import { columnsOf, terminalLayout } from './wrap.js';
 
 export interface ReplOptions {
   session: ChatSession;
@@ -165,7 +166,7 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   /** Removes a just-submitted input line from the screen (its echo will show it). */
   function eraseSubmitted(line: string): void {
     const cols = output.columns || 80;
-    const rows = Math.floor(displayWidth(rl.getPrompt() + line) / cols) + 1;
+    const rows = Math.floor(columnsOf(rl.getPrompt() + line) / cols) + 1;
     moveCursor(output, 0, -rows);
     cursorTo(output, 0);
     clearScreenDown(output);
@@ -205,7 +206,7 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
       rl.setPrompt(promptFor(session.room, session.me.username));
     }
     const me = session.me.username;
-    let text = renderEvent(ev, { color, me, highlight });
+    let text = renderEvent(ev, { color, me, highlight, layout: terminalLayout(output.columns || 80) });
     if (ev.type === 'message' && !ev.mine && !ev.history) {
       const mention = mentionsMe(ev, me);
       if (view.bell === 'on' || (view.bell === 'mentions' && mention)) text += '\x07';
@@ -232,7 +233,10 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
       const me = session.me.username;
       for (const ev of events) {
         if (ev.type === 'message' && !ev.mine && view.ignored.has(ev.username.toLowerCase())) continue;
-        printAbove(renderEvent(ev, { color, me, highlight, ...(mark !== undefined ? { mark } : {}) }));
+        const layout = terminalLayout(output.columns || 80);
+        printAbove(
+          renderEvent(ev, { color, me, highlight, layout, ...(mark !== undefined ? { mark } : {}) }),
+        );
       }
     },
   };

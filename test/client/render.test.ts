@@ -8,7 +8,6 @@ import { stripSgr } from '../../lib/client/colors.js';
 import type { ChatEvent, MessageEvent } from '../../lib/client/events.js';
 import { highlightFences, loadHighlighter } from '../../lib/client/highlight.js';
 import {
-  displayWidth,
   formatTime,
   mentionsMe,
   NAME_PALETTE,
@@ -17,6 +16,7 @@ import {
   renderEvent,
   renderPlain,
 } from '../../lib/client/render.js';
+import { columnsOf } from '../../lib/client/wrap.js';
 
 // 2024-05-01 12:34:56 UTC; all expectations use the UTC zone so the machine's TZ is irrelevant.
 const AT = Date.UTC(2024, 4, 1, 12, 34, 56);
@@ -292,7 +292,7 @@ describe('mentionsMe', () => {
   });
 });
 
-describe('formatTime / displayWidth', () => {
+describe('formatTime / column widths', () => {
   it('formats 24 h time', () => {
     assert.equal(formatTime(Date.UTC(2024, 0, 1, 0, 5), 'UTC'), '00:05');
     assert.equal(formatTime(Date.UTC(2024, 0, 1, 23, 59), 'UTC'), '23:59');
@@ -301,9 +301,9 @@ describe('formatTime / displayWidth', () => {
   });
 
   it('counts wide characters as two columns', () => {
-    assert.equal(displayWidth('abc'), 3);
-    assert.equal(displayWidth('李雷'), 4);
-    assert.equal(displayWidth('e\u0301'), 1);
-    assert.equal(displayWidth('🎉'), 2);
+    assert.equal(columnsOf('abc'), 3);
+    assert.equal(columnsOf('李雷'), 4);
+    assert.equal(columnsOf('e\u0301'), 1);
+    assert.equal(columnsOf('🎉'), 2);
   });
 });

@@ -111,3 +111,27 @@ describe('REPL commands', () => {
     );
   });
 });
+
+test('a long message wraps at 50 columns with a hanging indent', async () => {
+  const daemon = await startDaemonProcess(['--password', PASSWORD]);
+  const narrow = startPtyClient(daemon.port, 'nina', { password: PASSWORD, cols: 50 });
+  try {
+    await narrow.waitForScreen((s) => s.cursorLine() === '[chat] nina>', 'the prompt', 20_000);
+    const words = 'every word of this message stays whole when the line wraps on a narrow screen';
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'bob'], { input: `${words}\n`, env });
+    assert.equal(r.code, 0, r.stderr);
+    await narrow.waitForText('-- bob left');
+    const lines = narrow.screen.lines();
+    const first = lines.findIndex((l) => / {3}bob: every/.test(l));
+    assert.ok(first >= 0, narrow.screen.text());
+    const indent = lines[first]!.indexOf('every');
+    const rows = [lines[first]!];
+    for (let i = first + 1; i < lines.length && lines[i]!.startsWith(' '.repeat(indent)); i++)
+      rows.push(lines[i]!);
+    assert.ok(rows.length >= 2, narrow.screen.text());
+    assert.equal(rows.map((l, i) => (i === 0 ? l.slice(indent) : l.trim())).join(' '), words);
+  } finally {
+    narrow.kill();
+    await daemon.stop();
+  }
+});

@@ -77,7 +77,7 @@ test('serve refuses limits that contradict each other, in one line (exit 2), bef
     '1',
   ]);
   assert.equal(rooms.code, 2);
-  assert.match(rooms.stderr, /^cmd-chat serve: --max-rooms 1 is smaller than the number of rooms given\n$/);
+  assert.match(rooms.stderr, /^cmd-chat: --max-rooms 1 is smaller than the number of rooms given\n$/);
   for (const flag of ['--max-clients', '--max-per-address', '--max-pending', '--max-members']) {
     const zero = run(cliPath, ['serve', '127.0.0.1', '0', '--password', 'pw', flag, '0']);
     assert.equal(zero.code, 2, flag);

@@ -218,7 +218,7 @@ export async function waitFor(
 export function startPtyClient(
   port: number,
   name: string,
-  options: { password?: string; env?: Record<string, string>; extraArgs?: string[] } = {},
+  options: { password?: string; env?: Record<string, string>; extraArgs?: string[]; cols?: number } = {},
 ): PtyClient {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -233,9 +233,9 @@ export function startPtyClient(
   const pty = spawn(
     process.execPath,
     [builtCli, 'connect', '127.0.0.1', String(port), name, ...(options.extraArgs ?? [])],
-    { name: 'xterm-256color', cols: COLS, rows: ROWS, env },
+    { name: 'xterm-256color', cols: options.cols ?? COLS, rows: ROWS, env },
   );
-  const screen = new Screen(COLS, ROWS);
+  const screen = new Screen(options.cols ?? COLS, ROWS);
   let raw = '';
   let code: number | undefined;
   pty.onData((d) => {
