@@ -25,6 +25,9 @@
  *   Latin, Greek or Cyrillic, the look-alike scripts). Names lose them always.
  * - U+2028 / U+2029 (line and paragraph separators) become a newline in bodies and are
  *   dropped from names.
+ * - Names also lose every other default-ignorable code point (U+034F, variation selectors,
+ *   tags, U+3164, U+00AD …), so a name from a daemon that skipped the name rules cannot pass
+ *   for another by invisible padding.
  * - A lone surrogate becomes U+FFFD, so the output is well-formed UTF-16.
  */
 
@@ -82,6 +85,8 @@ function legitimateJoiner(s: string, i: number, ch: string): boolean {
   if (ch === '\u200d' && EMOJI_BEFORE_ZWJ.test(before) && EMOJI.test(after)) return true;
   return joiningLetter(before) && joiningLetter(after);
 }
+const NAME_IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+const HAS_NAME_IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
 const LONE_SURROGATE_SOURCE =
   '[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
 const LONE_SURROGATE = new RegExp(LONE_SURROGATE_SOURCE, 'g');
@@ -116,11 +121,11 @@ export function sanitizeBody(s: string): string {
 
 /** Makes a name (or any single-line label) inert for a terminal: no newline, no tab. */
 export function sanitizeName(s: string): string {
-  if (!NEEDS_WORK_NAME.test(s)) return s;
-  return clean(s, NAME_DROP);
+  if (!NEEDS_WORK_NAME.test(s) && !HAS_NAME_IGNORABLE.test(s)) return s;
+  return clean(s, NAME_DROP).replace(NAME_IGNORABLE, '');
 }
 
 /** True when sanitizeName would leave the name exactly as it is. */
 export function isCleanName(s: string): boolean {
-  return !NEEDS_WORK_NAME.test(s);
+  return !NEEDS_WORK_NAME.test(s) && !HAS_NAME_IGNORABLE.test(s);
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
 import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
-import { nameKey, normalizeName } from '../protocol/names.js';
+import { nameKeys, normalizeName } from '../protocol/names.js';
 
 /** A room member's connection as the room sees it. */
 export interface Peer {
@@ -19,7 +19,7 @@ export interface Peer {
 interface RoomMember {
   peer: Peer;
   username: string;
-  key: string;
+  keys: readonly string[];
 }
 
 /**
@@ -136,12 +136,12 @@ export class Room {
   /** Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`. */
   join(peer: Peer, rawName: unknown): void {
     const username = normalizeName(rawName);
-    const key = nameKey(username);
+    const keys = nameKeys(username);
     if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
-    if (this.nameInUse(key)) throw new ProtocolError('name_taken');
+    if (this.nameInUse(keys)) throw new ProtocolError('name_taken');
     const you: Member = { user_id: peer.userId, username };
     this.broadcast({ type: 'user_joined', ...you });
-    this.members.set(peer.userId, { peer, username, key });
+    this.members.set(peer.userId, { peer, username, keys });
     const init: ServerFrame = {
       type: 'init',
       you,
@@ -201,11 +201,11 @@ export class Room {
     const member = this.members.get(userId);
     if (!member) throw new ProtocolError('not_joined');
     const username = normalizeName(rawName);
-    const key = nameKey(username);
-    if (key !== member.key && this.nameInUse(key)) throw new ProtocolError('name_taken');
+    const keys = nameKeys(username);
+    if (this.nameInUse(keys, userId)) throw new ProtocolError('name_taken');
     const old = member.username;
     member.username = username;
-    member.key = key;
+    member.keys = keys;
     this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
   }
 
@@ -219,8 +219,12 @@ export class Room {
     return [...this.members.values()].map((m) => ({ user_id: m.peer.userId, username: m.username }));
   }
 
-  private nameInUse(key: string): boolean {
-    for (const member of this.members.values()) if (member.key === key) return true;
+  /** True when another member's name would be mistaken for one with these keys. */
+  private nameInUse(keys: readonly string[], exceptUserId?: string): boolean {
+    for (const member of this.members.values()) {
+      if (member.peer.userId === exceptUserId) continue;
+      if (member.keys.some((key) => keys.includes(key))) return true;
+    }
     return false;
   }
 }
