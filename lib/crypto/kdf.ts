@@ -83,6 +83,13 @@ export function channelKeys(K: Buffer): { c2s: Buffer; s2c: Buffer } {
 /** The human-comparable room code described in the header, e.g. "3F7K-Q2ZD-MX4A-PL6B-TT2R". */
 export function roomFingerprint(roomKey: Buffer): string {
   const bytes = hkdf(roomKey, EMPTY, INFO_FINGERPRINT, 13);
+  const out = readableCode(bytes);
+  wipe(bytes);
+  return out;
+}
+
+/** The first 100 bits of `bytes` (at least 13) as 5 groups of 4 base32 characters. */
+export function readableCode(bytes: Buffer): string {
   let out = '';
   let acc = 0;
   let bits = 0;
@@ -97,7 +104,6 @@ export function roomFingerprint(roomKey: Buffer): string {
       chars++;
     }
   }
-  wipe(bytes);
   return out;
 }
 

@@ -88,13 +88,16 @@ test('--verbose logs normalised, escaped names: a name cannot forge a log line',
   try {
     const raw = await RawClient.connect({ port: d.port });
     await raw.handshake('chat', 'pw');
-    // Trimmed by the name rules, so the join succeeds as "12:00:00 cmd-chat: forged".
-    const init = await raw.join('\r\n12:00:00 cmd-chat: forged');
+    // Trimmed to "12:00:00 cmd-chat: forged", which the name rules refuse (spaces, colons).
+    const refused = await raw.join('\r\n12:00:00 cmd-chat: forged');
+    assert.equal(refused.type, 'error');
+    const init = await raw.join('\r\n12.00.00\u00b7cmd-chat\u00b7forged');
     assert.equal(init.type, 'init');
     await waitFor(() => /joined room/.test(d.stderr()), 'the join line');
     const lines = d.stderr().split(/[\r\n]/);
     assert.ok(!lines.some((l) => l.startsWith('12:00:00 cmd-chat: forged')), d.stderr());
-    assert.match(d.stderr(), /"12:00:00 cmd-chat: forged" joined room "chat"/);
+    assert.ok(!lines.some((l) => l.startsWith('12.00.00')), d.stderr());
+    assert.match(d.stderr(), /"12\.00\.00·cmd-chat·forged" joined room "chat"/);
     raw.destroy();
   } finally {
     await d.stop();
