@@ -2,6 +2,7 @@
  * What a client session reports to its user interface (REPL, pipe mode, JSON mode): the
  * room's happenings after decryption and checks, independent of how they are shown.
  */
+import type { SignatureStatus } from './member-keys.js';
 
 /** A chat message, decrypted (or not) and checked against the daemon's attribution. */
 export interface MessageEvent {
@@ -25,6 +26,8 @@ export interface MessageEvent {
   undecryptable: boolean;
   /** The envelope's `from` differs from the daemon's attribution: set to the claimed name. */
   forgedFrom?: string;
+  /** Who provably wrote it (see SignatureStatus); undefined only for undecryptable tokens. */
+  signature?: SignatureStatus;
 }
 
 export interface JoinEvent {

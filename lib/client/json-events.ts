@@ -4,7 +4,8 @@
  *
  *   {"type":"message","id":string,"time":ISO,"user":string,"user_id":string,
  *    "kind":"text"|"me","text":string,"mine":bool,"history":bool,
- *    "undecryptable"?:true,"claimed_from"?:string}
+ *    "undecryptable"?:true,"claimed_from"?:string,
+ *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card"}
  *   {"type":"join"|"leave","time":ISO,"user":string,"user_id":string}
  *   {"type":"rename","time":ISO,"old":string,"new":string,"user_id":string}
  *   {"type":"cleared","time":ISO,"by":string}
@@ -13,7 +14,11 @@
  * `time` is ISO-8601 in UTC with milliseconds (`2024-05-01T12:34:56.789Z`), or null if the
  * daemon's timestamp is not a valid date. `text` is "" when `undecryptable` is true.
  * `claimed_from` is present only when the sender's encrypted `from` differs from the name the
- * daemon attributes (`user`): treat such a message as suspicious.
+ * daemon attributes (`user`): treat such a message as suspicious. `signature` says whether the
+ * message is provably from the member `user_id` names: `valid` (signed by the key of that
+ * member's card), `unsigned` (an original client, or legacy mode), `invalid` (forged, replayed
+ * by another member, altered or re-attributed) or `no_card` (signed, but the member has no
+ * valid card); absent for an undecryptable token.
  *
  * Strings are NOT sanitised for a terminal here: the values reach the bot exactly as sent.
  * The line itself is inert: JSON.stringify escapes C0 controls and lone surrogates, and we
@@ -56,6 +61,7 @@ export function eventToJson(ev: ChatEvent): string {
       };
       if (ev.undecryptable) o['undecryptable'] = true;
       if (ev.forgedFrom !== undefined) o['claimed_from'] = ev.forgedFrom;
+      if (ev.signature !== undefined) o['signature'] = ev.signature;
       return stringify(o);
     }
     case 'join':

@@ -228,8 +228,9 @@ function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string
   const mention = !ev.mine && !ev.undecryptable && containsMention(body, opts.me);
   const gutter = ev.mine ? c.bold('»') : mention ? c.yellow(c.bold('@')) : ' ';
   const styledName = ev.mine ? c.bold(c.fg256(nameColor(name))(name)) : c.fg256(nameColor(name))(name);
-  const forged =
+  const claim =
     ev.forgedFrom !== undefined ? ' ' + c.yellow(c.bold(`⚠ claims to be "${safeName(ev.forgedFrom)}"`)) : '';
+  const forged = claim + signatureFlag(ev, c);
 
   let text: string;
   if (ev.undecryptable) {
@@ -248,6 +249,25 @@ function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string
   const indent = Math.min(start, MAX_INDENT);
   if (layout && layout.columns > 0) return head + layout.wrapBody(text, start, indent, layout.columns);
   return head + indentContinuation(text, indent);
+}
+
+const SIGNATURE_WORDS = { unsigned: 'unsigned', invalid: 'bad signature', no_card: 'no key' } as const;
+
+/**
+ * The words for a message whose author is not proven by a signature ('' when it is). History
+ * from a member who has left cannot be checked (its card left with it): "unverified", quietly.
+ */
+function signatureWords(ev: MessageEvent): string {
+  if (ev.signature === undefined || ev.signature === 'valid') return '';
+  return ev.signature === 'no_card' && ev.history ? 'unverified' : SIGNATURE_WORDS[ev.signature];
+}
+
+/** The REPL's mark: dim for unsigned or unverifiable history, loud for a failed check. */
+function signatureFlag(ev: MessageEvent, c: Colors): string {
+  const words = signatureWords(ev);
+  if (words === '') return '';
+  const quiet = ev.signature === 'unsigned' || (ev.signature === 'no_card' && ev.history);
+  return quiet ? ` ${c.dim(`(${words})`)}` : ` ${c.red(c.bold(`⚠ ${words}`))}`;
 }
 
 /** One event as REPL text (may span several lines; no trailing newline). */
@@ -278,7 +298,9 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
   switch (ev.type) {
     case 'message': {
       const name = safeName(ev.username);
-      const claim = ev.forgedFrom !== undefined ? ` (claims to be "${safeName(ev.forgedFrom)}")` : '';
+      const claim =
+        (ev.forgedFrom !== undefined ? ` (claims to be "${safeName(ev.forgedFrom)}")` : '') +
+        (signatureWords(ev) !== '' ? ` (${signatureWords(ev)})` : '');
       if (ev.undecryptable) return `${time} ${name}${claim}: [cannot decrypt]`;
       const body = indentContinuation(sanitizeBody(ev.body), 2);
       return ev.kind === 'me' ? `${time} * ${name}${claim} ${body}` : `${time} ${name}${claim}: ${body}`;

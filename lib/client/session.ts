@@ -29,6 +29,7 @@ import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import type { ChatEvent, MessageEvent } from './events.js';
 import { LineQueue } from './line-queue.js';
+import { MemberKeyring } from './member-keys.js';
 import { checkMessageSize } from './message-size.js';
 import { SessionError } from './session-error.js';
 
@@ -95,6 +96,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   /** The history of an init that arrived before join() asked for it (v1 sends it unasked). */
   private earlyInit: MessageEvent[] | undefined;
   private readonly fernet: Fernet;
+  /** Per-session member keys and the others' cards; undefined against an original daemon. */
+  readonly keyring: MemberKeyring | undefined;
   private readonly seenIds = new Set<string>();
   /** Envelope ids (tokens, for bare bodies) we sent and whose echo has not come back yet. */
   private readonly unechoed = new Set<string>();
@@ -127,6 +130,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
     this.fernet = new Fernet(result.roomKey);
     this.fingerprint = roomFingerprint(result.roomKey);
+    if (result.mode === 'v2') this.keyring = new MemberKeyring(this.fernet, result.userId);
     wipe(result.c2s, result.s2c, result.roomKey);
     queue.decoder.setLimit(limits.maxRecordBytes);
     queue.onEnd = (err) => this.end(toSessionError(err));
@@ -182,7 +186,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     return new Promise((resolve, reject) => {
       this.pendingJoin = { resolve, reject };
       // A v1 daemon joined us during the handshake; its init is on its way.
-      if (this.mode !== 'v1') this.sendFrame({ type: 'join', username });
+      if (this.keyring) this.sendFrame({ type: 'join', username, card: this.keyring.ownCard() });
+      else if (this.mode !== 'v1') this.sendFrame({ type: 'join', username });
     });
   }
 
@@ -213,7 +218,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     let token: string;
     if (this.mode === 'v2') {
       id = newMessageId();
-      token = sealEnvelope(this.fernet, { from: this.me.username, id, kind, body });
+      const sig = this.keyring?.sign(id, kind, body);
+      token = sealEnvelope(this.fernet, { from: this.me.username, id, kind, body, ...(sig ? { sig } : {}) });
     } else {
       // Shared with v1 clients: bare text, as the original sends it.
       token = this.fernet.encrypt(kind === 'me' ? `* ${this.me.username} ${body}` : body);
@@ -395,7 +401,10 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       case 'init': {
         this.me = { ...frame.you };
         this.members.clear();
-        for (const m of frame.users) this.members.set(m.user_id, m.username);
+        for (const m of frame.users) {
+          this.members.set(m.user_id, m.username);
+          this.keyring?.addCard(m.user_id, m.card);
+        }
         this.members.set(frame.you.user_id, frame.you.username);
         this.joined = true;
         const history: MessageEvent[] = [];
@@ -416,10 +425,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       }
       case 'user_joined':
         this.members.set(frame.user_id, frame.username);
+        this.keyring?.addCard(frame.user_id, frame.card);
         this.emit('event', { type: 'join', at, userId: frame.user_id, username: frame.username });
         return;
       case 'user_left':
         this.members.delete(frame.user_id);
+        this.keyring?.forget(frame.user_id);
         this.emit('event', { type: 'leave', at, userId: frame.user_id, username: frame.username });
         return;
       case 'user_renamed': {
@@ -447,6 +458,9 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         return;
       case 'shutdown':
         this.end(new SessionError('shutdown', 'the daemon is shutting down'));
+        return;
+      case 'private':
+        // Private messages are not offered by this client yet; never shown unchecked.
         return;
     }
   }
@@ -500,11 +514,18 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       event.undecryptable = true;
     }
     if (envelope) {
-      if (this.seenIds.has(envelope.id)) return undefined; // a replay: shown once already
+      if (this.keyring) event.signature = this.keyring.check(data.user_id, envelope);
+      else if (envelope.sig === undefined) event.signature = 'unsigned';
+      // A replay is shown once; but a copy attributed to someone whose signature it is not
+      // (another member replaying it, a daemon re-attributing it) is shown, flagged.
+      const suspicious = event.signature === 'invalid' || event.signature === 'no_card';
+      if (this.seenIds.has(envelope.id) && !suspicious) return undefined;
       this.rememberId(envelope.id);
       event.kind = envelope.kind;
       event.body = envelope.body;
-      if (envelope.from !== data.username) event.forgedFrom = envelope.from;
+      // A valid signature identifies the member by key: a `from` left over from before a
+      // rename is not a forgery. Without one, the sealed name is all there is to compare.
+      if (envelope.from !== data.username && event.signature !== 'valid') event.forgedFrom = envelope.from;
       if (event.mine && this.unechoed.delete(envelope.id) && this.unechoed.size === 0) {
         for (const resolve of this.echoWaiters.splice(0)) resolve();
       }
@@ -515,6 +536,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   /** A bare-text token (legacy modes): no sender claim to check; replays are dropped by token. */
   private openBareMessage(data: MessageData, event: MessageEvent): MessageEvent | undefined {
     if (this.seenIds.has(data.text)) return undefined;
+    event.signature = 'unsigned';
     try {
       event.body = this.fernet.decryptText(data.text);
     } catch {

@@ -1,6 +1,7 @@
 /**
  * The message body carried inside a Fernet token (PROTOCOL.md "Message body"):
- * {"from":U,"id":16 random bytes base64url (no padding),"kind":"text"|"me","body":string}.
+ * {"from":U,"id":16 random bytes base64url (no padding),"kind":"text"|"me","body":string,
+ * "sig"?:the sender's Ed25519 signature (identity.ts), absent from clients without keys}.
  * The sender's own name is inside the ciphertext so a receiver can flag a daemon that
  * re-attributes a message, and the random id lets it drop replays.
  */
@@ -15,7 +16,12 @@ export interface Envelope {
   id: string;
   kind: EnvelopeKind;
   body: string;
+  /** The sender's signature (base64url), when it has member keys. */
+  sig?: string;
 }
+
+/** Longest accepted signature text (64 bytes are 86 base64url characters). */
+const MAX_SIG_CHARS = 128;
 
 /** Thrown when a token decrypts but its content is not a well-formed envelope. */
 export class EnvelopeError extends Error {
@@ -46,13 +52,20 @@ function isKind(k: unknown): k is EnvelopeKind {
 /** Serialises and encrypts an envelope; returns the Fernet token. */
 export function sealEnvelope(
   fernet: Fernet,
-  env: { from: string; kind: EnvelopeKind; body: string; id?: string },
+  env: { from: string; kind: EnvelopeKind; body: string; id?: string; sig?: string },
 ): string {
   const id = env.id ?? newMessageId();
   if (typeof env.from !== 'string' || typeof env.body !== 'string' || !isKind(env.kind) || !isMessageId(id)) {
     throw new EnvelopeError('envelope fields have the wrong type or format');
   }
-  const json = Buffer.from(JSON.stringify({ from: env.from, id, kind: env.kind, body: env.body }), 'utf8');
+  if (env.sig !== undefined && (typeof env.sig !== 'string' || env.sig.length > MAX_SIG_CHARS)) {
+    throw new EnvelopeError('envelope "sig" has the wrong type or size');
+  }
+  const fields = { from: env.from, id, kind: env.kind, body: env.body };
+  const json = Buffer.from(
+    JSON.stringify(env.sig === undefined ? fields : { ...fields, sig: env.sig }),
+    'utf8',
+  );
   const token = fernet.encrypt(json);
   wipe(json);
   return token;
@@ -79,5 +92,9 @@ export function openEnvelope(fernet: Fernet, token: string): Envelope {
   if (!isMessageId(o.id)) throw new EnvelopeError('envelope "id" must be 16 bytes of base64url');
   if (!isKind(o.kind)) throw new EnvelopeError('envelope "kind" must be "text" or "me"');
   if (typeof o.body !== 'string') throw new EnvelopeError('envelope "body" must be a string');
-  return { from: o.from, id: o.id, kind: o.kind, body: o.body };
+  if (o.sig === undefined) return { from: o.from, id: o.id, kind: o.kind, body: o.body };
+  if (typeof o.sig !== 'string' || o.sig.length > MAX_SIG_CHARS) {
+    throw new EnvelopeError('envelope "sig" must be a short string');
+  }
+  return { from: o.from, id: o.id, kind: o.kind, body: o.body, sig: o.sig };
 }

@@ -12,7 +12,10 @@ export const ErrorText = {
   timeout: 'the handshake took too long',
   too_large: 'frame exceeds the size limit',
   name_taken: 'that name is already used in this room',
-  bad_name: 'names are 1-32 characters with no control, bidi or zero-width characters',
+  bad_name:
+    'names are one word of 1-32 visible characters: no control, invisible or bidi characters, no colon, no leading * - ! @',
+  no_such_user: 'no member with that id is in the room',
+  no_card: 'that member has no keys (an original client): private messages to it are not possible',
   not_joined: 'join the room first',
   already_joined: 'already joined',
   slow_reader: 'you stopped reading; the daemon disconnected you',

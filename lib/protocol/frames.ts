@@ -121,8 +121,12 @@ export function readSrpChallenge(obj: Obj): SrpChallenge {
 
 // ---- Channel frames, client to daemon ----
 
+/** Upper bound on a member card token (a Fernet token of a small JSON object). */
+export const MAX_CARD_CHARS = 1024;
+
 export type ClientFrame =
-  | { type: 'join'; username: string }
+  | { type: 'join'; username: string; card?: string }
+  | { type: 'private'; to: string; text: string }
   | { type: 'message'; text: string }
   | { type: 'clear' }
   | { type: 'nick'; username: string }
@@ -131,7 +135,11 @@ export type ClientFrame =
 export function readClientFrame(obj: Obj, maxMessageChars: number): ClientFrame {
   switch (obj.type) {
     case 'join':
-      return { type: 'join', username: field(obj, 'username', 256) };
+      return obj.card === undefined
+        ? { type: 'join', username: field(obj, 'username', 256) }
+        : { type: 'join', username: field(obj, 'username', 256), card: field(obj, 'card', MAX_CARD_CHARS) };
+    case 'private':
+      return { type: 'private', to: field(obj, 'to', 64), text: field(obj, 'text', maxMessageChars) };
     case 'nick':
       return { type: 'nick', username: field(obj, 'username', 256) };
     case 'message':
@@ -154,6 +162,17 @@ export function readClientFrame(obj: Obj, maxMessageChars: number): ClientFrame 
 export interface Member {
   user_id: string;
   username: string;
+  /** The member's card, opaque to the daemon (sealed under the room key); absent for original clients. */
+  card?: string;
+}
+
+/** A private message: routed to one member, never stored. */
+export interface PrivateData {
+  from: string;
+  to: string;
+  text: string;
+  /** Seconds since the epoch. */
+  timestamp: number;
 }
 
 export interface MessageData {
@@ -173,10 +192,11 @@ export interface MessageData {
 export type ServerFrame =
   | { type: 'init'; you: Member; room: string; messages: MessageData[]; users: Member[] }
   | { type: 'message'; data: MessageData }
+  | { type: 'private'; data: PrivateData }
   | { type: 'cleared'; by: string }
   | { type: 'user_renamed'; user_id: string; old: string; new: string }
   | { type: 'pong'; t: number }
-  | { type: 'user_joined'; user_id: string; username: string }
+  | { type: 'user_joined'; user_id: string; username: string; card?: string }
   | { type: 'user_left'; user_id: string; username: string }
   | { type: 'error'; code: string; message: string }
   | { type: 'shutdown' };
@@ -184,7 +204,9 @@ export type ServerFrame =
 function readMember(value: unknown): Member {
   if (typeof value !== 'object' || value === null) throw new ProtocolError('bad_request', 'bad member');
   const obj = value as Obj;
-  return { user_id: field(obj, 'user_id', 64), username: field(obj, 'username', 256) };
+  const member: Member = { user_id: field(obj, 'user_id', 64), username: field(obj, 'username', 256) };
+  if (obj.card !== undefined) member.card = field(obj, 'card', MAX_CARD_CHARS);
+  return member;
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
@@ -279,7 +301,25 @@ export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
       };
     case 'shutdown':
       return { type: 'shutdown' };
+    case 'private':
+      return { type: 'private', data: readPrivateData(obj.data) };
     default:
       throw new ProtocolError('bad_request', 'unknown frame type');
   }
+}
+
+function readPrivateData(value: unknown): PrivateData {
+  if (typeof value !== 'object' || value === null)
+    throw new ProtocolError('bad_request', 'bad private message');
+  const obj = value as Obj;
+  const timestamp = obj.timestamp;
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
+    throw new ProtocolError('bad_request', '"timestamp" must be a number');
+  }
+  return {
+    from: field(obj, 'from', 64),
+    to: field(obj, 'to', 64),
+    text: field(obj, 'text', 1 << 20),
+    timestamp,
+  };
 }

@@ -324,7 +324,7 @@ export class Daemon {
       const frame = readClientFrame(raw, this.options.limits.maxMessageChars);
       switch (frame.type) {
         case 'join':
-          this.join(client, frame.username);
+          this.join(client, frame.username, frame.card);
           return;
         case 'ping':
           link.send({ type: 'pong', t: frame.t });
@@ -336,6 +336,7 @@ export class Daemon {
       if (frame.type === 'message') room.message(link.userId, frame.text);
       else if (frame.type === 'clear') room.clear(link.userId);
       else if (frame.type === 'nick') room.rename(link.userId, frame.username);
+      else if (frame.type === 'private') room.privateMessage(link.userId, frame.to, frame.text);
     } catch (err) {
       // Inside the channel, errors are reported and the member stays.
       const code = err instanceof ProtocolError ? err.code : 'internal';
@@ -349,10 +350,10 @@ export class Daemon {
   }
 
   /** Puts an authenticated client in its room; throws `name_taken`, `bad_name`, `busy`… */
-  private join(client: ClientState, username: unknown): void {
+  private join(client: ClientState, username: unknown, card?: string): void {
     if (client.phase === 'member') throw new ProtocolError('already_joined');
     const room = client.room!;
-    room.join(client.link, username);
+    room.join(client.link, username, card);
     client.phase = 'member';
     room.pendingJoins--;
     clearTimeout(client.timer);

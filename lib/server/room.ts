@@ -20,6 +20,8 @@ interface RoomMember {
   peer: Peer;
   username: string;
   keys: readonly string[];
+  /** Opaque to the daemon: sealed under the room key by the member. */
+  card?: string;
 }
 
 /**
@@ -134,14 +136,18 @@ export class Room {
   }
 
   /** Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`. */
-  join(peer: Peer, rawName: unknown): void {
+  join(peer: Peer, rawName: unknown, card?: string): void {
     const username = normalizeName(rawName);
     const keys = nameKeys(username);
     if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
     if (this.nameInUse(keys)) throw new ProtocolError('name_taken');
-    const you: Member = { user_id: peer.userId, username };
+    const you: Member =
+      card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
     this.broadcast({ type: 'user_joined', ...you });
-    this.members.set(peer.userId, { peer, username, keys });
+    this.members.set(
+      peer.userId,
+      card === undefined ? { peer, username, keys } : { peer, username, keys, card },
+    );
     const init: ServerFrame = {
       type: 'init',
       you,
@@ -176,6 +182,24 @@ export class Room {
     if (this.credentials.legacy) data.user_ip = '';
     this.history.push(data);
     this.broadcast({ type: 'message', data });
+  }
+
+  /**
+   * Relays a private message to one member and, as a receipt, back to its sender; never
+   * stored. Throws `no_such_user`, or `no_card` for a member without keys (it could not read it).
+   */
+  privateMessage(fromUserId: string, toUserId: string, text: string, now: number = Date.now()): void {
+    const sender = this.members.get(fromUserId);
+    if (!sender) throw new ProtocolError('not_joined');
+    const recipient = this.members.get(toUserId);
+    if (!recipient || toUserId === fromUserId) throw new ProtocolError('no_such_user');
+    if (recipient.card === undefined || sender.card === undefined) throw new ProtocolError('no_card');
+    const json = JSON.stringify({
+      type: 'private',
+      data: { from: fromUserId, to: toUserId, text, timestamp: now / 1000 },
+    });
+    recipient.peer.sendSerialized(json);
+    sender.peer.sendSerialized(json);
   }
 
   /** Forgets the history without telling anyone (the room emptied, or is going away). */
@@ -216,7 +240,11 @@ export class Room {
   }
 
   memberList(): Member[] {
-    return [...this.members.values()].map((m) => ({ user_id: m.peer.userId, username: m.username }));
+    return [...this.members.values()].map((m) =>
+      m.card === undefined
+        ? { user_id: m.peer.userId, username: m.username }
+        : { user_id: m.peer.userId, username: m.username, card: m.card },
+    );
   }
 
   /** True when another member's name would be mistaken for one with these keys. */

@@ -188,7 +188,7 @@ describe('the REPL in a pseudo-terminal', () => {
     const lines = alice.screen.lines();
     const welcome = lines.findIndex((l) => l.includes('type /help'));
     const marker = lines.findIndex((l) => /^-- \d+ earlier messages? --$/.test(l));
-    const old = lines.findIndex((l) => l.endsWith('dave10: remember me'));
+    const old = lines.findIndex((l) => l.endsWith('dave10 (unverified): remember me'));
     const now = lines.indexOf('-- now --');
     assert.ok(
       welcome >= 0 && marker > welcome && old > marker && now > old,

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { newMessageId, openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import {
   createMemberKeys,
@@ -120,5 +121,23 @@ describe('private messages', () => {
     refused(() => openPrivate(key, 'r-1', 'r-3', sealed), 're-addressed');
     refused(() => openPrivate(key, 'r-1', 'r-2', `${sealed.slice(0, -2)}AA`), 'tampered');
     refused(() => openPrivate(key, 'r-1', 'r-2', 'AAAA'), 'too short');
+  });
+});
+
+describe('signed envelopes', () => {
+  it('carry the signature inside the room-key token, and it verifies after opening', () => {
+    const aliceCard = openCard(room, sealCard(room, alice, 'r-1'), 'r-1');
+    const id = newMessageId();
+    const sig = signMessage(alice, { userId: 'r-1', id, kind: 'text', body: 'hi' });
+    const env = openEnvelope(room, sealEnvelope(room, { from: 'alice', id, kind: 'text', body: 'hi', sig }));
+    assert.equal(env.sig, sig);
+    assert.ok(
+      verifyMessage(aliceCard, { userId: 'r-1', id: env.id, kind: env.kind, body: env.body }, env.sig),
+    );
+    const unsigned = openEnvelope(room, sealEnvelope(room, { from: 'alice', kind: 'text', body: 'hi' }));
+    assert.equal(unsigned.sig, undefined);
+    assert.ok(
+      !verifyMessage(aliceCard, { userId: 'r-1', id: unsigned.id, kind: 'text', body: 'hi' }, unsigned.sig),
+    );
   });
 });

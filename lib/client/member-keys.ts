@@ -1,0 +1,94 @@
+/**
+ * A session's view of member identity: its own per-session keys and card, the verified cards
+ * of the other members (by user_id), and the check of each message's signature against the
+ * card of the member the daemon attributes it to. Pure bookkeeping over crypto/identity.ts;
+ * knows nothing of frames or terminals.
+ */
+import type { Envelope } from '../crypto/envelope.js';
+import type { Fernet } from '../crypto/fernet.js';
+import {
+  createMemberKeys,
+  type MemberCard,
+  type MemberKeys,
+  memberFingerprint,
+  openCard,
+  sealCard,
+  signMessage,
+  verifyMessage,
+} from '../crypto/identity.js';
+
+/**
+ * What a receiver can say about who wrote a message:
+ * - `valid`: signed by the key in the card of the member the daemon names;
+ * - `unsigned`: no signature (an original client, or a client without keys);
+ * - `invalid`: a signature that does not verify (forged, replayed by another member, altered,
+ *   or re-attributed by the daemon);
+ * - `no_card`: signed, but the member has no valid card (the daemon withheld or swapped it).
+ */
+export type SignatureStatus = 'valid' | 'unsigned' | 'invalid' | 'no_card';
+
+/** Bound on remembered cards: one per member, with room for churn. */
+const MAX_CARDS = 4096;
+
+export class MemberKeyring {
+  private readonly keys: MemberKeys = createMemberKeys();
+  private readonly cards = new Map<string, MemberCard>();
+  /** This session's own fingerprint, for `/whois` of oneself. */
+  readonly fingerprint: string;
+
+  constructor(
+    private readonly fernet: Fernet,
+    private readonly userId: string,
+  ) {
+    this.fingerprint = memberFingerprint(this.keys.signPublic, this.keys.dhPublic);
+  }
+
+  /** The card this session publishes in its `join`. */
+  ownCard(): string {
+    return sealCard(this.fernet, this.keys, this.userId);
+  }
+
+  /** Records the card found in `userId`'s slot; false (and nothing kept) when it does not check out. */
+  addCard(userId: string, token: string | undefined): boolean {
+    this.cards.delete(userId);
+    if (token === undefined || userId === this.userId) return false;
+    try {
+      const card = openCard(this.fernet, token, userId);
+      if (this.cards.size >= MAX_CARDS) {
+        const oldest = this.cards.keys().next().value;
+        if (oldest !== undefined) this.cards.delete(oldest);
+      }
+      this.cards.set(userId, card);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  forget(userId: string): void {
+    this.cards.delete(userId);
+  }
+
+  /** A member's fingerprint, or undefined for a member without a valid card. */
+  fingerprintOf(userId: string): string | undefined {
+    return userId === this.userId ? this.fingerprint : this.cards.get(userId)?.fingerprint;
+  }
+
+  /** The signature for an envelope this session sends. */
+  sign(id: string, kind: string, body: string): string {
+    return signMessage(this.keys, { userId: this.userId, id, kind, body });
+  }
+
+  /** Checks an envelope the daemon attributes to `userId`. */
+  check(userId: string, envelope: Envelope): SignatureStatus {
+    if (envelope.sig === undefined) return 'unsigned';
+    if (userId === this.userId) {
+      const expected = this.sign(envelope.id, envelope.kind, envelope.body);
+      return expected === envelope.sig ? 'valid' : 'invalid';
+    }
+    const card = this.cards.get(userId);
+    if (!card) return 'no_card';
+    const content = { userId, id: envelope.id, kind: envelope.kind, body: envelope.body };
+    return verifyMessage(card, content, envelope.sig) ? 'valid' : 'invalid';
+  }
+}
