@@ -186,6 +186,42 @@ export const commands: SlashCommand[] = [
     },
   },
   {
+    name: 'whois',
+    aliases: [],
+    args: '<name>',
+    help: "a member's key fingerprint, to compare out of band (then /verify)",
+    run(ctx, args) {
+      const name = args.trim();
+      if (!name) return ctx.error('usage: /whois <name>');
+      const found = ctx.session.whois(name);
+      if (!found) return ctx.error(`no member named ${name}`);
+      const who =
+        found.member.user_id === ctx.session.me.user_id
+          ? `${found.member.username} (you)`
+          : found.member.username;
+      if (found.fingerprint === undefined)
+        return ctx.info(`${who}: no key (an original client, or a card that did not check out)`);
+      ctx.info(`${who}: key fingerprint ${found.fingerprint}${found.verified ? ' ✓ verified' : ''}`);
+    },
+  },
+  {
+    name: 'verify',
+    aliases: [],
+    args: '<name> <code>',
+    help: 'mark a member verified for this session once its fingerprint matches what it told you',
+    run(ctx, args) {
+      const [name, ...rest] = args.trim().split(/\s+/);
+      const code = rest.join('');
+      if (!name || !code) return ctx.error('usage: /verify <name> <code>');
+      const result = ctx.session.verifyMember(name, code);
+      if (result === 'verified') return ctx.info(`${name} is verified: their messages show ✓`);
+      if (result === 'mismatch') return ctx.error(`the code does not match ${name}'s key: NOT verified`);
+      if (result === 'no_card') return ctx.error(`${name} has no key to verify`);
+      if (result === 'self') return ctx.error('that is you');
+      ctx.error(`no member named ${name}`);
+    },
+  },
+  {
     name: 'ignore',
     aliases: [],
     args: '[name]',

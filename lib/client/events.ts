@@ -26,8 +26,13 @@ export interface MessageEvent {
   undecryptable: boolean;
   /** The envelope's `from` differs from the daemon's attribution: set to the claimed name. */
   forgedFrom?: string;
-  /** Who provably wrote it (see SignatureStatus); undefined only for undecryptable tokens. */
+  /**
+   * Who provably wrote it (see SignatureStatus). Undefined for an undecryptable token and in the
+   * legacy modes, where no message is signed (the session's mode says so once, not every line).
+   */
   signature?: SignatureStatus;
+  /** Validly signed by a member this user verified with /verify in this session. */
+  verified?: true;
 }
 
 export interface JoinEvent {

@@ -5,7 +5,7 @@
  *   {"type":"message","id":string,"time":ISO,"user":string,"user_id":string,
  *    "kind":"text"|"me","text":string,"mine":bool,"history":bool,
  *    "undecryptable"?:true,"claimed_from"?:string,
- *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card"}
+ *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card","verified"?:true}
  *   {"type":"join"|"leave","time":ISO,"user":string,"user_id":string}
  *   {"type":"rename","time":ISO,"old":string,"new":string,"user_id":string}
  *   {"type":"cleared","time":ISO,"by":string}
@@ -18,7 +18,7 @@
  * message is provably from the member `user_id` names: `valid` (signed by the key of that
  * member's card), `unsigned` (an original client, or legacy mode), `invalid` (forged, replayed
  * by another member, altered or re-attributed) or `no_card` (signed, but the member has no
- * valid card); absent for an undecryptable token.
+ * valid card); absent for an undecryptable token and in the legacy modes (nothing is signed).
  *
  * Strings are NOT sanitised for a terminal here: the values reach the bot exactly as sent.
  * The line itself is inert: JSON.stringify escapes C0 controls and lone surrogates, and we
@@ -62,6 +62,7 @@ export function eventToJson(ev: ChatEvent): string {
       if (ev.undecryptable) o['undecryptable'] = true;
       if (ev.forgedFrom !== undefined) o['claimed_from'] = ev.forgedFrom;
       if (ev.signature !== undefined) o['signature'] = ev.signature;
+      if (ev.verified) o['verified'] = true;
       return stringify(o);
     }
     case 'join':

@@ -33,6 +33,9 @@ const MAX_CARDS = 4096;
 export class MemberKeyring {
   private readonly keys: MemberKeys = createMemberKeys();
   private readonly cards = new Map<string, MemberCard>();
+  /** Fingerprints the user confirmed with /verify, by the name they were verified under. */
+  private readonly verifiedNames = new Map<string, string>();
+  private readonly verifiedUsers = new Set<string>();
   /** This session's own fingerprint, for `/whois` of oneself. */
   readonly fingerprint: string;
 
@@ -67,6 +70,35 @@ export class MemberKeyring {
 
   forget(userId: string): void {
     this.cards.delete(userId);
+    this.verifiedUsers.delete(userId);
+  }
+
+  /**
+   * Marks `userId` verified when `code` is its fingerprint (case, spaces and dashes ignored);
+   * remembers the fingerprint under `nameKey` to notice that name coming back with another key.
+   */
+  verify(userId: string, nameKey: string, code: string): boolean {
+    const fingerprint = this.fingerprintOf(userId);
+    if (fingerprint === undefined || userId === this.userId) return false;
+    const canonical = (s: string): string => s.toUpperCase().replace(/[\s-]/g, '');
+    if (canonical(code) !== canonical(fingerprint)) return false;
+    this.verifiedUsers.add(userId);
+    this.verifiedNames.set(nameKey, fingerprint);
+    return true;
+  }
+
+  isVerified(userId: string): boolean {
+    return this.verifiedUsers.has(userId);
+  }
+
+  /**
+   * The fingerprint verified earlier under `nameKey` when `userId` (now using that name) has
+   * another key (or none): the caller announces it. Undefined when nothing is amiss.
+   */
+  keyChangedFor(userId: string, nameKey: string): string | undefined {
+    const verified = this.verifiedNames.get(nameKey);
+    if (verified === undefined || this.verifiedUsers.has(userId)) return undefined;
+    return this.fingerprintOf(userId) === verified ? undefined : verified;
   }
 
   /** A member's fingerprint, or undefined for a member without a valid card. */

@@ -230,7 +230,8 @@ function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string
   const styledName = ev.mine ? c.bold(c.fg256(nameColor(name))(name)) : c.fg256(nameColor(name))(name);
   const claim =
     ev.forgedFrom !== undefined ? ' ' + c.yellow(c.bold(`⚠ claims to be "${safeName(ev.forgedFrom)}"`)) : '';
-  const forged = claim + signatureFlag(ev, c);
+  const verified = ev.verified ? ` ${c.cyan(c.bold('✓'))}` : '';
+  const forged = verified + claim + signatureFlag(ev, c);
 
   let text: string;
   if (ev.undecryptable) {

@@ -25,6 +25,7 @@ import {
   type ProtocolMode,
 } from '../protocol/handshake-client.js';
 import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../protocol/limits.js';
+import { nameKey } from '../protocol/names.js';
 import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import type { ChatEvent, MessageEvent } from './events.js';
@@ -204,6 +205,44 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     return [...this.members.entries()]
       .map(([user_id, username]) => ({ user_id, username }))
       .sort((x, y) => x.username.localeCompare(y.username));
+  }
+
+  /** A present member by name (exact, else case-insensitive), with its fingerprint if it has a card. */
+  whois(name: string): { member: Member; fingerprint: string | undefined; verified: boolean } | undefined {
+    const list = this.memberList();
+    const member =
+      list.find((m) => m.username === name) ??
+      list.find((m) => m.username.toLowerCase() === name.toLowerCase());
+    if (!member) return undefined;
+    return {
+      member,
+      fingerprint: this.keyring?.fingerprintOf(member.user_id),
+      verified: this.keyring?.isVerified(member.user_id) ?? false,
+    };
+  }
+
+  /** Marks a member verified if `code` is its fingerprint; says why not otherwise. */
+  verifyMember(name: string, code: string): 'verified' | 'mismatch' | 'no_card' | 'unknown' | 'self' {
+    const found = this.whois(name);
+    if (!found) return 'unknown';
+    if (found.member.user_id === this.me.user_id) return 'self';
+    if (!this.keyring || found.fingerprint === undefined) return 'no_card';
+    return this.keyring.verify(found.member.user_id, nameKey(found.member.username), code)
+      ? 'verified'
+      : 'mismatch';
+  }
+
+  /** Announces loudly a member who takes a verified name with another key. */
+  private checkVerifiedName(userId: string, username: string, at: number): void {
+    const verified = this.keyring?.keyChangedFor(userId, nameKey(username));
+    if (verified === undefined) return;
+    const now = this.keyring?.fingerprintOf(userId) ?? 'no key';
+    this.emit('event', {
+      type: 'error',
+      at,
+      code: 'key_changed',
+      message: `${username} is NOT the member you verified: key ${now}, verified ${verified}. Verify again out of band.`,
+    });
   }
 
   /**
@@ -427,6 +466,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         this.members.set(frame.user_id, frame.username);
         this.keyring?.addCard(frame.user_id, frame.card);
         this.emit('event', { type: 'join', at, userId: frame.user_id, username: frame.username });
+        this.checkVerifiedName(frame.user_id, frame.username, at);
         return;
       case 'user_left':
         this.members.delete(frame.user_id);
@@ -442,6 +482,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
           nick?.resolve();
         }
         this.emit('event', { type: 'rename', at, userId: frame.user_id, old: frame.old, new: frame.new });
+        this.checkVerifiedName(frame.user_id, frame.new, at);
         return;
       }
       case 'cleared':
@@ -515,6 +556,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
     if (envelope) {
       if (this.keyring) event.signature = this.keyring.check(data.user_id, envelope);
+      if (event.signature === 'valid' && this.keyring?.isVerified(data.user_id)) event.verified = true;
       else if (envelope.sig === undefined) event.signature = 'unsigned';
       // A replay is shown once; but a copy attributed to someone whose signature it is not
       // (another member replaying it, a daemon re-attributing it) is shown, flagged.
@@ -536,7 +578,6 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   /** A bare-text token (legacy modes): no sender claim to check; replays are dropped by token. */
   private openBareMessage(data: MessageData, event: MessageEvent): MessageEvent | undefined {
     if (this.seenIds.has(data.text)) return undefined;
-    event.signature = 'unsigned';
     try {
       event.body = this.fernet.decryptText(data.text);
     } catch {

@@ -26,6 +26,8 @@ const WHITESPACE = /[\p{White_Space}]/u;
 // In the skeleton (so look-alikes count too): a colon ends the name in `name: text`; these
 // leading characters start the other line shapes of the REPL and pipe formats.
 const COLON = /[:\uff1a]/u;
+// Check marks are how the REPL marks a verified member; a name must not carry its own.
+const CHECK_MARK = /[\u2610-\u2612\u2705\u2713\u2714\u2716\u2717\u2718]/u;
 const BAD_START = /^[*\-!@»#>[]/u;
 
 type ConfusablesTable = Readonly<Record<string, string>>;
@@ -38,7 +40,7 @@ export function normalizeName(raw: unknown, maxChars: number = MAX_USER_NAME): s
   const name = normalizeLabel(raw, maxChars);
   if (WHITESPACE.test(name)) throw new ProtocolError('bad_name');
   const skeleton = confusablesSkeleton(name);
-  if (COLON.test(skeleton) || BAD_START.test(skeleton) || BAD_START.test(name)) {
+  if (COLON.test(skeleton) || CHECK_MARK.test(name) || BAD_START.test(skeleton) || BAD_START.test(name)) {
     throw new ProtocolError('bad_name');
   }
   return name;

@@ -21,7 +21,7 @@ test('names are NFKC-normalised and trimmed', () => {
   assert.equal(normalizeName('  alice  '), 'alice');
   assert.equal(normalizeName('ｆｕｌｌ'), 'full'); // fullwidth → ASCII under NFKC
   assert.equal(normalizeName('é'), 'é'); // e + combining acute → one character
-  assert.equal(normalizeName('Zoë✓'), 'Zoë✓');
+  assert.equal(normalizeName('Zoë★'), 'Zoë★');
   assert.equal(normalizeRoomName('team room'), 'team room');
 });
 
@@ -91,6 +91,8 @@ test('names that could forge a line of an output format are refused', () => {
     'bob waves', // `* bob waves hi` would read as bob's /me
     'bob\u00a0x',
     'bob\u3000x',
+    'alice\u2713', // the REPL's mark of a verified member
+    'alice\u2714',
   ]) {
     bad(s);
   }

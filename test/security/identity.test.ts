@@ -139,3 +139,40 @@ describe('a daemon that tampers with attribution', () => {
     for (const s of [alice, mallory, bob]) await s.close();
   });
 });
+
+describe('verified members', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon({ lobby: 'pw' });
+  });
+  after(() => d.stop());
+
+  test('/verify marks a member; the same name back with a new key is announced', async () => {
+    const alice = await joinAs(d, 'lobby', 'pw', 'alice');
+    const bob = await joinAs(d, 'lobby', 'pw', 'bob');
+    const alog = new EventLog(alice);
+    const code = bob.keyring?.fingerprint;
+    assert.ok(code);
+    assert.equal(alice.whois('bob')?.fingerprint, code);
+    assert.equal(alice.verifyMember('bob', 'AAAA-AAAA-AAAA-AAAA-AAAA'), 'mismatch');
+    assert.equal(alice.verifyMember('bob', code.toLowerCase().replaceAll('-', ' ')), 'verified');
+    assert.equal(alice.whois('BOB')?.verified, true);
+    bob.send('verified hello');
+    assert.equal((await messageIn(alog, 'verified hello')).verified, true);
+
+    await bob.close();
+    await alog.waitFor((e) => e.type === 'leave' && e.username === 'bob', 'bob leaves');
+    const bob2 = await joinAs(d, 'lobby', 'pw', 'bob');
+    const warning = await alog.waitFor(
+      (e) => e.type === 'error' && e.code === 'key_changed',
+      'the announcement',
+    );
+    assert.ok(warning.type === 'error' && warning.message.includes(code), warning.type);
+    bob2.send('new key');
+    const again = await messageIn(alog, 'new key');
+    assert.equal(again.signature, 'valid');
+    assert.equal(again.verified, undefined);
+    await alice.close();
+    await bob2.close();
+  });
+});
