@@ -186,6 +186,30 @@ export const commands: SlashCommand[] = [
     },
   },
   {
+    name: 'msg',
+    aliases: ['m'],
+    args: '<name> <text>',
+    help: 'a private message, end-to-end to that member only (the daemon sees who and how long)',
+    run(ctx, args) {
+      const match = /^\s*(\S+)\s+([\s\S]+)$/.exec(args);
+      if (!match) return ctx.error('usage: /msg <name> <text>');
+      ctx.session.sendPrivate(match[1]!, match[2]!);
+    },
+  },
+  {
+    name: 'reply',
+    aliases: ['r'],
+    args: '<text>',
+    help: 'answer the last private message',
+    run(ctx, args) {
+      const text = args.trim();
+      if (!text) return ctx.error('usage: /reply <text>');
+      const target = ctx.session.replyTarget;
+      if (target === undefined) return ctx.error('no private conversation to reply to (or that member left)');
+      ctx.session.sendPrivate(target, text);
+    },
+  },
+  {
     name: 'whois',
     aliases: [],
     args: '<name>',
@@ -315,6 +339,13 @@ export const commands: SlashCommand[] = [
     },
   },
 ];
+
+/** True for a message or private message from a member the user ignores. */
+export function isIgnored(view: ViewState, ev: ChatEvent): boolean {
+  if (ev.type === 'message') return !ev.mine && view.ignored.has(ev.username.toLowerCase());
+  if (ev.type === 'private') return !ev.mine && view.ignored.has(ev.from.toLowerCase());
+  return false;
+}
 
 export function findCommand(name: string): SlashCommand | undefined {
   const n = name.toLowerCase();

@@ -64,6 +64,22 @@ export interface ClearedEvent {
   by: string;
 }
 
+/** A private message to or from this user (end-to-end between the two members' session keys). */
+export interface PrivateEvent {
+  type: 'private';
+  at: number;
+  fromUserId: string;
+  from: string;
+  toUserId: string;
+  to: string;
+  /** Empty when `undecryptable`. Not yet sanitised for a terminal. */
+  body: string;
+  /** Ours (the daemon's receipt), or to us. */
+  mine: boolean;
+  /** It did not open under the key we share with that member: tampered with, or not for us. */
+  undecryptable: boolean;
+}
+
 /** A non-fatal error reported by the daemon inside the channel, or a local warning. */
 export interface ErrorEvent {
   type: 'error';
@@ -72,4 +88,11 @@ export interface ErrorEvent {
   message: string;
 }
 
-export type ChatEvent = MessageEvent | JoinEvent | LeaveEvent | RenameEvent | ClearedEvent | ErrorEvent;
+export type ChatEvent =
+  | MessageEvent
+  | PrivateEvent
+  | JoinEvent
+  | LeaveEvent
+  | RenameEvent
+  | ClearedEvent
+  | ErrorEvent;

@@ -6,6 +6,8 @@
  *    "kind":"text"|"me","text":string,"mine":bool,"history":bool,
  *    "undecryptable"?:true,"claimed_from"?:string,
  *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card","verified"?:true}
+ *   {"type":"private","time":ISO,"from":string,"from_user_id":string,"to":string,
+ *    "to_user_id":string,"text":string,"mine":bool,"undecryptable"?:true}
  *   {"type":"join"|"leave","time":ISO,"user":string,"user_id":string}
  *   {"type":"rename","time":ISO,"old":string,"new":string,"user_id":string}
  *   {"type":"cleared","time":ISO,"by":string}
@@ -63,6 +65,20 @@ export function eventToJson(ev: ChatEvent): string {
       if (ev.forgedFrom !== undefined) o['claimed_from'] = ev.forgedFrom;
       if (ev.signature !== undefined) o['signature'] = ev.signature;
       if (ev.verified) o['verified'] = true;
+      return stringify(o);
+    }
+    case 'private': {
+      const o: Record<string, string | boolean | null> = {
+        type: 'private',
+        time,
+        from: ev.from,
+        from_user_id: ev.fromUserId,
+        to: ev.to,
+        to_user_id: ev.toUserId,
+        text: ev.undecryptable ? '' : ev.body,
+        mine: ev.mine,
+      };
+      if (ev.undecryptable) o['undecryptable'] = true;
       return stringify(o);
     }
     case 'join':

@@ -12,7 +12,10 @@ import {
   type MemberKeys,
   memberFingerprint,
   openCard,
+  openPrivate,
+  pairwiseKey,
   sealCard,
+  sealPrivate,
   signMessage,
   verifyMessage,
 } from '../crypto/identity.js';
@@ -104,6 +107,42 @@ export class MemberKeyring {
   /** A member's fingerprint, or undefined for a member without a valid card. */
   fingerprintOf(userId: string): string | undefined {
     return userId === this.userId ? this.fingerprint : this.cards.get(userId)?.fingerprint;
+  }
+
+  /** True when `userId` has a valid card (so a private message to it is possible). */
+  hasCard(userId: string): boolean {
+    return this.cards.has(userId);
+  }
+
+  /** Seals `plaintext` for `toUserId` under our pairwise key; undefined without its card. */
+  sealPrivateFor(toUserId: string, plaintext: Buffer): string | undefined {
+    const card = this.cards.get(toUserId);
+    if (!card) return undefined;
+    const key = pairwiseKey(this.keys, this.userId, card);
+    try {
+      return sealPrivate(key, this.userId, toUserId, plaintext);
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /**
+   * Opens a private message between us and another member, in either direction (an incoming
+   * one, or the daemon's receipt of our own); undefined when it does not authenticate.
+   */
+  openPrivateBetween(fromUserId: string, toUserId: string, text: string): Buffer | undefined {
+    const peer = fromUserId === this.userId ? toUserId : fromUserId;
+    if (fromUserId !== this.userId && toUserId !== this.userId) return undefined;
+    const card = this.cards.get(peer);
+    if (!card) return undefined;
+    const key = pairwiseKey(this.keys, this.userId, card);
+    try {
+      return openPrivate(key, fromUserId, toUserId, text);
+    } catch {
+      return undefined;
+    } finally {
+      key.fill(0);
+    }
   }
 
   /** The signature for an envelope this session sends. */

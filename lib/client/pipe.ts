@@ -11,14 +11,15 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { type CommandContext, parseInput, runCommand, type ViewState } from './commands.js';
+import { type CommandContext, isIgnored, parseInput, runCommand, type ViewState } from './commands.js';
 import type { ChatEvent } from './events.js';
 import { eventToJson } from './json-events.js';
 import { MessageTooLongError } from './message-size.js';
 import { PipeProgress } from './pipe-progress.js';
 import { renderPlain } from './render.js';
 import { sanitizeBody } from './sanitize.js';
-import type { ChatSession, SessionError } from './session.js';
+import type { ChatSession } from './session.js';
+import { SessionError } from './session-error.js';
 
 export interface PipeOptions {
   input: Readable;
@@ -43,14 +44,14 @@ export type PipeOutcome =
 /** Formats and writes events as plain lines or NDJSON, skipping ignored members. */
 function eventWriter(view: ViewState, options: PipeOptions): (ev: ChatEvent) => void {
   return (ev) => {
-    if (ev.type === 'message' && view.ignored.has(ev.username.toLowerCase()) && !ev.mine) return;
+    if (isIgnored(view, ev)) return;
     options.output.write(`${options.json ? eventToJson(ev) : renderPlain(ev)}\n`);
   };
 }
 
 /** Without --follow only our own echoes (the receipts) and errors are printed. */
 function wantedLive(ev: ChatEvent, follow: boolean): boolean {
-  return follow || ev.type === 'error' || (ev.type === 'message' && ev.mine);
+  return follow || ev.type === 'error' || ((ev.type === 'message' || ev.type === 'private') && ev.mine);
 }
 
 export async function runPipe(
@@ -122,6 +123,10 @@ export async function runPipe(
             'too_long',
             `line ${lineNumber} not sent: ${err.bytes} bytes, the limit is ${err.limit} bytes`,
           );
+        } else if (err instanceof SessionError && err.code === 'refused') {
+          // A /msg that cannot be delivered (no such member, or one without keys).
+          notSent++;
+          localLine('not_sent', `line ${lineNumber} not sent: ${err.message}`);
         } else {
           localLine('send', (err as Error).message);
         }

@@ -14,16 +14,18 @@
  *   12:34   alice: [cannot decrypt] (not sealed with this room's key)
  *   12:34 -- alice joined / left / is now bob / wiped the room's history   (colour: dim)
  *   12:34 ! message                 error (colour: red)
+ *   12:34 ✉ (private) alice → you: hi   a private message (`you → bob` for ours)
  * An event from another day than `now` gets its date: `2024-05-01 12:34`. Continuation lines
  * of a multi-line body are indented to where the text starts (at most MAX_INDENT columns).
  *
  * Pipe format (renderPlain), stable for scripts: `HH:MM name: text`, `HH:MM * name text`,
+ * `HH:MM (private) alice → you: text`, `HH:MM (private) you → bob: text`,
  * `HH:MM -- alice joined`, `HH:MM ! message`; newlines inside a body are kept and each
  * continuation line starts with two spaces, so a line that does not start with a space
  * always starts a new event.
  */
 import { type Colors, createColors, SGR_PATTERN } from './colors.js';
-import type { ChatEvent, MessageEvent } from './events.js';
+import type { ChatEvent, MessageEvent, PrivateEvent } from './events.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
 
 export interface RenderOptions {
@@ -277,6 +279,13 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
   if (ev.type === 'message') return renderMessage(ev, opts, c);
   const time = c.dim(timePrefix(ev.at, opts));
   switch (ev.type) {
+    case 'private': {
+      const head = `${time} ${c.cyan(c.bold('✉'))} ${c.cyan(privateHead(ev))}: `;
+      const text = ev.undecryptable
+        ? c.red('[cannot decrypt: not sealed for you by that member]')
+        : sanitizeBody(ev.body);
+      return head + indentContinuation(text, Math.min((opts.layout?.width ?? roughWidth)(head), MAX_INDENT));
+    }
     case 'join':
       return `${time} ${c.dim(`-- ${safeName(ev.username)} joined`)}`;
     case 'leave':
@@ -293,6 +302,11 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
   }
 }
 
+/** `alice → you` or `you → bob`, for a private message. */
+function privateHead(ev: PrivateEvent): string {
+  return ev.mine ? `(private) you → ${safeName(ev.to)}` : `(private) ${safeName(ev.from)} → you`;
+}
+
 /** One event in the pipe format (no colour; may span several lines; no trailing newline). */
 export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
   const time = formatTime(ev.at, opts.timeZone);
@@ -305,6 +319,10 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
       if (ev.undecryptable) return `${time} ${name}${claim}: [cannot decrypt]`;
       const body = indentContinuation(sanitizeBody(ev.body), 2);
       return ev.kind === 'me' ? `${time} * ${name}${claim} ${body}` : `${time} ${name}${claim}: ${body}`;
+    }
+    case 'private': {
+      const body = ev.undecryptable ? '[cannot decrypt]' : indentContinuation(sanitizeBody(ev.body), 2);
+      return `${time} ${privateHead(ev)}: ${body}`;
     }
     case 'join':
       return `${time} -- ${safeName(ev.username)} joined`;

@@ -13,6 +13,8 @@ function textOf(ev: ChatEvent): string {
   switch (ev.type) {
     case 'message':
       return `${ev.username} ${ev.body}`;
+    case 'private':
+      return `${ev.from} ${ev.to} ${ev.body}`;
     case 'join':
     case 'leave':
       return ev.username;

@@ -113,6 +113,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   >();
   private closed = false;
   private joined = false;
+  /** The other member of the last private message sent or received. */
+  private lastPrivatePeer: string | undefined;
 
   private constructor(
     private readonly queue: LineQueue,
@@ -230,6 +232,36 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     return this.keyring.verify(found.member.user_id, nameKey(found.member.username), code)
       ? 'verified'
       : 'mismatch';
+  }
+
+  /**
+   * Sends a private message to the member named `name` (as /whois finds it); only that member
+   * receives it, and the daemon's copy back to us is the receipt. Throws a SessionError when
+   * the member is unknown or has no key (an original client).
+   */
+  sendPrivate(name: string, body: string): void {
+    if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
+    checkMessageSize(body);
+    const found = this.whois(name);
+    if (!found || found.member.user_id === this.me.user_id) {
+      throw new SessionError('refused', `no other member named ${name}`);
+    }
+    const sealed = this.keyring?.sealPrivateFor(found.member.user_id, Buffer.from(body, 'utf8'));
+    if (sealed === undefined) {
+      throw new SessionError(
+        'refused',
+        `${found.member.username} has no key: private messages to it are not possible`,
+      );
+    }
+    if (sealed.length > MAX_TOKEN_CHARS) throw new SessionError('protocol', 'message too long');
+    this.lastPrivatePeer = found.member.user_id;
+    this.unechoed.add(sealed); // the daemon's receipt carries the same sealed text
+    this.sendFrame({ type: 'private', to: found.member.user_id, text: sealed });
+  }
+
+  /** The name of the member of the last private exchange still in the room, for /reply. */
+  get replyTarget(): string | undefined {
+    return this.lastPrivatePeer === undefined ? undefined : this.members.get(this.lastPrivatePeer);
   }
 
   /** Announces loudly a member who takes a verified name with another key. */
@@ -500,9 +532,29 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       case 'shutdown':
         this.end(new SessionError('shutdown', 'the daemon is shutting down'));
         return;
-      case 'private':
-        // Private messages are not offered by this client yet; never shown unchecked.
+      case 'private': {
+        const { from, to, text } = frame.data;
+        if (from !== this.me.user_id && to !== this.me.user_id) return; // not ours: never shown
+        const plaintext = this.keyring?.openPrivateBetween(from, to, text);
+        const body = plaintext?.toString('utf8') ?? '';
+        plaintext?.fill(0);
+        if (from !== this.me.user_id) this.lastPrivatePeer = from;
+        else if (this.unechoed.delete(text) && this.unechoed.size === 0) {
+          for (const resolve of this.echoWaiters.splice(0)) resolve();
+        }
+        this.emit('event', {
+          type: 'private',
+          at: messageTimeMs(frame.data.timestamp),
+          fromUserId: from,
+          from: this.members.get(from) ?? from,
+          toUserId: to,
+          to: this.members.get(to) ?? to,
+          body,
+          mine: from === this.me.user_id,
+          undecryptable: plaintext === undefined,
+        });
         return;
+      }
     }
   }
 

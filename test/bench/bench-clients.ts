@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
+import { createMemberKeys, signMessage } from '../../lib/crypto/identity.js';
 import { srpMath } from '../../lib/crypto/srp.js';
 import type { BenchSecrets, Request } from './common.js';
 import { percentile, serve, sleep } from './common.js';
@@ -46,6 +47,9 @@ interface FanoutSetup {
   fernet: Fernet;
   /** Ready-made message frames (real Fernet envelopes; the daemon cannot tell them apart). */
   frames: string[];
+  /** The same messages with a member signature in the envelope, as our clients send them. */
+  signedFrames: string[];
+  unsignedFrames: string[];
   sent: number;
 }
 
@@ -87,13 +91,26 @@ serve({
     );
     const fernet = mode === 'bare' ? new Fernet(randomBytes(32)) : (members[0] as SecureMember).fernet;
     const frames: string[] = [];
+    const signedFrames: string[] = [];
+    const keys = createMemberKeys();
     for (let i = 0; i < 64; i++) {
       const text = sealEnvelope(fernet, { from: 'm0', kind: 'text', body: BODY });
       frames.push(JSON.stringify({ type: 'message', text }));
+      const id = `${'A'.repeat(20)}${String.fromCharCode(65 + (i % 26))}A`;
+      const sig = signMessage(keys, { userId: 'm0', id, kind: 'text', body: BODY });
+      const signed = sealEnvelope(fernet, { from: 'm0', id, kind: 'text', body: BODY, sig });
+      signedFrames.push(JSON.stringify({ type: 'message', text: signed }));
     }
-    setups.set(key, { mode, members, fernet, frames, sent: 0 });
+    setups.set(key, { mode, members, fernet, frames, signedFrames, unsignedFrames: frames, sent: 0 });
     await sleep(300); // let the user_joined fan-out of the last joins settle
     return { members: members.length, frameBytes: frames[0]!.length };
+  },
+
+  /** Switches a setup between unsigned and signed message frames (same members, same room). */
+  useSignedFrames: async (req: Request) => {
+    const setup = setups.get(String(req.key))!;
+    setup.frames = req.signed === true ? setup.signedFrames : setup.unsignedFrames;
+    return { frameBytes: setup.frames[0]!.length };
   },
 
   /** Closed loop: keep at most `window` messages not yet seen by every member in flight. */

@@ -16,6 +16,14 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
+import { Fernet } from '../../lib/crypto/fernet.js';
+import {
+  createMemberKeys,
+  openCard,
+  sealCard,
+  signMessage,
+  verifyMessage,
+} from '../../lib/crypto/identity.js';
 import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
 import { computeVerifier } from '../../lib/crypto/srp.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
@@ -240,6 +248,45 @@ function echoProbe(member: SecureMember, everyMs: number): { stop: () => number[
   };
 }
 
+/** What a member signature costs a client: one sign per message sent, one verify per message received. */
+function signatureCpuRows(): void {
+  const room = new Fernet(randomBytes(32));
+  const keys = createMemberKeys();
+  const card = openCard(room, sealCard(room, keys, 'bench-1'), 'bench-1');
+  const m = {
+    userId: 'bench-1',
+    id: 'AAAAAAAAAAAAAAAAAAAAAA',
+    kind: 'text',
+    body: 'benchmark message body, 64 characters long, as a chat line is..',
+  };
+  const perOp = (fn: () => void): number => {
+    const samples: number[] = [];
+    for (let run = 0; run < 5; run++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 500; i++) fn();
+      samples.push(((performance.now() - t0) * 1000) / 500);
+    }
+    return median(samples);
+  };
+  const sig = signMessage(keys, m);
+  add(
+    'client: Ed25519 sign per message sent',
+    round(
+      perOp(() => signMessage(keys, m)),
+      1,
+    ),
+    'µs',
+  );
+  add(
+    'client: Ed25519 verify per message received',
+    round(
+      perOp(() => verifyMessage(card, m, sig)),
+      1,
+    ),
+    'µs',
+  );
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
 
@@ -247,6 +294,7 @@ async function main(): Promise<void> {
   if (!ONLY_STRANGER) {
     log('SRP / channel CPU figures (handshake.ts)');
     for (const r of await benchHandshake()) rows.push(r);
+    signatureCpuRows();
   }
 
   // 6. Cold start of the CLI.
@@ -436,9 +484,20 @@ async function main(): Promise<void> {
   };
   await measure('secure', secure.proc); // warm-up
   await measure('bare', bare.proc);
+  const signedRate: number[] = [];
+  const signedRatio: number[] = [];
+  let signedBytes = 0;
   for (let run = 0; run < RUNS; run++) {
     const s = await measure('secure', secure.proc);
     const b = await measure('bare', bare.proc);
+    // The same fan-out with signed envelopes (as our clients send them), interleaved.
+    signedBytes = (
+      await rpc<{ frameBytes: number } & Reply>(clients, 'useSignedFrames', { key: 'secure', signed: true })
+    ).frameBytes;
+    const sig = await measure('secure', secure.proc);
+    await rpc(clients, 'useSignedFrames', { key: 'secure', signed: false });
+    signedRate.push(sig.rate);
+    signedRatio.push(sig.rate / s.rate);
     secureRate.push(s.rate);
     bareRate.push(b.rate);
     ratio.push(s.rate / b.rate);
@@ -460,6 +519,12 @@ async function main(): Promise<void> {
   add('bare relay (no crypto) same fan-out: delivered/s', Math.round(median(bareRate)), 'msg/s');
   add('  relay CPU busy during it', round(median(bareBusy), 2), 'cores');
   add('ratio secure / bare (per run, same run)', round(median(ratio), 3), '×');
+  add(
+    `signed messages, same fan-out: delivered/s (${signedBytes}-byte frames)`,
+    Math.round(median(signedRate)),
+    'msg/s',
+  );
+  add('  ratio signed / unsigned (per run, same run)', round(median(signedRatio), 3), '×', '≥ 0.9');
 
   const rate = maxRate / MEMBERS / 2;
   const latP50: number[] = [];

@@ -50,7 +50,7 @@ describe('completion', () => {
   const members = ['bob', 'Bobby', 'carol', 'evil\x1b[2J'];
 
   test('command names at the start of the line', () => {
-    assert.deepEqual(complete('/wh', members), [['/who'], '/wh']);
+    assert.deepEqual(complete('/wh', members), [['/who', '/whois'], '/wh']);
     assert.deepEqual(complete('/n', members), [['/names', '/nick', '/notify'], '/n']);
     assert.deepEqual(complete('//wh', members), [[], '//wh']);
   });
@@ -59,6 +59,8 @@ describe('completion', () => {
     assert.deepEqual(complete('hi bo', members), [['Bobby', 'bob'], 'bo']);
     assert.deepEqual(complete('hi @CA', members), [['@carol'], '@CA']);
     assert.deepEqual(complete('/ignore car', members), [['carol'], 'car']);
+    assert.deepEqual(complete('/msg car', members), [['carol'], 'car']);
+    assert.deepEqual(complete('/m', members), [['/m', '/me', '/msg'], '/m']);
     assert.deepEqual(complete('hi ', members), [[], '']);
   });
 

@@ -126,6 +126,38 @@ describe('pipe mode', () => {
     await chatter.stop();
   });
 
+  test('/msg in a script: only the recipient gets it, the sender prints the receipt; an impossible /msg exits 7', async () => {
+    const recipient = await joinReader(daemon.port, 'pmreader');
+    const bystander = await joinReader(daemon.port, 'pmbystander');
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'pmsender', '--json'], {
+      input: '/msg pmreader hello in private\n/msg ghost nobody there\nin public\n',
+      env: ENV,
+    });
+    assert.equal(r.code, 7, r.stderr);
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(
+      out.some(
+        (e) =>
+          e.type === 'private' && e.mine === true && e.to === 'pmreader' && e.text === 'hello in private',
+      ),
+    );
+    assert.ok(
+      out.some((e) => e.type === 'error' && String(e.message).includes('line 2 not sent')),
+      r.stdout,
+    );
+    await recipient.waitFor((evs) => evs.some((e) => e.text === 'in public'));
+    await bystander.waitFor((evs) => evs.some((e) => e.text === 'in public'));
+    const got = recipient.events().find((e) => e.type === 'private');
+    assert.equal(got?.text, 'hello in private');
+    assert.equal(got?.from, 'pmsender');
+    assert.ok(!bystander.events().some((e) => e.type === 'private' || e.text === 'hello in private'));
+    await recipient.stop();
+    await bystander.stop();
+  });
+
   test('an oversized line is not sent: exit 7 naming the line and the limit; the others arrive', async () => {
     const reader = await joinReader(daemon.port, 'sizereader');
     const big = 'x'.repeat(200 * 1024);

@@ -176,3 +176,40 @@ describe('verified members', () => {
     await bob2.close();
   });
 });
+
+describe('private messages between sessions', () => {
+  let d: TestDaemon;
+  before(async () => {
+    d = await startDaemon({ lobby: 'pw' });
+  });
+  after(() => d.stop());
+
+  test('/msg reaches only its recipient, the sender sees a receipt, /reply answers', async () => {
+    const alice = await joinAs(d, 'lobby', 'pw', 'alice');
+    const bob = await joinAs(d, 'lobby', 'pw', 'bob');
+    const carol = await joinAs(d, 'lobby', 'pw', 'carol');
+    const eve = await rawAuthenticated(d.port, 'lobby', 'pw');
+    assert.equal((await eve.join('eve')).type, 'init'); // no keys, like an original client
+    const [alog, blog, clog] = [new EventLog(alice), new EventLog(bob), new EventLog(carol)];
+
+    alice.sendPrivate('bob', 'the secret plan');
+    const got = await blog.waitFor((e) => e.type === 'private', 'bob gets it');
+    assert.ok(got.type === 'private' && got.body === 'the secret plan' && !got.mine && got.from === 'alice');
+    const receipt = await alog.waitFor((e) => e.type === 'private', 'the receipt');
+    assert.ok(receipt.type === 'private' && receipt.mine && receipt.to === 'bob' && !receipt.undecryptable);
+    bob.sendPrivate(bob.replyTarget ?? '', 'ack');
+    const reply = await alog.waitFor((e) => e.type === 'private' && !e.mine, 'the reply');
+    assert.ok(reply.type === 'private' && reply.body === 'ack');
+
+    alice.send('fence');
+    await clog.waitFor(isMessage('fence'));
+    await eve.nextFrameWhere((f) => f.type === 'message');
+    assert.ok(!clog.events.some((e) => e.type === 'private'), 'carol saw nothing private');
+    assert.ok(!eve.plaintexts.some((p) => p.includes('"private"') || p.includes('secret plan')));
+
+    assert.throws(() => alice.sendPrivate('eve', 'hi'), /no key/);
+    assert.throws(() => alice.sendPrivate('nobody', 'hi'), /no other member/);
+    for (const s of [alice, bob, carol]) await s.close();
+    eve.destroy();
+  });
+});
