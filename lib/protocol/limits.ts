@@ -16,6 +16,7 @@ export type LimitUnit =
   | 'count'
   | 'frames/s'
   | 'handshakes/s'
+  | 'joins/s'
   | 'messages'
   | 'ms';
 
@@ -144,6 +145,35 @@ export const daemonLimitDeclarations = {
     unit: 'bytes',
     min: 1,
     describe: 'bytes a member may send at once',
+  },
+  roomRateBytesPerSecond: {
+    flag: 'room-rate-bytes',
+    default: 1024 * 1024,
+    unit: 'bytes/s',
+    min: 0,
+    describe: 'bytes per second from all members of a room together before their reads pause (0 = no limit)',
+  },
+  roomBurstBytes: {
+    flag: 'room-burst-bytes',
+    default: 2 * 1024 * 1024,
+    unit: 'bytes',
+    min: 1,
+    describe: 'bytes all members of a room together may send at once',
+  },
+  joinRatePerSource: {
+    flag: 'join-rate',
+    default: 2,
+    unit: 'joins/s',
+    min: 0,
+    describe:
+      'joins per second from one source (IPv4 address, IPv6 /64); more wait their turn (0 = no limit)',
+  },
+  joinBurstPerSource: {
+    flag: 'join-burst',
+    default: 20,
+    unit: 'count',
+    min: 1,
+    describe: 'joins one source may make at once',
   },
   handshakeRatePerSource: {
     flag: 'handshake-rate',

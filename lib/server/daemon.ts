@@ -13,6 +13,7 @@ import type { Connection, Listener, ServerTransport } from '../transport/transpo
 import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { Link } from './link.js';
 import type { Logger } from './log.js';
+import { TokenBucket } from './rate.js';
 import type { Room } from './room.js';
 import type { RoomRegistry } from './rooms.js';
 
@@ -64,6 +65,8 @@ interface ClientState {
   initDone: boolean;
   deferred: Array<Record<string, unknown>>;
   acceptedAt: number;
+  /** A join held back by the per-source join rate. */
+  joinWait: NodeJS.Timeout | undefined;
 }
 
 /** Handshake frames a client may send ahead of the challenge (srp_verify is the only one). */
@@ -82,6 +85,10 @@ export class Daemon {
   private stopping = false;
   private readonly counters = { handshakesOk: 0, handshakesFailed: 0, refusedBusy: 0, evicted: 0 };
   private readonly errors: Record<string, number> = {};
+  /** Each room's inflow bucket, shared by its members' links. */
+  private readonly roomInflow = new WeakMap<Room, TokenBucket>();
+  /** Join buckets per source (least recently used first), bounded by `maxTrackedSources`. */
+  private readonly joinBuckets = new Map<string, TokenBucket>();
 
   constructor(private readonly options: DaemonOptions) {
     this.sources = new SourceTable(options.limits);
@@ -160,6 +167,7 @@ export class Daemon {
       initDone: false,
       deferred: [],
       acceptedAt: performance.now(),
+      joinWait: undefined,
     };
     this.clients.add(client);
     if (source !== undefined) this.perAddress.set(source, fromAddress + 1);
@@ -279,6 +287,7 @@ export class Daemon {
       client.handshake = undefined;
       client.phase = 'authenticated';
       client.room = room;
+      link.roomInflow = this.inflowOf(room);
       room.pendingJoins++;
       this.removePending(client);
       if (client.source !== undefined) this.sources.succeed(client.source);
@@ -324,7 +333,7 @@ export class Daemon {
       const frame = readClientFrame(raw, this.options.limits.maxMessageChars);
       switch (frame.type) {
         case 'join':
-          this.join(client, frame.username, frame.card);
+          this.joinWhenDue(client, frame.username, frame.card);
           return;
         case 'ping':
           link.send({ type: 'pong', t: frame.t });
@@ -338,15 +347,74 @@ export class Daemon {
       else if (frame.type === 'nick') room.rename(link.userId, frame.username);
       else if (frame.type === 'private') room.privateMessage(link.userId, frame.to, frame.text);
     } catch (err) {
-      // Inside the channel, errors are reported and the member stays.
-      const code = err instanceof ProtocolError ? err.code : 'internal';
-      this.count(code);
-      link.send({
-        type: 'error',
-        code,
-        message: err instanceof ProtocolError ? err.message : 'internal error',
-      });
+      this.reportError(client, err);
     }
+  }
+
+  /** Inside the channel, errors are reported and the member stays. */
+  private reportError(client: ClientState, err: unknown): void {
+    const code = err instanceof ProtocolError ? err.code : 'internal';
+    this.count(code);
+    client.link.send({
+      type: 'error',
+      code,
+      message: err instanceof ProtocolError ? err.message : 'internal error',
+    });
+  }
+
+  private inflowOf(room: Room): TokenBucket | undefined {
+    const { roomRateBytesPerSecond, roomBurstBytes } = this.options.limits;
+    if (roomRateBytesPerSecond <= 0) return undefined;
+    let bucket = this.roomInflow.get(room);
+    if (!bucket) {
+      bucket = new TokenBucket(roomRateBytesPerSecond, roomBurstBytes);
+      this.roomInflow.set(room, bucket);
+    }
+    return bucket;
+  }
+
+  /**
+   * Joins now, or once the source's join tokens are due: repeated join/leave from one source
+   * cannot make every member's client process a stream of presence events.
+   */
+  private joinWhenDue(client: ClientState, username: unknown, card?: string): void {
+    if (client.phase === 'member' || client.joinWait) throw new ProtocolError('already_joined');
+    const bucket = this.joinBucketOf(client.source);
+    if (!bucket) {
+      this.join(client, username, card);
+      return;
+    }
+    const wait = bucket.waitMs(1);
+    bucket.charge(1); // reserved now: a later join from the same source waits behind this one
+    if (wait <= 0) {
+      this.join(client, username, card);
+      return;
+    }
+    client.joinWait = setTimeout(() => {
+      client.joinWait = undefined;
+      if (client.link.isClosed) return;
+      try {
+        this.join(client, username, card);
+      } catch (err) {
+        this.reportError(client, err);
+      }
+    }, wait);
+  }
+
+  private joinBucketOf(source: string | undefined): TokenBucket | undefined {
+    const { joinRatePerSource, joinBurstPerSource, maxTrackedSources } = this.options.limits;
+    if (source === undefined || joinRatePerSource <= 0) return undefined;
+    let bucket = this.joinBuckets.get(source);
+    if (bucket) this.joinBuckets.delete(source);
+    else {
+      bucket = new TokenBucket(joinRatePerSource, joinBurstPerSource);
+      if (this.joinBuckets.size >= maxTrackedSources) {
+        const oldest = this.joinBuckets.keys().next().value;
+        if (oldest !== undefined) this.joinBuckets.delete(oldest);
+      }
+    }
+    this.joinBuckets.set(source, bucket);
+    return bucket;
   }
 
   /** Puts an authenticated client in its room; throws `name_taken`, `bad_name`, `busy`… */
@@ -367,6 +435,7 @@ export class Daemon {
   private onClose(client: ClientState, reason: string): void {
     if (!this.clients.delete(client)) return;
     clearTimeout(client.timer);
+    clearTimeout(client.joinWait);
     const { link } = client;
     const source = client.source;
     if (source !== undefined) {

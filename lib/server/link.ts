@@ -1,7 +1,8 @@
 /**
  * One client connection as the daemon sees it: line decoding with limits, the switch from
  * the plaintext handshake to the sealed channel, batched sealing of outgoing frames (one
- * record per member per tick), the slow-reader bound, and flood control by pausing reads.
+ * record per member per tick), the slow-reader bound, and flood control by pausing reads
+ * (per member in frames and bytes, per room in bytes).
  */
 import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
 import { LineDecoder, parseObject } from '../protocol/codec.js';
@@ -55,6 +56,8 @@ function batchPlaintext(frames: string[]): Buffer {
 
 export class Link {
   userId = '';
+  /** The room's shared inflow bucket (bytes), once the member belongs to a room. */
+  roomInflow: TokenBucket | undefined;
   private readonly decoder: LineDecoder;
   private opener: ChannelOpener | undefined;
   private sealer: ChannelSealer | undefined;
@@ -208,16 +211,27 @@ export class Link {
       if (this.closed) return;
       const line = lines[i]!;
       if (this.authenticated) {
-        if (!this.frameBucket.ready(1) || !this.byteBucket.ready(line.length)) {
+        const room = this.roomInflow;
+        if (
+          !this.frameBucket.ready(1) ||
+          !this.byteBucket.ready(line.length) ||
+          (room !== undefined && !room.ready(line.length))
+        ) {
           // Flood control: keep the rest, stop reading, continue when the tokens are due.
           this.backlog = lines.slice(i);
           this.conn.stream.pause();
-          const wait = Math.max(this.frameBucket.waitMs(1), this.byteBucket.waitMs(line.length), 1);
+          const wait = Math.max(
+            this.frameBucket.waitMs(1),
+            this.byteBucket.waitMs(line.length),
+            room?.waitMs(line.length) ?? 0,
+            1,
+          );
           this.resumeTimer = setTimeout(() => this.drainBacklog(), wait);
           return;
         }
         this.frameBucket.charge(1);
         this.byteBucket.charge(line.length);
+        room?.charge(line.length);
       }
       this.handleLine(line);
     }

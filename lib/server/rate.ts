@@ -1,11 +1,12 @@
 /**
  * A token bucket: `rate` tokens per second up to `burst`. The daemon keeps two per member,
  * one counting frames and one counting bytes, and pauses reading from a member whose bucket
- * is empty (flood control that delays, never drops).
+ * is empty (flood control that delays, never drops). Time is the monotonic clock
+ * (`performance.now()`): a wall clock set back or forward must not freeze or refill a bucket.
  */
 export class TokenBucket {
   private tokens: number;
-  private last = Date.now();
+  private last = performance.now();
 
   /** A rate of 0 means unlimited. */
   constructor(
@@ -16,7 +17,7 @@ export class TokenBucket {
   }
 
   private refill(): void {
-    const now = Date.now();
+    const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
     this.last = now;
   }

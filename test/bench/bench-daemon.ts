@@ -38,6 +38,8 @@ function benchLimits(overrides: Partial<DaemonLimits>): DaemonLimits {
     maxMembersPerRoom: 1024,
     maxPendingHandshakes: 512,
     handshakeRatePerSource: 0,
+    joinRatePerSource: 0,
+    roomRateBytesPerSecond: 0,
     ...overrides,
   };
 }

@@ -30,6 +30,7 @@ function rendered(d: LimitDeclaration): string {
       return `${binary(v)}/s`;
     case 'frames/s':
     case 'handshakes/s':
+    case 'joins/s':
       return `${v}/s`;
     case 'ms':
       return `${v / 1000} s`;

@@ -29,3 +29,20 @@ test('a cost above the burst needs a full bucket, not an impossible one', () => 
   assert.equal(b.ready(1), false);
   assert.ok(b.waitMs(10_000) > 0);
 });
+
+test('the wall clock set back or forward neither freezes nor refills a bucket', async () => {
+  const wallClock = Date.now;
+  const b = new TokenBucket(100, 5); // 100 tokens/s, burst 5
+  b.charge(5);
+  try {
+    // The system clock jumps an hour ahead: an emptied bucket must stay empty.
+    Date.now = () => wallClock() + 3_600_000;
+    assert.equal(b.ready(5), false, 'a clock set forward refilled the bucket');
+    // Then an hour back: tokens must still come at the rate.
+    Date.now = () => wallClock() - 3_600_000;
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.equal(b.ready(1), true, 'a clock set back froze the bucket');
+  } finally {
+    Date.now = wallClock;
+  }
+});
