@@ -2,7 +2,8 @@
  * One client connection as the daemon sees it: line decoding with limits, the switch from
  * the plaintext handshake to the sealed channel, batched sealing of outgoing frames (one
  * record per member per tick), the slow-reader bound, and flood control by pausing reads
- * (per member in frames and bytes, per room in bytes).
+ * (per member in frames and bytes, per room in bytes; every frame of a record is charged
+ * before it is handled).
  */
 import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
 import { LineDecoder, parseObject } from '../protocol/codec.js';
@@ -69,8 +70,13 @@ export class Link {
   private closed = false;
   /** Set while close() runs, so that queueing its farewell frame cannot re-enter close(). */
   private closing = false;
-  /** Lines decoded but not yet handled because the member ran out of rate tokens. */
+  /** Lines decoded but not yet handled (flood control), from `lineIndex` on. */
   private backlog: string[] = [];
+  private lineIndex = 0;
+  /** Frames opened from a record but not yet handled, from `frameIndex` on. */
+  private frames: string[] = [];
+  private frameIndex = 0;
+  private paused = false;
   private readonly frameBucket: TokenBucket;
   private readonly byteBucket: TokenBucket;
   private resumeTimer: NodeJS.Timeout | undefined;
@@ -177,6 +183,7 @@ export class Link {
     this.closed = true;
     clearTimeout(this.resumeTimer);
     this.backlog = [];
+    this.frames = [];
     this.outbox = [];
     this.opener?.destroy();
     this.sealer?.destroy();
@@ -199,62 +206,75 @@ export class Link {
       this.close('too_large');
       return;
     }
-    if (this.backlog.length > 0) {
+    if (lines.length === 0) return;
+    if (this.lineIndex < this.backlog.length) {
       for (const line of lines) this.backlog.push(line);
       return;
     }
-    this.handleLines(lines, 0);
+    this.backlog = lines;
+    this.lineIndex = 0;
+    this.pump();
   }
 
-  private handleLines(lines: string[], from: number): void {
-    for (let i = from; i < lines.length; i++) {
-      if (this.closed) return;
-      const line = lines[i]!;
+  /**
+   * Handles what was read, as far as the tokens allow: each frame costs a frame token before
+   * it is handled (a record carrying many frames pays for each), each record its bytes from
+   * the member's and the room's buckets. Short of tokens, reading pauses until they are due.
+   */
+  private pump(): void {
+    this.resumeTimer = undefined;
+    while (!this.closed) {
+      if (this.frameIndex < this.frames.length) {
+        if (this.authenticated) {
+          if (!this.frameBucket.ready(1)) {
+            this.pauseFor(this.frameBucket.waitMs(1));
+            return;
+          }
+          this.frameBucket.charge(1);
+        }
+        const frame = this.frames[this.frameIndex++]!;
+        if (this.frameIndex === this.frames.length) {
+          this.frames = [];
+          this.frameIndex = 0;
+        }
+        this.handleFrame(frame);
+        continue;
+      }
+      if (this.lineIndex >= this.backlog.length) break;
+      const line = this.backlog[this.lineIndex]!;
       if (this.authenticated) {
         const room = this.roomInflow;
-        if (
-          !this.frameBucket.ready(1) ||
-          !this.byteBucket.ready(line.length) ||
-          (room !== undefined && !room.ready(line.length))
-        ) {
-          // Flood control: keep the rest, stop reading, continue when the tokens are due.
-          this.backlog = lines.slice(i);
-          this.conn.stream.pause();
-          const wait = Math.max(
-            this.frameBucket.waitMs(1),
-            this.byteBucket.waitMs(line.length),
-            room?.waitMs(line.length) ?? 0,
-            1,
-          );
-          this.resumeTimer = setTimeout(() => this.drainBacklog(), wait);
+        if (!this.byteBucket.ready(line.length) || (room !== undefined && !room.ready(line.length))) {
+          this.pauseFor(Math.max(this.byteBucket.waitMs(line.length), room?.waitMs(line.length) ?? 0));
           return;
         }
-        this.frameBucket.charge(1);
         this.byteBucket.charge(line.length);
         room?.charge(line.length);
       }
-      this.handleLine(line);
+      this.lineIndex++;
+      this.openLine(line);
+    }
+    this.backlog = [];
+    this.lineIndex = 0;
+    if (this.paused && !this.closed) {
+      this.paused = false;
+      this.conn.stream.resume();
     }
   }
 
-  private drainBacklog(): void {
-    const lines = this.backlog;
-    this.backlog = [];
-    this.handleLines(lines, 0);
-    if (this.backlog.length === 0 && !this.closed) this.conn.stream.resume();
+  /** Flood control: stop reading, continue when the tokens are due. */
+  private pauseFor(ms: number): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.conn.stream.pause();
+    }
+    this.resumeTimer = setTimeout(() => this.pump(), Math.max(1, ms));
   }
 
-  private handleLine(line: string): void {
-    const handler = this.handler!;
+  /** A line read: a plaintext frame before the channel (and for v1), else a sealed record. */
+  private openLine(line: string): void {
     if (!this.opener) {
-      let frame: Record<string, unknown>;
-      try {
-        frame = parseObject(line);
-      } catch (err) {
-        this.close(err instanceof ProtocolError ? err.code : 'bad_request');
-        return;
-      }
-      handler.onFrame(frame);
+      this.frames.push(line);
       return;
     }
     let plaintext: string;
@@ -264,19 +284,18 @@ export class Link {
       this.close('bad_request');
       return;
     }
-    // A record may carry several frames separated by newlines; each costs a rate token.
-    const parts = plaintext.split('\n');
-    this.frameBucket.charge(parts.length - 1);
-    for (const part of parts) {
-      if (this.closed) return;
-      let frame: Record<string, unknown>;
-      try {
-        frame = parseObject(part);
-      } catch (err) {
-        this.close(err instanceof ProtocolError ? err.code : 'bad_request');
-        return;
-      }
-      handler.onFrame(frame);
+    // A record may carry several frames separated by newlines; each is charged on its own.
+    for (const part of plaintext.split('\n')) this.frames.push(part);
+  }
+
+  private handleFrame(text: string): void {
+    let frame: Record<string, unknown>;
+    try {
+      frame = parseObject(text);
+    } catch (err) {
+      this.close(err instanceof ProtocolError ? err.code : 'bad_request');
+      return;
     }
+    this.handler!.onFrame(frame);
   }
 }

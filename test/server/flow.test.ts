@@ -1,6 +1,6 @@
 /**
  * Flow control under hostile members, on a real daemon over TCP: the room's total inflow is
- * bounded, and joins from one source are paced.
+ * bounded, every frame of a record pays its rate token, and joins from one source are paced.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -92,6 +92,34 @@ test("the room's inflow is bounded: the room relays no faster than --room-rate-b
     assert.ok(elapsed > 2000, `the room relayed 1.3 MB in ${Math.round(elapsed)} ms`);
   } finally {
     for (const c of clients) c.destroy();
+    await td.stop();
+  }
+});
+
+test('a record carrying many frames pays a rate token for each before it is handled', async () => {
+  const td = await startDaemon(
+    { chat: PW },
+    { limits: { rateFramesPerSecond: 10, rateBurst: 5, handshakeRatePerSource: 0 } },
+  );
+  const c = await rawAuthenticated(td.port, 'chat', PW);
+  try {
+    const pings = Array.from({ length: 60 }, (_, t) => JSON.stringify({ type: 'ping', t }));
+    c.sendFrame(pings.join('\n'));
+    let pongs = 0;
+    const deadline = performance.now() + 400;
+    while (performance.now() < deadline) {
+      try {
+        const frames = await c.nextFrames(Math.max(1, deadline - performance.now()));
+        pongs += frames.filter((f) => f.type === 'pong').length;
+      } catch {
+        break;
+      }
+    }
+    // Burst 5 plus 10/s for 0.4 s: about 9; never the whole record.
+    assert.ok(pongs >= 5 && pongs <= 12, `${pongs} pongs in 400 ms`);
+    assert.equal(c.closed, false);
+  } finally {
+    c.destroy();
     await td.stop();
   }
 });
