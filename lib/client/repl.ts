@@ -276,6 +276,22 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     lastCtrlC = now;
     ctx.info('press Ctrl-C again to leave (or type /quit)');
   });
+  // Ctrl-Z: give the terminal back as we found it (modes off, title restored), stop, and
+  // take it again on `fg`. Job control does not exist on Windows.
+  if (process.platform !== 'win32') {
+    rl.on('SIGTSTP', () => {
+      if (done) return;
+      output.write(`\r\n${BRACKETED_PASTE_OFF}${FOCUS_REPORTING_OFF}${TITLE_POP}`);
+      if (input.isTTY) input.setRawMode(false);
+      process.once('SIGCONT', () => {
+        if (done) return;
+        if (input.isTTY) input.setRawMode(true);
+        output.write(TITLE_PUSH + BRACKETED_PASTE_ON + FOCUS_REPORTING_ON);
+        if (active) rl.prompt(true);
+      });
+      process.kill(process.pid, 'SIGTSTP');
+    });
+  }
   // Ctrl-D on an empty line (or the input ending) closes readline.
   rl.on('close', () => void finish({ kind: 'quit' }));
 
