@@ -4,16 +4,17 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { ExitCode } from '../lib/exit-codes.js';
+import { helpWidth } from './help-width.js';
 import { commandModules } from './registry.js';
 import { UsageError } from './usage-error.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
-/** Parses argv and runs the chosen subcommand. Resolves when the command's work is finished. */
-export async function main(argv: string[]): Promise<void> {
+/** The whole command line, help wrapped to `width` columns. */
+export function buildCli(argv: string[], width: number): Argv {
   let cli = yargs(argv)
     .scriptName('cmd-chat')
     .usage(
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<void> {
     .strict()
     .demandCommand(1, 'name a command: serve, connect or room-entry')
     .recommendCommands()
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(width)
     .epilogue(
       'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost, 7 a line not sent (too long).',
     )
@@ -36,7 +37,12 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(ExitCode.usage);
     });
   for (const mod of commandModules) cli = cli.command(mod);
-  await cli.parseAsync();
+  return cli;
+}
+
+/** Parses argv and runs the chosen subcommand. Resolves when the command's work is finished. */
+export async function main(argv: string[]): Promise<void> {
+  await buildCli(argv, helpWidth()).parseAsync();
 }
 
 // Run directly (tests spawn the compiled file next to them): behave like bin/cmd-chat.js.

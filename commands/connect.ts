@@ -242,9 +242,9 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     y
       .usage(
         '$0 connect HOST PORT NAME [PASSWORD] [options]\n$0 connect --socket PATH NAME [PASSWORD] [options]\n\n' +
-          'On a terminal: an interactive chat (type /help). Otherwise each stdin line is a message and what arrives is\n' +
-          'printed on stdout; the command exits when stdin ends and every line has been delivered.\n' +
-          `A password given as an argument shows in \`ps\` and in shell history: prefer ${PASSWORD_ENV}, --password-file\n` +
+          'On a terminal: an interactive chat (type /help). Otherwise each stdin line is a message and what arrives is ' +
+          'printed on stdout; the command exits when stdin ends and every line has been delivered.\n\n' +
+          `A password given as an argument shows in \`ps\` and in shell history: prefer ${PASSWORD_ENV}, --password-file ` +
           'or the hidden prompt (on a terminal).',
       )
       .positional('args', { type: 'string', array: true, describe: 'HOST PORT NAME [PASSWORD]' })
@@ -293,11 +293,16 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         default: true,
         describe: 'colours (--no-color or NO_COLOR turn them off)',
       })
-      .example('$0 connect 192.168.1.5 3000 alice', 'ask the password, then chat')
-      .example(`echo "build done" | ${PASSWORD_ENV}=… $0 connect host 3000 ci`, 'send one line from a script')
-      .example(
-        `${PASSWORD_ENV}=… $0 connect host 3000 bot --json --follow < /dev/null`,
-        'a bot reading the room as NDJSON',
+      // Examples as an epilogue, one command per line: yargs' example table gives a command at
+      // most half the width and would break it mid-command.
+      .epilogue(
+        'Examples:\n' +
+          '  cmd-chat connect 192.168.1.5 3000 alice\n' +
+          '      ask the password, then chat\n' +
+          `  echo "build done" | ${PASSWORD_ENV}=… cmd-chat connect host 3000 ci\n` +
+          '      send one line from a script\n' +
+          '  cmd-chat connect host 3000 bot --json --follow < /dev/null\n' +
+          `      a bot reading the room as NDJSON (password from ${PASSWORD_ENV})`,
       ) as unknown as Argv<ConnectArgs>,
   handler: run,
 };

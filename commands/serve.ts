@@ -235,7 +235,8 @@ async function run(args: ServeArgs): Promise<void> {
         : `${quote(args.host === '0.0.0.0' || args.host === '::' ? 'THIS_HOST' : args.host)} ${port} YOUR_NAME`;
     process.stdout.write(
       `Room "${DEFAULT_ROOM}" password (generated, shown once): ${generated}\n` +
-        `Connect with:\n  ${PASSWORD_ENV}=${generated} npx cmd-chat connect ${target}${args.legacy ? ' --legacy' : ''}\n`,
+        // Without the password: a command line with it would land in shell history.
+        `Connect with (it asks for the password):\n  cmd-chat connect ${target}${args.legacy ? ' --legacy' : ''}\n`,
     );
   }
 

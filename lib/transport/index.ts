@@ -7,8 +7,6 @@ import { tcpClient, tcpServer } from './tcp.js';
 import { type ClientTransport, type ServerTransport, TransportError } from './transport.js';
 import { unixClient, unixServer } from './unix.js';
 
-export type { MemoryTransportOptions } from './memory.js';
-export { memoryPair, memoryTransport } from './memory.js';
 export { describeSystemError, formatHostPort } from './net-errors.js';
 export type { Socks5Options } from './socks5.js';
 export {

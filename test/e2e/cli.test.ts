@@ -7,12 +7,18 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { spawn as spawnPty } from 'node-pty';
 import { builtCli, cliPath, repoRoot } from '../helpers/paths.js';
+import { startDaemonProcess } from '../helpers/processes.js';
 
-function run(entry: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+function run(
+  entry: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [entry, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -27,6 +33,56 @@ test('--help from bin is the help yargs renders, listing every command and the e
   assert.equal(fast.stdout, full.stdout);
   for (const word of ['serve', 'connect', 'room-entry', 'Exit codes'])
     assert.match(fast.stdout, new RegExp(word));
+});
+
+test('every --help is the text yargs renders for the width asked, from 40 columns up', () => {
+  for (const args of [['--help'], ['serve', '--help'], ['connect', '-h'], ['room-entry', '--help']]) {
+    for (const columns of ['40', '57', '80', '100', '180']) {
+      const fast = run(cliPath, args, { COLUMNS: columns });
+      assert.equal(fast.code, 0);
+      assert.equal(fast.stdout, run(builtCli, args, { COLUMNS: columns }).stdout, `${args} at ${columns}`);
+      const widest = Math.max(...fast.stdout.split('\n').map((line) => line.length));
+      assert.ok(widest <= Math.min(100, Number(columns)), `${args} at ${columns}: a ${widest}-column line`);
+    }
+  }
+});
+
+test('connect --help fits an 80-column terminal, every example command on one line', async () => {
+  const term = spawnPty(process.execPath, [cliPath, 'connect', '--help'], {
+    cols: 80,
+    rows: 60,
+    env: { ...process.env, NO_COLOR: '1', COLUMNS: '' },
+  });
+  let screen = '';
+  term.onData((data) => {
+    screen += data;
+  });
+  const code = await new Promise<number>((resolve) => term.onExit((e) => resolve(e.exitCode)));
+  assert.equal(code, 0);
+  const lines = screen.replace(/\r\n/g, '\n').split('\n');
+  for (const line of lines) assert.ok(line.length <= 80, `longer than 80 columns: ${line}`);
+  for (const example of [
+    '  cmd-chat connect 192.168.1.5 3000 alice',
+    '  echo "build done" | CMD_CHAT_PASSWORD=… cmd-chat connect host 3000 ci',
+    '  cmd-chat connect host 3000 bot --json --follow < /dev/null',
+  ])
+    assert.ok(lines.includes(example), `missing as one line: ${example}`);
+});
+
+test("the daemon's start-up hint names the installed command and leaves the password out", async () => {
+  const daemon = await startDaemonProcess([]);
+  try {
+    for (let i = 0; i < 100 && !daemon.stdout().includes('YOUR_NAME\n'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const out = daemon.stdout();
+    const password = /shown once\): (\S+)/.exec(out)?.[1];
+    assert.ok(password, out);
+    assert.match(out, new RegExp(`\\n  cmd-chat connect 127\\.0\\.0\\.1 ${daemon.port} YOUR_NAME\\n`));
+    assert.equal(out.split(password).length, 2, 'the password is printed once, outside the command');
+    assert.doesNotMatch(out, /npx/);
+  } finally {
+    await daemon.stop();
+  }
 });
 
 test('--version and -V print the package version', () => {

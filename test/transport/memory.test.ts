@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { memoryPair, memoryTransport } from '../../lib/transport/memory.js';
+import { memoryPair, memoryTransport } from '../helpers/memory-transport.js';
 import { Collector, transportContract } from './contract.js';
 
 transportContract({

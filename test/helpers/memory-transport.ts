@@ -12,7 +12,7 @@ import {
   type Listener,
   type ServerTransport,
   TransportError,
-} from './transport.js';
+} from '../../lib/transport/transport.js';
 
 /** Bytes buffered per direction before the writer is held back (Node's own default). */
 export const DEFAULT_MEMORY_HIGH_WATER_MARK = 16 * 1024;
