@@ -1,0 +1,77 @@
+/**
+ * `npm run build:sea`: a single executable (Node's own SEA support) for the platform this runs
+ * on. esbuild bundles the built CLI and its runtime dependencies into one CommonJS file (a
+ * Node 20 SEA runs one CommonJS script and can require only built-in modules); Node writes the
+ * preparation blob (`--experimental-sea-config`); postject, Node's maintained injector, puts
+ * it into a copy of this node binary. Output: dist/sea/cmd-chat (cmd-chat.exe on Windows).
+ * macOS needs the signature removed before and re-applied after injection: see docs/install.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const out = join(root, 'dist', 'sea');
+const exe = join(out, process.platform === 'win32' ? 'cmd-chat.exe' : 'cmd-chat');
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+
+/** The two runtime lookups a bundle cannot follow, made static: the version and cli-highlight. */
+const staticRequires: Plugin = {
+  name: 'static-requires',
+  setup(b) {
+    b.onLoad({ filter: /dist[\\/](commands[\\/]cli|lib[\\/]client[\\/]highlight)\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const patched = source
+        .replace("require('../../package.json')", JSON.stringify({ version }))
+        .replace("createRequire(import.meta.url)('cli-highlight')", "require('cli-highlight')");
+      if (patched === source) throw new Error(`build-sea: nothing to patch in ${args.path}`);
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const bundle = join(out, 'cmd-chat.cjs');
+await build({
+  stdin: {
+    contents: "import { main } from './dist/commands/cli.js';\nvoid main(process.argv.slice(2));\n",
+    resolveDir: root,
+    loader: 'js',
+  },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outfile: bundle,
+  // Never equal to a real file URL: cli.js's "run directly" branch stays off in the bundle.
+  define: { 'import.meta.url': JSON.stringify('file:///cmd-chat-sea/cmd-chat.js') },
+  plugins: [staticRequires],
+  logLevel: 'warning',
+});
+
+const config = join(out, 'sea-config.json');
+const blob = join(out, 'sea-prep.blob');
+writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
+execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'inherit' });
+copyFileSync(process.execPath, exe);
+const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
+execFileSync(
+  process.execPath,
+  [
+    postject,
+    exe,
+    'NODE_SEA_BLOB',
+    blob,
+    '--sentinel-fuse',
+    'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+    ...(process.platform === 'darwin' ? ['--macho-segment-name', 'NODE_SEA'] : []),
+  ],
+  { stdio: 'inherit' },
+);
+rmSync(config);
+rmSync(blob);
+process.stdout.write(`built ${exe}\n`);
