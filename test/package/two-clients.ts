@@ -24,7 +24,7 @@ try {
   await until(() => /listening on/.test(daemon.stderr()), `the daemon:\n${daemon.stderr()}`);
   const bob = spawnCaptured(
     command,
-    [...prefix, 'connect', '127.0.0.1', port, 'bob', '--json', '--follow'],
+    [...prefix, 'connect', '127.0.0.1', port, 'bob', '--json', '--follow', '--history'],
     env,
   );
   reader.current = bob;
