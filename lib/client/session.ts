@@ -33,6 +33,7 @@ import { LineQueue } from './line-queue.js';
 import { MemberKeyring } from './member-keys.js';
 import { checkMessageSize } from './message-size.js';
 import { SessionError } from './session-error.js';
+import { openBareText, readV1Line, sealBareText } from './session-legacy.js';
 
 export { SessionError, type SessionErrorCode } from './session-error.js';
 
@@ -59,6 +60,12 @@ export const MAX_TOKEN_CHARS = defaultDaemonLimits.maxMessageChars;
 /** How many message ids are remembered to drop replays. */
 const SEEN_IDS = 10_000;
 
+/**
+ * How many events are held for a UI that has not attached its listener yet; past this the
+ * oldest are dropped (a session nobody listens to must not grow without bound).
+ */
+const MAX_UNDELIVERED_EVENTS = 10_000;
+
 function toSessionError(err: unknown): SessionError {
   if (err instanceof SessionError) return err;
   if (err instanceof TransportError) {
@@ -79,6 +86,11 @@ export interface SessionEvents {
   event: [ChatEvent];
   /** The session ended; `error` says why (undefined after a local close). */
   close: [SessionError | undefined];
+}
+
+/** The session's end, held until the events before it have been delivered. */
+interface HeldClose {
+  error: SessionError | undefined;
 }
 
 /** Why a command is not available against an original daemon. */
@@ -115,6 +127,14 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private joined = false;
   /** The other member of the last private message sent or received. */
   private lastPrivatePeer: string | undefined;
+  /**
+   * Events (and the end) that came while nobody listened: frames that arrive in the same read
+   * as `init` are handled before the caller of `join()` has resumed and attached its
+   * listener. They are delivered, in order, as soon as a listener is attached.
+   */
+  private readonly undelivered: ChatEvent[] = [];
+  private heldClose: HeldClose | undefined;
+  private flushScheduled = false;
 
   private constructor(
     private readonly queue: LineQueue,
@@ -123,6 +143,10 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     username: string,
   ) {
     super();
+    // 'newListener' fires before the listener is added: deliver once it is in place.
+    (this as EventEmitter).on('newListener', (name: string | symbol) => {
+      if (name === 'event' || name === 'close') this.scheduleFlush();
+    });
     this.room = result.room;
     this.mode = result.mode;
     this.me.user_id = result.userId;
@@ -176,7 +200,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   /**
    * Joins the room under `username` and resolves with the room's history (oldest first),
-   * which is not emitted as events: the caller shows it before listening. Rejects with
+   * which is not emitted as events: the caller shows it, then listens. Events that arrive
+   * before a listener is attached are held and delivered to the first one, so none is lost. Rejects with
    * `name_taken` or `bad_name` (the caller may try again with another name).
    */
   join(username: string): Promise<MessageEvent[]> {
@@ -269,7 +294,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     const verified = this.keyring?.keyChangedFor(userId, nameKey(username));
     if (verified === undefined) return;
     const now = this.keyring?.fingerprintOf(userId) ?? 'no key';
-    this.emit('event', {
+    this.emitEvent({
       type: 'error',
       at,
       code: 'key_changed',
@@ -293,7 +318,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       token = sealEnvelope(this.fernet, { from: this.me.username, id, kind, body, ...(sig ? { sig } : {}) });
     } else {
       // Shared with v1 clients: bare text, as the original sends it.
-      token = this.fernet.encrypt(kind === 'me' ? `* ${this.me.username} ${body}` : body);
+      token = sealBareText(this.fernet, this.me.username, kind, body);
       id = token;
     }
     if (token.length > MAX_TOKEN_CHARS) throw new SessionError('protocol', 'message too long');
@@ -411,7 +436,38 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.pings.clear();
     for (const resolve of this.echoWaiters.splice(0)) resolve();
     if (error) this.queue.conn.stream.destroy();
-    this.emit('close', error);
+    this.heldClose = { error };
+    this.flush();
+  }
+
+  /** Emits a ChatEvent, or holds it while nobody listens or earlier events wait. */
+  private emitEvent(event: ChatEvent): void {
+    if (this.undelivered.length === 0 && this.listenerCount('event') > 0) {
+      this.emit('event', event);
+      return;
+    }
+    this.undelivered.push(event);
+    if (this.undelivered.length > MAX_UNDELIVERED_EVENTS) this.undelivered.shift();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Delivers held events to the attached listener, then the held end once they are out. */
+  private flush(): void {
+    while (this.undelivered.length > 0 && this.listenerCount('event') > 0) {
+      this.emit('event', this.undelivered.shift() as ChatEvent);
+    }
+    const held = this.heldClose;
+    if (!held || this.undelivered.length > 0 || this.listenerCount('close') === 0) return;
+    this.heldClose = undefined;
+    this.emit('close', held.error);
   }
 
   private onRecord(line: string): void {
@@ -436,34 +492,15 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
   }
 
-  /** A plaintext line from an original daemon: lenient, and unknown frames are skipped. */
+  /** A plaintext line from an original daemon (no channel). */
   private onV1Line(line: string): void {
-    let frame: ServerFrame;
-    try {
-      const obj = parseObject(line);
-      if (obj.type === undefined && obj.error !== undefined) {
-        const text = typeof obj.error === 'string' ? obj.error.slice(0, 200) : 'error';
-        this.emit('event', { type: 'error', at: Date.now(), code: 'daemon', message: text });
-        return;
-      }
-      frame = readServerFrame(obj, true);
-    } catch {
+    const read = readV1Line(line, this.me, this.members);
+    if (!read) return;
+    if ('error' in read) {
+      this.emitEvent({ type: 'error', at: Date.now(), code: 'daemon', message: read.error });
       return;
     }
-    if (frame.type === 'init') {
-      frame.you = { user_id: this.me.user_id, username: this.me.username };
-    } else if (frame.type === 'user_left' && frame.username === '') {
-      frame.username = this.members.get(frame.user_id) ?? '';
-    } else if (frame.type === 'message' && frame.data.user_id === '') {
-      frame.data.user_id = this.userIdOf(frame.data.username);
-    }
-    this.onFrame(frame);
-  }
-
-  /** The id of a member by name (v1 messages carry only the name). */
-  private userIdOf(username: string): string {
-    for (const [id, name] of this.members) if (name === username) return id;
-    return '';
+    this.onFrame(read.frame);
   }
 
   private onFrame(frame: ServerFrame): void {
@@ -491,19 +528,19 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       }
       case 'message': {
         const event = this.openMessage(frame.data, false);
-        if (event) this.emit('event', event);
+        if (event) this.emitEvent(event);
         return;
       }
       case 'user_joined':
         this.members.set(frame.user_id, frame.username);
         this.keyring?.addCard(frame.user_id, frame.card);
-        this.emit('event', { type: 'join', at, userId: frame.user_id, username: frame.username });
+        this.emitEvent({ type: 'join', at, userId: frame.user_id, username: frame.username });
         this.checkVerifiedName(frame.user_id, frame.username, at);
         return;
       case 'user_left':
         this.members.delete(frame.user_id);
         this.keyring?.forget(frame.user_id);
-        this.emit('event', { type: 'leave', at, userId: frame.user_id, username: frame.username });
+        this.emitEvent({ type: 'leave', at, userId: frame.user_id, username: frame.username });
         return;
       case 'user_renamed': {
         this.members.set(frame.user_id, frame.new);
@@ -513,12 +550,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
           this.pendingNick = undefined;
           nick?.resolve();
         }
-        this.emit('event', { type: 'rename', at, userId: frame.user_id, old: frame.old, new: frame.new });
+        this.emitEvent({ type: 'rename', at, userId: frame.user_id, old: frame.old, new: frame.new });
         this.checkVerifiedName(frame.user_id, frame.new, at);
         return;
       }
       case 'cleared':
-        this.emit('event', { type: 'cleared', at, by: frame.by });
+        this.emitEvent({ type: 'cleared', at, by: frame.by });
         return;
       case 'pong': {
         const ping = this.pings.get(frame.t);
@@ -542,7 +579,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         else if (this.unechoed.delete(text) && this.unechoed.size === 0) {
           for (const resolve of this.echoWaiters.splice(0)) resolve();
         }
-        this.emit('event', {
+        this.emitEvent({
           type: 'private',
           at: messageTimeMs(frame.data.timestamp),
           fromUserId: from,
@@ -582,7 +619,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       this.end(new SessionError('connection_lost', message, code));
       return;
     }
-    this.emit('event', { type: 'error', at, code, message });
+    this.emitEvent({ type: 'error', at, code, message });
   }
 
   /** Decrypts and checks one message; undefined for a replay of a message already shown. */
@@ -630,12 +667,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   /** A bare-text token (legacy modes): no sender claim to check; replays are dropped by token. */
   private openBareMessage(data: MessageData, event: MessageEvent): MessageEvent | undefined {
     if (this.seenIds.has(data.text)) return undefined;
-    try {
-      event.body = this.fernet.decryptText(data.text);
-    } catch {
+    const body = openBareText(this.fernet, data.text);
+    if (body === undefined) {
       event.undecryptable = true;
       return event;
     }
+    event.body = body;
     this.rememberId(data.text);
     if (this.mode === 'v1' && data.username === this.me.username) event.mine = true;
     if (event.mine && this.unechoed.delete(data.text) && this.unechoed.size === 0) {
