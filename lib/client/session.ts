@@ -459,13 +459,18 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     });
   }
 
-  /** Delivers held events to the attached listener, then the held end once they are out. */
+  /**
+   * Delivers held events to the attached listener, then the held end once they are out (or
+   * at once to a caller that listens only for the end).
+   */
   private flush(): void {
-    while (this.undelivered.length > 0 && this.listenerCount('event') > 0) {
+    const listening = this.listenerCount('event') > 0;
+    while (this.undelivered.length > 0 && listening) {
       this.emit('event', this.undelivered.shift() as ChatEvent);
     }
     const held = this.heldClose;
-    if (!held || this.undelivered.length > 0 || this.listenerCount('close') === 0) return;
+    if (!held || this.listenerCount('close') === 0) return;
+    if (listening && this.undelivered.length > 0) return;
     this.heldClose = undefined;
     this.emit('close', held.error);
   }
