@@ -286,6 +286,13 @@ export function contradictoryLimits(limits: DaemonLimits): string | undefined {
       `(up to ${needed} bytes with --history ${limits.historySize}, --history-bytes ${limits.historyBytes}, ` +
       `--max-members ${limits.maxMembersPerRoom}): raise --max-queue or lower those`
     );
+  // One room's burst lands in every reader's queue: a burst the queue cannot hold would drop
+  // every member that reads a little late. Without a room rate the burst is not used.
+  if (limits.roomRateBytesPerSecond > 0 && limits.roomBurstBytes >= limits.maxQueueBytes)
+    return (
+      `--room-burst-bytes ${limits.roomBurstBytes} is not below --max-queue ${limits.maxQueueBytes}: ` +
+      `one room's burst would overflow every reader's queue; lower --room-burst-bytes or raise --max-queue`
+    );
   return undefined;
 }
 

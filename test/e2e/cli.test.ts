@@ -120,6 +120,27 @@ test('serve refuses limits that contradict each other, in one line (exit 2), bef
   const first = r.stderr.split('\n')[0]!;
   assert.match(first, /--max-queue 100000 is smaller than a late joiner's init with a full history/);
   assert.doesNotMatch(r.stderr, /listening|\n\s+at /);
+  // A room burst the readers' queues cannot hold (equal is refused too).
+  for (const burst of ['8388608', '16777216']) {
+    const b = run(cliPath, [
+      'serve',
+      '127.0.0.1',
+      '0',
+      '--password',
+      'pw',
+      '--max-queue',
+      '8388608',
+      '--room-burst-bytes',
+      burst,
+    ]);
+    assert.equal(b.code, 2, b.stderr);
+    assert.match(
+      b.stderr,
+      new RegExp(
+        `^cmd-chat: --room-burst-bytes ${burst} is not below --max-queue 8388608: [^\\n]*\\nRun \`cmd-chat --help\` for usage\\.\\n$`,
+      ),
+    );
+  }
   // More rooms than --max-rooms, and limits that would refuse everyone.
   const rooms = run(cliPath, [
     'serve',

@@ -96,7 +96,20 @@ test('the default limits do not contradict each other; a queue below a full init
     contradictoryLimits({ ...defaultDaemonLimits, maxQueueBytes: need - 1 }) ?? '',
     /^--max-queue \d+ is smaller than a late joiner's init with a full history .*$/,
   );
-  assert.equal(contradictoryLimits({ ...defaultDaemonLimits, maxQueueBytes: need }), undefined);
+  assert.equal(
+    contradictoryLimits({ ...defaultDaemonLimits, maxQueueBytes: need, roomBurstBytes: need - 1 }),
+    undefined,
+  );
+  // A room's burst must fit in a reader's queue while the room rate is on.
+  const queue = defaultDaemonLimits.maxQueueBytes;
+  assert.match(
+    contradictoryLimits({ ...defaultDaemonLimits, roomBurstBytes: queue }) ?? '',
+    /^--room-burst-bytes \d+ is not below --max-queue \d+: /,
+  );
+  assert.equal(
+    contradictoryLimits({ ...defaultDaemonLimits, roomBurstBytes: queue, roomRateBytesPerSecond: 0 }),
+    undefined,
+  );
   const record = minRecordBytes(defaultDaemonLimits);
   assert.match(
     contradictoryLimits({ ...defaultDaemonLimits, maxRecordBytes: record - 1 }) ?? '',
