@@ -3,6 +3,7 @@
  * help, description and handler. `/help` and Tab completion are generated from it.
  */
 import type { ChatEvent } from './events.js';
+import { type IgnoreList, MAX_IGNORED } from './ignore-list.js';
 import type { Scrollback } from './scrollback.js';
 import type { ChatSession } from './session.js';
 
@@ -19,8 +20,8 @@ export type NotifyMode = 'on' | 'off' | 'mentions';
 
 /** What the user has chosen to see and hear; shared by the REPL and pipe mode. */
 export interface ViewState {
-  /** Case-folded names whose messages are hidden. */
-  ignored: Set<string>;
+  /** Members whose messages are hidden (followed across renames, not by name). */
+  ignored: IgnoreList;
   bell: BellMode;
   notify: NotifyMode;
   /** When a first `/wipe` in the REPL asked for confirmation (ms since the epoch). */
@@ -249,31 +250,34 @@ export const commands: SlashCommand[] = [
     name: 'ignore',
     aliases: [],
     args: '[name]',
-    help: 'hide messages from a member (no name: list who is ignored)',
+    help: 'hide messages from a member, whatever name they take later (no name: list who is ignored)',
     run(ctx, args) {
       const name = args.trim();
       if (!name) {
-        const list = [...ctx.view.ignored];
+        const list = ctx.view.ignored.describe();
         ctx.info(list.length ? `ignoring: ${list.join(', ')}` : 'ignoring nobody');
         return;
       }
-      const folded = name.toLowerCase();
-      if (folded === ctx.session.me.username.toLowerCase()) return ctx.error('you cannot ignore yourself');
-      if (ctx.view.ignored.has(folded)) return ctx.info(`already ignoring ${name}`);
-      const present = ctx.session.memberList().some((m) => m.username.toLowerCase() === folded);
-      ctx.view.ignored.add(folded);
-      ctx.info(present ? `ignoring ${name}` : `ignoring ${name} (not in the room now; applies if they join)`);
+      const result = ctx.view.ignored.add(name);
+      if (result === 'self') return ctx.error('you cannot ignore yourself');
+      if (result === 'already') return ctx.info(`already ignoring ${name}`);
+      if (result === 'full') return ctx.error(`you already ignore ${MAX_IGNORED} members`);
+      ctx.info(
+        result === 'ignored'
+          ? `ignoring ${name} (under any name they take)`
+          : `ignoring ${name} (not in the room now; applies if they join)`,
+      );
     },
   },
   {
     name: 'unignore',
     aliases: [],
     args: '<name>',
-    help: 'show messages from a member again',
+    help: 'show messages from an ignored member again (by their current name)',
     run(ctx, args) {
       const name = args.trim();
       if (!name) return ctx.error('usage: /unignore <name>');
-      if (ctx.view.ignored.delete(name.toLowerCase())) ctx.info(`no longer ignoring ${name}`);
+      if (ctx.view.ignored.remove(name)) ctx.info(`no longer ignoring ${name}`);
       else ctx.error(`${name} was not ignored`);
     },
   },
@@ -342,9 +346,7 @@ export const commands: SlashCommand[] = [
 
 /** True for a message or private message from a member the user ignores. */
 export function isIgnored(view: ViewState, ev: ChatEvent): boolean {
-  if (ev.type === 'message') return !ev.mine && view.ignored.has(ev.username.toLowerCase());
-  if (ev.type === 'private') return !ev.mine && view.ignored.has(ev.from.toLowerCase());
-  return false;
+  return view.ignored.hides(ev);
 }
 
 export function findCommand(name: string): SlashCommand | undefined {

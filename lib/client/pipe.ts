@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { type CommandContext, isIgnored, parseInput, runCommand, type ViewState } from './commands.js';
 import type { ChatEvent } from './events.js';
+import { IgnoreList } from './ignore-list.js';
 import { eventToJson } from './json-events.js';
 import { MessageTooLongError } from './message-size.js';
 import { PipeProgress } from './pipe-progress.js';
@@ -59,10 +60,11 @@ export async function runPipe(
   history: ChatEvent[],
   options: PipeOptions,
 ): Promise<PipeOutcome> {
-  const view: ViewState = { ignored: new Set(), bell: 'off', notify: 'off' };
+  const view: ViewState = { ignored: new IgnoreList(session), bell: 'off', notify: 'off' };
   const write = eventWriter(view, options);
   if (options.history) for (const event of history) write(event);
   const onEvent = (ev: ChatEvent): void => {
+    view.ignored.observe(ev);
     if (wantedLive(ev, options.follow)) write(ev);
   };
   session.on('event', onEvent);

@@ -16,10 +16,11 @@ import { delimiter, join } from 'node:path';
 import { clearScreenDown, createInterface, cursorTo, moveCursor } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { createColors } from './colors.js';
-import { type CommandContext, parseInput, runCommand, type ViewState } from './commands.js';
+import { type CommandContext, isIgnored, parseInput, runCommand, type ViewState } from './commands.js';
 import { complete } from './completer.js';
 import type { ChatEvent, MessageEvent } from './events.js';
 import { highlightFences, loadHighlighter } from './highlight.js';
+import { IgnoreList } from './ignore-list.js';
 import {
   FOCUS_REPORTING_OFF,
   FOCUS_REPORTING_ON,
@@ -91,7 +92,7 @@ function detectNotifier(): Notifier {
 export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   const { session, input, output, color, daemon } = options;
   const c = createColors(color);
-  const view: ViewState = { ignored: new Set(), bell: 'mentions', notify: 'mentions' };
+  const view: ViewState = { ignored: new IgnoreList(session), bell: 'mentions', notify: 'mentions' };
   const highlight = color ? (body: string): string => highlightFences(body, true) : undefined;
   if (color) void loadHighlighter().catch(() => {});
 
@@ -201,7 +202,8 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
 
   function onEvent(ev: ChatEvent): void {
     scrollback.add(ev);
-    if (ev.type === 'message' && !ev.mine && view.ignored.has(ev.username.toLowerCase())) return;
+    view.ignored.observe(ev);
+    if (isIgnored(view, ev)) return;
     if (ev.type === 'rename' && ev.userId === session.me.user_id) {
       rl.setPrompt(promptFor(session.room, session.me.username));
     }
@@ -232,7 +234,7 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     showEvents: (events, mark) => {
       const me = session.me.username;
       for (const ev of events) {
-        if (ev.type === 'message' && !ev.mine && view.ignored.has(ev.username.toLowerCase())) continue;
+        if (isIgnored(view, ev)) continue;
         const layout = terminalLayout(output.columns || 80);
         printAbove(
           renderEvent(ev, { color, me, highlight, layout, ...(mark !== undefined ? { mark } : {}) }),

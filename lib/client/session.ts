@@ -248,6 +248,11 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     };
   }
 
+  /** The fingerprint of a member's keys, or undefined for a member without a valid card. */
+  memberFingerprint(userId: string): string | undefined {
+    return this.keyring?.fingerprintOf(userId);
+  }
+
   /** Marks a member verified if `code` is its fingerprint; says why not otherwise. */
   verifyMember(name: string, code: string): 'verified' | 'mismatch' | 'no_card' | 'unknown' | 'self' {
     const found = this.whois(name);
