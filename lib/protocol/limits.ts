@@ -89,7 +89,22 @@ export const daemonLimitDeclarations = {
     default: 4 * 1024 * 1024,
     unit: 'bytes',
     min: 0,
-    describe: 'bytes queued for a member that does not read before it is dropped',
+    describe: 'bytes queued for a member that stays above this for --slow-grace is dropped',
+  },
+  slowReaderGraceMs: {
+    flag: 'slow-grace',
+    default: 3_000,
+    unit: 'ms',
+    min: 0,
+    describe: "seconds a member's queue may stay above --max-queue before it is dropped as a slow reader",
+  },
+  maxQueueTotalBytes: {
+    flag: 'max-queue-total',
+    default: 128 * 1024 * 1024,
+    unit: 'bytes',
+    min: 0,
+    describe:
+      'bytes queued for all members together; above it the largest queues are dropped first (0 = no limit)',
   },
   handshakeTimeoutMs: {
     flag: 'handshake-timeout',
@@ -292,6 +307,11 @@ export function contradictoryLimits(limits: DaemonLimits): string | undefined {
     return (
       `--room-burst-bytes ${limits.roomBurstBytes} is not below --max-queue ${limits.maxQueueBytes}: ` +
       `one room's burst would overflow every reader's queue; lower --room-burst-bytes or raise --max-queue`
+    );
+  if (limits.maxQueueTotalBytes > 0 && limits.maxQueueTotalBytes < needed)
+    return (
+      `--max-queue-total ${limits.maxQueueTotalBytes} is smaller than a late joiner's init with a full ` +
+      `history (up to ${needed} bytes): raise --max-queue-total or lower --history-bytes`
     );
   return undefined;
 }

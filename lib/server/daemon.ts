@@ -3,6 +3,9 @@
  * each handshake (scheduled by the admission: members' traffic first, fair across sources,
  * rate-limited and backed off per source), then dispatches channel frames to rooms. It relays only ciphertext and
  * keeps everything in memory; `shutdown()` tells every member, closes and zeroes the keys.
+ * It also watches what waits for each member: one whose queue stays above `maxQueueBytes`
+ * for the grace period is a slow reader, and above `maxQueueTotalBytes` for all members
+ * together the largest queues are dropped first.
  */
 import { ProtocolError } from '../protocol/errors.js';
 import { readClientFrame } from '../protocol/frames.js';
@@ -49,6 +52,11 @@ export interface DaemonStats {
   evicted: number;
   /** Sources in the admission table. */
   trackedSources: number;
+  /** Bytes waiting for all peers now (sealed or not), and the most left after a queue check. */
+  queuedBytes: number;
+  peakQueuedBytes: number;
+  /** Members dropped because all queues together passed `maxQueueTotalBytes`. */
+  droppedForMemory: number;
   errors: Record<string, number>;
 }
 
@@ -71,6 +79,8 @@ interface ClientState {
 
 /** Handshake frames a client may send ahead of the challenge (srp_verify is the only one). */
 const MAX_DEFERRED_FRAMES = 2;
+/** How often the queues are checked while nothing asks for it sooner (ms). */
+const QUEUE_CHECK_MS = 250;
 
 export class Daemon {
   private readonly clients = new Set<ClientState>();
@@ -83,7 +93,16 @@ export class Daemon {
   private readonly sources: SourceTable;
   private readonly scheduler: HandshakeScheduler;
   private stopping = false;
-  private readonly counters = { handshakesOk: 0, handshakesFailed: 0, refusedBusy: 0, evicted: 0 };
+  private readonly counters = {
+    handshakesOk: 0,
+    handshakesFailed: 0,
+    refusedBusy: 0,
+    evicted: 0,
+    droppedForMemory: 0,
+  };
+  private readonly queueTimer: NodeJS.Timeout;
+  private queueCheckScheduled = false;
+  private peakQueuedBytes = 0;
   private readonly errors: Record<string, number> = {};
   /** Each room's inflow bucket, shared by its members' links. */
   private readonly roomInflow = new WeakMap<Room, TokenBucket>();
@@ -93,6 +112,8 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {
     this.sources = new SourceTable(options.limits);
     this.scheduler = new HandshakeScheduler(options.behindProxy ? undefined : this.sources);
+    this.queueTimer = setInterval(() => this.checkQueues(), QUEUE_CHECK_MS);
+    this.queueTimer.unref();
   }
 
   async listen(transport: ServerTransport): Promise<Listener> {
@@ -108,6 +129,8 @@ export class Daemon {
       connections: this.clients.size,
       pendingHandshakes: this.pending.size,
       trackedSources: this.sources.size,
+      queuedBytes: this.totalQueued(),
+      peakQueuedBytes: this.peakQueuedBytes,
       members,
       rooms: this.options.registry.size,
       ...this.counters,
@@ -119,6 +142,7 @@ export class Daemon {
   async shutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.queueTimer);
     this.scheduler.clear();
     await Promise.all(this.listeners.map((l) => l.close()));
     const closing: Promise<void>[] = [];
@@ -175,7 +199,70 @@ export class Daemon {
     link.start({
       onFrame: (frame) => this.onFrame(client, frame),
       onClose: (reason) => this.onClose(client, reason),
+      onQueueOver: () => this.scheduleQueueCheck(),
     });
+  }
+
+  private totalQueued(): number {
+    let total = 0;
+    for (const client of this.clients) total += client.link.queuedBytes;
+    return total;
+  }
+
+  /** A queue went over its bound: check all of them once this turn's output is sealed. */
+  private scheduleQueueCheck(): void {
+    if (this.queueCheckScheduled) return;
+    this.queueCheckScheduled = true;
+    setImmediate(() => {
+      this.queueCheckScheduled = false;
+      this.checkQueues();
+    });
+  }
+
+  /**
+   * The queue bounds. Above the daemon-wide bound, the members with the largest queues are
+   * dropped at once until the rest fits (non-readers hold the most). A member whose queue
+   * stays above its own bound for the grace period is dropped as a slow reader and told so;
+   * one that catches up within it stays, so a burst from others never costs a reader its seat.
+   */
+  private checkQueues(): void {
+    const { maxQueueBytes, maxQueueTotalBytes, slowReaderGraceMs } = this.options.limits;
+    const now = performance.now();
+    let total = 0;
+    const queued: Array<[ClientState, number]> = [];
+    for (const client of this.clients) {
+      const bytes = client.link.queuedBytes;
+      total += bytes;
+      if (bytes > 0) queued.push([client, bytes]);
+    }
+    if (maxQueueTotalBytes > 0 && total > maxQueueTotalBytes) {
+      queued.sort((a, b) => b[1] - a[1]);
+      for (const [client, bytes] of queued) {
+        if (total <= maxQueueTotalBytes) break;
+        total -= bytes;
+        this.counters.droppedForMemory++;
+        this.options.logger.detail(
+          `dropped a member of ${client.link.conn.peer}: all queues together passed --max-queue-total`,
+        );
+        client.link.close('slow_reader', { now: true });
+      }
+    }
+    if (total > this.peakQueuedBytes) this.peakQueuedBytes = total;
+    for (const [client, bytes] of queued) {
+      const link = client.link;
+      if (link.isClosed) continue;
+      if (bytes <= maxQueueBytes) {
+        link.overSince = undefined;
+        continue;
+      }
+      link.overSince ??= now;
+      if (now - link.overSince >= slowReaderGraceMs) link.close('slow_reader');
+    }
+    for (const client of this.clients) {
+      if (client.link.overSince !== undefined && client.link.queuedBytes <= maxQueueBytes) {
+        client.link.overSince = undefined;
+      }
+    }
   }
 
   private addPending(client: ClientState): void {

@@ -1,7 +1,8 @@
 /**
  * One client connection as the daemon sees it: line decoding with limits, the switch from
  * the plaintext handshake to the sealed channel, batched sealing of outgoing frames (one
- * record per member per tick), the slow-reader bound, and flood control by pausing reads
+ * record per member per tick), the size of what waits for the peer (the daemon judges slow
+ * readers), and flood control by pausing reads
  * (per member in frames and bytes, per room in bytes; every frame of a record is charged
  * before it is handled).
  */
@@ -26,6 +27,8 @@ export interface LinkHandler {
   onFrame(frame: Record<string, unknown>): void;
   /** The link is closed, for whatever reason (called once). */
   onClose(reason: CloseReason): void;
+  /** What waits for the peer went above `maxQueueBytes` (may be called often: keep it cheap). */
+  onQueueOver?(): void;
 }
 
 export type CloseReason = ErrorCode | 'peer_closed' | 'shutdown';
@@ -77,6 +80,8 @@ export class Link {
   private frames: string[] = [];
   private frameIndex = 0;
   private paused = false;
+  /** Since when (monotonic ms) the queue has been seen above the bound; the daemon's bookkeeping. */
+  overSince: number | undefined;
   private readonly frameBucket: TokenBucket;
   private readonly byteBucket: TokenBucket;
   private resumeTimer: NodeJS.Timeout | undefined;
@@ -130,14 +135,20 @@ export class Link {
     if (this.closed || !this.authenticated) return;
     this.outbox.push(json);
     this.outboxBytes += json.length + 1;
+    // Only noted here: a queue filled by what others sent in this very turn is no fault of
+    // the member's; the daemon drops those that stay above the bound (see daemon.ts).
     if (!this.closing && this.outboxBytes + this.conn.stream.writableLength > this.options.maxQueueBytes) {
-      this.close('slow_reader');
-      return;
+      this.handler?.onQueueOver?.();
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
+  }
+
+  /** Bytes waiting for the peer: frames not yet sealed plus what the socket has not written. */
+  get queuedBytes(): number {
+    return this.outboxBytes + this.conn.stream.writableLength;
   }
 
   /** Queues one frame object. */
@@ -163,12 +174,20 @@ export class Link {
    * Ends the link. With an error code, the peer is told first (plain before the channel,
    * sealed after). Pending output is flushed before the stream ends.
    */
-  close(reason: CloseReason): void {
+  close(reason: CloseReason, options: { now?: boolean } = {}): void {
     if (this.closed || this.closing) return;
     this.closing = true;
     const isError = reason in ErrorText;
     if (reason === 'slow_reader') {
-      // The peer does not read: a farewell frame would only grow the queue being dropped.
+      // What was not sealed yet is dropped; the farewell follows what the socket holds, so a
+      // peer that reads again learns why before the stream ends (if it reads within the grace
+      // below). Dropped to free memory at once (`now`): nothing more is written.
+      this.outbox = [];
+      this.outboxBytes = 0;
+      if (!options.now) {
+        this.send({ type: 'error', code: reason, message: ErrorText.slow_reader });
+        this.flush();
+      }
     } else if (this.sealer && (isError || reason === 'shutdown')) {
       if (reason === 'shutdown') this.send({ type: 'shutdown' });
       else this.send({ type: 'error', code: reason, message: ErrorText[reason as ErrorCode] });
@@ -188,7 +207,7 @@ export class Link {
     this.opener?.destroy();
     this.sealer?.destroy();
     const stream = this.conn.stream;
-    if (reason === 'peer_closed' || reason === 'slow_reader') stream.destroy();
+    if (reason === 'peer_closed' || options.now) stream.destroy();
     else {
       stream.end();
       // A peer that never reads must not keep the socket (and its buffers) alive.
