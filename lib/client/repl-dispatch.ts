@@ -1,0 +1,77 @@
+/**
+ * What happens to a submitted REPL line: a message goes to the current room's session (the
+ * typed line is erased, the daemon's echo shows it), a slash command runs from the registry
+ * with a context bound to the current room, and its output appears above the prompt.
+ */
+import { type Colors, createColors } from './colors.js';
+import { type CommandContext, parseInput, runCommand } from './commands.js';
+import { fromInputLine } from './paste.js';
+import type { ReplRoom } from './repl-room.js';
+import type { ReplScreen } from './repl-screen.js';
+import { sanitizeBody } from './sanitize.js';
+
+export interface DispatchOptions {
+  screen: ReplScreen;
+  color: boolean;
+  daemon: string;
+  /** Ends the REPL (/quit). */
+  quit(): void;
+}
+
+export class LineDispatcher {
+  private readonly c: Colors;
+
+  constructor(private readonly options: DispatchOptions) {
+    this.c = createColors(options.color);
+  }
+
+  /** A local line for the user, dimmed. */
+  info(text: string): void {
+    this.options.screen.printAbove(this.c.dim(sanitizeBody(text)));
+  }
+
+  /** A local error line, in red. */
+  error(text: string): void {
+    this.options.screen.printAbove(this.c.red(sanitizeBody(text)));
+  }
+
+  /** The commands' view of `room`. */
+  contextFor(room: ReplRoom): CommandContext {
+    const { screen, daemon } = this.options;
+    return {
+      session: room.session,
+      view: room.view,
+      daemon,
+      interactive: true,
+      info: (text) => this.info(text),
+      error: (text) => this.error(text),
+      clearScreen: () => screen.clearScreen(),
+      quit: () => this.options.quit(),
+      scrollback: room.scrollback,
+      showEvents: (events, mark) => room.showEvents(events, mark),
+    };
+  }
+
+  /** Handles a line submitted in `room`. */
+  submit(room: ReplRoom, raw: string): void {
+    const { screen } = this.options;
+    const text = fromInputLine(raw);
+    const parsed = parseInput(text);
+    // A message (and /me, which is one) is erased: the daemon's echo shows it.
+    if (parsed.kind !== 'command' || parsed.name.toLowerCase() === 'me') screen.eraseSubmitted(raw);
+    const ctx = this.contextFor(room);
+    if (parsed.kind === 'message') {
+      try {
+        // Not printed now: the daemon's echo is the receipt and is shown when it arrives.
+        room.session.send(parsed.text);
+      } catch (err) {
+        ctx.error((err as Error).message);
+      }
+    } else if (parsed.kind === 'command') {
+      runCommand(ctx, parsed.name, parsed.args).catch((err: unknown) => {
+        ctx.error(err instanceof Error ? err.message : String(err));
+      });
+    }
+    screen.prompt();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The REPL's screen: the readline line editor at the bottom and the finished lines printed
+ * above it. Printing clears the prompt and input (which may wrap over several rows), writes
+ * the text and redraws them, so whatever is being typed survives incoming messages. The only
+ * module that moves the cursor; shared by every room of the client.
+ */
+
+import type { Completer } from 'node:readline';
+import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from 'node:readline';
+import { PassThrough } from 'node:stream';
+import { columnsOf } from './wrap.js';
+
+/** Input lines remembered for ↑/↓ (RAM only, never written anywhere). */
+export const HISTORY_SIZE = 500;
+
+const CLEAR_SCREEN = '\x1b[2J\x1b[H';
+
+export interface ScreenOptions {
+  /** The real terminal: raw mode requests go there. */
+  input: NodeJS.ReadStream;
+  output: NodeJS.WriteStream;
+  prompt: string;
+  completer: Completer;
+}
+
+export class ReplScreen {
+  /** readline reads keys from this stream, fed with the filtered terminal input. */
+  readonly keys: PassThrough & { isTTY: true; setRawMode(mode: boolean): PassThrough };
+  readonly rl: Interface;
+  /** The prompt is on screen and must be kept below printed lines. */
+  private active = false;
+  private closed = false;
+
+  constructor(private readonly options: ScreenOptions) {
+    const { input } = options;
+    const keys: ReplScreen['keys'] = Object.assign(new PassThrough(), {
+      isTTY: true as const,
+      setRawMode(mode: boolean): PassThrough {
+        if (input.isTTY) input.setRawMode(mode);
+        return keys;
+      },
+    });
+    this.keys = keys;
+    this.rl = createInterface({
+      input: keys,
+      output: options.output,
+      terminal: true,
+      prompt: options.prompt,
+      historySize: HISTORY_SIZE,
+      removeHistoryDuplicates: true,
+      tabSize: 4,
+      completer: options.completer,
+    });
+  }
+
+  get output(): NodeJS.WriteStream {
+    return this.options.output;
+  }
+
+  /** Terminal width in columns (80 when unknown). */
+  get columns(): number {
+    return this.options.output.columns || 80;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The text typed so far on the input line. */
+  get line(): string {
+    return this.rl.line;
+  }
+
+  /** Shows the prompt for the first time; from now on printed lines keep it below them. */
+  start(): void {
+    if (this.closed) return;
+    this.active = true;
+    this.rl.prompt();
+  }
+
+  /** Shows a fresh prompt after a submitted line. */
+  prompt(): void {
+    if (!this.closed) this.rl.prompt();
+  }
+
+  /** Redraws the prompt and input where the cursor is (after a suspend, a resize …). */
+  redraw(): void {
+    if (this.active && !this.closed) this.rl.prompt(true);
+  }
+
+  setPrompt(prompt: string): void {
+    this.rl.setPrompt(prompt);
+  }
+
+  /** Inserts text at the cursor, as if typed. */
+  insertText(text: string): void {
+    if (!this.closed) this.rl.write(text);
+  }
+
+  /** Feeds one key (a control character or escape sequence) to readline's key decoder. */
+  pressKey(sequence: string): void {
+    if (!this.closed) this.keys.write(sequence);
+  }
+
+  /** Empties the input line (Ctrl-E then Ctrl-U, as readline knows them). */
+  clearLine(): void {
+    this.rl.write(null, { ctrl: true, name: 'e' });
+    this.rl.write(null, { ctrl: true, name: 'u' });
+  }
+
+  /** Writes a fixed escape sequence (modes, title, notification) unless closed. */
+  writeRaw(sequence: string): void {
+    if (!this.closed) this.options.output.write(sequence);
+  }
+
+  /** Clears the prompt and input (which may wrap over several rows); cursor at its start. */
+  private clearInputArea(): number {
+    const output = this.options.output;
+    const rows = this.active ? this.rl.getCursorPos().rows : 0;
+    cursorTo(output, 0);
+    if (rows > 0) moveCursor(output, 0, -rows);
+    clearScreenDown(output);
+    return rows;
+  }
+
+  /** Prints finished text above the input line, then redraws prompt, input and cursor. */
+  printAbove(text: string): void {
+    if (this.closed) return;
+    const rows = this.clearInputArea();
+    // The redraw below first moves up by the rows readline believes the cursor was on when it
+    // last drew the line (its undocumented `prevRows`; it lags behind when typed text wraps
+    // without a redraw). Newlines of the same count balance that move, so the redraw starts
+    // right below what we printed.
+    const prev = (this.rl as unknown as { prevRows?: unknown }).prevRows;
+    const up = this.active ? (typeof prev === 'number' && prev >= 0 ? prev : rows) : 0;
+    this.options.output.write(text.replace(/\r?\n/g, '\r\n') + '\r\n' + '\n'.repeat(up));
+    if (this.active) this.rl.prompt(true);
+  }
+
+  /** Removes a just-submitted input line from the screen (its echo will show it). */
+  eraseSubmitted(line: string): void {
+    const output = this.options.output;
+    const rows = Math.floor(columnsOf(this.rl.getPrompt() + line) / this.columns) + 1;
+    moveCursor(output, 0, -rows);
+    cursorTo(output, 0);
+    clearScreenDown(output);
+  }
+
+  clearScreen(): void {
+    if (!this.closed) this.options.output.write(CLEAR_SCREEN);
+  }
+
+  /** Takes the prompt off the screen and closes the line editor. */
+  close(): void {
+    if (this.closed) return;
+    if (this.active) this.clearInputArea();
+    this.closed = true;
+    this.active = false;
+    this.rl.close();
+  }
+}
