@@ -4,6 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
+import { NatsRoomBus } from '../lib/cluster/bus.js';
+import { deriveClusterKeys } from '../lib/cluster/keys.js';
+import { SharedRooms } from '../lib/cluster/shared-rooms.js';
 import { warmUp } from '../lib/crypto/srp.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
@@ -14,11 +17,17 @@ import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/se
 import { serverTransportFor } from '../lib/transport/index.js';
 import { proxyProtocolServer } from '../lib/transport/proxy-protocol.js';
 import type { ServerTransport } from '../lib/transport/transport.js';
+import {
+  type ClusterArgs,
+  checkClusterArgs,
+  clusterSettings,
+  withClusterOptions,
+} from './cluster-options.js';
 import { limitsFromArgs, withLimitOptions } from './limit-options.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
 import { UsageError } from './usage-error.js';
 
-interface ServeArgs {
+interface ServeArgs extends ClusterArgs {
   host: string;
   port: number;
   password?: string;
@@ -95,9 +104,10 @@ function builder(y: Argv): Argv<ServeArgs> {
       describe:
         "each connection opens with a PROXY v1 header from a trusted proxy; limits count against its source (Tor: the client's circuit)",
     });
-  return withLimitOptions(options).check((parsed) => {
+  return withClusterOptions(withLimitOptions(options)).check((parsed) => {
     const argv = parsed as unknown as ServeArgs;
     limitsFromArgs(argv);
+    checkClusterArgs(argv);
     if (argv.behindProxy && argv.proxyProtocol)
       throw new UsageError(
         '--behind-proxy and --proxy-protocol exclude each other: with --proxy-protocol, limits count per source the header names',
@@ -186,7 +196,33 @@ async function run(args: ServeArgs): Promise<void> {
   }
 
   const logger = createLogger(process.stderr, args.verbose);
-  const daemon = new Daemon({ limits, registry, logger, behindProxy: args.behindProxy });
+  let cluster: { rooms: SharedRooms; bus: NatsRoomBus } | undefined;
+  try {
+    const settings = clusterSettings(args);
+    if (settings) {
+      const keys = deriveClusterKeys(settings.secret);
+      settings.secret.fill(0);
+      const bus = await NatsRoomBus.connect(
+        { ...settings.connect, reconnectWaitMs: Math.min(1000, settings.heartbeatMs) },
+        keys,
+        logger,
+      ).catch((err: Error) =>
+        fail(`cannot join the cluster: ${err.message.split('\n')[0]}`, ExitCode.cannotConnect),
+      );
+      const rooms = new SharedRooms({ bus, registry, logger, heartbeatMs: settings.heartbeatMs });
+      await rooms.start(Math.min(500, settings.heartbeatMs));
+      cluster = { rooms, bus };
+    }
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const daemon = new Daemon({
+    limits,
+    registry,
+    logger,
+    behindProxy: args.behindProxy,
+    ...(cluster ? { cluster: cluster.rooms } : {}),
+  });
   let transport: ServerTransport;
   try {
     transport = serverTransportFor({ host: args.host, port: args.port, socket: args.socket });
@@ -252,13 +288,20 @@ async function run(args: ServeArgs): Promise<void> {
       `${signal}: shutting down, ${s.members} member(s) told; this run: ${s.handshakesOk} handshake(s) ok, ` +
         `${s.handshakesFailed} failed, ${s.refusedBusy} refused busy; errors: ${errors || 'none'}`,
     );
-    daemon.shutdown().then(
-      () => {
-        logger.info('stopped; all keys zeroed');
-        process.exit(ExitCode.ok);
-      },
-      () => process.exit(ExitCode.internal),
-    );
+    daemon
+      .shutdown()
+      .then(async () => {
+        if (!cluster) return;
+        cluster.rooms.close();
+        await cluster.bus.close();
+      })
+      .then(
+        () => {
+          logger.info('stopped; all keys zeroed');
+          process.exit(ExitCode.ok);
+        },
+        () => process.exit(ExitCode.internal),
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

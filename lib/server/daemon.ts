@@ -7,6 +7,8 @@
  * for the grace period is a slow reader, and above `maxQueueTotalBytes` for all members
  * together the largest queues are dropped first.
  */
+
+import type { SharedRooms } from '../cluster/shared-rooms.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { readClientFrame } from '../protocol/frames.js';
 import { ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
@@ -37,6 +39,8 @@ export interface DaemonOptions {
    * address: limits are then not keyed by address (see admission.ts).
    */
   behindProxy?: boolean;
+  /** The rooms are shared with other daemons (`serve --cluster`); absent: this daemon alone. */
+  cluster?: SharedRooms;
 }
 
 /** Counters for the log and the tests; no names in here. */
@@ -75,6 +79,8 @@ interface ClientState {
   acceptedAt: number;
   /** A join held back by the per-source join rate. */
   joinWait: NodeJS.Timeout | undefined;
+  /** A join asked of the cluster's sequencer, not answered yet. */
+  joinAsked: boolean;
 }
 
 /** Handshake frames a client may send ahead of the challenge (srp_verify is the only one). */
@@ -124,7 +130,8 @@ export class Daemon {
 
   stats(): DaemonStats {
     let members = 0;
-    for (const room of this.options.registry.all()) members += room.memberCount;
+    if (this.options.cluster) members = this.options.cluster.localMembers;
+    else for (const room of this.options.registry.all()) members += room.memberCount;
     return {
       connections: this.clients.size,
       pendingHandshakes: this.pending.size,
@@ -192,6 +199,7 @@ export class Daemon {
       deferred: [],
       acceptedAt: performance.now(),
       joinWait: undefined,
+      joinAsked: false,
     };
     this.clients.add(client);
     if (source !== undefined) this.perAddress.set(source, fromAddress + 1);
@@ -360,6 +368,7 @@ export class Daemon {
       const room = result.created
         ? registry.registerCreated(result.room, result.created, client.source)
         : registry.get(result.room);
+      if (room && result.created) this.options.cluster?.created(room);
       if (!room || (!result.created && room.credentials !== result.credentials)) {
         throw new ProtocolError('auth_failed');
       }
@@ -385,7 +394,7 @@ export class Daemon {
       // cannot retry another name on this connection.
       if (result.version === 1) {
         try {
-          this.join(client, result.username);
+          this.join(client, result.username, undefined, true);
         } catch (err) {
           link.close(err instanceof ProtocolError ? err.code : 'internal');
         }
@@ -429,6 +438,14 @@ export class Daemon {
           break;
       }
       if (client.phase !== 'member') throw new ProtocolError('not_joined');
+      const cluster = this.options.cluster;
+      if (cluster) {
+        if (frame.type === 'message') cluster.message(room, link.userId, frame.text);
+        else if (frame.type === 'clear') cluster.clear(room, link.userId);
+        else if (frame.type === 'nick') cluster.rename(room, link.userId, normalizeName(frame.username));
+        else if (frame.type === 'private') cluster.privateMessage(room, link.userId, frame.to, frame.text);
+        return;
+      }
       if (frame.type === 'message') room.message(link.userId, frame.text);
       else if (frame.type === 'clear') room.clear(link.userId);
       else if (frame.type === 'nick') room.rename(link.userId, frame.username);
@@ -465,7 +482,8 @@ export class Daemon {
    * cannot make every member's client process a stream of presence events.
    */
   private joinWhenDue(client: ClientState, username: unknown, card?: string): void {
-    if (client.phase === 'member' || client.joinWait) throw new ProtocolError('already_joined');
+    if (client.phase === 'member' || client.joinWait || client.joinAsked)
+      throw new ProtocolError('already_joined');
     const bucket = this.joinBucketOf(client.source);
     if (!bucket) {
       this.join(client, username, card);
@@ -504,19 +522,38 @@ export class Daemon {
     return bucket;
   }
 
-  /** Puts an authenticated client in its room; throws `name_taken`, `bad_name`, `busy`… */
-  private join(client: ClientState, username: unknown, card?: string): void {
-    if (client.phase === 'member') throw new ProtocolError('already_joined');
+  /**
+   * Puts an authenticated client in its room; throws `name_taken`, `bad_name`, `busy`… In a
+   * cluster the room's sequencer decides, later: a refusal then reaches the client as an
+   * error frame (or, with `fatal`, closes it).
+   */
+  private join(client: ClientState, username: unknown, card?: string, fatal = false): void {
+    if (client.phase === 'member' || client.joinAsked) throw new ProtocolError('already_joined');
     const room = client.room!;
+    const cluster = this.options.cluster;
+    if (cluster) {
+      const name = normalizeName(username);
+      client.joinAsked = true;
+      cluster.join(room, client.link, name, card, (err) => {
+        client.joinAsked = false;
+        if (client.link.isClosed) return;
+        if (!err) this.joined(client, room, name);
+        else if (fatal) client.link.close(err.code);
+        else this.reportError(client, err);
+      });
+      return;
+    }
     room.join(client.link, username, card);
+    this.joined(client, room, normalizeName(username));
+  }
+
+  private joined(client: ClientState, room: Room, name: string): void {
     client.phase = 'member';
     room.pendingJoins--;
     clearTimeout(client.timer);
     client.timer = undefined;
     // The name as the room keeps it (normalised), never the raw string from the wire.
-    this.options.logger.detail(
-      `${JSON.stringify(normalizeName(username))} joined room ${JSON.stringify(room.name)}`,
-    );
+    this.options.logger.detail(`${JSON.stringify(name)} joined room ${JSON.stringify(room.name)}`);
   }
 
   private onClose(client: ClientState, reason: string): void {
@@ -536,8 +573,10 @@ export class Daemon {
     }
     const room = client.room;
     if (room) {
-      if (client.phase === 'member') room.leave(link.userId);
-      else room.pendingJoins--;
+      const cluster = this.options.cluster;
+      if (cluster && (client.phase === 'member' || client.joinAsked)) cluster.leave(room, link.userId);
+      else if (client.phase === 'member') room.leave(link.userId);
+      if (client.phase !== 'member') room.pendingJoins--;
       this.options.registry.releaseIfEmpty(room);
     }
     if (reason !== 'peer_closed' && reason !== 'shutdown') {

@@ -135,12 +135,23 @@ export class Room {
     return this.members.size;
   }
 
-  /** Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`. */
-  join(peer: Peer, rawName: unknown, card?: string): void {
+  /**
+   * Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`, the
+   * member its `init`. Returns the member as the room announced it (name normalised).
+   */
+  join(peer: Peer, rawName: unknown, card?: string): Member {
     const username = normalizeName(rawName);
     const keys = nameKeys(username);
     if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
     if (this.nameInUse(keys)) throw new ProtocolError('name_taken');
+    return this.admit(peer, username, card, keys);
+  }
+
+  /**
+   * Adds a member without the checks of `join` (a cluster replica applying what the room's
+   * sequencer decided): others get `user_joined`, the member its `init`.
+   */
+  admit(peer: Peer, username: string, card?: string, keys: readonly string[] = nameKeys(username)): Member {
     const you: Member =
       card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
     this.broadcast({ type: 'user_joined', ...you });
@@ -156,6 +167,19 @@ export class Room {
       users: this.memberList(),
     };
     peer.sendSerialized(JSON.stringify(init));
+    return you;
+  }
+
+  /** Whether a member with this id is in the room. */
+  has(userId: string): boolean {
+    return this.members.has(userId);
+  }
+
+  /** A member's name and card, or undefined. */
+  member(userId: string): { username: string; card?: string } | undefined {
+    const m = this.members.get(userId);
+    if (!m) return undefined;
+    return m.card === undefined ? { username: m.username } : { username: m.username, card: m.card };
   }
 
   /** Removes a member (disconnect); others get `user_left`. */
@@ -168,6 +192,11 @@ export class Room {
 
   /** Stores and relays a message token; the sender gets the echo like everyone else. */
   message(userId: string, text: string, now: number = Date.now()): void {
+    this.relay(this.record(userId, text, now));
+  }
+
+  /** The history entry a member's message becomes (numbered here); throws `not_joined`. */
+  record(userId: string, text: string, now: number = Date.now()): MessageData {
     const member = this.members.get(userId);
     if (!member) throw new ProtocolError('not_joined');
     const data: MessageData = {
@@ -180,8 +209,24 @@ export class Room {
     };
     // Original clients expect the field; it never carries an address.
     if (this.credentials.legacy) data.user_ip = '';
+    return data;
+  }
+
+  /** Stores a message entry and relays it to every member. */
+  relay(data: MessageData): void {
     this.history.push(data);
     this.broadcast({ type: 'message', data });
+  }
+
+  /** The history, oldest first (a copy). */
+  historyItems(): MessageData[] {
+    return this.history.toArray();
+  }
+
+  /** Replaces the history without telling anyone (a cluster replica taking a snapshot). */
+  replaceHistory(items: readonly MessageData[]): void {
+    this.history.clear();
+    for (const item of items) this.history.push(item);
   }
 
   /**
@@ -216,8 +261,13 @@ export class Room {
   clear(userId: string): void {
     const member = this.members.get(userId);
     if (!member) throw new ProtocolError('not_joined');
+    this.wipe(member.username);
+  }
+
+  /** Wipes the history for everyone, in the name of `by`. */
+  wipe(by: string): void {
     this.history.clear();
-    this.broadcast({ type: 'cleared', by: member.username });
+    this.broadcast({ type: 'cleared', by });
   }
 
   /** Renames a member; throws `name_taken` or `bad_name` (non-fatal for the caller). */
@@ -227,6 +277,13 @@ export class Room {
     const username = normalizeName(rawName);
     const keys = nameKeys(username);
     if (this.nameInUse(keys, userId)) throw new ProtocolError('name_taken');
+    this.applyRename(userId, username, keys);
+  }
+
+  /** Renames a member without the checks of `rename` (a cluster replica applying a decision). */
+  applyRename(userId: string, username: string, keys: readonly string[] = nameKeys(username)): void {
+    const member = this.members.get(userId);
+    if (!member) return;
     const old = member.username;
     member.username = username;
     member.keys = keys;

@@ -125,6 +125,8 @@ export class RoomRegistry implements RoomDirectory {
   private readonly createdBy = new Map<string, number>();
   /** Emptied open rooms in their grace period, and the timer that ends it. */
   private readonly graceTimers = new Map<Room, NodeJS.Timeout>();
+  /** Told when a room goes (an open room that emptied, or one forgotten). */
+  onRemoved: ((room: Room) => void) | undefined;
 
   constructor(private readonly options: RegistryOptions) {
     const total = options.historyTotalBytes ?? 0;
@@ -138,6 +140,11 @@ export class RoomRegistry implements RoomDirectory {
 
   get size(): number {
     return this.rooms.size;
+  }
+
+  /** Messages each room's history keeps. */
+  get historySize(): number {
+    return this.roomLimits.historySize;
   }
 
   /** All rooms (for shutdown and statistics). */
@@ -223,8 +230,17 @@ export class RoomRegistry implements RoomDirectory {
     );
   }
 
+  /** Drops an open room at once (its members are gone or dropped by the caller). */
+  forget(room: Room): void {
+    if (this.rooms.get(room.name) !== room) return;
+    clearTimeout(this.graceTimers.get(room));
+    this.graceTimers.delete(room);
+    this.remove(room);
+  }
+
   private remove(room: Room): void {
     this.rooms.delete(room.name);
+    this.onRemoved?.(room);
     room.dispose();
     const source = this.creatorOf.get(room);
     if (source !== undefined) {

@@ -1,0 +1,746 @@
+/**
+ * The daemon's rooms shared with the other daemons of a cluster over the room bus.
+ *
+ * Every daemon holds a replica of every room: all members (its own with their connections,
+ * the others' as placeholders), the history. One daemon, the sequencer (the oldest live one,
+ * see membership.ts), decides every change: joins (so names stay unique cluster-wide),
+ * leaves, messages, renames and wipes are requests to it; it applies each to its replica and
+ * publishes the result with a room sequence number, and every other daemon applies the
+ * results in that order and delivers them to its members: one order for everyone. A gap in
+ * the numbers, a new sequencer, or the bus coming back makes a daemon send its own members
+ * (and messages it numbered alone) to the sequencer, which answers with a snapshot.
+ *
+ * Daemons announce themselves every heartbeat; one unheard for three heartbeats is dead and
+ * the sequencer removes its members. A daemon that loses the bus is alone: it sequences its
+ * rooms for its own members until the bus is back.
+ */
+import { isErrorCode, ProtocolError } from '../protocol/errors.js';
+import { b64, type Member, type MessageData } from '../protocol/frames.js';
+import type { RoomCredentials } from '../protocol/handshake-server.js';
+import { normalizeRoomName } from '../protocol/names.js';
+import type { CloseReason } from '../server/link.js';
+import type { Logger } from '../server/log.js';
+import type { Peer, Room } from '../server/room.js';
+import type { RoomRegistry } from '../server/rooms.js';
+import { type BusEvent, MAX_BUS_PAYLOAD, type RoomBus } from './bus.js';
+import { Membership } from './membership.js';
+import {
+  type ClusterMember,
+  type ControlEvent,
+  newestThatFit,
+  parseControlEvent,
+  parseRoomEvent,
+  type RoomChange,
+  type RoomEvent,
+  type SharedRoom,
+} from './room-events.js';
+
+/** A member's connection on this daemon, as the shared rooms need it. */
+export interface LocalMember extends Peer {
+  close(reason: CloseReason): void;
+}
+
+/** Called once a join is decided: undefined when the member is in, else the refusal. */
+export type JoinDone = (error: ProtocolError | undefined) => void;
+
+interface PendingJoin {
+  peer: LocalMember;
+  username: string;
+  card: string | undefined;
+  done: JoinDone;
+}
+
+interface SharedRoomState {
+  room: Room;
+  /** The daemon whose numbered changes this replica follows (undefined: none yet). */
+  source: string | undefined;
+  /** The number of the last change applied (or, on the sequencer, published). */
+  seq: number;
+  /** Every member's daemon. */
+  owners: Map<string, string>;
+  /** This daemon's members. */
+  local: Map<string, LocalMember>;
+  /** Joins asked of the sequencer and not answered yet. */
+  pending: Map<string, PendingJoin>;
+  /** Ids of messages this daemon numbered while it sequenced the room (sent on the next sync). */
+  numbered: Set<string>;
+  /** When this daemon last asked the sequencer for a snapshot (ms). */
+  syncAskedAt: number;
+}
+
+export interface SharedRoomsOptions {
+  bus: RoomBus;
+  registry: RoomRegistry;
+  logger: Logger;
+  /** Interval of announcements (ms); a daemon unheard for three is dead. */
+  heartbeatMs: number;
+}
+
+/** Snapshots and syncs stay this far below the bus's payload bound. */
+const PAYLOAD_BUDGET = MAX_BUS_PAYLOAD - 64 * 1024;
+/** Open rooms per `rooms` announcement. */
+const ROOMS_PER_EVENT = 200;
+
+const placeholder = (userId: string): Peer => ({ userId, sendSerialized: () => {} });
+const short = (node: string): string => node.slice(0, 8);
+
+export class SharedRooms {
+  private readonly bus: RoomBus;
+  private readonly registry: RoomRegistry;
+  private readonly logger: Logger;
+  private readonly membership: Membership;
+  private readonly states = new Map<string, SharedRoomState>();
+  /** Who created each open room (the lowest id wins when two daemons create one name at once). */
+  private readonly creators = new Map<string, string>();
+  private sequencer: string;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private busUp = true;
+
+  constructor(private readonly options: SharedRoomsOptions) {
+    this.bus = options.bus;
+    this.registry = options.registry;
+    this.logger = options.logger;
+    this.membership = new Membership(this.bus.nodeId, Date.now(), options.heartbeatMs * 3);
+    this.sequencer = this.bus.nodeId;
+  }
+
+  get nodeId(): string {
+    return this.bus.nodeId;
+  }
+
+  /** Live daemons of the cluster as this one knows them (itself included). */
+  get liveDaemons(): number {
+    return this.membership.size;
+  }
+
+  /** Members connected to this daemon. */
+  get localMembers(): number {
+    let n = 0;
+    for (const state of this.states.values()) n += state.local.size;
+    return n;
+  }
+
+  /**
+   * Joins the cluster: listens, announces itself, waits `settleMs` for the others' answers
+   * (so that it learns the sequencer and the open rooms before serving anyone), then asks
+   * for a snapshot of every room.
+   */
+  async start(settleMs: number): Promise<void> {
+    this.registry.onRemoved = (room) => this.forgetRoom(room);
+    for (const room of this.registry.all()) this.track(room);
+    this.bus.subscribeControl((event, from) => this.onControl(event, from));
+    this.bus.onState((state) => this.onBusState(state));
+    this.hello(true);
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    this.sequencer = this.membership.sequencer();
+    if (this.sequencer !== this.nodeId) for (const state of this.states.values()) this.askSnapshot(state);
+    this.timer = setInterval(() => this.tick(), this.options.heartbeatMs);
+    this.timer.unref();
+    this.logger.info(
+      `cluster: ${this.membership.size} daemon(s) live; ${this.sequencer === this.nodeId ? 'this one' : `daemon ${short(this.sequencer)}`} sequences the rooms`,
+    );
+  }
+
+  /** Says goodbye (the others fail over at once) and stops; the bus is closed by its owner. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.bus.publishControl({ t: 'bye' });
+  }
+
+  // ---- What the daemon asks ----
+
+  /** A room this daemon's client created (open rooms): the other daemons learn it. */
+  created(room: Room): void {
+    this.creators.set(room.name, this.nodeId);
+    this.track(room);
+    this.bus.publishControl({ t: 'rooms', rooms: [this.describe(room)] });
+  }
+
+  /** Puts a member in the room once the sequencer agrees; `username` is normalised. */
+  join(room: Room, peer: LocalMember, username: string, card: string | undefined, done: JoinDone): void {
+    const state = this.track(room);
+    if (this.isSequencer()) {
+      try {
+        const you = room.join(peer, username, card);
+        this.admitted(state, peer, this.nodeId);
+        this.emit(state, { k: 'join', ...you, node: this.nodeId });
+      } catch (err) {
+        done(err instanceof ProtocolError ? err : new ProtocolError('internal'));
+        return;
+      }
+      done(undefined);
+      return;
+    }
+    state.pending.set(peer.userId, { peer, username, card, done });
+    this.request(room, {
+      t: 'join',
+      user_id: peer.userId,
+      username,
+      ...(card === undefined ? {} : { card }),
+    });
+  }
+
+  /** A member (or a client waiting for its join) of this daemon is gone. */
+  leave(room: Room, userId: string): void {
+    const state = this.states.get(room.name);
+    if (!state || state.room !== room) return;
+    const wasPending = state.pending.delete(userId);
+    const wasLocal = state.local.delete(userId);
+    if (!wasPending && !wasLocal) return;
+    if (this.isSequencer()) {
+      this.removeMember(state, userId);
+      return;
+    }
+    this.request(room, { t: 'leave', user_id: userId });
+  }
+
+  message(room: Room, userId: string, text: string): void {
+    const state = this.memberState(room, userId);
+    if (this.isSequencer()) {
+      const data = room.record(userId, text);
+      room.relay(data);
+      this.remember(state, data.id);
+      this.emit(state, { k: 'msg', data });
+      return;
+    }
+    this.request(room, { t: 'msg', user_id: userId, text });
+  }
+
+  clear(room: Room, userId: string): void {
+    const state = this.memberState(room, userId);
+    if (this.isSequencer()) {
+      const by = room.member(userId)?.username ?? '';
+      room.wipe(by);
+      this.emit(state, { k: 'clear', by });
+      return;
+    }
+    this.request(room, { t: 'clear', user_id: userId });
+  }
+
+  /** Renames a member; `username` is normalised. Refusals reach the member as error frames. */
+  rename(room: Room, userId: string, username: string): void {
+    const state = this.memberState(room, userId);
+    if (this.isSequencer()) {
+      room.rename(userId, username);
+      this.emit(state, { k: 'nick', user_id: userId, username });
+      return;
+    }
+    this.request(room, { t: 'nick', user_id: userId, username });
+  }
+
+  /**
+   * A private message to one member on whichever daemon holds it, and the receipt back to its
+   * sender; never stored. Throws like Room.privateMessage.
+   */
+  privateMessage(room: Room, fromUserId: string, toUserId: string, text: string): void {
+    const state = this.memberState(room, fromUserId);
+    const sender = room.member(fromUserId);
+    const recipient = room.member(toUserId);
+    if (!sender) throw new ProtocolError('not_joined');
+    if (!recipient || toUserId === fromUserId) throw new ProtocolError('no_such_user');
+    if (recipient.card === undefined || sender.card === undefined) throw new ProtocolError('no_card');
+    const json = JSON.stringify({
+      type: 'private',
+      data: { from: fromUserId, to: toUserId, text, timestamp: Date.now() / 1000 },
+    });
+    const local = state.local.get(toUserId);
+    if (local) local.sendSerialized(json);
+    else {
+      const node = state.owners.get(toUserId);
+      if (node === undefined) throw new ProtocolError('no_such_user');
+      this.bus.publish(room.name, { t: 'pm', node, to: toUserId, json });
+    }
+    state.local.get(fromUserId)?.sendSerialized(json);
+  }
+
+  // ---- Internals ----
+
+  private isSequencer(): boolean {
+    return this.sequencer === this.nodeId;
+  }
+
+  private memberState(room: Room, userId: string): SharedRoomState {
+    const state = this.states.get(room.name);
+    if (!state || state.room !== room || !state.local.has(userId)) throw new ProtocolError('not_joined');
+    return state;
+  }
+
+  /** The room's shared state, created (and subscribed) on first use. */
+  private track(room: Room): SharedRoomState {
+    let state = this.states.get(room.name);
+    if (state && state.room === room) return state;
+    state = {
+      room,
+      source: this.isSequencer() ? this.nodeId : undefined,
+      seq: 0,
+      owners: new Map(),
+      local: new Map(),
+      pending: new Map(),
+      numbered: new Set(),
+      syncAskedAt: 0,
+    };
+    this.states.set(room.name, state);
+    const tracked = state;
+    this.bus.subscribeRoom(room.name, (event, from) => this.onRoomEvent(tracked, event, from));
+    return state;
+  }
+
+  /** The registry dropped a room (an open room that emptied). */
+  private forgetRoom(room: Room): void {
+    const state = this.states.get(room.name);
+    if (!state || state.room !== room) return;
+    this.states.delete(room.name);
+    this.creators.delete(room.name);
+    this.bus.unsubscribeRoom(room.name);
+  }
+
+  private request(room: Room, event: RoomEvent): void {
+    this.bus.publish(room.name, event as unknown as BusEvent);
+  }
+
+  /** Sequencer: publishes one numbered change (already applied to its replica). */
+  private emit(state: SharedRoomState, ev: RoomChange): void {
+    state.seq++;
+    this.bus.publish(state.room.name, { t: 'ev', seq: state.seq, ev } as unknown as BusEvent);
+  }
+
+  private remember(state: SharedRoomState, id: string): void {
+    state.numbered.add(id);
+    // Only what the history still holds can be resent; older ids are forgotten.
+    if (state.numbered.size > 4 * Math.max(1, this.registry.historySize)) {
+      const keep = new Set(state.room.historyItems().map((m) => m.id));
+      for (const x of state.numbered) if (!keep.has(x)) state.numbered.delete(x);
+    }
+  }
+
+  private admitted(state: SharedRoomState, peer: LocalMember, node: string): void {
+    state.owners.set(peer.userId, node);
+    if (node === this.nodeId) state.local.set(peer.userId, peer);
+  }
+
+  /** Sequencer: removes a member from its replica and tells the others. */
+  private removeMember(state: SharedRoomState, userId: string): void {
+    state.owners.delete(userId);
+    if (!state.room.has(userId)) return;
+    state.room.leave(userId);
+    this.emit(state, { k: 'leave', user_id: userId });
+    this.registry.releaseIfEmpty(state.room);
+  }
+
+  /** A member of this daemon that the sequencer removed: it cannot stay. */
+  private dropLocal(state: SharedRoomState, userId: string, reason: CloseReason): void {
+    const peer = state.local.get(userId);
+    if (!peer) return;
+    state.local.delete(userId);
+    peer.close(reason);
+  }
+
+  private askSnapshot(state: SharedRoomState): void {
+    if (this.isSequencer()) return;
+    state.syncAskedAt = Date.now();
+    const members: Member[] = [];
+    for (const userId of state.local.keys()) {
+      const m = state.room.member(userId);
+      if (m) members.push({ user_id: userId, ...m });
+    }
+    const numbered = state.room.historyItems().filter((m) => state.numbered.has(m.id));
+    const orphans = newestThatFit(numbered, PAYLOAD_BUDGET / 2);
+    this.request(state.room, { t: 'sync', members, orphans });
+    // Joins asked of an earlier sequencer may be lost: ask again (a repeat is ignored).
+    for (const [userId, p] of state.pending) {
+      this.request(state.room, {
+        t: 'join',
+        user_id: userId,
+        username: p.username,
+        ...(p.card === undefined ? {} : { card: p.card }),
+      });
+    }
+  }
+
+  private onRoomEvent(state: SharedRoomState, raw: BusEvent, from: string): void {
+    if (this.closed || this.states.get(state.room.name) !== state) return;
+    const event = parseRoomEvent(raw);
+    if (!event) return;
+    switch (event.t) {
+      case 'ev':
+        this.onChange(state, event.seq, event.ev, from);
+        return;
+      case 'snap':
+        if (event.to === this.nodeId && from === this.sequencer) this.onSnapshot(state, event, from);
+        return;
+      case 'refuse':
+        if (event.node === this.nodeId && from === this.sequencer) this.onRefuse(state, event);
+        return;
+      case 'pm':
+        if (event.node === this.nodeId) state.local.get(event.to)?.sendSerialized(event.json);
+        return;
+      default:
+        if (this.isSequencer() && this.membership.isLive(from)) this.onRequest(state, event, from);
+    }
+  }
+
+  /** Sequencer: a request from another daemon. */
+  private onRequest(state: SharedRoomState, event: RoomEvent, from: string): void {
+    const { room } = state;
+    const refuse = (userId: string, err: unknown, kick = false): void => {
+      const code = err instanceof ProtocolError ? err.code : 'internal';
+      this.request(room, { t: 'refuse', node: from, user_id: userId, code, kick });
+    };
+    const ownedBy = (userId: string): boolean => state.owners.get(userId) === from && room.has(userId);
+    if ((event.t === 'msg' || event.t === 'clear' || event.t === 'nick') && !ownedBy(event.user_id)) {
+      refuse(event.user_id, new ProtocolError('not_joined'));
+      return;
+    }
+    try {
+      switch (event.t) {
+        case 'join': {
+          if (room.has(event.user_id)) return; // asked again after a sync: already in
+          try {
+            const you = room.join(placeholder(event.user_id), event.username, event.card);
+            state.owners.set(event.user_id, from);
+            this.emit(state, { k: 'join', ...you, node: from });
+          } catch (err) {
+            refuse(event.user_id, err);
+          }
+          return;
+        }
+        case 'leave':
+          if (ownedBy(event.user_id)) this.removeMember(state, event.user_id);
+          return;
+        case 'msg': {
+          const data = room.record(event.user_id, event.text);
+          room.relay(data);
+          this.emit(state, { k: 'msg', data });
+          return;
+        }
+        case 'clear': {
+          const by = room.member(event.user_id)?.username ?? '';
+          room.wipe(by);
+          this.emit(state, { k: 'clear', by });
+          return;
+        }
+        case 'nick':
+          try {
+            room.rename(event.user_id, event.username);
+            this.emit(state, { k: 'nick', user_id: event.user_id, username: event.username });
+          } catch (err) {
+            refuse(event.user_id, err);
+          }
+          return;
+        case 'sync':
+          this.onSync(state, event.members, event.orphans, from, refuse);
+          return;
+        default:
+          return;
+      }
+    } catch (err) {
+      this.logger.info(`cluster: a request failed (${err instanceof Error ? err.name : 'error'})`);
+    }
+  }
+
+  /**
+   * Sequencer: a daemon's own members and the messages it numbered alone. Its members this
+   * replica lacks are added (a name taken meanwhile: that member is refused and dropped by its
+   * daemon), those it no longer has are removed, its messages not yet here are appended;
+   * then it gets a snapshot.
+   */
+  private onSync(
+    state: SharedRoomState,
+    members: Member[],
+    orphans: MessageData[],
+    from: string,
+    refuse: (userId: string, err: unknown, kick?: boolean) => void,
+  ): void {
+    const { room } = state;
+    const listed = new Set(members.map((m) => m.user_id));
+    for (const [userId, node] of [...state.owners]) {
+      if (node === from && !listed.has(userId)) this.removeMember(state, userId);
+    }
+    for (const m of members) {
+      if (room.has(m.user_id)) continue;
+      try {
+        const you = room.join(placeholder(m.user_id), m.username, m.card);
+        state.owners.set(m.user_id, from);
+        this.emit(state, { k: 'join', ...you, node: from });
+      } catch (err) {
+        refuse(m.user_id, err, true);
+      }
+    }
+    const known = new Set(room.historyItems().map((m) => m.id));
+    for (const data of orphans) {
+      if (known.has(data.id)) continue;
+      room.relay(data);
+      this.emit(state, { k: 'msg', data });
+    }
+    const all: ClusterMember[] = room
+      .memberList()
+      .map((m) => ({ ...m, node: state.owners.get(m.user_id) ?? this.nodeId }));
+    const history = newestThatFit(room.historyItems(), PAYLOAD_BUDGET - JSON.stringify(all).length);
+    this.request(room, { t: 'snap', to: from, seq: state.seq, members: all, history });
+  }
+
+  /** A numbered change from the sequencer. */
+  private onChange(state: SharedRoomState, seq: number, ev: RoomChange, from: string): void {
+    if (from !== this.sequencer || this.isSequencer()) return;
+    if (state.source !== from || seq <= state.seq) {
+      if (state.source !== from && Date.now() - state.syncAskedAt > this.options.heartbeatMs) {
+        this.askSnapshot(state);
+      }
+      return;
+    }
+    if (seq !== state.seq + 1) {
+      // A change went missing: start over from a snapshot.
+      state.source = undefined;
+      this.askSnapshot(state);
+      return;
+    }
+    state.seq = seq;
+    this.apply(state, ev);
+  }
+
+  private apply(state: SharedRoomState, ev: RoomChange): void {
+    const { room } = state;
+    switch (ev.k) {
+      case 'join':
+        this.applyJoin(state, ev);
+        return;
+      case 'leave':
+        state.owners.delete(ev.user_id);
+        room.leave(ev.user_id);
+        this.dropLocal(state, ev.user_id, 'internal');
+        this.registry.releaseIfEmpty(room);
+        return;
+      case 'msg':
+        room.relay(ev.data);
+        return;
+      case 'clear':
+        room.wipe(ev.by);
+        return;
+      case 'nick':
+        room.applyRename(ev.user_id, ev.username);
+        return;
+    }
+  }
+
+  private applyJoin(state: SharedRoomState, m: ClusterMember): void {
+    const { room } = state;
+    if (room.has(m.user_id)) return;
+    state.owners.set(m.user_id, m.node);
+    if (m.node !== this.nodeId) {
+      room.admit(placeholder(m.user_id), m.username, m.card);
+      return;
+    }
+    const pending = state.pending.get(m.user_id);
+    if (!pending) {
+      // Its client left before the answer: the sequencer must drop it again.
+      room.admit(placeholder(m.user_id), m.username, m.card);
+      this.request(room, { t: 'leave', user_id: m.user_id });
+      return;
+    }
+    state.pending.delete(m.user_id);
+    room.admit(pending.peer, m.username, m.card);
+    state.local.set(m.user_id, pending.peer);
+    pending.done(undefined);
+  }
+
+  private onRefuse(state: SharedRoomState, event: { user_id: string; code: string; kick: boolean }): void {
+    const code = isErrorCode(event.code) ? event.code : 'internal';
+    const pending = state.pending.get(event.user_id);
+    if (pending) {
+      state.pending.delete(event.user_id);
+      pending.done(new ProtocolError(code));
+      return;
+    }
+    const peer = state.local.get(event.user_id);
+    if (!peer) return;
+    if (event.kick) {
+      this.logger.info(`cluster: a member was refused on resynchronisation (${code})`);
+      this.dropLocal(state, event.user_id, code);
+      return;
+    }
+    peer.sendSerialized(JSON.stringify({ type: 'error', code, message: new ProtocolError(code).message }));
+  }
+
+  /** The sequencer's whole room: this replica becomes it, telling members what changed. */
+  private onSnapshot(
+    state: SharedRoomState,
+    snap: { seq: number; members: ClusterMember[]; history: MessageData[] },
+    from: string,
+  ): void {
+    const { room } = state;
+    // Messages this daemon's members missed go out first, in order; the history becomes the sequencer's.
+    const had = new Set(room.historyItems().map((m) => m.id));
+    room.replaceHistory(snap.history);
+    for (const data of snap.history) if (!had.has(data.id)) room.broadcast({ type: 'message', data });
+    const wanted = new Map(snap.members.map((m) => [m.user_id, m]));
+    for (const m of room.memberList()) {
+      if (wanted.has(m.user_id)) continue;
+      state.owners.delete(m.user_id);
+      room.leave(m.user_id);
+      this.dropLocal(state, m.user_id, 'internal');
+    }
+    for (const m of snap.members) {
+      const current = room.member(m.user_id);
+      if (!current) this.applyJoin(state, m);
+      else {
+        state.owners.set(m.user_id, m.node);
+        if (current.username !== m.username) room.applyRename(m.user_id, m.username);
+      }
+    }
+    state.source = from;
+    state.seq = snap.seq;
+    state.numbered.clear();
+    this.registry.releaseIfEmpty(room);
+  }
+
+  // ---- Control: announcements, failures, open rooms ----
+
+  private hello(want: boolean): void {
+    this.bus.publishControl({ t: 'hello', started: this.membership.started, want });
+  }
+
+  private onControl(raw: BusEvent, from: string): void {
+    if (this.closed) return;
+    const event: ControlEvent | undefined = parseControlEvent(raw);
+    if (!event) return;
+    switch (event.t) {
+      case 'hello': {
+        const fresh = this.membership.heard(from, event.started, Date.now());
+        if (event.want) {
+          // A daemon starting or back from an outage: tell it who we are and which rooms exist.
+          this.hello(false);
+          this.publishRooms();
+        }
+        if (fresh) {
+          this.logger.info(`cluster: daemon ${short(from)} is live (${this.membership.size} live)`);
+          this.onLiveChange();
+        }
+        return;
+      }
+      case 'bye':
+        if (this.membership.forget(from)) {
+          this.logger.info(`cluster: daemon ${short(from)} stopped (${this.membership.size} live)`);
+          this.onLiveChange();
+        }
+        return;
+      case 'rooms':
+        for (const shared of event.rooms) this.learnRoom(shared);
+        return;
+    }
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.hello(false);
+    const dead = this.membership.sweep(Date.now());
+    for (const node of dead) {
+      this.logger.info(`cluster: daemon ${short(node)} went silent (${this.membership.size} live)`);
+    }
+    if (dead.length > 0) this.onLiveChange();
+    if (this.isSequencer() || !this.busUp) return;
+    const now = Date.now();
+    for (const state of this.states.values()) {
+      if (state.source !== this.sequencer && now - state.syncAskedAt > 2 * this.options.heartbeatMs) {
+        this.askSnapshot(state);
+      }
+    }
+  }
+
+  private onBusState(state: 'up' | 'down'): void {
+    if (this.closed) return;
+    this.busUp = state === 'up';
+    if (state === 'down') {
+      // Alone: this daemon sequences its rooms for its own members until the bus is back.
+      this.membership.clear();
+      this.onLiveChange();
+    } else {
+      this.hello(true);
+    }
+  }
+
+  /** The set of live daemons changed: a new sequencer takes over, the dead lose their members. */
+  private onLiveChange(): void {
+    const previous = this.sequencer;
+    this.sequencer = this.membership.sequencer();
+    if (previous !== this.sequencer) {
+      this.logger.info(
+        `cluster: ${this.isSequencer() ? 'this daemon' : `daemon ${short(this.sequencer)}`} now sequences the rooms`,
+      );
+    }
+    if (!this.isSequencer()) {
+      if (previous !== this.sequencer) for (const state of this.states.values()) this.askSnapshot(state);
+      return;
+    }
+    for (const state of [...this.states.values()]) {
+      state.source = this.nodeId;
+      for (const [userId, node] of [...state.owners]) {
+        if (!this.membership.isLive(node)) this.removeMember(state, userId);
+      }
+      // Joins that were waiting for the previous sequencer are decided here now.
+      for (const [userId, p] of [...state.pending]) {
+        state.pending.delete(userId);
+        this.join(state.room, p.peer, p.username, p.card, p.done);
+      }
+    }
+  }
+
+  private describe(room: Room): SharedRoom {
+    const c = room.credentials;
+    return {
+      name: room.name,
+      salt: b64(c.salt),
+      verifier: b64(c.verifier),
+      room_salt: b64(c.roomSalt),
+      creator: this.creators.get(room.name) ?? this.nodeId,
+    };
+  }
+
+  private publishRooms(): void {
+    const open = [...this.registry.all()].filter((r) => r.kind === 'open').map((r) => this.describe(r));
+    for (let i = 0; i < open.length; i += ROOMS_PER_EVENT) {
+      this.bus.publishControl({ t: 'rooms', rooms: open.slice(i, i + ROOMS_PER_EVENT) });
+    }
+  }
+
+  /**
+   * An open room created on another daemon. Two daemons creating one name at once: the room
+   * whose creator has the lower id wins everywhere; members of the other one are dropped.
+   */
+  private learnRoom(shared: SharedRoom): void {
+    let name: string;
+    try {
+      name = normalizeRoomName(shared.name);
+    } catch {
+      return;
+    }
+    const creds: RoomCredentials = {
+      identity: Buffer.from(name, 'utf8'),
+      salt: Buffer.from(shared.salt, 'base64'),
+      verifier: Buffer.from(shared.verifier, 'base64'),
+      roomSalt: Buffer.from(shared.room_salt, 'base64'),
+    };
+    const existing = this.registry.get(name);
+    if (existing) {
+      const same =
+        existing.credentials.verifier.equals(creds.verifier) &&
+        existing.credentials.salt.equals(creds.salt) &&
+        existing.credentials.roomSalt.equals(creds.roomSalt);
+      const creator = this.creators.get(name);
+      if (same || existing.kind !== 'open' || creator === undefined || creator <= shared.creator) return;
+      const state = this.states.get(name);
+      if (state) for (const userId of [...state.local.keys()]) this.dropLocal(state, userId, 'auth_failed');
+      if (state) for (const p of state.pending.values()) p.peer.close('auth_failed');
+      this.registry.forget(existing);
+    }
+    try {
+      const room = this.registry.registerCreated(name, creds);
+      this.creators.set(name, shared.creator);
+      this.track(room);
+    } catch {
+      this.logger.info('cluster: an open room from another daemon was not taken (--max-rooms reached)');
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Daemons sharing rooms over a real nats-server, each a real `serve --cluster` process:
+ * members connected to different daemons are in one room (messages, joins, leaves,
+ * renames, wipes, private messages, cards, history for late joiners), in one order for
+ * everyone; names stay unique across the cluster under races; open rooms created on one
+ * daemon are joinable on another, also on a daemon started later.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ChatEvent } from '../../lib/client/events.js';
+import { member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
+import { isMessage } from '../helpers/events.js';
+import { type RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
+
+const PW = 'correct horse battery staple';
+const isJoin = (name: string) => (e: ChatEvent) => e.type === 'join' && e.username === name;
+const isLeave = (name: string) => (e: ChatEvent) => e.type === 'leave' && e.username === name;
+
+test('members on two daemons share a room: messages, presence, renames, wipes, private messages, history', async (t) => {
+  if (skipWithoutNats(t)) return;
+  const cluster = await startCluster(2, ['--open-rooms']);
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+
+  const alice = await member(a, 'lobby', PW, 'alice', true);
+  const bob = await member(b, 'lobby', PW, 'bob');
+  await alice.log.waitFor(isJoin('bob'), 'bob joining, seen on A');
+  assert.deepEqual(
+    bob.session
+      .memberList()
+      .map((m) => m.username)
+      .sort(),
+    ['alice', 'bob'],
+  );
+  // Cards crossed: bob can address alice privately and knows her key.
+  assert.ok(
+    bob.session.memberFingerprint(alice.session.memberList().find((m) => m.username === 'alice')!.user_id),
+  );
+
+  alice.session.send('hello from A');
+  bob.session.send('hello from B');
+  await bob.log.waitFor(isMessage('hello from A'), 'A to B');
+  await alice.log.waitFor(isMessage('hello from B'), 'B to A');
+
+  // A late joiner on B gets history that includes messages sent through A.
+  const carol = await member(b, 'lobby', PW, 'carol');
+  assert.deepEqual([...carol.history].sort(), ['hello from A', 'hello from B']);
+  await bob.log.waitFor(isJoin('carol'), 'carol joining');
+
+  await bob.session.nick('robert');
+  await alice.log.waitFor((e) => e.type === 'rename' && e.new === 'robert', 'the rename on A');
+
+  alice.session.sendPrivate('robert', 'psst from A');
+  await bob.log.waitFor(
+    (e) => e.type === 'private' && e.body === 'psst from A' && !e.mine,
+    'the private message',
+  );
+  assert.ok(!carol.log.events.some((e) => e.type === 'private'), 'a private message reaches one member');
+
+  bob.session.wipeHistory();
+  await alice.log.waitFor((e) => e.type === 'cleared', 'the wipe on A');
+
+  await carol.session.close();
+  await alice.log.waitFor(isLeave('carol'), 'carol leaving, seen on A');
+  await Promise.all([alice.session.close(), bob.session.close()]);
+});
+
+test("one order of a room's messages for every member of three daemons", async (t) => {
+  if (skipWithoutNats(t)) return;
+  const cluster = await startCluster(3, ['--open-rooms']);
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.daemons as [
+    (typeof cluster.daemons)[0],
+    (typeof cluster.daemons)[0],
+    (typeof cluster.daemons)[0],
+  ];
+  const first = await member(a, 'order', PW, 'm0', true);
+  const others = await Promise.all([
+    member(b, 'order', PW, 'm1'),
+    member(c, 'order', PW, 'm2'),
+    member(c, 'order', PW, 'm3'),
+  ]);
+  const all = [first, ...others];
+  for (const m of all)
+    await waitFor(() => m.session.memberList().length === 4, `everyone in, seen by ${m.name}`);
+  // Everyone sends at once, through three daemons.
+  const PER = 30;
+  for (let i = 0; i < PER; i++) for (const m of all) m.session.send(`${m.name}:${i}`);
+  const total = PER * all.length;
+  const ids = (m: (typeof all)[0]): string[] =>
+    m.log.events.flatMap((e) => (e.type === 'message' && !e.history ? [e.id] : []));
+  for (const m of all) {
+    await m.log.waitFor(() => ids(m).length >= total, `all ${total} messages at ${m.name}`, 20_000);
+  }
+  const reference = ids(first);
+  assert.equal(new Set(reference).size, total, 'no message twice');
+  for (const m of others) assert.deepEqual(ids(m), reference, `${m.name} saw the order ${first.name} saw`);
+  // A late joiner's history is in that order too.
+  const late = await member(b, 'order', PW, 'late');
+  const order = first.log.events.flatMap((e) => (e.type === 'message' ? [e.body] : []));
+  assert.deepEqual(late.history, order.slice(-late.history.length));
+  await Promise.all([...all, late].map((m) => m.session.close()));
+});
+
+test('two members taking one name at once on two daemons: exactly one gets it (100 tries)', async (t) => {
+  if (skipWithoutNats(t)) return;
+  // Three daemons; the racing pairs sit on the two that are not the sequencer, so both joins cross NATS.
+  const cluster = await startCluster(3, [
+    '--open-rooms',
+    '--handshake-rate',
+    '0',
+    '--join-rate',
+    '0',
+    '--max-per-address',
+    '1000',
+  ]);
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.daemons as [
+    (typeof cluster.daemons)[0],
+    (typeof cluster.daemons)[0],
+    (typeof cluster.daemons)[0],
+  ];
+  const keeper = await member(a, 'race', PW, 'keeper', true);
+  const TRIES = 100;
+  const LANES = 10;
+  let winsB = 0;
+  let winsC = 0;
+  const lane = async (l: number): Promise<void> => {
+    // A loser stays unjoined and races again; a winner is replaced by a new client.
+    let onB: RawClient | undefined;
+    let onC: RawClient | undefined;
+    for (let i = l; i < TRIES; i += LANES) {
+      [onB, onC] = await Promise.all([
+        onB ?? rawAuthenticated(b.port, 'race', PW),
+        onC ?? rawAuthenticated(c.port, 'race', PW),
+      ]);
+      const name = `alice${i}`;
+      const [rb, rc] = await Promise.all([onB.join(name), onC.join(name)]);
+      const won = [rb, rc].filter((f) => f.type === 'init').length;
+      const lost = [rb, rc].filter((f) => f.type === 'error' && f.code === 'name_taken').length;
+      assert.equal(won, 1, `try ${i}: exactly one join succeeds (${JSON.stringify([rb.type, rc.type])})`);
+      assert.equal(lost, 1, `try ${i}: the other is told name_taken`);
+      if (rb.type === 'init') {
+        winsB++;
+        onB.destroy();
+        onB = undefined;
+      } else {
+        winsC++;
+        onC.destroy();
+        onC = undefined;
+      }
+    }
+    onB?.destroy();
+    onC?.destroy();
+  };
+  await Promise.all(Array.from({ length: LANES }, (_, l) => lane(l)));
+  assert.equal(winsB + winsC, TRIES);
+  // Every winner joined and left again; the room saw each name once.
+  await keeper.log.waitFor(
+    () =>
+      keeper.log.events.filter((e) => e.type === 'join' && e.username.startsWith('alice')).length === TRIES,
+    'a join per try',
+    20_000,
+  );
+  const joined = keeper.log.events.flatMap((e) => (e.type === 'join' ? [e.username] : []));
+  assert.equal(new Set(joined).size, joined.length, 'no name joined twice');
+  await keeper.session.close();
+});

@@ -1,0 +1,96 @@
+/**
+ * Test helpers for clusters: a real nats-server with a password, daemons started from the
+ * compiled CLI with `serve --cluster` (secrets through the environment, as documented), and
+ * in-process sessions that join any of them and record their events.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { ChatSession } from '../../lib/client/session.js';
+import { tcpClient } from '../../lib/transport/tcp.js';
+import { EventLog } from './events.js';
+import { type NatsServer, natsProblem, startNatsServer } from './nats.js';
+import { type DaemonProcess, startDaemonProcess } from './processes.js';
+
+export const NATS_USER = 'daemons';
+
+export interface TestCluster {
+  nats: NatsServer;
+  daemons: DaemonProcess[];
+  /** The environment every daemon of this cluster gets (secret, NATS password). */
+  env: NodeJS.ProcessEnv;
+  /** Starts one more daemon of the cluster. */
+  addDaemon(extra?: string[]): Promise<DaemonProcess>;
+  stop(): Promise<void>;
+}
+
+/** Skips (or, on CI, fails) a test when nats-server is missing; true when skipped. */
+export function skipWithoutNats(t: { skip(m: string): void }): boolean {
+  const problem = natsProblem();
+  if (problem && process.env.CI) assert.fail(problem);
+  if (problem) t.skip(problem);
+  return problem !== undefined;
+}
+
+/**
+ * A nats-server and `count` daemons sharing rooms through it, each started with `args`
+ * (rooms, --open-rooms, ...). Announcements every 0.2 s keep failure detection short.
+ */
+export async function startCluster(count: number, args: string[]): Promise<TestCluster> {
+  const password = randomBytes(12).toString('hex');
+  const nats = await startNatsServer({
+    config: `authorization { user: ${NATS_USER}, password: "${password}" }`,
+  });
+  const env: NodeJS.ProcessEnv = {
+    CMD_CHAT_CLUSTER_SECRET: randomBytes(32).toString('base64'),
+    CMD_CHAT_NATS_PASSWORD: password,
+  };
+  const daemons: DaemonProcess[] = [];
+  const addDaemon = async (extra: string[] = []): Promise<DaemonProcess> => {
+    const d = await startDaemonProcess(
+      ['--cluster', nats.url, '--nats-user', NATS_USER, '--cluster-heartbeat', '0.2', ...args, ...extra],
+      env,
+    );
+    daemons.push(d);
+    return d;
+  };
+  // One after the other: the first is the oldest, so it sequences the rooms.
+  for (let i = 0; i < count; i++) await addDaemon();
+  return {
+    nats,
+    daemons,
+    env,
+    addDaemon,
+    stop: async () => {
+      await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
+      await nats.stop();
+    },
+  };
+}
+
+export interface Member {
+  session: ChatSession;
+  log: EventLog;
+  name: string;
+  /** What the room's history held when it joined (bodies, oldest first). */
+  history: string[];
+}
+
+/** Opens a session on `daemon` and joins `room` as `name` (`create`: open rooms). */
+export async function member(
+  daemon: DaemonProcess,
+  room: string,
+  password: string,
+  name: string,
+  create = false,
+): Promise<Member> {
+  const session = await ChatSession.open({
+    transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
+    room,
+    password,
+    username: name,
+    create,
+  });
+  const log = new EventLog(session);
+  const history = (await session.join(name)).map((m) => m.body);
+  return { session, log, name, history };
+}
