@@ -1,21 +1,28 @@
 /**
  * `cmd-chat room-entry NAME`: turns a password typed at a prompt into one line of a rooms
  * file (salt and SRP verifier), so that a daemon started with `--rooms-file` never sees it.
+ * `cmd-chat room-entry --decoy-key`: the file's decoy key line (stable decoys for unknown rooms).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode } from '../lib/exit-codes.js';
 import { normalizeRoomName } from '../lib/protocol/names.js';
-import { roomEntry } from '../lib/server/rooms.js';
+import { decoyKeyEntry, roomEntry } from '../lib/server/rooms.js';
 import { PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
 
 interface RoomEntryArgs {
-  name: string;
+  name?: string;
   passwordFile?: string;
+  decoyKey: boolean;
 }
 
 async function run(args: RoomEntryArgs): Promise<void> {
+  if (args.decoyKey) {
+    process.stdout.write(`${JSON.stringify(decoyKeyEntry())}\n`);
+    return;
+  }
   let room: string;
   try {
+    if (args.name === undefined) throw new Error('no room name');
     room = normalizeRoomName(args.name);
   } catch {
     process.stderr.write(
@@ -40,16 +47,22 @@ async function run(args: RoomEntryArgs): Promise<void> {
 }
 
 export const roomEntryCommand: CommandModule<object, RoomEntryArgs> = {
-  command: 'room-entry <name>',
+  command: 'room-entry [name]',
   describe: 'print a rooms-file line (salt + verifier) for a room, from a password typed at a prompt',
   builder: (y: Argv) =>
     y
       .usage(
-        '$0 room-entry <name>\n\nAppend the printed line to a rooms file and start the daemon with --rooms-file FILE:\n' +
+        '$0 room-entry <name>\n$0 room-entry --decoy-key\n\nAppend the printed line to a rooms file and start the daemon with --rooms-file FILE:\n' +
           'the daemon then holds only verifiers and never sees the password.\n' +
-          `The password is asked on the terminal (twice), or read from --password-file or ${PASSWORD_ENV}.`,
+          `The password is asked on the terminal (twice), or read from --password-file or ${PASSWORD_ENV}.\n` +
+          'Start a rooms file with one --decoy-key line: unknown room names then get the same challenge after a restart.',
       )
-      .positional('name', { type: 'string', demandOption: true, describe: 'room name' })
+      .positional('name', { type: 'string', describe: 'room name' })
+      .option('decoy-key', {
+        type: 'boolean',
+        default: false,
+        describe: "print the rooms file's decoy key line (once per file) instead of a room",
+      })
       .option('password-file', {
         type: 'string',
         describe: 'read the password from the first line of a file',

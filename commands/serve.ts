@@ -7,6 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { NatsRoomBus } from '../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../lib/cluster/keys.js';
 import { SharedRooms } from '../lib/cluster/shared-rooms.js';
+import { wipe } from '../lib/crypto/secret.js';
 import { warmUp } from '../lib/crypto/srp.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
@@ -148,7 +149,12 @@ async function run(args: ServeArgs): Promise<void> {
       fail(`cannot read the rooms file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     try {
-      for (const [name, creds] of parseRoomsFile(text)) addRoom(name, creds);
+      const file = parseRoomsFile(text);
+      for (const [name, creds] of file.rooms) addRoom(name, creds);
+      if (file.decoyKey !== undefined) {
+        registry.setDecoyKey(file.decoyKey);
+        wipe(file.decoyKey);
+      }
     } catch (err) {
       fail((err as Error).message);
     }
@@ -251,6 +257,14 @@ async function run(args: ServeArgs): Promise<void> {
         ? 'behind a proxy: no limit keyed by address'
         : `handshakes ${limits.handshakeRatePerSource || 'unlimited'}/s per source, back-off after ${limits.failuresBeforeBackoff} failed proofs`),
   );
+
+  if (args.roomsFile !== undefined && !registry.stableDecoys) {
+    logger.info(
+      'WARNING: the rooms file has no decoy_key line: unknown room names get other salts after each restart, so ' +
+        'probing names before and after a restart tells its rooms from unknown ones. Add one with ' +
+        '`cmd-chat room-entry --decoy-key >> FILE`.',
+    );
+  }
 
   if (args.legacy) {
     logger.info(

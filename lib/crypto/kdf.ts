@@ -6,6 +6,13 @@
  *   v1 key    = HKDF-SHA256(password UTF-8, salt=room_salt, info="cmd-chat-room-key", 32)
  *   channel   = HKDF-SHA256(K, salt="", info="cmd-chat/v2 c2s" | "cmd-chat/v2 s2c", 32)
  *
+ * Salts that stay the same for the same room configuration (restarts, several daemons):
+ *   password room srp_salt = HKDF-SHA256(room name UTF-8, salt="", info="cmd-chat/v2 room name salt", 16)
+ *   room_salt              = HKDF-SHA256(srp_salt, salt="", info="cmd-chat/v2 room salt", 16)
+ *   v1 srp salt            = HKDF-SHA256(srp_salt, salt="", info="cmd-chat/v1 srp salt", 4)
+ * None of them depends on the password: every salt is sent to anyone who asks, and a salt made
+ * from the password would let anyone test password guesses offline (docs/security.md).
+ *
  * Room fingerprint format: the first 100 bits of HKDF-SHA256(room key, salt="",
  * info="cmd-chat/v2 fingerprint", 13 bytes), written in the RFC 4648 base32 alphabet
  * (A-Z, 2-7; no 0/1/8/9 to confuse with letters) as 5 groups of 4 characters joined by '-',
@@ -25,6 +32,9 @@ const INFO_ROOM = 'cmd-chat-room-key';
 const INFO_C2S = 'cmd-chat/v2 c2s';
 const INFO_S2C = 'cmd-chat/v2 s2c';
 const INFO_FINGERPRINT = 'cmd-chat/v2 fingerprint';
+const INFO_NAME_SALT = 'cmd-chat/v2 room name salt';
+const INFO_ROOM_SALT = 'cmd-chat/v2 room salt';
+const INFO_V1_SALT = 'cmd-chat/v1 srp salt';
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 function toBuf(v: string | Buffer): Buffer {
@@ -73,6 +83,24 @@ export function roomKeyV1(password: string | Buffer, roomSalt: Buffer): Buffer {
   const key = hkdf(pw, roomSalt, INFO_ROOM);
   wipe(pw);
   return key;
+}
+
+/**
+ * The SRP salt of a room the daemon was given a password for: a function of the room name
+ * alone, so the same room gets the same salt on every start and on every daemon.
+ */
+export function passwordRoomSalt(roomName: string): Buffer {
+  return hkdf(Buffer.from(roomName, 'utf8'), EMPTY, INFO_NAME_SALT, 16);
+}
+
+/** A room's `room_salt`, derived from its SRP salt (so it is as stable as that salt). */
+export function roomSaltFor(srpSalt: Buffer): Buffer {
+  return hkdf(srpSalt, EMPTY, INFO_ROOM_SALT, 16);
+}
+
+/** The 4-byte salt of a legacy room's v1 verifier, derived from its SRP salt. */
+export function legacySaltFor(srpSalt: Buffer): Buffer {
+  return hkdf(srpSalt, EMPTY, INFO_V1_SALT, 4);
 }
 
 /** Per-direction AES-256-GCM keys from the SRP session key K. */

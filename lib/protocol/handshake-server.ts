@@ -2,11 +2,11 @@
  * The daemon's side of the v2 handshake as a state machine with no I/O: it is given the
  * client's frames and returns the frames to send. It never reveals whether a room exists:
  * an unknown room gets a decoy (deterministic salt and verifier) and fails at verify with
- * the same `auth_failed` as a wrong password.
+ * the same `auth_failed` as a wrong password. A room's room_salt is derived from its SRP salt.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Fernet } from '../crypto/fernet.js';
-import { channelKeys } from '../crypto/kdf.js';
+import { channelKeys, roomSaltFor } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { SrpError, SrpServer } from '../crypto/srp.js';
 import { ProtocolError } from './errors.js';
@@ -106,7 +106,7 @@ export class ServerHandshake {
         identity: Buffer.from(room, 'utf8'),
         salt: init.create.salt,
         verifier: init.create.verifier,
-        roomSalt: randomBytes(16),
+        roomSalt: roomSaltFor(init.create.salt),
       };
       this.created = creds;
       this.real = true;

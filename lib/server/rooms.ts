@@ -1,10 +1,12 @@
 /**
  * The daemon's room registry: static rooms (from passwords or a verifier file), rooms that
  * clients create in open-rooms mode, and the decoy credentials that make an unknown room
- * look like a real one. It holds verifiers, never passwords.
+ * look like a real one. It holds verifiers, never passwords. Salts are stable for the same
+ * configuration (restarts, several daemons): a password room's salt comes from its name, a
+ * rooms-file room's from its line, every room_salt from the SRP salt (lib/crypto/kdf.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { verifierV2 } from '../crypto/kdf.js';
+import { legacySaltFor, passwordRoomSalt, roomSaltFor, verifierV2 } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { computeVerifier, N_BYTES, reduceModN } from '../crypto/srp.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -27,7 +29,9 @@ export interface RegistryOptions extends RoomLimits {
 
 /**
  * Computes a room's credentials from its password, as a daemon with `--room NAME=PASSWORD`
- * does. With `legacy`, also the v1 credentials original clients authenticate against.
+ * does. The salts depend on the room name only (see passwordRoomSalt), so the same name and
+ * password give the same credentials, room key and fingerprint on every start. With `legacy`,
+ * also the v1 credentials original clients authenticate against.
  */
 export async function credentialsFromPassword(
   room: string,
@@ -35,18 +39,18 @@ export async function credentialsFromPassword(
   legacy = false,
 ): Promise<RoomCredentials> {
   const name = normalizeRoomName(room);
-  const salt = randomBytes(16);
+  const salt = passwordRoomSalt(name);
   const { verifier, master } = await verifierV2(name, password, salt);
   wipe(master);
   const creds: RoomCredentials = {
     identity: Buffer.from(name, 'utf8'),
     salt,
     verifier,
-    roomSalt: randomBytes(16),
+    roomSalt: roomSaltFor(salt),
   };
   if (legacy) {
     // The original's layout: a 4-byte salt, identity `chat`, the bare password.
-    const v1Salt = randomBytes(4);
+    const v1Salt = legacySaltFor(salt);
     creds.legacy = { salt: v1Salt, verifier: computeVerifier(V1_IDENTITY, password, v1Salt) };
   }
   return creds;
@@ -59,20 +63,45 @@ export interface RoomEntry {
   verifier: string;
 }
 
-/** Produces a rooms-file entry from a password (the `room-entry` subcommand). */
+/**
+ * Produces a rooms-file entry from a password (the `room-entry` subcommand). The salt is
+ * random: the line itself keeps it stable.
+ */
 export async function roomEntry(room: string, password: string | Buffer): Promise<RoomEntry> {
-  const creds = await credentialsFromPassword(room, password);
-  return { room: normalizeRoomName(room), salt: b64(creds.salt), verifier: b64(creds.verifier) };
+  const name = normalizeRoomName(room);
+  const salt = randomBytes(16);
+  const { verifier, master } = await verifierV2(name, password, salt);
+  wipe(master);
+  return { room: name, salt: b64(salt), verifier: b64(verifier) };
+}
+
+/** Bytes of a rooms file's decoy key. */
+export const DECOY_KEY_BYTES = 32;
+
+/** The rooms-file line that keeps decoys stable: `{"decoy_key":b64}` (32 random bytes). */
+export function decoyKeyEntry(): { decoy_key: string } {
+  const key = randomBytes(DECOY_KEY_BYTES);
+  const line = { decoy_key: b64(key) };
+  wipe(key);
+  return line;
+}
+
+/** A parsed rooms file: its rooms and, if it has one, the decoy key. */
+export interface RoomsFile {
+  rooms: Map<string, RoomCredentials>;
+  decoyKey?: Buffer;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
- * Parses a rooms file: one JSON entry per line; blank lines and lines starting with `#` are
- * ignored. Throws an Error naming the line number (never its content) on anything wrong.
+ * Parses a rooms file: one JSON entry per line (a room, or at most one decoy key); blank lines
+ * and lines starting with `#` are ignored. Throws an Error naming the line number (never its
+ * content) on anything wrong.
  */
-export function parseRoomsFile(text: string): Map<string, RoomCredentials> {
+export function parseRoomsFile(text: string): RoomsFile {
   const rooms = new Map<string, RoomCredentials>();
+  let decoyKey: Buffer | undefined;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -83,6 +112,18 @@ export function parseRoomsFile(text: string): Map<string, RoomCredentials> {
       entry = JSON.parse(line);
     } catch {
       throw new Error(`${where}: not valid JSON`);
+    }
+    if (typeof entry === 'object' && entry !== null && 'decoy_key' in entry) {
+      const key = (entry as { decoy_key: unknown }).decoy_key;
+      if (decoyKey !== undefined) throw new Error(`${where}: a second decoy_key`);
+      if (
+        typeof key !== 'string' ||
+        !BASE64.test(key) ||
+        Buffer.from(key, 'base64').length !== DECOY_KEY_BYTES
+      )
+        throw new Error(`${where}: decoy_key must be ${DECOY_KEY_BYTES} bytes in base64`);
+      decoyKey = Buffer.from(key, 'base64');
+      continue;
     }
     const e = entry as Partial<RoomEntry>;
     if (typeof e !== 'object' || e === null || typeof e.room !== 'string') {
@@ -108,15 +149,22 @@ export function parseRoomsFile(text: string): Map<string, RoomCredentials> {
     if (salt.length < 16 || salt.length > 64) throw new Error(`${where}: salt must be 16 to 64 bytes`);
     if (verifier.length < 1 || verifier.length > 256)
       throw new Error(`${where}: verifier has the wrong length`);
-    rooms.set(name, { identity: Buffer.from(name, 'utf8'), salt, verifier, roomSalt: randomBytes(16) });
+    rooms.set(name, { identity: Buffer.from(name, 'utf8'), salt, verifier, roomSalt: roomSaltFor(salt) });
   }
-  return rooms;
+  return decoyKey === undefined ? { rooms } : { rooms, decoyKey };
 }
 
 export class RoomRegistry implements RoomDirectory {
   private readonly rooms = new Map<string, Room>();
-  /** Per-run secret behind the decoys: the same unknown name gets the same salt within a run. */
-  private readonly decoySecret = randomBytes(32);
+  /**
+   * Secret behind the decoys: a rooms file's decoy key (the same on every start), otherwise
+   * per run. Never derived from a verifier: what it makes is sent to strangers.
+   */
+  private decoySecret: Buffer = randomBytes(DECOY_KEY_BYTES);
+  /** Whether the decoy secret is a configured key (decoys then look like rooms-file rooms). */
+  private decoyKeyed = false;
+  /** Whether there are password rooms, whose salt is a function of their name. */
+  private passwordRooms = false;
   /** Whether password rooms are legacy rooms (legacy mode): decoys then look like them. */
   private legacyRooms = false;
   private readonly roomLimits: RoomLimits;
@@ -153,9 +201,11 @@ export class RoomRegistry implements RoomDirectory {
   }
 
   addStatic(name: string, creds: RoomCredentials): Room {
-    if (creds.legacy) this.legacyRooms = true;
     if (this.rooms.has(name)) throw new Error('room listed twice');
     if (this.rooms.size >= this.options.maxRooms) throw new Error('more rooms than --max-rooms allows');
+    if (creds.legacy) this.legacyRooms = true;
+    // A password room is recognisable by its salt (the one its name gives): decoys copy that.
+    if (creds.salt.equals(passwordRoomSalt(name))) this.passwordRooms = true;
     const room = new Room(name, creds, 'static', this.roomLimits);
     this.rooms.set(name, room);
     return room;
@@ -253,11 +303,32 @@ export class RoomRegistry implements RoomDirectory {
   }
 
   /**
-   * Stand-in credentials for an unknown room, stable per name within a run. The verifier is a
-   * keyed hash expansion reduced mod N, never an exponentiation: the handshake asks for the
-   * decoy on every srp_init (real room or not), so both paths do exactly the same work and
-   * cannot be told apart by timing. In legacy mode a decoy looks like a password room (those
-   * are legacy rooms there), `legacy` flag included.
+   * Makes the decoys stable across restarts and daemons: the secret behind them becomes a
+   * rooms file's decoy key, and decoys look like rooms-file rooms (keyed salts, no legacy flag).
+   */
+  setDecoyKey(key: Buffer): void {
+    wipe(this.decoySecret);
+    this.decoySecret = Buffer.from(key);
+    this.decoyKeyed = true;
+  }
+
+  /**
+   * Whether an unknown room's challenge is the same after a restart with the same
+   * configuration: true with a decoy key, or when decoys copy password rooms (whose salts are
+   * a function of the name); false with only a rooms file without a decoy key (or open rooms).
+   */
+  get stableDecoys(): boolean {
+    return this.decoyKeyed || this.passwordRooms;
+  }
+
+  /**
+   * Stand-in credentials for an unknown room, stable per name (see stableDecoys). They copy
+   * one kind of room: rooms-file rooms when a decoy key is set (a keyed-hash salt, as random
+   * to a stranger as a room-entry salt), else password rooms if there are any (the salt their
+   * name gives, and in legacy mode the `legacy` flag), else the keyed salt with a per-run
+   * secret. The verifier is a keyed hash expansion reduced mod N, never an exponentiation: the
+   * handshake asks for the decoy on every srp_init (real room or not), so both paths do
+   * exactly the same work and cannot be told apart by timing.
    */
   decoy(name: string): RoomCredentials {
     const derive = (label: string, bytes = 32): Buffer => {
@@ -269,12 +340,13 @@ export class RoomRegistry implements RoomDirectory {
       }
       return Buffer.concat(blocks).subarray(0, bytes);
     };
+    const likePasswordRooms = this.passwordRooms && !this.decoyKeyed;
     const identity = Buffer.from(name, 'utf8');
-    const salt = derive('salt', 16);
+    const salt = likePasswordRooms ? passwordRoomSalt(name) : derive('salt', 16);
     // 32 bytes more than N, so the reduction leaves no visible bias.
     const verifier = Buffer.from(reduceModN(derive('verifier', N_BYTES + 32)));
-    const creds: RoomCredentials = { identity, salt, verifier, roomSalt: derive('room_salt', 16) };
-    if (this.legacyRooms) creds.legacy = { salt: derive('v1_salt', 4), verifier };
+    const creds: RoomCredentials = { identity, salt, verifier, roomSalt: roomSaltFor(salt) };
+    if (likePasswordRooms && this.legacyRooms) creds.legacy = { salt: legacySaltFor(salt), verifier };
     return creds;
   }
 
