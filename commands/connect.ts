@@ -1,23 +1,24 @@
 /**
- * `cmd-chat connect`: parse the client's options, pick the transport, authenticate with a
+ * `cmd-chat connect`: parse the client's options, pick the transport, authenticate (to each room) with a
  * spinner on a terminal, join (asking for another name if it is taken), then run the REPL
  * on a terminal or pipe mode otherwise, and exit with a documented code.
  */
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { colorEnabled } from '../lib/client/colors.js';
-import type { MessageEvent } from '../lib/client/events.js';
+import { MAX_ROOMS } from '../lib/client/commands.js';
 import { runPipe } from '../lib/client/pipe.js';
+import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
 import { clientTransportFor } from '../lib/transport/index.js';
 import type { ClientTransport } from '../lib/transport/transport.js';
-import { PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
+import { PASSWORD_ENV, passwordFromSources, promptHidden, readPasswordLines } from './password.js';
 
 interface ConnectArgs {
   args: Array<string | number>;
-  room: string;
+  room: string[];
   password?: string;
   passwordFile?: string;
   socket?: string;
@@ -114,21 +115,53 @@ async function askAnotherName(taken: string, reason: string): Promise<string | u
   }
 }
 
+/** The rooms to join, in order (repeated --room), without duplicates. */
+function roomsOf(args: ConnectArgs): string[] {
+  const given = (Array.isArray(args.room) ? args.room : [args.room]).map(String);
+  const rooms = [...new Set(given.length > 0 ? given : [DEFAULT_ROOM])];
+  if (rooms.length > MAX_ROOMS)
+    fail(`at most ${MAX_ROOMS} rooms at once (--room given ${rooms.length} times)`, ExitCode.usage);
+  return rooms;
+}
+
+/**
+ * The password of each room. A password from the argument, --password or the environment
+ * serves every room. --password-file holds one line per room in the order of --room (a file
+ * of one line serves every room). Otherwise a terminal asks for each room, hidden.
+ */
+async function passwordsFor(
+  rooms: string[],
+  args: ConnectArgs,
+  positional: string | undefined,
+  interactive: boolean,
+): Promise<string[]> {
+  const flag = positional ?? args.password;
+  if ((flag === undefined || flag === '') && args.passwordFile !== undefined) {
+    const lines = readPasswordLines(args.passwordFile);
+    if (lines.length === 1) return rooms.map(() => lines[0]!);
+    if (lines.length < rooms.length)
+      throw new Error(
+        `the password file ${JSON.stringify(args.passwordFile)} has ${lines.length} lines for ${rooms.length} rooms (one line per --room, or one for all)`,
+      );
+    return rooms.map((_, i) => lines[i]!);
+  }
+  const shared = passwordFromSources({ password: flag });
+  if (shared !== undefined) return rooms.map(() => shared);
+  if (!interactive)
+    throw new Error(`no password: give it as an argument, --password-file or ${PASSWORD_ENV}`);
+  const passwords: string[] = [];
+  for (const room of rooms) passwords.push(await promptHidden(`Password for room ${room}: `));
+  return passwords;
+}
+
 async function run(args: ConnectArgs): Promise<void> {
   const interactive = process.stdin.isTTY === true;
   if (interactive) warnPipeOnly(args);
   const { transport, name, password: positionalPassword } = target(args);
-  let password: string | undefined;
+  const roomNames = roomsOf(args);
+  let passwords: string[] = [];
   try {
-    password = passwordFromSources({
-      password: positionalPassword ?? args.password,
-      passwordFile: args.passwordFile,
-    });
-    if (password === undefined) {
-      if (!interactive)
-        fail(`no password: give it as an argument, --password-file or ${PASSWORD_ENV}`, ExitCode.usage);
-      password = await promptHidden(`Password for room ${args.room}: `);
-    }
+    passwords = await passwordsFor(roomNames, args, positionalPassword, interactive);
   } catch (err) {
     fail(
       (err as Error).message,
@@ -142,53 +175,66 @@ async function run(args: ConnectArgs): Promise<void> {
         .default({ text: `connecting to ${transport.description}`, stream: process.stderr })
         .start()
     : undefined;
-  let session: ChatSession;
-  try {
-    session = await ChatSession.open({
+  // Load the REPL before joining: no await may separate the join from the UI's listener, or
+  // the events that arrive in between would be lost (the session holds them until then).
+  const repl = interactive ? await import('../lib/client/repl.js') : undefined;
+
+  /** Opens a session to `room` and joins it; rejects with a SessionError. */
+  const openRoom = async (
+    room: string,
+    password: string,
+    username: string,
+    askName: boolean,
+  ): Promise<RoomHandle> => {
+    const session = await ChatSession.open({
       transport,
-      room: args.room,
+      room,
       password,
       create: args.create,
       legacy: args.legacy,
-      username: name,
+      username,
       onStage: (stage) => {
         if (!spinner) return;
-        if (stage === 'deriving') spinner.text = 'deriving keys';
-        else if (stage === 'verifying') spinner.text = 'joining';
+        if (stage === 'deriving')
+          spinner.text = roomNames.length > 1 ? `deriving keys for #${room}` : 'deriving keys';
+        else if (stage === 'verifying') spinner.text = roomNames.length > 1 ? `joining #${room}` : 'joining';
       },
     });
-  } catch (err) {
-    spinner?.stop();
-    const e = err instanceof SessionError ? err : new SessionError('protocol', String(err));
-    fail(e.message, EXIT_FOR[e.code]);
-  }
-
-  // Load the REPL before joining: no await may separate the join from the UI's listener, or
-  // the events that arrive in between would be lost.
-  const repl = interactive ? await import('../lib/client/repl.js') : undefined;
-  let username = name;
-  let history: MessageEvent[];
-  for (;;) {
-    try {
-      history = await session.join(username);
-      break;
-    } catch (err) {
-      const e = err as SessionError;
-      if ((e.code === 'name_taken' || e.code === 'bad_name') && interactive) {
-        spinner?.stop();
-        const next = await askAnotherName(username, e.message);
-        if (next === undefined) {
-          await session.close();
-          fail(e.message, ExitCode.refused);
+    let wanted = username;
+    for (;;) {
+      try {
+        return { session, history: await session.join(wanted) };
+      } catch (err) {
+        const e = err instanceof SessionError ? err : new SessionError('protocol', String(err));
+        if ((e.code === 'name_taken' || e.code === 'bad_name') && askName) {
+          spinner?.stop();
+          const next = await askAnotherName(wanted, e.message);
+          if (next !== undefined) {
+            wanted = next;
+            continue;
+          }
         }
-        username = next;
-        continue;
+        await session.close();
+        throw e;
       }
+    }
+  };
+
+  const handles: RoomHandle[] = [];
+  let username = name;
+  for (const [i, room] of roomNames.entries()) {
+    try {
+      const handle = await openRoom(room, passwords[i]!, username, interactive);
+      username = handle.session.me.username;
+      handles.push(handle);
+    } catch (err) {
       spinner?.stop();
-      await session.close();
-      fail(e.message, EXIT_FOR[e.code] ?? ExitCode.refused);
+      await Promise.all(handles.map((h) => h.session.close()));
+      const e = err instanceof SessionError ? err : new SessionError('protocol', String(err));
+      fail(roomNames.length > 1 ? `#${room}: ${e.message}` : e.message, EXIT_FOR[e.code] ?? ExitCode.refused);
     }
   }
+  passwords = [];
   spinner?.stop();
 
   const color = colorEnabled({
@@ -200,19 +246,19 @@ async function run(args: ConnectArgs): Promise<void> {
   if (!interactive) {
     process.once('SIGINT', () => {
       interrupted = true;
-      void session.close();
+      for (const h of handles) void h.session.close();
     });
   }
   const outcome = repl
     ? await repl.runRepl({
-        session,
-        history,
+        rooms: handles,
+        openRoom: (room, password, as) => openRoom(room, password, as, false),
         input: process.stdin,
         output: process.stdout,
         color,
         daemon: transport.description,
       })
-    : await runPipe(session, history, {
+    : await runPipe(handles, {
         input: process.stdin,
         output: process.stdout,
         errors: process.stderr,
@@ -248,14 +294,19 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
           'or the hidden prompt (on a terminal).',
       )
       .positional('args', { type: 'string', array: true, describe: 'HOST PORT NAME [PASSWORD]' })
-      .option('room', { type: 'string', default: DEFAULT_ROOM, describe: 'room to join' })
+      .option('room', {
+        type: 'string',
+        array: true,
+        default: [DEFAULT_ROOM],
+        describe: `room to join; repeat it to join several (at most ${MAX_ROOMS}; Alt+number switches)`,
+      })
       .option('password', {
         type: 'string',
         describe: 'the room password (visible in `ps`: prefer the alternatives)',
       })
       .option('password-file', {
         type: 'string',
-        describe: 'read the password from the first line of a file',
+        describe: 'read the password from a file: one line per --room in order, or one line for all',
       })
       .option('socket', { type: 'string', describe: 'connect to a daemon on a Unix domain socket' })
       .option('proxy', {

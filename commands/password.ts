@@ -26,6 +26,17 @@ export function readPasswordFile(path: string): string {
   return first;
 }
 
+/** Reads a password file of one password per line (trailing empty lines ignored). */
+export function readPasswordLines(path: string): string[] {
+  const first = readPasswordFile(path);
+  const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+  while (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  lines[0] = first;
+  if (lines.some((l) => l === ''))
+    throw new Error(`the password file ${JSON.stringify(path)} has an empty line`);
+  return lines;
+}
+
 /**
  * The password from the flag, the file or the environment, in that order; undefined if none
  * (the caller then prompts or generates). A bare `--password` (empty) means "prompt".

@@ -50,7 +50,33 @@ export interface CommandContext {
   readonly scrollback?: Scrollback;
   /** Prints events again (REPL only), with `mark` highlighted in them. */
   showEvents?(events: ChatEvent[], mark?: string): void;
+  /** The rooms this client is in (absent when it can be in one only). */
+  readonly rooms?: RoomControl;
 }
+
+/** One room of the client, as /rooms lists it. */
+export interface RoomSummary {
+  name: string;
+  current: boolean;
+  /** Messages that arrived while another room was current. */
+  unread: number;
+  /** Of those, the ones that mention our name. */
+  mentions: number;
+}
+
+/** Several rooms in one client: each its own session; one is current (input goes there). */
+export interface RoomControl {
+  list(): RoomSummary[];
+  /** Makes a room current, by name or by its number in /rooms; false if there is none. */
+  switchTo(nameOrNumber: string): boolean;
+  /** Joins another room (REPL: asks its password, hidden). */
+  join?(name: string): Promise<void>;
+  /** Leaves a room (the current one when no name is given). */
+  part?(name: string | undefined): Promise<void>;
+}
+
+/** How many rooms one client may be in at once (Alt+1 … Alt+9, Alt+0 for the tenth). */
+export const MAX_ROOMS = 10;
 
 /** /search shows at most this many matches (the newest); /last at most this many events. */
 export const MAX_SHOWN = 200;
@@ -319,6 +345,57 @@ export const commands: SlashCommand[] = [
       const events = back.last(Math.min(n, MAX_SHOWN));
       ctx.info(`-- the last ${events.length} of ${back.size} events --`);
       ctx.showEvents(events);
+    },
+  },
+  {
+    name: 'join',
+    aliases: [],
+    args: '<room>',
+    help: `join another room on the same daemon (asks its password; at most ${MAX_ROOMS} rooms)`,
+    interactiveOnly: true,
+    async run(ctx, args) {
+      const name = args.trim();
+      if (!name) return ctx.error('usage: /join <room>');
+      if (!ctx.rooms?.join) return ctx.error('joining rooms is not available here');
+      await ctx.rooms.join(name);
+    },
+  },
+  {
+    name: 'part',
+    aliases: ['leave'],
+    args: '[room]',
+    help: 'leave a room (the current one by default) and stay in the others',
+    interactiveOnly: true,
+    async run(ctx, args) {
+      if (!ctx.rooms?.part) return ctx.error('/part needs another room to stay in: /quit leaves');
+      await ctx.rooms.part(args.trim() || undefined);
+    },
+  },
+  {
+    name: 'rooms',
+    aliases: [],
+    args: '',
+    help: 'list your rooms with their numbers and unread counts',
+    run(ctx) {
+      const rooms = ctx.rooms?.list() ?? [{ name: ctx.session.room, current: true, unread: 0, mentions: 0 }];
+      rooms.forEach((r, i) => {
+        const unread =
+          r.unread > 0
+            ? `, ${r.unread} unread${r.mentions > 0 ? ` (${r.mentions} mentioning you)` : ''}`
+            : '';
+        ctx.info(`${i + 1}. #${r.name}${r.current ? ' (current)' : ''}${unread}`);
+      });
+    },
+  },
+  {
+    name: 'switch',
+    aliases: ['sw'],
+    args: '<room|number>',
+    help: 'make another of your rooms current (also Alt+number, Ctrl-N, Ctrl-P)',
+    run(ctx, args) {
+      const wanted = args.trim();
+      if (!wanted) return ctx.error('usage: /switch <room|number>');
+      if (!ctx.rooms?.switchTo(wanted)) ctx.error(`you are not in a room ${wanted} (/rooms lists yours)`);
     },
   },
   {

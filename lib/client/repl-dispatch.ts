@@ -4,7 +4,7 @@
  * with a context bound to the current room, and its output appears above the prompt.
  */
 import { type Colors, createColors } from './colors.js';
-import { type CommandContext, parseInput, runCommand } from './commands.js';
+import { type CommandContext, parseInput, type RoomControl, runCommand } from './commands.js';
 import { fromInputLine } from './paste.js';
 import type { ReplRoom } from './repl-room.js';
 import type { ReplScreen } from './repl-screen.js';
@@ -16,6 +16,8 @@ export interface DispatchOptions {
   daemon: string;
   /** Ends the REPL (/quit). */
   quit(): void;
+  /** The client's rooms, for /join, /part, /rooms and /switch. */
+  roomControl(): RoomControl;
 }
 
 export class LineDispatcher {
@@ -49,6 +51,7 @@ export class LineDispatcher {
       quit: () => this.options.quit(),
       scrollback: room.scrollback,
       showEvents: (events, mark) => room.showEvents(events, mark),
+      rooms: this.options.roomControl(),
     };
   }
 

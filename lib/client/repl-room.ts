@@ -2,7 +2,10 @@
  * One room as the REPL shows it: its session, what the user chose to see there (ignore
  * list, bell, notifications), the scrollback for /search and /last, and the rendering of
  * its events onto the shared screen (with the bell and the away notifier for live messages).
+ * While another room is current its events are held (bounded) and its new messages counted
+ * as unread; they are shown when the room becomes current again.
  */
+import { createColors } from './colors.js';
 import type { ViewState } from './commands.js';
 import { isIgnored } from './commands.js';
 import type { ChatEvent } from './events.js';
@@ -15,6 +18,9 @@ import { Scrollback } from './scrollback.js';
 import type { ChatSession } from './session.js';
 import { terminalLayout } from './wrap.js';
 
+/** Events held for a room that is not current; older ones stay in its scrollback only. */
+export const MAX_HELD = 200;
+
 /** The prompt: room and name, both sanitised (the daemon tells us our name). */
 export function promptFor(room: string, name: string): string {
   return `[${sanitizeName(room)}] ${sanitizeName(name)}> `;
@@ -26,11 +32,21 @@ export interface RoomDisplay {
   color: boolean;
   /** Highlights code fences in a body (with colours only). */
   highlight: ((body: string) => string) | undefined;
+  /** True when `room` is the one on screen. */
+  isCurrent(room: ReplRoom): boolean;
+  /** The room's unread count or our name in it changed: the prompt shows both. */
+  changed(room: ReplRoom): void;
 }
 
 export class ReplRoom {
   readonly view: ViewState;
   readonly scrollback = new Scrollback();
+  /** Messages that arrived while another room was current, and those mentioning us. */
+  unread = 0;
+  mentions = 0;
+  private held: ChatEvent[] = [];
+  private heldDropped = 0;
+  private heldHistory: readonly ChatEvent[] = [];
 
   constructor(
     readonly session: ChatSession,
@@ -43,38 +59,90 @@ export class ReplRoom {
     return this.session.room;
   }
 
-  /** The prompt for this room and our name in it. */
+  /** The prompt for this room and our name in it (without other rooms' activity). */
   prompt(): string {
     return promptFor(this.session.room, this.session.me.username);
   }
 
-  /** An event of this room: remembered, then shown unless its sender is ignored. */
+  private render(ev: ChatEvent, mark?: string): string {
+    const { screen, color, highlight } = this.display;
+    const me = this.session.me.username;
+    const layout = terminalLayout(screen.columns);
+    return renderEvent(ev, { color, me, highlight, layout, ...(mark !== undefined ? { mark } : {}) });
+  }
+
+  /** An event of this room: remembered, then shown (or held) unless its sender is ignored. */
   readonly onEvent = (ev: ChatEvent): void => {
-    const { screen, notifier, color, highlight } = this.display;
+    const { screen, notifier } = this.display;
     this.scrollback.add(ev);
     this.view.ignored.observe(ev);
     if (isIgnored(this.view, ev)) return;
-    if (ev.type === 'rename' && ev.userId === this.session.me.user_id) screen.setPrompt(this.prompt());
-    const me = this.session.me.username;
-    let text = renderEvent(ev, { color, me, highlight, layout: terminalLayout(screen.columns) });
-    if (ev.type === 'message' && !ev.mine && !ev.history) {
-      const mention = mentionsMe(ev, me);
-      if (this.view.bell === 'on' || (this.view.bell === 'mentions' && mention)) text += '\x07';
+    if (ev.type === 'rename' && ev.userId === this.session.me.user_id) this.display.changed(this);
+    const live = ev.type === 'message' && !ev.mine && !ev.history;
+    const mention = live && mentionsMe(ev, this.session.me.username);
+    const bell = live && (this.view.bell === 'on' || (this.view.bell === 'mentions' && mention));
+    if (ev.type === 'message' && live)
       notifier.messageArrived(ev, this.session.room, mention, this.view.notify);
+    if (!this.display.isCurrent(this)) {
+      this.hold(ev);
+      if (live || (ev.type === 'private' && !ev.mine)) {
+        this.unread++;
+        if (mention || ev.type === 'private') this.mentions++;
+        this.display.changed(this);
+      }
+      if (bell) screen.writeRaw('\x07');
+      return;
     }
-    screen.printAbove(text);
+    screen.printAbove(this.render(ev) + (bell ? '\x07' : ''));
   };
+
+  private hold(ev: ChatEvent): void {
+    this.held.push(ev);
+    if (this.held.length > MAX_HELD) {
+      this.held.shift();
+      this.heldDropped++;
+    }
+  }
+
+  /** Shows this room's history with its markers: now if current, else when it becomes so. */
+  showHistory(history: readonly ChatEvent[]): void {
+    if (!this.display.isCurrent(this)) {
+      this.heldHistory = history;
+      return;
+    }
+    if (history.length === 0) return;
+    const { screen, color } = this.display;
+    const c = createColors(color);
+    screen.printAbove(c.dim(`-- ${history.length} earlier message${history.length === 1 ? '' : 's'} --`));
+    for (const ev of history) this.onEvent(ev);
+    screen.printAbove(c.dim('-- now --'));
+  }
+
+  /** The room became current: what was held for it, then its unread count is reset. */
+  showHeld(): void {
+    const { screen, color } = this.display;
+    const c = createColors(color);
+    const history = this.heldHistory;
+    this.heldHistory = [];
+    const held = this.held;
+    this.held = [];
+    if (history.length > 0) this.showHistory(history);
+    if (held.length > 0) {
+      const dropped = this.heldDropped > 0 ? ` (the newest ${held.length} events shown; /last for more)` : '';
+      const unread = this.unread > 0 ? `${this.unread} unread` : 'while you were away';
+      screen.printAbove(c.dim(`-- #${sanitizeName(this.name)}: ${unread}${dropped} --`));
+      for (const ev of held) screen.printAbove(this.render(ev));
+    }
+    this.heldDropped = 0;
+    this.unread = 0;
+    this.mentions = 0;
+  }
 
   /** Prints events again (/search, /last), with `mark` highlighted in them. */
   showEvents(events: readonly ChatEvent[], mark?: string): void {
-    const { screen, color, highlight } = this.display;
-    const me = this.session.me.username;
     for (const ev of events) {
       if (isIgnored(this.view, ev)) continue;
-      const layout = terminalLayout(screen.columns);
-      screen.printAbove(
-        renderEvent(ev, { color, me, highlight, layout, ...(mark !== undefined ? { mark } : {}) }),
-      );
+      this.display.screen.printAbove(this.render(ev, mark));
     }
   }
 }

@@ -5,7 +5,9 @@
  *   repl-terminal.ts   terminal modes (raw, bracketed paste, focus reporting, title), Ctrl-Z
  *   repl-input.ts      raw input → focus / paste / key filters → the line editor
  *   repl-screen.ts     the line editor and printing above it without losing the typed line
+ *   repl-rooms.ts      the rooms of this client: the current one, unread counts, switching
  *   repl-room.ts       a room's view state, scrollback and event rendering; the welcome
+ *   repl-secret.ts     a hidden question on the input line (a room's password for /join)
  *   repl-dispatch.ts   a submitted line → message or slash command (commands.ts)
  *   repl-notifier.ts   focus, unread count in the title, desktop notifications
  *
@@ -13,26 +15,28 @@
  * the sanitisers (command output, prompt, welcome lines, completion candidates); the only
  * escape sequences we write ourselves are fixed ones (modes, title, notifications, colours).
  */
-import { createColors } from './colors.js';
+import type { RoomControl } from './commands.js';
 import { complete } from './completer.js';
-import type { ChatEvent } from './events.js';
 import { highlightFences, loadHighlighter } from './highlight.js';
 import { BracketedPasteFilter } from './paste.js';
 import { LineDispatcher } from './repl-dispatch.js';
-import { TerminalInput } from './repl-input.js';
+import { type KeySink, TerminalInput } from './repl-input.js';
 import { AwayNotifier } from './repl-notifier.js';
-import { ReplRoom, welcomeLines } from './repl-room.js';
+import { ReplRooms, type RoomHandle, type RoomOpener } from './repl-rooms.js';
 import { ReplScreen } from './repl-screen.js';
+import { SecretPrompt } from './repl-secret.js';
 import { TerminalModes } from './repl-terminal.js';
 import type { ChatSession, SessionError } from './session.js';
 
 export { promptFor } from './repl-room.js';
+export type { RoomHandle, RoomOpener } from './repl-rooms.js';
 export { HISTORY_SIZE } from './repl-screen.js';
 
 export interface ReplOptions {
-  session: ChatSession;
-  /** The room's history as replayed when we joined (oldest first), shown after the welcome. */
-  history?: readonly ChatEvent[];
+  /** The joined rooms (at least one); the first is current. */
+  rooms: readonly RoomHandle[];
+  /** Joins another room for /join (absent: /join is refused). */
+  openRoom?: RoomOpener;
   input: NodeJS.ReadStream;
   output: NodeJS.WriteStream;
   color: boolean;
@@ -45,8 +49,7 @@ export type ReplOutcome = { kind: 'quit' } | { kind: 'lost'; error: SessionError
 export const CTRL_C_QUIT_MS = 2000;
 
 export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
-  const { session, input, output, color, daemon } = options;
-  const c = createColors(color);
+  const { input, output, color, daemon } = options;
   const highlight = color ? (body: string): string => highlightFences(body, true) : undefined;
   if (color) void loadHighlighter().catch(() => {});
 
@@ -56,27 +59,46 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     resolveOutcome = resolve;
   });
 
-  const screen = new ReplScreen({
+  const screen: ReplScreen = new ReplScreen({
     input,
     output,
     prompt: '',
-    completer: (line: string) =>
-      complete(
+    completer: (line: string): [string[], string] => {
+      const session: ChatSession = rooms.current.session;
+      return complete(
         line,
         session
           .memberList()
           .filter((m) => m.user_id !== session.me.user_id)
           .map((m) => m.username),
-      ),
+      );
+    },
   });
-  const notifier = new AwayNotifier(`cmd-chat #${session.room}`, (sequence) => screen.writeRaw(sequence));
-  const room = new ReplRoom(session, { screen, notifier, color, highlight });
-  screen.setPrompt(room.prompt());
-  const dispatcher = new LineDispatcher({ screen, color, daemon, quit: () => void finish({ kind: 'quit' }) });
+  const first = options.rooms[0]!.session;
+  const notifier = new AwayNotifier(`cmd-chat #${first.room}`, (sequence) => screen.writeRaw(sequence));
+  const dispatcher: LineDispatcher = new LineDispatcher({
+    screen,
+    color,
+    daemon,
+    quit: () => void finish({ kind: 'quit' }),
+    roomControl: (): RoomControl => rooms,
+  });
+  const secret = new SecretPrompt(screen, () => screen.setPrompt(rooms.promptText()));
+  const rooms: ReplRooms = new ReplRooms({
+    screen,
+    notifier,
+    dispatcher,
+    color,
+    highlight,
+    daemon,
+    openRoom: options.openRoom,
+    askSecret: (question) => secret.ask(question),
+    onLastClosed: (error) => void finish(error ? { kind: 'lost', error } : { kind: 'quit' }),
+  });
   const modes = new TerminalModes(input, output);
 
   screen.rl.on('line', (raw: string) => {
-    if (!done) dispatcher.submit(room, raw);
+    if (!done) dispatcher.submit(rooms.current, raw);
   });
 
   let lastCtrlC = 0;
@@ -95,11 +117,16 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   // Ctrl-D on an empty line (or the input ending) closes readline.
   screen.rl.on('close', () => void finish({ kind: 'quit' }));
 
-  session.on('event', room.onEvent);
-  session.once('close', (error) => void finish(error ? { kind: 'lost', error } : { kind: 'quit' }));
-
-  // Text goes straight into the line at the cursor; keys go through readline's decoder.
-  const terminalInput = new TerminalInput(screen, notifier.focus, new BracketedPasteFilter());
+  // Text goes straight into the line at the cursor; keys go through readline's decoder,
+  // except the room keys and whatever a hidden question (a password) takes.
+  const sink: KeySink = {
+    insertText: (text) => (secret.active ? secret.insertText(text) : screen.insertText(text)),
+    pressKey: (sequence) => {
+      if (secret.active) return secret.pressKey(sequence);
+      if (!rooms.handleKey(sequence)) screen.pressKey(sequence);
+    },
+  };
+  const terminalInput = new TerminalInput(sink, notifier.focus, new BracketedPasteFilter());
   const onData = terminalInput.onData;
 
   const onSignal = (): void => void finish({ kind: 'quit' });
@@ -111,14 +138,14 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     if (done) return;
     done = true;
     terminalInput.stop();
-    session.off('event', room.onEvent);
+    secret.finish(undefined);
     input.off('data', onData);
     modes.restore();
     screen.close();
     input.pause();
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
-    if (result.kind === 'quit') await session.close();
+    await rooms.shutdown(result.kind === 'quit');
     resolveOutcome(result);
   }
 
@@ -126,16 +153,8 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   input.on('data', onData);
   input.resume();
 
-  screen.printAbove(c.dim(welcomeLines(session, daemon).join('\n')));
-  // Replayed history is set apart from what happens from now on.
-  const history = options.history ?? [];
-  if (history.length > 0) {
-    screen.printAbove(c.dim(`-- ${history.length} earlier message${history.length === 1 ? '' : 's'} --`));
-    for (const ev of history) room.onEvent(ev);
-    screen.printAbove(c.dim('-- now --'));
-  }
-
-  if (session.isClosed) void finish({ kind: 'quit' });
+  for (const [i, handle] of options.rooms.entries()) rooms.add(handle, i === 0);
+  if (rooms.all.some((r) => r.session.isClosed)) void finish({ kind: 'quit' });
   else screen.start();
   return outcome;
 }

@@ -1,0 +1,98 @@
+/**
+ * Pipe mode in several rooms at once: each line goes to the current room, `/switch` lines
+ * change it, and every printed line says which room it is from (a prefix, or a "room" field
+ * in --json). Real daemon, real client processes, real pipes.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type DaemonProcess, runClient, startDaemonProcess, startJsonReader } from '../helpers/processes.js';
+
+describe('pipe mode with several rooms', () => {
+  let daemon: DaemonProcess;
+  let dir: string;
+  let twoLines: string;
+  before(async () => {
+    daemon = await startDaemonProcess(['--password', 'pw-chat', '--room', 'b=pw-b']);
+    dir = mkdtempSync(join(tmpdir(), 'cmd-chat-pipe-rooms-'));
+    twoLines = join(dir, 'passwords');
+    writeFileSync(twoLines, 'pw-chat\npw-b\n', { mode: 0o600 });
+  });
+  after(async () => {
+    await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const target = (name: string): string[] => ['127.0.0.1', String(daemon.port), name];
+
+  test('lines go to the current room, /switch changes it, output is prefixed with the room', async () => {
+    const inChat = await startJsonReader(target('rchat'), { CMD_CHAT_PASSWORD: 'pw-chat' });
+    const inB = await startJsonReader([...target('rb'), '--room', 'b'], { CMD_CHAT_PASSWORD: 'pw-b' });
+    try {
+      const result = await runClient(
+        [...target('bot'), '--room', 'chat', '--room', 'b', '--password-file', twoLines],
+        {
+          input: 'one for chat\n/switch b\none for b\n/switch #chat\ntwo for chat\n',
+          env: { CMD_CHAT_PASSWORD: '' },
+        },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      // Each room is its own connection: echoes of different rooms may interleave either way.
+      const out = result.stdout.trim().split('\n');
+      assert.equal(out.length, 3, result.stdout);
+      const of = (room: string): string[] =>
+        out.filter((l) => l.startsWith(`[${room}] `)).map((l) => l.replace(/^\[\w+\] \d\d:\d\d /, ''));
+      assert.deepEqual(of('chat'), ['bot: one for chat', 'bot: two for chat']);
+      assert.deepEqual(of('b'), ['bot: one for b']);
+      await inChat.waitFor(
+        (evs) => evs.filter((e) => e.type === 'message' && e.user === 'bot').length === 2,
+        'two lines in #chat',
+      );
+      await inB.waitForMessage('bot');
+      const texts = (evs: Array<Record<string, unknown>>): unknown[] =>
+        evs.filter((e) => e.type === 'message' && e.user === 'bot').map((e) => e.text);
+      assert.deepEqual(texts(inChat.events()), ['one for chat', 'two for chat']);
+      assert.deepEqual(texts(inB.events()), ['one for b']);
+    } finally {
+      await inChat.stop();
+      await inB.stop();
+    }
+  });
+
+  test('--json adds the room to every event; a /switch to a room not joined is an error line', async () => {
+    const result = await runClient(
+      [...target('jbot'), '--room', 'chat', '--room', 'b', '--json', '--password-file', twoLines],
+      { input: 'hello\n/switch nowhere\n/switch 2\nhi b\n/rooms\n', env: { CMD_CHAT_PASSWORD: '' } },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const messages = events.filter((e) => e.type === 'message');
+    assert.deepEqual(messages.map((e) => [e.room, e.text]).sort(), [
+      ['b', 'hi b'],
+      ['chat', 'hello'],
+    ]);
+    const error = events.find((e) => e.type === 'error');
+    assert.equal(error?.room, 'chat');
+    assert.match(String(error?.message), /not in a room nowhere/);
+    const infos = events.filter((e) => e.type === 'info').map((e) => [e.room, e.text]);
+    assert.deepEqual(infos, [
+      ['b', '1. #chat'],
+      ['b', '2. #b (current)'],
+    ]);
+  });
+
+  test('a password file needs one line per room, or one for all', async () => {
+    const result = await runClient(
+      [...target('x'), '--room', 'chat', '--room', 'b', '--room', 'c', '--password-file', twoLines],
+      { input: '', env: { CMD_CHAT_PASSWORD: '' } },
+    );
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^cmd-chat: the password file ".*" has 2 lines for 3 rooms/);
+    assert.ok(!result.stderr.includes('pw-'), 'no password in the error');
+  });
+});
