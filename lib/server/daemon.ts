@@ -64,23 +64,51 @@ export interface DaemonStats {
   errors: Record<string, number>;
 }
 
+/**
+ * Before the password proof. srp_init is `unseen`, then `submitted` to the scheduler (the
+ * client's next frames wait in `deferred`), then `handled` (the challenge is out).
+ */
+interface Handshaking {
+  readonly kind: 'handshaking';
+  readonly handshake: ServerHandshake;
+  /** Ends the connection when the handshake takes longer than `handshakeTimeoutMs`. */
+  readonly timeout: NodeJS.Timeout;
+  readonly acceptedAt: number;
+  init: 'unseen' | 'submitted' | 'handled';
+  readonly deferred: Array<Record<string, unknown>>;
+}
+
+/** A join on its way: held back by the source's join rate, or asked of the cluster's sequencer. */
+type JoinInFlight = { readonly kind: 'paced'; readonly timer: NodeJS.Timeout } | { readonly kind: 'asked' };
+
+/** Proved the password for `room` (counted in its `pendingJoins`), not a member yet. */
+interface Authenticated {
+  readonly kind: 'authenticated';
+  readonly room: Room;
+  /** Ends the connection when no join succeeds within `joinTimeoutMs`. */
+  readonly timeout: NodeJS.Timeout;
+  joining: JoinInFlight | undefined;
+}
+
+/** A member of `room`. */
+interface Joined {
+  readonly kind: 'member';
+  readonly room: Room;
+}
+
+/** The link has closed and the client's traces are removed. */
+interface Closed {
+  readonly kind: 'closed';
+}
+
+type Phase = Handshaking | Authenticated | Joined | Closed;
+
+/** One connection as the daemon tracks it; what holds in each phase is in `phase`. */
 interface ClientState {
-  link: Link;
-  phase: 'handshake' | 'authenticated' | 'member';
-  handshake: ServerHandshake | undefined;
-  room: Room | undefined;
-  timer: NodeJS.Timeout | undefined;
+  readonly link: Link;
   /** What per-source limits count against (undefined behind a proxy). */
-  source: string | undefined;
-  /** srp_init has been handed to the scheduler (later frames wait in `deferred`). */
-  initSubmitted: boolean;
-  initDone: boolean;
-  deferred: Array<Record<string, unknown>>;
-  acceptedAt: number;
-  /** A join held back by the per-source join rate. */
-  joinWait: NodeJS.Timeout | undefined;
-  /** A join asked of the cluster's sequencer, not answered yet. */
-  joinAsked: boolean;
+  readonly source: string | undefined;
+  phase: Phase;
 }
 
 /** Handshake frames a client may send ahead of the challenge (srp_verify is the only one). */
@@ -162,7 +190,7 @@ export class Daemon {
           setTimeout(resolve, 2000).unref();
         }),
       );
-      client.link.close(client.phase === 'handshake' ? 'peer_closed' : 'shutdown');
+      client.link.close(client.phase.kind === 'handshaking' ? 'peer_closed' : 'shutdown');
     }
     await Promise.all(closing);
     this.options.registry.destroy();
@@ -189,17 +217,15 @@ export class Daemon {
     if (this.pending.size >= limits.maxPendingHandshakes) this.evictPending();
     const client: ClientState = {
       link,
-      phase: 'handshake',
-      handshake: new ServerHandshake(this.options.registry),
-      room: undefined,
-      timer: setTimeout(() => link.close('timeout'), limits.handshakeTimeoutMs),
       source,
-      initSubmitted: false,
-      initDone: false,
-      deferred: [],
-      acceptedAt: performance.now(),
-      joinWait: undefined,
-      joinAsked: false,
+      phase: {
+        kind: 'handshaking',
+        handshake: new ServerHandshake(this.options.registry),
+        timeout: setTimeout(() => link.close('timeout'), limits.handshakeTimeoutMs),
+        acceptedAt: performance.now(),
+        init: 'unseen',
+        deferred: [],
+      },
     };
     this.clients.add(client);
     if (source !== undefined) this.perAddress.set(source, fromAddress + 1);
@@ -318,23 +344,25 @@ export class Daemon {
   }
 
   private onFrame(client: ClientState, frame: Record<string, unknown>): void {
-    if (client.phase !== 'handshake') {
-      this.onChannelFrame(client, frame);
+    const phase = client.phase;
+    if (phase.kind === 'closed') return;
+    if (phase.kind !== 'handshaking') {
+      this.onChannelFrame(client, phase, frame);
       return;
     }
-    if (client.initDone) {
-      this.onHandshakeFrame(client, frame);
+    if (phase.init === 'handled') {
+      this.onHandshakeFrame(client, phase, frame);
       return;
     }
-    if (client.initSubmitted) {
+    if (phase.init === 'submitted') {
       // The challenge is not out yet: keep the client's next frames in order, a few at most.
-      if (client.deferred.length >= MAX_DEFERRED_FRAMES) client.link.close('bad_request');
-      else client.deferred.push(frame);
+      if (phase.deferred.length >= MAX_DEFERRED_FRAMES) client.link.close('bad_request');
+      else phase.deferred.push(frame);
       return;
     }
-    client.initSubmitted = true;
+    phase.init = 'submitted';
     // A source backed off for longer than the handshake may last is told so right away.
-    const left = this.options.limits.handshakeTimeoutMs - (performance.now() - client.acceptedAt);
+    const left = this.options.limits.handshakeTimeoutMs - (performance.now() - phase.acceptedAt);
     if (this.scheduler.waitMs(client.source) >= left) {
       this.count('rate_limited');
       this.options.logger.detail(`refused a handshake from ${client.link.conn.peer}: backed off`);
@@ -344,9 +372,9 @@ export class Daemon {
     this.scheduler.submit(client.source, {
       alive: () => !client.link.isClosed,
       run: () => {
-        client.initDone = true;
-        this.onHandshakeFrame(client, frame);
-        for (const next of client.deferred.splice(0)) {
+        phase.init = 'handled';
+        this.onHandshakeFrame(client, phase, frame);
+        for (const next of phase.deferred.splice(0)) {
           if (client.link.isClosed) return;
           this.onFrame(client, next);
         }
@@ -354,11 +382,11 @@ export class Daemon {
     });
   }
 
-  private onHandshakeFrame(client: ClientState, frame: Record<string, unknown>): void {
+  private onHandshakeFrame(client: ClientState, phase: Handshaking, frame: Record<string, unknown>): void {
     const { link } = client;
     const { registry, limits, logger } = this.options;
     try {
-      const { reply, result } = client.handshake!.handle(frame);
+      const { reply, result } = phase.handshake.handle(frame);
       if (!result) {
         link.sendPlain(reply);
         return;
@@ -380,21 +408,24 @@ export class Daemon {
       else link.startChannel(result.c2s, result.s2c);
       link.userId = result.userId;
       wipeResult(result);
-      client.handshake = undefined;
-      client.phase = 'authenticated';
-      client.room = room;
+      clearTimeout(phase.timeout);
+      const authenticated: Authenticated = {
+        kind: 'authenticated',
+        room,
+        timeout: setTimeout(() => link.close('timeout'), limits.joinTimeoutMs),
+        joining: undefined,
+      };
+      client.phase = authenticated;
       link.roomInflow = this.inflowOf(room);
       room.pendingJoins++;
       this.removePending(client);
       if (client.source !== undefined) this.sources.succeed(client.source);
       this.counters.handshakesOk++;
-      clearTimeout(client.timer);
-      client.timer = setTimeout(() => link.close('timeout'), limits.joinTimeoutMs);
       // An original client gave its name in srp_init, expects init right after H_AMK and
       // cannot retry another name on this connection.
       if (result.version === 1) {
         try {
-          this.join(client, result.username, undefined, true);
+          this.join(client, authenticated, result.username, undefined, true);
         } catch (err) {
           link.close(err instanceof ProtocolError ? err.code : 'internal');
         }
@@ -422,14 +453,19 @@ export class Daemon {
     );
   }
 
-  private onChannelFrame(client: ClientState, raw: Record<string, unknown>): void {
+  private onChannelFrame(
+    client: ClientState,
+    phase: Authenticated | Joined,
+    raw: Record<string, unknown>,
+  ): void {
     const { link } = client;
-    const room = client.room!;
+    const room = phase.room;
     try {
       const frame = readClientFrame(raw, this.options.limits.maxMessageChars);
       switch (frame.type) {
         case 'join':
-          this.joinWhenDue(client, frame.username, frame.card);
+          if (phase.kind === 'member') throw new ProtocolError('already_joined');
+          this.joinWhenDue(client, phase, frame.username, frame.card);
           return;
         case 'ping':
           link.send({ type: 'pong', t: frame.t });
@@ -437,7 +473,7 @@ export class Daemon {
         default:
           break;
       }
-      if (client.phase !== 'member') throw new ProtocolError('not_joined');
+      if (phase.kind !== 'member') throw new ProtocolError('not_joined');
       const cluster = this.options.cluster;
       if (cluster) {
         if (frame.type === 'message') cluster.message(room, link.userId, frame.text);
@@ -481,29 +517,29 @@ export class Daemon {
    * Joins now, or once the source's join tokens are due: repeated join/leave from one source
    * cannot make every member's client process a stream of presence events.
    */
-  private joinWhenDue(client: ClientState, username: unknown, card?: string): void {
-    if (client.phase === 'member' || client.joinWait || client.joinAsked)
-      throw new ProtocolError('already_joined');
+  private joinWhenDue(client: ClientState, phase: Authenticated, username: unknown, card?: string): void {
+    if (phase.joining) throw new ProtocolError('already_joined');
     const bucket = this.joinBucketOf(client.source);
     if (!bucket) {
-      this.join(client, username, card);
+      this.join(client, phase, username, card);
       return;
     }
     const wait = bucket.waitMs(1);
     bucket.charge(1); // reserved now: a later join from the same source waits behind this one
     if (wait <= 0) {
-      this.join(client, username, card);
+      this.join(client, phase, username, card);
       return;
     }
-    client.joinWait = setTimeout(() => {
-      client.joinWait = undefined;
-      if (client.link.isClosed) return;
+    const timer = setTimeout(() => {
+      phase.joining = undefined;
+      if (client.phase !== phase) return;
       try {
-        this.join(client, username, card);
+        this.join(client, phase, username, card);
       } catch (err) {
         this.reportError(client, err);
       }
     }, wait);
+    phase.joining = { kind: 'paced', timer };
   }
 
   private joinBucketOf(source: string | undefined): TokenBucket | undefined {
@@ -527,57 +563,73 @@ export class Daemon {
    * cluster the room's sequencer decides, later: a refusal then reaches the client as an
    * error frame (or, with `fatal`, closes it).
    */
-  private join(client: ClientState, username: unknown, card?: string, fatal = false): void {
-    if (client.phase === 'member' || client.joinAsked) throw new ProtocolError('already_joined');
-    const room = client.room!;
+  private join(
+    client: ClientState,
+    phase: Authenticated,
+    username: unknown,
+    card?: string,
+    fatal = false,
+  ): void {
+    if (phase.joining?.kind === 'asked') throw new ProtocolError('already_joined');
+    const { room } = phase;
     const cluster = this.options.cluster;
     if (cluster) {
       const name = normalizeName(username);
-      client.joinAsked = true;
+      phase.joining = { kind: 'asked' };
       cluster.join(room, client.link, name, card, (err) => {
-        client.joinAsked = false;
-        if (client.link.isClosed) return;
-        if (!err) this.joined(client, room, name);
+        phase.joining = undefined;
+        if (client.phase !== phase) return;
+        if (!err) this.joined(client, phase, name);
         else if (fatal) client.link.close(err.code);
         else this.reportError(client, err);
       });
       return;
     }
     room.join(client.link, username, card);
-    this.joined(client, room, normalizeName(username));
+    this.joined(client, phase, normalizeName(username));
   }
 
-  private joined(client: ClientState, room: Room, name: string): void {
-    client.phase = 'member';
+  private joined(client: ClientState, phase: Authenticated, name: string): void {
+    const { room } = phase;
+    clearTimeout(phase.timeout);
+    client.phase = { kind: 'member', room };
     room.pendingJoins--;
-    clearTimeout(client.timer);
-    client.timer = undefined;
     // The name as the room keeps it (normalised), never the raw string from the wire.
     this.options.logger.detail(`${JSON.stringify(name)} joined room ${JSON.stringify(room.name)}`);
   }
 
   private onClose(client: ClientState, reason: string): void {
     if (!this.clients.delete(client)) return;
-    clearTimeout(client.timer);
-    clearTimeout(client.joinWait);
-    const { link } = client;
-    const source = client.source;
+    const phase = client.phase;
+    client.phase = { kind: 'closed' };
+    const { link, source } = client;
     if (source !== undefined) {
       const left = (this.perAddress.get(source) ?? 1) - 1;
       if (left === 0) this.perAddress.delete(source);
       else this.perAddress.set(source, left);
     }
-    if (client.phase === 'handshake') {
-      this.removePending(client);
-      client.handshake?.destroy();
-    }
-    const room = client.room;
-    if (room) {
-      const cluster = this.options.cluster;
-      if (cluster && (client.phase === 'member' || client.joinAsked)) cluster.leave(room, link.userId);
-      else if (client.phase === 'member') room.leave(link.userId);
-      if (client.phase !== 'member') room.pendingJoins--;
-      this.options.registry.releaseIfEmpty(room);
+    const cluster = this.options.cluster;
+    switch (phase.kind) {
+      case 'handshaking':
+        clearTimeout(phase.timeout);
+        this.removePending(client);
+        phase.handshake.destroy();
+        break;
+      case 'authenticated':
+        clearTimeout(phase.timeout);
+        if (phase.joining?.kind === 'paced') clearTimeout(phase.joining.timer);
+        // A join the sequencer may already have admitted is undone there.
+        if (cluster && phase.joining?.kind === 'asked') cluster.leave(phase.room, link.userId);
+        phase.room.pendingJoins--;
+        this.options.registry.releaseIfEmpty(phase.room);
+        break;
+      case 'member':
+        if (cluster) cluster.leave(phase.room, link.userId);
+        else phase.room.leave(link.userId);
+        this.options.registry.releaseIfEmpty(phase.room);
+        break;
+      case 'closed':
+        break;
     }
     if (reason !== 'peer_closed' && reason !== 'shutdown') {
       this.count(reason);
