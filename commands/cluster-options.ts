@@ -104,10 +104,13 @@ export function checkClusterArgs(args: ClusterArgs): void {
     return;
   }
   for (const url of args.cluster) {
-    if (!/^(nats|tls):\/\/[^\s/]+$/.test(url))
+    // Never echo the URL: it might hold a password.
+    if (url.includes('@'))
       throw new UsageError(
-        '--cluster takes nats://HOST:PORT or tls://HOST:PORT (credentials go in their own flags)',
+        '--cluster takes no credentials: they go in their own flags (--nats-user, --nats-password-file)',
       );
+    if (!/^(nats|tls):\/\/[^\s/]+$/.test(url))
+      throw new UsageError('--cluster takes nats://HOST:PORT or tls://HOST:PORT');
   }
   if ((args.natsTlsCert === undefined) !== (args.natsTlsKey === undefined))
     throw new UsageError('--nats-tls-cert and --nats-tls-key go together');

@@ -1,0 +1,136 @@
+/**
+ * Faults of a cluster of real daemons over a real nats-server: a daemon SIGKILLed under its
+ * members takes only them (the others see them leave within the announcement bound, and a
+ * dead sequencer is replaced); nats-server killed and restarted under traffic (daemons keep
+ * serving their own members, say so in the log, and resynchronise presence and history once
+ * it is back); a daemon started later learns the open rooms and their history.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ChatEvent } from '../../lib/client/events.js';
+import { member, type Member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
+import { isMessage } from '../helpers/events.js';
+import { waitFor } from '../helpers/raw-client.js';
+
+const PW = 'correct horse battery staple';
+const isLeave = (name: string) => (e: ChatEvent) => e.type === 'leave' && e.username === name;
+const names = (m: Member): string[] =>
+  m.session
+    .memberList()
+    .map((x) => x.username)
+    .sort();
+/** Heartbeat of the test clusters is 0.2 s: dead after 0.6 s, noticed at the next tick. */
+const LEAVE_BOUND_MS = 3_000;
+
+test('a SIGKILLed daemon takes only its own members; a dead sequencer is replaced', async (t) => {
+  if (skipWithoutNats(t)) return;
+  const cluster = await startCluster(3, ['--open-rooms']);
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.daemons as [
+    (typeof cluster.daemons)[0],
+    (typeof cluster.daemons)[0],
+    (typeof cluster.daemons)[0],
+  ];
+  const onA = await member(a, 'room', PW, 'ann', true);
+  const onB = await member(b, 'room', PW, 'bea');
+  const onC = await member(c, 'room', PW, 'cid');
+  for (const m of [onA, onB, onC]) await waitFor(() => m.session.memberList().length === 3, `${m.name} sees all`);
+
+  // B is not the sequencer: killing it removes bea only.
+  const killedAt = Date.now();
+  await b.stop('SIGKILL');
+  await onA.log.waitFor(isLeave('bea'), 'bea leaving, seen on A', LEAVE_BOUND_MS + 5_000);
+  const seenAfter = Date.now() - killedAt;
+  await onC.log.waitFor(isLeave('bea'), 'bea leaving, seen on C', LEAVE_BOUND_MS);
+  assert.ok(seenAfter < LEAVE_BOUND_MS, `leave seen after ${seenAfter} ms`);
+  assert.deepEqual(names(onA), ['ann', 'cid']);
+  onA.session.send('after B died');
+  await onC.log.waitFor(isMessage('after B died'), 'A to C without B');
+
+  // A is the sequencer: killing it leaves C to sequence alone; C keeps its member and history.
+  await a.stop('SIGKILL');
+  await onC.log.waitFor(isLeave('ann'), 'ann leaving, seen on C', LEAVE_BOUND_MS + 5_000);
+  assert.deepEqual(names(onC), ['cid']);
+  const d = await cluster.addDaemon();
+  const onD = await member(d, 'room', PW, 'dot');
+  await onC.log.waitFor((e) => e.type === 'join' && e.username === 'dot', 'dot joining through the new daemon');
+  assert.ok(onD.history.includes('after B died'), 'the room history survived both deaths');
+  onD.session.send('to the survivor');
+  await onC.log.waitFor(isMessage('to the survivor'), 'D to C');
+  await Promise.all([onC.session.close(), onD.session.close()]);
+  await onA.session.close().catch(() => {});
+  await onB.session.close().catch(() => {});
+});
+
+test('nats-server killed and restarted under traffic: local members served, then everything resynchronised', async (t) => {
+  if (skipWithoutNats(t)) return;
+  const cluster = await startCluster(2, ['--open-rooms']);
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  const a1 = await member(a, 'room', PW, 'a1', true);
+  const a2 = await member(a, 'room', PW, 'a2');
+  const b1 = await member(b, 'room', PW, 'b1');
+  const b2 = await member(b, 'room', PW, 'b2');
+  const all = [a1, a2, b1, b2];
+  for (const m of all) await waitFor(() => m.session.memberList().length === 4, `${m.name} sees all`);
+
+  // Traffic all along: each member sends a line every 20 ms.
+  let n = 0;
+  let running = true;
+  const traffic = (async () => {
+    while (running) {
+      for (const m of all) m.session.send(`${m.name} ${n}`);
+      n++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 200));
+
+  await cluster.nats.stop('SIGKILL');
+  for (const d of [a, b]) await waitFor(() => /lost the NATS server/.test(d.stderr()), 'the log says the bus is lost');
+  // Each daemon serves its own members: the others left for them, their own neighbour is there.
+  await waitFor(() => names(a1).join() === 'a1,a2' && names(b1).join() === 'b1,b2', 'each side alone');
+  const during = `during the outage ${Date.now()}`;
+  b1.session.send(during);
+  await b2.log.waitFor(isMessage(during), 'a message between members of one daemon while NATS is down');
+
+  await cluster.nats.restart();
+  for (const d of [a, b]) await waitFor(() => /NATS server back/.test(d.stderr()), 'the log says the bus is back');
+  // Presence comes back for everyone.
+  for (const m of all) await waitFor(() => m.session.memberList().length === 4, `${m.name} sees all again`, 10_000);
+  // What B's members said during the outage reaches A's members once NATS is back.
+  await a1.log.waitFor(isMessage(during), 'the outage message, resent to A', 10_000);
+
+  // Once it is back, nothing is lost: every message sent from now on reaches every member.
+  const mark = n + 1;
+  await new Promise((r) => setTimeout(r, 1000));
+  running = false;
+  await traffic;
+  const last = n - 1;
+  const expected: string[] = [];
+  for (let i = mark; i <= last; i++) for (const m of all) expected.push(`${m.name} ${i}`);
+  for (const m of all) {
+    await m.log.waitFor(() => expected.every((body) => m.log.bodies().includes(body)), `all messages at ${m.name}`);
+  }
+  // A late joiner gets the resynchronised history.
+  const late = await member(b, 'room', PW, 'late');
+  assert.ok(late.history.includes(`a1 ${last}`) && late.history.includes(`b1 ${last}`));
+  await Promise.all([...all, late].map((m) => m.session.close()));
+});
+
+test('a daemon started later learns the open rooms, their members and history', async (t) => {
+  if (skipWithoutNats(t)) return;
+  const cluster = await startCluster(1, ['--open-rooms']);
+  t.after(() => cluster.stop());
+  const owner = await member(cluster.daemons[0]!, 'made-on-a', PW, 'owner', true);
+  owner.session.send('before the second daemon');
+  await owner.log.waitFor(isMessage('before the second daemon'), 'the echo');
+  const later = await cluster.addDaemon();
+  const guest = await member(later, 'made-on-a', PW, 'guest');
+  assert.deepEqual(guest.history, ['before the second daemon']);
+  assert.deepEqual(names(guest), ['guest', 'owner']);
+  await owner.log.waitFor((e) => e.type === 'join' && e.username === 'guest', 'the guest seen by the owner');
+  // A wrong password for that room on the new daemon fails like anywhere else.
+  await assert.rejects(member(later, 'made-on-a', 'wrong password', 'intruder'), /auth/i);
+  await Promise.all([owner.session.close(), guest.session.close()]);
+});
