@@ -46,7 +46,8 @@ export interface SharedRoom {
 }
 
 export type ControlEvent =
-  | { t: 'hello'; started: number; want: boolean }
+  /** `config`: a digest of the daemon's static rooms (equal configurations, equal digests). */
+  | { t: 'hello'; started: number; want: boolean; config: string }
   | { t: 'bye' }
   | { t: 'rooms'; rooms: SharedRoom[] };
 
@@ -189,8 +190,8 @@ function sharedRoom(v: unknown): SharedRoom | undefined {
 export function parseControlEvent(v: Obj): ControlEvent | undefined {
   switch (v.t) {
     case 'hello':
-      return typeof v.started === 'number' && Number.isFinite(v.started)
-        ? { t: 'hello', started: v.started, want: v.want === true }
+      return typeof v.started === 'number' && Number.isFinite(v.started) && str(v.config, 64)
+        ? { t: 'hello', started: v.started, want: v.want === true, config: v.config }
         : undefined;
     case 'bye':
       return { t: 'bye' };

@@ -14,6 +14,7 @@
  * the sequencer removes its members. A daemon that loses the bus is alone: it sequences its
  * rooms for its own members until the bus is back.
  */
+import { createHash } from 'node:crypto';
 import { isErrorCode, ProtocolError } from '../protocol/errors.js';
 import { b64, type Member, type MessageData } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
@@ -96,6 +97,10 @@ export class SharedRooms {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private busUp = true;
+  /** Digest of this daemon's static rooms, announced so that a differing daemon is noticed. */
+  private config = '';
+  /** Daemons already warned about (bounded by the live daemons). */
+  private readonly warnedConfig = new Set<string>();
 
   constructor(private readonly options: SharedRoomsOptions) {
     this.bus = options.bus;
@@ -128,6 +133,7 @@ export class SharedRooms {
    */
   async start(settleMs: number): Promise<void> {
     this.registry.onRemoved = (room) => this.forgetRoom(room);
+    this.config = this.configDigest();
     for (const room of this.registry.all()) this.track(room);
     this.bus.subscribeControl((event, from) => this.onControl(event, from));
     this.bus.onState((state) => this.onBusState(state));
@@ -599,7 +605,19 @@ export class SharedRooms {
   // ---- Control: announcements, failures, open rooms ----
 
   private hello(want: boolean): void {
-    this.bus.publishControl({ t: 'hello', started: this.membership.started, want });
+    this.bus.publishControl({ t: 'hello', started: this.membership.started, want, config: this.config });
+  }
+
+  /** Static rooms (name, salts, verifier) hashed in name order; nothing secret leaves in clear. */
+  private configDigest(): string {
+    const hash = createHash('sha256');
+    const rooms = [...this.registry.all()].filter((r) => r.kind === 'static');
+    rooms.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    for (const r of rooms) {
+      const c = r.credentials;
+      hash.update(`${JSON.stringify(r.name)}\0${b64(c.salt)}\0${b64(c.verifier)}\0${b64(c.roomSalt)}\n`);
+    }
+    return hash.digest('hex').slice(0, 32);
   }
 
   private onControl(raw: BusEvent, from: string): void {
@@ -609,6 +627,14 @@ export class SharedRooms {
     switch (event.t) {
       case 'hello': {
         const fresh = this.membership.heard(from, event.started, Date.now());
+        if (event.config !== this.config && this.membership.isLive(from) && !this.warnedConfig.has(from)) {
+          if (this.warnedConfig.size >= 64) this.warnedConfig.clear();
+          this.warnedConfig.add(from);
+          this.logger.info(
+            `cluster: WARNING: daemon ${short(from)} has other rooms or room passwords than this one: ` +
+              'its members and ours cannot share those rooms; start every daemon with the same --room/--rooms-file',
+          );
+        }
         if (event.want) {
           // A daemon starting or back from an outage: tell it who we are and which rooms exist.
           this.hello(false);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { member, type Member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
+import { type Member, member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
 import { waitFor } from '../helpers/raw-client.js';
 
@@ -34,7 +34,8 @@ test('a SIGKILLed daemon takes only its own members; a dead sequencer is replace
   const onA = await member(a, 'room', PW, 'ann', true);
   const onB = await member(b, 'room', PW, 'bea');
   const onC = await member(c, 'room', PW, 'cid');
-  for (const m of [onA, onB, onC]) await waitFor(() => m.session.memberList().length === 3, `${m.name} sees all`);
+  for (const m of [onA, onB, onC])
+    await waitFor(() => m.session.memberList().length === 3, `${m.name} sees all`);
 
   // B is not the sequencer: killing it removes bea only.
   const killedAt = Date.now();
@@ -53,7 +54,10 @@ test('a SIGKILLed daemon takes only its own members; a dead sequencer is replace
   assert.deepEqual(names(onC), ['cid']);
   const d = await cluster.addDaemon();
   const onD = await member(d, 'room', PW, 'dot');
-  await onC.log.waitFor((e) => e.type === 'join' && e.username === 'dot', 'dot joining through the new daemon');
+  await onC.log.waitFor(
+    (e) => e.type === 'join' && e.username === 'dot',
+    'dot joining through the new daemon',
+  );
   assert.ok(onD.history.includes('after B died'), 'the room history survived both deaths');
   onD.session.send('to the survivor');
   await onC.log.waitFor(isMessage('to the survivor'), 'D to C');
@@ -87,7 +91,8 @@ test('nats-server killed and restarted under traffic: local members served, then
   await new Promise((r) => setTimeout(r, 200));
 
   await cluster.nats.stop('SIGKILL');
-  for (const d of [a, b]) await waitFor(() => /lost the NATS server/.test(d.stderr()), 'the log says the bus is lost');
+  for (const d of [a, b])
+    await waitFor(() => /lost the NATS server/.test(d.stderr()), 'the log says the bus is lost');
   // Each daemon serves its own members: the others left for them, their own neighbour is there.
   await waitFor(() => names(a1).join() === 'a1,a2' && names(b1).join() === 'b1,b2', 'each side alone');
   const during = `during the outage ${Date.now()}`;
@@ -95,9 +100,11 @@ test('nats-server killed and restarted under traffic: local members served, then
   await b2.log.waitFor(isMessage(during), 'a message between members of one daemon while NATS is down');
 
   await cluster.nats.restart();
-  for (const d of [a, b]) await waitFor(() => /NATS server back/.test(d.stderr()), 'the log says the bus is back');
+  for (const d of [a, b])
+    await waitFor(() => /NATS server back/.test(d.stderr()), 'the log says the bus is back');
   // Presence comes back for everyone.
-  for (const m of all) await waitFor(() => m.session.memberList().length === 4, `${m.name} sees all again`, 10_000);
+  for (const m of all)
+    await waitFor(() => m.session.memberList().length === 4, `${m.name} sees all again`, 10_000);
   // What B's members said during the outage reaches A's members once NATS is back.
   await a1.log.waitFor(isMessage(during), 'the outage message, resent to A', 10_000);
 
@@ -110,7 +117,10 @@ test('nats-server killed and restarted under traffic: local members served, then
   const expected: string[] = [];
   for (let i = mark; i <= last; i++) for (const m of all) expected.push(`${m.name} ${i}`);
   for (const m of all) {
-    await m.log.waitFor(() => expected.every((body) => m.log.bodies().includes(body)), `all messages at ${m.name}`);
+    await m.log.waitFor(
+      () => expected.every((body) => m.log.bodies().includes(body)),
+      `all messages at ${m.name}`,
+    );
   }
   // A late joiner gets the resynchronised history.
   const late = await member(b, 'room', PW, 'late');

@@ -15,7 +15,10 @@ import { freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js'
 
 const SECRET = randomBytes(32).toString('base64');
 
-async function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
+async function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stderr: string }> {
   const port = await freePort();
   const c = spawnCli(['serve', '127.0.0.1', String(port), '--open-rooms', ...args], env);
   const timer = setTimeout(() => c.proc.kill('SIGKILL'), 20_000);
@@ -48,10 +51,18 @@ test('cluster flags: one-line usage errors', async () => {
     ],
     [
       ['--cluster', url, '--nats-user', 'x'],
-      { CMD_CHAT_CLUSTER_SECRET: SECRET, CMD_CHAT_NATS_PASSWORD: 'p', CMD_CHAT_NATS_NKEY: `SU${'A'.repeat(56)}` },
+      {
+        CMD_CHAT_CLUSTER_SECRET: SECRET,
+        CMD_CHAT_NATS_PASSWORD: 'p',
+        CMD_CHAT_NATS_NKEY: `SU${'A'.repeat(56)}`,
+      },
       /not both/,
     ],
-    [['--cluster', url, '--cluster-secret-file', '/nonexistent/secret'], {}, /cannot read the cluster secret file/],
+    [
+      ['--cluster', url, '--cluster-secret-file', '/nonexistent/secret'],
+      {},
+      /cannot read the cluster secret file/,
+    ],
   ];
   for (const [args, env, pattern] of cases) {
     const { code, stderr } = await serve(args, { CMD_CHAT_CLUSTER_SECRET: '', ...env });
@@ -70,7 +81,9 @@ test('NATS unreachable or refusing the credentials: the daemon stops at once wit
   assert.match(unreachable.stderr, /cmd-chat: cannot join the cluster: /);
 
   const password = randomBytes(12).toString('hex');
-  const nats = await startNatsServer({ config: `authorization { user: ${NATS_USER}, password: "${password}" }` });
+  const nats = await startNatsServer({
+    config: `authorization { user: ${NATS_USER}, password: "${password}" }`,
+  });
   t.after(() => nats.stop());
   const wrong = await serve(['--cluster', nats.url, '--nats-user', NATS_USER], {
     CMD_CHAT_CLUSTER_SECRET: SECRET,
