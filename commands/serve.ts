@@ -208,6 +208,9 @@ async function run(args: ServeArgs): Promise<void> {
     if (settings) {
       const keys = deriveClusterKeys(settings.secret);
       settings.secret.fill(0);
+      // Probing an unknown name on two daemons must not tell it from a real room.
+      if (!registry.stableDecoys) registry.setDecoyKey(keys.decoyKey);
+      keys.decoyKey.fill(0);
       const bus = await NatsRoomBus.connect(
         { ...settings.connect, reconnectWaitMs: Math.min(1000, settings.heartbeatMs) },
         keys,

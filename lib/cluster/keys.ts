@@ -17,6 +17,11 @@ export interface ClusterKeys {
   readonly sealKey: Buffer;
   /** A short public tag of the key set (not secret): lets daemons tell a wrong secret from noise. */
   readonly keyId: string;
+  /**
+   * Key behind the decoys of unknown rooms when the configuration has none: every daemon of
+   * the cluster then answers a probe for an unknown name alike.
+   */
+  readonly decoyKey: Buffer;
 }
 
 /** Derives the cluster keys; throws (without echoing it) when the secret is too short. */
@@ -30,6 +35,7 @@ export function deriveClusterKeys(secret: Buffer): ClusterKeys {
     subjectKey: derive('subject'),
     sealKey: derive('seal'),
     keyId: derive('key id').subarray(0, 4).toString('hex'),
+    decoyKey: derive('decoy'),
   };
 }
 

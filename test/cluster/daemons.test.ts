@@ -6,11 +6,15 @@
  * daemon are joinable on another, also on a daemon started later.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
+import { roomEntry } from '../../lib/server/rooms.js';
 import { member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
-import { type RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
+import { RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
 
 const PW = 'correct horse battery staple';
 const isJoin = (name: string) => (e: ChatEvent) => e.type === 'join' && e.username === name;
@@ -62,6 +66,8 @@ test('members on two daemons share a room: messages, presence, renames, wipes, p
 
   await carol.session.close();
   await alice.log.waitFor(isLeave('carol'), 'carol leaving, seen on A');
+  // Open rooms only: unknown names get decoys keyed by the cluster secret, alike on every daemon.
+  assert.deepEqual(await probe(a.port, 'no-such-room'), await probe(b.port, 'no-such-room'));
   await Promise.all([alice.session.close(), bob.session.close()]);
 });
 
@@ -165,4 +171,46 @@ test('two members taking one name at once on two daemons: exactly one gets it (1
   const joined = keeper.log.events.flatMap((e) => (e.type === 'join' ? [e.username] : []));
   assert.equal(new Set(joined).size, joined.length, 'no name joined twice');
   await keeper.session.close();
+});
+
+/** The challenge a daemon answers to a probe of `room` (salt, room_salt), without the password. */
+async function probe(port: number, room: string): Promise<{ salt: unknown; room_salt: unknown }> {
+  const c = await RawClient.connect({ port });
+  try {
+    await c.handshake(room, 'not the password').catch(() => {});
+    const challenge = JSON.parse(c.handshakeLines[0] ?? '{}') as Record<string, unknown>;
+    return { salt: challenge.salt, room_salt: challenge.room_salt };
+  } finally {
+    c.destroy();
+  }
+}
+
+test('the same --room and --rooms-file on every daemon: one room, one key; another configuration is flagged', async (t) => {
+  if (skipWithoutNats(t)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'cmd-chat-rooms-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'rooms.jsonl');
+  writeFileSync(file, `${JSON.stringify(await roomEntry('filed', PW))}\n`);
+  const cluster = await startCluster(2, ['--room', `team=${PW}`, '--rooms-file', file]);
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  for (const room of ['team', 'filed']) {
+    const x = await member(a, room, PW, 'xavier');
+    const y = await member(b, room, PW, 'yvonne');
+    assert.equal(x.session.fingerprint, y.session.fingerprint, `${room}: one fingerprint on both daemons`);
+    x.session.send(`hello ${room}`);
+    const got = await y.log.waitFor(isMessage(`hello ${room}`), `${room}: a readable message across daemons`);
+    assert.ok(got.type === 'message' && !got.undecryptable);
+    await Promise.all([x.session.close(), y.session.close()]);
+  }
+  // An unknown name looks the same on every daemon (decoys keyed by the cluster secret), as a real room does.
+  assert.deepEqual(await probe(a.port, 'no-such-room'), await probe(b.port, 'no-such-room'));
+  assert.deepEqual(await probe(a.port, 'filed'), await probe(b.port, 'filed'));
+  for (const d of [a, b]) assert.doesNotMatch(d.stderr(), /other rooms or room passwords/);
+  // A daemon started with another password for a room is flagged in the others' logs.
+  await cluster.addDaemon(['--room', 'team=another password', '--rooms-file', file]);
+  await waitFor(
+    () => /daemon [0-9a-f]{8} has other rooms or room passwords/.test(a.stderr()),
+    'the warning on A',
+  );
 });

@@ -18,8 +18,8 @@ export interface TestCluster {
   daemons: DaemonProcess[];
   /** The environment every daemon of this cluster gets (secret, NATS password). */
   env: NodeJS.ProcessEnv;
-  /** Starts one more daemon of the cluster. */
-  addDaemon(extra?: string[]): Promise<DaemonProcess>;
+  /** Starts one more daemon of the cluster (with other room arguments if given). */
+  addDaemon(roomArgs?: string[]): Promise<DaemonProcess>;
   stop(): Promise<void>;
 }
 
@@ -45,9 +45,9 @@ export async function startCluster(count: number, args: string[]): Promise<TestC
     CMD_CHAT_NATS_PASSWORD: password,
   };
   const daemons: DaemonProcess[] = [];
-  const addDaemon = async (extra: string[] = []): Promise<DaemonProcess> => {
+  const addDaemon = async (roomArgs: string[] = args): Promise<DaemonProcess> => {
     const d = await startDaemonProcess(
-      ['--cluster', nats.url, '--nats-user', NATS_USER, '--cluster-heartbeat', '0.2', ...args, ...extra],
+      ['--cluster', nats.url, '--nats-user', NATS_USER, '--cluster-heartbeat', '0.2', ...roomArgs],
       env,
     );
     daemons.push(d);
