@@ -13,7 +13,7 @@ import { ExitCode } from '../lib/exit-codes.js';
 import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
-import { createLogger } from '../lib/server/log.js';
+import { createLogger, type Logger } from '../lib/server/log.js';
 import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
 import { proxyProtocolServer } from '../lib/transport/proxy-protocol.js';
@@ -26,6 +26,16 @@ import {
 } from './cluster-options.js';
 import { limitsFromArgs, withLimitOptions } from './limit-options.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
+import {
+  MAX_WORKERS,
+  onPrimaryStop,
+  receiveWorkerConfig,
+  reportListening,
+  runWorkersPrimary,
+  type WorkerConfig,
+  workerLogger,
+  workerSlot,
+} from './serve-workers.js';
 import { UsageError } from './usage-error.js';
 
 interface ServeArgs extends ClusterArgs {
@@ -41,6 +51,7 @@ interface ServeArgs extends ClusterArgs {
   verbose: boolean;
   behindProxy: boolean;
   proxyProtocol: boolean;
+  workers?: number;
 }
 
 function builder(y: Argv): Argv<ServeArgs> {
@@ -104,6 +115,11 @@ function builder(y: Argv): Argv<ServeArgs> {
       default: false,
       describe:
         "each connection opens with a PROXY v1 header from a trusted proxy; limits count against its source (Tor: the client's circuit)",
+    })
+    .option('workers', {
+      type: 'number',
+      describe:
+        'run N daemon processes on this port, sharing rooms through NATS (--cluster, or a private nats-server started on 127.0.0.1), to use N cores; see docs/cluster.md',
     });
   return withClusterOptions(withLimitOptions(options)).check((parsed) => {
     const argv = parsed as unknown as ServeArgs;
@@ -115,12 +131,20 @@ function builder(y: Argv): Argv<ServeArgs> {
       );
     if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
       throw new UsageError('port must be 0-65535');
+    if (argv.workers !== undefined) {
+      if (!Number.isInteger(argv.workers) || argv.workers < 1 || argv.workers > MAX_WORKERS)
+        throw new UsageError(`--workers takes 1 to ${MAX_WORKERS}`);
+      if (argv.socket !== undefined)
+        throw new UsageError('--workers shares a TCP port; with --socket run one daemon');
+    }
     return true;
   }) as unknown as Argv<ServeArgs>;
 }
 
 function fail(message: string, code: number = ExitCode.usage): never {
-  process.stderr.write(`cmd-chat: ${message}\n`);
+  // Workers fail alike (the port taken, NATS refusing): the first one says why, once.
+  const slot = workerSlot();
+  if (slot === undefined || slot === 1) process.stderr.write(`cmd-chat: ${message}\n`);
   process.exit(code);
 }
 
@@ -130,16 +154,62 @@ function quote(word: string): string {
 }
 
 async function run(args: ServeArgs): Promise<void> {
-  warmUp(); // set up OpenSSL's SRP group once, before the first client waits for it
+  // A worker of `serve --workers` gets its rooms and secrets from the primary.
+  const slot = args.workers !== undefined ? workerSlot() : undefined;
+  const fromPrimary =
+    slot !== undefined
+      ? await receiveWorkerConfig().catch((err: Error) => fail(err.message, ExitCode.internal))
+      : undefined;
+  if (args.workers === undefined || slot !== undefined) warmUp(); // OpenSSL's SRP group, once, before the first client
   const limits = limitsFromArgs(args);
   const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
+  if (fromPrimary) {
+    registry.adoptDecoys(fromPrimary.decoys);
+    fromPrimary.decoys.secret.fill(0);
+  }
 
   const addRoom = (name: string, credentials: RoomCredentials): void => {
     if (registry.size >= limits.maxRooms)
       fail(`--max-rooms ${limits.maxRooms} is smaller than the number of rooms given`);
     registry.addStatic(name, credentials);
   };
+  let generated: string | undefined;
+  if (fromPrimary) for (const [name, credentials] of fromPrimary.rooms) addRoom(name, credentials);
+  else generated = await roomsFromArgs(args, registry, addRoom);
 
+  const logger = createLogger(process.stderr, args.verbose);
+  if (args.workers !== undefined && !fromPrimary) {
+    let settings: ReturnType<typeof clusterSettings>;
+    try {
+      settings = clusterSettings(args);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    await runWorkersPrimary({
+      count: args.workers,
+      rooms: [...registry.all()].map((room) => [room.name, room.credentials]),
+      decoys: registry.decoyState(),
+      settings,
+      logger,
+      onListening: (where, port) => {
+        logger.info(`${startupLine(args, limits, registry.size, where)}; ${args.workers} worker(s)`);
+        printHint(args, generated, port);
+      },
+    });
+    return;
+  }
+  await runDaemon(args, limits, registry, generated, fromPrimary, slot, logger);
+}
+
+/**
+ * Adds the rooms the flags name (a rooms file, --room, the default room's password or a
+ * generated one) to the registry; returns the generated passphrase, if any.
+ */
+async function roomsFromArgs(
+  args: ServeArgs,
+  registry: RoomRegistry,
+  addRoom: (name: string, credentials: RoomCredentials) => void,
+): Promise<string | undefined> {
   // Rooms from the verifier file: no password involved.
   if (args.roomsFile !== undefined) {
     let text: string;
@@ -200,11 +270,29 @@ async function run(args: ServeArgs): Promise<void> {
     if (registry.get(DEFAULT_ROOM)) fail(`room ${DEFAULT_ROOM} is given twice`);
     addRoom(DEFAULT_ROOM, await credentialsFromPassword(DEFAULT_ROOM, defaultPassword, args.legacy));
   }
+  return generated;
+}
 
-  const logger = createLogger(process.stderr, args.verbose);
+/** Runs one daemon: alone, or as a worker of `serve --workers` (then `fromPrimary` is set). */
+async function runDaemon(
+  args: ServeArgs,
+  limits: ReturnType<typeof limitsFromArgs>,
+  registry: RoomRegistry,
+  generated: string | undefined,
+  fromPrimary: WorkerConfig | undefined,
+  slot: number | undefined,
+  baseLogger: Logger,
+): Promise<void> {
+  const logger = slot !== undefined ? workerLogger(baseLogger, slot) : baseLogger;
   let cluster: { rooms: SharedRooms; bus: NatsRoomBus } | undefined;
   try {
-    const settings = clusterSettings(args);
+    const settings = fromPrimary
+      ? {
+          connect: fromPrimary.connect,
+          secret: fromPrimary.secret,
+          heartbeatMs: Math.round(args.clusterHeartbeat * 1000),
+        }
+      : clusterSettings(args);
     if (settings) {
       const keys = deriveClusterKeys(settings.secret);
       settings.secret.fill(0);
@@ -249,49 +337,13 @@ async function run(args: ServeArgs): Promise<void> {
     fail((err as Error).message, ExitCode.cannotConnect);
   }
 
-  logger.info(
-    `listening on ${where}; ${registry.size} room(s)` +
-      `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize} messages or ${limits.historyBytes} B; ` +
-      `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
-      `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
-      `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s; ` +
-      (args.proxyProtocol ? 'PROXY protocol: sources from the headers; ' : '') +
-      (args.behindProxy
-        ? 'behind a proxy: no limit keyed by address'
-        : `handshakes ${limits.handshakeRatePerSource || 'unlimited'}/s per source, back-off after ${limits.failuresBeforeBackoff} failed proofs`),
-  );
-
-  if (args.roomsFile !== undefined && !registry.stableDecoys) {
-    logger.info(
-      'WARNING: the rooms file has no decoy_key line: unknown room names get other salts after each restart, so ' +
-        'probing names before and after a restart tells its rooms from unknown ones. Add one with ' +
-        '`cmd-chat room-entry --decoy-key >> FILE`.',
-    );
+  if (slot !== undefined) {
+    reportListening(where, port);
+  } else {
+    logger.info(startupLine(args, limits, registry.size, where));
+    printHint(args, generated, port);
   }
-
-  if (args.legacy) {
-    logger.info(
-      'WARNING: legacy mode. Original (v1) clients may join room "chat". Rooms given with a password are legacy rooms: ' +
-        'their message key is one HKDF of the bare password, so captured traffic allows offline password guessing, and v1 ' +
-        'members exchange frames with the daemon in plaintext. v2 clients join them only with --legacy. Rooms from --rooms-file stay v2-only.',
-    );
-    if (!registry.legacyRoom())
-      logger.info(
-        'WARNING: --legacy without a password for room "chat": original clients cannot join anything.',
-      );
-  }
-
-  if (generated !== undefined) {
-    const target =
-      args.socket !== undefined
-        ? `--socket ${quote(args.socket)} YOUR_NAME`
-        : `${quote(args.host === '0.0.0.0' || args.host === '::' ? 'THIS_HOST' : args.host)} ${port} YOUR_NAME`;
-    process.stdout.write(
-      `Room "${DEFAULT_ROOM}" password (generated, shown once): ${generated}\n` +
-        // Without the password: a command line with it would land in shell history.
-        `Connect with (it asks for the password):\n  cmd-chat connect ${target}${args.legacy ? ' --legacy' : ''}\n`,
-    );
-  }
+  if (slot === undefined || slot === 1) startupWarnings(args, registry, logger);
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -314,6 +366,7 @@ async function run(args: ServeArgs): Promise<void> {
       })
       .then(
         () => {
+          fromPrimary?.connect.nkeySeed?.fill(0);
           logger.info('stopped; all keys zeroed');
           process.exit(ExitCode.ok);
         },
@@ -323,6 +376,61 @@ async function run(args: ServeArgs): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   if (process.platform === 'win32') process.on('SIGBREAK', () => stop('SIGBREAK'));
+  if (slot !== undefined) onPrimaryStop(stop);
+}
+
+/** The one start-up line: where, rooms, history and every limit. */
+function startupLine(
+  args: ServeArgs,
+  limits: ReturnType<typeof limitsFromArgs>,
+  rooms: number,
+  where: string,
+): string {
+  return (
+    `listening on ${where}; ${rooms} room(s)` +
+    `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize} messages or ${limits.historyBytes} B; ` +
+    `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
+    `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
+    `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s; ` +
+    (args.proxyProtocol ? 'PROXY protocol: sources from the headers; ' : '') +
+    (args.behindProxy
+      ? 'behind a proxy: no limit keyed by address'
+      : `handshakes ${limits.handshakeRatePerSource || 'unlimited'}/s per source, back-off after ${limits.failuresBeforeBackoff} failed proofs`)
+  );
+}
+
+function startupWarnings(args: ServeArgs, registry: RoomRegistry, logger: Logger): void {
+  if (args.roomsFile !== undefined && !registry.stableDecoys) {
+    logger.info(
+      'WARNING: the rooms file has no decoy_key line: unknown room names get other salts after each restart, so ' +
+        'probing names before and after a restart tells its rooms from unknown ones. Add one with ' +
+        '`cmd-chat room-entry --decoy-key >> FILE`.',
+    );
+  }
+  if (!args.legacy) return;
+  logger.info(
+    'WARNING: legacy mode. Original (v1) clients may join room "chat". Rooms given with a password are legacy rooms: ' +
+      'their message key is one HKDF of the bare password, so captured traffic allows offline password guessing, and v1 ' +
+      'members exchange frames with the daemon in plaintext. v2 clients join them only with --legacy. Rooms from --rooms-file stay v2-only.',
+  );
+  if (!registry.legacyRoom())
+    logger.info(
+      'WARNING: --legacy without a password for room "chat": original clients cannot join anything.',
+    );
+}
+
+/** The generated password and the command to connect, on stdout, once. */
+function printHint(args: ServeArgs, generated: string | undefined, port: number | undefined): void {
+  if (generated === undefined) return;
+  const target =
+    args.socket !== undefined
+      ? `--socket ${quote(args.socket)} YOUR_NAME`
+      : `${quote(args.host === '0.0.0.0' || args.host === '::' ? 'THIS_HOST' : args.host)} ${port} YOUR_NAME`;
+  process.stdout.write(
+    `Room "${DEFAULT_ROOM}" password (generated, shown once): ${generated}\n` +
+      // Without the password: a command line with it would land in shell history.
+      `Connect with (it asks for the password):\n  cmd-chat connect ${target}${args.legacy ? ' --legacy' : ''}\n`,
+  );
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {

@@ -312,6 +312,21 @@ export class RoomRegistry implements RoomDirectory {
     this.decoyKeyed = true;
   }
 
+  /** A copy of what the decoys come from, for the workers of `serve --workers` (see adoptDecoys). */
+  decoyState(): { secret: Buffer; keyed: boolean } {
+    return { secret: Buffer.from(this.decoySecret), keyed: this.decoyKeyed };
+  }
+
+  /**
+   * Takes another registry's decoys (its decoyState()): the workers of one port present the
+   * same decoy for the same unknown name, as one daemon would.
+   */
+  adoptDecoys(state: { secret: Buffer; keyed: boolean }): void {
+    wipe(this.decoySecret);
+    this.decoySecret = Buffer.from(state.secret);
+    this.decoyKeyed = state.keyed;
+  }
+
   /**
    * Whether an unknown room's challenge is the same after a restart with the same
    * configuration: true with a decoy key, or when decoys copy password rooms (whose salts are
