@@ -6,10 +6,14 @@
  * the whole tree, and its death takes the workers and nats-server along. Linux (/proc).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
+import { srpMath } from '../../lib/crypto/srp.js';
+import { roomEntry } from '../../lib/server/rooms.js';
 import { type Member, member, NATS_USER, skipWithoutNats, startCluster } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
 import { type DaemonProcess, freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js';
@@ -54,13 +58,18 @@ async function membersOnBothWorkers(d: DaemonProcess, pids: number[], room: stri
 test('serve --workers 2: one port, rooms shared across workers, secrets only over IPC, one shutdown', async (t) => {
   if (process.platform !== 'linux') return t.skip('reads /proc');
   if (skipWithoutNats(t)) return;
+  // A rooms file without a decoy key: the decoys come from the primary's per-run secret.
+  const dir = mkdtempSync(join(tmpdir(), 'cmd-chat-workers-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const roomsFile = join(dir, 'rooms.jsonl');
+  writeFileSync(roomsFile, `${JSON.stringify(await roomEntry('chat', PW))}\n`);
   const d = await startDaemonProcess([
     '--workers',
     '2',
     '--cluster-heartbeat',
     '0.2',
-    '--room',
-    `chat=${PW}`,
+    '--rooms-file',
+    roomsFile,
   ]);
   t.after(() => d.stop('SIGKILL'));
   const stderr = d.stderr();
@@ -105,6 +114,28 @@ test('serve --workers 2: one port, rooms shared across workers, secrets only ove
       await m.log.waitFor(isMessage(`from ${other.name}`), `${other.name} → ${m.name}`);
   }
   const ended = members.map((m) => new Promise((resolve) => m.session.once('close', resolve)));
+
+  // An unknown room gets the same decoy challenge from every worker (connections alternate).
+  const A = srpMath.computeA(Buffer.alloc(32, 7)).toString('base64');
+  const salts = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect({ host: '127.0.0.1', port: d.port }, () =>
+        sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 2, room: 'no-such-room', A })}\n`),
+      );
+      let got = '';
+      sock.on('data', (b) => {
+        got += b.toString();
+        if (got.includes('\n')) {
+          sock.destroy();
+          resolve(got);
+        }
+      });
+      sock.once('error', reject);
+    });
+    salts.add(String((JSON.parse(reply) as { salt?: string }).salt));
+  }
+  assert.equal(salts.size, 1, `one decoy salt across workers: ${[...salts].join(', ')}`);
 
   // SIGTERM to the primary: one shutdown of the whole tree, members told.
   assert.equal(await d.stop('SIGTERM'), 0);
