@@ -11,6 +11,7 @@ import { runPipe } from '../lib/client/pipe.js';
 import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
 import { ExitCode } from '../lib/exit-codes.js';
+import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
 import { clientTransportFor } from '../lib/transport/index.js';
 import type { ClientTransport } from '../lib/transport/transport.js';
@@ -29,6 +30,7 @@ interface ConnectArgs {
   color: boolean;
   create: boolean;
   legacy: boolean;
+  keepalive: number;
 }
 
 const EXIT_FOR: Record<SessionErrorCode, number> = {
@@ -157,6 +159,9 @@ async function passwordsFor(
 async function run(args: ConnectArgs): Promise<void> {
   const interactive = process.stdin.isTTY === true;
   if (interactive) warnPipeOnly(args);
+  if (typeof args.keepalive !== 'number' || !Number.isFinite(args.keepalive) || args.keepalive < 0)
+    fail('--keepalive must be a number of seconds (0 = never)', ExitCode.usage);
+  const keepaliveMs = Math.round(args.keepalive * 1000);
   const { transport, name, password: positionalPassword } = target(args);
   const roomNames = roomsOf(args);
   let passwords: string[] = [];
@@ -193,6 +198,7 @@ async function run(args: ConnectArgs): Promise<void> {
       create: args.create,
       legacy: args.legacy,
       username,
+      limits: { keepaliveMs },
       onStage: (stage) => {
         if (!spinner) return;
         if (stage === 'deriving')
@@ -323,6 +329,12 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         default: false,
         describe:
           'accept an original (v1) cmd-chat daemon or a legacy room (weaker: the room key can be guessed offline from captured traffic)',
+      })
+      .option('keepalive', {
+        type: 'number',
+        default: defaultClientLimits.keepaliveMs / 1000,
+        describe:
+          'seconds of silence from the daemon after which the connection counts as lost (it is pinged after a third of it; 0 = never)',
       })
       .option('json', {
         type: 'boolean',

@@ -29,6 +29,7 @@ import { nameKey } from '../protocol/names.js';
 import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import type { ChatEvent, MessageEvent } from './events.js';
+import { DaemonWatch } from './keepalive.js';
 import { LineQueue } from './line-queue.js';
 import { MemberKeyring } from './member-keys.js';
 import { checkMessageSize } from './message-size.js';
@@ -124,6 +125,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     { resolve: (rtt: number) => void; reject: (e: SessionError) => void }
   >();
   private closed = false;
+  /** The keepalive on the daemon (absent against an original daemon, or with keepalive 0). */
+  private readonly watch: DaemonWatch | undefined;
   private joined = false;
   /** The other member of the last private message sent or received. */
   private lastPrivatePeer: string | undefined;
@@ -160,6 +163,20 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     if (result.mode === 'v2') this.keyring = new MemberKeyring(this.fernet, result.userId);
     wipe(result.c2s, result.s2c, result.roomKey);
     queue.decoder.setLimit(limits.maxRecordBytes);
+    if (result.mode !== 'v1' && limits.keepaliveMs > 0) {
+      const seconds = Math.round(limits.keepaliveMs / 100) / 10;
+      this.watch = new DaemonWatch(
+        limits.keepaliveMs,
+        () => this.sendFrame({ type: 'ping', t: 0 }),
+        () =>
+          this.end(
+            new SessionError(
+              'connection_lost',
+              `no sign of the daemon for ${seconds} s: the connection is lost`,
+            ),
+          ),
+      );
+    }
     queue.onEnd = (err) => this.end(toSessionError(err));
     queue.stream((line) => this.onRecord(line));
   }
@@ -429,6 +446,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private end(error: SessionError | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    this.watch?.stop();
     this.sealer?.destroy();
     this.opener?.destroy();
     this.fernet.destroy();
@@ -482,6 +500,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   private onRecord(line: string): void {
     if (this.closed) return;
+    this.watch?.heard();
     if (!this.opener) {
       this.onV1Line(line);
       return;
@@ -567,6 +586,9 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       case 'cleared':
         this.emitEvent({ type: 'cleared', at, by: frame.by });
         return;
+      case 'ping': // the daemon's keepalive
+        this.sendFrame({ type: 'pong', t: frame.t });
+        return;
       case 'pong': {
         const ping = this.pings.get(frame.t);
         this.pings.delete(frame.t);
@@ -625,7 +647,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       nick.reject(err);
       return;
     }
-    if (code === 'slow_reader' || code === 'timeout') {
+    if (code === 'slow_reader' || code === 'timeout' || code === 'keepalive') {
       this.end(new SessionError('connection_lost', message, code));
       return;
     }

@@ -130,7 +130,8 @@ export type ClientFrame =
   | { type: 'message'; text: string }
   | { type: 'clear' }
   | { type: 'nick'; username: string }
-  | { type: 'ping'; t: number };
+  | { type: 'ping'; t: number }
+  | { type: 'pong'; t: number };
 
 export function readClientFrame(obj: Obj, maxMessageChars: number): ClientFrame {
   switch (obj.type) {
@@ -151,6 +152,12 @@ export function readClientFrame(obj: Obj, maxMessageChars: number): ClientFrame 
       if (typeof t !== 'number' || !Number.isFinite(t))
         throw new ProtocolError('bad_request', '"t" must be a number');
       return { type: 'ping', t };
+    }
+    case 'pong': {
+      const t = obj.t;
+      if (typeof t !== 'number' || !Number.isFinite(t))
+        throw new ProtocolError('bad_request', '"t" must be a number');
+      return { type: 'pong', t };
     }
     default:
       throw new ProtocolError('bad_request', 'unknown frame type');
@@ -196,6 +203,7 @@ export type ServerFrame =
   | { type: 'cleared'; by: string }
   | { type: 'user_renamed'; user_id: string; old: string; new: string }
   | { type: 'pong'; t: number }
+  | { type: 'ping'; t: number }
   | { type: 'user_joined'; user_id: string; username: string; card?: string }
   | { type: 'user_left'; user_id: string; username: string }
   | { type: 'error'; code: string; message: string }
@@ -284,6 +292,12 @@ export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
       const t = obj.t;
       if (typeof t !== 'number') throw new ProtocolError('bad_request', '"t" must be a number');
       return { type: 'pong', t };
+    }
+    case 'ping': {
+      const t = obj.t;
+      if (typeof t !== 'number' || !Number.isFinite(t))
+        throw new ProtocolError('bad_request', '"t" must be a number');
+      return { type: 'ping', t };
     }
     case 'user_joined':
       return { type: 'user_joined', ...readMember(obj) };

@@ -113,6 +113,14 @@ export const daemonLimitDeclarations = {
     min: 0,
     describe: 'seconds to finish the handshake',
   },
+  keepaliveMs: {
+    flag: 'keepalive',
+    default: 30_000,
+    unit: 'ms',
+    min: 0,
+    describe:
+      'seconds a member may stay silent (pinged inside the channel after a third of it) before the daemon drops it as gone',
+  },
   joinTimeoutMs: {
     default: 60_000,
     unit: 'ms',
@@ -319,6 +327,11 @@ export function contradictoryLimits(limits: DaemonLimits): string | undefined {
 export interface ClientLimits {
   /** Longest line accepted from the daemon before authentication. */
   maxHandshakeLineBytes: number;
+  /**
+   * Silence from the daemon (ms) after which the connection counts as lost (`connect
+   * --keepalive`); the client pings inside the channel after a third of it. 0 = never.
+   */
+  keepaliveMs: number;
   /** Longest channel record accepted from the daemon (an init with a full history is the largest). */
   maxRecordBytes: number;
   /** Time allowed for each step of the handshake (ms). */
@@ -328,5 +341,6 @@ export interface ClientLimits {
 export const defaultClientLimits: Readonly<ClientLimits> = Object.freeze({
   maxHandshakeLineBytes: 8192,
   maxRecordBytes: 32 * 1024 * 1024,
+  keepaliveMs: 30_000,
   stepTimeoutMs: 15_000,
 });

@@ -5,7 +5,8 @@
  * keeps everything in memory; `shutdown()` tells every member, closes and zeroes the keys.
  * It also watches what waits for each member: one whose queue stays above `maxQueueBytes`
  * for the grace period is a slow reader, and above `maxQueueTotalBytes` for all members
- * together the largest queues are dropped first.
+ * together the largest queues are dropped first. A member silent for `keepaliveMs` (pinged
+ * meanwhile) is gone: it is dropped and the others see it leave (keepalive.ts).
  */
 
 import type { SharedRooms } from '../cluster/shared-rooms.js';
@@ -16,6 +17,7 @@ import type { DaemonLimits } from '../protocol/limits.js';
 import { nameKey, normalizeName } from '../protocol/names.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
 import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
+import { KeepaliveSweep } from './keepalive.js';
 import { Link } from './link.js';
 import type { Logger } from './log.js';
 import { TokenBucket } from './rate.js';
@@ -135,6 +137,7 @@ export class Daemon {
     droppedForMemory: 0,
   };
   private readonly queueTimer: NodeJS.Timeout;
+  private readonly keepalive: KeepaliveSweep<Link>;
   private queueCheckScheduled = false;
   private peakQueuedBytes = 0;
   private readonly errors: Record<string, number> = {};
@@ -148,6 +151,19 @@ export class Daemon {
     this.scheduler = new HandshakeScheduler(options.behindProxy ? undefined : this.sources);
     this.queueTimer = setInterval(() => this.checkQueues(), QUEUE_CHECK_MS);
     this.queueTimer.unref();
+    this.keepalive = new KeepaliveSweep(
+      options.limits.keepaliveMs,
+      () => this.authenticatedLinks(),
+      (link) => link.close('keepalive'),
+    );
+  }
+
+  /** Links past the handshake: the ones the keepalive watches. */
+  private *authenticatedLinks(): Iterable<Link> {
+    for (const client of this.clients) {
+      const kind = client.phase.kind;
+      if (kind === 'authenticated' || kind === 'member') yield client.link;
+    }
   }
 
   async listen(transport: ServerTransport): Promise<Listener> {
@@ -178,6 +194,7 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.queueTimer);
+    this.keepalive.stop();
     this.scheduler.clear();
     await Promise.all(this.listeners.map((l) => l.close()));
     const closing: Promise<void>[] = [];
@@ -469,6 +486,8 @@ export class Daemon {
           return;
         case 'ping':
           link.send({ type: 'pong', t: frame.t });
+          return;
+        case 'pong': // the answer to a keepalive ping: reading it was the sign of life
           return;
         default:
           break;

@@ -4,7 +4,7 @@
  * record per member per tick), the size of what waits for the peer (the daemon judges slow
  * readers), and flood control by pausing reads
  * (per member in frames and bytes, per room in bytes; every frame of a record is charged
- * before it is handled).
+ * before it is handled). It also keeps the signs of life the keepalive sweep judges.
  */
 import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
 import { LineDecoder, parseObject } from '../protocol/codec.js';
@@ -86,6 +86,13 @@ export class Link {
   private readonly byteBucket: TokenBucket;
   private resumeTimer: NodeJS.Timeout | undefined;
   private handler: LinkHandler | undefined;
+  /** Keepalive: monotonic ms of the last bytes read, and of the last ping sent. */
+  private lastHeard = performance.now();
+  lastPing = Number.NEGATIVE_INFINITY;
+  /** Bytes handed to the stream, those the stream had passed on at the last look, and whether it held some back. */
+  private written = 0;
+  private passedOn = 0;
+  private heldBack = false;
 
   constructor(
     readonly conn: Connection,
@@ -108,6 +115,32 @@ export class Link {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Whether the keepalive can ping the peer: a sealed channel (original clients have none). */
+  get canPing(): boolean {
+    return this.sealer !== undefined && !this.closed;
+  }
+
+  /**
+   * When the peer last showed it is alive, as of `now`: bytes read from it; reads paused by
+   * flood control (its silence is ours); or output it took since the last look while the
+   * stream was holding some back (its side is acknowledging, it is only slow to answer).
+   */
+  signOfLife(now: number): number {
+    if (this.paused) this.lastHeard = now;
+    const waiting = this.conn.stream.writableLength;
+    const passedOn = this.written - waiting;
+    if (this.heldBack && passedOn > this.passedOn) this.lastHeard = now;
+    this.passedOn = passedOn;
+    this.heldBack = waiting > 0;
+    return this.lastHeard;
+  }
+
+  /** A keepalive ping inside the channel; the peer answers `pong`. */
+  ping(now: number): void {
+    this.lastPing = now;
+    this.send({ type: 'ping', t: Math.round(now) });
   }
 
   /** Sends a plaintext handshake frame. */
@@ -163,11 +196,15 @@ export class Link {
     this.outbox = [];
     this.outboxBytes = 0;
     if (!this.sealer) {
-      this.conn.stream.write((batch.length === 1 ? batch[0]! : batch.join('\n')) + '\n');
+      const text = (batch.length === 1 ? batch[0]! : batch.join('\n')) + '\n';
+      this.written += Buffer.byteLength(text);
+      this.conn.stream.write(text);
       return;
     }
     // A record line is base64, i.e. ASCII: latin1 writes the same bytes without a UTF-8 pass.
-    this.conn.stream.write(`${this.sealer.seal(batchPlaintext(batch))}\n`, 'latin1');
+    const record = `${this.sealer.seal(batchPlaintext(batch))}\n`;
+    this.written += record.length;
+    this.conn.stream.write(record, 'latin1');
   }
 
   /**
@@ -218,6 +255,7 @@ export class Link {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastHeard = performance.now();
     let lines: string[];
     try {
       lines = this.decoder.push(chunk);
