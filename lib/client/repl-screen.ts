@@ -1,8 +1,10 @@
 /**
  * The REPL's screen: the readline line editor at the bottom and the finished lines printed
  * above it. Printing clears the prompt and input (which may wrap over several rows), writes
- * the text and redraws them, so whatever is being typed survives incoming messages. The only
- * module that moves the cursor; shared by every room of the client.
+ * the text and redraws them, so whatever is being typed survives incoming messages. While the
+ * input is taller than the window, printing waits (a redraw would leave stale copies of the
+ * input in the terminal's scrollback). The only module that moves the cursor; shared by
+ * every room of the client.
  */
 
 import type { Completer } from 'node:readline';
@@ -14,6 +16,9 @@ import { columnsOf } from './wrap.js';
 export const HISTORY_SIZE = 500;
 
 const CLEAR_SCREEN = '\x1b[2J\x1b[H';
+
+/** Lines kept back while the input fills the window; older ones are counted, not kept. */
+export const MAX_WAITING = 500;
 
 export interface ScreenOptions {
   /** The real terminal: raw mode requests go there. */
@@ -30,6 +35,9 @@ export class ReplScreen {
   /** The prompt is on screen and must be kept below printed lines. */
   private active = false;
   private closed = false;
+  /** Lines to print once the input no longer fills the window (bounded). */
+  private waiting: string[] = [];
+  private waitingDropped = 0;
 
   constructor(private readonly options: ScreenOptions) {
     const { input } = options;
@@ -51,7 +59,13 @@ export class ReplScreen {
       tabSize: 4,
       completer: options.completer,
     });
+    // readline redraws the input on a resize; what waited may fit now.
+    options.output.on('resize', this.onResize);
   }
+
+  private readonly onResize = (): void => {
+    setImmediate(() => this.flushWaiting());
+  };
 
   get output(): NodeJS.WriteStream {
     return this.options.output;
@@ -80,7 +94,9 @@ export class ReplScreen {
 
   /** Shows a fresh prompt after a submitted line. */
   prompt(): void {
-    if (!this.closed) this.rl.prompt();
+    if (this.closed) return;
+    this.rl.prompt();
+    this.flushWaiting();
   }
 
   /** Redraws the prompt and input where the cursor is (after a suspend, a resize …). */
@@ -94,12 +110,21 @@ export class ReplScreen {
 
   /** Inserts text at the cursor, as if typed. */
   insertText(text: string): void {
-    if (!this.closed) this.rl.write(text);
+    if (this.closed) return;
+    this.rl.write(text);
+    this.flushSoon();
   }
 
   /** Feeds one key (a control character or escape sequence) to readline's key decoder. */
   pressKey(sequence: string): void {
-    if (!this.closed) this.keys.write(sequence);
+    if (this.closed) return;
+    this.keys.write(sequence);
+    this.flushSoon();
+  }
+
+  // readline handles a key once the stream delivers it; look after that.
+  private flushSoon(): void {
+    if (this.waiting.length > 0) setImmediate(() => this.flushWaiting());
   }
 
   /** Empties the input line (Ctrl-E then Ctrl-U, as readline knows them). */
@@ -123,9 +148,41 @@ export class ReplScreen {
     return rows;
   }
 
+  /**
+   * True while prompt and input fill the window: a redraw would push their top rows into the
+   * terminal's scrollback again, leaving stale copies there, so printing waits.
+   */
+  private inputFillsWindow(): boolean {
+    if (!this.active) return false;
+    const rows = this.options.output.rows || 24;
+    return Math.floor(columnsOf(this.rl.getPrompt() + this.rl.line) / this.columns) + 1 >= rows;
+  }
+
+  /** Prints what waited while the input filled the window, once it no longer does. */
+  private flushWaiting(): void {
+    if (this.waiting.length === 0 || this.closed || this.inputFillsWindow()) return;
+    const lines = this.waiting;
+    this.waiting = [];
+    if (this.waitingDropped > 0) {
+      lines.unshift(
+        `-- ${this.waitingDropped} earlier lines not shown while the input filled the window (/last) --`,
+      );
+      this.waitingDropped = 0;
+    }
+    for (const text of lines) this.printAbove(text);
+  }
+
   /** Prints finished text above the input line, then redraws prompt, input and cursor. */
   printAbove(text: string): void {
     if (this.closed) return;
+    if (this.inputFillsWindow()) {
+      this.waiting.push(text);
+      if (this.waiting.length > MAX_WAITING) {
+        this.waiting.shift();
+        this.waitingDropped++;
+      }
+      return;
+    }
     const rows = this.clearInputArea();
     // The redraw below first moves up by the rows readline believes the cursor was on when it
     // last drew the line (its undocumented `prevRows`; it lags behind when typed text wraps
@@ -156,6 +213,8 @@ export class ReplScreen {
     if (this.active) this.clearInputArea();
     this.closed = true;
     this.active = false;
+    this.waiting = [];
+    this.options.output.off('resize', this.onResize);
     this.rl.close();
   }
 }

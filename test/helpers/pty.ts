@@ -21,11 +21,39 @@ export class Screen {
   private state: 'text' | 'esc' | 'csi' | 'osc' | 'osc-esc' | 'esc-intermediate' = 'text';
   private params = '';
 
+  /** Rows that scrolled off the top (the terminal's scrollback), oldest first. */
+  private scrolled: string[] = [];
+
   constructor(
-    readonly cols: number,
-    readonly rows: number,
+    public cols: number,
+    public rows: number,
   ) {
     this.grid = Array.from({ length: rows }, () => this.blankRow());
+  }
+
+  /**
+   * The window is resized, as xterm does it: no reflow; rows are cut or padded to the new
+   * width; when there are fewer rows, rows above the cursor go to the scrollback first.
+   */
+  resize(cols: number, rows: number): void {
+    this.grid = this.grid.map((r) =>
+      r.length >= cols ? r.slice(0, cols) : [...r, ...new Array<string>(cols - r.length).fill(' ')],
+    );
+    this.cols = cols;
+    while (this.grid.length > rows) {
+      if (this.y > 0) {
+        this.scrolled.push(this.grid.shift()!.join('').trimEnd());
+        this.y--;
+      } else this.grid.pop();
+    }
+    while (this.grid.length < rows) this.grid.push(this.blankRow());
+    this.rows = rows;
+    this.clamp();
+  }
+
+  /** What scrolled off the top, then what is on screen. */
+  history(): string[] {
+    return [...this.scrolled, ...this.lines()];
   }
 
   private blankRow(): string[] {
@@ -34,7 +62,7 @@ export class Screen {
 
   private lineFeed(): void {
     if (this.y === this.rows - 1) {
-      this.grid.shift();
+      this.scrolled.push(this.grid.shift()!.join('').trimEnd());
       this.grid.push(this.blankRow());
     } else {
       this.y++;
@@ -190,6 +218,8 @@ export interface PtyClient {
   /** Everything the client wrote to the terminal, escapes included. */
   raw(): string;
   write(data: string): void;
+  /** Resizes the terminal (the screen model first, then the pty, which signals the client). */
+  resize(cols: number, rows: number): void;
   /** Polls the screen until `predicate` holds; fails with the screen's content on timeout. */
   waitForScreen(predicate: (screen: Screen) => boolean, what: string, timeoutMs?: number): Promise<void>;
   waitForText(text: string, timeoutMs?: number): Promise<void>;
@@ -218,7 +248,13 @@ export async function waitFor(
 export function startPtyClient(
   port: number,
   name: string,
-  options: { password?: string; env?: Record<string, string>; extraArgs?: string[]; cols?: number } = {},
+  options: {
+    password?: string;
+    env?: Record<string, string>;
+    extraArgs?: string[];
+    cols?: number;
+    rows?: number;
+  } = {},
 ): PtyClient {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -233,9 +269,9 @@ export function startPtyClient(
   const pty = spawn(
     process.execPath,
     [builtCli, 'connect', '127.0.0.1', String(port), name, ...(options.extraArgs ?? [])],
-    { name: 'xterm-256color', cols: options.cols ?? COLS, rows: ROWS, env },
+    { name: 'xterm-256color', cols: options.cols ?? COLS, rows: options.rows ?? ROWS, env },
   );
-  const screen = new Screen(options.cols ?? COLS, ROWS);
+  const screen = new Screen(options.cols ?? COLS, options.rows ?? ROWS);
   let raw = '';
   let code: number | undefined;
   pty.onData((d) => {
@@ -253,6 +289,10 @@ export function startPtyClient(
     screen,
     raw: () => raw,
     write: (data) => pty.write(data),
+    resize: (cols, rows) => {
+      screen.resize(cols, rows);
+      pty.resize(cols, rows);
+    },
     waitForScreen: (predicate, what, timeoutMs = 10_000) =>
       waitFor(
         () => predicate(screen),

@@ -1,0 +1,121 @@
+/**
+ * The REPL's screen under resizes and inputs taller than the window, and the pipe-only
+ * options on a terminal: the compiled CLI in a real pseudo-terminal against a real daemon.
+ * The screen model (test/helpers/pty.ts) resizes like xterm (no reflow) and keeps the rows
+ * that scroll off the top, so stale copies of the input are visible to the assertions.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type DaemonProcess, runClient, startDaemonProcess } from '../helpers/processes.js';
+import { type PtyClient, startPtyClient } from '../helpers/pty.js';
+
+const PASSWORD = 'pw';
+
+/** An input whose every 10 characters are unique, so each screen row of it can be found. */
+function distinctInput(chars: number): string {
+  let s = '';
+  for (let i = 0; s.length < chars; i++) s += `<${String(i).padStart(6, '0')}>__`;
+  return s.slice(0, chars);
+}
+
+/** The rows `text` occupies after `prompt` at `cols` columns (all ASCII). */
+function rowsOf(prompt: string, text: string, cols: number): string[] {
+  const all = prompt + text;
+  const rows: string[] = [];
+  for (let i = 0; i < all.length; i += cols) rows.push(all.slice(i, i + cols));
+  return rows;
+}
+
+/** How many rows of `lines` hold each of `rows` (trailing spaces ignored). */
+function copies(lines: string[], rows: string[]): number[] {
+  return rows.map((r) => lines.filter((l) => l === r.trimEnd()).length);
+}
+
+describe('the REPL screen', () => {
+  let daemon: DaemonProcess;
+  const ptys: PtyClient[] = [];
+  before(async () => {
+    daemon = await startDaemonProcess(['--password', PASSWORD]);
+  });
+  after(async () => {
+    for (const p of ptys) p.kill();
+    await daemon.stop();
+  });
+
+  const joined = async (
+    name: string,
+    options: Parameters<typeof startPtyClient>[2] = {},
+  ): Promise<PtyClient> => {
+    const client = startPtyClient(daemon.port, name, { password: PASSWORD, ...options });
+    ptys.push(client);
+    await client.waitForScreen((s) => s.cursorLine() === `[chat] ${name}>`, `${name}'s prompt`, 20_000);
+    return client;
+  };
+  const say = async (name: string, text: string): Promise<void> => {
+    const r = await runClient(['127.0.0.1', String(daemon.port), name], {
+      input: `${text}\n`,
+      env: { CMD_CHAT_PASSWORD: PASSWORD },
+    });
+    assert.equal(r.code, 0, r.stderr);
+  };
+
+  test('a resize redraws the input once, wrapped to the new width; lines still arrive above it', async () => {
+    const alice = await joined('rs1');
+    const prompt = '[chat] rs1> ';
+    const input = distinctInput(130);
+    alice.write(input);
+    await alice.waitForScreen((s) => s.cursorLine().endsWith(input.slice(-10)), 'the typed input');
+    alice.resize(50, 30);
+    const expected = rowsOf(prompt, input, 50);
+    await alice.waitForScreen(
+      (s) => copies(s.lines(), expected).every((n) => n === 1),
+      'the input redrawn at 50 columns, once',
+    );
+    await say('rs1b', 'after the resize');
+    await alice.waitForScreen((s) => {
+      const lines = s.lines();
+      const msg = lines.findIndex((l) => l.endsWith('rs1b: after the resize'));
+      const first = lines.indexOf(expected[0]!);
+      return msg >= 0 && first > msg && copies(s.history(), expected).every((n) => n === 1);
+    }, 'the message above a single copy of the input');
+    alice.write('\x15'); // Ctrl-U
+    alice.kill();
+  });
+
+  test('an input taller than the window leaves no stale copies when lines arrive; they show after it', async () => {
+    const bob = await joined('rs2', { cols: 50, rows: 12 });
+    const prompt = '[chat] rs2> ';
+    const input = distinctInput(50 * 14); // 15 rows at 50 columns, the window has 12
+    bob.write(input);
+    await bob.waitForScreen((s) => s.cursorLine().endsWith(input.slice(-10)), 'the typed input');
+    const expected = rowsOf(prompt, input, 50);
+    await say('rs2b', 'while the input fills the window');
+    await say('rs2b', 'and another');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(
+      copies(bob.screen.history(), expected).filter((n) => n !== 1),
+      [],
+      `every row of the input once:\n${bob.screen.history().join('\n')}`,
+    );
+    bob.write('\x15'); // Ctrl-U: the input is gone, what was held shows
+    await bob.waitForScreen(
+      (s) =>
+        s.lines().some((l) => l.endsWith('rs2b: while the input fills the window')) &&
+        s.lines().some((l) => l.endsWith('rs2b: and another')),
+      'the held lines',
+    );
+    assert.equal(bob.screen.cursorLine(), prompt.trimEnd());
+    bob.kill();
+  });
+
+  test('--json and --follow on a terminal say they apply to pipe mode only', async () => {
+    const carol = await joined('rs3', { extraArgs: ['--json', '--follow'] });
+    assert.ok(
+      carol.screen
+        .text()
+        .includes('cmd-chat: --json and --follow apply to pipe mode only (stdin is a terminal); ignored'),
+      carol.screen.text(),
+    );
+    carol.kill();
+  });
+});
