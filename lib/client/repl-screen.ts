@@ -35,6 +35,9 @@ export class ReplScreen {
   /** The prompt is on screen and must be kept below printed lines. */
   private active = false;
   private closed = false;
+  /** Lines printed during this turn of the event loop, written together at its end. */
+  private batch: string[] = [];
+  private flushScheduled = false;
   /** Lines to print once the input no longer fills the window (bounded). */
   private waiting: string[] = [];
   private waitingDropped = 0;
@@ -160,7 +163,34 @@ export class ReplScreen {
 
   /** Prints what waited while the input filled the window, once it no longer does. */
   private flushWaiting(): void {
-    if (this.waiting.length === 0 || this.closed || this.inputFillsWindow()) return;
+    if (this.waiting.length > 0) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
+  /**
+   * Prints what was queued since the last turn of the event loop in one go: one clear, one
+   * write, one redraw of the input, however many lines arrived (a flood costs the terminal
+   * its text, not a redraw per line, and typing stays responsive).
+   */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const batch = this.batch;
+    this.batch = [];
+    if (this.inputFillsWindow()) {
+      for (const text of batch) this.waiting.push(text);
+      const excess = this.waiting.length - MAX_WAITING;
+      if (excess > 0) {
+        this.waiting.splice(0, excess);
+        this.waitingDropped += excess;
+      }
+      return;
+    }
     const lines = this.waiting;
     this.waiting = [];
     if (this.waitingDropped > 0) {
@@ -169,20 +199,19 @@ export class ReplScreen {
       );
       this.waitingDropped = 0;
     }
-    for (const text of lines) this.printAbove(text);
-  }
+    for (const text of batch) lines.push(text);
+    if (lines.length > 0) this.printNow(lines.join('\n'));
+  };
 
-  /** Prints finished text above the input line, then redraws prompt, input and cursor. */
+  /** Prints finished text above the input line (at the end of this turn of the event loop). */
   printAbove(text: string): void {
     if (this.closed) return;
-    if (this.inputFillsWindow()) {
-      this.waiting.push(text);
-      if (this.waiting.length > MAX_WAITING) {
-        this.waiting.shift();
-        this.waitingDropped++;
-      }
-      return;
-    }
+    this.batch.push(text);
+    this.scheduleFlush();
+  }
+
+  /** Prints now: clears the input area, writes the text, redraws prompt, input and cursor. */
+  private printNow(text: string): void {
     const rows = this.clearInputArea();
     // The redraw below first moves up by the rows readline believes the cursor was on when it
     // last drew the line (its undocumented `prevRows`; it lags behind when typed text wraps
@@ -204,12 +233,15 @@ export class ReplScreen {
   }
 
   clearScreen(): void {
-    if (!this.closed) this.options.output.write(CLEAR_SCREEN);
+    if (this.closed) return;
+    this.flush();
+    this.options.output.write(CLEAR_SCREEN);
   }
 
   /** Takes the prompt off the screen and closes the line editor. */
   close(): void {
     if (this.closed) return;
+    this.flush();
     if (this.active) this.clearInputArea();
     this.closed = true;
     this.active = false;

@@ -41,6 +41,7 @@ import {
   type TableRow,
 } from './common.js';
 import { benchHandshake } from './handshake.js';
+import { replRows } from './repl.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -579,6 +580,8 @@ async function main(): Promise<void> {
 
   // The cluster bus alone (cluster-bus.ts; also runnable by itself).
   await clusterBusRows(add, log);
+  // The interactive client in a real pty (repl.ts; also runnable by itself).
+  await replRows(add, log);
   printTable((performance.now() - started) / 1000);
 }
 
