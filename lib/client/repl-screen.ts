@@ -91,6 +91,7 @@ export class ReplScreen {
   /** Shows the prompt for the first time; from now on printed lines keep it below them. */
   start(): void {
     if (this.closed) return;
+    this.flush(); // what was printed before (the welcome) goes first, then the prompt
     this.active = true;
     this.rl.prompt();
   }
