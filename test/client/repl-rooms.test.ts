@@ -137,6 +137,23 @@ describe('several rooms in the REPL', () => {
     assert.equal(await carol.exited, 0);
   });
 
+  test('without a password source, each room asks for its own password, hidden', async () => {
+    const erin = startPtyClient(daemon.port, 'erin', {
+      extraArgs: ['--room', 'chat', '--room', 'b'],
+      env: { CMD_CHAT_PASSWORD: '' },
+    });
+    ptys.push(erin);
+    await erin.waitForText('Password for room chat:', 20_000);
+    erin.write(`${PW.chat}\r`);
+    await erin.waitForText('Password for room b:');
+    erin.write(`${PW.b}\r`);
+    await erin.waitForScreen((s) => s.cursorLine() === '[chat] erin>', "erin's prompt", 20_000);
+    await erin.waitForText('-- also joined #b');
+    assert.ok(!erin.raw().includes(PW.chat) && !erin.raw().includes(PW.b), 'no password echoed');
+    erin.write('\x04');
+    assert.equal(await erin.exited, 0);
+  });
+
   test('a mention in a room that is not current notifies with that room named', async () => {
     // VTE without notify-send: OSC 777 notifications, which carry a title naming the room.
     const dave = await twoRooms('dave', { PATH: '/nonexistent', VTE_VERSION: '7600' });
