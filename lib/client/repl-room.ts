@@ -110,10 +110,14 @@ export class ReplRoom {
       this.heldHistory = history;
       return;
     }
-    if (history.length === 0) return;
+    const omitted = this.session.historyOmitted;
+    if (history.length === 0 && omitted === 0) return;
     const { screen, color } = this.display;
     const c = createColors(color);
-    screen.printAbove(c.dim(`-- ${history.length} earlier message${history.length === 1 ? '' : 's'} --`));
+    const cut = omitted > 0 ? ` (${omitted} older no longer kept by the daemon)` : '';
+    screen.printAbove(
+      c.dim(`-- ${history.length} earlier message${history.length === 1 ? '' : 's'}${cut} --`),
+    );
     for (const ev of history) this.onEvent(ev);
     screen.printAbove(c.dim('-- now --'));
   }

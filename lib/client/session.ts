@@ -109,6 +109,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private readonly opener: ChannelOpener | undefined;
   /** The history of an init that arrived before join() asked for it (v1 sends it unasked). */
   private earlyInit: MessageEvent[] | undefined;
+  /** Older messages the daemon no longer held when we joined (its history is bounded). */
+  historyOmitted = 0;
   private readonly fernet: Fernet;
   /** Per-session member keys and the others' cards; undefined against an original daemon. */
   readonly keyring: MemberKeyring | undefined;
@@ -544,6 +546,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         }
         this.members.set(frame.you.user_id, frame.you.username);
         this.joined = true;
+        this.historyOmitted = frame.omitted ?? 0;
         const history: MessageEvent[] = [];
         for (const data of frame.messages) {
           const event = this.openMessage(data, true);

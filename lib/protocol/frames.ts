@@ -197,7 +197,15 @@ export interface MessageData {
 }
 
 export type ServerFrame =
-  | { type: 'init'; you: Member; room: string; messages: MessageData[]; users: Member[] }
+  | {
+      type: 'init';
+      you: Member;
+      room: string;
+      messages: MessageData[];
+      users: Member[];
+      /** Older messages the daemon's history no longer holds (absent: none). */
+      omitted?: number;
+    }
   | { type: 'message'; data: MessageData }
   | { type: 'private'; data: PrivateData }
   | { type: 'cleared'; by: string }
@@ -263,6 +271,11 @@ function readArray<T>(value: unknown, read: (v: unknown) => T): T[] {
   return value.map(read);
 }
 
+/** The optional `omitted` count of an init: a whole number, else the field is ignored. */
+function readOmitted(value: unknown): { omitted?: number } {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? { omitted: value } : {};
+}
+
 /**
  * Reads a frame from the daemon (client side); unknown types are `bad_request`. With `v1`,
  * the fields an original (v1) daemon does not send are optional.
@@ -276,6 +289,7 @@ export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
         room: v1 && obj.room === undefined ? '' : field(obj, 'room', 256),
         messages: readArray(obj.messages, (m) => readMessageData(m, v1)),
         users: readArray(obj.users, readMember),
+        ...readOmitted(obj.omitted),
       };
     case 'message':
       return { type: 'message', data: readMessageData(obj.data, v1) };

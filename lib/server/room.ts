@@ -54,6 +54,8 @@ export class HistoryBudget {
 class History {
   private items: MessageData[] = [];
   private chars = 0;
+  /** Messages dropped since the last clear (too many, too large, or the daemon-wide budget). */
+  dropped = 0;
 
   constructor(
     private readonly maxCount: number,
@@ -82,6 +84,7 @@ class History {
   dropOldest(): void {
     const item = this.items.shift();
     if (!item) return;
+    this.dropped++;
     this.chars -= item.text.length;
     if (this.budget) this.budget.used -= item.text.length;
   }
@@ -100,6 +103,7 @@ class History {
     if (this.budget) this.budget.used -= this.chars;
     this.items = [];
     this.chars = 0;
+    this.dropped = 0;
   }
 }
 
@@ -165,6 +169,8 @@ export class Room {
       room: this.name,
       messages: this.history.toArray(),
       users: this.memberList(),
+      // How many older messages the history no longer holds (absent when none).
+      ...(this.history.dropped > 0 ? { omitted: this.history.dropped } : {}),
     };
     peer.sendSerialized(JSON.stringify(init));
     return you;

@@ -119,3 +119,27 @@ describe('the REPL screen', () => {
     carol.kill();
   });
 });
+
+describe('the history marker', () => {
+  test('says how many older messages the daemon no longer keeps', async () => {
+    const daemon = await startDaemonProcess(['--password', PASSWORD, '--history', '3']);
+    const lines = Array.from({ length: 5 }, (_, i) => `old line ${i + 1}`).join('\n');
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'hist1'], {
+      input: `${lines}\n`,
+      env: { CMD_CHAT_PASSWORD: PASSWORD },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const client = startPtyClient(daemon.port, 'hist2', { password: PASSWORD });
+    try {
+      await client.waitForText('-- 3 earlier messages (2 older no longer kept by the daemon) --', 20_000);
+      const shown = client.screen.lines().filter((l) => / hist1\b.*: old line \d$/.test(l));
+      assert.deepEqual(
+        shown.map((l) => l.slice(-10)),
+        ['old line 3', 'old line 4', 'old line 5'],
+      );
+    } finally {
+      client.kill();
+      await daemon.stop();
+    }
+  });
+});
