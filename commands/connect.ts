@@ -362,6 +362,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         'Examples:\n' +
           '  cmd-chat connect 192.168.1.5 3000 alice\n' +
           '      ask the password, then chat\n' +
+          '  cmd-chat connect 192.168.1.5 3000 alice --room team --room ops\n' +
+          "      two rooms: asks each room's password; Alt+1, Alt+2 switch\n" +
           `  echo "build done" | ${PASSWORD_ENV}=… cmd-chat connect host 3000 ci\n` +
           '      send one line from a script\n' +
           '  cmd-chat connect host 3000 bot --json --follow < /dev/null\n' +
