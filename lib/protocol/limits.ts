@@ -198,6 +198,14 @@ export const daemonLimitDeclarations = {
     min: 1,
     describe: 'joins one source may make at once',
   },
+  presenceIntervalMs: {
+    flag: 'presence-interval',
+    default: 250,
+    unit: 'ms',
+    min: 0,
+    describe:
+      "seconds between two sends of a room's presence events (joins and leaves in between go together)",
+  },
   handshakeRatePerSource: {
     flag: 'handshake-rate',
     default: 10,

@@ -8,6 +8,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameKeys, normalizeName } from '../protocol/names.js';
+import { PresenceBatcher } from './presence.js';
 
 /** A room member's connection as the room sees it. */
 export interface Peer {
@@ -22,6 +23,8 @@ interface RoomMember {
   keys: readonly string[];
   /** Opaque to the daemon: sealed under the room key by the member. */
   card?: string;
+  /** The last presence event its `init` reflected (see presence.ts). */
+  since: number;
 }
 
 /**
@@ -114,11 +117,14 @@ export interface RoomLimits {
   maxMembersPerRoom: number;
   /** Shared bound on all histories of the daemon (characters); absent: per room only. */
   historyBudget?: HistoryBudget;
+  /** Presence events are sent at most once per this many ms (batched); absent or 0: at once. */
+  presenceIntervalMs?: number;
 }
 
 export class Room {
   private readonly members = new Map<string, RoomMember>();
   private readonly history: History;
+  private readonly presence: PresenceBatcher;
   private nextId = 1;
   /** Authenticated connections that have not joined yet: an open room stays while they exist. */
   pendingJoins = 0;
@@ -133,6 +139,7 @@ export class Room {
     private readonly limits: RoomLimits,
   ) {
     this.history = new History(limits.historySize, limits.historyBytes, limits.historyBudget);
+    this.presence = new PresenceBatcher(limits.presenceIntervalMs ?? 0, () => this.members.values());
   }
 
   get memberCount(): number {
@@ -158,10 +165,10 @@ export class Room {
   admit(peer: Peer, username: string, card?: string, keys: readonly string[] = nameKeys(username)): Member {
     const you: Member =
       card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
-    this.broadcast({ type: 'user_joined', ...you });
+    const since = this.presence.add(JSON.stringify({ type: 'user_joined', ...you }));
     this.members.set(
       peer.userId,
-      card === undefined ? { peer, username, keys } : { peer, username, keys, card },
+      card === undefined ? { peer, username, keys, since } : { peer, username, keys, card, since },
     );
     const init: ServerFrame = {
       type: 'init',
@@ -193,7 +200,7 @@ export class Room {
     const member = this.members.get(userId);
     if (!member) return;
     this.members.delete(userId);
-    this.broadcast({ type: 'user_left', user_id: userId, username: member.username });
+    this.presence.add(JSON.stringify({ type: 'user_left', user_id: userId, username: member.username }));
   }
 
   /** Stores and relays a message token; the sender gets the echo like everyone else. */
@@ -245,6 +252,7 @@ export class Room {
     const recipient = this.members.get(toUserId);
     if (!recipient || toUserId === fromUserId) throw new ProtocolError('no_such_user');
     if (recipient.card === undefined || sender.card === undefined) throw new ProtocolError('no_card');
+    this.presence.flush(); // both know each other before the message
     const json = JSON.stringify({
       type: 'private',
       data: { from: fromUserId, to: toUserId, text, timestamp: now / 1000 },
@@ -260,6 +268,7 @@ export class Room {
 
   /** Releases the room's share of the daemon-wide history budget (the room is gone). */
   dispose(): void {
+    this.presence.dispose();
     this.history.detach();
   }
 
@@ -296,8 +305,9 @@ export class Room {
     this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
   }
 
-  /** Sends one frame to every member, serialised once. */
+  /** Sends one frame to every member, serialised once, after the presence events pending. */
   broadcast(frame: ServerFrame): void {
+    this.presence.flush();
     const json = JSON.stringify(frame);
     for (const member of this.members.values()) member.peer.sendSerialized(json);
   }

@@ -182,6 +182,7 @@ export class RoomRegistry implements RoomDirectory {
       historySize: options.historySize,
       historyBytes: options.historyBytes,
       maxMembersPerRoom: options.maxMembersPerRoom,
+      ...(options.presenceIntervalMs !== undefined ? { presenceIntervalMs: options.presenceIntervalMs } : {}),
       ...(total > 0 ? { historyBudget: new HistoryBudget(total) } : {}),
     };
   }

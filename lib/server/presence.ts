@@ -1,0 +1,103 @@
+/**
+ * A room's presence announcements (`user_joined`, `user_left`), batched: they go out at most
+ * once per interval, all of an interval's together, so each member receives them in one
+ * sealed record instead of one record per event — a member joining and leaving in a loop
+ * cannot make every other member (and the daemon, sealing for each) process a record per
+ * event. Nothing is dropped: every join is announced, even one whose member has already
+ * left (it received the history). Anything else the room sends first sends what is pending,
+ * so the order of events is kept (a member's join always precedes its messages).
+ */
+
+/** A member as the batcher sees it: where to send, and the last event its `init` reflected. */
+export interface PresenceRecipient {
+  readonly since: number;
+  readonly peer: { sendSerialized(json: string): void };
+}
+
+/** More pending events than this are sent at once (memory stays bounded between intervals). */
+const MAX_PENDING_EVENTS = 1024;
+
+interface PresenceEvent {
+  readonly seq: number;
+  readonly json: string;
+}
+
+export class PresenceBatcher {
+  private seq = 0;
+  private pending: PresenceEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private lastSent = Number.NEGATIVE_INFINITY;
+
+  /**
+   * `intervalMs` ≤ 0 sends every event at once (no batching). `recipients` lists the room's
+   * members at the time of sending.
+   */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly recipients: () => Iterable<PresenceRecipient>,
+  ) {}
+
+  /** The number of the last event: a member joining now has seen every event up to it. */
+  get current(): number {
+    return this.seq;
+  }
+
+  /** Queues one serialised presence frame; returns its number. */
+  add(json: string): number {
+    this.seq++;
+    this.pending.push({ seq: this.seq, json });
+    if (this.intervalMs <= 0 || this.pending.length >= MAX_PENDING_EVENTS) this.flush();
+    else this.schedule();
+    return this.seq;
+  }
+
+  /**
+   * Sends what is pending now, to each member the events after the one its `init` reflected
+   * (a member that joined within the interval already knows the earlier ones).
+   */
+  flush(): void {
+    this.cancel();
+    if (this.pending.length === 0) return;
+    const events = this.pending;
+    this.pending = [];
+    this.lastSent = performance.now();
+    const first = events[0]!.seq;
+    for (const member of this.recipients()) {
+      for (const event of events) {
+        if (member.since < first || event.seq > member.since) member.peer.sendSerialized(event.json);
+      }
+    }
+  }
+
+  /** Forgets what is pending (the room is gone). */
+  dispose(): void {
+    this.cancel();
+    this.pending = [];
+  }
+
+  /** The first event after a quiet interval goes out within this turn; later ones wait. */
+  private schedule(): void {
+    if (this.timer || this.immediate) return;
+    const wait = this.lastSent + this.intervalMs - performance.now();
+    if (wait <= 0) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.flush();
+      });
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+  }
+}
