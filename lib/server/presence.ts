@@ -1,12 +1,15 @@
 /**
- * A room's presence announcements (`user_joined`, `user_left`), batched: they go out at most
- * once per interval, all of an interval's together, so each member receives them in one
- * sealed record instead of one record per event — a member joining and leaving in a loop
+ * A room's presence announcements (`user_joined`, `user_left`), batched: after a few sends
+ * at once (a quiet room announces at once), they go out at most once per interval, all of an
+ * interval's together, so each member receives them in one sealed record instead of one per
+ * event — a member joining and leaving in a loop
  * cannot make every other member (and the daemon, sealing for each) process a record per
  * event. Nothing is dropped: every join is announced, even one whose member has already
  * left (it received the history). Anything else the room sends first sends what is pending,
  * so the order of events is kept (a member's join always precedes its messages).
  */
+
+import { TokenBucket } from './rate.js';
 
 /** A member as the batcher sees it: where to send, and the last event its `init` reflected. */
 export interface PresenceRecipient {
@@ -14,6 +17,8 @@ export interface PresenceRecipient {
   readonly peer: { sendSerialized(json: string): void };
 }
 
+/** Sends that may follow each other without waiting for the interval. */
+const BURST_SENDS = 4;
 /** More pending events than this are sent at once (memory stays bounded between intervals). */
 const MAX_PENDING_EVENTS = 1024;
 
@@ -27,7 +32,8 @@ export class PresenceBatcher {
   private pending: PresenceEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
-  private lastSent = Number.NEGATIVE_INFINITY;
+  /** One token per send, refilled once per interval. */
+  private readonly sends: TokenBucket;
 
   /**
    * `intervalMs` ≤ 0 sends every event at once (no batching). `recipients` lists the room's
@@ -36,7 +42,9 @@ export class PresenceBatcher {
   constructor(
     private readonly intervalMs: number,
     private readonly recipients: () => Iterable<PresenceRecipient>,
-  ) {}
+  ) {
+    this.sends = new TokenBucket(intervalMs > 0 ? 1000 / intervalMs : 0, BURST_SENDS);
+  }
 
   /** The number of the last event: a member joining now has seen every event up to it. */
   get current(): number {
@@ -61,7 +69,7 @@ export class PresenceBatcher {
     if (this.pending.length === 0) return;
     const events = this.pending;
     this.pending = [];
-    this.lastSent = performance.now();
+    this.sends.charge(1);
     const first = events[0]!.seq;
     for (const member of this.recipients()) {
       for (const event of events) {
@@ -76,10 +84,10 @@ export class PresenceBatcher {
     this.pending = [];
   }
 
-  /** The first event after a quiet interval goes out within this turn; later ones wait. */
+  /** Goes out within this turn while sends are left, else when the next one is due. */
   private schedule(): void {
     if (this.timer || this.immediate) return;
-    const wait = this.lastSent + this.intervalMs - performance.now();
+    const wait = this.sends.waitMs(1);
     if (wait <= 0) {
       this.immediate = setImmediate(() => {
         this.immediate = undefined;

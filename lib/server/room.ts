@@ -165,7 +165,7 @@ export class Room {
   admit(peer: Peer, username: string, card?: string, keys: readonly string[] = nameKeys(username)): Member {
     const you: Member =
       card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
-    const since = this.presence.add(JSON.stringify({ type: 'user_joined', ...you }));
+    const since = this.announce({ type: 'user_joined', ...you });
     this.members.set(
       peer.userId,
       card === undefined ? { peer, username, keys, since } : { peer, username, keys, card, since },
@@ -200,7 +200,7 @@ export class Room {
     const member = this.members.get(userId);
     if (!member) return;
     this.members.delete(userId);
-    this.presence.add(JSON.stringify({ type: 'user_left', user_id: userId, username: member.username }));
+    this.announce({ type: 'user_left', user_id: userId, username: member.username });
   }
 
   /** Stores and relays a message token; the sender gets the echo like everyone else. */
@@ -303,6 +303,14 @@ export class Room {
     member.username = username;
     member.keys = keys;
     this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
+  }
+
+  /**
+   * Queues a presence frame (`user_joined`, `user_left`) for every member present when the
+   * batch goes out (see presence.ts); returns its number.
+   */
+  announce(frame: ServerFrame): number {
+    return this.presence.add(JSON.stringify(frame));
   }
 
   /** Sends one frame to every member, serialised once, after the presence events pending. */

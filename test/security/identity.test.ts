@@ -107,6 +107,8 @@ describe('a daemon that tampers with attribution', () => {
     assert.ok(room);
     const original = room.broadcast.bind(room);
     room.broadcast = (frame: ServerFrame) => original(tamper(frame));
+    const announce = room.announce.bind(room);
+    room.announce = (frame: ServerFrame) => announce(tamper(frame));
   }
 
   test('a swapped card and a re-attributed message are detected', async () => {
@@ -149,8 +151,9 @@ describe('verified members', () => {
 
   test('/verify marks a member; the same name back with a new key is announced', async () => {
     const alice = await joinAs(d, 'lobby', 'pw', 'alice');
-    const bob = await joinAs(d, 'lobby', 'pw', 'bob');
     const alog = new EventLog(alice);
+    const bob = await joinAs(d, 'lobby', 'pw', 'bob');
+    await alog.waitFor((e) => e.type === 'join' && e.username === 'bob', 'bob joins');
     const code = bob.keyring?.fingerprint;
     assert.ok(code);
     assert.equal(alice.whois('bob')?.fingerprint, code);

@@ -11,8 +11,9 @@ import { type RawClient, rawAuthenticated } from '../helpers/raw-client.js';
 
 const PW = 'presence-pw';
 const CHURNERS = 4;
-const CHURN_MS = 3000;
-const INTERVAL_S = 0.25;
+/** Join/leave cycles per churner (joins and leaves: four times this, each). */
+const CYCLES_EACH = 6;
+const INTERVAL_S = 1;
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux). */
 function cpuSeconds(pid: number): number | undefined {
@@ -52,7 +53,7 @@ test('members churning: a bystander gets presence in a few records per second, e
     const started = performance.now();
     let cycles = 0;
     const churn = async (n: number): Promise<void> => {
-      for (let k = 0; performance.now() - started < CHURN_MS; k++) {
+      for (let k = 0; k < CYCLES_EACH; k++) {
         const c = await rawAuthenticated(d.port, 'chat', PW);
         const joined = await c.join(`churn${n}x${k}`);
         assert.equal(joined.type, 'init');
@@ -95,9 +96,8 @@ test('members churning: a bystander gets presence in a few records per second, e
         'a join before its leave',
       );
     }
-    assert.ok(cycles >= 10, `the churn was too slow to judge (${cycles} cycles)`);
-    // Batched: at most one presence record per interval (and one for the last events).
-    const bound = Math.ceil(elapsed / INTERVAL_S) + 2;
+    // Batched: after a burst of 4, at most one presence record per interval (and the last).
+    const bound = Math.ceil(elapsed / INTERVAL_S) + 5;
     assert.ok(
       presenceRecords <= bound,
       `${presenceRecords} presence records for ${cycles} cycles in ${elapsed.toFixed(1)} s (at most ${bound})`,
