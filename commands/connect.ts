@@ -275,7 +275,9 @@ async function run(args: ConnectArgs): Promise<void> {
         daemon: transport.description,
       });
   if (outcome.kind === 'lost') {
-    process.stderr.write(`cmd-chat: ${outcome.error.message}\n`);
+    // The REPL has shown the daemon's shutdown as a line of the chat already.
+    if (!(repl && outcome.error.code === 'shutdown'))
+      process.stderr.write(`cmd-chat: ${outcome.error.message}\n`);
     return exitDrained(EXIT_FOR[outcome.error.code]);
   }
   if (interrupted && !args.follow) return exitDrained(ExitCode.interrupted);

@@ -88,7 +88,14 @@ export interface ErrorEvent {
   message: string;
 }
 
+/** The daemon is stopping (SIGTERM): the session ends right after this event. */
+export interface ShutdownEvent {
+  type: 'shutdown';
+  at: number;
+}
+
 export type ChatEvent =
+  | ShutdownEvent
   | MessageEvent
   | PrivateEvent
   | JoinEvent

@@ -90,5 +90,7 @@ export function eventToJson(ev: ChatEvent): string {
       return stringify({ type: 'cleared', time, by: ev.by });
     case 'error':
       return stringify({ type: 'error', time, code: ev.code, message: ev.message });
+    case 'shutdown':
+      return stringify({ type: 'shutdown', time });
   }
 }

@@ -68,7 +68,12 @@ function eventWriter(
 
 /** Without --follow only our own echoes (the receipts) and errors are printed. */
 function wantedLive(ev: ChatEvent, follow: boolean): boolean {
-  return follow || ev.type === 'error' || ((ev.type === 'message' || ev.type === 'private') && ev.mine);
+  return (
+    follow ||
+    ev.type === 'error' ||
+    ev.type === 'shutdown' ||
+    ((ev.type === 'message' || ev.type === 'private') && ev.mine)
+  );
 }
 
 /** A joined room: its session and the history it replayed. */

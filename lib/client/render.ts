@@ -273,6 +273,9 @@ function signatureFlag(ev: MessageEvent, c: Colors): string {
   return quiet ? ` ${c.dim(`(${words})`)}` : ` ${c.red(c.bold(`⚠ ${words}`))}`;
 }
 
+/** The line members see when the daemon stops. */
+const SHUTDOWN_TEXT = 'the daemon is shutting down';
+
 /** One event as REPL text (may span several lines; no trailing newline). */
 export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
   const c = createColors(opts.color);
@@ -294,6 +297,8 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
       return `${time} ${c.dim(`-- ${safeName(ev.old)} is now ${safeName(ev.new)}`)}`;
     case 'cleared':
       return `${time} ${c.dim(`-- ${safeName(ev.by)} wiped the room's history`)}`;
+    case 'shutdown':
+      return `${time} ${c.dim(`-- ${SHUTDOWN_TEXT}`)}`;
     case 'error': {
       const head = `${time} `;
       const indent = Math.min((opts.layout?.width ?? roughWidth)(head) + 2, MAX_INDENT);
@@ -332,6 +337,8 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
       return `${time} -- ${safeName(ev.old)} is now ${safeName(ev.new)}`;
     case 'cleared':
       return `${time} -- ${safeName(ev.by)} wiped the room's history`;
+    case 'shutdown':
+      return `${time} -- ${SHUTDOWN_TEXT}`;
     case 'error':
       return `${time} ! ${indentContinuation(sanitizeBody(ev.message), 2)}`;
   }

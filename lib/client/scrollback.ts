@@ -24,6 +24,8 @@ function textOf(ev: ChatEvent): string {
       return ev.by;
     case 'error':
       return ev.message;
+    case 'shutdown':
+      return '';
   }
 }
 

@@ -602,6 +602,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         this.onDaemonError(frame.code, at);
         return;
       case 'shutdown':
+        this.emitEvent({ type: 'shutdown', at });
         this.end(new SessionError('shutdown', 'the daemon is shutting down'));
         return;
       case 'private': {

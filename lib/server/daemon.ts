@@ -644,7 +644,8 @@ export class Daemon {
         break;
       case 'member':
         if (cluster) cluster.leave(phase.room, link.userId);
-        else phase.room.leave(link.userId);
+        // Stopping, every member is told `shutdown`: none should first see all the others leave.
+        else if (!this.stopping) phase.room.leave(link.userId);
         this.options.registry.releaseIfEmpty(phase.room);
         break;
       case 'closed':
