@@ -1,7 +1,8 @@
 /**
  * Keepalive timing, one rule for both ends (pure: no timers here). A peer that has shown no
- * sign of life for a third of the keepalive time is pinged inside the channel (again every
- * third); one silent for longer than the keepalive time less one check interval is dead.
+ * sign of life for a share of the keepalive time (the client: a third, the daemon: half, so
+ * that a client's ping usually spares the daemon's) is pinged inside the channel, again after
+ * as long; one silent for longer than the keepalive time less one check interval is dead.
  * Checked every `tickMs`, so a dead peer is noticed within the keepalive time. A check that
  * comes late (this process itself was suspended) must not blame the peer for the silence:
  * see KeepaliveClock.
@@ -16,10 +17,17 @@ export interface KeepaliveTiming {
   readonly deadAfterMs: number;
 }
 
-/** The timing for a keepalive time (ms, > 0): checks every tenth of it, 20 ms to 1 s. */
-export function keepaliveTiming(keepaliveMs: number): KeepaliveTiming {
+/**
+ * The timing for a keepalive time (ms, > 0): checks every tenth of it, 20 ms to 1 s; pings
+ * after `pingShare` of it.
+ */
+export function keepaliveTiming(keepaliveMs: number, pingShare = 1 / 3): KeepaliveTiming {
   const tickMs = Math.min(1000, Math.max(20, keepaliveMs / 10));
-  return { tickMs, pingAfterMs: keepaliveMs / 3, deadAfterMs: Math.max(tickMs, keepaliveMs - tickMs) };
+  return {
+    tickMs,
+    pingAfterMs: keepaliveMs * pingShare,
+    deadAfterMs: Math.max(tickMs, keepaliveMs - tickMs),
+  };
 }
 
 export type KeepaliveVerdict = 'ok' | 'ping' | 'dead';

@@ -119,7 +119,7 @@ export const daemonLimitDeclarations = {
     unit: 'ms',
     min: 0,
     describe:
-      'seconds a member may stay silent (pinged inside the channel after a third of it) before the daemon drops it as gone',
+      'seconds a member may stay silent (pinged inside the channel after half of it) before the daemon drops it as gone',
   },
   joinTimeoutMs: {
     default: 60_000,

@@ -41,6 +41,7 @@ import {
   type TableRow,
 } from './common.js';
 import { benchHandshake } from './handshake.js';
+import { keepaliveRows } from './keepalive.js';
 import { replRows } from './repl.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
@@ -582,6 +583,8 @@ async function main(): Promise<void> {
   await clusterBusRows(add, log);
   // The interactive client in a real pty (repl.ts; also runnable by itself).
   await replRows(add, log);
+  // Keepalive (keepalive.ts; also runnable by itself).
+  await keepaliveRows(add, log);
   printTable((performance.now() - started) / 1000);
 }
 
