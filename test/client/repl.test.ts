@@ -232,7 +232,11 @@ describe('the REPL in a pseudo-terminal', () => {
       }, 'the echo rendered as one indented message');
       alice.write('after\r');
       await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('alice6: after')), 'the next echo');
-      const mine = reader.events().filter((e) => e['type'] === 'message' && e['user'] === 'alice6');
+      // Alice's echo can reach her before the other process reads the same message.
+      const isMine = (e: Record<string, unknown>): boolean =>
+        e['type'] === 'message' && e['user'] === 'alice6';
+      await reader.waitFor((evs) => evs.filter(isMine).length >= 2, 'the second message', 10_000);
+      const mine = reader.events().filter(isMine);
       assert.deepEqual(
         mine.map((e) => e['text']),
         ['line one\nline two', 'after'],
