@@ -371,7 +371,17 @@ async function main(): Promise<void> {
     // The first output line is the room history replayed right after the join.
     launch.push(
       await timeNode(
-        [builtCli, 'connect', '127.0.0.1', String(secure.port), `launch${i}`, PASSWORD, '--room', 'launch'],
+        [
+          builtCli,
+          'connect',
+          '127.0.0.1',
+          String(secure.port),
+          `launch${i}`,
+          PASSWORD,
+          '--room',
+          'launch',
+          '--history',
+        ],
         true,
       ),
     );
