@@ -66,6 +66,29 @@ test('a SIGKILLed daemon takes only its own members; a dead sequencer is replace
   await onB.session.close().catch(() => {});
 });
 
+test('the sequencer stopped with SIGTERM: its members leave at once, the other daemon takes over', async (t) => {
+  if (skipWithoutNats(t)) return;
+  // A long heartbeat: only the goodbye can make the failover quick.
+  const cluster = await startCluster(2, ['--open-rooms', '--cluster-heartbeat', '10']);
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  const onA = await member(a, 'room', PW, 'ann', true);
+  const onB = await member(b, 'room', PW, 'bea');
+  await waitFor(() => onB.session.memberList().length === 2, 'bea sees ann');
+  onA.session.send('before the stop');
+  await onB.log.waitFor(isMessage('before the stop'), 'A to B');
+  const stoppedAt = Date.now();
+  assert.equal(await a.stop('SIGTERM'), 0);
+  await onB.log.waitFor(isLeave('ann'), 'ann leaving, seen on B', 5_000);
+  assert.ok(Date.now() - stoppedAt < 5_000, 'well before three heartbeats (30 s)');
+  await waitFor(() => /this daemon now sequences the rooms/.test(b.stderr()), 'B takes over', 5_000);
+  const late = await member(b, 'room', PW, 'late');
+  assert.deepEqual(late.history, ['before the stop']);
+  onB.session.send('after the stop');
+  await late.log.waitFor(isMessage('after the stop'), 'B alone keeps the room');
+  await Promise.all([onB.session.close(), late.session.close(), onA.session.close().catch(() => {})]);
+});
+
 test('nats-server killed and restarted under traffic: local members served, then everything resynchronised', async (t) => {
   if (skipWithoutNats(t)) return;
   const cluster = await startCluster(2, ['--open-rooms']);

@@ -33,7 +33,8 @@ export function skipWithoutNats(t: { skip(m: string): void }): boolean {
 
 /**
  * A nats-server and `count` daemons sharing rooms through it, each started with `args`
- * (rooms, --open-rooms, ...). Announcements every 0.2 s keep failure detection short.
+ * (rooms, --open-rooms, ...). Announcements every 0.2 s (unless args say otherwise) keep
+ * failure detection short.
  */
 export async function startCluster(count: number, args: string[]): Promise<TestCluster> {
   const password = randomBytes(12).toString('hex');
@@ -47,7 +48,14 @@ export async function startCluster(count: number, args: string[]): Promise<TestC
   const daemons: DaemonProcess[] = [];
   const addDaemon = async (roomArgs: string[] = args): Promise<DaemonProcess> => {
     const d = await startDaemonProcess(
-      ['--cluster', nats.url, '--nats-user', NATS_USER, '--cluster-heartbeat', '0.2', ...roomArgs],
+      [
+        '--cluster',
+        nats.url,
+        '--nats-user',
+        NATS_USER,
+        ...(roomArgs.includes('--cluster-heartbeat') ? [] : ['--cluster-heartbeat', '0.2']),
+        ...roomArgs,
+      ],
       env,
     );
     daemons.push(d);
