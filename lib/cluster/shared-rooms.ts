@@ -93,7 +93,8 @@ export class SharedRooms {
   private readonly states = new Map<string, SharedRoomState>();
   /** Who created each open room (the lowest id wins when two daemons create one name at once). */
   private readonly creators = new Map<string, string>();
-  private sequencer: string;
+  /** The sequencer's run id; empty until start() has heard the others (nobody decides yet). */
+  private sequencer = '';
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private busUp = true;
@@ -107,7 +108,6 @@ export class SharedRooms {
     this.registry = options.registry;
     this.logger = options.logger;
     this.membership = new Membership(this.bus.nodeId, Date.now(), options.heartbeatMs * 3);
-    this.sequencer = this.bus.nodeId;
   }
 
   get nodeId(): string {
@@ -140,7 +140,10 @@ export class SharedRooms {
     this.hello(true);
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     this.sequencer = this.membership.sequencer();
-    if (this.sequencer !== this.nodeId) for (const state of this.states.values()) this.askSnapshot(state);
+    for (const state of this.states.values()) {
+      if (this.isSequencer()) state.source = this.nodeId;
+      else this.askSnapshot(state);
+    }
     this.timer = setInterval(() => this.tick(), this.options.heartbeatMs);
     this.timer.unref();
     this.logger.info(
@@ -689,6 +692,8 @@ export class SharedRooms {
 
   /** The set of live daemons changed: a new sequencer takes over, the dead lose their members. */
   private onLiveChange(): void {
+    // Still starting: start() picks the sequencer once the others have answered.
+    if (this.sequencer === '') return;
     const previous = this.sequencer;
     this.sequencer = this.membership.sequencer();
     if (previous !== this.sequencer) {
