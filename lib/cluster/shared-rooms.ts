@@ -358,7 +358,12 @@ export class SharedRooms {
     const numbered = state.room.historyItems().filter((m) => state.numbered.has(m.id));
     const orphans = newestThatFit(numbered, PAYLOAD_BUDGET / 2);
     this.request(state.room, { t: 'sync', members, orphans });
-    // Joins asked of an earlier sequencer may be lost: ask again (a repeat is ignored).
+    // Joins asked of an earlier sequencer may be lost.
+    this.askJoinsAgain(state);
+  }
+
+  /** Asks the sequencer again for every join still waiting (a repeat is ignored). */
+  private askJoinsAgain(state: SharedRoomState): void {
     for (const [userId, p] of state.pending) {
       this.request(state.room, {
         t: 'join',
@@ -484,11 +489,17 @@ export class SharedRooms {
       room.relay(data);
       this.emit(state, { k: 'msg', data });
     }
+    this.sendSnapshot(state, from);
+  }
+
+  /** Sequencer: the whole room (members, the newest history that fits) for one daemon. */
+  private sendSnapshot(state: SharedRoomState, to: string): void {
+    const { room } = state;
     const all: ClusterMember[] = room
       .memberList()
       .map((m) => ({ ...m, node: state.owners.get(m.user_id) ?? this.nodeId }));
     const history = newestThatFit(room.historyItems(), PAYLOAD_BUDGET - JSON.stringify(all).length);
-    this.request(room, { t: 'snap', to: from, seq: state.seq, members: all, history });
+    this.request(room, { t: 'snap', to, seq: state.seq, members: all, history });
   }
 
   /** A numbered change from the sequencer. */
@@ -602,6 +613,8 @@ export class SharedRooms {
     state.source = from;
     state.seq = snap.seq;
     state.numbered.clear();
+    // Joins the snapshot does not hold may have been lost on the way.
+    this.askJoinsAgain(state);
     this.registry.releaseIfEmpty(room);
   }
 
@@ -769,7 +782,10 @@ export class SharedRooms {
     try {
       const room = this.registry.registerCreated(name, creds);
       this.creators.set(name, shared.creator);
-      this.track(room);
+      const state = this.track(room);
+      // The creator's first requests may have passed before this daemon listened on the new
+      // room: a snapshot (sent after subscribing, so after it) tells the creator to ask again.
+      if (this.isSequencer()) this.sendSnapshot(state, shared.creator);
     } catch {
       this.logger.info('cluster: an open room from another daemon was not taken (--max-rooms reached)');
     }
