@@ -119,6 +119,9 @@ test('two members taking one name at once on two daemons: exactly one gets it (1
     '0',
     '--max-per-address',
     '1000',
+    // Twenty handshakes at once on a loaded machine: scrypt alone may take seconds each.
+    '--handshake-timeout',
+    '60',
   ]);
   t.after(() => cluster.stop());
   const [a, b, c] = cluster.daemons as [
