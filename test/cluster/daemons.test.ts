@@ -220,11 +220,11 @@ test('the same --room and --rooms-file on every daemon: one room, one key; anoth
 
 test('open rooms created on a daemon that does not sequence: joined at once, there and elsewhere', async (t) => {
   if (skipWithoutNats(t)) return;
-  // A long heartbeat: a join lost to the new room's subscription would wait for it (20 s).
-  const cluster = await startCluster(2, ['--open-rooms', '--cluster-heartbeat', '10']);
+  // The longest heartbeat: a join lost to the new room's subscription would be asked again
+  // only after two (120 s), past the daemon's join timeout (60 s), and the member would fail.
+  const cluster = await startCluster(2, ['--open-rooms', '--cluster-heartbeat', '60']);
   t.after(() => cluster.stop());
   const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
-  const started = Date.now();
   const rooms = Array.from({ length: 6 }, (_, i) => `fresh-${i}`);
   const creators = await Promise.all(rooms.map((room) => member(b, room, PW, 'maker', true)));
   const guests = await Promise.all(rooms.map((room) => member(a, room, PW, 'guest')));
@@ -238,6 +238,5 @@ test('open rooms created on a daemon that does not sequence: joined at once, the
       rooms[i],
     );
   }
-  assert.ok(Date.now() - started < 8_000, `all joined in ${Date.now() - started} ms`);
   await Promise.all([...creators, ...guests].map((m) => m.session.close()));
 });
