@@ -38,6 +38,15 @@ export class Membership {
   }
 
   /** Forgets one daemon (it said goodbye); true when it was known. */
+  /**
+   * Any event from a known daemon shows it alive, not only its announcements: under load its
+   * announcements wait in the same queues as its room traffic.
+   */
+  touch(node: string, now: number): void {
+    const known = this.others.get(node);
+    if (known) known.lastSeen = now;
+  }
+
   forget(node: string): boolean {
     return this.others.delete(node);
   }

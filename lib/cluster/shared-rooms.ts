@@ -96,6 +96,8 @@ export class SharedRooms {
   /** The sequencer's run id; empty until start() has heard the others (nobody decides yet). */
   private sequencer = '';
   private timer: NodeJS.Timeout | undefined;
+  /** When the last tick ran (ms): a late one sweeps no daemon away. */
+  private lastTick = 0;
   private closed = false;
   private busUp = true;
   /** Digest of this daemon's static rooms, announced so that a differing daemon is noticed. */
@@ -144,6 +146,7 @@ export class SharedRooms {
       if (this.isSequencer()) state.source = this.nodeId;
       else this.askSnapshot(state);
     }
+    this.lastTick = Date.now();
     this.timer = setInterval(() => this.tick(), this.options.heartbeatMs);
     this.timer.unref();
     this.logger.info(
@@ -378,6 +381,7 @@ export class SharedRooms {
     if (this.closed || this.states.get(state.room.name) !== state) return;
     const event = parseRoomEvent(raw);
     if (!event) return;
+    this.membership.touch(from, Date.now());
     switch (event.t) {
       case 'ev':
         this.onChange(state, event.seq, event.ev, from);
@@ -677,7 +681,11 @@ export class SharedRooms {
   private tick(): void {
     if (this.closed) return;
     this.hello(false);
-    const dead = this.membership.sweep(Date.now());
+    // A tick that comes late (this process was starved or suspended) blames no other daemon
+    // for the silence: what they sent may still wait in this process's own queue.
+    const late = Date.now() - this.lastTick > 2 * this.options.heartbeatMs;
+    this.lastTick = Date.now();
+    const dead = late ? [] : this.membership.sweep(Date.now());
     for (const node of dead) {
       this.logger.info(`cluster: daemon ${short(node)} went silent (${this.membership.size} live)`);
     }
