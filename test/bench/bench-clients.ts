@@ -158,13 +158,22 @@ serve({
     };
   },
 
-  /** Open loop at `rate` messages/s from member 0; the last member decrypts and times each. */
+  /** The client-side ports of a setup's members, in order (secure members only). */
+  localPorts: async (req: Request) => {
+    const setup = setups.get(String(req.key))!;
+    return { ports: setup.members.map((m) => (m instanceof SecureMember ? (m.localPort ?? 0) : 0)) };
+  },
+
+  /**
+   * Open loop at `rate` messages/s from member 0 (or `sender`); the last member (or `probe`)
+   * decrypts and times each.
+   */
   latency: async (req: Request) => {
     const setup = setups.get(String(req.key))!;
     const { members, fernet } = setup;
     const rate = Number(req.rate);
-    const sender = members[0]!;
-    const probe = members[members.length - 1]!;
+    const sender = members[req.sender === undefined ? 0 : Number(req.sender)]!;
+    const probe = members[req.probe === undefined ? members.length - 1 : Number(req.probe)]!;
     const samples: number[] = [];
     probe.onFrame = (frame) => {
       if (!frame.startsWith('{"type":"message"')) return;
@@ -186,7 +195,8 @@ serve({
         );
         n++;
       }
-      if (out.length > 0) sender.sendFrames(out);
+      // A stalled timer must not make one record over the daemon's record bound.
+      for (let i = 0; i < out.length; i += 64) sender.sendFrames(out.slice(i, i + 64));
     }, 1);
     await sleep(Number(req.durationMs));
     clearInterval(timer);

@@ -29,6 +29,7 @@ import { computeVerifier } from '../../lib/crypto/srp.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { builtCli, cliPath } from '../helpers/paths.js';
 import { clusterBusRows } from './cluster-bus.js';
+import { clusterDaemonRows } from './cluster-daemons.js';
 import {
   type BenchRoom,
   type BenchSecrets,
@@ -595,6 +596,8 @@ async function main(): Promise<void> {
   await replRows(add, log);
   // Keepalive (keepalive.ts; also runnable by itself).
   await keepaliveRows(add, log);
+  // Scale-out: one daemon against two (cluster-daemons.ts; also runnable by itself).
+  await clusterDaemonRows(add, log);
   printTable((performance.now() - started) / 1000);
 }
 

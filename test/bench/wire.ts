@@ -252,6 +252,11 @@ export class SecureMember implements BenchMember {
   private joined: (() => void) | undefined;
   private failed: ((err: Error) => void) | undefined;
 
+  /** The client side's port (tells which worker of `serve --workers` serves it). */
+  get localPort(): number | undefined {
+    return this.auth.sock.localPort;
+  }
+
   private constructor(private readonly auth: Authenticated) {
     this.fernet = new Fernet(auth.roomKey);
     auth.sock.on('data', (chunk: Buffer) => {
