@@ -13,15 +13,13 @@ import { NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
 import { silentLogger } from '../../lib/server/log.js';
 import { natsProblem, startNatsServer } from '../helpers/nats.js';
-import { median, percentile, round, rpc, sleep } from './common.js';
+import { type AddRow, median, percentile, round, rpc, runRowsAlone, sleep } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EVENTS = 50_000;
 const RUNS = 3;
 /** A Fernet token of a short chat line is about this long. */
 const TEXT = 'g'.repeat(300);
-
-type AddRow = (name: string, value: number, unit: string, target?: string) => void;
 
 export async function clusterBusRows(add: AddRow, log: (text: string) => void): Promise<void> {
   const problem = natsProblem();
@@ -96,18 +94,4 @@ async function roundTrips(bus: NatsRoomBus, peer: ChildProcess, rate: number): P
   return samples;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows: Array<[string, number, string]> = [];
-  clusterBusRows(
-    (name, value, unit) => rows.push([name, value, unit]),
-    (text) => process.stderr.write(`bench: ${text}\n`),
-  ).then(
-    () => {
-      for (const [name, value, unit] of rows) process.stdout.write(`${name}  ${value} ${unit}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runRowsAlone(import.meta.url, clusterBusRows);

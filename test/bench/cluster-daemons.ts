@@ -18,7 +18,16 @@ import { natsProblem } from '../helpers/nats.js';
 import { builtCli } from '../helpers/paths.js';
 import { freePort } from '../helpers/processes.js';
 import { connectionsByPid } from '../helpers/sockets.js';
-import { type BenchSecrets, median, type Reply, round, rpc, sleep } from './common.js';
+import {
+  type AddRow,
+  type BenchSecrets,
+  median,
+  type Reply,
+  round,
+  rpc,
+  runRowsAlone,
+  sleep,
+} from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PASSWORD = 'bench: correct horse battery staple';
@@ -40,8 +49,6 @@ const LIMIT_FLAGS = [
     '0',
   ],
 ];
-
-type AddRow = (name: string, value: number, unit: string, target?: string) => void;
 
 interface ServeTree {
   port: number;
@@ -303,18 +310,4 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows: Array<[string, number, string]> = [];
-  clusterDaemonRows(
-    (name, value, unit) => rows.push([name, value, unit]),
-    (text) => process.stderr.write(`bench: ${text}\n`),
-  ).then(
-    () => {
-      for (const [name, value, unit] of rows) process.stdout.write(`${name}  ${value} ${unit}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runRowsAlone(import.meta.url, clusterDaemonRows);

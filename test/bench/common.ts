@@ -4,6 +4,7 @@
  * of a forked child (the benchmark writes no files, so every figure travels over IPC).
  */
 import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export interface TableRow {
   name: string;
@@ -112,4 +113,28 @@ export function serve(handlers: Record<string, (req: Request) => Promise<Record<
     );
   });
   process.on('disconnect', () => process.exit(0));
+}
+
+/** How a group of rows reports one figure to the table. */
+export type AddRow = (name: string, value: number, unit: string, target?: string) => void;
+
+/** Runs one group of rows when its module is started by itself (`node dist/test/bench/x.js`). */
+export function runRowsAlone(
+  moduleUrl: string,
+  rows: (add: AddRow, log: (text: string) => void) => Promise<void>,
+): void {
+  if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
+  const found: Array<[string, number, string]> = [];
+  rows(
+    (name, value, unit) => found.push([name, value, unit]),
+    (text) => process.stderr.write(`bench: ${text}\n`),
+  ).then(
+    () => {
+      for (const [name, value, unit] of found) process.stdout.write(`${name}  ${value} ${unit}\n`);
+    },
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { ChatSession } from '../../lib/client/session.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { KeepaliveSweep } from '../../lib/server/keepalive.js';
@@ -16,9 +15,7 @@ import { tcpClient } from '../../lib/transport/tcp.js';
 import { EventLog } from '../helpers/events.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { startDaemonProcess } from '../helpers/processes.js';
-import { median, round } from './common.js';
-
-type AddRow = (name: string, value: number, unit: string, target?: string) => void;
+import { type AddRow, median, round, runRowsAlone } from './common.js';
 
 const BLACKHOLED = 5;
 const IDLE = 10_000;
@@ -122,18 +119,4 @@ async function blackholedDrop(): Promise<number[]> {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows: Array<[string, number, string]> = [];
-  keepaliveRows(
-    (name, value, unit) => rows.push([name, value, unit]),
-    (text) => process.stderr.write(`bench: ${text}\n`),
-  ).then(
-    () => {
-      for (const [name, value, unit] of rows) process.stdout.write(`${name}  ${value} ${unit}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runRowsAlone(import.meta.url, keepaliveRows);
