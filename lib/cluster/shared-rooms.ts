@@ -82,7 +82,7 @@ const PAYLOAD_BUDGET = MAX_BUS_PAYLOAD - 64 * 1024;
 /** Open rooms per `rooms` announcement. */
 const ROOMS_PER_EVENT = 200;
 
-const placeholder = (userId: string): Peer => ({ userId, sendSerialized: () => {} });
+const placeholder = (userId: string): Peer => ({ userId, sendSerialized: () => {}, close: () => {} });
 const short = (node: string): string => node.slice(0, 8);
 
 export class SharedRooms {
@@ -176,7 +176,7 @@ export class SharedRooms {
     const state = this.track(room);
     if (this.isSequencer()) {
       try {
-        const you = room.join(peer, username, card);
+        const you = room.join(peer, username, card === undefined ? {} : { card });
         this.admitted(state, peer, this.nodeId);
         this.emit(state, { k: 'join', ...you, node: this.nodeId });
       } catch (err) {
@@ -417,7 +417,11 @@ export class SharedRooms {
         case 'join': {
           if (room.has(event.user_id)) return; // asked again after a sync: already in
           try {
-            const you = room.join(placeholder(event.user_id), event.username, event.card);
+            const you = room.join(
+              placeholder(event.user_id),
+              event.username,
+              event.card === undefined ? {} : { card: event.card },
+            );
             state.owners.set(event.user_id, from);
             this.emit(state, { k: 'join', ...you, node: from });
           } catch (err) {
@@ -480,7 +484,11 @@ export class SharedRooms {
     for (const m of members) {
       if (room.has(m.user_id)) continue;
       try {
-        const you = room.join(placeholder(m.user_id), m.username, m.card);
+        const you = room.join(
+          placeholder(m.user_id),
+          m.username,
+          m.card === undefined ? {} : { card: m.card },
+        );
         state.owners.set(m.user_id, from);
         this.emit(state, { k: 'join', ...you, node: from });
       } catch (err) {

@@ -20,6 +20,7 @@ export const ErrorText = {
   already_joined: 'already joined',
   slow_reader: 'you stopped reading; the daemon disconnected you',
   keepalive: 'no sign of life from your side within the keepalive time; the daemon disconnected you',
+  replaced: 'your name was taken back by a new connection of yours (a reconnect); this one is closed',
   rate_limited: 'too many handshakes or wrong passwords from your address; wait a minute and try again',
   legacy_refused: 'this room runs in legacy (v1) mode; connect with --legacy to accept its weaker protection',
   internal: 'internal error',

@@ -124,29 +124,44 @@ export function readSrpChallenge(obj: Obj): SrpChallenge {
 /** Upper bound on a member card token (a Fernet token of a small JSON object). */
 export const MAX_CARD_CHARS = 1024;
 
+/** Length of a resume secret and of a message's resend id, as unpadded base64url. */
+export const RESUME_SECRET_CHARS = 43;
+export const MAX_MESSAGE_ID_CHARS = 64;
+
 export type ClientFrame =
-  | { type: 'join'; username: string; card?: string }
+  | { type: 'join'; username: string; card?: string; resume?: string }
   | { type: 'private'; to: string; text: string }
-  | { type: 'message'; text: string }
+  | { type: 'message'; text: string; mid?: string }
   | { type: 'clear' }
+  | { type: 'leave' }
   | { type: 'nick'; username: string }
   | { type: 'ping'; t: number }
   | { type: 'pong'; t: number };
 
 export function readClientFrame(obj: Obj, maxMessageChars: number): ClientFrame {
   switch (obj.type) {
-    case 'join':
-      return obj.card === undefined
-        ? { type: 'join', username: field(obj, 'username', 256) }
-        : { type: 'join', username: field(obj, 'username', 256), card: field(obj, 'card', MAX_CARD_CHARS) };
+    case 'join': {
+      const join: ClientFrame = { type: 'join', username: field(obj, 'username', 256) };
+      if (obj.card !== undefined) join.card = field(obj, 'card', MAX_CARD_CHARS);
+      if (obj.resume !== undefined) join.resume = field(obj, 'resume', RESUME_SECRET_CHARS);
+      return join;
+    }
     case 'private':
       return { type: 'private', to: field(obj, 'to', 64), text: field(obj, 'text', maxMessageChars) };
     case 'nick':
       return { type: 'nick', username: field(obj, 'username', 256) };
     case 'message':
-      return { type: 'message', text: field(obj, 'text', maxMessageChars) };
+      return obj.mid === undefined
+        ? { type: 'message', text: field(obj, 'text', maxMessageChars) }
+        : {
+            type: 'message',
+            text: field(obj, 'text', maxMessageChars),
+            mid: field(obj, 'mid', MAX_MESSAGE_ID_CHARS),
+          };
     case 'clear':
       return { type: 'clear' };
+    case 'leave':
+      return { type: 'leave' };
     case 'ping': {
       const t = obj.t;
       if (typeof t !== 'number' || !Number.isFinite(t))
@@ -205,8 +220,12 @@ export type ServerFrame =
       users: Member[];
       /** Older messages the daemon's history no longer holds (absent: none). */
       omitted?: number;
+      /** A fresh secret that lets this member take its name back after a lost connection. */
+      resume?: string;
     }
   | { type: 'message'; data: MessageData }
+  /** A resent message (same `mid`) the daemon already relayed: nothing is relayed again. */
+  | { type: 'received'; mid: string }
   | { type: 'private'; data: PrivateData }
   | { type: 'cleared'; by: string }
   | { type: 'user_renamed'; user_id: string; old: string; new: string }
@@ -282,8 +301,8 @@ function readOmitted(value: unknown): { omitted?: number } {
  */
 export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
   switch (obj.type) {
-    case 'init':
-      return {
+    case 'init': {
+      const init: ServerFrame = {
         type: 'init',
         you: v1 && obj.you === undefined ? { user_id: '', username: '' } : readMember(obj.you),
         room: v1 && obj.room === undefined ? '' : field(obj, 'room', 256),
@@ -291,6 +310,11 @@ export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
         users: readArray(obj.users, readMember),
         ...readOmitted(obj.omitted),
       };
+      if (!v1 && obj.resume !== undefined) init.resume = field(obj, 'resume', RESUME_SECRET_CHARS);
+      return init;
+    }
+    case 'received':
+      return { type: 'received', mid: field(obj, 'mid', MAX_MESSAGE_ID_CHARS) };
     case 'message':
       return { type: 'message', data: readMessageData(obj.data, v1) };
     case 'cleared':

@@ -30,6 +30,18 @@ export interface ClientHandshakeOptions {
    */
   legacy?: boolean;
   username?: string;
+  /**
+   * The master key of an earlier handshake with this room and the SRP salt it was derived
+   * for: when the daemon sends the same salt again (a reconnect), scrypt is not run again.
+   * Filled in by a handshake that derives a new one. The caller wipes it.
+   */
+  masterCache?: MasterCache;
+}
+
+/** See ClientHandshakeOptions.masterCache. */
+export interface MasterCache {
+  salt?: Buffer;
+  master?: Buffer;
 }
 
 /**
@@ -119,14 +131,23 @@ export async function clientHandshake(
     if (challenge.legacy && !options.legacy) throw new ProtocolError('legacy_refused');
 
     let master: Buffer;
+    const cache = options.masterCache;
     if (created?.salt.equals(challenge.salt)) {
       master = created.master;
+    } else if (cache?.master && cache.salt?.equals(challenge.salt)) {
+      master = Buffer.from(cache.master);
+      secrets.push(master);
     } else {
       options.onDeriving?.();
       const deriving = deriveMaster(options.password, challenge.salt);
       warmUp();
       master = await deriving;
       secrets.push(master);
+    }
+    if (cache && !(cache.master && cache.salt?.equals(challenge.salt))) {
+      wipe(cache.master);
+      cache.master = Buffer.from(master);
+      cache.salt = Buffer.from(challenge.salt);
     }
     const srpPassword = srpPasswordV2(master);
     secrets.push(srpPassword);

@@ -257,6 +257,14 @@ export const daemonLimitDeclarations = {
     min: 0,
     describe: 'seconds an emptied open room keeps its name and password (its history is dropped at once)',
   },
+  resumeGraceMs: {
+    flag: 'resume-grace',
+    default: 60_000,
+    unit: 'ms',
+    min: 0,
+    describe:
+      'seconds the name of a member whose connection was lost stays reserved for its reconnect (0 = not reserved)',
+  },
 } as const satisfies Record<string, LimitDeclaration>;
 
 export type DaemonLimitName = keyof typeof daemonLimitDeclarations;

@@ -21,7 +21,7 @@ import { KeepaliveSweep } from './keepalive.js';
 import { Link } from './link.js';
 import type { Logger } from './log.js';
 import { TokenBucket } from './rate.js';
-import type { Room } from './room.js';
+import type { JoinOptions, Room } from './room.js';
 import type { RoomRegistry } from './rooms.js';
 
 /** Throws what Room.join would for an original client's name (`busy`, `name_taken`). */
@@ -96,6 +96,8 @@ interface Authenticated {
 interface Joined {
   readonly kind: 'member';
   readonly room: Room;
+  /** The member said goodbye (`leave`): its name is not held for a reconnect. */
+  leaving?: boolean;
 }
 
 /** The link has closed and the client's traces are removed. */
@@ -442,7 +444,7 @@ export class Daemon {
       // cannot retry another name on this connection.
       if (result.version === 1) {
         try {
-          this.join(client, authenticated, result.username, undefined, true);
+          this.join(client, authenticated, result.username, {}, true);
         } catch (err) {
           link.close(err instanceof ProtocolError ? err.code : 'internal');
         }
@@ -482,7 +484,14 @@ export class Daemon {
       switch (frame.type) {
         case 'join':
           if (phase.kind === 'member') throw new ProtocolError('already_joined');
-          this.joinWhenDue(client, phase, frame.username, frame.card);
+          this.joinWhenDue(client, phase, frame.username, {
+            ...(frame.card !== undefined ? { card: frame.card } : {}),
+            ...(frame.resume !== undefined ? { resume: frame.resume } : {}),
+            resumable: true,
+          });
+          return;
+        case 'leave':
+          if (phase.kind === 'member') phase.leaving = true;
           return;
         case 'ping':
           link.send({ type: 'pong', t: frame.t });
@@ -501,7 +510,7 @@ export class Daemon {
         else if (frame.type === 'private') cluster.privateMessage(room, link.userId, frame.to, frame.text);
         return;
       }
-      if (frame.type === 'message') room.message(link.userId, frame.text);
+      if (frame.type === 'message') room.message(link.userId, frame.text, Date.now(), frame.mid);
       else if (frame.type === 'clear') room.clear(link.userId);
       else if (frame.type === 'nick') room.rename(link.userId, frame.username);
       else if (frame.type === 'private') room.privateMessage(link.userId, frame.to, frame.text);
@@ -536,24 +545,29 @@ export class Daemon {
    * Joins now, or once the source's join tokens are due: repeated join/leave from one source
    * cannot make every member's client process a stream of presence events.
    */
-  private joinWhenDue(client: ClientState, phase: Authenticated, username: unknown, card?: string): void {
+  private joinWhenDue(
+    client: ClientState,
+    phase: Authenticated,
+    username: unknown,
+    options: JoinOptions,
+  ): void {
     if (phase.joining) throw new ProtocolError('already_joined');
     const bucket = this.joinBucketOf(client.source);
     if (!bucket) {
-      this.join(client, phase, username, card);
+      this.join(client, phase, username, options);
       return;
     }
     const wait = bucket.waitMs(1);
     bucket.charge(1); // reserved now: a later join from the same source waits behind this one
     if (wait <= 0) {
-      this.join(client, phase, username, card);
+      this.join(client, phase, username, options);
       return;
     }
     const timer = setTimeout(() => {
       phase.joining = undefined;
       if (client.phase !== phase) return;
       try {
-        this.join(client, phase, username, card);
+        this.join(client, phase, username, options);
       } catch (err) {
         this.reportError(client, err);
       }
@@ -586,7 +600,7 @@ export class Daemon {
     client: ClientState,
     phase: Authenticated,
     username: unknown,
-    card?: string,
+    options: JoinOptions,
     fatal = false,
   ): void {
     if (phase.joining?.kind === 'asked') throw new ProtocolError('already_joined');
@@ -595,7 +609,8 @@ export class Daemon {
     if (cluster) {
       const name = normalizeName(username);
       phase.joining = { kind: 'asked' };
-      cluster.join(room, client.link, name, card, (err) => {
+      // A cluster's sequencer knows nothing of resume secrets: no name takeover, no resend check.
+      cluster.join(room, client.link, name, options.card, (err) => {
         phase.joining = undefined;
         if (client.phase !== phase) return;
         if (!err) this.joined(client, phase, name);
@@ -604,7 +619,7 @@ export class Daemon {
       });
       return;
     }
-    room.join(client.link, username, card);
+    room.join(client.link, username, options);
     this.joined(client, phase, normalizeName(username));
   }
 
@@ -645,7 +660,11 @@ export class Daemon {
       case 'member':
         if (cluster) cluster.leave(phase.room, link.userId);
         // Stopping, every member is told `shutdown`: none should first see all the others leave.
-        else if (!this.stopping) phase.room.leave(link.userId);
+        // A lost connection (not a goodbye, not a takeover by the member's own reconnect)
+        // keeps the name held for the member's reconnect.
+        else if (!this.stopping) {
+          phase.room.leave(link.userId, !phase.leaving && reason !== 'shutdown' && reason !== 'replaced');
+        }
         this.options.registry.releaseIfEmpty(phase.room);
         break;
       case 'closed':

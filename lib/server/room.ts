@@ -9,12 +9,15 @@ import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameKeys, normalizeName } from '../protocol/names.js';
 import { PresenceBatcher } from './presence.js';
+import { type Continuity, issueResumeSecret, RecentIds, resumeMatches } from './resume.js';
 
 /** A room member's connection as the room sees it. */
 export interface Peer {
   readonly userId: string;
   /** Queues one serialised frame (JSON, no newline) for this member. */
   sendSerialized(json: string): void;
+  /** Closes the connection: the member came back on a new one. */
+  close(reason: 'replaced'): void;
 }
 
 interface RoomMember {
@@ -25,6 +28,25 @@ interface RoomMember {
   card?: string;
   /** The last presence event its `init` reflected (see presence.ts). */
   since: number;
+  /** Members on a sealed channel can resume; original (plaintext) clients cannot. */
+  continuity?: Continuity;
+}
+
+/** The name of a member whose connection was lost, held for its reconnect until `timer` fires. */
+interface Reservation {
+  username: string;
+  keys: readonly string[];
+  continuity: Continuity;
+  timer: NodeJS.Timeout;
+}
+
+/** How a member joins: with the secret of an earlier connection, and whether it may resume later. */
+export interface JoinOptions {
+  card?: string;
+  /** The resume secret from the `init` of the member's previous connection. */
+  resume?: string;
+  /** Issue a resume secret (members on a sealed channel; never in plaintext). */
+  resumable?: boolean;
 }
 
 /**
@@ -119,10 +141,14 @@ export interface RoomLimits {
   historyBudget?: HistoryBudget;
   /** Presence events are sent at most once per this many ms (batched); absent or 0: at once. */
   presenceIntervalMs?: number;
+  /** How long the name of a member whose connection was lost stays held for it (ms; 0 = not). */
+  resumeGraceMs?: number;
 }
 
 export class Room {
   private readonly members = new Map<string, RoomMember>();
+  /** Names held for members whose connection was lost (bounded by the member limit). */
+  private readonly reserved = new Set<Reservation>();
   private readonly history: History;
   private readonly presence: PresenceBatcher;
   private nextId = 1;
@@ -148,28 +174,55 @@ export class Room {
 
   /**
    * Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`, the
-   * member its `init`. Returns the member as the room announced it (name normalised).
+   * member its `init`. Returns the member as the room announced it (name normalised). With
+   * the resume secret of the member who holds the name (connected or not), the name is taken
+   * back: an old connection still in the room is closed (others see it leave) and the
+   * member's recent message ids carry over, so its resends are recognised.
    */
-  join(peer: Peer, rawName: unknown, card?: string): Member {
+  join(peer: Peer, rawName: unknown, options: JoinOptions = {}): Member {
     const username = normalizeName(rawName);
     const keys = nameKeys(username);
+    const { card } = options;
+    const resumed = options.resume === undefined ? undefined : this.takeBack(keys, options.resume);
+    if (resumed?.replaced) {
+      const old = resumed.replaced;
+      this.members.delete(old.peer.userId);
+      this.announce({ type: 'user_left', user_id: old.peer.userId, username: old.username });
+      old.peer.close('replaced');
+    } else if (resumed?.reservation) {
+      this.release(resumed.reservation);
+    }
     if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
     if (this.nameInUse(keys)) throw new ProtocolError('name_taken');
-    return this.admit(peer, username, card, keys);
+    return this.admit(peer, username, card, keys, {
+      resumable: options.resumable ?? false,
+      ...(resumed ? { sent: resumed.continuity.sent } : {}),
+    });
   }
 
   /**
    * Adds a member without the checks of `join` (a cluster replica applying what the room's
    * sequencer decided): others get `user_joined`, the member its `init`.
    */
-  admit(peer: Peer, username: string, card?: string, keys: readonly string[] = nameKeys(username)): Member {
+  admit(
+    peer: Peer,
+    username: string,
+    card?: string,
+    keys: readonly string[] = nameKeys(username),
+    resume: { resumable: boolean; sent?: RecentIds } = { resumable: false },
+  ): Member {
     const you: Member =
       card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
     const since = this.announce({ type: 'user_joined', ...you });
-    this.members.set(
-      peer.userId,
-      card === undefined ? { peer, username, keys, since } : { peer, username, keys, card, since },
-    );
+    const member: RoomMember =
+      card === undefined ? { peer, username, keys, since } : { peer, username, keys, card, since };
+    let secret: string | undefined;
+    if (resume.resumable) {
+      const issued = issueResumeSecret();
+      secret = issued.secret;
+      member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
+    }
+    this.members.set(peer.userId, member);
     const init: ServerFrame = {
       type: 'init',
       you,
@@ -178,6 +231,7 @@ export class Room {
       users: this.memberList(),
       // How many older messages the history no longer holds (absent when none).
       ...(this.history.dropped > 0 ? { omitted: this.history.dropped } : {}),
+      ...(secret !== undefined ? { resume: secret } : {}),
     };
     peer.sendSerialized(JSON.stringify(init));
     return you;
@@ -195,17 +249,89 @@ export class Room {
     return m.card === undefined ? { username: m.username } : { username: m.username, card: m.card };
   }
 
-  /** Removes a member (disconnect); others get `user_left`. */
-  leave(userId: string): void {
+  /**
+   * The member (connected, or with its name held) whose name has these keys and whose resume
+   * secret is `secret`; undefined when there is none (then the join is an ordinary one).
+   */
+  private takeBack(
+    keys: readonly string[],
+    secret: string,
+  ): { continuity: Continuity; replaced?: RoomMember; reservation?: Reservation } | undefined {
+    for (const member of this.members.values()) {
+      const c = member.continuity;
+      if (c && member.keys.some((key) => keys.includes(key)) && resumeMatches(c.resumeHash, secret)) {
+        return { continuity: c, replaced: member };
+      }
+    }
+    for (const reservation of this.reserved) {
+      const c = reservation.continuity;
+      if (reservation.keys.some((key) => keys.includes(key)) && resumeMatches(c.resumeHash, secret)) {
+        return { continuity: c, reservation };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Removes a member (disconnect); others get `user_left`. With `holdName` (the connection
+   * was lost, not closed by a goodbye), its name stays held for its reconnect for the grace.
+   */
+  leave(userId: string, holdName = false): void {
     const member = this.members.get(userId);
     if (!member) return;
     this.members.delete(userId);
     this.announce({ type: 'user_left', user_id: userId, username: member.username });
+    const grace = this.limits.resumeGraceMs ?? 0;
+    if (!holdName || grace <= 0 || member.continuity === undefined) return;
+    // Bounded: never more held names than members the room may have.
+    if (this.reserved.size >= this.limits.maxMembersPerRoom) {
+      const oldest = this.reserved.values().next().value;
+      if (oldest !== undefined) this.release(oldest);
+    }
+    const reservation: Reservation = {
+      username: member.username,
+      keys: member.keys,
+      continuity: member.continuity,
+      timer: setTimeout(() => this.release(reservation), grace),
+    };
+    reservation.timer.unref();
+    this.reserved.add(reservation);
   }
 
-  /** Stores and relays a message token; the sender gets the echo like everyone else. */
-  message(userId: string, text: string, now: number = Date.now()): void {
+  /** Names held for members whose connection was lost. */
+  get heldNames(): number {
+    return this.reserved.size;
+  }
+
+  private release(reservation: Reservation): void {
+    clearTimeout(reservation.timer);
+    this.reserved.delete(reservation);
+  }
+
+  /**
+   * Stores and relays a message token; the sender gets the echo like everyone else. A message
+   * whose `mid` the member sent before (a resend after a reconnect) is not relayed again.
+   */
+  message(userId: string, text: string, now: number = Date.now(), mid?: string): void {
+    if (this.isResend(userId, mid)) return;
     this.relay(this.record(userId, text, now));
+  }
+
+  /**
+   * True when `mid` is among the ids the member sent last (a resend after a reconnect): the
+   * sender alone is told `received`. Otherwise the id is remembered and false returned.
+   */
+  isResend(userId: string, mid: string | undefined): boolean {
+    const member = this.members.get(userId);
+    if (!member) throw new ProtocolError('not_joined');
+    const sent = member.continuity?.sent;
+    if (mid === undefined || sent === undefined) return false;
+    if (sent.has(mid)) {
+      member.peer.sendSerialized(JSON.stringify({ type: 'received', mid }));
+      return true;
+    }
+    sent.add(mid);
+    return false;
   }
 
   /** The history entry a member's message becomes (numbered here); throws `not_joined`. */
@@ -266,10 +392,11 @@ export class Room {
     this.history.clear();
   }
 
-  /** Releases the room's share of the daemon-wide history budget (the room is gone). */
+  /** Releases the room's share of the daemon-wide history budget and its held names (the room is gone). */
   dispose(): void {
     this.presence.dispose();
     this.history.detach();
+    for (const reservation of [...this.reserved]) this.release(reservation);
   }
 
   /** Wipes the history for everyone. */
@@ -333,6 +460,9 @@ export class Room {
     for (const member of this.members.values()) {
       if (member.peer.userId === exceptUserId) continue;
       if (member.keys.some((key) => keys.includes(key))) return true;
+    }
+    for (const reservation of this.reserved) {
+      if (reservation.keys.some((key) => keys.includes(key))) return true;
     }
     return false;
   }

@@ -183,6 +183,7 @@ export class RoomRegistry implements RoomDirectory {
       historyBytes: options.historyBytes,
       maxMembersPerRoom: options.maxMembersPerRoom,
       ...(options.presenceIntervalMs !== undefined ? { presenceIntervalMs: options.presenceIntervalMs } : {}),
+      resumeGraceMs: options.resumeGraceMs ?? 0,
       ...(total > 0 ? { historyBudget: new HistoryBudget(total) } : {}),
     };
   }

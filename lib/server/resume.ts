@@ -1,0 +1,56 @@
+/**
+ * What lets a member whose connection was lost come back as itself: a resume secret issued
+ * sealed in its `init` (the daemon keeps only its hash, compared in constant time), the name
+ * held for it during a bounded grace period, and the ids of the messages it sent last, so
+ * that a message it sends again after reconnecting is recognised and relayed only once.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** How many message ids are remembered per member (the client keeps fewer than this in flight). */
+export const RESEND_WINDOW = 512;
+
+/** A new secret (unpadded base64url of 32 random bytes) and the hash the daemon keeps of it. */
+export function issueResumeSecret(): { secret: string; hash: Buffer } {
+  const raw = randomBytes(32);
+  const secret = raw.toString('base64url');
+  const hash = createHash('sha256').update(raw).digest();
+  raw.fill(0);
+  return { secret, hash };
+}
+
+/** Whether `offered` is the secret behind `hash`; constant time in the secret's value. */
+export function resumeMatches(hash: Buffer, offered: string): boolean {
+  const raw = Buffer.from(offered, 'base64url');
+  const digest = createHash('sha256').update(raw).digest();
+  raw.fill(0);
+  return timingSafeEqual(digest, hash);
+}
+
+/** The last ids a member's messages carried, bounded (the oldest are forgotten first). */
+export class RecentIds {
+  private readonly ids = new Set<string>();
+
+  constructor(private readonly capacity: number = RESEND_WINDOW) {}
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  add(id: string): void {
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) {
+      const oldest = this.ids.values().next().value;
+      if (oldest !== undefined) this.ids.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+}
+
+/** A member's identity across its connections: its resume hash and its recent message ids. */
+export interface Continuity {
+  resumeHash: Buffer;
+  sent: RecentIds;
+}
