@@ -31,6 +31,8 @@ interface ConnectArgs {
   create: boolean;
   legacy: boolean;
   keepalive: number;
+  reconnect: boolean;
+  reconnectAttempts: number;
 }
 
 const EXIT_FOR: Record<SessionErrorCode, number> = {
@@ -42,6 +44,7 @@ const EXIT_FOR: Record<SessionErrorCode, number> = {
   connection_lost: ExitCode.connectionLost,
   shutdown: ExitCode.connectionLost,
   protocol: ExitCode.connectionLost,
+  fingerprint_changed: ExitCode.authFailed,
 };
 
 function fail(message: string, code: number): never {
@@ -174,6 +177,10 @@ async function run(args: ConnectArgs): Promise<void> {
     );
   }
 
+  const attempts = args.reconnectAttempts;
+  if (!Number.isInteger(attempts) || attempts < 0) {
+    fail(`--reconnect-attempts must be a whole number (0 = never give up), not ${attempts}`, ExitCode.usage);
+  }
   const spinnerWanted = interactive && process.stderr.isTTY === true;
   const spinner = spinnerWanted
     ? (await import('ora'))
@@ -199,6 +206,7 @@ async function run(args: ConnectArgs): Promise<void> {
       legacy: args.legacy,
       username,
       limits: { keepaliveMs },
+      reconnect: args.reconnect ? { maxAttempts: attempts } : false,
       onStage: (stage) => {
         if (!spinner) return;
         if (stage === 'deriving')
@@ -337,6 +345,17 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         default: defaultClientLimits.keepaliveMs / 1000,
         describe:
           'seconds of silence from the daemon after which the connection counts as lost (it is pinged after a third of it; 0 = never)',
+      })
+      .option('reconnect', {
+        type: 'boolean',
+        default: true,
+        describe:
+          'reconnect by itself when the connection is lost (--no-reconnect: exit at once, code 6; original-protocol sessions never reconnect)',
+      })
+      .option('reconnect-attempts', {
+        type: 'number',
+        default: 30,
+        describe: 'attempts before giving up (exit code 6); 0 = never give up',
       })
       .option('json', {
         type: 'boolean',

@@ -94,6 +94,40 @@ export interface ShutdownEvent {
   at: number;
 }
 
+/** The connection to the daemon was lost; the session reconnects by itself. */
+export interface DisconnectedEvent {
+  type: 'disconnected';
+  at: number;
+  /** Why, for humans. */
+  reason: string;
+  /** Our messages not yet confirmed (they are sent after rejoining). */
+  pending: number;
+}
+
+/** The session will try to reconnect in `delayMs` (attempt `attempt`, from 1). */
+export interface ReconnectingEvent {
+  type: 'reconnecting';
+  at: number;
+  attempt: number;
+  delayMs: number;
+}
+
+/**
+ * Back in the room under the same name. The `missed` messages that follow (history: true)
+ * are those of the room's history we had not seen; then come live events again.
+ */
+export interface ReconnectedEvent {
+  type: 'reconnected';
+  at: number;
+  attempt: number;
+  missed: number;
+  /** Our messages being sent now (queued while disconnected, or never confirmed). */
+  pending: number;
+}
+
+/** The session's connection status (not a room happening). */
+export type ConnectionEvent = DisconnectedEvent | ReconnectingEvent | ReconnectedEvent;
+
 export type ChatEvent =
   | ShutdownEvent
   | MessageEvent
@@ -102,4 +136,5 @@ export type ChatEvent =
   | LeaveEvent
   | RenameEvent
   | ClearedEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | ConnectionEvent;

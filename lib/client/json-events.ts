@@ -12,6 +12,13 @@
  *   {"type":"rename","time":ISO,"old":string,"new":string,"user_id":string}
  *   {"type":"cleared","time":ISO,"by":string}
  *   {"type":"error","time":ISO,"code":string,"message":string}
+ *   {"type":"disconnected","time":ISO,"reason":string,"pending":number}
+ *   {"type":"reconnecting","time":ISO,"attempt":number,"delay_ms":number}
+ *   {"type":"reconnected","time":ISO,"attempt":number,"missed":number,"pending":number}
+ *
+ * After `reconnected` come the `missed` messages of the room's history this client had not
+ * seen (`history: true`), then live events again. `disconnected` and `reconnecting` mean the
+ * session is trying again by itself; it only ends (the process exits) when it gives up.
  *
  * `time` is ISO-8601 in UTC with milliseconds (`2024-05-01T12:34:56.789Z`), or null if the
  * daemon's timestamp is not a valid date. `text` is "" when `undecryptable` is true.
@@ -92,5 +99,17 @@ export function eventToJson(ev: ChatEvent): string {
       return stringify({ type: 'error', time, code: ev.code, message: ev.message });
     case 'shutdown':
       return stringify({ type: 'shutdown', time });
+    case 'disconnected':
+      return stringify({ type: 'disconnected', time, reason: ev.reason, pending: ev.pending });
+    case 'reconnecting':
+      return stringify({ type: 'reconnecting', time, attempt: ev.attempt, delay_ms: ev.delayMs });
+    case 'reconnected':
+      return stringify({
+        type: 'reconnected',
+        time,
+        attempt: ev.attempt,
+        missed: ev.missed,
+        pending: ev.pending,
+      });
   }
 }

@@ -42,11 +42,33 @@ export class MemberKeyring {
   /** This session's own fingerprint, for `/whois` of oneself. */
   readonly fingerprint: string;
 
+  /** Our user_ids of earlier connections of this session (a reconnect gets a new one). */
+  private readonly ownEarlierIds = new Set<string>();
+
   constructor(
     private readonly fernet: Fernet,
-    private readonly userId: string,
+    private userId: string,
   ) {
     this.fingerprint = memberFingerprint(this.keys.signPublic, this.keys.dhPublic);
+  }
+
+  /**
+   * After a reconnect: the same keys under the new connection's user_id (the next card names
+   * it); messages signed under the earlier ids still check out as ours.
+   */
+  rebind(userId: string): void {
+    if (userId === this.userId) return;
+    this.ownEarlierIds.add(this.userId);
+    if (this.ownEarlierIds.size > MAX_CARDS) {
+      const oldest = this.ownEarlierIds.values().next().value;
+      if (oldest !== undefined) this.ownEarlierIds.delete(oldest);
+    }
+    this.userId = userId;
+  }
+
+  /** Whether `userId` is this session's, now or on an earlier connection. */
+  isOwn(userId: string): boolean {
+    return userId === this.userId || this.ownEarlierIds.has(userId);
   }
 
   /** The card this session publishes in its `join`. */
@@ -106,7 +128,7 @@ export class MemberKeyring {
 
   /** A member's fingerprint, or undefined for a member without a valid card. */
   fingerprintOf(userId: string): string | undefined {
-    return userId === this.userId ? this.fingerprint : this.cards.get(userId)?.fingerprint;
+    return this.isOwn(userId) ? this.fingerprint : this.cards.get(userId)?.fingerprint;
   }
 
   /** True when `userId` has a valid card (so a private message to it is possible). */
@@ -153,8 +175,14 @@ export class MemberKeyring {
   /** Checks an envelope the daemon attributes to `userId`. */
   check(userId: string, envelope: Envelope): SignatureStatus {
     if (envelope.sig === undefined) return 'unsigned';
-    if (userId === this.userId) {
-      const expected = this.sign(envelope.id, envelope.kind, envelope.body);
+    if (this.isOwn(userId)) {
+      // Ed25519 signatures are deterministic: ours (under whichever of our ids) are recomputed.
+      const expected = signMessage(this.keys, {
+        userId,
+        id: envelope.id,
+        kind: envelope.kind,
+        body: envelope.body,
+      });
       return expected === envelope.sig ? 'valid' : 'invalid';
     }
     const card = this.cards.get(userId);

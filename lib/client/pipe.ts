@@ -49,7 +49,10 @@ export type PipeOutcome =
   | { kind: 'lost'; error: SessionError }
   | { kind: 'quit'; notSent: number };
 
-/** Formats and writes a room's events as plain lines or NDJSON, skipping ignored members. */
+/**
+ * Formats and writes a room's events as plain lines or NDJSON, skipping ignored members. In
+ * plain mode the connection's status lines go to `errors`, not among the messages.
+ */
 function eventWriter(
   view: ViewState,
   options: PipeOptions,
@@ -61,17 +64,23 @@ function eventWriter(
   const field = room === undefined ? '' : `"room":${JSON.stringify(room)},`;
   return (ev) => {
     if (isIgnored(view, ev)) return;
-    const line = options.json ? `{${field}${eventToJson(ev).slice(1)}` : prefix + renderPlain(ev);
-    options.output.write(`${line}\n`);
+    if (options.json) options.output.write(`{${field}${eventToJson(ev).slice(1)}\n`);
+    else if (isConnectionEvent(ev)) options.errors.write(`${prefix}${renderPlain(ev)}\n`);
+    else options.output.write(`${prefix}${renderPlain(ev)}\n`);
   };
 }
 
-/** Without --follow only our own echoes (the receipts) and errors are printed. */
+function isConnectionEvent(ev: ChatEvent): boolean {
+  return ev.type === 'disconnected' || ev.type === 'reconnecting' || ev.type === 'reconnected';
+}
+
+/** Without --follow only our own echoes (the receipts), errors and the connection's status are printed. */
 function wantedLive(ev: ChatEvent, follow: boolean): boolean {
   return (
     follow ||
     ev.type === 'error' ||
     ev.type === 'shutdown' ||
+    isConnectionEvent(ev) ||
     ((ev.type === 'message' || ev.type === 'private') && ev.mine)
   );
 }

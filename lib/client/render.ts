@@ -25,7 +25,7 @@
  * always starts a new event.
  */
 import { type Colors, createColors, SGR_PATTERN } from './colors.js';
-import type { ChatEvent, MessageEvent, PrivateEvent } from './events.js';
+import type { ChatEvent, ConnectionEvent, MessageEvent, PrivateEvent } from './events.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
 
 export interface RenderOptions {
@@ -304,6 +304,32 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
       const indent = Math.min((opts.layout?.width ?? roughWidth)(head) + 2, MAX_INDENT);
       return head + c.red(indentContinuation(`! ${sanitizeBody(ev.message)}`, indent));
     }
+    case 'disconnected':
+    case 'reconnecting':
+      return `${time} ${c.yellow(connectionStatusText(ev))}`;
+    case 'reconnected':
+      return `${time} ${c.cyan(connectionStatusText(ev))}`;
+  }
+}
+
+/** A delay for humans: tenths under 10 s, whole seconds above. */
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms / 1000)} s`;
+}
+
+/** The status line of a connection event (no time, no colour). */
+export function connectionStatusText(ev: ConnectionEvent): string {
+  switch (ev.type) {
+    case 'disconnected':
+      return `-- connection lost (${sanitizeBody(ev.reason)})${
+        ev.pending > 0 ? `; ${ev.pending} line${ev.pending === 1 ? '' : 's'} pending` : ''
+      }`;
+    case 'reconnecting':
+      return `-- connection lost, reconnecting in ${seconds(ev.delayMs)} (attempt ${ev.attempt})…`;
+    case 'reconnected':
+      return `-- reconnected${ev.pending > 0 ? `; sending ${ev.pending} pending line${ev.pending === 1 ? '' : 's'}` : ''}${
+        ev.missed > 0 ? ` -- ${ev.missed} missed message${ev.missed === 1 ? '' : 's'}:` : ''
+      }`;
   }
 }
 
@@ -341,5 +367,9 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
       return `${time} -- ${SHUTDOWN_TEXT}`;
     case 'error':
       return `${time} ! ${indentContinuation(sanitizeBody(ev.message), 2)}`;
+    case 'disconnected':
+    case 'reconnecting':
+    case 'reconnected':
+      return `${time} ${connectionStatusText(ev)}`;
   }
 }

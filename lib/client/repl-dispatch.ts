@@ -67,6 +67,8 @@ export class LineDispatcher {
       try {
         // Not printed now: the daemon's echo is the receipt and is shown when it arrives.
         room.session.send(parsed.text);
+        // Disconnected: it waits in the session's queue and goes after rejoining.
+        if (!room.session.isConnected) this.info(`… pending (sent when reconnected): ${parsed.text}`);
       } catch (err) {
         ctx.error((err as Error).message);
       }

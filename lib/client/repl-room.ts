@@ -47,6 +47,8 @@ export class ReplRoom {
   private held: ChatEvent[] = [];
   private heldDropped = 0;
   private heldHistory: readonly ChatEvent[] = [];
+  /** Missed messages still to come after a reconnect (they are set apart). */
+  private missedLeft = 0;
 
   constructor(
     readonly session: ChatSession,
@@ -73,6 +75,23 @@ export class ReplRoom {
 
   /** An event of this room: remembered, then shown (or held) unless its sender is ignored. */
   readonly onEvent = (ev: ChatEvent): void => {
+    const { screen, color } = this.display;
+    const lastMissed = this.countMissed(ev);
+    this.showEvent(ev);
+    if (lastMissed && this.display.isCurrent(this)) screen.printAbove(createColors(color).dim('-- now --'));
+  };
+
+  /** Tracks the missed messages after a reconnect; true for the last of them. */
+  private countMissed(ev: ChatEvent): boolean {
+    if (ev.type === 'reconnected') {
+      this.missedLeft = ev.missed;
+      return false;
+    }
+    if (this.missedLeft > 0 && ev.type === 'message' && ev.history) return --this.missedLeft === 0;
+    return false;
+  }
+
+  private showEvent(ev: ChatEvent): void {
     const { screen, notifier } = this.display;
     this.scrollback.add(ev);
     this.view.ignored.observe(ev);
@@ -94,7 +113,7 @@ export class ReplRoom {
       return;
     }
     screen.printAbove(this.render(ev) + (bell ? '\x07' : ''));
-  };
+  }
 
   private hold(ev: ChatEvent): void {
     this.held.push(ev);

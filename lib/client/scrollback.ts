@@ -25,6 +25,9 @@ function textOf(ev: ChatEvent): string {
     case 'error':
       return ev.message;
     case 'shutdown':
+    case 'disconnected':
+    case 'reconnecting':
+    case 'reconnected':
       return '';
   }
 }

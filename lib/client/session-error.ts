@@ -11,7 +11,9 @@ export type SessionErrorCode =
   | 'bad_name'
   | 'connection_lost'
   | 'shutdown'
-  | 'protocol';
+  | 'protocol'
+  /** A reconnect found the room with another fingerprint: it is not continued. */
+  | 'fingerprint_changed';
 
 export class SessionError extends Error {
   constructor(

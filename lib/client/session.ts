@@ -3,6 +3,12 @@
  * then send and receive over the sealed channel. It turns the daemon's frames into checked,
  * decrypted ChatEvents (own echo, replay, forged sender, undecryptable token) and knows
  * nothing of terminals.
+ *
+ * The session outlives its connection: when the connection is lost it reconnects by itself
+ * (back-off with jitter, a give-up limit), authenticates again from what it kept in wipeable
+ * Buffers, takes its name back with the resume secret the daemon issued at the last join,
+ * shows what it missed from the history, and sends what was queued meanwhile. Messages carry
+ * their id in the clear for the daemon (`mid`), which relays a resend only once.
  */
 import { EventEmitter } from 'node:events';
 import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
@@ -22,12 +28,14 @@ import {
 import {
   type ClientHandshakeResult,
   clientHandshake,
+  type MasterCache,
   type ProtocolMode,
 } from '../protocol/handshake-client.js';
 import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../protocol/limits.js';
 import { nameKey } from '../protocol/names.js';
 import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
+import { type BackoffPolicy, defaultBackoff, reconnectDelayMs } from './backoff.js';
 import type { ChatEvent, MessageEvent } from './events.js';
 import { DaemonWatch } from './keepalive.js';
 import { LineQueue } from './line-queue.js';
@@ -53,6 +61,13 @@ export interface SessionOptions {
   limits?: Partial<ClientLimits>;
   /** Progress for a spinner. */
   onStage?: (stage: 'connecting' | 'deriving' | 'verifying') => void;
+  /**
+   * Reconnect when the connection is lost after joining (default on; original-protocol
+   * sessions never reconnect). `false`: the session ends at the first loss, as it used to.
+   */
+  reconnect?: boolean | Partial<BackoffPolicy>;
+  /** Lines held while disconnected (queued plus unconfirmed); more are refused. */
+  maxQueuedLines?: number;
 }
 
 /** Largest token we send: the daemon's default limit on a message frame. */
@@ -89,6 +104,52 @@ export interface SessionEvents {
   close: [SessionError | undefined];
 }
 
+/** A message of ours not yet confirmed by its echo: kept to be sent (again) after a reconnect. */
+interface Outgoing {
+  /** The envelope id, also the `mid` the daemon recognises a resend by (the token, in legacy modes). */
+  id: string;
+  kind: 'text' | 'me';
+  body: string;
+  token: string;
+  /** The user_id the token was signed under (a reconnect gets a new one: it is sealed again). */
+  sealedFor: string;
+}
+
+/** One connection of the session: its reader and the channel's keys. */
+interface Wire {
+  queue: LineQueue;
+  sealer: ChannelSealer | undefined;
+  opener: ChannelOpener | undefined;
+  /** The keepalive on the daemon (absent against an original daemon, or with keepalive 0). */
+  watch: DaemonWatch | undefined;
+}
+
+/** Messages written but not yet echoed, at most (the daemon remembers more ids than this). */
+export const MAX_IN_FLIGHT = 256;
+
+/** Default bound on lines held while disconnected (queued plus unconfirmed). */
+export const DEFAULT_MAX_QUEUED_LINES = 1000;
+
+/** Lost connections the session recovers from (a refusal or a wrong password is final). */
+function recoverable(err: SessionError): boolean {
+  if (err.daemonCode === 'replaced') return false;
+  return (
+    err.code === 'connection_lost' ||
+    err.code === 'cannot_connect' ||
+    err.code === 'shutdown' ||
+    err.code === 'protocol' ||
+    (err.code === 'refused' && err.daemonCode === 'busy')
+  );
+}
+
+/** The daemon's message id `<run prefix>-<n>` split, to tell what came after what we saw. */
+function daemonSeq(id: string): { prefix: string; n: number } | undefined {
+  const dash = id.lastIndexOf('-');
+  if (dash <= 0) return undefined;
+  const n = Number(id.slice(dash + 1));
+  return Number.isSafeInteger(n) ? { prefix: id.slice(0, dash), n } : undefined;
+}
+
 /** The session's end, held until the events before it have been delivered. */
 interface HeldClose {
   error: SessionError | undefined;
@@ -99,14 +160,14 @@ const V1_UNSUPPORTED = 'not supported by an original (v1) cmd-chat daemon';
 
 export class ChatSession extends EventEmitter<SessionEvents> {
   readonly room: string;
+  /** The room fingerprint of the first connection; a reconnect to another one is refused. */
   readonly fingerprint: string;
   /** How the room is protected: 'v2', 'legacy-room' (v1 room key) or 'v1' (no channel). */
   readonly mode: ProtocolMode;
   me: Member = { user_id: '', username: '' };
   private readonly members = new Map<string, string>();
-  /** Undefined in 'v1' mode, where frames travel in plaintext. */
-  private readonly sealer: ChannelSealer | undefined;
-  private readonly opener: ChannelOpener | undefined;
+  /** The current connection; undefined while reconnecting and after the end. */
+  private wire: Wire | undefined;
   /** The history of an init that arrived before join() asked for it (v1 sends it unasked). */
   private earlyInit: MessageEvent[] | undefined;
   /** Older messages the daemon no longer held when we joined (its history is bounded). */
@@ -115,9 +176,16 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   /** Per-session member keys and the others' cards; undefined against an original daemon. */
   readonly keyring: MemberKeyring | undefined;
   private readonly seenIds = new Set<string>();
-  /** Envelope ids (tokens, for bare bodies) we sent and whose echo has not come back yet. */
-  private readonly unechoed = new Set<string>();
+  /** The latest daemon message id seen: a rejoin's history after it is what we missed. */
+  private lastSeq: { prefix: string; n: number } | undefined;
+  /** Our messages not yet written (queued while disconnected, or beyond MAX_IN_FLIGHT). */
+  private outbox: Outgoing[] = [];
+  /** Our messages written and not yet echoed, in the order sent. */
+  private readonly inFlight = new Map<string, Outgoing>();
+  /** Sealed private messages whose receipt has not come back (never sent again). */
+  private readonly privateUnechoed = new Set<string>();
   private echoWaiters: Array<() => void> = [];
+  private writableWaiters: Array<() => void> = [];
   private pendingJoin:
     | { resolve: (history: MessageEvent[]) => void; reject: (err: SessionError) => void }
     | undefined;
@@ -127,9 +195,9 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     { resolve: (rtt: number) => void; reject: (e: SessionError) => void }
   >();
   private closed = false;
-  /** The keepalive on the daemon (absent against an original daemon, or with keepalive 0). */
-  private readonly watch: DaemonWatch | undefined;
   private joined = false;
+  /** Joined on the current connection (false while reconnecting). */
+  private connected = false;
   /** The other member of the last private message sent or received. */
   private lastPrivatePeer: string | undefined;
   /**
@@ -140,12 +208,24 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private readonly undelivered: ChatEvent[] = [];
   private heldClose: HeldClose | undefined;
   private flushScheduled = false;
+  /**
+   * What a reconnect needs, in Buffers wiped at the end: the password (only used if the
+   * daemon's salt changed), the master key for the current salt (skips scrypt), and the
+   * resume secret of the last join. Undefined when the session does not reconnect.
+   */
+  private readonly secrets: { password: Buffer; master: MasterCache; resume: Buffer | undefined } | undefined;
+  private readonly backoff: BackoffPolicy | undefined;
+  private readonly maxQueued: number;
+  private rejoinAttempt = 0;
+  /** Sleep between attempts, cut short by close(). */
+  private retryTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
 
   private constructor(
-    private readonly queue: LineQueue,
+    private readonly options: SessionOptions,
+    queue: LineQueue,
     result: ClientHandshakeResult,
-    limits: ClientLimits,
-    username: string,
+    private readonly limits: ClientLimits,
+    masterCache: MasterCache,
   ) {
     super();
     // 'newListener' fires before the listener is added: deliver once it is in place.
@@ -155,38 +235,57 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.room = result.room;
     this.mode = result.mode;
     this.me.user_id = result.userId;
-    this.me.username = username;
-    if (result.mode !== 'v1') {
-      this.sealer = new ChannelSealer(result.c2s);
-      this.opener = new ChannelOpener(result.s2c);
-    }
+    this.me.username = options.username ?? '';
     this.fernet = new Fernet(result.roomKey);
     this.fingerprint = roomFingerprint(result.roomKey);
     if (result.mode === 'v2') this.keyring = new MemberKeyring(this.fernet, result.userId);
-    wipe(result.c2s, result.s2c, result.roomKey);
-    queue.decoder.setLimit(limits.maxRecordBytes);
-    if (result.mode !== 'v1' && limits.keepaliveMs > 0) {
-      const seconds = Math.round(limits.keepaliveMs / 100) / 10;
-      this.watch = new DaemonWatch(
-        limits.keepaliveMs,
-        () => this.sendFrame({ type: 'ping', t: 0 }),
-        () =>
-          this.end(
-            new SessionError(
-              'connection_lost',
-              `no sign of the daemon for ${seconds} s: the connection is lost`,
-            ),
-          ),
-      );
+    this.maxQueued = Math.max(1, options.maxQueuedLines ?? DEFAULT_MAX_QUEUED_LINES);
+    // Only the v2 protocol can take a name back and recognise a resend.
+    if (result.mode === 'v2' && options.reconnect !== false) {
+      this.backoff = {
+        ...defaultBackoff,
+        ...(typeof options.reconnect === 'object' ? options.reconnect : {}),
+      };
+      const password = options.password;
+      this.secrets = {
+        password: typeof password === 'string' ? Buffer.from(password, 'utf8') : Buffer.from(password),
+        master: masterCache,
+        resume: undefined,
+      };
+    } else {
+      wipe(masterCache.master, masterCache.salt);
     }
-    queue.onEnd = (err) => this.end(toSessionError(err));
-    queue.stream((line) => this.onRecord(line));
+    this.attach(queue, result);
   }
 
   /** Connects and authenticates; the session is not in the room until `join()`. */
   static async open(options: SessionOptions): Promise<ChatSession> {
     const limits = { ...defaultClientLimits, ...options.limits };
     options.onStage?.('connecting');
+    const masterCache: MasterCache = {};
+    try {
+      const { queue, result } = await ChatSession.authenticate(
+        options,
+        limits,
+        masterCache,
+        options.password,
+      );
+      options.onStage?.('verifying');
+      return new ChatSession(options, queue, result, limits, masterCache);
+    } catch (err) {
+      wipe(masterCache.master);
+      throw toSessionError(err);
+    }
+  }
+
+  /** One connection and handshake; the caller owns the result's keys. */
+  private static async authenticate(
+    options: SessionOptions,
+    limits: ClientLimits,
+    masterCache: MasterCache,
+    password: string | Buffer,
+    legacy: boolean = options.legacy ?? false,
+  ): Promise<{ queue: LineQueue; result: ClientHandshakeResult }> {
     let conn: Connection;
     try {
       conn = await options.transport.connect();
@@ -202,19 +301,52 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         },
         {
           room: options.room,
-          password: options.password,
+          password,
           create: options.create ?? false,
-          legacy: options.legacy ?? false,
+          legacy,
           ...(options.username !== undefined ? { username: options.username } : {}),
           onDeriving: () => options.onStage?.('deriving'),
+          masterCache,
         },
       );
-      options.onStage?.('verifying');
-      return new ChatSession(queue, result, limits, options.username ?? '');
+      return { queue, result };
     } catch (err) {
       conn.stream.destroy();
       throw toSessionError(err);
     }
+  }
+
+  /** Makes an authenticated connection the session's current one. */
+  private attach(queue: LineQueue, result: ClientHandshakeResult): void {
+    const wire: Wire = { queue, sealer: undefined, opener: undefined, watch: undefined };
+    if (result.mode !== 'v1') {
+      wire.sealer = new ChannelSealer(result.c2s);
+      wire.opener = new ChannelOpener(result.s2c);
+    }
+    const keepaliveMs = this.limits.keepaliveMs;
+    if (result.mode !== 'v1' && keepaliveMs > 0) {
+      const seconds = Math.round(keepaliveMs / 100) / 10;
+      wire.watch = new DaemonWatch(
+        keepaliveMs,
+        () => {
+          if (this.wire === wire) this.sendFrame({ type: 'ping', t: 0 });
+        },
+        () =>
+          this.onWireLost(
+            wire,
+            new SessionError(
+              'connection_lost',
+              `no sign of the daemon for ${seconds} s: the connection is lost`,
+            ),
+          ),
+      );
+    }
+    wipe(result.c2s, result.s2c, result.roomKey);
+    this.wire = wire;
+    queue.decoder.setLimit(this.limits.maxRecordBytes);
+    queue.onEnd = (err) => this.onWireLost(wire, toSessionError(err));
+    queue.conn.stream.on('drain', () => this.pump());
+    queue.stream((line) => this.onRecord(wire, line));
   }
 
   /**
@@ -244,6 +376,11 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** In the room on a live connection (false while reconnecting). */
+  get isConnected(): boolean {
+    return this.connected && !this.closed;
   }
 
   /** Current members, sorted by name. */
@@ -283,13 +420,22 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       : 'mismatch';
   }
 
+  /** Throws unless the session is in the room on a live connection (for what is not queued). */
+  private requireConnected(what: string): void {
+    if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
+    if (!this.connected) {
+      throw new SessionError('connection_lost', `not connected (reconnecting): ${what} not sent`);
+    }
+  }
+
   /**
    * Sends a private message to the member named `name` (as /whois finds it); only that member
    * receives it, and the daemon's copy back to us is the receipt. Throws a SessionError when
-   * the member is unknown or has no key (an original client).
+   * the member is unknown or has no key (an original client), or while reconnecting (private
+   * messages are not queued: the member may be gone by then).
    */
   sendPrivate(name: string, body: string): void {
-    if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
+    this.requireConnected('private message');
     checkMessageSize(body);
     const found = this.whois(name);
     if (!found || found.member.user_id === this.me.user_id) {
@@ -304,7 +450,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
     if (sealed.length > MAX_TOKEN_CHARS) throw new SessionError('protocol', 'message too long');
     this.lastPrivatePeer = found.member.user_id;
-    this.unechoed.add(sealed); // the daemon's receipt carries the same sealed text
+    this.privateUnechoed.add(sealed); // the daemon's receipt carries the same sealed text
     this.sendFrame({ type: 'private', to: found.member.user_id, text: sealed });
   }
 
@@ -327,61 +473,104 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * Encrypts and sends a message; returns its envelope id. Throws MessageTooLongError for a
-   * body over MAX_MESSAGE_BYTES (nothing is sent). `writable` turns false when the transport
-   * wants a pause.
+   * Encrypts and sends a message; returns its envelope id. While reconnecting it is queued
+   * and sent after rejoining. Throws MessageTooLongError for a body over MAX_MESSAGE_BYTES,
+   * and SessionError (`refused`) when the queue is full (nothing is sent). `writable` turns
+   * false when the caller should wait (`waitWritable()`).
    */
   send(body: string, kind: 'text' | 'me' = 'text'): string {
     if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
     checkMessageSize(body);
-    let id: string;
-    let token: string;
+    if (this.outbox.length + this.inFlight.size >= this.maxQueued) {
+      throw new SessionError(
+        'refused',
+        `not sent: ${this.outbox.length + this.inFlight.size} lines are already waiting for the connection`,
+      );
+    }
+    let outgoing: Outgoing;
     if (this.mode === 'v2') {
-      id = newMessageId();
-      const sig = this.keyring?.sign(id, kind, body);
-      token = sealEnvelope(this.fernet, { from: this.me.username, id, kind, body, ...(sig ? { sig } : {}) });
+      const id = newMessageId();
+      outgoing = { id, kind, body, token: this.seal(id, kind, body), sealedFor: this.me.user_id };
     } else {
       // Shared with v1 clients: bare text, as the original sends it.
-      token = sealBareText(this.fernet, this.me.username, kind, body);
-      id = token;
+      const token = sealBareText(this.fernet, this.me.username, kind, body);
+      outgoing = { id: token, kind, body, token, sealedFor: this.me.user_id };
     }
-    if (token.length > MAX_TOKEN_CHARS) throw new SessionError('protocol', 'message too long');
-    this.unechoed.add(id);
-    this.sendFrame({ type: 'message', text: token });
-    return id;
+    if (outgoing.token.length > MAX_TOKEN_CHARS) throw new SessionError('protocol', 'message too long');
+    this.outbox.push(outgoing);
+    this.pump();
+    return outgoing.id;
   }
 
-  /** False when the connection's write buffer is full; wait for `waitWritable()`. */
+  private seal(id: string, kind: 'text' | 'me', body: string): string {
+    const sig = this.keyring?.sign(id, kind, body);
+    return sealEnvelope(this.fernet, { from: this.me.username, id, kind, body, ...(sig ? { sig } : {}) });
+  }
+
+  /** Writes queued messages while connected, up to MAX_IN_FLIGHT unconfirmed (v2). */
+  private pump(): void {
+    while (this.connected && !this.closed && this.outbox.length > 0) {
+      if (this.mode === 'v2' && this.inFlight.size >= MAX_IN_FLIGHT) break;
+      const next = this.outbox.shift() as Outgoing;
+      if (next.sealedFor !== this.me.user_id && this.mode === 'v2') {
+        next.token = this.seal(next.id, next.kind, next.body);
+        next.sealedFor = this.me.user_id;
+      }
+      this.inFlight.set(next.id, next);
+      if (this.mode === 'v2') this.sendFrame({ type: 'message', text: next.token, mid: next.id });
+      else this.sendFrame({ type: 'message', text: next.token });
+    }
+    this.progress();
+  }
+
+  /**
+   * True when the caller may send more now. Connected: nothing waits to be written and the
+   * connection's buffer has room. Reconnecting: the queue has room.
+   */
   get writable(): boolean {
-    return !this.queue.conn.stream.writableNeedDrain;
+    if (this.closed) return true;
+    if (!this.connected) return this.outbox.length + this.inFlight.size < this.maxQueued;
+    return this.outbox.length === 0 && !(this.wire?.queue.conn.stream.writableNeedDrain ?? false);
   }
 
   waitWritable(): Promise<void> {
-    if (this.writable || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.queue.conn.stream.off('drain', done);
-        this.off('close', done);
-        resolve();
-      };
-      this.queue.conn.stream.once('drain', done);
-      this.once('close', done);
-    });
+    if (this.writable) return Promise.resolve();
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
   }
 
-  /** Number of sent messages whose echo (the delivery receipt) has not arrived. */
+  /** Wakes the waiters whose condition now holds (after an echo, a drain, a reconnect, the end). */
+  private progress(): void {
+    if (this.writableWaiters.length > 0 && this.writable) {
+      for (const resolve of this.writableWaiters.splice(0)) resolve();
+    }
+    if (this.echoWaiters.length > 0 && (this.unechoedCount === 0 || this.closed)) {
+      for (const resolve of this.echoWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Number of our messages not yet confirmed by the daemon (queued, unechoed, private receipts). */
   get unechoedCount(): number {
-    return this.unechoed.size;
+    return this.outbox.length + this.inFlight.size + this.privateUnechoed.size;
   }
 
   /** Resolves once every message sent so far has come back from the daemon (or the session ended). */
   waitForEchoes(): Promise<void> {
-    if (this.unechoed.size === 0 || this.closed) return Promise.resolve();
+    if (this.unechoedCount === 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.echoWaiters.push(resolve));
+  }
+
+  /** Our message `id` is confirmed (its echo, or the daemon's `received` for a resend). */
+  private confirmed(id: string): Outgoing | undefined {
+    const outgoing = this.inFlight.get(id);
+    if (outgoing === undefined) return undefined;
+    this.inFlight.delete(id);
+    this.pump();
+    return outgoing;
   }
 
   /** Wipes the room's history on the daemon, for everyone. */
   wipeHistory(): void {
+    this.requireConnected('/clear');
     this.sendFrame({ type: 'clear' });
   }
 
@@ -390,6 +579,11 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     if (this.mode === 'v1') return Promise.reject(new SessionError('refused', `/nick is ${V1_UNSUPPORTED}`));
     if (this.pendingNick)
       return Promise.reject(new SessionError('refused', 'a rename is already in progress'));
+    try {
+      this.requireConnected('/nick');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve, reject) => {
       this.pendingNick = { resolve, reject };
       this.sendFrame({ type: 'nick', username });
@@ -401,6 +595,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     if (this.mode === 'v1')
       return Promise.reject(new SessionError('refused', `round-trip time is ${V1_UNSUPPORTED}`));
     if (this.closed) return Promise.reject(new SessionError('connection_lost', 'the session is closed'));
+    if (!this.connected)
+      return Promise.reject(new SessionError('connection_lost', 'not connected (reconnecting)'));
     const t = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -422,12 +618,16 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     });
   }
 
-  /** Closes the connection after flushing what was written. */
+  /**
+   * Closes the connection after flushing what was written. The daemon is told it is a
+   * goodbye, so it does not hold our name for a reconnect.
+   */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const stream = this.queue.conn.stream;
+    const stream = this.wire?.queue.conn.stream;
+    if (this.connected && this.mode === 'v2') this.sendFrame({ type: 'leave' });
     const done = new Promise<void>((resolve) => {
-      if (stream.destroyed) return resolve();
+      if (!stream || stream.destroyed) return resolve();
       stream.once('close', () => resolve());
       setTimeout(() => {
         stream.destroy();
@@ -435,23 +635,198 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       }, 2000).unref();
     });
     this.end(undefined);
-    stream.end();
+    stream?.end();
     return done;
   }
 
   private sendFrame(frame: object): void {
-    if (this.closed) return;
+    const wire = this.wire;
+    if (this.closed || !wire) return;
     const json = JSON.stringify(frame);
-    this.queue.conn.stream.write((this.sealer ? this.sealer.seal(json) : json) + '\n');
+    wire.queue.conn.stream.write((wire.sealer ? wire.sealer.seal(json) : json) + '\n');
+  }
+
+  /** The connection `wire` ended: reconnect if we may, else end the session. */
+  private onWireLost(wire: Wire, error: SessionError): void {
+    if (this.closed || wire !== this.wire) return;
+    this.dropWire(wire, true);
+    if (!this.joined || !this.backoff || !recoverable(error)) {
+      this.end(error);
+      return;
+    }
+    this.connected = false;
+    const reason = error ?? new SessionError('connection_lost', 'the connection was lost');
+    this.pendingNick?.reject(reason);
+    this.pendingNick = undefined;
+    for (const ping of this.pings.values()) ping.reject(reason);
+    this.pings.clear();
+    if (this.privateUnechoed.size > 0) {
+      const n = this.privateUnechoed.size;
+      this.privateUnechoed.clear();
+      this.emitEvent({
+        type: 'error',
+        at: Date.now(),
+        code: 'private_unconfirmed',
+        message: `${n} private message${n === 1 ? ' was' : 's were'} not confirmed before the connection was lost (not sent again)`,
+      });
+    }
+    this.emitEvent({
+      type: 'disconnected',
+      at: Date.now(),
+      reason: error.message,
+      pending: this.outbox.length + this.inFlight.size,
+    });
+    this.progress();
+    void this.reconnect(error);
+  }
+
+  private dropWire(wire: Wire, destroy: boolean): void {
+    if (this.wire === wire) this.wire = undefined;
+    wire.queue.onEnd = undefined;
+    wire.watch?.stop();
+    wire.sealer?.destroy();
+    wire.opener?.destroy();
+    if (destroy) wire.queue.conn.stream.destroy();
+  }
+
+  /** Tries again with back-off until rejoined, refused for good, closed, or out of attempts. */
+  private async reconnect(cause: SessionError): Promise<void> {
+    const policy = this.backoff as BackoffPolicy;
+    let last = cause;
+    for (let attempt = 1; !this.closed; attempt++) {
+      if (policy.maxAttempts > 0 && attempt > policy.maxAttempts) {
+        this.end(
+          new SessionError(
+            'connection_lost',
+            `gave up reconnecting after ${policy.maxAttempts} attempt${policy.maxAttempts === 1 ? '' : 's'}: ${last.message}`,
+            last.daemonCode,
+          ),
+        );
+        return;
+      }
+      const delayMs = reconnectDelayMs(policy, attempt);
+      this.emitEvent({ type: 'reconnecting', at: Date.now(), attempt, delayMs });
+      await this.sleep(delayMs);
+      if (this.closed) return;
+      try {
+        await this.rejoin(attempt);
+        return;
+      } catch (err) {
+        const e = toSessionError(err);
+        if (this.closed) return;
+        if (!recoverable(e)) {
+          this.end(e);
+          return;
+        }
+        last = e;
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.retryTimer = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.retryTimer = { timer, wake };
+    });
+  }
+
+  /**
+   * One reconnect: authenticate again (scrypt only if the daemon's salt changed), refuse a
+   * room whose fingerprint changed, take our name back with the resume secret, and wait for
+   * the `init`, which the frame handler turns into `reconnected` and the missed messages.
+   */
+  private async rejoin(attempt: number): Promise<void> {
+    const secrets = this.secrets as NonNullable<ChatSession['secrets']>;
+    const { queue, result } = await ChatSession.authenticate(
+      this.options,
+      this.limits,
+      secrets.master,
+      secrets.password,
+      false,
+    );
+    if (this.closed) {
+      wipe(result.c2s, result.s2c, result.roomKey);
+      queue.conn.stream.destroy();
+      return;
+    }
+    const fingerprint = roomFingerprint(result.roomKey);
+    if (result.mode !== 'v2' || fingerprint !== this.fingerprint) {
+      wipe(result.c2s, result.s2c, result.roomKey);
+      queue.conn.stream.destroy();
+      const message =
+        `the room fingerprint changed from ${this.fingerprint} to ${fingerprint}: the daemon came back ` +
+        'with another room configuration (or it is not the same daemon). Not rejoining; verify the new ' +
+        'fingerprint out of band before connecting again.';
+      this.emitEvent({ type: 'error', at: Date.now(), code: 'fingerprint_changed', message });
+      throw new SessionError('fingerprint_changed', message);
+    }
+    this.attach(queue, result);
+    this.me.user_id = result.userId;
+    this.keyring?.rebind(result.userId);
+    const joined = new Promise<MessageEvent[]>((resolve, reject) => {
+      this.pendingJoin = { resolve, reject };
+    });
+    const timer = setTimeout(() => {
+      const wire = this.wire;
+      if (wire) this.onJoinTimeout(wire);
+    }, this.limits.stepTimeoutMs);
+    const resume = secrets.resume?.toString('base64url');
+    this.sendFrame({
+      type: 'join',
+      username: this.me.username,
+      card: this.keyring?.ownCard(),
+      ...(resume !== undefined ? { resume } : {}),
+    });
+    this.rejoinAttempt = attempt;
+    try {
+      await joined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The `init` of a rejoin, handled before any frame after it: says so, shows what we missed,
+   * then sends what was written but never confirmed (the daemon relays it once) and what was
+   * queued meanwhile, in the order it was typed.
+   */
+  private rejoined(missed: MessageEvent[]): void {
+    this.connected = true;
+    this.emitEvent({
+      type: 'reconnected',
+      at: Date.now(),
+      attempt: this.rejoinAttempt,
+      missed: missed.length,
+      pending: this.outbox.length + this.inFlight.size,
+    });
+    for (const event of missed) this.emitEvent(event);
+    this.outbox = [...this.inFlight.values(), ...this.outbox];
+    this.inFlight.clear();
+    this.pump();
+  }
+
+  private onJoinTimeout(wire: Wire): void {
+    const join = this.pendingJoin;
+    if (!join || this.connected) return;
+    this.pendingJoin = undefined;
+    this.dropWire(wire, true);
+    join.reject(new SessionError('connection_lost', 'the daemon did not answer the join in time'));
   }
 
   private end(error: SessionError | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    this.watch?.stop();
-    this.sealer?.destroy();
-    this.opener?.destroy();
+    this.connected = false;
+    this.retryTimer?.wake();
+    const wire = this.wire;
+    if (wire) this.dropWire(wire, error !== undefined);
     this.fernet.destroy();
+    if (this.secrets) wipe(this.secrets.password, this.secrets.master.master, this.secrets.resume);
     const reason = error ?? new SessionError('connection_lost', 'the session is closed');
     this.pendingJoin?.reject(reason);
     this.pendingNick?.reject(reason);
@@ -459,8 +834,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.pendingNick = undefined;
     for (const ping of this.pings.values()) ping.reject(reason);
     this.pings.clear();
-    for (const resolve of this.echoWaiters.splice(0)) resolve();
-    if (error) this.queue.conn.stream.destroy();
+    this.progress();
     this.heldClose = { error };
     this.flush();
   }
@@ -500,26 +874,27 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.emit('close', held.error);
   }
 
-  private onRecord(line: string): void {
-    if (this.closed) return;
-    this.watch?.heard();
-    if (!this.opener) {
+  private onRecord(wire: Wire, line: string): void {
+    if (this.closed || wire !== this.wire) return;
+    wire.watch?.heard();
+    if (!wire.opener) {
       this.onV1Line(line);
       return;
     }
     let frames: ServerFrame[];
     try {
-      const plaintext = this.opener.open(line).toString('utf8');
+      const plaintext = wire.opener.open(line).toString('utf8');
       frames = plaintext.split('\n').map((part) => readServerFrame(parseObject(part)));
     } catch {
-      this.end(
+      this.onWireLost(
+        wire,
         new SessionError('protocol', 'a record from the daemon failed to open; the connection was closed'),
       );
       return;
     }
     for (const frame of frames) {
-      if (this.closed) return;
-      this.onFrame(frame);
+      if (this.closed || wire !== this.wire) return;
+      this.onFrame(wire, frame);
     }
   }
 
@@ -531,13 +906,15 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       this.emitEvent({ type: 'error', at: Date.now(), code: 'daemon', message: read.error });
       return;
     }
-    this.onFrame(read.frame);
+    const wire = this.wire;
+    if (wire) this.onFrame(wire, read.frame);
   }
 
-  private onFrame(frame: ServerFrame): void {
+  private onFrame(wire: Wire, frame: ServerFrame): void {
     const at = Date.now();
     switch (frame.type) {
       case 'init': {
+        const rejoin = this.joined;
         this.me = { ...frame.you };
         this.members.clear();
         for (const m of frame.users) {
@@ -546,21 +923,53 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         }
         this.members.set(frame.you.user_id, frame.you.username);
         this.joined = true;
+        if (!rejoin) this.connected = true;
         this.historyOmitted = frame.omitted ?? 0;
+        if (this.secrets && frame.resume !== undefined) {
+          wipe(this.secrets.resume);
+          this.secrets.resume = Buffer.from(frame.resume, 'base64url');
+        }
+        const seenBefore = this.lastSeq;
         const history: MessageEvent[] = [];
         for (const data of frame.messages) {
+          // After a rejoin only what came after the last message we saw is new to us.
+          const seq = daemonSeq(data.id);
+          const seen = rejoin && seq && seenBefore?.prefix === seq.prefix && seq.n <= seenBefore.n;
+          if (seen) continue;
           const event = this.openMessage(data, true);
           if (event) history.push(event);
         }
         const join = this.pendingJoin;
         this.pendingJoin = undefined;
-        if (join) join.resolve(history);
-        else this.earlyInit = history;
+        if (rejoin) this.rejoined(history);
+        else if (!join) this.earlyInit = history;
+        join?.resolve(history);
+        if (!rejoin) this.pump();
         return;
       }
       case 'message': {
         const event = this.openMessage(frame.data, false);
         if (event) this.emitEvent(event);
+        return;
+      }
+      case 'received': {
+        // A resend the daemon had relayed already: shown to us now, since its echo was lost.
+        const outgoing = this.confirmed(frame.mid);
+        if (!outgoing) return;
+        this.rememberId(outgoing.id);
+        this.emitEvent({
+          type: 'message',
+          id: '',
+          at,
+          userId: this.me.user_id,
+          username: this.me.username,
+          kind: outgoing.kind,
+          body: outgoing.body,
+          mine: true,
+          history: false,
+          undecryptable: false,
+          signature: 'valid',
+        });
         return;
       }
       case 'user_joined':
@@ -599,11 +1008,11 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         return;
       }
       case 'error':
-        this.onDaemonError(frame.code, at);
+        this.onDaemonError(wire, frame.code, at);
         return;
       case 'shutdown':
         this.emitEvent({ type: 'shutdown', at });
-        this.end(new SessionError('shutdown', 'the daemon is shutting down'));
+        this.onWireLost(wire, new SessionError('shutdown', 'the daemon is shutting down'));
         return;
       case 'private': {
         const { from, to, text } = frame.data;
@@ -612,9 +1021,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         const body = plaintext?.toString('utf8') ?? '';
         plaintext?.fill(0);
         if (from !== this.me.user_id) this.lastPrivatePeer = from;
-        else if (this.unechoed.delete(text) && this.unechoed.size === 0) {
-          for (const resolve of this.echoWaiters.splice(0)) resolve();
-        }
+        else if (this.privateUnechoed.delete(text)) this.progress();
         this.emitEvent({
           type: 'private',
           at: messageTimeMs(frame.data.timestamp),
@@ -631,7 +1038,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
   }
 
-  private onDaemonError(code: string, at: number): void {
+  private onDaemonError(wire: Wire, code: string, at: number): void {
     const known = isErrorCode(code) ? code : undefined;
     const message = known ? ErrorText[known] : `the daemon reported an error (${code.slice(0, 40)})`;
     const err = new SessionError(
@@ -642,6 +1049,16 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     if (this.pendingJoin && (code === 'name_taken' || code === 'bad_name' || code === 'busy')) {
       const join = this.pendingJoin;
       this.pendingJoin = undefined;
+      if (this.joined) {
+        // Rejoining: the name went to someone else (its hold ran out) or the room is full.
+        this.dropWire(wire, true);
+        join.reject(
+          code === 'busy'
+            ? err
+            : new SessionError(err.code, `could not rejoin as ${this.me.username}: ${message}`, code),
+        );
+        return;
+      }
       join.reject(err);
       return;
     }
@@ -652,7 +1069,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       return;
     }
     if (code === 'slow_reader' || code === 'timeout' || code === 'keepalive') {
-      this.end(new SessionError('connection_lost', message, code));
+      this.onWireLost(wire, new SessionError('connection_lost', message, code));
+      return;
+    }
+    if (code === 'replaced') {
+      // Another connection of ours took our name back: this one must not fight for it.
+      this.end(new SessionError('refused', message, code));
       return;
     }
     this.emitEvent({ type: 'error', at, code, message });
@@ -660,6 +1082,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   /** Decrypts and checks one message; undefined for a replay of a message already shown. */
   private openMessage(data: MessageData, history: boolean): MessageEvent | undefined {
+    const seq = daemonSeq(data.id);
+    if (seq) this.lastSeq = seq;
     const event: MessageEvent = {
       type: 'message',
       id: data.id,
@@ -668,7 +1092,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       username: data.username,
       kind: 'text',
       body: '',
-      mine: data.user_id === this.me.user_id,
+      mine: this.keyring ? this.keyring.isOwn(data.user_id) : data.user_id === this.me.user_id,
       history,
       undecryptable: false,
     };
@@ -686,16 +1110,17 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       // A replay is shown once; but a copy attributed to someone whose signature it is not
       // (another member replaying it, a daemon re-attributing it) is shown, flagged.
       const suspicious = event.signature === 'invalid' || event.signature === 'no_card';
-      if (this.seenIds.has(envelope.id) && !suspicious) return undefined;
+      if (this.seenIds.has(envelope.id) && !suspicious) {
+        if (event.mine) this.confirmed(envelope.id);
+        return undefined;
+      }
       this.rememberId(envelope.id);
       event.kind = envelope.kind;
       event.body = envelope.body;
       // A valid signature identifies the member by key: a `from` left over from before a
       // rename is not a forgery. Without one, the sealed name is all there is to compare.
       if (envelope.from !== data.username && event.signature !== 'valid') event.forgedFrom = envelope.from;
-      if (event.mine && this.unechoed.delete(envelope.id) && this.unechoed.size === 0) {
-        for (const resolve of this.echoWaiters.splice(0)) resolve();
-      }
+      if (event.mine) this.confirmed(envelope.id);
     }
     return event;
   }
@@ -711,9 +1136,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     event.body = body;
     this.rememberId(data.text);
     if (this.mode === 'v1' && data.username === this.me.username) event.mine = true;
-    if (event.mine && this.unechoed.delete(data.text) && this.unechoed.size === 0) {
-      for (const resolve of this.echoWaiters.splice(0)) resolve();
-    }
+    if (event.mine) this.confirmed(data.text);
     return event;
   }
 

@@ -299,9 +299,9 @@ describe('the REPL in a pseudo-terminal', () => {
 });
 
 describe('the REPL when the daemon goes away', () => {
-  test('it says so, restores the terminal and exits 6 without hanging', async () => {
+  test('with --no-reconnect it says so, restores the terminal and exits 6 without hanging', async () => {
     const daemon = await startDaemonProcess(['--password', PASSWORD]);
-    const alice = await joined(daemon.port, 'alice8');
+    const alice = await joined(daemon.port, 'alice8', { extraArgs: ['--no-reconnect'] });
     try {
       alice.write('half typed');
       await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice8> half typed', 'the typed text');

@@ -261,10 +261,15 @@ test('a dead port exits 3 with a clear message', async () => {
   assert.match(r.stderr, /cannot connect to 127\.0\.0\.1:\d+: connection refused/);
 });
 
-test('the daemon going away under a --follow reader exits 6 with a clear message', async () => {
+test('the daemon going away under a --follow reader: it tries again, then gives up and exits 6 with a clear message', async () => {
   const d = await startDaemonProcess([], ENV);
-  const orphan = await joinReader(d.port, 'orphan');
+  const orphan = await startJsonReader(
+    ['127.0.0.1', String(d.port), 'orphan', '--reconnect-attempts', '2'],
+    ENV,
+  );
   assert.equal(await d.stop('SIGTERM'), 0);
   assert.equal(await orphan.exited, 6);
-  assert.match(orphan.stderr(), /shutting down/);
+  assert.match(orphan.stderr(), /gave up reconnecting after 2 attempts: .*(shutting down|cannot connect)/);
+  const types = orphan.events().map((e) => e.type);
+  assert.ok(types.includes('disconnected') && types.includes('reconnecting'), types.join(' '));
 });

@@ -131,15 +131,15 @@ async function exitWithin(c: Client, ms: number): Promise<number | null> {
   return code;
 }
 
-test('SIGTERM: members get shutdown, pipe clients exit 6 with a clear message, the daemon exits 0', async () => {
+test('SIGTERM with --no-reconnect: members get shutdown, pipe clients exit 6 with a clear message, the daemon exits 0', async () => {
   const daemon = await startDaemonProcess(['--password', PW]);
   const clients: Client[] = [];
   try {
     // --history too: alice may speak before bob has joined.
-    const bob = pipeClient(daemon.port, 'bob', ['--follow', '--history']);
+    const bob = pipeClient(daemon.port, 'bob', ['--follow', '--history', '--no-reconnect']);
     clients.push(bob);
     bob.proc.stdin!.end();
-    const alice = pipeClient(daemon.port, 'alice', ['--follow']);
+    const alice = pipeClient(daemon.port, 'alice', ['--follow', '--no-reconnect']);
     clients.push(alice);
     alice.proc.stdin!.end('hello before the end\n');
     await waitFor(
@@ -160,9 +160,9 @@ test('SIGTERM: members get shutdown, pipe clients exit 6 with a clear message, t
   }
 });
 
-test('the daemon killed (SIGKILL) under a pipe client: it says so and exits non-zero, no hang', async () => {
+test('the daemon killed (SIGKILL) under a pipe client with --no-reconnect: it says so and exits non-zero, no hang', async () => {
   const daemon = await startDaemonProcess(['--password', PW]);
-  const bob = pipeClient(daemon.port, 'bob', ['--follow']);
+  const bob = pipeClient(daemon.port, 'bob', ['--follow', '--no-reconnect']);
   try {
     bob.proc.stdin!.end('bob is here\n');
     await waitFor(() => /bob is here/.test(bob.out()), `bob's echo: ${bob.err()}`, 30_000);
@@ -176,9 +176,9 @@ test('the daemon killed (SIGKILL) under a pipe client: it says so and exits non-
   }
 });
 
-test('the daemon killed while a pipe client is still sending: non-zero exit, no hang', async () => {
+test('the daemon killed while a pipe client with --no-reconnect is still sending: non-zero exit, no hang', async () => {
   const daemon = await startDaemonProcess(['--password', PW]);
-  const bob = pipeClient(daemon.port, 'bob');
+  const bob = pipeClient(daemon.port, 'bob', ['--no-reconnect']);
   try {
     bob.proc.stdin!.write('first\n');
     await waitFor(() => /first/.test(bob.out()), `bob's echo: ${bob.err()}`, 30_000);

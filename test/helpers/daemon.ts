@@ -2,7 +2,7 @@
  * Test helpers: an in-process daemon with static rooms on a chosen transport, and sessions
  * that join it, so protocol tests read as a scenario.
  */
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession, type SessionOptions } from '../../lib/client/session.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';
 import { silentLogger } from '../../lib/server/log.js';
@@ -50,15 +50,25 @@ export async function startDaemon(
   };
 }
 
-/** Opens a session and joins as `name`. */
+/**
+ * Opens a session and joins as `name`. It does not reconnect unless `extra.reconnect` says
+ * so: most scenarios end with the daemon, and a session retrying would outlive the test.
+ */
 export async function joinAs(
   d: TestDaemon,
   room: string,
   password: string,
   name: string,
-  extra: { create?: boolean; legacy?: boolean } = {},
+  extra: Partial<Pick<SessionOptions, 'create' | 'legacy' | 'reconnect' | 'transport'>> = {},
 ): Promise<ChatSession> {
-  const session = await ChatSession.open({ transport: d.client(), room, password, username: name, ...extra });
+  const session = await ChatSession.open({
+    transport: d.client(),
+    room,
+    password,
+    username: name,
+    reconnect: false,
+    ...extra,
+  });
   await session.join(name);
   return session;
 }

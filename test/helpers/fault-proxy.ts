@@ -2,7 +2,9 @@
  * Test helper: a fault-injecting TCP proxy between clients and a daemon. It can cut every
  * link (both ways), blackhole them (bytes vanish, sockets stay open), delay or pause one
  * direction, and batch one direction (hold the bytes of a window and deliver them in one
- * write, as a busy reader sees them).
+ * write, as a busy reader sees them). It can also drop only the client's side of every link
+ * (the daemon's side stays open and silent, as after a route change it has not noticed),
+ * refuse new links for a while, and forward later links to another port.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 
@@ -11,6 +13,8 @@ export type Direction = 'up' | 'down';
 interface Link {
   client: Socket;
   upstream: Socket;
+  /** The client's side was dropped; the daemon's side is held open and gets nothing more. */
+  abandoned?: boolean;
 }
 
 /** Per-direction behaviour. */
@@ -23,6 +27,10 @@ interface Lane {
 export class FaultProxy {
   readonly links = new Set<Link>();
   private blackholed = false;
+  private refusing = false;
+  private targetPort = 0;
+  /** Daemon sides of abandoned links, closed at stop(). */
+  private readonly held = new Set<Socket>();
   private readonly lanes: Record<Direction, Lane> = {
     up: { paused: false, delayMs: 0, batchMs: 0 },
     down: { paused: false, delayMs: 0, batchMs: 0 },
@@ -41,7 +49,31 @@ export class FaultProxy {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
     proxy = new FaultProxy(server, address.port);
+    proxy.targetPort = targetPort;
     return proxy;
+  }
+
+  /**
+   * Closes the client's side of every link but keeps the daemon's side open and silent: the
+   * client notices at once, the daemon does not (until a keepalive or a takeover says so).
+   */
+  abandon(): void {
+    for (const link of this.links) {
+      link.abandoned = true;
+      this.held.add(link.upstream);
+      link.client.destroy();
+    }
+    this.links.clear();
+  }
+
+  /** While on, new links are closed as soon as they are accepted (the daemon looks down). */
+  refuse(on: boolean): void {
+    this.refusing = on;
+  }
+
+  /** Later links go to `port` (a daemon restarted elsewhere, or another one). */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   /** Closes every open link at once, both ways (a dead route that the peers notice). */
@@ -75,27 +107,33 @@ export class FaultProxy {
 
   async stop(): Promise<void> {
     this.cut();
+    for (const socket of this.held) socket.destroy();
+    this.held.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(client: Socket, targetPort: number): void {
-    const upstream = tcpConnect(targetPort, '127.0.0.1');
+  private accept(client: Socket, _initialPort: number): void {
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(this.targetPort, '127.0.0.1');
     const link: Link = { client, upstream };
     this.links.add(link);
     const drop = (): void => {
       this.links.delete(link);
       client.destroy();
-      upstream.destroy();
+      if (!link.abandoned) upstream.destroy();
     };
     for (const s of [client, upstream]) {
       s.on('error', drop);
       s.on('close', drop);
     }
-    this.forward(client, upstream, 'up');
-    this.forward(upstream, client, 'down');
+    this.forward(link, client, upstream, 'up');
+    this.forward(link, upstream, client, 'down');
   }
 
-  private forward(from: Socket, to: Socket, direction: Direction): void {
+  private forward(link: Link, from: Socket, to: Socket, direction: Direction): void {
     const lane = this.lanes[direction];
     let held: Buffer[] = [];
     let batchTimer: NodeJS.Timeout | undefined;
@@ -118,7 +156,7 @@ export class FaultProxy {
       else write(chunk);
     };
     from.on('data', (chunk: Buffer) => {
-      if (this.blackholed) return;
+      if (this.blackholed || link.abandoned) return;
       held.push(chunk);
       if (lane.batchMs > 0) {
         batchTimer ??= setTimeout(() => {
