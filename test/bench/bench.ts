@@ -43,6 +43,7 @@ import {
 } from './common.js';
 import { benchHandshake } from './handshake.js';
 import { keepaliveRows } from './keepalive.js';
+import { reconnectRows } from './reconnect.js';
 import { replRows } from './repl.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
@@ -598,6 +599,8 @@ async function main(): Promise<void> {
   await keepaliveRows(add, log);
   // Scale-out: one daemon against two (cluster-daemons.ts; also runnable by itself).
   await clusterDaemonRows(add, log);
+  // Reconnect after a restart and across cuts (reconnect.ts; also runnable by itself).
+  await reconnectRows(add, log);
   printTable((performance.now() - started) / 1000);
 }
 
