@@ -34,6 +34,7 @@ test('messages that arrive with init in one chunk reach the listener attached af
     }
   });
   const amy = await ChatSession.open({
+    reconnect: false,
     transport: tcpClient({ host: '127.0.0.1', port: proxy.port }),
     room: 'lobby',
     password: 'pw',

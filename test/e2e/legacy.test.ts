@@ -80,7 +80,7 @@ describe('our daemon in legacy mode', () => {
     const d = await startDaemon({ chat: 'old-pw' }, { legacy: true });
     try {
       const err = await rejection(
-        ChatSession.open({ transport: d.client(), room: 'chat', password: 'old-pw' }),
+        ChatSession.open({ reconnect: false, transport: d.client(), room: 'chat', password: 'old-pw' }),
       );
       assert.equal(err.code, 'refused');
       assert.equal(err.daemonCode, 'legacy_refused');
@@ -136,6 +136,7 @@ describe('our client against an original daemon', () => {
       peer.say('before you came');
       await peer.waitForText('before you came');
       const session = await ChatSession.open({
+        reconnect: false,
         transport: tcpClient({ host: '127.0.0.1', port }),
         room: 'chat',
         password: 'orig-pw',
@@ -182,6 +183,7 @@ describe('our client against an original daemon', () => {
       try {
         const err = await rejection(
           ChatSession.open({
+            reconnect: false,
             transport: tcpClient({ host: '127.0.0.1', port }),
             room: 'chat',
             password: 'orig-pw',

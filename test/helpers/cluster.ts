@@ -92,6 +92,7 @@ export async function member(
   create = false,
 ): Promise<Member> {
   const session = await ChatSession.open({
+    reconnect: false,
     transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
     room,
     password,

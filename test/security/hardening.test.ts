@@ -65,6 +65,7 @@ test('pending pings are rejected as soon as the session ends', async () => {
   });
   try {
     const session = await ChatSession.open({
+      reconnect: false,
       transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
       room: 'chat',
       password: 'pw',

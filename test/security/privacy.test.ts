@@ -196,6 +196,7 @@ test('with --rooms-file the daemon process never receives a password', async () 
       assert.ok(!cmdline.includes(pwFile), 'the password file is named to the daemon');
 
       const session = await ChatSession.open({
+        reconnect: false,
         transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
         room: 'vault',
         password,
@@ -210,6 +211,7 @@ test('with --rooms-file the daemon process never receives a password', async () 
       // A wrong password is refused, so the verifier really is what authenticates.
       await assert.rejects(
         ChatSession.open({
+          reconnect: false,
           transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
           room: 'vault',
           password: `${password}x`,

@@ -53,11 +53,11 @@ describe('daemon with two static rooms', () => {
 
   test('a wrong password and an unknown room fail the same way', async () => {
     const wrong = await rejectsWith(
-      ChatSession.open({ transport: d.client(), room: 'red', password: 'nope' }),
+      ChatSession.open({ reconnect: false, transport: d.client(), room: 'red', password: 'nope' }),
       'auth_failed',
     );
     const unknown = await rejectsWith(
-      ChatSession.open({ transport: d.client(), room: 'green', password: 'red-pw' }),
+      ChatSession.open({ reconnect: false, transport: d.client(), room: 'green', password: 'red-pw' }),
       'auth_failed',
     );
     assert.equal(wrong.message, unknown.message);
@@ -79,7 +79,12 @@ describe('daemon with two static rooms', () => {
     const w = await joinAs(d, 'red', 'red-pw', 'writer');
     for (const n of [1, 2, 3, 4, 5]) w.send(`h${n}`);
     await w.waitForEchoes();
-    const late = await ChatSession.open({ transport: d.client(), room: 'red', password: 'red-pw' });
+    const late = await ChatSession.open({
+      reconnect: false,
+      transport: d.client(),
+      room: 'red',
+      password: 'red-pw',
+    });
     const replayed = await late.join('late');
     assert.deepEqual(
       replayed.map((e) => [e.body, e.history, e.username]),
@@ -102,7 +107,12 @@ describe('daemon with two static rooms', () => {
     a.wipeHistory();
     const cleared = await blog.waitFor((e) => e.type === 'cleared', 'cleared');
     assert.ok(cleared.type === 'cleared' && cleared.by === 'wiper');
-    const late = await ChatSession.open({ transport: d.client(), room: 'blue', password: 'blue-pw' });
+    const late = await ChatSession.open({
+      reconnect: false,
+      transport: d.client(),
+      room: 'blue',
+      password: 'blue-pw',
+    });
     assert.deepEqual(await late.join('late2'), []);
     for (const s of [a, b, late]) await s.close();
   });
@@ -121,7 +131,12 @@ describe('daemon with two static rooms', () => {
 
   test('names: taken names are refused (case-insensitively) and the join can be retried without re-authenticating', async () => {
     const a = await joinAs(d, 'red', 'red-pw', 'Dora');
-    const b = await ChatSession.open({ transport: d.client(), room: 'red', password: 'red-pw' });
+    const b = await ChatSession.open({
+      reconnect: false,
+      transport: d.client(),
+      room: 'red',
+      password: 'red-pw',
+    });
     await rejectsWith(b.join('dora'), 'name_taken');
     await rejectsWith(b.join('bad\u202ename'), 'bad_name');
     await b.join('dora2');
@@ -164,12 +179,18 @@ describe('open rooms', () => {
       assert.equal(d.registry.size, 1);
       const guest = await joinAs(d, 'pop-up', 'pw1', 'guest');
       await rejectsWith(
-        ChatSession.open({ transport: d.client(), room: 'pop-up', password: 'other' }),
+        ChatSession.open({ reconnect: false, transport: d.client(), room: 'pop-up', password: 'other' }),
         'auth_failed',
       );
       // Creating over an existing room with another password is just a wrong password.
       await rejectsWith(
-        ChatSession.open({ transport: d.client(), room: 'pop-up', password: 'other', create: true }),
+        ChatSession.open({
+          reconnect: false,
+          transport: d.client(),
+          room: 'pop-up',
+          password: 'other',
+          create: true,
+        }),
         'auth_failed',
       );
       const glog = new EventLog(guest);
@@ -180,16 +201,27 @@ describe('open rooms', () => {
       // Emptied: for the grace period its name stays reserved (another password cannot claim
       // it) and its members can come back with theirs; the history is gone at once.
       await rejectsWith(
-        ChatSession.open({ transport: d.client(), room: 'pop-up', password: 'pw2', create: true }),
+        ChatSession.open({
+          reconnect: false,
+          transport: d.client(),
+          room: 'pop-up',
+          password: 'pw2',
+          create: true,
+        }),
         'auth_failed',
       );
-      const back = await ChatSession.open({ transport: d.client(), room: 'pop-up', password: 'pw1' });
+      const back = await ChatSession.open({
+        reconnect: false,
+        transport: d.client(),
+        room: 'pop-up',
+        password: 'pw1',
+      });
       assert.deepEqual(await back.join('maker'), []);
       await back.close();
       await waitUntil(() => d.registry.size === 0, 'the room to vanish', 10_000);
       // Gone: joining without --create fails, and the name can be created anew with another password.
       await rejectsWith(
-        ChatSession.open({ transport: d.client(), room: 'pop-up', password: 'pw1' }),
+        ChatSession.open({ reconnect: false, transport: d.client(), room: 'pop-up', password: 'pw1' }),
         'auth_failed',
       );
       const again = await joinAs(d, 'pop-up', 'pw2', 'second', { create: true });
@@ -203,7 +235,13 @@ describe('open rooms', () => {
     const d = await startDaemon({ chat: 'pw' });
     try {
       await rejectsWith(
-        ChatSession.open({ transport: d.client(), room: 'mine', password: 'pw', create: true }),
+        ChatSession.open({
+          reconnect: false,
+          transport: d.client(),
+          room: 'mine',
+          password: 'pw',
+          create: true,
+        }),
         'auth_failed',
       );
       assert.equal(d.registry.size, 1);
@@ -267,7 +305,12 @@ describe('history bounded in bytes', () => {
       const bodies = Array.from({ length: 20 }, (_, i) => `message ${i} ${'x'.repeat(40)}`);
       for (const body of bodies) a.send(body);
       await a.waitForEchoes();
-      const late = await ChatSession.open({ transport: d.client(), room: 'chat', password: 'pw' });
+      const late = await ChatSession.open({
+        reconnect: false,
+        transport: d.client(),
+        room: 'chat',
+        password: 'pw',
+      });
       const history = await late.join('late');
       assert.ok(history.length > 0 && history.length < 20, `kept ${history.length}`);
       // The newest are kept, in order.
@@ -290,7 +333,12 @@ describe('history 0', () => {
       const a = await joinAs(d, 'chat', 'pw', 'a');
       a.send('gone');
       await a.waitForEchoes();
-      const late = await ChatSession.open({ transport: d.client(), room: 'chat', password: 'pw' });
+      const late = await ChatSession.open({
+        reconnect: false,
+        transport: d.client(),
+        room: 'chat',
+        password: 'pw',
+      });
       assert.deepEqual(await late.join('late'), []);
       await a.close();
       await late.close();

@@ -19,6 +19,7 @@ const env = { CMD_CHAT_PASSWORD: PW };
 
 async function member(port: number, name: string, keepaliveMs?: number): Promise<ChatSession> {
   const session = await ChatSession.open({
+    reconnect: false,
     transport: tcpClient({ host: '127.0.0.1', port }),
     room: 'team',
     password: PW,
@@ -111,7 +112,7 @@ test('a stopped client process (SIGSTOP) is dropped within --keepalive', async (
   try {
     const ann = await member(daemon.port, 'ann');
     const annLog = new EventLog(ann);
-    carl = await jsonMember(daemon.port, 'carl');
+    carl = await jsonMember(daemon.port, 'carl', ['--no-reconnect']);
     const pid = carl.proc.pid!;
     process.kill(pid, 'SIGSTOP');
     const t0 = performance.now();
@@ -137,7 +138,7 @@ test('a client behind a blackholed link reports the connection lost within its -
   const proxy = await FaultProxy.start(daemon.port);
   let client: ReturnType<typeof spawnCli> | undefined;
   try {
-    client = await jsonMember(proxy.port, 'dana', ['--keepalive', '1.5']);
+    client = await jsonMember(proxy.port, 'dana', ['--keepalive', '1.5', '--no-reconnect']);
     // Idle for twice its keepalive against a healthy daemon: its pings are answered.
     await sleep(3000);
     assert.equal(client.proc.exitCode, null, `an idle client on a healthy link gave up: ${client.stderr()}`);

@@ -37,6 +37,7 @@ async function sendOne(
   body: string,
 ): Promise<{ token: string; fingerprint: string }> {
   const session = await ChatSession.open({
+    reconnect: false,
     transport: tcpClient({ host: '127.0.0.1', port }),
     room,
     password,
@@ -82,6 +83,7 @@ test('a password room keeps its fingerprint and room key across a restart; unkno
   }));
   await withDaemon(args, async (d) => {
     const again = await ChatSession.open({
+      reconnect: false,
       transport: tcpClient({ host: '127.0.0.1', port: d.port }),
       room: 'team',
       password: 'stable-salt-pw',
@@ -109,7 +111,12 @@ test('two daemons with the same password rooms give the same salts and fingerpri
   const c = await startDaemonProcess(['--room', 'team=another-pw']);
   try {
     const open = (d: DaemonProcess, password: string): Promise<ChatSession> =>
-      ChatSession.open({ transport: tcpClient({ host: '127.0.0.1', port: d.port }), room: 'team', password });
+      ChatSession.open({
+        reconnect: false,
+        transport: tcpClient({ host: '127.0.0.1', port: d.port }),
+        room: 'team',
+        password,
+      });
     const [sa, sb, sc] = await Promise.all([
       open(a, 'shared-pw'),
       open(b, 'shared-pw'),
@@ -160,6 +167,7 @@ test('a rooms-file room keeps its fingerprint across a restart; with a decoy key
     await withDaemon(['--rooms-file', file], async (d) => {
       assert.equal(await challenge(d.port, 'vault'), first.vault);
       const s = await ChatSession.open({
+        reconnect: false,
         transport: tcpClient({ host: '127.0.0.1', port: d.port }),
         room: 'vault',
         password: 'file-room-pw',
