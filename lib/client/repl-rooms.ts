@@ -191,10 +191,12 @@ export class ReplRooms implements RoomControl {
     return true;
   }
 
-  async join(name: string): Promise<void> {
+  async join(wanted: string): Promise<void> {
     const { dispatcher, openRoom } = this.options;
-    const existing = this.indexOf(name);
-    if (existing >= 0 && this.rooms[existing]!.name.toLowerCase() === name.replace(/^#/, '').toLowerCase()) {
+    // IRC habit: `/join #team` joins "team" (room names are case-sensitive; `##x` is "#x").
+    const name = wanted.replace(/^#/, '');
+    const existing = this.rooms.findIndex((r) => r.name === name);
+    if (existing >= 0) {
       this.select(existing, true);
       return;
     }

@@ -103,7 +103,7 @@ describe('several rooms in the REPL', () => {
 
   test('/join asks the password without echoing it; /part leaves one room and keeps the others', async () => {
     const carol = await twoRooms('carol');
-    carol.write('/join c\r');
+    carol.write('/join #c\r'); // the IRC habit: #c is the room c
     await carol.waitForScreen(
       (s) => s.cursorLine().startsWith('password for #c (hidden'),
       'the password question',
