@@ -19,8 +19,6 @@ export interface Colors {
   fg256(n: number): Style;
 }
 
-export const RESET = '\x1b[0m';
-
 /** Matches exactly the SGR sequences this module (and our highlighter theme) produces. */
 export const SGR_PATTERN: RegExp = /\x1b\[[0-9;]*m/g;
 

@@ -41,11 +41,6 @@ export function loadHighlighter(): Promise<void> {
   return loading;
 }
 
-/** True once cli-highlight has been imported. */
-export function highlighterLoaded(): boolean {
-  return highlighter !== undefined;
-}
-
 function loadSync(): Highlighter {
   if (!highlighter) {
     const m = createRequire(import.meta.url)('cli-highlight') as Highlighter;

@@ -43,9 +43,12 @@ const N_HEX =
 /** Byte length of N; PAD() widths and the size of every group element. */
 export const N_BYTES = 256;
 const N_BUF: Buffer = Buffer.from(N_HEX, 'hex');
+/** The group's modulus N and generator g, k = H(N | PAD(g)), H(N) xor H(g): the constants of every SRP computation. */
+export const SRP_N: Buffer = N_BUF;
 const N_BIG: bigint = BigInt('0x' + N_HEX);
 const N_MINUS_1: Buffer = bigToMinimal(N_BIG - 1n);
 const G_BUF: Buffer = Buffer.from([2]);
+export const SRP_G: Buffer = G_BUF;
 const EXP_ONE = Buffer.from([1]);
 
 function sha256(...parts: Buffer[]): Buffer {
@@ -86,6 +89,7 @@ export function bigToMinimal(n: bigint): Buffer {
 
 const K_BUF: Buffer = sha256(N_BUF, pad(G_BUF));
 const K_BIG: bigint = toBig(K_BUF);
+export const SRP_K: Buffer = K_BUF;
 const HN_XOR_HG: Buffer = (() => {
   const hn = sha256(N_BUF);
   const hg = sha256(pad(G_BUF));
@@ -243,30 +247,6 @@ export function computeM(identity: Buffer | string, salt: Buffer, A: Buffer, B: 
 export function computeHAMK(A: Buffer, M: Buffer, K: Buffer): Buffer {
   return sha256(minimal(A), M, K);
 }
-
-/** Pure helpers, exported so tests can check every intermediate value against the vectors. */
-export const srpMath = {
-  N: N_BUF,
-  g: G_BUF,
-  k: K_BUF,
-  HNxorHg: HN_XOR_HG,
-  minimal,
-  pad,
-  toBig,
-  bigToMinimal,
-  modPow,
-  modPowBigInt,
-  computeX,
-  computeVerifier,
-  computeA,
-  computeB,
-  computeU,
-  serverS,
-  clientS,
-  computeK,
-  computeM,
-  computeHAMK,
-} as const;
 
 /** True when the value is 0 mod N. */
 function isZeroModN(buf: Buffer): boolean {

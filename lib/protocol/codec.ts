@@ -77,8 +77,3 @@ export function parseObject(line: string): Record<string, unknown> {
   }
   return value as Record<string, unknown>;
 }
-
-/** One frame as a line, newline included. */
-export function encodeLine(frame: object): string {
-  return JSON.stringify(frame) + '\n';
-}

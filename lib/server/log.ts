@@ -32,6 +32,3 @@ export function createLogger(out: Writable, verbose: boolean): Logger {
     },
   };
 }
-
-/** A logger that drops everything (tests, embedding). */
-export const silentLogger: Logger = { verbose: false, info: () => {}, detail: () => {} };

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { createMemberKeys, signMessage } from '../../lib/crypto/identity.js';
-import { srpMath } from '../../lib/crypto/srp.js';
+import { srpMath } from '../helpers/srp-math.js';
 import type { BenchSecrets, Request } from './common.js';
 import { percentile, serve, sleep } from './common.js';
 import { authenticate, BareMember, type BenchMember, SecureMember, SrpRoomClient } from './wire.js';

@@ -5,7 +5,7 @@
  */
 import { NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
-import { silentLogger } from '../../lib/server/log.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 import { type Request, serve } from './common.js';
 
 let bus: NatsRoomBus | undefined;

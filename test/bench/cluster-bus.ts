@@ -11,8 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
-import { silentLogger } from '../../lib/server/log.js';
 import { natsProblem, startNatsServer } from '../helpers/nats.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 import { type AddRow, median, percentile, round, rpc, runRowsAlone, sleep } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -10,7 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { ChannelOpener, ChannelSealer } from '../../lib/crypto/channel.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { channelKeys, deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
-import { computeVerifier, SrpClient, SrpServer, srpMath, warmUp } from '../../lib/crypto/srp.js';
+import { computeVerifier, SrpClient, SrpServer, warmUp } from '../../lib/crypto/srp.js';
+import { srpMath } from '../helpers/srp-math.js';
 
 export interface Row {
   name: string;

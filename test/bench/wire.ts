@@ -13,7 +13,7 @@ import net from 'node:net';
 import { ChannelSealer, writeNonce } from '../../lib/crypto/channel.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { channelKeys, roomKeyV2 } from '../../lib/crypto/kdf.js';
-import { srpMath } from '../../lib/crypto/srp.js';
+import { srpMath } from '../helpers/srp-math.js';
 import type { BenchSecrets } from './common.js';
 
 const {

@@ -5,24 +5,20 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { stripSgr } from '../../lib/client/colors.js';
-import {
-  highlighterLoaded,
-  highlightFences,
-  loadHighlighter,
-  MAX_HIGHLIGHT_CHARS,
-} from '../../lib/client/highlight.js';
+import { highlightFences, loadHighlighter, MAX_HIGHLIGHT_CHARS } from '../../lib/client/highlight.js';
+import { packageLoaded } from '../helpers/loaded-modules.js';
 
 const JS = 'look:\n```js\nconst x = 1; // one\nfunction f() { return "s"; }\n```\ndone';
 
 describe('highlightFences', () => {
   it('returns the body unchanged with colour off, without loading cli-highlight', () => {
     assert.equal(highlightFences(JS, false), JS);
-    assert.equal(highlighterLoaded(), false);
+    assert.equal(packageLoaded('cli-highlight'), false);
   });
 
   it('loads synchronously on first use if not preloaded', () => {
     const out = highlightFences('```js\nlet a = 2;\n```', true);
-    assert.equal(highlighterLoaded(), true);
+    assert.equal(packageLoaded('cli-highlight'), true);
     assert.match(out, /\x1b\[/);
   });
 

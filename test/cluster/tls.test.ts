@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
-import { silentLogger } from '../../lib/server/log.js';
 import { natsProblem, startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 
 const keys = deriveClusterKeys(randomBytes(32));
 let dir = '';

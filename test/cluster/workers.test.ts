@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { srpMath } from '../../lib/crypto/srp.js';
 import { roomEntry } from '../../lib/server/rooms.js';
 import { type Member, member, NATS_USER, skipWithoutNats, startCluster } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
 import { type DaemonProcess, freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
 import { alive, connectionsByPid } from '../helpers/sockets.js';
+import { srpMath } from '../helpers/srp-math.js';
 
 const PW = 'correct horse battery staple';
 const SEED = /SU[A-Z2-7]{56}/;

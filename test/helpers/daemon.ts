@@ -5,10 +5,10 @@
 import { ChatSession, type SessionOptions } from '../../lib/client/session.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';
-import { silentLogger } from '../../lib/server/log.js';
 import { credentialsFromPassword, RoomRegistry } from '../../lib/server/rooms.js';
 import { tcpClient, tcpServer } from '../../lib/transport/tcp.js';
 import type { ClientTransport } from '../../lib/transport/transport.js';
+import { silentLogger } from './silent-logger.js';
 
 export interface TestDaemon {
   daemon: Daemon;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeLine, LineDecoder, parseObject } from '../../lib/protocol/codec.js';
+import { LineDecoder, parseObject } from '../../lib/protocol/codec.js';
 import { ProtocolError } from '../../lib/protocol/errors.js';
+import { encodeLine } from '../helpers/lines.js';
 
 describe('LineDecoder', () => {
   test('splits lines across and within chunks', () => {

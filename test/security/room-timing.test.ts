@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { srpMath } from '../../lib/crypto/srp.js';
 import { type DaemonProcess, startDaemonProcess } from '../helpers/processes.js';
+import { srpMath } from '../helpers/srp-math.js';
 
 const PAIRS = 160;
 
