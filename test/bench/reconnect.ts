@@ -11,11 +11,11 @@ import { ChatSession } from '../../lib/client/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';
-import { silentLogger } from '../../lib/server/log.js';
 import { credentialsFromPassword, RoomRegistry } from '../../lib/server/rooms.js';
 import { tcpClient, tcpServer } from '../../lib/transport/tcp.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { rawAuthenticated } from '../helpers/raw-client.js';
+import { silentLogger } from '../helpers/silent-logger.js';
 import { median, round, sleep } from './common.js';
 
 type AddRow = (name: string, value: number, unit: string, target?: string) => void;
