@@ -51,8 +51,11 @@ export function limitsFromArgs(args: object): DaemonLimits {
     if (d.flag === undefined) continue;
     const value = flagValue(args, d.flag);
     if (d.unit === 'ms') {
-      if (typeof value !== 'number' || !Number.isFinite(value) || !(value > d.min))
-        throw new UsageError(`--${d.flag} must be a number of seconds above ${d.min}`);
+      const off = d.zeroTurnsOff === true && value === 0;
+      if (typeof value !== 'number' || !Number.isFinite(value) || !(value > d.min || off))
+        throw new UsageError(
+          `--${d.flag} must be a number of seconds above ${d.min}${d.zeroTurnsOff ? ', or 0 (off)' : ''}`,
+        );
       limits[name] = Math.round(value * 1000);
     } else {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < d.min)

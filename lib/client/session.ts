@@ -122,7 +122,21 @@ interface Wire {
   opener: ChannelOpener | undefined;
   /** The keepalive on the daemon (absent against an original daemon, or with keepalive 0). */
   watch: DaemonWatch | undefined;
+  /** The last error the daemon reported on this connection, and when (monotonic ms). */
+  lastError: { error: SessionError; at: number } | undefined;
 }
+
+/**
+ * An error frame followed this soon by the end of the connection is why the daemon closed
+ * it: the session ends with that error instead of reconnecting to be refused again.
+ */
+const FATAL_ERROR_WINDOW_MS = 2000;
+
+/**
+ * A connection that lived less than this after a reconnect does not restart the count of
+ * attempts: a daemon that admits us and then drops us each time is given up on, not retried forever.
+ */
+const STABLE_CONNECTION_MS = 10_000;
 
 /** Messages written but not yet echoed, at most (the daemon remembers more ids than this). */
 export const MAX_IN_FLIGHT = 256;
@@ -217,6 +231,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private readonly backoff: BackoffPolicy | undefined;
   private readonly maxQueued: number;
   private rejoinAttempt = 0;
+  /** When the last reconnect succeeded (monotonic ms). */
+  private rejoinedAt: number | undefined;
   /** Sleep between attempts, cut short by close(). */
   private retryTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
 
@@ -318,7 +334,13 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   /** Makes an authenticated connection the session's current one. */
   private attach(queue: LineQueue, result: ClientHandshakeResult): void {
-    const wire: Wire = { queue, sealer: undefined, opener: undefined, watch: undefined };
+    const wire: Wire = {
+      queue,
+      sealer: undefined,
+      opener: undefined,
+      watch: undefined,
+      lastError: undefined,
+    };
     if (result.mode !== 'v1') {
       wire.sealer = new ChannelSealer(result.c2s);
       wire.opener = new ChannelOpener(result.s2c);
@@ -647,9 +669,17 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   }
 
   /** The connection `wire` ended: reconnect if we may, else end the session. */
-  private onWireLost(wire: Wire, error: SessionError): void {
+  private onWireLost(wire: Wire, lost: SessionError): void {
     if (this.closed || wire !== this.wire) return;
     this.dropWire(wire, true);
+    const reported = wire.lastError;
+    const error =
+      lost.code === 'connection_lost' &&
+      lost.daemonCode === undefined &&
+      reported !== undefined &&
+      performance.now() - reported.at < FATAL_ERROR_WINDOW_MS
+        ? reported.error
+        : lost;
     if (!this.joined || !this.backoff || !recoverable(error)) {
       this.end(error);
       return;
@@ -693,7 +723,9 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private async reconnect(cause: SessionError): Promise<void> {
     const policy = this.backoff as BackoffPolicy;
     let last = cause;
-    for (let attempt = 1; !this.closed; attempt++) {
+    const flapping =
+      this.rejoinedAt !== undefined && performance.now() - this.rejoinedAt < STABLE_CONNECTION_MS;
+    for (let attempt = flapping ? this.rejoinAttempt + 1 : 1; !this.closed; attempt++) {
       if (policy.maxAttempts > 0 && attempt > policy.maxAttempts) {
         this.end(
           new SessionError(
@@ -797,6 +829,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
    */
   private rejoined(missed: MessageEvent[]): void {
     this.connected = true;
+    this.rejoinedAt = performance.now();
     this.emitEvent({
       type: 'reconnected',
       at: Date.now(),
@@ -1077,6 +1110,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       this.end(new SessionError('refused', message, code));
       return;
     }
+    wire.lastError = { error: err, at: performance.now() };
     this.emitEvent({ type: 'error', at, code, message });
   }
 

@@ -29,6 +29,8 @@ export interface LimitDeclaration {
   readonly unit: LimitUnit;
   /** Smallest value accepted (in the flag's unit: seconds for `ms`, exclusive). */
   readonly min: number;
+  /** An `ms` limit that 0 turns off (accepted besides the values above `min`). */
+  readonly zeroTurnsOff?: boolean;
   /** One line for `serve --help` (and what 0 means, when 0 is special). */
   readonly describe: string;
 }
@@ -262,6 +264,7 @@ export const daemonLimitDeclarations = {
     default: 60_000,
     unit: 'ms',
     min: 0,
+    zeroTurnsOff: true,
     describe:
       'seconds the name of a member whose connection was lost stays reserved for its reconnect (0 = not reserved)',
   },

@@ -18,7 +18,7 @@ import { nameKey, normalizeName } from '../protocol/names.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
 import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { KeepaliveSweep } from './keepalive.js';
-import { Link } from './link.js';
+import { type CloseReason, Link } from './link.js';
 import type { Logger } from './log.js';
 import { TokenBucket } from './rate.js';
 import type { JoinOptions, Room } from './room.js';
@@ -106,6 +106,16 @@ interface Closed {
 }
 
 type Phase = Handshaking | Authenticated | Joined | Closed;
+
+/**
+ * Whether a member's connection ended by the network rather than by anyone's choice: the
+ * peer went away without a goodbye, fell silent (keepalive) or stopped reading. Only then is
+ * its name held for its reconnect; a member closed for breaking the protocol, or taken over
+ * by its own reconnect, gets no hold.
+ */
+function connectionLost(reason: CloseReason): boolean {
+  return reason === 'peer_closed' || reason === 'keepalive' || reason === 'slow_reader';
+}
 
 /** One connection as the daemon tracks it; what holds in each phase is in `phase`. */
 interface ClientState {
@@ -632,7 +642,7 @@ export class Daemon {
     this.options.logger.detail(`${JSON.stringify(name)} joined room ${JSON.stringify(room.name)}`);
   }
 
-  private onClose(client: ClientState, reason: string): void {
+  private onClose(client: ClientState, reason: CloseReason): void {
     if (!this.clients.delete(client)) return;
     const phase = client.phase;
     client.phase = { kind: 'closed' };
@@ -660,11 +670,7 @@ export class Daemon {
       case 'member':
         if (cluster) cluster.leave(phase.room, link.userId);
         // Stopping, every member is told `shutdown`: none should first see all the others leave.
-        // A lost connection (not a goodbye, not a takeover by the member's own reconnect)
-        // keeps the name held for the member's reconnect.
-        else if (!this.stopping) {
-          phase.room.leave(link.userId, !phase.leaving && reason !== 'shutdown' && reason !== 'replaced');
-        }
+        else if (!this.stopping) phase.room.leave(link.userId, !phase.leaving && connectionLost(reason));
         this.options.registry.releaseIfEmpty(phase.room);
         break;
       case 'closed':

@@ -160,6 +160,13 @@ test('serve refuses limits that contradict each other, in one line (exit 2), bef
     assert.equal(zero.code, 2, flag);
     assert.match(zero.stderr, new RegExp(`${flag} must be a whole number ≥ 1`));
   }
+  // Seconds: 0 is refused, except where it turns the limit off.
+  const timeout = run(cliPath, ['serve', '127.0.0.1', '0', '--password', 'pw', '--handshake-timeout', '0']);
+  assert.equal(timeout.code, 2);
+  assert.match(timeout.stderr, /--handshake-timeout must be a number of seconds above 0\n/);
+  const negative = run(cliPath, ['serve', '127.0.0.1', '0', '--password', 'pw', '--resume-grace', '-1']);
+  assert.equal(negative.code, 2);
+  assert.match(negative.stderr, /--resume-grace must be a number of seconds above 0, or 0 \(off\)\n/);
 });
 
 test('connect without enough arguments is a usage error', () => {

@@ -2,13 +2,17 @@
  * Reconnect as the user meets it, with real processes behind the fault proxy: 10,000 piped
  * lines through five cut links arrive complete, in order and once at a `--json --follow`
  * reader that lived through the cuts too (and once in the daemon's history); a REPL keeps its
- * half-typed line across a lost connection and sends what was typed meanwhile; a daemon that
- * comes back with another room fingerprint is refused loudly (JSON event, stderr, exit 4).
+ * half-typed line across a lost connection and sends what was typed meanwhile; a daemon killed
+ * and restarted on its port gets its REPL and pipe clients back on their own, under the same
+ * room fingerprint; a daemon that comes back with another room fingerprint is refused loudly
+ * (JSON event, stderr, exit 4).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ChatSession } from '../../lib/client/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { ExitCode } from '../../lib/exit-codes.js';
+import { tcpClient } from '../../lib/transport/tcp.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { type Captured, freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { startJsonReader, startPtyClient } from '../helpers/pty.js';
@@ -194,6 +198,55 @@ test('REPL: a lost connection keeps the half-typed line, shows lines typed meanw
     await reader.stop();
     await proxy.stop();
     await daemon.stop('SIGKILL');
+  }
+});
+
+/** The room fingerprint a fresh member of `chat` on the daemon at `port` is shown. */
+async function fingerprintAt(port: number): Promise<string> {
+  const session = await ChatSession.open({
+    transport: tcpClient({ host: '127.0.0.1', port }),
+    room: 'chat',
+    password: PW,
+    username: 'probe',
+    reconnect: false,
+  });
+  const fingerprint = session.fingerprint;
+  await session.close();
+  return fingerprint;
+}
+
+test('a daemon killed and restarted on its port: the REPL and a --json --follow reader come back on their own, same fingerprint, half-typed line kept', async () => {
+  const port = await freePort();
+  let daemon = await serveOn(port, ['--password', PW]);
+  const before = await fingerprintAt(port);
+  const reader = await startJsonReader(port, 'watcher', PW);
+  const alice = startPtyClient(port, 'alice', { password: PW });
+  try {
+    await alice.waitForText('-- joined #chat');
+    await alice.waitForText(`-- room fingerprint ${before}`);
+    alice.write('half typed');
+    await alice.waitForScreen((sc) => sc.cursorLine().endsWith('half typed'), 'the half-typed line');
+    daemon.proc.kill('SIGKILL');
+    await daemon.exited;
+    await alice.waitForText('reconnecting in', 15_000);
+    await reader.waitFor((evs) => evs.some((e) => e.type === 'reconnecting'), 'reconnecting', 15_000);
+    daemon = await serveOn(port, ['--password', PW]);
+    assert.equal(await fingerprintAt(port), before, 'the same room fingerprint after the restart');
+    await alice.waitForText('-- reconnected', 30_000);
+    await reader.waitFor((evs) => evs.some((e) => e.type === 'reconnected'), 'the reader back', 30_000);
+    assert.ok(alice.screen.cursorLine().endsWith('half typed'), alice.screen.text());
+    alice.write('\r');
+    assert.equal(await reader.waitForMessage('alice', 15_000), 'half typed');
+    assert.equal(alice.exitCode(), undefined, 'the REPL is still running');
+    assert.equal(
+      reader.events().filter((e) => e.type === 'error').length,
+      0,
+      JSON.stringify(reader.events()),
+    );
+  } finally {
+    alice.kill();
+    await reader.stop();
+    daemon.proc.kill('SIGKILL');
   }
 });
 

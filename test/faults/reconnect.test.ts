@@ -3,19 +3,20 @@
  * proxy: a cut link is repaired under the same name, what was missed is shown once and set
  * apart, lines queued meanwhile go after rejoining, a resend whose echo was lost is relayed
  * once (the daemon recognises it), a name held for a lost member cannot be taken by anyone
- * without its resume secret, and a member whose old connection the daemon still holds takes
- * its name back.
+ * without its resume secret, a member whose old connection the daemon still holds takes
+ * its name back, and a daemon that keeps refusing or dropping the session is given up on.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import type { SessionError } from '../../lib/client/session.js';
+import { ChatSession, type SessionError } from '../../lib/client/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { rawAuthenticated, waitFor } from '../helpers/raw-client.js';
+import { initFor, startScriptedDaemon } from '../helpers/scripted-daemon.js';
 
 const PW = 'reconnect-password';
 const FAST = { initialDelayMs: 100, maxDelayMs: 400, maxAttempts: 0 };
@@ -254,5 +255,64 @@ test('giving up: after the attempts allowed the session ends with connection_los
   } finally {
     await proxy.stop();
     await d.stop();
+  }
+});
+
+test('a daemon that admits the session and drops it at once, each time: the attempts add up and the session gives up', async () => {
+  let joins = 0;
+  const daemon = await startScriptedDaemon(PW, (frame, peer) => {
+    if (frame.type !== 'join') return;
+    joins++;
+    peer.send(initFor(String(frame.username)));
+    setTimeout(() => peer.destroy(), 20);
+  });
+  try {
+    const alice = await ChatSession.open({
+      transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
+      room: 'chat',
+      password: PW,
+      username: 'alice',
+      reconnect: { initialDelayMs: 20, maxDelayMs: 40, maxAttempts: 4 },
+    });
+    const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
+    await alice.join('alice');
+    const error = await ended;
+    assert.equal(error?.code, 'connection_lost');
+    assert.match(error?.message ?? '', /gave up reconnecting after 4 attempts/);
+    // The first join and one rejoin per attempt, never more.
+    assert.ok(joins <= 5, `${joins} joins`);
+  } finally {
+    await daemon.stop();
+  }
+});
+
+test('an error the daemon reports right before closing ends the session: reconnecting would be refused again', async () => {
+  let joins = 0;
+  const daemon = await startScriptedDaemon(PW, (frame, peer) => {
+    if (frame.type === 'join') {
+      joins++;
+      peer.send(initFor(String(frame.username)));
+    }
+    if (frame.type === 'message') {
+      peer.send({ type: 'error', code: 'too_large', message: 'x' });
+      setTimeout(() => peer.destroy(), 50);
+    }
+  });
+  try {
+    const alice = await ChatSession.open({
+      transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
+      room: 'chat',
+      password: PW,
+      username: 'alice',
+      reconnect: FAST,
+    });
+    const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
+    await alice.join('alice');
+    alice.send('too much');
+    const error = await ended;
+    assert.equal(error?.daemonCode, 'too_large');
+    assert.equal(joins, 1);
+  } finally {
+    await daemon.stop();
   }
 });

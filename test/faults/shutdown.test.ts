@@ -32,13 +32,20 @@ test('SIGTERM: every member sees one shutdown line and nobody sees the others le
     room: 'chat',
     password: PW,
     username: 'ann',
+    reconnect: false,
   });
   await ann.join('ann');
   const annLog = new EventLog(ann);
   const ended = new Promise((resolve) => ann.once('close', resolve));
-  const plain = spawnCli(['connect', '127.0.0.1', String(daemon.port), 'plain', '--follow'], env);
-  const json = spawnCli(['connect', '127.0.0.1', String(daemon.port), 'json', '--json', '--follow'], env);
-  const repl = startPtyClient(daemon.port, 'terminal', { password: PW });
+  // Without reconnecting, each ends after the line (reconnecting after a shutdown is tested
+  // with a restarted daemon in reconnect-cli.test.ts).
+  const once = '--no-reconnect';
+  const plain = spawnCli(['connect', '127.0.0.1', String(daemon.port), 'plain', '--follow', once], env);
+  const json = spawnCli(
+    ['connect', '127.0.0.1', String(daemon.port), 'json', '--json', '--follow', once],
+    env,
+  );
+  const repl = startPtyClient(daemon.port, 'terminal', { password: PW, extraArgs: [once] });
   try {
     // Everyone is in once the last joiner is seen by all.
     for (const name of ['plain', 'json', 'terminal'])
