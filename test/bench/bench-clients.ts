@@ -47,11 +47,16 @@ interface FanoutSetup {
   fernet: Fernet;
   /** Ready-made message frames (real Fernet envelopes; the daemon cannot tell them apart). */
   frames: string[];
-  /** The same messages with a member signature in the envelope, as our clients send them. */
-  signedFrames: string[];
-  unsignedFrames: string[];
+  /**
+   * For the signed/unsigned comparison: `signed` as our clients send messages (envelope id and
+   * Ed25519 signature), `unsigned` the same without the signature, `padded` unsigned with a
+   * body padded to the signed frame's length (the daemon's cost per byte, signatures aside).
+   */
+  variants: Record<FrameVariant, string[]>;
   sent: number;
 }
+
+type FrameVariant = 'plain' | 'signed' | 'unsigned' | 'padded';
 
 const setups = new Map<string, FanoutSetup>();
 const idle: BenchMember[] = [];
@@ -90,26 +95,35 @@ serve({
         : SecureMember.join(port, srpFor(String(req.room), req.secrets as BenchSecrets), `m${i}`),
     );
     const fernet = mode === 'bare' ? new Fernet(randomBytes(32)) : (members[0] as SecureMember).fernet;
-    const frames: string[] = [];
-    const signedFrames: string[] = [];
+    const variants: Record<FrameVariant, string[]> = { plain: [], signed: [], unsigned: [], padded: [] };
+    const frame = (envelope: Parameters<typeof sealEnvelope>[1]): string =>
+      JSON.stringify({ type: 'message', text: sealEnvelope(fernet, envelope) });
     const keys = createMemberKeys();
     for (let i = 0; i < 64; i++) {
-      const text = sealEnvelope(fernet, { from: 'm0', kind: 'text', body: BODY });
-      frames.push(JSON.stringify({ type: 'message', text }));
+      variants.plain.push(frame({ from: 'm0', kind: 'text', body: BODY }));
       const id = `${'A'.repeat(20)}${String.fromCharCode(65 + (i % 26))}A`;
       const sig = signMessage(keys, { userId: 'm0', id, kind: 'text', body: BODY });
-      const signed = sealEnvelope(fernet, { from: 'm0', id, kind: 'text', body: BODY, sig });
-      signedFrames.push(JSON.stringify({ type: 'message', text: signed }));
+      const signed = frame({ from: 'm0', id, kind: 'text', body: BODY, sig });
+      variants.signed.push(signed);
+      variants.unsigned.push(frame({ from: 'm0', id, kind: 'text', body: BODY }));
+      // Fernet pads to 16-byte blocks: grow the body until the frame is at least as long.
+      let body = BODY;
+      let padded = frame({ from: 'm0', id, kind: 'text', body });
+      while (padded.length < signed.length) {
+        body += '.';
+        padded = frame({ from: 'm0', id, kind: 'text', body });
+      }
+      variants.padded.push(padded);
     }
-    setups.set(key, { mode, members, fernet, frames, signedFrames, unsignedFrames: frames, sent: 0 });
+    setups.set(key, { mode, members, fernet, frames: variants.plain, variants, sent: 0 });
     await sleep(300); // let the user_joined fan-out of the last joins settle
-    return { members: members.length, frameBytes: frames[0]!.length };
+    return { members: members.length, frameBytes: variants.plain[0]!.length };
   },
 
-  /** Switches a setup between unsigned and signed message frames (same members, same room). */
-  useSignedFrames: async (req: Request) => {
+  /** Switches a setup's message frames (same members, same room): see `FanoutSetup.variants`. */
+  useFrames: async (req: Request) => {
     const setup = setups.get(String(req.key))!;
-    setup.frames = req.signed === true ? setup.signedFrames : setup.unsignedFrames;
+    setup.frames = setup.variants[req.variant as FrameVariant];
     return { frameBytes: setup.frames[0]!.length };
   },
 

@@ -33,6 +33,8 @@ const {
 const N_BIG = toBig(N);
 const K_BIG = toBig(k);
 const MESSAGE_TAG = Buffer.from('"type":"message"');
+/** The daemon's keepalive ping; a member that does not answer is dropped after --keepalive. */
+const PING_TAG = Buffer.from('{"type":"ping"');
 
 /** Splits a byte stream into lines (Buffers without the newline); a long line is joined once. */
 export class LineSplitter {
@@ -299,6 +301,7 @@ export class SecureMember implements BenchMember {
   private onRecord(line: Buffer): void {
     const pt = this.auth.opener.open(line);
     this.count += countMessages(pt);
+    if (pt.includes(PING_TAG)) this.answerPings(pt);
     if (this.joined || this.onFrame) {
       for (const frame of pt.toString('utf8').split('\n')) {
         if (this.joined && frame.startsWith('{"type":"init"')) {
@@ -310,6 +313,15 @@ export class SecureMember implements BenchMember {
         }
         this.onFrame?.(frame);
       }
+    }
+  }
+
+  /** Answers the daemon's keepalive pings in `plaintext`, as a real client does. */
+  private answerPings(plaintext: Buffer): void {
+    for (const frame of plaintext.toString('utf8').split('\n')) {
+      if (!frame.startsWith('{"type":"ping"')) continue;
+      const { t } = JSON.parse(frame) as { t: number };
+      this.sendFrames([JSON.stringify({ type: 'pong', t })]);
     }
   }
 
