@@ -1,11 +1,11 @@
 /**
  * Reconnect figures: the time from a restarted daemon accepting again (same port, same room
  * configuration, so the same salts: no key derivation) to a client rejoined under its name,
- * and messages lost and duplicated in the daemon's history across five forced cuts of the
- * links of a sender and a reader (fault proxy). Runnable alone:
+ * and messages lost and duplicated, in the daemon's history and at a reader, across five
+ * forced cuts of the links of a sender and a reader (fault proxy; each cut waits until both
+ * have rejoined, so every cut hits a live link). Runnable alone:
  * `node dist/test/bench/reconnect.js`; `npm run bench` adds the rows.
  */
-import { fileURLToPath } from 'node:url';
 import type { ChatEvent } from '../../lib/client/events.js';
 import { ChatSession } from '../../lib/client/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
@@ -16,13 +16,12 @@ import { tcpClient, tcpServer } from '../../lib/transport/tcp.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { rawAuthenticated } from '../helpers/raw-client.js';
 import { silentLogger } from '../helpers/silent-logger.js';
-import { median, round, sleep } from './common.js';
-
-type AddRow = (name: string, value: number, unit: string, target?: string) => void;
+import { type AddRow, median, round, runRowsAlone, sleep } from './common.js';
 
 const PASSWORD = 'bench: reconnect';
 const RUNS = 5;
 const MESSAGES = 3000;
+const CUTS = 5;
 
 async function daemonOn(port: number, history = 50): Promise<{ daemon: Daemon; port: number }> {
   const limits = {
@@ -80,8 +79,18 @@ async function rejoinAfterRestart(): Promise<number> {
   }
 }
 
-/** Lost and duplicated messages in the history after five cuts of both members' links. */
-async function cutsRun(): Promise<{ lost: number; duplicated: number; reconnects: number }> {
+interface CutsResult {
+  /** In the daemon's history (what a late joiner sees). */
+  lost: number;
+  duplicated: number;
+  /** At the reader, which lived through the same cuts. */
+  readerLost: number;
+  readerDuplicated: number;
+  reconnects: number;
+}
+
+/** Lost and duplicated messages after five cuts of both members' links. */
+async function cutsRun(): Promise<CutsResult> {
   const { daemon, port } = await daemonOn(0, MESSAGES * 2);
   const proxy = await FaultProxy.start(port);
   const open = async (name: string): Promise<ChatSession> => {
@@ -99,21 +108,26 @@ async function cutsRun(): Promise<{ lost: number; duplicated: number; reconnects
   const sender = await open('sender');
   const reader = await open('reader');
   let reconnects = 0;
-  let received = 0;
+  const received: string[] = [];
   reader.on('event', (e) => {
     if (e.type === 'reconnected') reconnects++;
-    if (e.type === 'message' && e.username === 'sender') received++;
+    if (e.type === 'message' && e.username === 'sender') received.push(e.body);
   });
   sender.on('event', () => {});
   try {
+    const every = Math.floor(MESSAGES / (CUTS + 1));
     for (let i = 1; i <= MESSAGES; i++) {
       sender.send(`m ${i}`);
       if (!sender.writable) await sender.waitWritable();
-      if (i % Math.floor(MESSAGES / 6) === 0 && i < MESSAGES) proxy.cut();
+      if (i % every === 0 && i / every <= CUTS) {
+        const back = Promise.all([next(sender, 'reconnected'), next(reader, 'reconnected')]);
+        proxy.cut();
+        await back;
+      }
     }
     await sender.waitForEchoes();
     const deadline = Date.now() + 30_000;
-    while (received < MESSAGES && Date.now() < deadline) await sleep(20);
+    while (new Set(received).size < MESSAGES && Date.now() < deadline) await sleep(20);
     const raw = await rawAuthenticated(port, 'chat', PASSWORD);
     const init = await raw.join('auditor');
     const bodies = (init.messages as Array<{ text: string }>).map(
@@ -121,7 +135,14 @@ async function cutsRun(): Promise<{ lost: number; duplicated: number; reconnects
     );
     raw.destroy();
     const distinct = new Set(bodies);
-    return { lost: MESSAGES - distinct.size, duplicated: bodies.length - distinct.size, reconnects };
+    const seen = new Set(received);
+    return {
+      lost: MESSAGES - distinct.size,
+      duplicated: bodies.length - distinct.size,
+      readerLost: MESSAGES - seen.size,
+      readerDuplicated: received.length - seen.size,
+      reconnects,
+    };
   } finally {
     await sender.close();
     await reader.close();
@@ -131,31 +152,20 @@ async function cutsRun(): Promise<{ lost: number; duplicated: number; reconnects
 }
 
 export async function reconnectRows(add: AddRow, log: (text: string) => void): Promise<void> {
-  log('reconnect: daemon restarted on the same port, then five cuts under a sender and a reader');
+  log(`reconnect: daemon restarted on the same port, then ${CUTS} cuts under a sender and a reader`);
   const rejoin: number[] = [];
   for (let i = 0; i < RUNS; i++) rejoin.push(await rejoinAfterRestart());
   add('reconnect: daemon accepting again → client rejoined', round(median(rejoin), 0), 'ms', '≤ 1000');
-  let lost = 0;
-  let duplicated = 0;
-  let reconnects = 0;
+  const total: CutsResult = { lost: 0, duplicated: 0, readerLost: 0, readerDuplicated: 0, reconnects: 0 };
   for (let i = 0; i < 3; i++) {
     const r = await cutsRun();
-    lost += r.lost;
-    duplicated += r.duplicated;
-    reconnects += r.reconnects;
+    for (const k of Object.keys(total) as Array<keyof CutsResult>) total[k] += r[k];
   }
-  add(`  messages lost, 5 cuts × 3 runs of ${MESSAGES} (history)`, lost, 'msgs', '≤ 0');
-  add('  messages duplicated, same runs (history)', duplicated, 'msgs', '≤ 0');
-  add('  reader reconnects in those runs', reconnects, 'count');
+  add(`  messages lost, ${CUTS} cuts × 3 runs of ${MESSAGES} (history)`, total.lost, 'msgs', '≤ 0');
+  add('  messages duplicated, same runs (history)', total.duplicated, 'msgs', '≤ 0');
+  add('  messages lost at the reader, same runs', total.readerLost, 'msgs', '≤ 0');
+  add('  messages shown twice at the reader, same runs', total.readerDuplicated, 'msgs', '≤ 0');
+  add('  reader reconnects in those runs', total.reconnects, 'count');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows: string[] = [];
-  await reconnectRows(
-    (name, value, unit, target) =>
-      rows.push(`${name}  ${value} ${unit}${target ? `  (target ${target})` : ''}`),
-    (text) => process.stderr.write(`${text}\n`),
-  );
-  process.stdout.write(`${rows.join('\n')}\n`);
-  process.exit(0);
-}
+runRowsAlone(import.meta.url, reconnectRows);
