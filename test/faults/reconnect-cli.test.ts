@@ -97,14 +97,20 @@ test('10,000 piped lines through 5 cut links: complete, in order, exactly once a
     const echoes = lineCounter(sender.stdout, 'sender: line');
     const atReader = lineCounter(reader.stdout, '"user":"sender"');
     const lines = Array.from({ length: LINES }, (_, i) => `line ${i + 1}`);
-    sender.proc.stdin.end(`${lines.join('\n')}\n`);
-    // Cut while the sender is mid-run: at these numbers of its echoes.
+    // Cut while the sender is mid-run: at these numbers of its echoes. Its stdin is fed ahead
+    // of each cut and ended only after the last, so a fast sender cannot finish before it.
     const cutAt = [1500, 3000, 4500, 6000, 7500];
     let cuts = 0;
     const running = sender;
+    let written = 0;
+    const feedTo = (n: number): void => {
+      running.proc.stdin.write(`${lines.slice(written, n).join('\n')}\n`);
+      written = n;
+    };
     const readerBack = lineCounter(reader.stdout, '"type":"reconnected"');
     const senderBack = lineCounter(running.stderr, '-- reconnected');
     for (const threshold of cutAt) {
+      feedTo(threshold + 300);
       // Each cut finds both back in the room (so that each lives through all five).
       await until(
         () =>
@@ -117,6 +123,7 @@ test('10,000 piped lines through 5 cut links: complete, in order, exactly once a
       proxy.cut();
       cuts++;
     }
+    running.proc.stdin.end(`${lines.slice(written).join('\n')}\n`);
     assert.equal(await sender.exited, 0, sender.stderr());
     assert.equal(cuts, 5, 'all five cuts came while the sender was running');
     assert.ok(count(sender.stderr(), '-- reconnected') >= 5, sender.stderr());
