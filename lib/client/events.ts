@@ -110,6 +110,8 @@ export interface ReconnectingEvent {
   at: number;
   attempt: number;
   delayMs: number;
+  /** Why the previous attempt failed (absent before the first attempt after a loss). */
+  reason?: string;
 }
 
 /**

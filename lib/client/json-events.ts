@@ -13,7 +13,7 @@
  *   {"type":"cleared","time":ISO,"by":string}
  *   {"type":"error","time":ISO,"code":string,"message":string}
  *   {"type":"disconnected","time":ISO,"reason":string,"pending":number}
- *   {"type":"reconnecting","time":ISO,"attempt":number,"delay_ms":number}
+ *   {"type":"reconnecting","time":ISO,"attempt":number,"delay_ms":number,"reason"?:string}
  *   {"type":"reconnected","time":ISO,"attempt":number,"missed":number,"pending":number}
  *
  * After `reconnected` come the `missed` messages of the room's history this client had not
@@ -102,7 +102,13 @@ export function eventToJson(ev: ChatEvent): string {
     case 'disconnected':
       return stringify({ type: 'disconnected', time, reason: ev.reason, pending: ev.pending });
     case 'reconnecting':
-      return stringify({ type: 'reconnecting', time, attempt: ev.attempt, delay_ms: ev.delayMs });
+      return stringify({
+        type: 'reconnecting',
+        time,
+        attempt: ev.attempt,
+        delay_ms: ev.delayMs,
+        ...(ev.reason !== undefined ? { reason: ev.reason } : {}),
+      });
     case 'reconnected':
       return stringify({
         type: 'reconnected',

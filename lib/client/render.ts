@@ -325,7 +325,9 @@ export function connectionStatusText(ev: ConnectionEvent): string {
         ev.pending > 0 ? `; ${ev.pending} line${ev.pending === 1 ? '' : 's'} pending` : ''
       }`;
     case 'reconnecting':
-      return `-- connection lost, reconnecting in ${seconds(ev.delayMs)} (attempt ${ev.attempt})…`;
+      return `-- ${
+        ev.reason === undefined ? 'connection lost' : `still unreachable (${sanitizeBody(ev.reason)})`
+      }, reconnecting in ${seconds(ev.delayMs)} (attempt ${ev.attempt})…`;
     case 'reconnected':
       return `-- reconnected${ev.pending > 0 ? `; sending ${ev.pending} pending line${ev.pending === 1 ? '' : 's'}` : ''}${
         ev.missed > 0 ? ` -- ${ev.missed} missed message${ev.missed === 1 ? '' : 's'}:` : ''

@@ -737,7 +737,13 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         return;
       }
       const delayMs = reconnectDelayMs(policy, attempt);
-      this.emitEvent({ type: 'reconnecting', at: Date.now(), attempt, delayMs });
+      this.emitEvent({
+        type: 'reconnecting',
+        at: Date.now(),
+        attempt,
+        delayMs,
+        ...(last !== cause ? { reason: last.message } : {}),
+      });
       await this.sleep(delayMs);
       if (this.closed) return;
       try {

@@ -32,6 +32,19 @@ const base = {
 };
 
 describe('eventToJson', () => {
+  it('reconnecting, with the reason of the failed attempt when there was one', () => {
+    assert.deepEqual(roundTrip({ type: 'reconnecting', at: AT, attempt: 1, delayMs: 500 }), {
+      type: 'reconnecting',
+      time: TIME,
+      attempt: 1,
+      delay_ms: 500,
+    });
+    assert.deepEqual(
+      roundTrip({ type: 'reconnecting', at: AT, attempt: 2, delayMs: 900, reason: 'connection refused' }),
+      { type: 'reconnecting', time: TIME, attempt: 2, delay_ms: 900, reason: 'connection refused' },
+    );
+  });
+
   it('message', () => {
     assert.deepEqual(roundTrip(base), {
       type: 'message',

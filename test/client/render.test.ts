@@ -240,6 +240,24 @@ describe('renderPlain', () => {
   });
 });
 
+describe('connection status lines', () => {
+  it('the first attempt says the connection was lost; later ones why the last attempt failed', () => {
+    const first: ChatEvent = { type: 'reconnecting', at: AT, attempt: 1, delayMs: 4000 };
+    assert.equal(renderPlain(first, OFF), '12:34 -- connection lost, reconnecting in 4 s (attempt 1)…');
+    const later: ChatEvent = {
+      type: 'reconnecting',
+      at: AT,
+      attempt: 3,
+      delayMs: 12_400,
+      reason: 'cannot connect to 127.0.0.1:7000: connection refused\x1b[2J',
+    };
+    assert.equal(
+      stripSgr(renderEvent(later, OFF)),
+      '12:34 -- still unreachable (cannot connect to 127.0.0.1:7000: connection refused␛), reconnecting in 12 s (attempt 3)…',
+    );
+  });
+});
+
 describe('nameColor', () => {
   it('is stable, case-insensitive and in the palette', () => {
     assert.equal(nameColor('alice'), nameColor('alice'));
