@@ -14,7 +14,7 @@ import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import type { ClusterConnectOptions } from '../../lib/cluster/connection.js';
 import { type ClusterKeys, deriveClusterKeys, roomSubject } from '../../lib/cluster/keys.js';
 import type { Logger } from '../../lib/server/log.js';
-import { type NatsServer, natsProblem, startNatsServer } from '../helpers/nats.js';
+import { type NatsServer, skipWithoutNats, startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
 
 const USER = 'daemons';
@@ -44,13 +44,6 @@ async function bus(
     keys,
     log,
   );
-}
-
-function skipWithoutNats(t: { skip(m: string): void }): boolean {
-  const problem = natsProblem();
-  if (problem && process.env.CI) assert.fail(problem);
-  if (problem) t.skip(problem);
-  return problem !== undefined;
 }
 
 test('events cross between buses of one cluster, per room, and not to another cluster', async (t) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
 import { roomEntry } from '../../lib/server/rooms.js';
-import { member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
+import { clusterForTest, member, memberNames, waitForPresence } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
 import { RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
 
@@ -21,21 +21,14 @@ const isJoin = (name: string) => (e: ChatEvent) => e.type === 'join' && e.userna
 const isLeave = (name: string) => (e: ChatEvent) => e.type === 'leave' && e.username === name;
 
 test('members on two daemons share a room: messages, presence, renames, wipes, private messages, history', async (t) => {
-  if (skipWithoutNats(t)) return;
-  const cluster = await startCluster(2, ['--open-rooms']);
-  t.after(() => cluster.stop());
-  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  const cluster = await clusterForTest(t, 2, ['--open-rooms']);
+  if (!cluster) return;
+  const [a, b] = cluster.daemons;
 
   const alice = await member(a, 'lobby', PW, 'alice', true);
   const bob = await member(b, 'lobby', PW, 'bob');
   await alice.log.waitFor(isJoin('bob'), 'bob joining, seen on A');
-  assert.deepEqual(
-    bob.session
-      .memberList()
-      .map((m) => m.username)
-      .sort(),
-    ['alice', 'bob'],
-  );
+  assert.deepEqual(memberNames(bob), ['alice', 'bob']);
   // Cards crossed: bob can address alice privately and knows her key.
   assert.ok(
     bob.session.memberFingerprint(alice.session.memberList().find((m) => m.username === 'alice')!.user_id),
@@ -72,14 +65,9 @@ test('members on two daemons share a room: messages, presence, renames, wipes, p
 });
 
 test("one order of a room's messages for every member of three daemons", async (t) => {
-  if (skipWithoutNats(t)) return;
-  const cluster = await startCluster(3, ['--open-rooms']);
-  t.after(() => cluster.stop());
-  const [a, b, c] = cluster.daemons as [
-    (typeof cluster.daemons)[0],
-    (typeof cluster.daemons)[0],
-    (typeof cluster.daemons)[0],
-  ];
+  const cluster = await clusterForTest(t, 3, ['--open-rooms']);
+  if (!cluster) return;
+  const [a, b, c] = cluster.daemons;
   const first = await member(a, 'order', PW, 'm0', true);
   const others = await Promise.all([
     member(b, 'order', PW, 'm1'),
@@ -87,8 +75,7 @@ test("one order of a room's messages for every member of three daemons", async (
     member(c, 'order', PW, 'm3'),
   ]);
   const all = [first, ...others];
-  for (const m of all)
-    await waitFor(() => m.session.memberList().length === 4, `everyone in, seen by ${m.name}`);
+  await waitForPresence(all, 4);
   // Everyone sends at once, through three daemons.
   const PER = 30;
   for (let i = 0; i < PER; i++) for (const m of all) m.session.send(`${m.name}:${i}`);
@@ -109,9 +96,8 @@ test("one order of a room's messages for every member of three daemons", async (
 });
 
 test('two members taking one name at once on two daemons: exactly one gets it (100 tries)', async (t) => {
-  if (skipWithoutNats(t)) return;
   // Three daemons; the racing pairs sit on the two that are not the sequencer, so both joins cross NATS.
-  const cluster = await startCluster(3, [
+  const cluster = await clusterForTest(t, 3, [
     '--open-rooms',
     '--handshake-rate',
     '0',
@@ -123,12 +109,8 @@ test('two members taking one name at once on two daemons: exactly one gets it (1
     '--handshake-timeout',
     '60',
   ]);
-  t.after(() => cluster.stop());
-  const [a, b, c] = cluster.daemons as [
-    (typeof cluster.daemons)[0],
-    (typeof cluster.daemons)[0],
-    (typeof cluster.daemons)[0],
-  ];
+  if (!cluster) return;
+  const [a, b, c] = cluster.daemons;
   const keeper = await member(a, 'race', PW, 'keeper', true);
   const TRIES = 100;
   const LANES = 10;
@@ -189,14 +171,13 @@ async function probe(port: number, room: string): Promise<{ salt: unknown; room_
 }
 
 test('the same --room and --rooms-file on every daemon: one room, one key; another configuration is flagged', async (t) => {
-  if (skipWithoutNats(t)) return;
   const dir = mkdtempSync(join(tmpdir(), 'cmd-chat-rooms-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'rooms.jsonl');
   writeFileSync(file, `${JSON.stringify(await roomEntry('filed', PW))}\n`);
-  const cluster = await startCluster(2, ['--room', `team=${PW}`, '--rooms-file', file]);
-  t.after(() => cluster.stop());
-  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  const cluster = await clusterForTest(t, 2, ['--room', `team=${PW}`, '--rooms-file', file]);
+  if (!cluster) return;
+  const [a, b] = cluster.daemons;
   for (const room of ['team', 'filed']) {
     const x = await member(a, room, PW, 'xavier');
     const y = await member(b, room, PW, 'yvonne');
@@ -219,24 +200,16 @@ test('the same --room and --rooms-file on every daemon: one room, one key; anoth
 });
 
 test('open rooms created on a daemon that does not sequence: joined at once, there and elsewhere', async (t) => {
-  if (skipWithoutNats(t)) return;
   // The longest heartbeat: a join lost to the new room's subscription would be asked again
   // only after two (120 s), past the daemon's join timeout (60 s), and the member would fail.
-  const cluster = await startCluster(2, ['--open-rooms', '--cluster-heartbeat', '60']);
-  t.after(() => cluster.stop());
-  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  const cluster = await clusterForTest(t, 2, ['--open-rooms', '--cluster-heartbeat', '60']);
+  if (!cluster) return;
+  const [a, b] = cluster.daemons;
   const rooms = Array.from({ length: 6 }, (_, i) => `fresh-${i}`);
   const creators = await Promise.all(rooms.map((room) => member(b, room, PW, 'maker', true)));
   const guests = await Promise.all(rooms.map((room) => member(a, room, PW, 'guest')));
   for (const [i, guest] of guests.entries()) {
-    assert.deepEqual(
-      guest.session
-        .memberList()
-        .map((m) => m.username)
-        .sort(),
-      ['guest', 'maker'],
-      rooms[i],
-    );
+    assert.deepEqual(memberNames(guest), ['guest', 'maker'], rooms[i]);
   }
   await Promise.all([...creators, ...guests].map((m) => m.session.close()));
 });

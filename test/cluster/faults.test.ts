@@ -8,34 +8,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { type Member, member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
+import { clusterForTest, member, memberNames, waitForPresence } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
 import { waitFor } from '../helpers/raw-client.js';
 
 const PW = 'correct horse battery staple';
 const isLeave = (name: string) => (e: ChatEvent) => e.type === 'leave' && e.username === name;
-const names = (m: Member): string[] =>
-  m.session
-    .memberList()
-    .map((x) => x.username)
-    .sort();
 /** Heartbeat of the test clusters is 0.2 s: dead after 0.6 s, noticed at the next tick. */
 const LEAVE_BOUND_MS = 3_000;
 
 test('a SIGKILLed daemon takes only its own members; a dead sequencer is replaced', async (t) => {
-  if (skipWithoutNats(t)) return;
-  const cluster = await startCluster(3, ['--open-rooms']);
-  t.after(() => cluster.stop());
-  const [a, b, c] = cluster.daemons as [
-    (typeof cluster.daemons)[0],
-    (typeof cluster.daemons)[0],
-    (typeof cluster.daemons)[0],
-  ];
+  const cluster = await clusterForTest(t, 3, ['--open-rooms']);
+  if (!cluster) return;
+  const [a, b, c] = cluster.daemons;
   const onA = await member(a, 'room', PW, 'ann', true);
   const onB = await member(b, 'room', PW, 'bea');
   const onC = await member(c, 'room', PW, 'cid');
-  for (const m of [onA, onB, onC])
-    await waitFor(() => m.session.memberList().length === 3, `${m.name} sees all`);
+  await waitForPresence([onA, onB, onC], 3);
 
   // B is not the sequencer: killing it removes bea only.
   const killedAt = Date.now();
@@ -44,14 +33,14 @@ test('a SIGKILLed daemon takes only its own members; a dead sequencer is replace
   const seenAfter = Date.now() - killedAt;
   await onC.log.waitFor(isLeave('bea'), 'bea leaving, seen on C', LEAVE_BOUND_MS);
   assert.ok(seenAfter < LEAVE_BOUND_MS, `leave seen after ${seenAfter} ms`);
-  assert.deepEqual(names(onA), ['ann', 'cid']);
+  assert.deepEqual(memberNames(onA), ['ann', 'cid']);
   onA.session.send('after B died');
   await onC.log.waitFor(isMessage('after B died'), 'A to C without B');
 
   // A is the sequencer: killing it leaves C to sequence alone; C keeps its member and history.
   await a.stop('SIGKILL');
   await onC.log.waitFor(isLeave('ann'), 'ann leaving, seen on C', LEAVE_BOUND_MS + 5_000);
-  assert.deepEqual(names(onC), ['cid']);
+  assert.deepEqual(memberNames(onC), ['cid']);
   const d = await cluster.addDaemon();
   const onD = await member(d, 'room', PW, 'dot');
   await onC.log.waitFor(
@@ -67,11 +56,10 @@ test('a SIGKILLed daemon takes only its own members; a dead sequencer is replace
 });
 
 test('the sequencer stopped with SIGTERM: its members leave at once, the other daemon takes over', async (t) => {
-  if (skipWithoutNats(t)) return;
   // A long heartbeat: only the goodbye can make the failover quick.
-  const cluster = await startCluster(2, ['--open-rooms', '--cluster-heartbeat', '10']);
-  t.after(() => cluster.stop());
-  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  const cluster = await clusterForTest(t, 2, ['--open-rooms', '--cluster-heartbeat', '10']);
+  if (!cluster) return;
+  const [a, b] = cluster.daemons;
   const onA = await member(a, 'room', PW, 'ann', true);
   const onB = await member(b, 'room', PW, 'bea');
   await waitFor(() => onB.session.memberList().length === 2, 'bea sees ann');
@@ -90,16 +78,15 @@ test('the sequencer stopped with SIGTERM: its members leave at once, the other d
 });
 
 test('nats-server killed and restarted under traffic: local members served, then everything resynchronised', async (t) => {
-  if (skipWithoutNats(t)) return;
-  const cluster = await startCluster(2, ['--open-rooms']);
-  t.after(() => cluster.stop());
-  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+  const cluster = await clusterForTest(t, 2, ['--open-rooms']);
+  if (!cluster) return;
+  const [a, b] = cluster.daemons;
   const a1 = await member(a, 'room', PW, 'a1', true);
   const a2 = await member(a, 'room', PW, 'a2');
   const b1 = await member(b, 'room', PW, 'b1');
   const b2 = await member(b, 'room', PW, 'b2');
   const all = [a1, a2, b1, b2];
-  for (const m of all) await waitFor(() => m.session.memberList().length === 4, `${m.name} sees all`);
+  await waitForPresence(all, 4);
 
   // Traffic all along: each member sends a line every 20 ms.
   let n = 0;
@@ -117,7 +104,10 @@ test('nats-server killed and restarted under traffic: local members served, then
   for (const d of [a, b])
     await waitFor(() => /lost the NATS server/.test(d.stderr()), 'the log says the bus is lost');
   // Each daemon serves its own members: the others left for them, their own neighbour is there.
-  await waitFor(() => names(a1).join() === 'a1,a2' && names(b1).join() === 'b1,b2', 'each side alone');
+  await waitFor(
+    () => memberNames(a1).join() === 'a1,a2' && memberNames(b1).join() === 'b1,b2',
+    'each side alone',
+  );
   const during = `during the outage ${Date.now()}`;
   b1.session.send(during);
   await b2.log.waitFor(isMessage(during), 'a message between members of one daemon while NATS is down');
@@ -126,8 +116,7 @@ test('nats-server killed and restarted under traffic: local members served, then
   for (const d of [a, b])
     await waitFor(() => /NATS server back/.test(d.stderr()), 'the log says the bus is back');
   // Presence comes back for everyone.
-  for (const m of all)
-    await waitFor(() => m.session.memberList().length === 4, `${m.name} sees all again`, 10_000);
+  await waitForPresence(all, 4, 10_000);
   // What B's members said during the outage reaches A's members once NATS is back.
   await a1.log.waitFor(isMessage(during), 'the outage message, resent to A', 10_000);
 
@@ -152,16 +141,15 @@ test('nats-server killed and restarted under traffic: local members served, then
 });
 
 test('a daemon started later learns the open rooms, their members and history', async (t) => {
-  if (skipWithoutNats(t)) return;
-  const cluster = await startCluster(1, ['--open-rooms']);
-  t.after(() => cluster.stop());
+  const cluster = await clusterForTest(t, 1, ['--open-rooms']);
+  if (!cluster) return;
   const owner = await member(cluster.daemons[0]!, 'made-on-a', PW, 'owner', true);
   owner.session.send('before the second daemon');
   await owner.log.waitFor(isMessage('before the second daemon'), 'the echo');
   const later = await cluster.addDaemon();
   const guest = await member(later, 'made-on-a', PW, 'guest');
   assert.deepEqual(guest.history, ['before the second daemon']);
-  assert.deepEqual(names(guest), ['guest', 'owner']);
+  assert.deepEqual(memberNames(guest), ['guest', 'owner']);
   await owner.log.waitFor((e) => e.type === 'join' && e.username === 'guest', 'the guest seen by the owner');
   // A wrong password for that room on the new daemon fails like anywhere else.
   await assert.rejects(member(later, 'made-on-a', 'wrong password', 'intruder'), /auth/i);

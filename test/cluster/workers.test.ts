@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
 import { roomEntry } from '../../lib/server/rooms.js';
-import { type Member, member, NATS_USER, skipWithoutNats, startCluster } from '../helpers/cluster.js';
+import { clusterForTest, type Member, member, NATS_USER, skipWithoutNats } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
 import { type DaemonProcess, freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
@@ -199,9 +199,8 @@ test('serve --workers 2: a crashed worker is restarted, the other keeps its memb
 });
 
 test('serve --workers 2 --cluster: the workers join the given NATS server and share rooms with another daemon', async (t) => {
-  if (skipWithoutNats(t)) return;
-  const cluster = await startCluster(1, ['--open-rooms']);
-  t.after(() => cluster.stop());
+  const cluster = await clusterForTest(t, 1, ['--open-rooms']);
+  if (!cluster) return;
   const d = await startDaemonProcess(
     [
       '--workers',

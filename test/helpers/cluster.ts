@@ -3,13 +3,16 @@
  * compiled CLI with `serve --cluster` (secrets through the environment, as documented), and
  * in-process sessions that join any of them and record their events.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
 import { ChatSession } from '../../lib/client/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { EventLog } from './events.js';
-import { type NatsServer, natsProblem, startNatsServer } from './nats.js';
+import { type NatsServer, skipWithoutNats, startNatsServer } from './nats.js';
 import { type DaemonProcess, startDaemonProcess } from './processes.js';
+import { waitFor } from './raw-client.js';
+
+export { skipWithoutNats } from './nats.js';
 
 export const NATS_USER = 'daemons';
 
@@ -21,14 +24,6 @@ export interface TestCluster {
   /** Starts one more daemon of the cluster (with other room arguments if given). */
   addDaemon(roomArgs?: string[]): Promise<DaemonProcess>;
   stop(): Promise<void>;
-}
-
-/** Skips (or, on CI, fails) a test when nats-server is missing; true when skipped. */
-export function skipWithoutNats(t: { skip(m: string): void }): boolean {
-  const problem = natsProblem();
-  if (problem && process.env.CI) assert.fail(problem);
-  if (problem) t.skip(problem);
-  return problem !== undefined;
 }
 
 /**
@@ -75,6 +70,21 @@ export async function startCluster(count: number, args: string[]): Promise<TestC
   };
 }
 
+/**
+ * `startCluster` for one test: undefined when the test is skipped (no nats-server), and
+ * stopped (daemons killed, nats-server stopped) when the test ends.
+ */
+export async function clusterForTest(
+  t: TestContext,
+  count: number,
+  args: string[],
+): Promise<TestCluster | undefined> {
+  if (skipWithoutNats(t)) return undefined;
+  const cluster = await startCluster(count, args);
+  t.after(() => cluster.stop());
+  return cluster;
+}
+
 export interface Member {
   session: ChatSession;
   log: EventLog;
@@ -102,4 +112,23 @@ export async function member(
   const log = new EventLog(session);
   const history = (await session.join(name)).map((m) => m.body);
   return { session, log, name, history };
+}
+
+/** The names in `m`'s member list, sorted. */
+export function memberNames(m: Member): string[] {
+  return m.session
+    .memberList()
+    .map((x) => x.username)
+    .sort();
+}
+
+/** Waits until every one of `members` lists `count` members. */
+export async function waitForPresence(members: Member[], count: number, timeoutMs?: number): Promise<void> {
+  for (const m of members) {
+    await waitFor(
+      () => m.session.memberList().length === count,
+      `${m.name} sees ${count} members`,
+      timeoutMs,
+    );
+  }
 }

@@ -3,6 +3,7 @@
  * JetStream, no store, no log or pid file, its configuration given through a pipe (never a file).
  * It can be stopped, killed and restarted on the same port, and run under strace.
  */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { type Captured, freePort, spawnCaptured } from './processes.js';
@@ -23,6 +24,14 @@ export function natsProblem(): string | undefined {
   return natsServerBinary()
     ? undefined
     : 'nats-server is not installed: `apt-get install -y nats-server` (CI does this in .ci/run)';
+}
+
+/** Skips (or, on CI, fails) a test when nats-server is missing; true when skipped. */
+export function skipWithoutNats(t: { skip(m: string): void }): boolean {
+  const problem = natsProblem();
+  if (problem && process.env.CI) assert.fail(problem);
+  if (problem) t.skip(problem);
+  return problem !== undefined;
 }
 
 export interface NatsServerOptions {
