@@ -4,37 +4,25 @@
  * /search (and /grep) and /last over what this client has seen.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type DaemonProcess, runClient, startDaemonProcess } from '../helpers/processes.js';
-import { type JsonReader, type PtyClient, startJsonReader, startPtyClient } from '../helpers/pty.js';
+import { describe, test } from 'node:test';
+import { runClient, startDaemonProcess } from '../helpers/processes.js';
+import { replRoom, startPtyClient } from '../helpers/pty.js';
 
 const PASSWORD = 'pw';
 const env = { CMD_CHAT_PASSWORD: PASSWORD };
 
 describe('REPL commands', () => {
-  let daemon: DaemonProcess;
-  let reader: JsonReader;
-  let alice: PtyClient;
-
-  before(async () => {
-    daemon = await startDaemonProcess(['--password', PASSWORD]);
-    reader = await startJsonReader(daemon.port, 'reader');
-    alice = startPtyClient(daemon.port, 'alice', { password: PASSWORD });
-    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'the prompt', 20_000);
-  });
-  after(async () => {
-    alice.kill();
-    await reader.stop();
-    await daemon.stop();
-  });
+  const repl = replRoom({ password: PASSWORD, reader: true, alice: true });
 
   test('/me erases the typed line like any message', async () => {
+    const { alice } = repl;
     alice.write('/me waves\r');
     await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('* alice waves')), 'the action');
     assert.ok(!alice.screen.lines().some((l) => l.includes('alice> /me waves')), alice.screen.text());
   });
 
   test('/nick to the current name, /ignore of oneself or someone absent say so', async () => {
+    const { alice } = repl;
     alice.write('/nick alice\r');
     await alice.waitForText('you are already alice');
     alice.write('/ignore alice\r');
@@ -46,6 +34,7 @@ describe('REPL commands', () => {
   });
 
   test('/wipe asks first; a second /wipe confirms', async () => {
+    const { alice, reader } = repl;
     const before = reader.events().filter((e) => e.type === 'cleared').length;
     alice.write('/wipe\r');
     await alice.waitForText("this erases the room's history for everyone");
@@ -58,6 +47,7 @@ describe('REPL commands', () => {
   });
 
   test('/search and /grep find what was seen, /last shows the last events', async () => {
+    const { alice, daemon } = repl;
     const r = await runClient(['127.0.0.1', String(daemon.port), 'bob'], {
       input: 'the deploy is green\nlunch at noon\nDEPLOY again tomorrow\n',
       env,
@@ -103,6 +93,7 @@ describe('REPL commands', () => {
   });
 
   test('/quit MESSAGE sends the message, then leaves', async () => {
+    const { alice, reader } = repl;
     alice.write('/quit see you tomorrow\r');
     assert.equal(await alice.exited, 0);
     assert.equal(await reader.waitForMessage('alice'), 'waves');

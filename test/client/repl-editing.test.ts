@@ -5,28 +5,18 @@
  * member, what is shown on the screen in the pty.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type DaemonProcess, startDaemonProcess } from '../helpers/processes.js';
-import { type JsonReader, type PtyClient, startJsonReader, startPtyClient } from '../helpers/pty.js';
+import { describe, test } from 'node:test';
+import { replRoom } from '../helpers/pty.js';
 
 const PASSWORD = 'pw';
 const LEFT = '\x1b[D';
 
 describe('REPL line editing with multi-character reads', () => {
-  let daemon: DaemonProcess;
-  let reader: JsonReader;
-  let alice: PtyClient;
-
-  before(async () => {
-    daemon = await startDaemonProcess(['--password', PASSWORD, '--rate', '0', '--rate-bytes', '0']);
-    reader = await startJsonReader(daemon.port, 'reader');
-    alice = startPtyClient(daemon.port, 'alice', { password: PASSWORD });
-    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'the prompt', 20_000);
-  });
-  after(async () => {
-    alice.kill();
-    await reader.stop();
-    await daemon.stop();
+  const repl = replRoom({
+    password: PASSWORD,
+    daemonArgs: ['--rate', '0', '--rate-bytes', '0'],
+    reader: true,
+    alice: true,
   });
 
   let sent = 0;
@@ -38,6 +28,7 @@ describe('REPL line editing with multi-character reads', () => {
     inserted: string,
     result?: string,
   ): Promise<void> {
+    const { alice, reader } = repl;
     const chars = [...base];
     const expected = result ?? chars.slice(0, position).join('') + inserted + chars.slice(position).join('');
     alice.write(base);
@@ -81,6 +72,7 @@ describe('REPL line editing with multi-character reads', () => {
   });
 
   test('two Tabs in one read complete, never insert a tab', async () => {
+    const { alice } = repl;
     alice.write('/wh');
     await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice> /wh', 'typed /wh');
     alice.write('\t\t');

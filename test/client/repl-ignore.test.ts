@@ -4,21 +4,20 @@
  * ignored member's current name.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Captured, type DaemonProcess, spawnCli, startDaemonProcess } from '../helpers/processes.js';
-import { type PtyClient, startPtyClient, waitFor } from '../helpers/pty.js';
+import { after, describe, test } from 'node:test';
+import { type Captured, spawnCli } from '../helpers/processes.js';
+import { replRoom, waitFor } from '../helpers/pty.js';
 
 const PASSWORD = 'pw';
 const env = { CMD_CHAT_PASSWORD: PASSWORD };
 
 describe('/ignore follows the member', () => {
-  let daemon: DaemonProcess;
-  let alice: PtyClient;
+  const repl = replRoom({ password: PASSWORD, alice: true });
   const members: Captured[] = [];
 
   /** A pipe-mode member that stays in the room and prints everything it sees. */
   function member(name: string): Captured {
-    const m = spawnCli(['connect', '127.0.0.1', String(daemon.port), name, '--follow'], env);
+    const m = spawnCli(['connect', '127.0.0.1', String(repl.daemon.port), name, '--follow'], env);
     members.push(m);
     return m;
   }
@@ -31,20 +30,13 @@ describe('/ignore follows the member', () => {
       20_000,
     );
   }
-  const shown = (text: string): boolean => alice.screen.lines().some((l) => l.includes(text));
-
-  before(async () => {
-    daemon = await startDaemonProcess(['--password', PASSWORD]);
-    alice = startPtyClient(daemon.port, 'alice', { password: PASSWORD });
-    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'the prompt', 20_000);
-  });
-  after(async () => {
-    alice.kill();
+  const shown = (text: string): boolean => repl.alice.screen.lines().some((l) => l.includes(text));
+  after(() => {
     for (const m of members) m.proc.kill();
-    await daemon.stop();
   });
 
   test('a rename does not escape it, a newcomer with the old name is not hit', async () => {
+    const { alice } = repl;
     const bob = member('bob');
     const carol = member('carol');
     await alice.waitForText('-- carol joined');

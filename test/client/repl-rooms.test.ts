@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type DaemonProcess, runClient, startDaemonProcess, startJsonReader } from '../helpers/processes.js';
-import { type PtyClient, startPtyClient } from '../helpers/pty.js';
+import { type PtyClient, startPtyClient, startPtyClientAtPrompt } from '../helpers/pty.js';
 
 const PW = { chat: 'pw-chat', b: 'pw-b', c: 'pw-c' };
 
@@ -41,12 +41,11 @@ describe('several rooms in the REPL', () => {
   };
 
   const twoRooms = async (name: string, env: Record<string, string> = {}): Promise<PtyClient> => {
-    const client = startPtyClient(daemon.port, name, {
+    const client = await startPtyClientAtPrompt(daemon.port, name, {
       extraArgs: ['--room', 'chat', '--room', 'b', '--password-file', pwFile],
       env: { CMD_CHAT_PASSWORD: '', ...env },
     });
     ptys.push(client);
-    await client.waitForScreen((s) => s.cursorLine() === `[chat] ${name}>`, `${name}'s prompt`, 20_000);
     return client;
   };
 

@@ -5,9 +5,9 @@
  * that scroll off the top, so stale copies of the input are visible to the assertions.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type DaemonProcess, runClient, startDaemonProcess } from '../helpers/processes.js';
-import { type PtyClient, startPtyClient } from '../helpers/pty.js';
+import { describe, test } from 'node:test';
+import { runClient, startDaemonProcess } from '../helpers/processes.js';
+import { replRoom, startPtyClient } from '../helpers/pty.js';
 
 const PASSWORD = 'pw';
 
@@ -32,27 +32,9 @@ function copies(lines: string[], rows: string[]): number[] {
 }
 
 describe('the REPL screen', () => {
-  let daemon: DaemonProcess;
-  const ptys: PtyClient[] = [];
-  before(async () => {
-    daemon = await startDaemonProcess(['--password', PASSWORD]);
-  });
-  after(async () => {
-    for (const p of ptys) p.kill();
-    await daemon.stop();
-  });
-
-  const joined = async (
-    name: string,
-    options: Parameters<typeof startPtyClient>[2] = {},
-  ): Promise<PtyClient> => {
-    const client = startPtyClient(daemon.port, name, { password: PASSWORD, ...options });
-    ptys.push(client);
-    await client.waitForScreen((s) => s.cursorLine() === `[chat] ${name}>`, `${name}'s prompt`, 20_000);
-    return client;
-  };
+  const repl = replRoom({ password: PASSWORD });
   const say = async (name: string, text: string): Promise<void> => {
-    const r = await runClient(['127.0.0.1', String(daemon.port), name], {
+    const r = await runClient(['127.0.0.1', String(repl.daemon.port), name], {
       input: `${text}\n`,
       env: { CMD_CHAT_PASSWORD: PASSWORD },
     });
@@ -60,7 +42,7 @@ describe('the REPL screen', () => {
   };
 
   test('a resize redraws the input once, wrapped to the new width; lines still arrive above it', async () => {
-    const alice = await joined('rs1');
+    const alice = await repl.join('rs1');
     const prompt = '[chat] rs1> ';
     const input = distinctInput(130);
     alice.write(input);
@@ -83,7 +65,7 @@ describe('the REPL screen', () => {
   });
 
   test('an input taller than the window leaves no stale copies when lines arrive; they show after it', async () => {
-    const bob = await joined('rs2', { cols: 50, rows: 12 });
+    const bob = await repl.join('rs2', { cols: 50, rows: 12 });
     const prompt = '[chat] rs2> ';
     const input = distinctInput(50 * 14); // 15 rows at 50 columns, the window has 12
     bob.write(input);
@@ -109,7 +91,7 @@ describe('the REPL screen', () => {
   });
 
   test('--json and --follow on a terminal say they apply to pipe mode only', async () => {
-    const carol = await joined('rs3', { extraArgs: ['--json', '--follow'] });
+    const carol = await repl.join('rs3', { extraArgs: ['--json', '--follow'] });
     assert.ok(
       carol.screen
         .text()

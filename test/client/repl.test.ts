@@ -4,19 +4,13 @@
  * what the screen shows (test/helpers/pty.ts) and on what the other members receive.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { commands } from '../../lib/client/commands.js';
-import { type DaemonProcess, runClient, startDaemonProcess } from '../helpers/processes.js';
-import { type PtyClient, startJsonReader, startPtyClient, waitFor } from '../helpers/pty.js';
+import { runClient, startDaemonProcess } from '../helpers/processes.js';
+import { replRoom, startJsonReader, startPtyClientAtPrompt, waitFor } from '../helpers/pty.js';
 
 const PASSWORD = 'pw';
 const env = { CMD_CHAT_PASSWORD: PASSWORD };
-
-async function joined(port: number, name: string, options: Parameters<typeof startPtyClient>[2] = {}) {
-  const client = startPtyClient(port, name, { password: PASSWORD, ...options });
-  await client.waitForScreen((s) => s.cursorLine() === `[chat] ${name}>`, `${name}'s prompt`, 20_000);
-  return client;
-}
 
 /** Sends `input` from a short-lived pipe-mode member and checks it exited cleanly. */
 async function say(port: number, name: string, input: string): Promise<void> {
@@ -25,26 +19,12 @@ async function say(port: number, name: string, input: string): Promise<void> {
 }
 
 describe('the REPL in a pseudo-terminal', () => {
-  let daemon: DaemonProcess;
-  const ptys: PtyClient[] = [];
-  const pty = async (name: string, options?: Parameters<typeof startPtyClient>[2]): Promise<PtyClient> => {
-    const client = await joined(daemon.port, name, options);
-    ptys.push(client);
-    return client;
-  };
-
-  before(async () => {
-    daemon = await startDaemonProcess(['--password', PASSWORD]);
-  });
-  after(async () => {
-    for (const p of ptys) p.kill();
-    await daemon.stop();
-  });
+  const repl = replRoom({ password: PASSWORD });
 
   test('a typed line is sent, and shown when the daemon echoes it', async () => {
-    const reader = await startJsonReader(daemon.port, 'reader1');
+    const reader = await startJsonReader(repl.daemon.port, 'reader1');
     try {
-      const alice = await pty('alice1');
+      const alice = await repl.join('alice1');
       alice.write('hello');
       await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice1> hello', 'the typed text');
       alice.write('\r');
@@ -58,12 +38,12 @@ describe('the REPL in a pseudo-terminal', () => {
   });
 
   test('a message arriving while half a line is typed does not destroy it', async () => {
-    const reader = await startJsonReader(daemon.port, 'reader2');
+    const reader = await startJsonReader(repl.daemon.port, 'reader2');
     try {
-      const alice = await pty('alice2');
+      const alice = await repl.join('alice2');
       alice.write('half a li');
       await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice2> half a li', 'the half line');
-      await say(daemon.port, 'bob2', 'incoming!\n');
+      await say(repl.daemon.port, 'bob2', 'incoming!\n');
       await alice.waitForScreen((s) => {
         const lines = s.lines();
         const msg = lines.findIndex((l) => l.endsWith('bob2: incoming!'));
@@ -78,7 +58,7 @@ describe('the REPL in a pseudo-terminal', () => {
       const long = 'x'.repeat(85) + ' wrapped tail'; // the prompt takes 15 of the 100 columns
       alice.write(long);
       await alice.waitForScreen((s) => s.cursorLine() === ' wrapped tail', 'the wrapped input');
-      await say(daemon.port, 'bob2b', 'again\n');
+      await say(repl.daemon.port, 'bob2b', 'again\n');
       await alice.waitForScreen((s) => {
         const lines = s.lines();
         const msg = lines.findIndex((l) => l.endsWith('bob2b: again'));
@@ -99,9 +79,9 @@ describe('the REPL in a pseudo-terminal', () => {
   });
 
   test('Tab completes command names and member names', async () => {
-    const bob = await startJsonReader(daemon.port, 'bob3');
+    const bob = await startJsonReader(repl.daemon.port, 'bob3');
     try {
-      const alice = await pty('alice3');
+      const alice = await repl.join('alice3');
       alice.write('/wh');
       await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice3> /wh', 'the typed prefix');
       alice.write('\t');
@@ -126,9 +106,9 @@ describe('the REPL in a pseudo-terminal', () => {
   });
 
   test('/clear, /help, /who, /me, /nick, /status and /quit', async () => {
-    const carol = await startJsonReader(daemon.port, 'carol4');
+    const carol = await startJsonReader(repl.daemon.port, 'carol4');
     try {
-      const alice = await pty('alice4');
+      const alice = await repl.join('alice4');
       const fingerprint = /room fingerprint (\S+):/.exec(alice.screen.text())?.[1];
       assert.ok(fingerprint, 'the welcome shows the room fingerprint');
 
@@ -183,8 +163,8 @@ describe('the REPL in a pseudo-terminal', () => {
   });
 
   test('the room history is shown on joining', async () => {
-    await say(daemon.port, 'dave10', 'remember me\n');
-    const alice = await pty('alice10');
+    await say(repl.daemon.port, 'dave10', 'remember me\n');
+    const alice = await repl.join('alice10');
     const lines = alice.screen.lines();
     const welcome = lines.findIndex((l) => l.includes('type /help'));
     const marker = lines.findIndex((l) => /^-- \d+ earlier messages? --$/.test(l));
@@ -198,8 +178,8 @@ describe('the REPL in a pseudo-terminal', () => {
   });
 
   test('a hostile message is shown inert', async () => {
-    const alice = await pty('alice5');
-    await say(daemon.port, 'mallory5', 'evil \x1b]0;pwned\x07 \x1b[2J \x1bc \x1b[5;5H\x1b[1Amoved\n');
+    const alice = await repl.join('alice5');
+    await say(repl.daemon.port, 'mallory5', 'evil \x1b]0;pwned\x07 \x1b[2J \x1bc \x1b[5;5H\x1b[1Amoved\n');
     await alice.waitForScreen(
       (s) => s.lines().some((l) => l.endsWith('mallory5: evil ␛ ␛ ␛ ␛␛moved')),
       'the message with its escapes made visible',
@@ -215,9 +195,9 @@ describe('the REPL in a pseudo-terminal', () => {
   });
 
   test('a bracketed paste of several lines is sent as one message', async () => {
-    const reader = await startJsonReader(daemon.port, 'reader6');
+    const reader = await startJsonReader(repl.daemon.port, 'reader6');
     try {
-      const alice = await pty('alice6');
+      const alice = await repl.join('alice6');
       alice.write('\x1b[200~line one\nline two\x1b[201~');
       await alice.waitForScreen(
         (s) => s.cursorLine() === '[chat] alice6> line one⏎line two',
@@ -253,9 +233,9 @@ describe('the REPL in a pseudo-terminal', () => {
   });
 
   test('an unknown command sends nothing; //text sends a leading slash', async () => {
-    const reader = await startJsonReader(daemon.port, 'reader7');
+    const reader = await startJsonReader(repl.daemon.port, 'reader7');
     try {
-      const alice = await pty('alice7');
+      const alice = await repl.join('alice7');
       alice.write('/frobnicate\r');
       await alice.waitForText('unknown command /frobnicate');
       alice.write('//slash\r');
@@ -272,9 +252,9 @@ describe('the REPL in a pseudo-terminal', () => {
 
   test('a mention rings the bell; away from the window it notifies and counts unread', async () => {
     // No notify-send on PATH and no special terminal: the notifier is OSC 9.
-    const alice = await pty('alice9', { env: { PATH: '/nonexistent' } });
+    const alice = await repl.join('alice9', { env: { PATH: '/nonexistent' } });
     alice.write('\x1b[O'); // the terminal reports: focus lost
-    await say(daemon.port, 'bob9', 'hey alice9, look\n');
+    await say(repl.daemon.port, 'bob9', 'hey alice9, look\n');
     await alice.waitForScreen(
       (s) => s.lines().some((l) => l.endsWith('@ bob9: hey alice9, look')),
       'the mention',
@@ -284,7 +264,7 @@ describe('the REPL in a pseudo-terminal', () => {
     assert.ok(raw.includes('\x1b]9;hey alice9, look\x07'), 'an OSC 9 notification');
     assert.ok(raw.includes('\x1b]0;(1) cmd-chat #chat\x07'), 'the unread count in the title');
     // Any message counts as unread; only mentions notify (the default /notify mentions).
-    await say(daemon.port, 'carol9', 'just chatting\n');
+    await say(repl.daemon.port, 'carol9', 'just chatting\n');
     await alice.waitForScreen(
       () => alice.raw().includes('\x1b]0;(2) cmd-chat #chat\x07'),
       'two unread in the title',
@@ -301,7 +281,10 @@ describe('the REPL in a pseudo-terminal', () => {
 describe('the REPL when the daemon goes away', () => {
   test('with --no-reconnect it says so, restores the terminal and exits 6 without hanging', async () => {
     const daemon = await startDaemonProcess(['--password', PASSWORD]);
-    const alice = await joined(daemon.port, 'alice8', { extraArgs: ['--no-reconnect'] });
+    const alice = await startPtyClientAtPrompt(daemon.port, 'alice8', {
+      password: PASSWORD,
+      extraArgs: ['--no-reconnect'],
+    });
     try {
       alice.write('half typed');
       await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice8> half typed', 'the typed text');

@@ -5,9 +5,15 @@
  * moves, line/screen erases; SGR and OSC are ignored), so tests assert on what a person
  * would see rather than on bytes.
  */
+import { after, before } from 'node:test';
 import { type IPty, spawn } from 'node-pty';
 import { builtCli } from './paths.js';
-import { type JsonReader, startJsonReader as startSharedJsonReader } from './processes.js';
+import {
+  type DaemonProcess,
+  type JsonReader,
+  startDaemonProcess,
+  startJsonReader as startSharedJsonReader,
+} from './processes.js';
 
 export const COLS = 100;
 export const ROWS = 30;
@@ -245,17 +251,15 @@ export async function waitFor(
  * Starts `cmd-chat connect 127.0.0.1 PORT NAME ...extra` in a pty (100×30), with the password
  * in CMD_CHAT_PASSWORD and NO_COLOR=1 unless `env` says otherwise.
  */
-export function startPtyClient(
-  port: number,
-  name: string,
-  options: {
-    password?: string;
-    env?: Record<string, string>;
-    extraArgs?: string[];
-    cols?: number;
-    rows?: number;
-  } = {},
-): PtyClient {
+export interface PtyClientOptions {
+  password?: string;
+  env?: Record<string, string>;
+  extraArgs?: string[];
+  cols?: number;
+  rows?: number;
+}
+
+export function startPtyClient(port: number, name: string, options: PtyClientOptions = {}): PtyClient {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   // A clean terminal identity, so the notifier choice does not depend on where tests run.
@@ -315,4 +319,90 @@ export type { JsonReader } from './processes.js';
 /** A pipe-mode `--json --follow` member on 127.0.0.1 that records what the room says. */
 export function startJsonReader(port: number, name: string, password = 'pw'): Promise<JsonReader> {
   return startSharedJsonReader(['127.0.0.1', String(port), name], { CMD_CHAT_PASSWORD: password });
+}
+
+/**
+ * `startPtyClient`, then waits for the empty prompt `[room] name>` (up to 20 s: the CLI's
+ * start and the handshake's scrypt on a loaded machine).
+ */
+export async function startPtyClientAtPrompt(
+  port: number,
+  name: string,
+  options: PtyClientOptions = {},
+  room = 'chat',
+): Promise<PtyClient> {
+  const client = startPtyClient(port, name, options);
+  try {
+    await client.waitForScreen((s) => s.cursorLine() === `[${room}] ${name}>`, `${name}'s prompt`, 20_000);
+  } catch (err) {
+    client.kill();
+    throw err;
+  }
+  return client;
+}
+
+export interface ReplRoomOptions {
+  /** The room password (default `pw`). */
+  password?: string;
+  /** More `serve` arguments after `--password`. */
+  daemonArgs?: string[];
+  /** Start a `--json --follow` member named `reader` (before alice). */
+  reader?: boolean;
+  /** Start alice's REPL and wait for its prompt. */
+  alice?: boolean;
+}
+
+export interface ReplRoom {
+  readonly daemon: DaemonProcess;
+  /** The `--json --follow` member `reader` (with `reader: true`). */
+  readonly reader: JsonReader;
+  /** alice's REPL at its prompt (with `alice: true`). */
+  readonly alice: PtyClient;
+  /** Starts another REPL in the room (the room's password unless `options` say otherwise) at its prompt. */
+  join(name: string, options?: PtyClientOptions): Promise<PtyClient>;
+}
+
+/**
+ * A real daemon for the REPL tests of one `describe` (call it in the describe's body): its
+ * `before` starts the daemon, then the reader and alice when asked for; its `after` kills every
+ * REPL started through it and stops the reader and the daemon.
+ */
+export function replRoom(options: ReplRoomOptions = {}): ReplRoom {
+  const password = options.password ?? 'pw';
+  let daemon: DaemonProcess | undefined;
+  let reader: JsonReader | undefined;
+  let alice: PtyClient | undefined;
+  const ptys: PtyClient[] = [];
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started (see the replRoom options)`);
+    return value;
+  };
+  const room: ReplRoom = {
+    get daemon() {
+      return started(daemon, 'the daemon');
+    },
+    get reader() {
+      return started(reader, 'the reader');
+    },
+    get alice() {
+      return started(alice, 'alice');
+    },
+    join: async (name, ptyOptions = {}) => {
+      const port = started(daemon, 'the daemon').port;
+      const client = await startPtyClientAtPrompt(port, name, { password, ...ptyOptions });
+      ptys.push(client);
+      return client;
+    },
+  };
+  before(async () => {
+    daemon = await startDaemonProcess(['--password', password, ...(options.daemonArgs ?? [])]);
+    if (options.reader) reader = await startJsonReader(daemon.port, 'reader', password);
+    if (options.alice) alice = await room.join('alice');
+  });
+  after(async () => {
+    for (const p of ptys) p.kill();
+    await reader?.stop();
+    await daemon?.stop();
+  });
+  return room;
 }
