@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { type Captured, freePort, spawnCaptured } from './processes.js';
 import { waitFor } from './raw-client.js';
-import { STRACE_ARGS } from './strace.js';
+import { STRACE_ARGS, tracee } from './strace.js';
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
 
@@ -108,19 +108,4 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     restart: start,
     pid: () => (current ? (options.traced ? tracee(current.proc.pid!) : current.proc.pid) : undefined),
   };
-}
-
-/** The child of `pid` (strace's tracee), from /proc; undefined when there is none. */
-export function tracee(pid: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) return Number(entry);
-    } catch {
-      // the process went away
-    }
-  }
-  return undefined;
 }

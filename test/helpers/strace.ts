@@ -1,9 +1,11 @@
 /**
  * Tracing for the no-disk tests: the system calls that create, open for writing, rename,
- * remove or truncate a path, a check that strace runs, and a parser that lists every such
- * call outside /dev, /proc and /sys (and the paths a test allows).
+ * remove or truncate a path, a check that strace runs, a parser that lists every such
+ * call outside /dev, /proc and /sys (and the paths a test allows), and the pid of the
+ * process strace traces (to signal it rather than strace).
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export const SYSCALLS = [
   'open',
@@ -64,4 +66,19 @@ export function violations(trace: string, allowedPaths: Array<string | RegExp> =
     bad.push(line.trim());
   }
   return bad;
+}
+
+/** The child of `pid` (strace's tracee), from /proc; undefined when there is none. */
+export function tracee(pid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) return Number(entry);
+    } catch {
+      // the process went away
+    }
+  }
+  return undefined;
 }

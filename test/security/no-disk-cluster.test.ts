@@ -12,12 +12,12 @@ import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
 import { member } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
-import { natsProblem, startNatsServer, tracee } from '../helpers/nats.js';
+import { natsProblem, startNatsServer } from '../helpers/nats.js';
 import { builtCli } from '../helpers/paths.js';
 import { type DaemonProcess, freePort, spawnCaptured } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
 import { silentLogger } from '../helpers/silent-logger.js';
-import { STRACE_ARGS, straceProblem, violations } from '../helpers/strace.js';
+import { STRACE_ARGS, straceProblem, tracee, violations } from '../helpers/strace.js';
 
 const PW = 'correct horse battery staple';
 

@@ -9,14 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { builtCli } from '../helpers/paths.js';
 import { freePort, spawnCaptured } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
-import { SYSCALLS, straceProblem, violations } from '../helpers/strace.js';
+import { STRACE_ARGS, straceProblem, tracee, violations } from '../helpers/strace.js';
 
 const PASSWORD = 'no-disk-password';
 
@@ -34,11 +34,7 @@ interface Traced {
  * that cannot be reopened through /proc/self/fd.
  */
 function traced(args: string[], env: NodeJS.ProcessEnv = {}): Traced {
-  const c = spawnCaptured(
-    'strace',
-    ['-f', '-qq', '-s', '256', '-e', `trace=${SYSCALLS.join(',')}`, process.execPath, builtCli, ...args],
-    env,
-  );
+  const c = spawnCaptured('strace', [...STRACE_ARGS, process.execPath, builtCli, ...args], env);
   // strace shares stderr with the traced program; its lines are told apart by their shape.
   return { proc: c.proc, stdout: c.stdout, stderr: c.stderr, trace: c.stderr, exited: c.exited };
 }
@@ -99,19 +95,7 @@ async function session(
       const nodePty = await import('node-pty');
       pty = nodePty.spawn(
         'strace',
-        [
-          '-f',
-          '-qq',
-          '-s',
-          '256',
-          '-e',
-          `trace=${SYSCALLS.join(',')}`,
-          process.execPath,
-          builtCli,
-          'connect',
-          ...target,
-          'carol',
-        ],
+        [...STRACE_ARGS, process.execPath, builtCli, 'connect', ...target, 'carol'],
         {
           name: 'xterm-256color',
           cols: 100,
@@ -136,12 +120,12 @@ async function session(
     }
     bob.proc.stdin!.end();
     // --follow runs until SIGINT; signal bob itself, not strace.
-    const bobPid = childOf(bob.proc.pid!);
+    const bobPid = tracee(bob.proc.pid!);
     assert.ok(bobPid, 'the traced bob process was not found');
     process.kill(bobPid, 'SIGINT');
     assert.equal(await bob.exited, 0, `bob failed: ${bob.stderr()}`);
     // Signal the daemon itself, not strace (which would kill its tracee).
-    const nodePid = childOf(daemon.proc.pid!);
+    const nodePid = tracee(daemon.proc.pid!);
     assert.ok(nodePid, 'the traced daemon process was not found');
     process.kill(nodePid, 'SIGTERM');
     assert.equal(await daemon.exited, 0, `daemon: ${daemon.stderr()}`);
@@ -161,21 +145,6 @@ async function session(
     }
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The pid of a child process of `pid` (strace's tracee), from /proc. */
-function childOf(pid: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) return Number(entry);
-    } catch {
-      // the process went away
-    }
-  }
-  return undefined;
 }
 
 function replBuilt(): boolean {
