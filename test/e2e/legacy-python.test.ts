@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../helpers/paths.js';
-import { runClient, startDaemonProcess } from '../helpers/processes.js';
+import { jsonLines, runClient, startDaemonProcess } from '../helpers/processes.js';
 
 const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const script = join(repoRoot, 'test', 'fixtures', 'v1_client.py');
@@ -28,10 +28,7 @@ function runPython(
     const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
     proc.on('close', (code) => {
       clearTimeout(timer);
-      const steps = out
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const steps = jsonLines(out);
       resolve({ code, steps, stderr: err });
     });
   });

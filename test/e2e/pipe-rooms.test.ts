@@ -8,7 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type DaemonProcess, runClient, startDaemonProcess, startJsonReader } from '../helpers/processes.js';
+import {
+  type DaemonProcess,
+  jsonLines,
+  runClient,
+  startDaemonProcess,
+  startJsonReader,
+} from '../helpers/processes.js';
 
 describe('pipe mode with several rooms', () => {
   let daemon: DaemonProcess;
@@ -67,10 +73,7 @@ describe('pipe mode with several rooms', () => {
       { input: 'hello\n/switch nowhere\n/switch 2\nhi b\n/rooms\n', env: { CMD_CHAT_PASSWORD: '' } },
     );
     assert.equal(result.code, 0, result.stderr);
-    const events = result.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = jsonLines(result.stdout);
     const messages = events.filter((e) => e.type === 'message');
     assert.deepEqual(messages.map((e) => [e.room, e.text]).sort(), [
       ['b', 'hi b'],

@@ -14,6 +14,7 @@ import {
   type DaemonProcess,
   freePort,
   type JsonReader,
+  jsonLines,
   runClient,
   spawnCli,
   startDaemonProcess,
@@ -97,10 +98,7 @@ describe('pipe mode', () => {
       env: ENV,
     });
     assert.equal(r.code, 0, r.stderr);
-    const evs = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const evs = jsonLines(r.stdout);
     assert.ok(evs.some((e) => e.type === 'message' && e.text === 'for the record' && e.history === true));
   });
 
@@ -134,10 +132,7 @@ describe('pipe mode', () => {
       env: ENV,
     });
     assert.equal(r.code, 7, r.stderr);
-    const out = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const out = jsonLines(r.stdout);
     assert.ok(
       out.some(
         (e) =>
@@ -212,46 +207,59 @@ describe('pipe mode', () => {
     }
   });
 
-  test('a wrong password exits 4 with a one-line error', async () => {
-    const r = await runClient(['127.0.0.1', String(daemon.port), 'intruder'], {
-      input: 'x\n',
+  // A client that cannot get in: exactly one line on stderr saying why, nothing on stdout, and
+  // the exit code for that reason. An unknown room and a wrong password read alike.
+  const AUTH_FAILED = /^cmd-chat: authentication failed: wrong password or no such room\n$/;
+  const refusals: Array<{
+    what: string;
+    name: string;
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+    /** A member already in the room for the test. */
+    present?: string;
+    code: number;
+    error: RegExp;
+  }> = [
+    {
+      what: 'a wrong password exits 4',
+      name: 'intruder',
       env: { CMD_CHAT_PASSWORD: 'wrong' },
-    });
-    assert.equal(r.code, 4);
-    assert.equal(r.stderr.trim().split('\n').length, 1);
-    assert.match(r.stderr, /authentication failed/);
-    assert.equal(r.stdout, '');
-  });
-
-  test('an unknown room exits 4 with the same message as a wrong password', async () => {
-    const wrong = await runClient(['127.0.0.1', String(daemon.port), 'x1'], {
-      input: '',
-      env: { CMD_CHAT_PASSWORD: 'wrong' },
-    });
-    const unknown = await runClient(['127.0.0.1', String(daemon.port), 'x2', '--room', 'nosuchroom'], {
-      input: '',
-      env: ENV,
-    });
-    assert.equal(unknown.code, 4);
-    assert.equal(unknown.stderr, wrong.stderr);
-  });
-
-  test('a taken name exits 5', async () => {
-    const reader = await joinReader(daemon.port, 'taken');
-    const r = await runClient(['127.0.0.1', String(daemon.port), 'TAKEN'], { input: 'x\n', env: ENV });
-    assert.equal(r.code, 5);
-    assert.match(r.stderr, /already used/);
-    await reader.stop();
-  });
-
-  test('a missing password in pipe mode is a usage error (2)', async () => {
-    const r = await runClient(['127.0.0.1', String(daemon.port), 'nopw'], {
-      input: '',
+      code: 4,
+      error: AUTH_FAILED,
+    },
+    {
+      what: 'an unknown room exits 4 with the same message as a wrong password',
+      name: 'x2',
+      args: ['--room', 'nosuchroom'],
+      code: 4,
+      error: AUTH_FAILED,
+    },
+    { what: 'a taken name exits 5', name: 'TAKEN', present: 'taken', code: 5, error: /already used/ },
+    {
+      what: 'a missing password in pipe mode is a usage error (2)',
+      name: 'nopw',
       env: { CMD_CHAT_PASSWORD: '' },
+      code: 2,
+      error: /no password/,
+    },
+  ];
+  for (const refusal of refusals) {
+    test(`${refusal.what}: one line on stderr, nothing on stdout`, async () => {
+      const present = refusal.present ? await joinReader(daemon.port, refusal.present) : undefined;
+      try {
+        const r = await runClient(['127.0.0.1', String(daemon.port), refusal.name, ...(refusal.args ?? [])], {
+          input: 'x\n',
+          env: refusal.env ?? ENV,
+        });
+        assert.equal(r.code, refusal.code, r.stderr);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.match(r.stderr, refusal.error);
+        assert.equal(r.stdout, '');
+      } finally {
+        await present?.stop();
+      }
     });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /no password/);
-  });
+  }
 });
 
 test('a dead port exits 3 with a clear message', async () => {

@@ -141,6 +141,14 @@ export interface JsonReader {
   exited: Promise<number | null>;
 }
 
+/** The events of `--json` output: one JSON object a line, blank lines skipped. */
+export function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /**
  * A pipe-mode `connect … --json --follow` member that records what the room says. `target`
  * is what goes between `connect` and the options (e.g. `127.0.0.1 PORT NAME`). Resolves once
@@ -148,11 +156,7 @@ export interface JsonReader {
  */
 export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv): Promise<JsonReader> {
   const { proc, stdout, stderr, exited } = spawnCli(['connect', ...target, '--json', '--follow'], env);
-  const events = (): Array<Record<string, unknown>> =>
-    stdout()
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const events = (): Array<Record<string, unknown>> => jsonLines(stdout());
   const waitFor = async (
     pred: (evs: Array<Record<string, unknown>>) => boolean,
     what = 'a condition',
