@@ -51,16 +51,22 @@ const IDLE_PER_ROOM = 100;
 /** The closed-loop load of the 100-member rows. */
 const FANOUT_LOAD: FanoutLoad = { window: 4000, senders: 4, batch: 20, warmMs: 500, durationMs: 2000 };
 
-/** A member that sends a ping every `everyMs` and times the pong (the daemon answers it itself). */
-function pingProbe(member: SecureMember, everyMs: number): { stop: () => number[] } {
+/**
+ * A member that sends `frame()` every `everyMs` and keeps the latency `latency(frame)` reads
+ * from each frame it gets back (undefined: not an answer to the probe).
+ */
+function probe(
+  member: SecureMember,
+  everyMs: number,
+  frame: () => string,
+  latency: (received: string) => number | undefined,
+): { stop: () => number[] } {
   const samples: number[] = [];
-  member.onFrame = (frame) => {
-    if (!frame.startsWith('{"type":"pong"')) return;
-    samples.push(performance.now() - (JSON.parse(frame) as { t: number }).t);
+  member.onFrame = (received) => {
+    const ms = latency(received);
+    if (ms !== undefined) samples.push(ms);
   };
-  const timer = setInterval(() => {
-    member.sendFrames([JSON.stringify({ type: 'ping', t: performance.now() })]);
-  }, everyMs);
+  const timer = setInterval(() => member.sendFrames([frame()]), everyMs);
   return {
     stop: () => {
       clearInterval(timer);
@@ -70,27 +76,36 @@ function pingProbe(member: SecureMember, everyMs: number): { stop: () => number[
   };
 }
 
+/** A member that sends a ping every `everyMs` and times the pong (the daemon answers it itself). */
+function pingProbe(member: SecureMember, everyMs: number): { stop: () => number[] } {
+  return probe(
+    member,
+    everyMs,
+    () => JSON.stringify({ type: 'ping', t: performance.now() }),
+    (received) =>
+      received.startsWith('{"type":"pong"')
+        ? performance.now() - (JSON.parse(received) as { t: number }).t
+        : undefined,
+  );
+}
+
 /** A member that sends a timestamped message every `everyMs` and times the echo (encrypt → daemon → decrypt). */
 function echoProbe(member: SecureMember, everyMs: number): { stop: () => number[] } {
-  const samples: number[] = [];
-  member.onFrame = (frame) => {
-    if (!frame.startsWith('{"type":"message"')) return;
-    const { text } = (JSON.parse(frame) as { data: { text: string } }).data;
-    const { t } = JSON.parse(openEnvelope(member.fernet, text).body) as { t: number };
-    samples.push(performance.now() - t);
-  };
-  const timer = setInterval(() => {
-    const body = JSON.stringify({ t: performance.now() });
-    const text = sealEnvelope(member.fernet, { from: 'probe', kind: 'text', body });
-    member.sendFrames([JSON.stringify({ type: 'message', text })]);
-  }, everyMs);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      member.onFrame = undefined;
-      return samples;
+  return probe(
+    member,
+    everyMs,
+    () => {
+      const body = JSON.stringify({ t: performance.now() });
+      const text = sealEnvelope(member.fernet, { from: 'probe', kind: 'text', body });
+      return JSON.stringify({ type: 'message', text });
     },
-  };
+    (received) => {
+      if (!received.startsWith('{"type":"message"')) return undefined;
+      const { text } = (JSON.parse(received) as { data: { text: string } }).data;
+      const { t } = JSON.parse(openEnvelope(member.fernet, text).body) as { t: number };
+      return performance.now() - t;
+    },
+  );
 }
 
 /** What a member signature costs a client: one sign per message sent, one verify per message received. */

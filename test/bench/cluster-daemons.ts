@@ -8,19 +8,16 @@
  * `node dist/test/bench/cluster-daemons.js`; `npm run bench` adds the rows.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
-import { computeVerifier } from '../../lib/crypto/srp.js';
 import { natsProblem } from '../helpers/nats.js';
 import { builtCli } from '../helpers/paths.js';
 import { freePort } from '../helpers/processes.js';
 import { connectionsByPid } from '../helpers/sockets.js';
 import {
   type AddRow,
-  type BenchSecrets,
+  benchRoomSecrets,
   median,
   type Reply,
   round,
@@ -134,21 +131,9 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     log(`scale-out rows skipped: ${problem}`);
     return;
   }
-  const salt = randomBytes(16);
-  const master = await deriveMaster(PASSWORD, salt);
-  const srpPassword = srpPasswordV2(master);
-  const secrets: BenchSecrets = {
-    master: master.toString('base64'),
-    srpPassword: srpPassword.toString('base64'),
-  };
-  const roomsFile = ['bench', 'flood']
-    .map((room) =>
-      JSON.stringify({
-        room,
-        salt: salt.toString('base64'),
-        verifier: computeVerifier(room, srpPassword, salt).toString('base64'),
-      }),
-    )
+  const { secrets, rooms } = await benchRoomSecrets(PASSWORD, ['bench', 'flood']);
+  const roomsFile = rooms
+    .map(({ name, salt, verifier }) => JSON.stringify({ room: name, salt, verifier }))
     .join('\n');
 
   log('scale-out: one daemon against `serve --workers 2` (two daemons + nats-server)');

@@ -4,7 +4,10 @@
  * of a forked child (the benchmark writes no files, so every figure travels over IPC).
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
+import { computeVerifier } from '../../lib/crypto/srp.js';
 
 export interface TableRow {
   name: string;
@@ -51,6 +54,29 @@ export interface BenchRoom {
   name: string;
   salt: string;
   verifier: string;
+}
+
+/**
+ * The secrets of `password` (scrypt once, with a fresh salt) and each of `roomNames` as a static
+ * room with that password.
+ */
+export async function benchRoomSecrets(
+  password: string,
+  roomNames: readonly string[],
+): Promise<{ secrets: BenchSecrets; rooms: BenchRoom[] }> {
+  const salt = randomBytes(16);
+  const master = await deriveMaster(password, salt);
+  const srpPassword = srpPasswordV2(master);
+  const secrets: BenchSecrets = {
+    master: master.toString('base64'),
+    srpPassword: srpPassword.toString('base64'),
+  };
+  const rooms = roomNames.map((name) => ({
+    name,
+    salt: salt.toString('base64'),
+    verifier: computeVerifier(name, srpPassword, salt).toString('base64'),
+  }));
+  return { secrets, rooms };
 }
 
 /** A request to a child; the child answers with the same `id`. */

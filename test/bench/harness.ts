@@ -6,14 +6,20 @@
  * closed-loop fan-out measurement against that daemon's own CPU clock, and the result table.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
-import { computeVerifier } from '../../lib/crypto/srp.js';
 import type { DaemonLimits } from '../../lib/protocol/limits.js';
-import { type BenchRoom, type BenchSecrets, type Reply, round, rpc, sleep, type TableRow } from './common.js';
+import {
+  type BenchRoom,
+  type BenchSecrets,
+  benchRoomSecrets,
+  type Reply,
+  round,
+  rpc,
+  sleep,
+  type TableRow,
+} from './common.js';
 import { SrpRoomClient } from './wire.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -142,22 +148,10 @@ class Harness implements BenchContext {
   }
 
   secrets(): Promise<{ secrets: BenchSecrets; rooms: BenchRoom[] }> {
-    this.shared ??= (async () => {
-      const salt = randomBytes(16);
-      const master = await deriveMaster(PASSWORD, salt);
-      const srpPassword = srpPasswordV2(master);
-      const secrets: BenchSecrets = {
-        master: master.toString('base64'),
-        srpPassword: srpPassword.toString('base64'),
-      };
-      this.sharedSecrets = secrets;
-      const rooms = ROOM_NAMES.map((name) => ({
-        name,
-        salt: salt.toString('base64'),
-        verifier: computeVerifier(name, srpPassword, salt).toString('base64'),
-      }));
-      return { secrets, rooms };
-    })();
+    this.shared ??= benchRoomSecrets(PASSWORD, ROOM_NAMES).then((shared) => {
+      this.sharedSecrets = shared.secrets;
+      return shared;
+    });
     return this.shared;
   }
 
