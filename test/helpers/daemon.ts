@@ -50,25 +50,33 @@ export async function startDaemon(
   };
 }
 
+type SessionExtra = Partial<
+  Pick<SessionOptions, 'create' | 'legacy' | 'reconnect' | 'transport' | 'username'>
+>;
+
 /**
- * Opens a session and joins as `name`. It does not reconnect unless `extra.reconnect` says
- * so: most scenarios end with the daemon, and a session retrying would outlive the test.
+ * Opens a session to `room` on `d` (authenticated, not joined yet). It does not reconnect
+ * unless `extra.reconnect` says so: most scenarios end with the daemon, and a session
+ * retrying would outlive the test.
  */
+export function openSession(
+  d: TestDaemon,
+  room: string,
+  password: string,
+  extra: SessionExtra = {},
+): Promise<ChatSession> {
+  return ChatSession.open({ transport: d.client(), room, password, reconnect: false, ...extra });
+}
+
+/** Opens a session (as `openSession`) and joins as `name`. */
 export async function joinAs(
   d: TestDaemon,
   room: string,
   password: string,
   name: string,
-  extra: Partial<Pick<SessionOptions, 'create' | 'legacy' | 'reconnect' | 'transport'>> = {},
+  extra: Omit<SessionExtra, 'username'> = {},
 ): Promise<ChatSession> {
-  const session = await ChatSession.open({
-    transport: d.client(),
-    room,
-    password,
-    username: name,
-    reconnect: false,
-    ...extra,
-  });
+  const session = await openSession(d, room, password, { username: name, ...extra });
   await session.join(name);
   return session;
 }

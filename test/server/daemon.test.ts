@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ChatSession, SessionError } from '../../lib/client/session.js';
-import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { SessionError } from '../../lib/client/session.js';
+import { joinAs, openSession, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<SessionError> {
@@ -52,14 +52,8 @@ describe('daemon with two static rooms', () => {
   });
 
   test('a wrong password and an unknown room fail the same way', async () => {
-    const wrong = await rejectsWith(
-      ChatSession.open({ reconnect: false, transport: d.client(), room: 'red', password: 'nope' }),
-      'auth_failed',
-    );
-    const unknown = await rejectsWith(
-      ChatSession.open({ reconnect: false, transport: d.client(), room: 'green', password: 'red-pw' }),
-      'auth_failed',
-    );
+    const wrong = await rejectsWith(openSession(d, 'red', 'nope'), 'auth_failed');
+    const unknown = await rejectsWith(openSession(d, 'green', 'red-pw'), 'auth_failed');
     assert.equal(wrong.message, unknown.message);
     assert.equal(wrong.daemonCode, unknown.daemonCode);
   });
@@ -79,12 +73,7 @@ describe('daemon with two static rooms', () => {
     const w = await joinAs(d, 'red', 'red-pw', 'writer');
     for (const n of [1, 2, 3, 4, 5]) w.send(`h${n}`);
     await w.waitForEchoes();
-    const late = await ChatSession.open({
-      reconnect: false,
-      transport: d.client(),
-      room: 'red',
-      password: 'red-pw',
-    });
+    const late = await openSession(d, 'red', 'red-pw');
     const replayed = await late.join('late');
     assert.deepEqual(
       replayed.map((e) => [e.body, e.history, e.username]),
@@ -107,12 +96,7 @@ describe('daemon with two static rooms', () => {
     a.wipeHistory();
     const cleared = await blog.waitFor((e) => e.type === 'cleared', 'cleared');
     assert.ok(cleared.type === 'cleared' && cleared.by === 'wiper');
-    const late = await ChatSession.open({
-      reconnect: false,
-      transport: d.client(),
-      room: 'blue',
-      password: 'blue-pw',
-    });
+    const late = await openSession(d, 'blue', 'blue-pw');
     assert.deepEqual(await late.join('late2'), []);
     for (const s of [a, b, late]) await s.close();
   });
@@ -131,12 +115,7 @@ describe('daemon with two static rooms', () => {
 
   test('names: taken names are refused (case-insensitively) and the join can be retried without re-authenticating', async () => {
     const a = await joinAs(d, 'red', 'red-pw', 'Dora');
-    const b = await ChatSession.open({
-      reconnect: false,
-      transport: d.client(),
-      room: 'red',
-      password: 'red-pw',
-    });
+    const b = await openSession(d, 'red', 'red-pw');
     await rejectsWith(b.join('dora'), 'name_taken');
     await rejectsWith(b.join('bad\u202ename'), 'bad_name');
     await b.join('dora2');
@@ -178,21 +157,9 @@ describe('open rooms', () => {
       const creator = await joinAs(d, 'pop-up', 'pw1', 'maker', { create: true });
       assert.equal(d.registry.size, 1);
       const guest = await joinAs(d, 'pop-up', 'pw1', 'guest');
-      await rejectsWith(
-        ChatSession.open({ reconnect: false, transport: d.client(), room: 'pop-up', password: 'other' }),
-        'auth_failed',
-      );
+      await rejectsWith(openSession(d, 'pop-up', 'other'), 'auth_failed');
       // Creating over an existing room with another password is just a wrong password.
-      await rejectsWith(
-        ChatSession.open({
-          reconnect: false,
-          transport: d.client(),
-          room: 'pop-up',
-          password: 'other',
-          create: true,
-        }),
-        'auth_failed',
-      );
+      await rejectsWith(openSession(d, 'pop-up', 'other', { create: true }), 'auth_failed');
       const glog = new EventLog(guest);
       creator.send('in the pop-up');
       await glog.waitFor(isMessage('in the pop-up'));
@@ -200,30 +167,13 @@ describe('open rooms', () => {
       await guest.close();
       // Emptied: for the grace period its name stays reserved (another password cannot claim
       // it) and its members can come back with theirs; the history is gone at once.
-      await rejectsWith(
-        ChatSession.open({
-          reconnect: false,
-          transport: d.client(),
-          room: 'pop-up',
-          password: 'pw2',
-          create: true,
-        }),
-        'auth_failed',
-      );
-      const back = await ChatSession.open({
-        reconnect: false,
-        transport: d.client(),
-        room: 'pop-up',
-        password: 'pw1',
-      });
+      await rejectsWith(openSession(d, 'pop-up', 'pw2', { create: true }), 'auth_failed');
+      const back = await openSession(d, 'pop-up', 'pw1');
       assert.deepEqual(await back.join('maker'), []);
       await back.close();
       await waitUntil(() => d.registry.size === 0, 'the room to vanish', 10_000);
       // Gone: joining without --create fails, and the name can be created anew with another password.
-      await rejectsWith(
-        ChatSession.open({ reconnect: false, transport: d.client(), room: 'pop-up', password: 'pw1' }),
-        'auth_failed',
-      );
+      await rejectsWith(openSession(d, 'pop-up', 'pw1'), 'auth_failed');
       const again = await joinAs(d, 'pop-up', 'pw2', 'second', { create: true });
       await again.close();
     } finally {
@@ -234,16 +184,7 @@ describe('open rooms', () => {
   test('without --open-rooms a create request is an unknown room', async () => {
     const d = await startDaemon({ chat: 'pw' });
     try {
-      await rejectsWith(
-        ChatSession.open({
-          reconnect: false,
-          transport: d.client(),
-          room: 'mine',
-          password: 'pw',
-          create: true,
-        }),
-        'auth_failed',
-      );
+      await rejectsWith(openSession(d, 'mine', 'pw', { create: true }), 'auth_failed');
       assert.equal(d.registry.size, 1);
     } finally {
       await d.stop();
@@ -305,12 +246,7 @@ describe('history bounded in bytes', () => {
       const bodies = Array.from({ length: 20 }, (_, i) => `message ${i} ${'x'.repeat(40)}`);
       for (const body of bodies) a.send(body);
       await a.waitForEchoes();
-      const late = await ChatSession.open({
-        reconnect: false,
-        transport: d.client(),
-        room: 'chat',
-        password: 'pw',
-      });
+      const late = await openSession(d, 'chat', 'pw');
       const history = await late.join('late');
       assert.ok(history.length > 0 && history.length < 20, `kept ${history.length}`);
       // The newest are kept, in order.
@@ -333,12 +269,7 @@ describe('history 0', () => {
       const a = await joinAs(d, 'chat', 'pw', 'a');
       a.send('gone');
       await a.waitForEchoes();
-      const late = await ChatSession.open({
-        reconnect: false,
-        transport: d.client(),
-        room: 'chat',
-        password: 'pw',
-      });
+      const late = await openSession(d, 'chat', 'pw');
       assert.deepEqual(await late.join('late'), []);
       await a.close();
       await late.close();

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ChatSession, SessionError } from '../../lib/client/session.js';
-import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { SessionError } from '../../lib/client/session.js';
+import { joinAs, openSession, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 async function refusedWith(promise: Promise<unknown>, code: string, label: string): Promise<void> {
   try {
@@ -27,12 +27,7 @@ describe('names that impersonate are refused by the daemon', () => {
 
   test('alice with invisible padding or look-alike letters cannot join next to alice', async () => {
     const alice = await joinAs(d, 'lobby', 'pw', 'alice');
-    const other = await ChatSession.open({
-      reconnect: false,
-      transport: d.client(),
-      room: 'lobby',
-      password: 'pw',
-    });
+    const other = await openSession(d, 'lobby', 'pw');
     for (const cp of [0x034f, 0xfe0f, 0xe0020, 0x3164, 0x00ad, 0x2800]) {
       await refusedWith(other.join(`alice${String.fromCodePoint(cp)}`), 'bad_name', `U+${cp.toString(16)}`);
     }
