@@ -8,21 +8,18 @@ import { test } from 'node:test';
 import { spawn } from 'node-pty';
 import { builtCli } from '../helpers/paths.js';
 import { startDaemonProcess } from '../helpers/processes.js';
-import { startJsonReader, waitFor } from '../helpers/pty.js';
+import { COLS, ROWS, startJsonReader, terminalEnv, waitFor } from '../helpers/pty.js';
 
 test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
   skip: process.platform === 'win32',
 }, async () => {
   const daemon = await startDaemonProcess(['--password', 'pw']);
   const reader = await startJsonReader(daemon.port, 'reader');
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  Object.assign(env, { TERM: 'xterm-256color', NO_COLOR: '1', CMD_CHAT_PASSWORD: 'pw', PS1: 'SHELL$ ' });
   const shell = spawn('bash', ['--norc', '--noprofile', '-i'], {
     name: 'xterm-256color',
-    cols: 100,
-    rows: 30,
-    env,
+    cols: COLS,
+    rows: ROWS,
+    env: terminalEnv({ CMD_CHAT_PASSWORD: 'pw', PS1: 'SHELL$ ' }),
   });
   let raw = '';
   shell.onData((d) => {

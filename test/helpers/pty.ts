@@ -251,6 +251,17 @@ export async function waitFor(
  * Starts `cmd-chat connect 127.0.0.1 PORT NAME ...extra` in a pty (100×30), with the password
  * in CMD_CHAT_PASSWORD and NO_COLOR=1 unless `env` says otherwise.
  */
+/**
+ * This process's environment for a program in a pty: an xterm without colour and with a clean
+ * terminal identity (so the notifier choice does not depend on where tests run), then `extra`.
+ */
+export function terminalEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const k of ['TMUX', 'STY', 'TERM_PROGRAM', 'VTE_VERSION', 'KITTY_WINDOW_ID']) delete env[k];
+  return Object.assign(env, { TERM: 'xterm-256color', NO_COLOR: '1', ...extra });
+}
+
 export interface PtyClientOptions {
   password?: string;
   env?: Record<string, string>;
@@ -260,16 +271,7 @@ export interface PtyClientOptions {
 }
 
 export function startPtyClient(port: number, name: string, options: PtyClientOptions = {}): PtyClient {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  // A clean terminal identity, so the notifier choice does not depend on where tests run.
-  for (const k of ['TMUX', 'STY', 'TERM_PROGRAM', 'VTE_VERSION', 'KITTY_WINDOW_ID']) delete env[k];
-  Object.assign(env, {
-    TERM: 'xterm-256color',
-    NO_COLOR: '1',
-    CMD_CHAT_PASSWORD: options.password ?? 'pw',
-    ...options.env,
-  });
+  const env = terminalEnv({ CMD_CHAT_PASSWORD: options.password ?? 'pw', ...options.env });
   const pty = spawn(
     process.execPath,
     [builtCli, 'connect', '127.0.0.1', String(port), name, ...(options.extraArgs ?? [])],
