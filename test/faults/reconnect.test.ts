@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { ChatSession, type SessionError } from '../../lib/client/session.js';
+import { ChatSession, type SessionError, type SessionOptions } from '../../lib/client/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
+import type { DaemonLimits } from '../../lib/protocol/limits.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';
@@ -38,17 +39,34 @@ async function historyBodies(d: TestDaemon, name: string): Promise<string[]> {
   }
 }
 
+/**
+ * A daemon with `limits`, the fault proxy in front of it, alice joined through the proxy
+ * (reconnecting as `reconnect` says) and bob directly, with their event logs; `stop` closes
+ * them all.
+ */
+async function aliceBehindProxy(limits: Partial<DaemonLimits>, reconnect: SessionOptions['reconnect']) {
+  const d = await startDaemon({ chat: PW }, { limits });
+  const proxy = await FaultProxy.start(d.port);
+  const alice = await joinAs(d, 'chat', PW, 'alice', { ...viaProxy(proxy), reconnect });
+  const bob = await joinAs(d, 'chat', PW, 'bob');
+  const stop = async (): Promise<void> => {
+    await alice.close();
+    await bob.close();
+    await proxy.stop();
+    await d.stop();
+  };
+  return { d, proxy, alice, bob, aliceLog: new EventLog(alice), bobLog: new EventLog(bob), stop };
+}
+
 function types(events: ChatEvent[]): string[] {
   return events.map((e) => e.type);
 }
 
 test('a cut link: the session rejoins under its own name, shows what it missed once, then sends what was queued', async () => {
-  const d = await startDaemon({ chat: PW }, { limits: { resumeGraceMs: 10_000 } });
-  const proxy = await FaultProxy.start(d.port);
-  const alice = await joinAs(d, 'chat', PW, 'alice', { ...viaProxy(proxy), reconnect: FAST });
-  const bob = await joinAs(d, 'chat', PW, 'bob');
-  const aliceLog = new EventLog(alice);
-  const bobLog = new EventLog(bob);
+  const { d, proxy, alice, bob, aliceLog, bobLog, stop } = await aliceBehindProxy(
+    { resumeGraceMs: 10_000 },
+    FAST,
+  );
   try {
     alice.send('before the cut');
     await bobLog.waitFor(isMessage('before the cut'), 'the first message');
@@ -98,21 +116,16 @@ test('a cut link: the session rejoins under its own name, shows what it missed o
     ]);
     assert.ok(types(aliceLog.events).includes('reconnecting'));
   } finally {
-    await alice.close();
-    await bob.close();
-    await proxy.stop();
-    await d.stop();
+    await stop();
   }
 });
 
 test('a message whose echo was lost is sent again and relayed once: the daemon recognises the resend', async () => {
   // No history: the resend is the only way the message can be confirmed after the cut.
-  const d = await startDaemon({ chat: PW }, { limits: { resumeGraceMs: 10_000, historySize: 0 } });
-  const proxy = await FaultProxy.start(d.port);
-  const alice = await joinAs(d, 'chat', PW, 'alice', { ...viaProxy(proxy), reconnect: FAST });
-  const bob = await joinAs(d, 'chat', PW, 'bob');
-  const aliceLog = new EventLog(alice);
-  const bobLog = new EventLog(bob);
+  const { proxy, alice, bob, aliceLog, bobLog, stop } = await aliceBehindProxy(
+    { resumeGraceMs: 10_000, historySize: 0 },
+    FAST,
+  );
   try {
     proxy.pause('down', true); // the echo will never reach alice
     alice.send('echo lost');
@@ -129,20 +142,13 @@ test('a message whose echo was lost is sent again and relayed once: the daemon r
     assert.deepEqual(bobLog.bodies(), ['echo lost', 'marker']);
     assert.deepEqual(aliceLog.bodies(), ['echo lost', 'marker']);
   } finally {
-    await alice.close();
-    await bob.close();
-    await proxy.stop();
-    await d.stop();
+    await stop();
   }
 });
 
 test("a stranger or another member cannot take a lost member's name during the grace; afterwards it is free", async () => {
-  const d = await startDaemon({ chat: PW }, { limits: { resumeGraceMs: 1500 } });
-  const proxy = await FaultProxy.start(d.port);
   // alice does not come back: her name is held for the grace, then released.
-  const alice = await joinAs(d, 'chat', PW, 'alice', { ...viaProxy(proxy), reconnect: false });
-  const bob = await joinAs(d, 'chat', PW, 'bob');
-  const bobLog = new EventLog(bob);
+  const { d, proxy, alice, bob, bobLog, stop } = await aliceBehindProxy({ resumeGraceMs: 1500 }, false);
   const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
   try {
     proxy.cut();
@@ -174,19 +180,12 @@ test("a stranger or another member cannot take a lost member's name during the g
       stranger.destroy();
     }
   } finally {
-    await bob.close();
-    await proxy.stop();
-    await d.stop();
+    await stop();
   }
 });
 
 test('a member takes its name back while the daemon still holds its old connection; the old one is closed', async () => {
-  const d = await startDaemon({ chat: PW }, { limits: { resumeGraceMs: 10_000 } });
-  const proxy = await FaultProxy.start(d.port);
-  const alice = await joinAs(d, 'chat', PW, 'alice', { ...viaProxy(proxy), reconnect: FAST });
-  const bob = await joinAs(d, 'chat', PW, 'bob');
-  const aliceLog = new EventLog(alice);
-  const bobLog = new EventLog(bob);
+  const { d, proxy, alice, aliceLog, bobLog, stop } = await aliceBehindProxy({ resumeGraceMs: 10_000 }, FAST);
   try {
     const oldId = alice.me.user_id;
     // The client's side goes, the daemon's stays open: the daemon has not noticed anything.
@@ -214,10 +213,7 @@ test('a member takes its name back while the daemon still holds its old connecti
     const got = await bobLog.waitFor(isMessage('it is me again'), 'the message');
     assert.ok(got.type === 'message' && got.username === 'alice' && got.signature === 'valid');
   } finally {
-    await alice.close();
-    await bob.close();
-    await proxy.stop();
-    await d.stop();
+    await stop();
   }
 });
 

@@ -3,7 +3,8 @@
  * spawns the compiled CLI, keeps the raw output, and feeds it to a small screen model that
  * interprets what readline and our REPL write (text, CR/LF, wrapping, scrolling, cursor
  * moves, line/screen erases; SGR and OSC are ignored), so tests assert on what a person
- * would see rather than on bytes.
+ * would see rather than on bytes. `replRoom` is the fixture of a describe's REPL tests: a real
+ * daemon, and REPLs started through it at their prompt, stopped after the suite.
  */
 import { after, before } from 'node:test';
 import { type IPty, spawn } from 'node-pty';
