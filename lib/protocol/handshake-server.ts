@@ -112,25 +112,11 @@ export class ServerHandshake {
       this.real = true;
     }
     creds ??= decoy;
-    try {
-      this.srp = new SrpServer({
-        identity: creds.identity,
-        salt: creds.salt,
-        verifier: creds.verifier,
-        A: init.A,
-      });
-    } catch (err) {
-      if (err instanceof SrpError) throw new ProtocolError('bad_request', 'invalid SRP value A');
-      throw err;
-    }
-    this.room = room;
-    this.credentials = creds;
-    this.userId = randomUUID();
-    this.state = 'verify';
+    const srp = this.startSrp(room, creds, creds, init.A);
     const reply: Record<string, unknown> = {
       v: PROTOCOL_VERSION,
       user_id: this.userId,
-      B: b64(this.srp.B),
+      B: b64(srp.B),
       salt: b64(creds.salt),
       room_salt: b64(creds.roomSalt),
     };
@@ -139,29 +125,40 @@ export class ServerHandshake {
     return reply;
   }
 
-  /** An original client: SRP with identity `chat`, the bare password and the v1 salt. */
-  private onV1Init(init: SrpInit, room: string, creds: RoomCredentials): object {
-    const legacy = creds.legacy!;
-    this.v1Username = normalizeName(init.username);
+  /** The server side of SRP for `room` with `srp`'s identity, salt and verifier; on to `verify`. */
+  private startSrp(
+    room: string,
+    creds: RoomCredentials,
+    srp: { identity: Buffer | string; salt: Buffer; verifier: Buffer },
+    A: Buffer,
+  ): SrpServer {
     try {
-      this.srp = new SrpServer({
-        identity: V1_IDENTITY,
-        salt: legacy.salt,
-        verifier: legacy.verifier,
-        A: init.A,
-      });
+      this.srp = new SrpServer({ identity: srp.identity, salt: srp.salt, verifier: srp.verifier, A });
     } catch (err) {
       if (err instanceof SrpError) throw new ProtocolError('bad_request', 'invalid SRP value A');
       throw err;
     }
     this.room = room;
     this.credentials = creds;
-    this.real = true;
     this.userId = randomUUID();
     this.state = 'verify';
+    return this.srp;
+  }
+
+  /** An original client: SRP with identity `chat`, the bare password and the v1 salt. */
+  private onV1Init(init: SrpInit, room: string, creds: RoomCredentials): object {
+    const legacy = creds.legacy!;
+    this.v1Username = normalizeName(init.username);
+    const srp = this.startSrp(
+      room,
+      creds,
+      { identity: V1_IDENTITY, salt: legacy.salt, verifier: legacy.verifier },
+      init.A,
+    );
+    this.real = true;
     return {
       user_id: this.userId,
-      B: b64(this.srp.B),
+      B: b64(srp.B),
       salt: b64(legacy.salt),
       room_salt: b64(creds.roomSalt),
     };
