@@ -58,6 +58,22 @@ async function aliceBehindProxy(limits: Partial<DaemonLimits>, reconnect: Sessio
   return { d, proxy, alice, bob, aliceLog: new EventLog(alice), bobLog: new EventLog(bob), stop };
 }
 
+/** The error `session` ends with (undefined: closed by us), once it ends. */
+function endOf(session: ChatSession): Promise<SessionError | undefined> {
+  return new Promise((resolve) => session.once('close', resolve));
+}
+
+/** alice's session (authenticated, not joined) to the scripted daemon on `port`. */
+function scriptedAlice(port: number, reconnect: SessionOptions['reconnect']): Promise<ChatSession> {
+  return ChatSession.open({
+    transport: tcpClient({ host: '127.0.0.1', port }),
+    room: 'chat',
+    password: PW,
+    username: 'alice',
+    reconnect,
+  });
+}
+
 function types(events: ChatEvent[]): string[] {
   return events.map((e) => e.type);
 }
@@ -149,7 +165,7 @@ test('a message whose echo was lost is sent again and relayed once: the daemon r
 test("a stranger or another member cannot take a lost member's name during the grace; afterwards it is free", async () => {
   // alice does not come back: her name is held for the grace, then released.
   const { d, proxy, alice, bob, bobLog, stop } = await aliceBehindProxy({ resumeGraceMs: 1500 }, false);
-  const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
+  const ended = endOf(alice);
   try {
     proxy.cut();
     await ended;
@@ -222,7 +238,7 @@ test('with reconnect off the session ends at the first loss (the old behaviour)'
   const proxy = await FaultProxy.start(d.port);
   const alice = await joinAs(d, 'chat', PW, 'alice', { ...viaProxy(proxy), reconnect: false });
   try {
-    const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
+    const ended = endOf(alice);
     proxy.cut();
     const error = await ended;
     assert.equal(error?.code, 'connection_lost');
@@ -241,7 +257,7 @@ test('giving up: after the attempts allowed the session ends with connection_los
   });
   const log = new EventLog(alice);
   try {
-    const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
+    const ended = endOf(alice);
     proxy.refuse(true);
     proxy.cut();
     const error = await ended;
@@ -263,14 +279,8 @@ test('a daemon that admits the session and drops it at once, each time: the atte
     setTimeout(() => peer.destroy(), 20);
   });
   try {
-    const alice = await ChatSession.open({
-      transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
-      room: 'chat',
-      password: PW,
-      username: 'alice',
-      reconnect: { initialDelayMs: 20, maxDelayMs: 40, maxAttempts: 4 },
-    });
-    const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
+    const alice = await scriptedAlice(daemon.port, { initialDelayMs: 20, maxDelayMs: 40, maxAttempts: 4 });
+    const ended = endOf(alice);
     await alice.join('alice');
     const error = await ended;
     assert.equal(error?.code, 'connection_lost');
@@ -295,14 +305,8 @@ test('an error the daemon reports right before closing ends the session: reconne
     }
   });
   try {
-    const alice = await ChatSession.open({
-      transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
-      room: 'chat',
-      password: PW,
-      username: 'alice',
-      reconnect: FAST,
-    });
-    const ended = new Promise<SessionError | undefined>((resolve) => alice.once('close', resolve));
+    const alice = await scriptedAlice(daemon.port, FAST);
+    const ended = endOf(alice);
     await alice.join('alice');
     alice.send('too much');
     const error = await ended;
