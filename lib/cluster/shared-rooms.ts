@@ -13,27 +13,39 @@
  * Daemons announce themselves every heartbeat; one unheard for three heartbeats is dead and
  * the sequencer removes its members. A daemon that loses the bus is alone: it sequences its
  * rooms for its own members until the bus is back.
+ *
+ * Reconnects work as on one daemon, cluster-wide: a member's daemon issues its resume secret
+ * and sends only its hash, which travels in the numbered join; a join offering a secret (its
+ * hash) is decided by the sequencer, which may take a member's name back from its old
+ * connection on any daemon (closed `replaced` there) or from a held name. Names of members
+ * lost by the network are held with sequenced leaves and released by the sequencer when due
+ * (every replica knows the expiry, so a new sequencer releases them too). Message ids (`mid`)
+ * travel with the numbered messages, so every replica knows each member's recent ones and a
+ * resend is answered `received` to its sender only.
  */
 import { createHash } from 'node:crypto';
 import { isErrorCode, ProtocolError } from '../protocol/errors.js';
-import { b64, type Member, type MessageData } from '../protocol/frames.js';
+import { b64, type MessageData } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { normalizeRoomName } from '../protocol/names.js';
 import type { CloseReason } from '../server/link.js';
 import type { Logger } from '../server/log.js';
-import type { Peer, Room } from '../server/room.js';
+import { issueResumeSecret, RESEND_WINDOW, RecentIds, resumeHashOf } from '../server/resume.js';
+import type { JoinOptions, Peer, Room } from '../server/room.js';
 import type { RoomRegistry } from '../server/rooms.js';
 import { type BusEvent, MAX_BUS_PAYLOAD, type RoomBus } from './bus.js';
 import { Membership } from './membership.js';
 import {
   type ClusterMember,
   type ControlEvent,
+  type HeldEntry,
   newestThatFit,
   parseControlEvent,
   parseRoomEvent,
   type RoomChange,
   type RoomEvent,
   type SharedRoom,
+  type SyncMember,
 } from './room-events.js';
 
 /** A member's connection on this daemon, as the shared rooms need it. */
@@ -48,6 +60,10 @@ interface PendingJoin {
   peer: LocalMember;
   username: string;
   card: string | undefined;
+  /** The secret issued for this join (its `init` carries it) and its hash. */
+  issued: { secret: string; hash: Buffer } | undefined;
+  /** The hash of the secret the client offered to take its name back. */
+  offer: Buffer | undefined;
   done: JoinDone;
 }
 
@@ -81,6 +97,18 @@ export interface SharedRoomsOptions {
 const PAYLOAD_BUDGET = MAX_BUS_PAYLOAD - 64 * 1024;
 /** Open rooms per `rooms` announcement. */
 const ROOMS_PER_EVENT = 200;
+/** Snapshots and syncs give members' recent message ids at most this share of the budget. */
+const MIDS_BUDGET = PAYLOAD_BUDGET / 4;
+/** Bytes one message id takes in a snapshot, at most (64 characters, quotes, comma). */
+const MID_BYTES = 67;
+
+/** How many recent message ids each of `count` members may carry in one payload. */
+function midsEach(count: number): number {
+  return Math.min(RESEND_WINDOW, Math.floor(MIDS_BUDGET / MID_BYTES / Math.max(1, count)));
+}
+
+const b64hash = (hash: Buffer): string => hash.toString('base64');
+const hashOf = (rh: string): Buffer => Buffer.from(rh, 'base64');
 
 const placeholder = (userId: string): Peer => ({ userId, sendSerialized: () => {}, close: () => {} });
 const short = (node: string): string => node.slice(0, 8);
@@ -96,6 +124,8 @@ export class SharedRooms {
   /** The sequencer's run id; empty until start() has heard the others (nobody decides yet). */
   private sequencer = '';
   private timer: NodeJS.Timeout | undefined;
+  /** Sequencer: fires when the next held name falls due. */
+  private holdTimer: NodeJS.Timeout | undefined;
   /** When the last tick ran (ms): a late one sweeps no daemon away. */
   private lastTick = 0;
   private closed = false;
@@ -159,6 +189,7 @@ export class SharedRooms {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.holdTimer);
     this.bus.publishControl({ t: 'bye' });
   }
 
@@ -171,54 +202,96 @@ export class SharedRooms {
     this.bus.publishControl({ t: 'rooms', rooms: [this.describe(room)] });
   }
 
-  /** Puts a member in the room once the sequencer agrees; `username` is normalised. */
-  join(room: Room, peer: LocalMember, username: string, card: string | undefined, done: JoinDone): void {
+  /**
+   * Puts a member in the room once the sequencer agrees; `username` is normalised. With
+   * `resumable` its `init` carries a resume secret (issued here; only its hash crosses);
+   * with `resume` it takes back the name of the member that secret was issued to.
+   */
+  join(room: Room, peer: LocalMember, username: string, options: JoinOptions, done: JoinDone): void {
+    const issued = options.resumable ? issueResumeSecret() : undefined;
+    const offer = options.resume === undefined ? undefined : resumeHashOf(options.resume);
+    this.decideJoin(room, { peer, username, card: options.card, issued, offer, done });
+  }
+
+  private decideJoin(room: Room, p: PendingJoin): void {
     const state = this.track(room);
+    const { peer, card, issued, offer } = p;
     if (this.isSequencer()) {
       try {
-        const you = room.join(peer, username, card === undefined ? {} : { card });
+        const { you, resumed } = room.joinAs(peer, p.username, {
+          ...(card === undefined ? {} : { card }),
+          ...(offer === undefined ? {} : { resumeHash: offer }),
+          ...(issued === undefined ? {} : { issued }),
+        });
+        if (resumed !== undefined) this.forgetReplaced(state, resumed);
         this.admitted(state, peer, this.nodeId);
-        this.emit(state, { k: 'join', ...you, node: this.nodeId });
+        this.emit(state, {
+          k: 'join',
+          ...you,
+          node: this.nodeId,
+          ...(issued === undefined ? {} : { rh: b64hash(issued.hash) }),
+          ...(resumed === undefined ? {} : { resumes: resumed }),
+        });
       } catch (err) {
-        done(err instanceof ProtocolError ? err : new ProtocolError('internal'));
+        p.done(err instanceof ProtocolError ? err : new ProtocolError('internal'));
         return;
       }
-      done(undefined);
+      p.done(undefined);
       return;
     }
-    state.pending.set(peer.userId, { peer, username, card, done });
-    this.request(room, {
+    state.pending.set(peer.userId, p);
+    this.requestJoin(state, p);
+  }
+
+  private requestJoin(state: SharedRoomState, p: PendingJoin): void {
+    this.request(state.room, {
       t: 'join',
-      user_id: peer.userId,
-      username,
-      ...(card === undefined ? {} : { card }),
+      user_id: p.peer.userId,
+      username: p.username,
+      ...(p.card === undefined ? {} : { card: p.card }),
+      ...(p.issued === undefined ? {} : { rh: b64hash(p.issued.hash) }),
+      ...(p.offer === undefined ? {} : { offer: b64hash(p.offer) }),
     });
   }
 
-  /** A member (or a client waiting for its join) of this daemon is gone. */
-  leave(room: Room, userId: string): void {
+  /**
+   * A member (or a client waiting for its join) of this daemon is gone. With `holdName` (its
+   * connection was lost), its name stays held for its reconnect, cluster-wide.
+   */
+  leave(room: Room, userId: string, holdName = false): void {
     const state = this.states.get(room.name);
     if (!state || state.room !== room) return;
     const wasPending = state.pending.delete(userId);
     const wasLocal = state.local.delete(userId);
     if (!wasPending && !wasLocal) return;
+    const hold = wasLocal && holdName;
     if (this.isSequencer()) {
-      this.removeMember(state, userId);
+      this.removeMember(state, userId, hold);
       return;
     }
-    this.request(room, { t: 'leave', user_id: userId });
+    this.request(room, { t: 'leave', user_id: userId, ...(hold ? { hold: true } : {}) });
   }
 
-  message(room: Room, userId: string, text: string): void {
+  /**
+   * A member's message, numbered by the sequencer. A `mid` the member sent before (a resend
+   * after a reconnect) is answered `received` to it alone and not numbered again.
+   */
+  message(room: Room, userId: string, text: string, mid?: string): void {
     const state = this.memberState(room, userId);
     if (this.isSequencer()) {
+      if (room.isResend(userId, mid)) return;
       const data = room.record(userId, text);
       room.relay(data);
       this.remember(state, data.id);
-      this.emit(state, { k: 'msg', data });
+      this.emit(state, { k: 'msg', data, ...(mid === undefined ? {} : { mid }) });
       return;
     }
-    this.request(room, { t: 'msg', user_id: userId, text });
+    // Known here means numbered already: answered at once, without a round trip.
+    if (mid !== undefined && room.hasSent(userId, mid)) {
+      state.local.get(userId)?.sendSerialized(JSON.stringify({ type: 'received', mid }));
+      return;
+    }
+    this.request(room, { t: 'msg', user_id: userId, text, ...(mid === undefined ? {} : { mid }) });
   }
 
   clear(room: Room, userId: string): void {
@@ -333,13 +406,51 @@ export class SharedRooms {
     if (node === this.nodeId) state.local.set(peer.userId, peer);
   }
 
-  /** Sequencer: removes a member from its replica and tells the others. */
-  private removeMember(state: SharedRoomState, userId: string): void {
+  /** An old connection whose member took its name back: gone from this replica (the room closed it). */
+  private forgetReplaced(state: SharedRoomState, userId: string): void {
     state.owners.delete(userId);
-    if (!state.room.has(userId)) return;
-    state.room.leave(userId);
-    this.emit(state, { k: 'leave', user_id: userId });
-    this.registry.releaseIfEmpty(state.room);
+    state.local.delete(userId);
+  }
+
+  /** Sequencer: removes a member from its replica and tells the others; `hold`: its name is held. */
+  private removeMember(state: SharedRoomState, userId: string, hold = false): void {
+    state.owners.delete(userId);
+    const { room } = state;
+    if (!room.has(userId)) return;
+    const graceMs = room.resumeGraceMs;
+    const held = room.leave(userId, hold, graceMs, false);
+    this.emit(state, { k: 'leave', user_id: userId, ...(held ? { hold_ms: graceMs } : {}) });
+    if (held) this.scheduleHoldRelease();
+    this.registry.releaseIfEmpty(room);
+  }
+
+  /** Sequencer: releases the held names that are due, everywhere, and waits for the next. */
+  private releaseDueHolds(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    if (this.closed || !this.isSequencer()) return;
+    for (const state of this.states.values()) {
+      for (const userId of state.room.dueHeld().due) {
+        state.room.releaseHeld(userId);
+        this.emit(state, { k: 'release', user_id: userId });
+      }
+    }
+    this.scheduleHoldRelease();
+  }
+
+  /** Sequencer: a timer for the next held name to fall due (one for all rooms). */
+  private scheduleHoldRelease(): void {
+    if (this.closed || !this.isSequencer()) return;
+    let next: number | undefined;
+    for (const state of this.states.values()) {
+      const due = state.room.dueHeld().next;
+      if (due !== undefined && (next === undefined || due < next)) next = due;
+    }
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    if (next === undefined) return;
+    this.holdTimer = setTimeout(() => this.releaseDueHolds(), Math.max(0, next - Date.now()) + 5);
+    this.holdTimer.unref();
   }
 
   /** A member of this daemon that the sequencer removed: it cannot stay. */
@@ -353,10 +464,11 @@ export class SharedRooms {
   private askSnapshot(state: SharedRoomState): void {
     if (this.isSequencer()) return;
     state.syncAskedAt = Date.now();
-    const members: Member[] = [];
+    const members: SyncMember[] = [];
+    const each = midsEach(state.local.size);
     for (const userId of state.local.keys()) {
       const m = state.room.member(userId);
-      if (m) members.push({ user_id: userId, ...m });
+      if (m) members.push({ user_id: userId, ...m, ...this.resumableOf(state.room, userId, each) });
     }
     const numbered = state.room.historyItems().filter((m) => state.numbered.has(m.id));
     const orphans = newestThatFit(numbered, PAYLOAD_BUDGET / 2);
@@ -367,14 +479,13 @@ export class SharedRooms {
 
   /** Asks the sequencer again for every join still waiting (a repeat is ignored). */
   private askJoinsAgain(state: SharedRoomState): void {
-    for (const [userId, p] of state.pending) {
-      this.request(state.room, {
-        t: 'join',
-        user_id: userId,
-        username: p.username,
-        ...(p.card === undefined ? {} : { card: p.card }),
-      });
-    }
+    for (const p of state.pending.values()) this.requestJoin(state, p);
+  }
+
+  /** A member's resume hash and recent message ids as they cross the bus. */
+  private resumableOf(room: Room, userId: string, maxIds: number): { rh?: string; mids?: string[] } {
+    const c = room.continuityOf(userId, maxIds);
+    return c ? { rh: b64hash(c.resumeHash), mids: c.sent } : {};
   }
 
   private onRoomEvent(state: SharedRoomState, raw: BusEvent, from: string): void {
@@ -391,6 +502,13 @@ export class SharedRooms {
         return;
       case 'refuse':
         if (event.node === this.nodeId && from === this.sequencer) this.onRefuse(state, event);
+        return;
+      case 'received':
+        if (event.node === this.nodeId && from === this.sequencer) {
+          state.local
+            .get(event.user_id)
+            ?.sendSerialized(JSON.stringify({ type: 'received', mid: event.mid }));
+        }
         return;
       case 'pm':
         if (event.node === this.nodeId) state.local.get(event.to)?.sendSerialized(event.json);
@@ -417,25 +535,37 @@ export class SharedRooms {
         case 'join': {
           if (room.has(event.user_id)) return; // asked again after a sync: already in
           try {
-            const you = room.join(
-              placeholder(event.user_id),
-              event.username,
-              event.card === undefined ? {} : { card: event.card },
-            );
+            const { you, resumed } = room.joinAs(placeholder(event.user_id), event.username, {
+              ...(event.card === undefined ? {} : { card: event.card }),
+              ...(event.offer === undefined ? {} : { resumeHash: hashOf(event.offer) }),
+              ...(event.rh === undefined ? {} : { issued: { hash: hashOf(event.rh) } }),
+            });
+            // The old connection, wherever it is, is closed by its daemon on this join.
+            if (resumed !== undefined) this.forgetReplaced(state, resumed);
             state.owners.set(event.user_id, from);
-            this.emit(state, { k: 'join', ...you, node: from });
+            this.emit(state, {
+              k: 'join',
+              ...you,
+              node: from,
+              ...(event.rh === undefined ? {} : { rh: event.rh }),
+              ...(resumed === undefined ? {} : { resumes: resumed }),
+            });
           } catch (err) {
             refuse(event.user_id, err);
           }
           return;
         }
         case 'leave':
-          if (ownedBy(event.user_id)) this.removeMember(state, event.user_id);
+          if (ownedBy(event.user_id)) this.removeMember(state, event.user_id, event.hold === true);
           return;
         case 'msg': {
+          if (room.isResend(event.user_id, event.mid) && event.mid !== undefined) {
+            this.request(room, { t: 'received', node: from, user_id: event.user_id, mid: event.mid });
+            return;
+          }
           const data = room.record(event.user_id, event.text);
           room.relay(data);
-          this.emit(state, { k: 'msg', data });
+          this.emit(state, { k: 'msg', data, ...(event.mid === undefined ? {} : { mid: event.mid }) });
           return;
         }
         case 'clear': {
@@ -471,7 +601,7 @@ export class SharedRooms {
    */
   private onSync(
     state: SharedRoomState,
-    members: Member[],
+    members: SyncMember[],
     orphans: MessageData[],
     from: string,
     refuse: (userId: string, err: unknown, kick?: boolean) => void,
@@ -483,14 +613,16 @@ export class SharedRooms {
     }
     for (const m of members) {
       if (room.has(m.user_id)) continue;
+      // Held while its daemon was out of reach: that very connection is back.
+      if (room.releaseHeld(m.user_id)) this.emit(state, { k: 'release', user_id: m.user_id });
       try {
-        const you = room.join(
-          placeholder(m.user_id),
-          m.username,
-          m.card === undefined ? {} : { card: m.card },
-        );
+        const you = room.join(placeholder(m.user_id), m.username, {
+          ...(m.card === undefined ? {} : { card: m.card }),
+          ...(m.rh === undefined ? {} : { issued: { hash: hashOf(m.rh) } }),
+        });
+        if (m.rh !== undefined) room.setContinuity(m.user_id, hashOf(m.rh), m.mids ?? []);
         state.owners.set(m.user_id, from);
-        this.emit(state, { k: 'join', ...you, node: from });
+        this.emit(state, { k: 'join', ...you, node: from, ...(m.rh === undefined ? {} : { rh: m.rh }) });
       } catch (err) {
         refuse(m.user_id, err, true);
       }
@@ -504,14 +636,28 @@ export class SharedRooms {
     this.sendSnapshot(state, from);
   }
 
-  /** Sequencer: the whole room (members, the newest history that fits) for one daemon. */
+  /**
+   * Sequencer: the whole room (members, held names, the newest history that fits) for one
+   * daemon. Members' recent message ids share a quarter of the payload (the newest first).
+   */
   private sendSnapshot(state: SharedRoomState, to: string): void {
     const { room } = state;
-    const all: ClusterMember[] = room
-      .memberList()
-      .map((m) => ({ ...m, node: state.owners.get(m.user_id) ?? this.nodeId }));
-    const history = newestThatFit(room.historyItems(), PAYLOAD_BUDGET - JSON.stringify(all).length);
-    this.request(room, { t: 'snap', to, seq: state.seq, members: all, history });
+    const each = midsEach(room.memberCount + room.heldNames);
+    const all: ClusterMember[] = room.memberList().map((m) => ({
+      ...m,
+      node: state.owners.get(m.user_id) ?? this.nodeId,
+      ...this.resumableOf(room, m.user_id, each),
+    }));
+    const held: HeldEntry[] = room.heldList(each).map((h) => ({
+      user_id: h.userId,
+      username: h.username,
+      rh: b64hash(h.resumeHash),
+      mids: h.sent,
+      ms: h.msLeft,
+    }));
+    const used = JSON.stringify(all).length + JSON.stringify(held).length;
+    const history = newestThatFit(room.historyItems(), PAYLOAD_BUDGET - used);
+    this.request(room, { t: 'snap', to, seq: state.seq, members: all, history, held });
   }
 
   /** A numbered change from the sequencer. */
@@ -541,11 +687,15 @@ export class SharedRooms {
         return;
       case 'leave':
         state.owners.delete(ev.user_id);
-        room.leave(ev.user_id);
+        room.leave(ev.user_id, ev.hold_ms !== undefined, ev.hold_ms ?? 0, false);
         this.dropLocal(state, ev.user_id, 'internal');
         this.registry.releaseIfEmpty(room);
         return;
+      case 'release':
+        room.releaseHeld(ev.user_id);
+        return;
       case 'msg':
+        if (ev.mid !== undefined) room.rememberSent(ev.data.user_id, ev.mid);
         room.relay(ev.data);
         return;
       case 'clear':
@@ -557,23 +707,42 @@ export class SharedRooms {
     }
   }
 
-  private applyJoin(state: SharedRoomState, m: ClusterMember): void {
+  private applyJoin(state: SharedRoomState, m: ClusterMember & { resumes?: string }): void {
     const { room } = state;
     if (room.has(m.user_id)) return;
+    // A member taking its name back: its old connection leaves (closed `replaced` if it is
+    // here), or its held name is released; its recent message ids carry over.
+    const carried = m.resumes === undefined ? undefined : room.takeOver(m.resumes);
+    if (m.resumes !== undefined) {
+      state.owners.delete(m.resumes);
+      this.dropLocal(state, m.resumes, 'replaced');
+    }
+    const hash = m.rh === undefined ? undefined : hashOf(m.rh);
+    const resume = (
+      secret?: string,
+    ): { resumable: boolean; sent?: RecentIds; issued?: { hash: Buffer; secret?: string } } =>
+      hash === undefined
+        ? { resumable: false }
+        : {
+            resumable: true,
+            sent: carried?.sent ?? RecentIds.from(m.mids ?? []),
+            issued: secret === undefined ? { hash } : { hash, secret },
+          };
     state.owners.set(m.user_id, m.node);
     if (m.node !== this.nodeId) {
-      room.admit(placeholder(m.user_id), m.username, m.card);
+      room.admit(placeholder(m.user_id), m.username, m.card, undefined, resume());
       return;
     }
     const pending = state.pending.get(m.user_id);
     if (!pending) {
       // Its client left before the answer: the sequencer must drop it again.
-      room.admit(placeholder(m.user_id), m.username, m.card);
+      room.admit(placeholder(m.user_id), m.username, m.card, undefined, resume());
       this.request(room, { t: 'leave', user_id: m.user_id });
       return;
     }
     state.pending.delete(m.user_id);
-    room.admit(pending.peer, m.username, m.card);
+    const secret = pending.issued && hash?.equals(pending.issued.hash) ? pending.issued.secret : undefined;
+    room.admit(pending.peer, m.username, m.card, undefined, resume(secret));
     state.local.set(m.user_id, pending.peer);
     pending.done(undefined);
   }
@@ -599,7 +768,7 @@ export class SharedRooms {
   /** The sequencer's whole room: this replica becomes it, telling members what changed. */
   private onSnapshot(
     state: SharedRoomState,
-    snap: { seq: number; members: ClusterMember[]; history: MessageData[] },
+    snap: { seq: number; members: ClusterMember[]; history: MessageData[]; held: HeldEntry[] },
     from: string,
   ): void {
     const { room } = state;
@@ -621,7 +790,17 @@ export class SharedRooms {
         state.owners.set(m.user_id, m.node);
         if (current.username !== m.username) room.applyRename(m.user_id, m.username);
       }
+      if (m.rh !== undefined) room.setContinuity(m.user_id, hashOf(m.rh), m.mids ?? []);
     }
+    room.restoreHeld(
+      snap.held.map((h) => ({
+        userId: h.user_id,
+        username: h.username,
+        resumeHash: hashOf(h.rh),
+        sent: h.mids,
+        msLeft: h.ms,
+      })),
+    );
     state.source = from;
     state.seq = snap.seq;
     state.numbered.clear();
@@ -698,6 +877,7 @@ export class SharedRooms {
       this.logger.info(`cluster: daemon ${short(node)} went silent (${this.membership.size} live)`);
     }
     if (dead.length > 0) this.onLiveChange();
+    if (this.isSequencer()) this.releaseDueHolds();
     if (this.isSequencer() || !this.busUp) return;
     const now = Date.now();
     for (const state of this.states.values()) {
@@ -736,15 +916,18 @@ export class SharedRooms {
     }
     for (const state of [...this.states.values()]) {
       state.source = this.nodeId;
+      // Members of a daemon gone (or out of reach) reconnect elsewhere: their names are held.
       for (const [userId, node] of [...state.owners]) {
-        if (!this.membership.isLive(node)) this.removeMember(state, userId);
+        if (!this.membership.isLive(node)) this.removeMember(state, userId, true);
       }
       // Joins that were waiting for the previous sequencer are decided here now.
       for (const [userId, p] of [...state.pending]) {
         state.pending.delete(userId);
-        this.join(state.room, p.peer, p.username, p.card, p.done);
+        this.decideJoin(state.room, p);
       }
     }
+    // Names held under the previous sequencer are released here when due.
+    this.releaseDueHolds();
   }
 
   private describe(room: Room): SharedRoom {

@@ -514,7 +514,7 @@ export class Daemon {
       if (phase.kind !== 'member') throw new ProtocolError('not_joined');
       const cluster = this.options.cluster;
       if (cluster) {
-        if (frame.type === 'message') cluster.message(room, link.userId, frame.text);
+        if (frame.type === 'message') cluster.message(room, link.userId, frame.text, frame.mid);
         else if (frame.type === 'clear') cluster.clear(room, link.userId);
         else if (frame.type === 'nick') cluster.rename(room, link.userId, normalizeName(frame.username));
         else if (frame.type === 'private') cluster.privateMessage(room, link.userId, frame.to, frame.text);
@@ -619,8 +619,7 @@ export class Daemon {
     if (cluster) {
       const name = normalizeName(username);
       phase.joining = { kind: 'asked' };
-      // A cluster's sequencer knows nothing of resume secrets: no name takeover, no resend check.
-      cluster.join(room, client.link, name, options.card, (err) => {
+      cluster.join(room, client.link, name, options, (err) => {
         phase.joining = undefined;
         if (client.phase !== phase) return;
         if (!err) this.joined(client, phase, name);
@@ -668,7 +667,14 @@ export class Daemon {
         this.options.registry.releaseIfEmpty(phase.room);
         break;
       case 'member':
-        if (cluster) cluster.leave(phase.room, link.userId);
+        // A daemon of a cluster stopping: its members reconnect to another one, as after a loss.
+        if (cluster) {
+          cluster.leave(
+            phase.room,
+            link.userId,
+            !phase.leaving && (connectionLost(reason) || reason === 'shutdown'),
+          );
+        }
         // Stopping, every member is told `shutdown`: none should first see all the others leave.
         else if (!this.stopping) phase.room.leave(link.userId, !phase.leaving && connectionLost(reason));
         this.options.registry.releaseIfEmpty(phase.room);

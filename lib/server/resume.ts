@@ -18,12 +18,22 @@ export function issueResumeSecret(): { secret: string; hash: Buffer } {
   return { secret, hash };
 }
 
-/** Whether `offered` is the secret behind `hash`; constant time in the secret's value. */
-export function resumeMatches(hash: Buffer, offered: string): boolean {
+/** The hash of a secret a client offers (in a cluster, what its daemon sends the sequencer). */
+export function resumeHashOf(offered: string): Buffer {
   const raw = Buffer.from(offered, 'base64url');
   const digest = createHash('sha256').update(raw).digest();
   raw.fill(0);
-  return timingSafeEqual(digest, hash);
+  return digest;
+}
+
+/** Whether two resume hashes are equal; constant time in their values. */
+export function resumeHashesMatch(kept: Buffer, offered: Buffer): boolean {
+  return kept.length === offered.length && timingSafeEqual(kept, offered);
+}
+
+/** Whether `offered` is the secret behind `hash`; constant time in the secret's value. */
+export function resumeMatches(hash: Buffer, offered: string): boolean {
+  return resumeHashesMatch(hash, resumeHashOf(offered));
 }
 
 /** The last ids a member's messages carried, bounded (the oldest are forgotten first). */
@@ -46,6 +56,19 @@ export class RecentIds {
 
   get size(): number {
     return this.ids.size;
+  }
+
+  /** The ids, oldest first; at most the newest `max`. */
+  list(max: number = this.capacity): string[] {
+    const all = [...this.ids];
+    return max >= all.length ? all : all.slice(all.length - max);
+  }
+
+  /** A window holding `ids` (oldest first), as a replica learns them. */
+  static from(ids: readonly string[], capacity: number = RESEND_WINDOW): RecentIds {
+    const recent = new RecentIds(capacity);
+    for (const id of ids) recent.add(id);
+    return recent;
   }
 }
 

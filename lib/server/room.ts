@@ -9,7 +9,7 @@ import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameKeys, normalizeName } from '../protocol/names.js';
 import { PresenceBatcher } from './presence.js';
-import { type Continuity, issueResumeSecret, RecentIds, resumeMatches } from './resume.js';
+import { type Continuity, issueResumeSecret, RecentIds, resumeHashesMatch, resumeHashOf } from './resume.js';
 
 /** A room member's connection as the room sees it. */
 export interface Peer {
@@ -32,12 +32,29 @@ interface RoomMember {
   continuity?: Continuity;
 }
 
-/** The name of a member whose connection was lost, held for its reconnect until `timer` fires. */
+/**
+ * The name of a member whose connection was lost, held for its reconnect until `expiresAt`
+ * (released then by `timer`, or, in a cluster, by the room's sequencer).
+ */
 interface Reservation {
+  /** The member's user id on the connection that was lost. */
+  userId: string;
   username: string;
   keys: readonly string[];
   continuity: Continuity;
-  timer: NodeJS.Timeout;
+  expiresAt: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** A held name as a cluster's replicas exchange it. */
+export interface HeldName {
+  userId: string;
+  username: string;
+  resumeHash: Buffer;
+  /** The member's recent message ids, oldest first. */
+  sent: string[];
+  /** How long it stays held (ms). */
+  msLeft: number;
 }
 
 /** How a member joins: with the secret of an earlier connection, and whether it may resume later. */
@@ -47,6 +64,13 @@ export interface JoinOptions {
   resume?: string;
   /** Issue a resume secret (members on a sealed channel; never in plaintext). */
   resumable?: boolean;
+  /** In a cluster: the hash of the secret offered (the member's daemon hashed `resume`). */
+  resumeHash?: Buffer;
+  /**
+   * In a cluster: the secret issued for this join by the member's daemon (`secret` there
+   * only) and its hash, instead of one issued here.
+   */
+  issued?: { hash: Buffer; secret?: string };
 }
 
 /**
@@ -147,8 +171,8 @@ export interface RoomLimits {
 
 export class Room {
   private readonly members = new Map<string, RoomMember>();
-  /** Names held for members whose connection was lost (bounded by the member limit). */
-  private readonly reserved = new Set<Reservation>();
+  /** Names held for members whose connection was lost, by user id, oldest first (bounded by the member limit). */
+  private readonly reserved = new Map<string, Reservation>();
   private readonly history: History;
   private readonly presence: PresenceBatcher;
   private nextId = 1;
@@ -180,24 +204,60 @@ export class Room {
    * member's recent message ids carry over, so its resends are recognised.
    */
   join(peer: Peer, rawName: unknown, options: JoinOptions = {}): Member {
+    return this.joinAs(peer, rawName, options).you;
+  }
+
+  /**
+   * `join`, also telling which member's name was taken back (`resumed`: the user id of its
+   * old connection, closed here, or of its held name, released here).
+   */
+  joinAs(peer: Peer, rawName: unknown, options: JoinOptions = {}): { you: Member; resumed?: string } {
     const username = normalizeName(rawName);
     const keys = nameKeys(username);
     const { card } = options;
-    const resumed = options.resume === undefined ? undefined : this.takeBack(keys, options.resume);
+    const offered = options.resume === undefined ? options.resumeHash : resumeHashOf(options.resume);
+    const resumed = offered === undefined ? undefined : this.takeBack(keys, offered);
+    // Checked before anything changes: a refused join takes nothing back.
+    const replacedId = resumed?.replaced?.peer.userId;
+    if (this.members.size - (replacedId === undefined ? 0 : 1) >= this.limits.maxMembersPerRoom) {
+      throw new ProtocolError('busy');
+    }
+    if (this.nameInUse(keys, replacedId, resumed?.reservation)) throw new ProtocolError('name_taken');
+    let resumedId: string | undefined;
     if (resumed?.replaced) {
       const old = resumed.replaced;
+      resumedId = old.peer.userId;
       this.members.delete(old.peer.userId);
       this.announce({ type: 'user_left', user_id: old.peer.userId, username: old.username });
       old.peer.close('replaced');
     } else if (resumed?.reservation) {
+      resumedId = resumed.reservation.userId;
       this.release(resumed.reservation);
     }
-    if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
-    if (this.nameInUse(keys)) throw new ProtocolError('name_taken');
-    return this.admit(peer, username, card, keys, {
+    const you = this.admit(peer, username, card, keys, {
       resumable: options.resumable ?? false,
       ...(resumed ? { sent: resumed.continuity.sent } : {}),
+      ...(options.issued ? { issued: options.issued } : {}),
     });
+    return resumedId === undefined ? { you } : { you, resumed: resumedId };
+  }
+
+  /**
+   * A cluster replica applying a takeover its sequencer decided: the member `userId` (its
+   * old connection) leaves without being closed here, or its held name is released. Returns
+   * what carries over to its new connection.
+   */
+  takeOver(userId: string): Continuity | undefined {
+    const member = this.members.get(userId);
+    if (member) {
+      this.members.delete(userId);
+      this.announce({ type: 'user_left', user_id: userId, username: member.username });
+      return member.continuity;
+    }
+    const reservation = this.reserved.get(userId);
+    if (!reservation) return undefined;
+    this.release(reservation);
+    return reservation.continuity;
   }
 
   /**
@@ -209,7 +269,9 @@ export class Room {
     username: string,
     card?: string,
     keys: readonly string[] = nameKeys(username),
-    resume: { resumable: boolean; sent?: RecentIds } = { resumable: false },
+    resume: { resumable: boolean; sent?: RecentIds; issued?: { hash: Buffer; secret?: string } } = {
+      resumable: false,
+    },
   ): Member {
     const you: Member =
       card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
@@ -217,7 +279,10 @@ export class Room {
     const member: RoomMember =
       card === undefined ? { peer, username, keys, since } : { peer, username, keys, card, since };
     let secret: string | undefined;
-    if (resume.resumable) {
+    if (resume.issued) {
+      secret = resume.issued.secret;
+      member.continuity = { resumeHash: resume.issued.hash, sent: resume.sent ?? new RecentIds() };
+    } else if (resume.resumable) {
       const issued = issueResumeSecret();
       secret = issued.secret;
       member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
@@ -255,17 +320,17 @@ export class Room {
    */
   private takeBack(
     keys: readonly string[],
-    secret: string,
+    offered: Buffer,
   ): { continuity: Continuity; replaced?: RoomMember; reservation?: Reservation } | undefined {
     for (const member of this.members.values()) {
       const c = member.continuity;
-      if (c && member.keys.some((key) => keys.includes(key)) && resumeMatches(c.resumeHash, secret)) {
+      if (c && member.keys.some((key) => keys.includes(key)) && resumeHashesMatch(c.resumeHash, offered)) {
         return { continuity: c, replaced: member };
       }
     }
-    for (const reservation of this.reserved) {
+    for (const reservation of this.reserved.values()) {
       const c = reservation.continuity;
-      if (reservation.keys.some((key) => keys.includes(key)) && resumeMatches(c.resumeHash, secret)) {
+      if (reservation.keys.some((key) => keys.includes(key)) && resumeHashesMatch(c.resumeHash, offered)) {
         return { continuity: c, reservation };
       }
     }
@@ -274,28 +339,53 @@ export class Room {
 
   /**
    * Removes a member (disconnect); others get `user_left`. With `holdName` (the connection
-   * was lost, not closed by a goodbye), its name stays held for its reconnect for the grace.
+   * was lost, not closed by a goodbye), its name stays held for its reconnect for `graceMs`
+   * (the room's grace unless given); released by the room itself unless `selfRelease` is
+   * false (a cluster's sequencer releases it). Returns whether the name is held.
    */
-  leave(userId: string, holdName = false): void {
+  leave(userId: string, holdName = false, graceMs = this.resumeGraceMs, selfRelease = true): boolean {
     const member = this.members.get(userId);
-    if (!member) return;
+    if (!member) return false;
     this.members.delete(userId);
     this.announce({ type: 'user_left', user_id: userId, username: member.username });
-    const grace = this.limits.resumeGraceMs ?? 0;
-    if (!holdName || grace <= 0 || member.continuity === undefined) return;
+    if (!holdName || graceMs <= 0 || member.continuity === undefined) return false;
+    this.hold(userId, member.username, member.keys, member.continuity, graceMs, selfRelease);
+    return true;
+  }
+
+  private hold(
+    userId: string,
+    username: string,
+    keys: readonly string[],
+    continuity: Continuity,
+    graceMs: number,
+    selfRelease: boolean,
+  ): void {
+    const previous = this.reserved.get(userId);
+    if (previous) this.release(previous);
     // Bounded: never more held names than members the room may have.
     if (this.reserved.size >= this.limits.maxMembersPerRoom) {
       const oldest = this.reserved.values().next().value;
       if (oldest !== undefined) this.release(oldest);
     }
     const reservation: Reservation = {
-      username: member.username,
-      keys: member.keys,
-      continuity: member.continuity,
-      timer: setTimeout(() => this.release(reservation), grace),
+      userId,
+      username,
+      keys,
+      continuity,
+      expiresAt: Date.now() + graceMs,
+      timer: undefined,
     };
-    reservation.timer.unref();
-    this.reserved.add(reservation);
+    if (selfRelease) {
+      reservation.timer = setTimeout(() => this.release(reservation), graceMs);
+      reservation.timer.unref();
+    }
+    this.reserved.set(userId, reservation);
+  }
+
+  /** How long the name of a member whose connection was lost is held (ms; 0 = not). */
+  get resumeGraceMs(): number {
+    return this.limits.resumeGraceMs ?? 0;
   }
 
   /** Names held for members whose connection was lost. */
@@ -303,9 +393,76 @@ export class Room {
     return this.reserved.size;
   }
 
+  /** Releases the name held for the member whose connection `userId` was lost; false if none. */
+  releaseHeld(userId: string): boolean {
+    const reservation = this.reserved.get(userId);
+    if (!reservation) return false;
+    this.release(reservation);
+    return true;
+  }
+
+  /** The user ids whose held names are due at `now`, and when the next one falls due (ms). */
+  dueHeld(now: number = Date.now()): { due: string[]; next: number | undefined } {
+    const due: string[] = [];
+    let next: number | undefined;
+    for (const r of this.reserved.values()) {
+      if (r.expiresAt <= now) due.push(r.userId);
+      else if (next === undefined || r.expiresAt < next) next = r.expiresAt;
+    }
+    return { due, next };
+  }
+
+  /** The held names, oldest first, with at most `maxIds` recent message ids each (a cluster snapshot). */
+  heldList(maxIds: number, now: number = Date.now()): HeldName[] {
+    return [...this.reserved.values()].map((r) => ({
+      userId: r.userId,
+      username: r.username,
+      resumeHash: r.continuity.resumeHash,
+      sent: r.continuity.sent.list(maxIds),
+      msLeft: Math.max(0, r.expiresAt - now),
+    }));
+  }
+
+  /** Replaces the held names by a cluster sequencer's (released by it, not here). */
+  restoreHeld(held: readonly HeldName[]): void {
+    for (const reservation of [...this.reserved.values()]) this.release(reservation);
+    for (const h of held) {
+      const continuity = { resumeHash: h.resumeHash, sent: RecentIds.from(h.sent) };
+      this.hold(h.userId, h.username, nameKeys(h.username), continuity, h.msLeft, false);
+    }
+  }
+
+  /** A member's resume hash and recent message ids (at most `maxIds`), or undefined. */
+  continuityOf(userId: string, maxIds: number): { resumeHash: Buffer; sent: string[] } | undefined {
+    const c = this.members.get(userId)?.continuity;
+    return c && { resumeHash: c.resumeHash, sent: c.sent.list(maxIds) };
+  }
+
+  /** Sets a member's resume hash and recent message ids (a cluster replica catching up). */
+  setContinuity(userId: string, resumeHash: Buffer, sent: readonly string[]): void {
+    const member = this.members.get(userId);
+    if (!member) return;
+    const known = member.continuity?.sent.list() ?? [];
+    // What this replica saw and the snapshot did not carry (older ids) stays.
+    member.continuity = {
+      resumeHash,
+      sent: RecentIds.from([...known.filter((id) => !sent.includes(id)), ...sent]),
+    };
+  }
+
+  /** Whether the member sent a message with this id lately (without answering it). */
+  hasSent(userId: string, mid: string): boolean {
+    return this.members.get(userId)?.continuity?.sent.has(mid) ?? false;
+  }
+
+  /** Remembers a message id the member sent (a cluster replica applying its sequencer's message). */
+  rememberSent(userId: string, mid: string): void {
+    this.members.get(userId)?.continuity?.sent.add(mid);
+  }
+
   private release(reservation: Reservation): void {
     clearTimeout(reservation.timer);
-    this.reserved.delete(reservation);
+    if (this.reserved.get(reservation.userId) === reservation) this.reserved.delete(reservation.userId);
   }
 
   /**
@@ -396,7 +553,7 @@ export class Room {
   dispose(): void {
     this.presence.dispose();
     this.history.detach();
-    for (const reservation of [...this.reserved]) this.release(reservation);
+    for (const reservation of [...this.reserved.values()]) this.release(reservation);
   }
 
   /** Wipes the history for everyone. */
@@ -455,13 +612,14 @@ export class Room {
     );
   }
 
-  /** True when another member's name would be mistaken for one with these keys. */
-  private nameInUse(keys: readonly string[], exceptUserId?: string): boolean {
+  /** True when another member's name (or a held name) would be mistaken for one with these keys. */
+  private nameInUse(keys: readonly string[], exceptUserId?: string, exceptHeld?: Reservation): boolean {
     for (const member of this.members.values()) {
       if (member.peer.userId === exceptUserId) continue;
       if (member.keys.some((key) => keys.includes(key))) return true;
     }
-    for (const reservation of this.reserved) {
+    for (const reservation of this.reserved.values()) {
+      if (reservation === exceptHeld) continue;
       if (reservation.keys.some((key) => keys.includes(key))) return true;
     }
     return false;
