@@ -192,8 +192,8 @@ test('REPL: a lost connection keeps the half-typed line, shows lines typed meanw
     const text = await reader.waitForMessage('alice', 10_000);
     assert.equal(text, 'typed while away');
     await alice.waitForText('alice: typed while away');
-    // The line being typed is still there, and still ours to send.
-    assert.ok(alice.screen.cursorLine().endsWith('half typed'), alice.screen.text());
+    // The line being typed is still there (redrawn below what was printed), and still ours to send.
+    await alice.waitForScreen((s) => s.cursorLine().endsWith('half typed'), 'the half-typed line kept');
     alice.write('\r');
     await reader.waitFor(
       (evs) => evs.some((e) => e.type === 'message' && e.text === 'half typed'),
@@ -241,7 +241,8 @@ test('a daemon killed and restarted on its port: the REPL and a --json --follow 
     assert.equal(await fingerprintAt(port), before, 'the same room fingerprint after the restart');
     await alice.waitForText('-- reconnected', 30_000);
     await reader.waitFor((evs) => evs.some((e) => e.type === 'reconnected'), 'the reader back', 30_000);
-    assert.ok(alice.screen.cursorLine().endsWith('half typed'), alice.screen.text());
+    // The prompt comes back with the line as it was (redrawn below what the rejoin printed).
+    await alice.waitForScreen((s) => s.cursorLine().endsWith('half typed'), 'the half-typed line kept');
     alice.write('\r');
     assert.equal(await reader.waitForMessage('alice', 15_000), 'half typed');
     assert.equal(alice.exitCode(), undefined, 'the REPL is still running');
