@@ -199,13 +199,7 @@ export async function runWorkersPrimary(options: WorkersOptions): Promise<void> 
     stopping = true;
     exitCode = code;
     logger.info(`${reason}: stopping ${workers.size} worker(s)`);
-    for (const w of workers.values()) {
-      try {
-        w.send({ t: 'stop', signal: reason } satisfies ToWorker);
-      } catch {
-        // its channel is already closed: it is on its way out
-      }
-    }
+    for (const w of workers.values()) sendToWorker(w, { t: 'stop', signal: reason } satisfies ToWorker);
     killTimer = setTimeout(() => {
       for (const w of workers.values()) w.process.kill('SIGKILL');
     }, STOP_GRACE_MS);
@@ -239,13 +233,28 @@ export async function runWorkersPrimary(options: WorkersOptions): Promise<void> 
     }, RESTART_DELAY_MS);
   }
 
+  /**
+   * Sends on a worker's IPC channel. A worker that is exiting (a start-up failure) may have a
+   * channel that is closing: the send then fails later, asynchronously (EPIPE), which Node
+   * would raise as an 'error' on the worker and crash the primary. With a callback the error
+   * comes here instead; the worker's 'exit' handles the rest.
+   */
+  function sendToWorker(worker: Worker, message: unknown): void {
+    if (!worker.isConnected()) return;
+    try {
+      worker.send(message as object, undefined, () => {});
+    } catch {
+      // its channel is already closed: it is on its way out
+    }
+  }
+
   cluster.setupPrimary({ serialization: 'advanced' });
   const fork = (slot: number): void => {
     const worker = cluster.fork({ [WORKER_ENV]: String(slot) });
     const pid = worker.process.pid;
     workers.set(slot, worker);
     worker.on('message', (m: FromWorker) => {
-      if (m?.t === 'ready') worker.send(config);
+      if (m?.t === 'ready') sendToWorker(worker, config);
       if (m?.t !== 'listening') return;
       logger.info(`worker ${slot} (pid ${pid}) listening`);
       listening.add(slot);
