@@ -5,7 +5,8 @@
  * daemon; a lost member's name is held cluster-wide for the grace (no stranger takes it on
  * any daemon, then it is free); an old connection a daemon still holds is closed `replaced`
  * when its member resumes on another daemon; a held name survives the sequencer's death and
- * is released by the next one.
+ * is released by the next one; under `serve --workers 2` a member whose worker is killed keeps
+ * its name until it comes back through a worker.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,8 +17,9 @@ import { tcpClient } from '../../lib/transport/tcp.js';
 import { member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import type { DaemonProcess } from '../helpers/processes.js';
+import { type DaemonProcess, startDaemonProcess } from '../helpers/processes.js';
 import { type RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
+import { connectionsByPid } from '../helpers/sockets.js';
 
 const PW = 'correct horse battery staple';
 const FAST = { initialDelayMs: 100, maxDelayMs: 300, maxAttempts: 0 };
@@ -286,4 +288,45 @@ test('a held name outlives the sequencer: the next one keeps it for the rest of 
   await waitFor(() => Date.now() - lostAt > GRACE_MS + 500, 'the grace to pass', GRACE_MS + 5000);
   assert.equal(await joinAnswer(stranger, { type: 'join', username: 'alice' }), 'init');
   await bob.session.close();
+});
+
+test('serve --workers 2: a worker killed under a member, its name is held until it comes back through a worker', async (t) => {
+  if (process.platform !== 'linux') return t.skip('reads /proc');
+  if (skipWithoutNats(t)) return;
+  const d = await startDaemonProcess([
+    '--workers',
+    '2',
+    '--cluster-heartbeat',
+    '0.2',
+    '--resume-grace',
+    '10',
+    '--room',
+    `chat=${PW}`,
+  ]);
+  const proxy = await FaultProxy.start(d.port);
+  t.after(async () => {
+    await proxy.stop();
+    await d.stop('SIGKILL');
+  });
+  const alice = await viaProxy(proxy, 'alice', FAST);
+  t.after(() => alice.session.close());
+  const pids = [...d.stderr().matchAll(/worker \d+ \(pid (\d+)\) listening/g)].map((m) => Number(m[1]));
+  assert.equal(pids.length, 2, d.stderr());
+  const spread = connectionsByPid(d.port, pids);
+  const victim = pids.find((pid) => (spread.get(pid) ?? []).length > 0);
+  assert.ok(victim !== undefined, 'the worker serving alice');
+  // Alice cannot come back yet; her worker dies and the other one notices.
+  proxy.refuse(true);
+  process.kill(victim, 'SIGKILL');
+  await alice.log.waitFor((e) => e.type === 'disconnected', 'disconnected');
+  await waitFor(() => /went silent/.test(d.stderr()), `the other worker notices:\n${d.stderr()}`, 10_000);
+  const stranger = await rawAuthenticated(d.port, 'chat', PW);
+  try {
+    assert.equal(await joinAnswer(stranger, { type: 'join', username: 'alice' }), 'name_taken');
+  } finally {
+    stranger.destroy();
+  }
+  proxy.refuse(false);
+  await alice.log.waitFor((e) => e.type === 'reconnected', 'reconnected through a worker', 15_000);
+  assert.equal(alice.session.me.username, 'alice');
 });
