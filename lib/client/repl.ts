@@ -80,9 +80,26 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     screen,
     color,
     daemon,
-    quit: () => void finish({ kind: 'quit' }),
+    quit: () => quitAsked(),
     roomControl: (): RoomControl => rooms,
   });
+  /**
+   * /quit while lines typed meanwhile wait for a lost connection would drop them silently:
+   * the first /quit says so, and a /quit right after it (no other line between) leaves.
+   */
+  let quitWarned = false;
+  const quitAsked = (): void => {
+    const unsent = rooms.all.reduce((n, r) => n + (r.session.isConnected ? 0 : r.session.unechoedCount), 0);
+    if (unsent > 0 && !quitWarned) {
+      quitWarned = true;
+      const lines = unsent === 1 ? '1 line is' : `${unsent} lines are`;
+      dispatcher.info(
+        `${lines} not sent yet (waiting for the connection): /quit again to leave without ${unsent === 1 ? 'it' : 'them'}`,
+      );
+      return;
+    }
+    void finish({ kind: 'quit' });
+  };
   const secret = new SecretPrompt(screen, () => screen.setPrompt(rooms.promptText()));
   const rooms: ReplRooms = new ReplRooms({
     screen,
@@ -98,7 +115,11 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   const modes = new TerminalModes(input, output);
 
   screen.rl.on('line', (raw: string) => {
-    if (!done) dispatcher.submit(rooms.current, raw);
+    if (done) return;
+    const warned = quitWarned;
+    dispatcher.submit(rooms.current, raw);
+    // Only the /quit right after the warning leaves without the pending lines.
+    if (warned) quitWarned = false;
   });
 
   let lastCtrlC = 0;

@@ -173,7 +173,7 @@ test('10,000 piped lines through 5 cut links: complete, in order, exactly once a
   }
 });
 
-test('REPL: a lost connection keeps the half-typed line, shows lines typed meanwhile as pending and sends them after rejoining', async () => {
+test('REPL: a lost connection keeps the half-typed line, shows lines typed meanwhile as pending and sends them after rejoining; /quit with lines pending asks again', async () => {
   const daemon = await startDaemonProcess(['--password', PW]);
   const proxy = await FaultProxy.start(daemon.port);
   const reader = await startJsonReader(daemon.port, 'watcher', PW);
@@ -185,6 +185,10 @@ test('REPL: a lost connection keeps the half-typed line, shows lines typed meanw
     await alice.waitForText('reconnecting in', 10_000);
     alice.write('typed while away\r');
     await alice.waitForText('pending (sent when reconnected): typed while away');
+    // Quitting now would lose that line: the REPL says so and stays.
+    alice.write('/quit\r');
+    await alice.waitForText('1 line is not sent yet');
+    assert.equal(alice.exitCode(), undefined, 'the REPL is still running after one /quit');
     alice.write('half typed');
     await alice.waitForScreen((s) => s.cursorLine().endsWith('half typed'), 'the half-typed line');
     proxy.refuse(false);
@@ -200,6 +204,18 @@ test('REPL: a lost connection keeps the half-typed line, shows lines typed meanw
       'the half-typed line, sent',
     );
     assert.equal(alice.exitCode(), undefined, 'the REPL is still running');
+    // Lost again with a line pending: a second /quit leaves without it.
+    proxy.refuse(true);
+    proxy.cut();
+    await alice.waitForText('reconnecting in', 10_000);
+    alice.write('never sent\r');
+    await alice.waitForText('pending (sent when reconnected): never sent');
+    alice.write('/clear\r');
+    await alice.waitForScreen((s) => !s.text().includes('1 line is not sent yet'), 'a clear screen');
+    alice.write('/quit\r');
+    await alice.waitForText('1 line is not sent yet');
+    alice.write('/quit\r');
+    assert.equal(await alice.exited, 0);
   } finally {
     alice.kill();
     await reader.stop();
