@@ -223,17 +223,10 @@ export class Room {
       throw new ProtocolError('busy');
     }
     if (this.nameInUse(keys, replacedId, resumed?.reservation)) throw new ProtocolError('name_taken');
-    let resumedId: string | undefined;
-    if (resumed?.replaced) {
-      const old = resumed.replaced;
-      resumedId = old.peer.userId;
-      this.members.delete(old.peer.userId);
-      this.announce({ type: 'user_left', user_id: old.peer.userId, username: old.username });
-      old.peer.close('replaced');
-    } else if (resumed?.reservation) {
-      resumedId = resumed.reservation.userId;
-      this.release(resumed.reservation);
-    }
+    // The old connection leaves (and is closed), or the held name is released.
+    const resumedId = replacedId ?? resumed?.reservation?.userId;
+    if (resumedId !== undefined) this.takeOver(resumedId);
+    resumed?.replaced?.peer.close('replaced');
     const you = this.admit(peer, username, card, keys, {
       resumable: options.resumable ?? false,
       ...(resumed ? { sent: resumed.continuity.sent } : {}),
@@ -243,9 +236,9 @@ export class Room {
   }
 
   /**
-   * A cluster replica applying a takeover its sequencer decided: the member `userId` (its
-   * old connection) leaves without being closed here, or its held name is released. Returns
-   * what carries over to its new connection.
+   * A takeover of the name of `userId`: that member (its old connection) leaves without being
+   * closed here, or its held name is released. Returns what carries over to its new
+   * connection. Used by `joinAs` and by a cluster replica applying its sequencer's decision.
    */
   takeOver(userId: string): Continuity | undefined {
     const member = this.members.get(userId);
@@ -278,15 +271,9 @@ export class Room {
     const since = this.announce({ type: 'user_joined', ...you });
     const member: RoomMember =
       card === undefined ? { peer, username, keys, since } : { peer, username, keys, card, since };
-    let secret: string | undefined;
-    if (resume.issued) {
-      secret = resume.issued.secret;
-      member.continuity = { resumeHash: resume.issued.hash, sent: resume.sent ?? new RecentIds() };
-    } else if (resume.resumable) {
-      const issued = issueResumeSecret();
-      secret = issued.secret;
-      member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
-    }
+    const issued = resume.issued ?? (resume.resumable ? issueResumeSecret() : undefined);
+    const secret = issued?.secret;
+    if (issued) member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
     this.members.set(peer.userId, member);
     const init: ServerFrame = {
       type: 'init',
