@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsProblem } from '../helpers/nats.js';
 import { builtCli } from '../helpers/paths.js';
-import { freePort } from '../helpers/processes.js';
+import { freePort, NO_PACING_FLAGS } from '../helpers/processes.js';
 import { connectionsByPid } from '../helpers/sockets.js';
 import {
   type AddRow,
@@ -33,18 +33,8 @@ const RUNS = 3;
 /** What bench-daemon.ts's benchLimits lift, as `serve` flags: the clients all come from 127.0.0.1. */
 const LIMIT_FLAGS = [
   ...['--max-clients', '4096', '--max-per-address', '4096', '--max-members', '1024', '--max-pending', '512'],
-  ...[
-    '--rate',
-    '0',
-    '--rate-bytes',
-    '0',
-    '--room-rate-bytes',
-    '0',
-    '--handshake-rate',
-    '0',
-    '--join-rate',
-    '0',
-  ],
+  ...NO_PACING_FLAGS,
+  ...['--handshake-rate', '0', '--join-rate', '0'],
 ];
 
 interface ServeTree {

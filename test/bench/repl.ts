@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type IPty, spawn } from 'node-pty';
 import { builtCli } from '../helpers/paths.js';
-import { type DaemonProcess, spawnCli, startDaemonProcess } from '../helpers/processes.js';
+import { type DaemonProcess, NO_PACING_FLAGS, spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { median, percentile, round, sleep } from './common.js';
 
 type AddRow = (name: string, value: number, unit: string, target?: string) => void;
@@ -30,12 +30,7 @@ function daemonArgs(): string[] {
   return [
     '--password',
     PASSWORD,
-    '--rate',
-    '0',
-    '--rate-bytes',
-    '0',
-    '--room-rate-bytes',
-    '0',
+    ...NO_PACING_FLAGS,
     '--max-queue',
     String(256 * 1024 * 1024),
     '--room-burst-bytes',

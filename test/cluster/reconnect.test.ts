@@ -52,6 +52,21 @@ async function viaProxy(proxy: FaultProxy, name: string, reconnect: typeof FAST 
   return { session, log };
 }
 
+/**
+ * alice joins through `proxy` (no reconnect), bob joins on `d` and sees her; the link is cut
+ * and bob sees her leave. Returns bob and when that was (her name's grace starts then).
+ */
+async function aliceLost(proxy: FaultProxy, d: DaemonProcess) {
+  const alice = await viaProxy(proxy, 'alice', false);
+  const bob = await member(d, 'chat', PW, 'bob');
+  await waitFor(() => bob.session.memberList().length === 2, 'bob sees alice');
+  const ended = new Promise<SessionError | undefined>((resolve) => alice.session.once('close', resolve));
+  proxy.cut();
+  await ended;
+  await bob.log.waitFor(isLeave('alice'), 'alice leaves');
+  return { bob, lostAt: Date.now() };
+}
+
 /** The bodies of the room's history as a newcomer on `d` reads them (duplicates included). */
 async function historyOn(d: DaemonProcess, name: string): Promise<string[]> {
   const raw = await rawAuthenticated(d.port, 'chat', PW);
@@ -186,14 +201,7 @@ test("a lost member's name is held on every daemon of the cluster for the grace,
     await proxy.stop();
     await cluster.stop();
   });
-  const alice = await viaProxy(proxy, 'alice', false);
-  const bob = await member(a, 'chat', PW, 'bob');
-  await waitFor(() => bob.session.memberList().length === 2, 'bob sees alice');
-  const ended = new Promise<SessionError | undefined>((resolve) => alice.session.once('close', resolve));
-  proxy.cut();
-  await ended;
-  await bob.log.waitFor(isLeave('alice'), 'alice leaves');
-  const lostAt = Date.now();
+  const { bob, lostAt } = await aliceLost(proxy, a);
   for (const [i, stranger] of strangers.entries()) {
     for (const attempt of [
       { type: 'join', username: 'alice' },
@@ -272,14 +280,7 @@ test('a held name outlives the sequencer: the next one keeps it for the rest of 
     await proxy.stop();
     await cluster.stop();
   });
-  const alice = await viaProxy(proxy, 'alice', false);
-  const bob = await member(b, 'chat', PW, 'bob');
-  await waitFor(() => bob.session.memberList().length === 2, 'bob sees alice');
-  const ended = new Promise<SessionError | undefined>((resolve) => alice.session.once('close', resolve));
-  proxy.cut();
-  await ended;
-  await bob.log.waitFor(isLeave('alice'), 'alice leaves');
-  const lostAt = Date.now();
+  const { bob, lostAt } = await aliceLost(proxy, b);
   // A sequenced the hold; A dies, B takes over with its replica's hold and expiry.
   await a.stop('SIGKILL');
   await waitFor(() => /this daemon now sequences the rooms/.test(b.stderr()), 'B takes over', 5_000);

@@ -14,7 +14,13 @@ import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { ExitCode } from '../../lib/exit-codes.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { type Captured, freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js';
+import {
+  type Captured,
+  freePort,
+  NO_PACING_FLAGS,
+  spawnCli,
+  startDaemonProcess,
+} from '../helpers/processes.js';
 import { startJsonReader, startPtyClient } from '../helpers/pty.js';
 import { rawAuthenticated, waitFor } from '../helpers/raw-client.js';
 
@@ -68,12 +74,7 @@ test('10,000 piped lines through 5 cut links: complete, in order, exactly once a
   const daemon = await startDaemonProcess([
     '--password',
     PW,
-    '--rate',
-    '0',
-    '--rate-bytes',
-    '0',
-    '--room-rate-bytes',
-    '0',
+    ...NO_PACING_FLAGS,
     '--history',
     '20000',
     '--history-bytes',

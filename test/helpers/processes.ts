@@ -7,6 +7,16 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { builtCli } from './paths.js';
 
+/** `serve` flags that turn off the per-member and per-room pacing (floods in tests and benches). */
+export const NO_PACING_FLAGS: readonly string[] = [
+  '--rate',
+  '0',
+  '--rate-bytes',
+  '0',
+  '--room-rate-bytes',
+  '0',
+];
+
 /**
  * Asks the system for a free loopback TCP port (bound with port 0, then released). Nothing
  * listens there afterwards, so it also serves "connection refused" cases; another process
