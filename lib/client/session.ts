@@ -787,15 +787,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       secrets.password,
       false,
     );
-    if (this.closed) {
-      wipe(result.c2s, result.s2c, result.roomKey);
-      queue.conn.stream.destroy();
-      return;
-    }
     const fingerprint = roomFingerprint(result.roomKey);
-    if (result.mode !== 'v2' || fingerprint !== this.fingerprint) {
+    if (this.closed || result.mode !== 'v2' || fingerprint !== this.fingerprint) {
+      // Not taken: closed meanwhile, or another room.
       wipe(result.c2s, result.s2c, result.roomKey);
       queue.conn.stream.destroy();
+      if (this.closed) return;
       const message =
         `the room fingerprint changed from ${this.fingerprint} to ${fingerprint}: the daemon came back ` +
         'with another room configuration (or it is not the same daemon). Not rejoining; verify the new ' +
