@@ -43,6 +43,19 @@ async function makeStaleSocket(path: string): Promise<void> {
   assert.ok(lstatSync(path).isSocket(), 'test setup: stale socket exists');
 }
 
+/**
+ * Connects to `path`, reads until the daemon ends its side, then ends ours. The client is
+ * half-open (allowHalfOpen): since Node 24 a finished `for await` loop no longer destroys the
+ * socket, so without end() both ends would stay open and keep the test process alive.
+ */
+async function readAll(path: string): Promise<string> {
+  const conn = await unixClient({ path }).connect();
+  const chunks: Buffer[] = [];
+  for await (const chunk of conn.stream) chunks.push(chunk as Buffer);
+  conn.stream.end();
+  return Buffer.concat(chunks).toString();
+}
+
 transportContract({
   name: 'unix socket',
   skip: posix ? undefined : 'socket files are POSIX; the named-pipe mapping is untested',
@@ -91,10 +104,7 @@ describe('unix socket file handling', { skip: posix ? false : 'POSIX only' }, ()
           message: `another daemon is listening on ${path}`,
         },
       );
-      const conn = await unixClient({ path }).connect();
-      const chunks: Buffer[] = [];
-      for await (const chunk of conn.stream) chunks.push(chunk as Buffer);
-      assert.equal(Buffer.concat(chunks).toString(), 'first daemon');
+      assert.equal(await readAll(path), 'first daemon');
     } finally {
       await first.close();
     }
@@ -110,10 +120,7 @@ describe('unix socket file handling', { skip: posix ? false : 'POSIX only' }, ()
     });
     try {
       assert.notEqual(lstatSync(path).ino, staleInode);
-      const conn = await unixClient({ path }).connect();
-      const chunks: Buffer[] = [];
-      for await (const chunk of conn.stream) chunks.push(chunk as Buffer);
-      assert.equal(Buffer.concat(chunks).toString(), 'new daemon');
+      assert.equal(await readAll(path), 'new daemon');
     } finally {
       await listener.close();
     }
@@ -168,10 +175,7 @@ describe('unix socket file handling', { skip: posix ? false : 'POSIX only' }, ()
     try {
       await mine.close();
       assert.ok(lstatSync(path).isSocket());
-      const conn = await unixClient({ path }).connect();
-      const chunks: Buffer[] = [];
-      for await (const chunk of conn.stream) chunks.push(chunk as Buffer);
-      assert.equal(Buffer.concat(chunks).toString(), 'still here');
+      assert.equal(await readAll(path), 'still here');
     } finally {
       await theirs.close();
     }
@@ -197,10 +201,7 @@ describe('unix socket file handling', { skip: posix ? false : 'POSIX only' }, ()
     });
     try {
       assert.equal(lstatSync(path).mode & 0o777, 0o600);
-      const conn = await unixClient({ path }).connect();
-      const chunks: Buffer[] = [];
-      for await (const chunk of conn.stream) chunks.push(chunk as Buffer);
-      assert.equal(Buffer.concat(chunks).toString(), 'near the limit');
+      assert.equal(await readAll(path), 'near the limit');
     } finally {
       await listener.close();
     }
