@@ -1,6 +1,8 @@
 /**
  * The NDJSON event format of `--json`: one JSON object per line, for bots. The field names
- * are a stable interface; add fields, never rename or remove them.
+ * are a stable interface; add fields, never rename or remove them. Every object starts with
+ * `"v":1`, the schema version (raised only if a field is renamed, removed or changes meaning),
+ * then `"room"` when the client is in several rooms, then the fields below.
  *
  *   {"type":"message","id":string,"time":ISO,"user":string,"user_id":string,
  *    "kind":"text"|"me","text":string,"mine":bool,"history":bool,
@@ -15,6 +17,8 @@
  *   {"type":"disconnected","time":ISO,"reason":string,"pending":number}
  *   {"type":"reconnecting","time":ISO,"attempt":number,"delay_ms":number,"reason"?:string}
  *   {"type":"reconnected","time":ISO,"attempt":number,"missed":number,"pending":number}
+ *   {"type":"shutdown","time":ISO}
+ *   {"type":"info","time":ISO,"text":string}   (the output of a command such as /who)
  *
  * After `reconnected` come the `missed` messages of the room's history this client had not
  * seen (`history: true`), then live events again. `disconnected` and `reconnecting` mean the
@@ -47,17 +51,35 @@ function stringify(o: object): string {
   );
 }
 
+/** The schema version every JSON line carries first. */
+export const JSON_SCHEMA_VERSION = 1;
+
+/** The fields of one JSON object, `type` first. */
+export interface JsonFields {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** One JSON line (no trailing newline): the schema version, the room if given, the fields. */
+export function jsonLine(fields: JsonFields, room?: string): string {
+  return stringify({ v: JSON_SCHEMA_VERSION, ...(room !== undefined ? { room } : {}), ...fields });
+}
+
 function isoTime(at: number): string | null {
   if (!Number.isFinite(at) || Math.abs(at) > 8.64e15) return null;
   return new Date(at).toISOString();
 }
 
-/** One event as a single JSON line (no trailing newline). */
-export function eventToJson(ev: ChatEvent): string {
+/** One event as a single JSON line (no trailing newline); `room` with several rooms. */
+export function eventToJson(ev: ChatEvent, room?: string): string {
+  return jsonLine(eventFields(ev), room);
+}
+
+function eventFields(ev: ChatEvent): JsonFields {
   const time = isoTime(ev.at);
   switch (ev.type) {
     case 'message': {
-      const o: Record<string, string | boolean | null> = {
+      const o: JsonFields = {
         type: 'message',
         id: ev.id,
         time,
@@ -72,10 +94,10 @@ export function eventToJson(ev: ChatEvent): string {
       if (ev.forgedFrom !== undefined) o['claimed_from'] = ev.forgedFrom;
       if (ev.signature !== undefined) o['signature'] = ev.signature;
       if (ev.verified) o['verified'] = true;
-      return stringify(o);
+      return o;
     }
     case 'private': {
-      const o: Record<string, string | boolean | null> = {
+      const o: JsonFields = {
         type: 'private',
         time,
         from: ev.from,
@@ -86,36 +108,36 @@ export function eventToJson(ev: ChatEvent): string {
         mine: ev.mine,
       };
       if (ev.undecryptable) o['undecryptable'] = true;
-      return stringify(o);
+      return o;
     }
     case 'join':
     case 'leave':
-      return stringify({ type: ev.type, time, user: ev.username, user_id: ev.userId });
+      return { type: ev.type, time, user: ev.username, user_id: ev.userId };
     case 'rename':
-      return stringify({ type: 'rename', time, old: ev.old, new: ev.new, user_id: ev.userId });
+      return { type: 'rename', time, old: ev.old, new: ev.new, user_id: ev.userId };
     case 'cleared':
-      return stringify({ type: 'cleared', time, by: ev.by });
+      return { type: 'cleared', time, by: ev.by };
     case 'error':
-      return stringify({ type: 'error', time, code: ev.code, message: ev.message });
+      return { type: 'error', time, code: ev.code, message: ev.message };
     case 'shutdown':
-      return stringify({ type: 'shutdown', time });
+      return { type: 'shutdown', time };
     case 'disconnected':
-      return stringify({ type: 'disconnected', time, reason: ev.reason, pending: ev.pending });
+      return { type: 'disconnected', time, reason: ev.reason, pending: ev.pending };
     case 'reconnecting':
-      return stringify({
+      return {
         type: 'reconnecting',
         time,
         attempt: ev.attempt,
         delay_ms: ev.delayMs,
         ...(ev.reason !== undefined ? { reason: ev.reason } : {}),
-      });
+      };
     case 'reconnected':
-      return stringify({
+      return {
         type: 'reconnected',
         time,
         attempt: ev.attempt,
         missed: ev.missed,
         pending: ev.pending,
-      });
+      };
   }
 }

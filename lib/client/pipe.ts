@@ -21,7 +21,7 @@ import {
 } from './commands.js';
 import type { ChatEvent } from './events.js';
 import { IgnoreList } from './ignore-list.js';
-import { eventToJson } from './json-events.js';
+import { eventToJson, jsonLine } from './json-events.js';
 import { MessageTooLongError } from './message-size.js';
 import { PipeProgress } from './pipe-progress.js';
 import { renderPlain } from './render.js';
@@ -59,12 +59,11 @@ function eventWriter(
   room: string | undefined,
 ): (ev: ChatEvent) => void {
   // With several rooms each line says which room it is from: a `[room] ` prefix, or a "room"
-  // field first in the JSON object.
+  // field in the JSON object (right after the schema version).
   const prefix = room === undefined ? '' : `[${sanitizeName(room)}] `;
-  const field = room === undefined ? '' : `"room":${JSON.stringify(room)},`;
   return (ev) => {
     if (isIgnored(view, ev)) return;
-    if (options.json) options.output.write(`{${field}${eventToJson(ev).slice(1)}\n`);
+    if (options.json) options.output.write(`${eventToJson(ev, room)}\n`);
     else if (isConnectionEvent(ev)) options.errors.write(`${prefix}${renderPlain(ev)}\n`);
     else options.output.write(`${prefix}${renderPlain(ev)}\n`);
   };
@@ -159,10 +158,8 @@ export async function runPipe(rooms: readonly PipeRoom[], options: PipeOptions):
     interactive: false,
     info: (text) => {
       if (options.json) {
-        const room = several ? { room: s.session.room } : {};
-        options.output.write(
-          `${JSON.stringify({ ...room, type: 'info', time: new Date().toISOString(), text })}\n`,
-        );
+        const fields = { type: 'info', time: new Date().toISOString(), text };
+        options.output.write(`${jsonLine(fields, several ? s.session.room : undefined)}\n`);
       } else options.output.write(`${sanitizeBody(text)}\n`);
     },
     error: (text) => localLine('command', text),

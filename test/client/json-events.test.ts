@@ -5,14 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { eventToJson } from '../../lib/client/json-events.js';
+import { eventToJson, JSON_SCHEMA_VERSION, jsonLine } from '../../lib/client/json-events.js';
 
 const AT = Date.UTC(2024, 4, 1, 12, 34, 56, 789);
 const TIME = '2024-05-01T12:34:56.789Z';
 
+/** Parses an event's line; checks it is one line starting with the schema version. */
 function roundTrip(ev: ChatEvent): Record<string, unknown> {
   const line = eventToJson(ev);
   assert.ok(!line.includes('\n'), 'one line');
+  assert.ok(line.startsWith('{"v":1,"type":'), line);
   const parsed: unknown = JSON.parse(line);
   assert.equal(typeof parsed, 'object');
   return parsed as Record<string, unknown>;
@@ -34,6 +36,7 @@ const base = {
 describe('eventToJson', () => {
   it('reconnecting, with the reason of the failed attempt when there was one', () => {
     assert.deepEqual(roundTrip({ type: 'reconnecting', at: AT, attempt: 1, delayMs: 500 }), {
+      v: 1,
       type: 'reconnecting',
       time: TIME,
       attempt: 1,
@@ -41,12 +44,13 @@ describe('eventToJson', () => {
     });
     assert.deepEqual(
       roundTrip({ type: 'reconnecting', at: AT, attempt: 2, delayMs: 900, reason: 'connection refused' }),
-      { type: 'reconnecting', time: TIME, attempt: 2, delay_ms: 900, reason: 'connection refused' },
+      { v: 1, type: 'reconnecting', time: TIME, attempt: 2, delay_ms: 900, reason: 'connection refused' },
     );
   });
 
   it('message', () => {
     assert.deepEqual(roundTrip(base), {
+      v: 1,
       type: 'message',
       id: 'm7',
       time: TIME,
@@ -71,18 +75,21 @@ describe('eventToJson', () => {
 
   it('join, leave, rename, cleared, error', () => {
     assert.deepEqual(roundTrip({ type: 'join', at: AT, userId: 'u2', username: 'bob' }), {
+      v: 1,
       type: 'join',
       time: TIME,
       user: 'bob',
       user_id: 'u2',
     });
     assert.deepEqual(roundTrip({ type: 'leave', at: AT, userId: 'u2', username: 'bob' }), {
+      v: 1,
       type: 'leave',
       time: TIME,
       user: 'bob',
       user_id: 'u2',
     });
     assert.deepEqual(roundTrip({ type: 'rename', at: AT, userId: 'u2', old: 'bob', new: 'rob' }), {
+      v: 1,
       type: 'rename',
       time: TIME,
       old: 'bob',
@@ -90,11 +97,13 @@ describe('eventToJson', () => {
       user_id: 'u2',
     });
     assert.deepEqual(roundTrip({ type: 'cleared', at: AT, by: 'alice' }), {
+      v: 1,
       type: 'cleared',
       time: TIME,
       by: 'alice',
     });
     assert.deepEqual(roundTrip({ type: 'error', at: AT, code: 'rate_limited', message: 'slow' }), {
+      v: 1,
       type: 'error',
       time: TIME,
       code: 'rate_limited',
@@ -105,7 +114,47 @@ describe('eventToJson', () => {
   it('keeps field order stable', () => {
     assert.equal(
       eventToJson(base),
-      `{"type":"message","id":"m7","time":"${TIME}","user":"alice","user_id":"u1","kind":"text","text":"hello","mine":false,"history":true}`,
+      `{"v":1,"type":"message","id":"m7","time":"${TIME}","user":"alice","user_id":"u1","kind":"text","text":"hello","mine":false,"history":true}`,
+    );
+  });
+
+  it('every kind of event carries the schema version first, then the room when given', () => {
+    // A Record over every ChatEvent type: a new kind of event fails to compile until it is here.
+    const samples: { [K in ChatEvent['type']]: Extract<ChatEvent, { type: K }> } = {
+      message: base,
+      private: {
+        type: 'private',
+        at: AT,
+        fromUserId: 'u2',
+        from: 'bob',
+        toUserId: 'u1',
+        to: 'alice',
+        body: 'psst',
+        mine: false,
+        undecryptable: false,
+      },
+      join: { type: 'join', at: AT, userId: 'u2', username: 'bob' },
+      leave: { type: 'leave', at: AT, userId: 'u2', username: 'bob' },
+      rename: { type: 'rename', at: AT, userId: 'u2', old: 'bob', new: 'rob' },
+      cleared: { type: 'cleared', at: AT, by: 'alice' },
+      error: { type: 'error', at: AT, code: 'command', message: 'no' },
+      shutdown: { type: 'shutdown', at: AT },
+      disconnected: { type: 'disconnected', at: AT, reason: 'reset', pending: 2 },
+      reconnecting: { type: 'reconnecting', at: AT, attempt: 1, delayMs: 500 },
+      reconnected: { type: 'reconnected', at: AT, attempt: 1, missed: 0, pending: 0 },
+    };
+    assert.equal(JSON_SCHEMA_VERSION, 1);
+    for (const ev of Object.values(samples)) {
+      const line = eventToJson(ev);
+      assert.ok(line.startsWith(`{"v":1,"type":"${ev.type}"`), line);
+      const inRoom = eventToJson(ev, 'ops');
+      assert.ok(inRoom.startsWith(`{"v":1,"room":"ops","type":"${ev.type}"`), inRoom);
+      assert.deepEqual(JSON.parse(inRoom), { ...JSON.parse(line), room: 'ops' });
+    }
+    // The lines that are not chat events (the output of /who and the like) too.
+    assert.equal(
+      jsonLine({ type: 'info', time: TIME, text: 'x' }),
+      `{"v":1,"type":"info","time":"${TIME}","text":"x"}`,
     );
   });
 
