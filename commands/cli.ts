@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import yargs, { type Argv } from 'yargs';
-import { ExitCode } from '../lib/exit-codes.js';
+import { EXIT_CODE_SUMMARY, ExitCode } from '../lib/exit-codes.js';
 import { helpWidth } from './help-width.js';
 import { commandModules } from './registry.js';
 import { UsageError } from './usage-error.js';
@@ -28,9 +28,7 @@ export function buildCli(argv: string[], width: number): Argv {
     .demandCommand(1, 'name a command: serve, connect or room-entry')
     .recommendCommands()
     .wrap(width)
-    .epilogue(
-      'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost, 7 a line not sent (too long).',
-    )
+    .epilogue(`Exit codes: ${EXIT_CODE_SUMMARY.map(([code, what]) => `${code} ${what}`).join(', ')}.`)
     .fail((msg, err) => {
       if (err && !(err instanceof UsageError)) throw err;
       process.stderr.write(`cmd-chat: ${msg ?? err?.message}\nRun \`cmd-chat --help\` for usage.\n`);

@@ -18,8 +18,30 @@ export const ExitCode = {
   connectionLost: 6,
   /** Pipe mode: a line was not sent (over the message limit); the other lines were delivered. */
   notSent: 7,
+  /** The peer answered, but not in cmd-chat's protocol (another service on that port). */
+  notCmdChat: 8,
+  /**
+   * A `--follow` or pipe reader was told that messages were lost on the way to it; outranks
+   * 0, 6, 7 and 130, so a script cannot take a gap for a complete transcript.
+   */
+  messagesLost: 9,
   /** Interrupted by SIGINT before finishing. */
   interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** One short phrase per exit code, for `--help`'s epilogue and the man page. */
+export const EXIT_CODE_SUMMARY: ReadonlyArray<readonly [ExitCodeValue, string]> = [
+  [ExitCode.ok, 'ok'],
+  [ExitCode.internal, 'internal error'],
+  [ExitCode.usage, 'usage'],
+  [ExitCode.cannotConnect, 'cannot connect'],
+  [ExitCode.authFailed, 'authentication failed'],
+  [ExitCode.refused, 'refused'],
+  [ExitCode.connectionLost, 'connection lost'],
+  [ExitCode.notSent, 'a line not sent (too long)'],
+  [ExitCode.notCmdChat, 'not a cmd-chat daemon'],
+  [ExitCode.messagesLost, 'messages were lost'],
+  [ExitCode.interrupted, 'interrupted'],
+];
