@@ -11,7 +11,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { ClusterConnectOptions } from '../lib/cluster/connection.js';
-import { createUserNkey } from '../lib/cluster/nkey.js';
 import { findNatsServer, type PrivateNats, startPrivateNats } from '../lib/cluster/private-nats.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
@@ -120,7 +119,8 @@ export async function runWorkersPrimary(options: WorkersOptions): Promise<void> 
   let connect: ClusterConnectOptions;
   let secret: Buffer;
   let nats: PrivateNats | undefined;
-  let natsKey: ReturnType<typeof createUserNkey> | undefined;
+  /** The private nats-server's only user: its seed (`SU…`, secret) and public key (`U…`). */
+  let natsKey: { seed: Uint8Array; publicKey: string } | undefined;
   let binary = '';
   const fail = (message: string, code: number): never => {
     process.stderr.write(`cmd-chat: ${message}\n`);
@@ -150,7 +150,10 @@ export async function runWorkersPrimary(options: WorkersOptions): Promise<void> 
     } catch (err) {
       fail((err as Error).message, ExitCode.usage);
     }
-    natsKey = createUserNkey();
+    // NATS's own nkeys library, loaded only here (tweetnacl inside): the seed array is the
+    // pair's own, so zeroing it at exit clears the pair too.
+    const pair = (await import('@nats-io/nkeys')).createUser();
+    natsKey = { seed: pair.getSeed(), publicKey: pair.getPublicKey() };
     try {
       nats = await startNats();
     } catch (err) {

@@ -12,7 +12,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type IPty, spawn } from 'node-pty';
+import { type IPty, spawn } from '@lydell/node-pty';
 import { builtCli } from '../helpers/paths.js';
 import { type DaemonProcess, NO_PACING_FLAGS, spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { median, percentile, round, sleep } from './common.js';

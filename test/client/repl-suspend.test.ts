@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { spawn } from 'node-pty';
+import { spawn } from '@lydell/node-pty';
 import { builtCli } from '../helpers/paths.js';
 import { startDaemonProcess } from '../helpers/processes.js';
 import { COLS, ROWS, startJsonReader, terminalEnv, waitFor } from '../helpers/pty.js';

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { spawn as spawnPty } from 'node-pty';
+import { spawn as spawnPty } from '@lydell/node-pty';
 import { builtCli, cliPath, repoRoot } from '../helpers/paths.js';
 import { startDaemonProcess } from '../helpers/processes.js';
 

@@ -7,7 +7,7 @@
  * daemon, and REPLs started through it at their prompt, stopped after the suite.
  */
 import { after, before } from 'node:test';
-import { type IPty, spawn } from 'node-pty';
+import { type IPty, spawn } from '@lydell/node-pty';
 import { builtCli } from './paths.js';
 import {
   type DaemonProcess,

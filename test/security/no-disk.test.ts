@@ -80,7 +80,7 @@ async function session(
       : ['serve', '127.0.0.1', String(port), '--room', `chat=${PASSWORD}`],
   );
   const all: Traced[] = [daemon];
-  let pty: import('node-pty').IPty | undefined;
+  let pty: import('@lydell/node-pty').IPty | undefined;
   try {
     await waitFor(
       () => /listening on/.test(daemon.stderr()),
@@ -92,7 +92,7 @@ async function session(
     all.push(bob);
     let screen = '';
     if (withRepl) {
-      const nodePty = await import('node-pty');
+      const nodePty = await import('@lydell/node-pty');
       pty = nodePty.spawn(
         'strace',
         [...STRACE_ARGS, process.execPath, builtCli, 'connect', ...target, 'carol'],
