@@ -50,7 +50,8 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
     const isSuite = data?.details?.type === 'suite';
     switch (event.type) {
       case 'test:pass':
-        if (isSuite) break;
+        // A skipped suite never runs its tests: it counts as one skipped.
+        if (isSuite && !data.skip) break;
         if (data.skip || data.todo) {
           skipped++;
           count(data.file).skipped++;

@@ -3,11 +3,15 @@
  * glob support in `--test`, and given a folder it would also run helpers and benchmarks.
  * A compiled test whose source is gone (the build is incremental) is not run.
  * Usage: node dist/test/run.js [filter…] (a filter keeps files whose path contains it).
+ * Tests that need a program outside npm (test/helpers/system-tools.ts) are skipped where it is
+ * missing, and the run ends with a line naming what is missing and how to install it; under
+ * `CI=true` a missing program stops the run before it starts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSTALL_COMMAND, missingTools } from './helpers/system-tools.js';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const sources = join(root, '..', '..', 'test');
@@ -34,6 +38,16 @@ if (files.length === 0) {
   process.stderr.write('no test files found\n');
   process.exit(1);
 }
+const missing = missingTools();
+const missingLine =
+  missing.length === 0
+    ? undefined
+    : `system tools missing here: ${missing.map((tool) => tool.name).join(', ')}; the tests that ` +
+      `need them were skipped. Install them with \`${INSTALL_COMMAND}\` (Debian, Ubuntu).`;
+if (missingLine && process.env.CI) {
+  process.stderr.write(`${missingLine}\nCI runs every test: install them first.\n`);
+  process.exit(1);
+}
 // TEST_REPORTER=spec (or tap) gives node's own detailed output instead of the concise one.
 const reporter = process.env.TEST_REPORTER ?? join(root, 'reporter.js');
 const result = spawnSync(
@@ -43,4 +57,5 @@ const result = spawnSync(
     stdio: 'inherit',
   },
 );
+if (missingLine) process.stderr.write(`${missingLine}\n`);
 process.exit(result.status ?? 1);

@@ -5,7 +5,7 @@
  * server's certificate, or asks for TLS from a server without it, fails with one line.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
-import { natsProblem, startNatsServer } from '../helpers/nats.js';
+import { startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
 import { silentLogger } from '../helpers/silent-logger.js';
+import { skipWithoutTools, toolsProblem } from '../helpers/system-tools.js';
 
 const keys = deriveClusterKeys(randomBytes(32));
 let dir = '';
@@ -53,7 +54,7 @@ function issue(name: string, usage: string): void {
   );
 }
 
-const ready = natsProblem() === undefined && spawnSync('openssl', ['version']).status === 0;
+const ready = toolsProblem('nats-server', 'openssl') === undefined;
 
 before(() => {
   if (!ready) return;
@@ -88,7 +89,7 @@ async function exchange(a: NatsRoomBus, b: NatsRoomBus): Promise<void> {
 }
 
 test('over TLS: the CA file lets the bus in; an untrusted server certificate is refused', async (t) => {
-  if (!ready) return t.skip('nats-server or openssl is missing');
+  if (skipWithoutTools(t, 'nats-server', 'openssl')) return;
   const server = await startNatsServer({
     config: `tls { cert_file: "${file('server.pem')}", key_file: "${file('server.key')}" }`,
   });
@@ -110,7 +111,7 @@ test('over TLS: the CA file lets the bus in; an untrusted server certificate is 
 });
 
 test('over TLS with client certificates: the bus presents its own', async (t) => {
-  if (!ready) return t.skip('nats-server or openssl is missing');
+  if (skipWithoutTools(t, 'nats-server', 'openssl')) return;
   const server = await startNatsServer({
     config: `tls { cert_file: "${file('server.pem')}", key_file: "${file('server.key')}", ca_file: "${file('ca.pem')}", verify: true }`,
   });
@@ -128,7 +129,7 @@ test('over TLS with client certificates: the bus presents its own', async (t) =>
 });
 
 test('TLS asked of a server without it: a one-line error', async (t) => {
-  if (!ready) return t.skip('nats-server or openssl is missing');
+  if (skipWithoutTools(t, 'nats-server', 'openssl')) return;
   const server = await startNatsServer();
   try {
     await assert.rejects(

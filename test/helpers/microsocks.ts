@@ -1,11 +1,12 @@
 /**
  * Starts a real SOCKS5 server (Debian's `microsocks`) on an ephemeral loopback port for the
- * SOCKS5 tests, and stops it afterwards. A missing binary is an error, not a skip: CI
- * installs microsocks, and a silently skipped proxy test would prove nothing.
+ * SOCKS5 tests, and stops it afterwards. Without microsocks the suites are skipped with a
+ * named reason (test/helpers/system-tools.ts); under CI they run and this says what is missing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { freePort } from './processes.js';
+import { INSTALL_COMMAND, microsocksBinary } from './system-tools.js';
 
 export interface Microsocks {
   port: number;
@@ -19,7 +20,7 @@ export interface MicrosocksOptions {
   password?: string;
 }
 
-const BINARY = process.env.MICROSOCKS ?? 'microsocks';
+const BINARY = microsocksBinary;
 const READY_TIMEOUT_MS = 5_000;
 
 function accepts(port: number): Promise<boolean> {
@@ -56,7 +57,7 @@ async function startOnce(port: number, opts: MicrosocksOptions): Promise<Microso
     if ((spawnError as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(
         `microsocks is not installed (looked for "${BINARY}"): the SOCKS5 tests need a real SOCKS5 ` +
-          'server; install it with `apt-get install -y microsocks` (CI does this in .ci/run)',
+          `server; install it with \`${INSTALL_COMMAND}\``,
       );
     }
     throw spawnError;

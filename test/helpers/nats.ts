@@ -3,35 +3,21 @@
  * JetStream, no store, no log or pid file, its configuration given through a pipe (never a file).
  * It can be stopped, killed and restarted on the same port, and run under strace.
  */
-import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { type Captured, freePort, spawnCaptured } from './processes.js';
 import { waitFor } from './raw-client.js';
 import { STRACE_ARGS, tracee } from './strace.js';
+import { natsServerBinary, skipWithoutTools, toolsProblem } from './system-tools.js';
 
-const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
-
-/** The nats-server binary, or undefined when it is not installed. */
-export function natsServerBinary(): string | undefined {
-  for (const path of CANDIDATES) if (existsSync(path)) return path;
-  const r = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? 'nats-server' : undefined;
-}
+export { natsServerBinary } from './system-tools.js';
 
 /** Why the cluster tests cannot run here (undefined: they can). */
 export function natsProblem(): string | undefined {
-  return natsServerBinary()
-    ? undefined
-    : 'nats-server is not installed: `apt-get install -y nats-server` (CI does this in .ci/run)';
+  return toolsProblem('nats-server');
 }
 
 /** Skips (or, on CI, fails) a test when nats-server is missing; true when skipped. */
 export function skipWithoutNats(t: { skip(m: string): void }): boolean {
-  const problem = natsProblem();
-  if (problem && process.env.CI) assert.fail(problem);
-  if (problem) t.skip(problem);
-  return problem !== undefined;
+  return skipWithoutTools(t, 'nats-server');
 }
 
 export interface NatsServerOptions {

@@ -16,7 +16,8 @@ import { test } from 'node:test';
 import { builtCli } from '../helpers/paths.js';
 import { freePort, spawnCaptured } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
-import { STRACE_ARGS, straceProblem, tracee, violations } from '../helpers/strace.js';
+import { STRACE_ARGS, tracee, violations } from '../helpers/strace.js';
+import { skipWithoutTools } from '../helpers/system-tools.js';
 
 const PASSWORD = 'no-disk-password';
 
@@ -153,8 +154,7 @@ function replBuilt(): boolean {
 
 test('nothing touches disk: daemon and two pipe-mode clients over TCP under strace', async (t) => {
   if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
-  const problem = straceProblem();
-  assert.equal(problem, undefined, problem);
+  if (skipWithoutTools(t, 'strace')) return;
   const { traces } = await session('tcp', false);
   const [daemonTrace] = traces;
   assert.match(daemonTrace!, /openat\(/, 'sanity: strace saw the daemon open files');
@@ -166,8 +166,7 @@ test('nothing touches disk: daemon and two pipe-mode clients over TCP under stra
 
 test('nothing touches disk: --socket mode, the socket path is the only entry', async (t) => {
   if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
-  const problem = straceProblem();
-  assert.equal(problem, undefined, problem);
+  if (skipWithoutTools(t, 'strace')) return;
   const { traces, socketPath } = await session('socket', false);
   for (const trace of traces) {
     // The Unix transport binds a hidden temporary name beside PATH and hard-links it to PATH
@@ -185,8 +184,7 @@ test('nothing touches disk: --socket mode, the socket path is the only entry', a
 test('nothing touches disk: a REPL client in a pseudo-terminal', async (t) => {
   if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
   if (!replBuilt()) return t.skip('lib/client/repl.ts is not built yet');
-  const problem = straceProblem();
-  assert.equal(problem, undefined, problem);
+  if (skipWithoutTools(t, 'strace')) return;
   const { traces } = await session('tcp', true);
   for (const trace of traces) {
     const bad = violations(trace);

@@ -13,6 +13,7 @@ import { tcpServer } from '../../lib/transport/tcp.js';
 import { type Connection, TransportError } from '../../lib/transport/transport.js';
 import { type Microsocks, startMicrosocks } from '../helpers/microsocks.js';
 import { freePort as closedPort } from '../helpers/processes.js';
+import { suiteSkip } from '../helpers/system-tools.js';
 import { Collector, transportContract } from './contract.js';
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -31,6 +32,7 @@ function throughMicrosocks(scheme: 'socks5' | 'socks5h'): void {
   };
   transportContract({
     name: `${scheme} through microsocks to "localhost"`,
+    skip: suiteSkip('microsocks'),
     async before() {
       proxy = await startMicrosocks();
       deadProxyPort = await closedPort();
@@ -73,7 +75,10 @@ function throughMicrosocks(scheme: 'socks5' | 'socks5h'): void {
 throughMicrosocks('socks5h');
 throughMicrosocks('socks5');
 
-describe('socks5 authentication against microsocks', { timeout: 20_000 }, () => {
+describe('socks5 authentication against microsocks', {
+  timeout: 20_000,
+  skip: suiteSkip('microsocks') ?? false,
+}, () => {
   const user = 'chat user';
   const password = 'p@ss:w/rd%é';
   let proxy: Microsocks;
