@@ -25,7 +25,7 @@ export function buildCli(argv: string[], width: number): Argv {
     .help()
     .alias('help', 'h')
     .strict()
-    .demandCommand(1, 'name a command: serve, connect or room-entry')
+    .demandCommand(1, 'name a command: serve, connect, room-entry or completion')
     .recommendCommands()
     .wrap(width)
     .epilogue(`Exit codes: ${EXIT_CODE_SUMMARY.map(([code, what]) => `${code} ${what}`).join(', ')}.`)
@@ -35,7 +35,8 @@ export function buildCli(argv: string[], width: number): Argv {
       process.exit(ExitCode.usage);
     });
   for (const mod of commandModules) cli = cli.command(mod);
-  return cli;
+  // `cmd-chat completion` prints a bash script, or a zsh one when $SHELL is zsh.
+  return cli.completion('completion', 'print the shell completion script (bash; zsh when $SHELL is zsh)');
 }
 
 /** Parses argv and runs the chosen subcommand. Resolves when the command's work is finished. */
