@@ -18,11 +18,21 @@ const HELP_FILE = new URL('../help.json.br', import.meta.url);
 const PACKAGE_FILE = new URL('../../package.json', import.meta.url);
 const isHelpFlag = (arg: string | undefined): boolean => arg === '--help' || arg === '-h';
 
+/** Where the version and the compressed help come from: files here, assets in the single executable. */
+export interface HelpSource {
+  version(): string;
+  compressedHelp(): Uint8Array;
+}
+
+const installedFiles: HelpSource = {
+  version: () => (JSON.parse(readFileSync(PACKAGE_FILE, 'utf8')) as { version: string }).version,
+  compressedHelp: () => readFileSync(HELP_FILE),
+};
+
 /** The text to print for these arguments, or undefined when yargs must run. */
-export function fastAnswer(args: readonly string[]): string | undefined {
+export function fastAnswer(args: readonly string[], source: HelpSource = installedFiles): string | undefined {
   try {
-    if (args.length === 1 && (args[0] === '--version' || args[0] === '-V'))
-      return `${(JSON.parse(readFileSync(PACKAGE_FILE, 'utf8')) as { version: string }).version}\n`;
+    if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return `${source.version()}\n`;
     const command =
       args.length === 1 && isHelpFlag(args[0])
         ? ''
@@ -31,7 +41,7 @@ export function fastAnswer(args: readonly string[]): string | undefined {
           : undefined;
     if (command === undefined) return undefined;
     const help = JSON.parse(
-      brotliDecompressSync(readFileSync(HELP_FILE)).toString('utf8'),
+      brotliDecompressSync(source.compressedHelp()).toString('utf8'),
     ) as PrerenderedHelp;
     if (!Object.hasOwn(help.texts, command)) return undefined;
     return help.texts[command]?.[helpWidth() - help.minWidth];
