@@ -16,8 +16,16 @@ export const ExitCode = {
   refused: 5,
   /** The connection dropped after we were in the room, or the daemon shut down. */
   connectionLost: 6,
-  /** Pipe mode: a line was not sent (over the message limit); the other lines were delivered. */
+  /**
+   * Pipe mode: a line was not sent (over the message limit, not valid UTF-8, a /msg nobody can
+   * receive); the other lines were delivered.
+   */
   notSent: 7,
+  /**
+   * Pipe mode with --commands: a command line failed (unknown, bad arguments, refused; after a
+   * failed /switch nothing more is sent). Outranks notSent: the stderr lines name both.
+   */
+  commandFailed: 10,
   /** Interrupted by SIGINT before finishing. */
   interrupted: 130,
 } as const;
