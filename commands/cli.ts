@@ -29,7 +29,7 @@ export function buildCli(argv: string[], width: number): Argv {
     .recommendCommands()
     .wrap(width)
     .epilogue(
-      'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost, 7 a line not sent (too long).',
+      'Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 authentication failed, 5 refused, 6 connection lost, 7 a line not sent, 10 a command failed (--commands).',
     )
     .fail((msg, err) => {
       if (err && !(err instanceof UsageError)) throw err;

@@ -420,8 +420,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
           "      two rooms: asks each room's password; Alt+1, Alt+2 switch\n" +
           `  echo "build done" | ${PASSWORD_ENV}=… cmd-chat connect host 3000 ci\n` +
           '      send one line from a script\n' +
-          `  printf '%s\\0' "$(git log -1)" | ${PASSWORD_ENV}=… cmd-chat connect host 3000 ci --null\n` +
-          '      send a multi-line text as one message\n' +
+          `  printf '%s\\0' "$(git log -1)" | cmd-chat connect host 3000 ci -0\n` +
+          '      send a text of several lines as one message (ends at NUL: --null)\n' +
           '  cmd-chat connect host 3000 bot --json --follow < /dev/null\n' +
           `      a bot reading the room as NDJSON (password from ${PASSWORD_ENV})`,
       ) as unknown as Argv<ConnectArgs>,
