@@ -250,10 +250,10 @@ export async function runPipe(rooms: readonly PipeRoom[], options: PipeOptions):
         } else if (err instanceof SessionError && err.code === 'refused') {
           // A /msg that cannot be delivered (no such member, or one without keys).
           notSentLine('not_sent', err.message);
-        } else {
-          if (input.kind === 'command') failedCommands++;
+        } else if (input.kind === 'command') {
+          failedCommands++;
           localLine('send', `${unit} ${recordNumber}: ${(err as Error).message}`);
-        }
+        } else notSentLine('send', (err as Error).message);
       }
       if (quit) break;
       if (!session.writable) await session.waitWritable();
