@@ -49,15 +49,30 @@ test("the README's echo bot repeats every message and cannot be steered", async 
   const script = readmeBot();
   assert.equal(script.match(/host 3000/g)?.length, 2, script);
   const watcher = await startJsonReader(['127.0.0.1', String(daemon.port), 'watcher'], ENV);
-  const bot = runShell(script.replaceAll('host 3000', `127.0.0.1 ${daemon.port}`), {
-    ...ENV,
-    PATH: bin.path,
-  });
+  // It runs until the test stops it (SIGINT below); the timeout is only a safety net.
+  const bot = runShell(
+    script.replaceAll('host 3000', `127.0.0.1 ${daemon.port}`),
+    { ...ENV, PATH: bin.path },
+    600_000,
+  );
+  /** The watcher's wait, with what the bot said on stderr when it fails. */
+  const waitBot = async (
+    pred: (evs: Array<Record<string, unknown>>) => boolean,
+    what: string,
+    timeoutMs: number,
+  ): Promise<void> => {
+    try {
+      await watcher.waitFor(pred, what, timeoutMs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nthe bot's stderr: ${bot.stderr()}`);
+    }
+  };
   try {
     const joined = (name: string) => (evs: Array<Record<string, unknown>>) =>
       evs.some((e) => e.type === 'join' && e.user === name);
-    await watcher.waitFor(joined('echo-in'), 'the bot reading');
-    await watcher.waitFor(joined('echo'), 'the bot sending');
+    // Three processes start (two clients and jq): on a busy machine that takes a while.
+    await waitBot(joined('echo-in'), 'the bot reading', 90_000);
+    await waitBot(joined('echo'), 'the bot sending', 90_000);
     // A member with commands on types what a REPL user would: `//x` sends the text `/x`.
     const typed = await runClient(['127.0.0.1', String(daemon.port), 'mallory', '--commands'], {
       input: 'hello bot\n//nick pwned\n//quit gotcha\n//wipe\n//q\n',
@@ -85,7 +100,7 @@ test("the README's echo bot repeats every message and cannot be steered", async 
         .events()
         .filter((e) => e.type === 'message' && e.user === 'echo')
         .map((e) => e.text);
-    await watcher.waitFor(() => echoed().length >= said.length, 'the echoes');
+    await waitBot(() => echoed().length >= said.length, 'the echoes', 60_000);
     assert.deepEqual(echoed(), said);
     const steered = watcher
       .events()

@@ -29,13 +29,14 @@ export function cmdChatOnPath(): { dir: string; path: string } {
 
 /**
  * Runs `script` with bash in its own process group (killed whole on timeout); `done` resolves
- * with its exit code and output, `stdout()` shows the output so far; `-pid` is the group.
+ * with its exit code and output, `stdout()` and `stderr()` show the output so far; `-pid` is
+ * the group.
  */
 export function runShell(
   script: string,
   env: NodeJS.ProcessEnv,
-  timeoutMs = 30_000,
-): { done: Promise<ShellResult>; stdout(): string; pid: number } {
+  timeoutMs = 120_000,
+): { done: Promise<ShellResult>; stdout(): string; stderr(): string; pid: number } {
   const sh = spawn('bash', ['-c', script], {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,5 +58,5 @@ export function runShell(
     clearTimeout(timer);
     return { code: code as number | null, stdout: out, stderr: err };
   });
-  return { done, stdout: () => out, pid: sh.pid! };
+  return { done, stdout: () => out, stderr: () => err, pid: sh.pid! };
 }
