@@ -27,6 +27,8 @@ interface ConnectArgs {
   json: boolean;
   follow: boolean;
   history: boolean;
+  commands: boolean;
+  null: boolean;
   color: boolean;
   create: boolean;
   legacy: boolean;
@@ -68,9 +70,13 @@ async function exitDrained(code: number): Promise<never> {
 
 /** Options that only pipe mode reads; on a terminal we say so instead of ignoring them silently. */
 function warnPipeOnly(args: ConnectArgs): void {
-  const given = [args.json && '--json', args.follow && '--follow', args.history && '--history'].filter(
-    (x): x is string => typeof x === 'string',
-  );
+  const given = [
+    args.json && '--json',
+    args.follow && '--follow',
+    args.history && '--history',
+    args.commands && '--commands',
+    args.null && '--null',
+  ].filter((x): x is string => typeof x === 'string');
   if (given.length === 0) return;
   process.stderr.write(
     `cmd-chat: ${given.join(' and ')} appl${given.length === 1 ? 'ies' : 'y'} to pipe mode only ` +
@@ -279,6 +285,8 @@ async function run(args: ConnectArgs): Promise<void> {
         json: args.json,
         follow: args.follow,
         history: args.history,
+        commands: args.commands,
+        separator: args.null ? 'nul' : 'newline',
         progress: process.stderr.isTTY === true && !args.follow,
         daemon: transport.description,
       });
@@ -288,13 +296,22 @@ async function run(args: ConnectArgs): Promise<void> {
       process.stderr.write(`cmd-chat: ${outcome.error.message}\n`);
     return exitDrained(EXIT_FOR[outcome.error.code]);
   }
+  if (outcome.kind === 'output_closed') {
+    // The reader of our stdout has gone (`| head -1`): that is how a pipeline ends, not an error.
+    if (outcome.error.code === 'EPIPE') return exitDrained(ExitCode.ok);
+    process.stderr.write(`cmd-chat: cannot write to stdout: ${outcome.error.message}\n`);
+    return exitDrained(ExitCode.internal);
+  }
   if (interrupted && !args.follow) return exitDrained(ExitCode.interrupted);
   const notSent = 'notSent' in outcome ? outcome.notSent : 0;
-  if (notSent > 0) {
-    process.stderr.write(`cmd-chat: ${notSent} line${notSent === 1 ? '' : 's'} not sent (too long)\n`);
-    return exitDrained(ExitCode.notSent);
+  const failed = 'failedCommands' in outcome ? outcome.failedCommands : 0;
+  const unit = args.null ? 'record' : 'line';
+  if (notSent > 0) process.stderr.write(`cmd-chat: ${notSent} ${unit}${notSent === 1 ? '' : 's'} not sent\n`);
+  if (failed > 0) {
+    process.stderr.write(`cmd-chat: ${failed} command${failed === 1 ? '' : 's'} failed\n`);
+    return exitDrained(ExitCode.commandFailed);
   }
-  return exitDrained(ExitCode.ok);
+  return exitDrained(notSent > 0 ? ExitCode.notSent : ExitCode.ok);
 }
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
@@ -304,8 +321,9 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
     y
       .usage(
         '$0 connect HOST PORT NAME [PASSWORD] [options]\n$0 connect --socket PATH NAME [PASSWORD] [options]\n\n' +
-          'On a terminal: an interactive chat (type /help). Otherwise each stdin line is a message and what arrives is ' +
-          'printed on stdout; the command exits when stdin ends and every line has been delivered.\n\n' +
+          'On a terminal: an interactive chat (type /help). Otherwise each stdin line is a message, sent as it is ' +
+          '(a leading / too: commands only with --commands), and what arrives is printed on stdout; the command ' +
+          'exits when stdin ends and every line has been delivered.\n\n' +
           `A password given as an argument shows in \`ps\` and in shell history: prefer ${PASSWORD_ENV}, --password-file ` +
           'or the hidden prompt (on a terminal).',
       )
@@ -372,6 +390,21 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         default: false,
         describe: "pipe mode: print the room's recent history first",
       })
+      .option('commands', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'pipe mode: a line starting with / is a command (/me, /msg, /switch, /quit …; //text sends /text). ' +
+          'Without it every line is sent as text. A failed command exits 10',
+      })
+      .option('null', {
+        alias: '0',
+        type: 'boolean',
+        default: false,
+        describe:
+          'pipe mode: input messages end with a NUL byte, not a newline, so one message may span lines ' +
+          "(printf '%s\\0', find -print0, jq -j)",
+      })
       .option('color', {
         type: 'boolean',
         default: true,
@@ -387,6 +420,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
           "      two rooms: asks each room's password; Alt+1, Alt+2 switch\n" +
           `  echo "build done" | ${PASSWORD_ENV}=… cmd-chat connect host 3000 ci\n` +
           '      send one line from a script\n' +
+          `  printf '%s\\0' "$(git log -1)" | cmd-chat connect host 3000 ci -0\n` +
+          '      send a text of several lines as one message (ends at NUL: --null)\n' +
           '  cmd-chat connect host 3000 bot --json --follow < /dev/null\n' +
           `      a bot reading the room as NDJSON (password from ${PASSWORD_ENV})`,
       ) as unknown as Argv<ConnectArgs>,

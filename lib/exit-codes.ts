@@ -16,7 +16,10 @@ export const ExitCode = {
   refused: 5,
   /** The connection dropped after we were in the room, or the daemon shut down. */
   connectionLost: 6,
-  /** Pipe mode: a line was not sent (over the message limit); the other lines were delivered. */
+  /**
+   * Pipe mode: a line was not sent (over the message limit, not valid UTF-8, a /msg nobody can
+   * receive); the other lines were delivered.
+   */
   notSent: 7,
   /** The peer answered, but not in cmd-chat's protocol (another service on that port). */
   notCmdChat: 8,
@@ -25,6 +28,11 @@ export const ExitCode = {
    * 0, 6, 7 and 130, so a script cannot take a gap for a complete transcript.
    */
   messagesLost: 9,
+  /**
+   * Pipe mode with --commands: a command line failed (unknown, bad arguments, refused; after a
+   * failed /switch nothing more is sent). Outranks notSent: the stderr lines name both.
+   */
+  commandFailed: 10,
   /** Interrupted by SIGINT before finishing. */
   interrupted: 130,
 } as const;
@@ -40,8 +48,9 @@ export const EXIT_CODE_SUMMARY: ReadonlyArray<readonly [ExitCodeValue, string]> 
   [ExitCode.authFailed, 'authentication failed'],
   [ExitCode.refused, 'refused'],
   [ExitCode.connectionLost, 'connection lost'],
-  [ExitCode.notSent, 'a line not sent (too long)'],
+  [ExitCode.notSent, 'a line not sent'],
   [ExitCode.notCmdChat, 'not a cmd-chat daemon'],
   [ExitCode.messagesLost, 'messages were lost'],
+  [ExitCode.commandFailed, 'a command failed (--commands)'],
   [ExitCode.interrupted, 'interrupted'],
 ];

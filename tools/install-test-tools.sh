@@ -8,9 +8,10 @@
 #   openssl               the NATS TLS tests (a throw-away certificate authority)
 #   python3-srp, python3-cryptography
 #                         a v1 client on the libraries the original cmd-chat client uses
+#   jq                    the README's bot example, run as printed
 #   systemd               systemd-analyze checks the deploy unit (.ci/package-check)
 set -euo pipefail
-packages=(nats-server microsocks strace openssl python3-srp python3-cryptography systemd)
+packages=(nats-server microsocks strace openssl python3-srp python3-cryptography jq systemd)
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-test-tools: no apt-get here; install these with your package manager: ${packages[*]}" >&2
   exit 1

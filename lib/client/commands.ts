@@ -175,7 +175,9 @@ export const commands: SlashCommand[] = [
     aliases: ['wipe!'],
     args: '',
     help: "wipe the room's history on the daemon, for everyone (asks first: /wipe again or /wipe!)",
-    run(ctx, _args, invokedAs) {
+    run(ctx, args, invokedAs) {
+      // `/wipe the cache` is a sentence, not a confirmed wipe: only the bare command erases.
+      if (args.trim() !== '') return ctx.error('/wipe takes no words (it erases the room for everyone)');
       // Scripts mean it; in the REPL it erases the room for everyone, so it asks first.
       const now = Date.now();
       const asked = ctx.view.wipeAskedAt;

@@ -15,9 +15,12 @@ describe('/ignore follows the member', () => {
   const repl = replRoom({ password: PASSWORD, alice: true });
   const members: Captured[] = [];
 
-  /** A pipe-mode member that stays in the room and prints everything it sees. */
+  /** A pipe-mode member that stays in the room and prints everything it sees (runs /nick). */
   function member(name: string): Captured {
-    const m = spawnCli(['connect', '127.0.0.1', String(repl.daemon.port), name, '--follow'], env);
+    const m = spawnCli(
+      ['connect', '127.0.0.1', String(repl.daemon.port), name, '--follow', '--commands'],
+      env,
+    );
     members.push(m);
     return m;
   }

@@ -65,6 +65,7 @@ test('connect --help fits an 80-column terminal, every example command on one li
     '  cmd-chat connect 192.168.1.5 3000 alice',
     '  echo "build done" | CMD_CHAT_PASSWORD=… cmd-chat connect host 3000 ci',
     '  cmd-chat connect host 3000 bot --json --follow < /dev/null',
+    `  printf '%s\\0' "$(git log -1)" | cmd-chat connect host 3000 ci -0`,
   ])
     assert.ok(lines.includes(example), `missing as one line: ${example}`);
 });

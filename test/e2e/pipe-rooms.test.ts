@@ -1,7 +1,7 @@
 /**
  * Pipe mode in several rooms at once: each line goes to the current room, `/switch` lines
- * change it, and every printed line says which room it is from (a prefix, or a "room" field
- * in --json). Real daemon, real client processes, real pipes.
+ * change it (with --commands), and every printed line says which room it is from (a prefix,
+ * or a "room" field in --json). Real daemon, real client processes, real pipes.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,7 +38,7 @@ describe('pipe mode with several rooms', () => {
     const inB = await startJsonReader([...target('rb'), '--room', 'b'], { CMD_CHAT_PASSWORD: 'pw-b' });
     try {
       const result = await runClient(
-        [...target('bot'), '--room', 'chat', '--room', 'b', '--password-file', twoLines],
+        [...target('bot'), '--room', 'chat', '--room', 'b', '--password-file', twoLines, '--commands'],
         {
           input: 'one for chat\n/switch b\none for b\n/switch #chat\ntwo for chat\n',
           env: { CMD_CHAT_PASSWORD: '' },
@@ -67,10 +67,20 @@ describe('pipe mode with several rooms', () => {
     }
   });
 
-  test('--json adds the room to every event; a /switch to a room not joined is an error line', async () => {
+  test('--json adds the room to every event', async () => {
     const result = await runClient(
-      [...target('jbot'), '--room', 'chat', '--room', 'b', '--json', '--password-file', twoLines],
-      { input: 'hello\n/switch nowhere\n/switch 2\nhi b\n/rooms\n', env: { CMD_CHAT_PASSWORD: '' } },
+      [
+        ...target('jbot'),
+        '--room',
+        'chat',
+        '--room',
+        'b',
+        '--json',
+        '--commands',
+        '--password-file',
+        twoLines,
+      ],
+      { input: 'hello\n/switch 2\nhi b\n/rooms\n', env: { CMD_CHAT_PASSWORD: '' } },
     );
     assert.equal(result.code, 0, result.stderr);
     const events = jsonLines(result.stdout);
@@ -79,14 +89,79 @@ describe('pipe mode with several rooms', () => {
       ['b', 'hi b'],
       ['chat', 'hello'],
     ]);
-    const error = events.find((e) => e.type === 'error');
-    assert.equal(error?.room, 'chat');
-    assert.match(String(error?.message), /not in a room nowhere/);
     const infos = events.filter((e) => e.type === 'info').map((e) => [e.room, e.text]);
     assert.deepEqual(infos, [
       ['b', '1. #chat'],
       ['b', '2. #b (current)'],
     ]);
+  });
+
+  test('a /switch to a room not joined exits 10 and sends none of the lines after it', async () => {
+    const inB = await startJsonReader([...target('rb2'), '--room', 'b'], { CMD_CHAT_PASSWORD: 'pw-b' });
+    try {
+      const result = await runClient(
+        [
+          ...target('sbot'),
+          '--room',
+          'chat',
+          '--room',
+          'b',
+          '--json',
+          '--commands',
+          '--password-file',
+          twoLines,
+        ],
+        {
+          input: 'hello\n/switch bb\nmeant for bb\n/switch b\nalso not sent\n',
+          env: { CMD_CHAT_PASSWORD: '' },
+        },
+      );
+      assert.equal(result.code, 10, result.stderr);
+      const events = jsonLines(result.stdout);
+      assert.deepEqual(
+        events.filter((e) => e.type === 'message').map((e) => [e.room, e.text]),
+        [['chat', 'hello']],
+      );
+      const errors = events.filter((e) => e.type === 'error').map((e) => [e.room, e.message]);
+      assert.deepEqual(errors, [
+        ['chat', 'line 2: you are not in a room bb (/rooms lists yours)'],
+        ['chat', 'the lines after line 2 are not sent'],
+      ]);
+      assert.match(result.stderr, /^cmd-chat: 1 command failed$/m);
+      // Nothing reached #b: the line typed for it after a correct /switch is not sent either.
+      const probe = await runClient([...target('probe'), '--room', 'b'], {
+        input: 'probe\n',
+        env: { CMD_CHAT_PASSWORD: 'pw-b' },
+      });
+      assert.equal(probe.code, 0, probe.stderr);
+      await inB.waitForMessage('probe');
+      assert.deepEqual(
+        inB
+          .events()
+          .filter((e) => e.type === 'message')
+          .map((e) => e.text),
+        ['probe'],
+      );
+    } finally {
+      await inB.stop();
+    }
+  });
+
+  test('without --commands a /switch line is text for the first room', async () => {
+    const result = await runClient(
+      [...target('tbot'), '--room', 'chat', '--room', 'b', '--json', '--password-file', twoLines],
+      { input: '/switch b\nstill chat\n', env: { CMD_CHAT_PASSWORD: '' } },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      jsonLines(result.stdout)
+        .filter((e) => e.type === 'message')
+        .map((e) => [e.room, e.text]),
+      [
+        ['chat', '/switch b'],
+        ['chat', 'still chat'],
+      ],
+    );
   });
 
   test('a password file needs one line per room, or one for all', async () => {

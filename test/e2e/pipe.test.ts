@@ -56,17 +56,18 @@ describe('pipe mode', () => {
     assert.equal(await reader.stop(), 0);
   });
 
-  test('plain output, /me, // escape, unknown commands and blank lines', async () => {
+  test('--commands: plain output, /me, // escape, unknown commands (exit 10) and blank lines', async () => {
     const reader = await joinReader(daemon.port, 'plainreader');
-    const r = await runClient(['127.0.0.1', String(daemon.port), 'plain'], {
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'plain', '--commands'], {
       input: 'hello there\n\n/me waves\n//not a command\n/frobnicate\n',
       env: ENV,
     });
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 10, r.stderr);
     assert.match(r.stdout, /^\d\d:\d\d plain: hello there$/m);
     assert.match(r.stdout, /^\d\d:\d\d \* plain waves$/m);
     assert.match(r.stdout, /^\d\d:\d\d plain: \/not a command$/m);
-    assert.match(r.stderr, /unknown command \/frobnicate/);
+    assert.match(r.stderr, /^cmd-chat: line 5: unknown command \/frobnicate/m);
+    assert.match(r.stderr, /^cmd-chat: 1 command failed$/m);
     await reader.waitFor((evs) => evs.some((e) => e.text === '/not a command'));
     const mine = reader.events().filter((e) => e.type === 'message' && e.user === 'plain');
     assert.deepEqual(
@@ -127,7 +128,7 @@ describe('pipe mode', () => {
   test('/msg in a script: only the recipient gets it, the sender prints the receipt; an impossible /msg exits 7', async () => {
     const recipient = await joinReader(daemon.port, 'pmreader');
     const bystander = await joinReader(daemon.port, 'pmbystander');
-    const r = await runClient(['127.0.0.1', String(daemon.port), 'pmsender', '--json'], {
+    const r = await runClient(['127.0.0.1', String(daemon.port), 'pmsender', '--json', '--commands'], {
       input: '/msg pmreader hello in private\n/msg ghost nobody there\nin public\n',
       env: ENV,
     });

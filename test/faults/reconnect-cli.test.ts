@@ -85,7 +85,10 @@ test('10,000 piped lines through 5 cut links: complete, in order, exactly once a
     String(64 * 1024 * 1024),
   ]);
   const proxy = await FaultProxy.start(daemon.port);
-  const reader = spawnCli(['connect', '127.0.0.1', String(proxy.port), 'reader', '--json', '--follow'], ENV);
+  const reader = spawnCli(
+    ['connect', '127.0.0.1', String(proxy.port), 'reader', '--json', '--follow', '--commands'],
+    ENV,
+  );
   let sender: Captured | undefined;
   try {
     reader.proc.stdin.write('/who\n');
@@ -279,7 +282,18 @@ test('a daemon back with another room fingerprint: the client says so (JSON even
   const port = await freePort();
   let daemon = await serveOn(port, ['--open-rooms']);
   const reader = spawnCli(
-    ['connect', '127.0.0.1', String(port), 'rita', '--room', 'lab', '--create', '--json', '--follow'],
+    [
+      'connect',
+      '127.0.0.1',
+      String(port),
+      'rita',
+      '--room',
+      'lab',
+      '--create',
+      '--json',
+      '--follow',
+      '--commands',
+    ],
     ENV,
   );
   try {

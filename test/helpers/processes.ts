@@ -162,10 +162,13 @@ export function jsonLines(text: string): Array<Record<string, unknown>> {
 /**
  * A pipe-mode `connect … --json --follow` member that records what the room says. `target`
  * is what goes between `connect` and the options (e.g. `127.0.0.1 PORT NAME`). Resolves once
- * the reader is in the room: the answer to its `/who` proves it.
+ * the reader is in the room: the answer to its `/who` proves it (a command: `--commands`).
  */
 export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv): Promise<JsonReader> {
-  const { proc, stdout, stderr, exited } = spawnCli(['connect', ...target, '--json', '--follow'], env);
+  const { proc, stdout, stderr, exited } = spawnCli(
+    ['connect', ...target, '--json', '--follow', '--commands'],
+    env,
+  );
   const events = (): Array<Record<string, unknown>> => jsonLines(stdout());
   const waitFor = async (
     pred: (evs: Array<Record<string, unknown>>) => boolean,

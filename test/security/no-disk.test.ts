@@ -106,7 +106,7 @@ async function session(
       );
       pty.onData((s) => (screen += s));
     }
-    const alice = traced(['connect', ...target, 'alice'], env);
+    const alice = traced(['connect', ...target, 'alice', '--commands'], env);
     all.push(alice);
     alice.proc.stdin!.end('hello from alice\n/nick alice2\nsecond line\n');
     assert.equal(await alice.exited, 0, `alice failed: ${alice.stderr()}`);

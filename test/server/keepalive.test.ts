@@ -89,7 +89,18 @@ async function jsonMember(
   extra: string[] = [],
 ): Promise<ReturnType<typeof spawnCli>> {
   const client = spawnCli(
-    ['connect', '127.0.0.1', String(port), name, '--room', 'team', ...extra, '--json', '--follow'],
+    [
+      'connect',
+      '127.0.0.1',
+      String(port),
+      name,
+      '--room',
+      'team',
+      ...extra,
+      '--json',
+      '--follow',
+      '--commands',
+    ],
     env,
   );
   client.proc.stdin.write('/who\n');
