@@ -24,6 +24,7 @@ import {
   clusterSettings,
   withClusterOptions,
 } from './cluster-options.js';
+import { type Example, examplesBlock } from './examples.js';
 import { limitsFromArgs, withLimitOptions } from './limit-options.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
 import {
@@ -54,6 +55,18 @@ interface ServeArgs extends ClusterArgs {
   workers?: number;
 }
 
+const ROOMS_GROUP = 'Rooms and passwords:';
+const LISTEN_GROUP = 'Listening and logging:';
+
+/** The end of `serve --help`. */
+const SERVE_EXAMPLES: readonly Example[] = [
+  ['cmd-chat serve', 'on 127.0.0.1:3000, room "chat" with a generated password'],
+  ['cmd-chat serve 0.0.0.0 3000 --password-file pw.txt', 'on every address, password from a file'],
+  ['cmd-chat serve --room team --room ops', 'two rooms; asks each password, hidden'],
+  ['cmd-chat serve --rooms-file rooms.jsonl', 'rooms from `cmd-chat room-entry` lines'],
+  ['cmd-chat serve --socket /run/cmd-chat.sock', 'on a Unix socket instead of TCP'],
+];
+
 function builder(y: Argv): Argv<ServeArgs> {
   const options = y
     .usage(
@@ -62,6 +75,9 @@ function builder(y: Argv): Argv<ServeArgs> {
         'A password given with --password shows in `ps` and in shell history: prefer --password-file, ' +
         `${PASSWORD_ENV}, a bare --password (hidden prompt) or --rooms-file.`,
     )
+    // At the end, where a terminal shows them without scrolling back (yargs' usage text
+    // would lose their indentation).
+    .epilogue(examplesBlock(SERVE_EXAMPLES))
     .positional('host', {
       type: 'string',
       default: '127.0.0.1',
@@ -69,59 +85,73 @@ function builder(y: Argv): Argv<ServeArgs> {
     })
     .positional('port', { type: 'number', default: 3000, describe: 'TCP port (0 picks a free one)' })
     .option('password', {
+      group: ROOMS_GROUP,
       type: 'string',
       describe: 'password of the default room "chat" (bare flag: ask on the terminal)',
     })
     .option('password-file', {
+      group: ROOMS_GROUP,
       type: 'string',
       describe: "read the default room's password from the first line of a file",
     })
     .option('room', {
+      group: ROOMS_GROUP,
       type: 'string',
       array: true,
       describe: 'add a room: NAME=PASSWORD (repeatable); NAME alone asks for its password on the terminal',
     })
     .option('rooms-file', {
+      group: ROOMS_GROUP,
       type: 'string',
       describe:
         'rooms from a file of verifiers made by `cmd-chat room-entry` (the daemon never sees their passwords)',
     })
     .option('open-rooms', {
+      group: ROOMS_GROUP,
       type: 'boolean',
       default: false,
       describe:
         'let clients create rooms (connect --create); such a room vanishes after its last member leaves (see --room-grace)',
     })
-    .option('socket', { type: 'string', describe: 'listen on a Unix domain socket at PATH instead of TCP' })
+    .option('socket', {
+      group: LISTEN_GROUP,
+      type: 'string',
+      describe: 'listen on a Unix domain socket at PATH instead of TCP',
+    })
     .option('legacy', {
+      group: ROOMS_GROUP,
       type: 'boolean',
       default: false,
       describe:
         'also accept original (v1) cmd-chat clients, in room "chat": weaker, see docs/compatibility.md; rooms given with passwords become legacy rooms',
     })
     .option('verbose', {
+      group: LISTEN_GROUP,
       type: 'boolean',
       default: false,
       describe: 'log names, rooms and addresses (off by default)',
     })
     .option('behind-proxy', {
+      group: LISTEN_GROUP,
       type: 'boolean',
       default: false,
       describe:
         'every client arrives through a proxy (Tor onion service, reverse proxy): key no limit by address (see docs/transports.md)',
     })
     .option('proxy-protocol', {
+      group: LISTEN_GROUP,
       type: 'boolean',
       default: false,
       describe:
         "each connection opens with a PROXY v1 header from a trusted proxy; limits count against its source (Tor: the client's circuit)",
     })
     .option('workers', {
+      group: LISTEN_GROUP,
       type: 'number',
       describe:
         'run N daemon processes on this port, sharing rooms through NATS (--cluster, or a private nats-server started on 127.0.0.1), to use N cores; see docs/cluster.md',
     });
-  return withClusterOptions(withLimitOptions(options)).check((parsed) => {
+  return withLimitOptions(withClusterOptions(options)).check((parsed) => {
     const argv = parsed as unknown as ServeArgs;
     limitsFromArgs(argv);
     checkClusterArgs(argv);

@@ -1,23 +1,14 @@
 /**
- * Build step: renders every `--help` text with yargs, once per terminal width, into
- * dist/help.json.br for the fast path (commands/fast-help.ts). Not shipped code.
+ * Build step: renders every `--help` text (commands/cli.ts `renderHelp`, yargs underneath),
+ * once per terminal width, into dist/help.json.br for the fast path (commands/fast-help.ts).
+ * Not shipped code.
  */
 import { writeFileSync } from 'node:fs';
 import { brotliCompressSync } from 'node:zlib';
-import { buildCli } from '../commands/cli.js';
+import { renderHelp } from '../commands/cli.js';
 import type { PrerenderedHelp } from '../commands/fast-help.js';
 import { MAX_HELP_WIDTH, MIN_PRERENDERED_WIDTH } from '../commands/help-width.js';
 import { commandModules } from '../commands/registry.js';
-
-async function render(args: string[], width: number): Promise<string> {
-  let text = '';
-  await buildCli(args, width)
-    .exitProcess(false)
-    .parseAsync(args, {}, (_err, _argv, output) => {
-      text = output;
-    });
-  return `${text}\n`;
-}
 
 const commands = ['', ...commandModules.map((m) => String(m.command).split(' ')[0] ?? '')];
 const help: PrerenderedHelp = { minWidth: MIN_PRERENDERED_WIDTH, texts: {} };
@@ -25,7 +16,7 @@ for (const command of commands) {
   const args = command === '' ? ['--help'] : [command, '--help'];
   const texts: string[] = [];
   for (let width = MIN_PRERENDERED_WIDTH; width <= MAX_HELP_WIDTH; width++)
-    texts.push(await render(args, width));
+    texts.push(await renderHelp(args, width));
   help.texts[command] = texts;
 }
 writeFileSync(new URL('../help.json.br', import.meta.url), brotliCompressSync(JSON.stringify(help)));

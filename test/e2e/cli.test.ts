@@ -137,7 +137,7 @@ test('serve refuses limits that contradict each other, in one line (exit 2), bef
     assert.match(
       b.stderr,
       new RegExp(
-        `^cmd-chat: --room-burst-bytes ${burst} is not below --max-queue 8388608: [^\\n]*\\nRun \`cmd-chat --help\` for usage\\.\\n$`,
+        `^cmd-chat: --room-burst-bytes ${burst} is not below --max-queue 8388608: [^\\n]*\\nRun \`cmd-chat serve --help\` for usage\\.\\n$`,
       ),
     );
   }
