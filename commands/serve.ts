@@ -27,6 +27,7 @@ import {
 import { type Example, examplesBlock } from './examples.js';
 import { limitsFromArgs, withLimitOptions } from './limit-options.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
+import { connectHint, type StartupFacts, startupLogLines } from './serve-startup.js';
 import {
   MAX_WORKERS,
   onPrimaryStop,
@@ -178,11 +179,6 @@ function fail(message: string, code: number = ExitCode.usage): never {
   process.exit(code);
 }
 
-/** Shell-quotes a word for the printed connect command. */
-function quote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
-}
-
 async function run(args: ServeArgs): Promise<void> {
   // A worker of `serve --workers` gets its rooms and secrets from the primary.
   const slot = args.workers !== undefined ? workerSlot() : undefined;
@@ -221,10 +217,8 @@ async function run(args: ServeArgs): Promise<void> {
       decoys: registry.decoyState(),
       settings,
       logger,
-      onListening: (where, port) => {
-        logger.info(`${startupLine(args, limits, registry.size, where)}; ${args.workers} worker(s)`);
-        printHint(args, generated, port);
-      },
+      onListening: (where, port) =>
+        announce(args, logger, startupFacts(args, limits, registry, where), generated, port),
     });
     return;
   }
@@ -370,8 +364,7 @@ async function runDaemon(
   if (slot !== undefined) {
     reportListening(where, port);
   } else {
-    logger.info(startupLine(args, limits, registry.size, where));
-    printHint(args, generated, port);
+    announce(args, logger, startupFacts(args, limits, registry, where), generated, port);
   }
   if (slot === undefined || slot === 1) startupWarnings(args, registry, logger);
 
@@ -409,26 +402,6 @@ async function runDaemon(
   if (slot !== undefined) onPrimaryStop(stop);
 }
 
-/** The one start-up line: where, rooms, history and every limit. */
-function startupLine(
-  args: ServeArgs,
-  limits: ReturnType<typeof limitsFromArgs>,
-  rooms: number,
-  where: string,
-): string {
-  return (
-    `listening on ${where}; ${rooms} room(s)` +
-    `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize} messages or ${limits.historyBytes} B; ` +
-    `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
-    `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
-    `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s; ` +
-    (args.proxyProtocol ? 'PROXY protocol: sources from the headers; ' : '') +
-    (args.behindProxy
-      ? 'behind a proxy: no limit keyed by address'
-      : `handshakes ${limits.handshakeRatePerSource || 'unlimited'}/s per source, back-off after ${limits.failuresBeforeBackoff} failed proofs`)
-  );
-}
-
 function startupWarnings(args: ServeArgs, registry: RoomRegistry, logger: Logger): void {
   if (args.roomsFile !== undefined && !registry.stableDecoys) {
     logger.info(
@@ -449,18 +422,37 @@ function startupWarnings(args: ServeArgs, registry: RoomRegistry, logger: Logger
     );
 }
 
-/** The generated password and the command to connect, on stdout, once. */
-function printHint(args: ServeArgs, generated: string | undefined, port: number | undefined): void {
-  if (generated === undefined) return;
-  const target =
-    args.socket !== undefined
-      ? `--socket ${quote(args.socket)} YOUR_NAME`
-      : `${quote(args.host === '0.0.0.0' || args.host === '::' ? 'THIS_HOST' : args.host)} ${port} YOUR_NAME`;
-  process.stdout.write(
-    `Room "${DEFAULT_ROOM}" password (generated, shown once): ${generated}\n` +
-      // Without the password: a command line with it would land in shell history.
-      `Connect with (it asks for the password):\n  cmd-chat connect ${target}${args.legacy ? ' --legacy' : ''}\n`,
-  );
+/** The start-up lines: the log's (stderr) and the operator's (stdout, rooms by name). */
+function announce(
+  args: ServeArgs,
+  logger: Logger,
+  facts: StartupFacts,
+  generated: string | undefined,
+  port: number | undefined,
+): void {
+  for (const line of startupLogLines(facts)) logger.info(line);
+  process.stdout.write(connectHint(facts, { host: args.host, port, socket: args.socket, generated }));
+}
+
+/** What the start-up lines tell, but where the daemon listens. */
+function startupFacts(
+  args: ServeArgs,
+  limits: ReturnType<typeof limitsFromArgs>,
+  registry: RoomRegistry,
+  where: string,
+): StartupFacts {
+  return {
+    where,
+    rooms: [...registry.all()].map((room) => ({
+      name: room.name,
+      legacy: room.credentials.legacy !== undefined,
+    })),
+    openRooms: args.openRooms,
+    limits,
+    behindProxy: args.behindProxy,
+    proxyProtocol: args.proxyProtocol,
+    ...(args.workers !== undefined ? { workers: args.workers } : {}),
+  };
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
