@@ -12,7 +12,8 @@ import {
 } from '../lib/protocol/limits.js';
 import { UsageError } from './usage-error.js';
 
-const GROUP = 'Limits:';
+/** After every other group in `serve --help`: each limit has a default that suits most daemons. */
+const GROUP = 'Limits (defaults suit most daemons; docs/protocol.md explains each):';
 
 /** The flag's value for a limit's value (seconds for a limit kept in ms). */
 function toFlagValue(d: LimitDeclaration, value: number): number {

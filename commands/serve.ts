@@ -24,8 +24,10 @@ import {
   clusterSettings,
   withClusterOptions,
 } from './cluster-options.js';
+import { type Example, examplesBlock } from './examples.js';
 import { limitsFromArgs, withLimitOptions } from './limit-options.js';
 import { generatePassphrase, PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
+import { connectHint, type StartupFacts, startupLogLines } from './serve-startup.js';
 import {
   MAX_WORKERS,
   onPrimaryStop,
@@ -54,6 +56,18 @@ interface ServeArgs extends ClusterArgs {
   workers?: number;
 }
 
+const ROOMS_GROUP = 'Rooms and passwords:';
+const LISTEN_GROUP = 'Listening and logging:';
+
+/** The end of `serve --help`. */
+const SERVE_EXAMPLES: readonly Example[] = [
+  ['cmd-chat serve', 'on 127.0.0.1:3000, room "chat" with a generated password'],
+  ['cmd-chat serve 0.0.0.0 3000 --password-file pw.txt', 'on every address, password from a file'],
+  ['cmd-chat serve --room team --room ops', 'two rooms; asks each password, hidden'],
+  ['cmd-chat serve --rooms-file rooms.jsonl', 'rooms from `cmd-chat room-entry` lines'],
+  ['cmd-chat serve --socket /run/cmd-chat.sock', 'on a Unix socket instead of TCP'],
+];
+
 function builder(y: Argv): Argv<ServeArgs> {
   const options = y
     .usage(
@@ -62,6 +76,9 @@ function builder(y: Argv): Argv<ServeArgs> {
         'A password given with --password shows in `ps` and in shell history: prefer --password-file, ' +
         `${PASSWORD_ENV}, a bare --password (hidden prompt) or --rooms-file.`,
     )
+    // At the end, where a terminal shows them without scrolling back (yargs' usage text
+    // would lose their indentation).
+    .epilogue(examplesBlock(SERVE_EXAMPLES))
     .positional('host', {
       type: 'string',
       default: '127.0.0.1',
@@ -69,59 +86,73 @@ function builder(y: Argv): Argv<ServeArgs> {
     })
     .positional('port', { type: 'number', default: 3000, describe: 'TCP port (0 picks a free one)' })
     .option('password', {
+      group: ROOMS_GROUP,
       type: 'string',
       describe: 'password of the default room "chat" (bare flag: ask on the terminal)',
     })
     .option('password-file', {
+      group: ROOMS_GROUP,
       type: 'string',
       describe: "read the default room's password from the first line of a file",
     })
     .option('room', {
+      group: ROOMS_GROUP,
       type: 'string',
       array: true,
       describe: 'add a room: NAME=PASSWORD (repeatable); NAME alone asks for its password on the terminal',
     })
     .option('rooms-file', {
+      group: ROOMS_GROUP,
       type: 'string',
       describe:
         'rooms from a file of verifiers made by `cmd-chat room-entry` (the daemon never sees their passwords)',
     })
     .option('open-rooms', {
+      group: ROOMS_GROUP,
       type: 'boolean',
       default: false,
       describe:
         'let clients create rooms (connect --create); such a room vanishes after its last member leaves (see --room-grace)',
     })
-    .option('socket', { type: 'string', describe: 'listen on a Unix domain socket at PATH instead of TCP' })
+    .option('socket', {
+      group: LISTEN_GROUP,
+      type: 'string',
+      describe: 'listen on a Unix domain socket at PATH instead of TCP',
+    })
     .option('legacy', {
+      group: ROOMS_GROUP,
       type: 'boolean',
       default: false,
       describe:
         'also accept original (v1) cmd-chat clients, in room "chat": weaker, see docs/compatibility.md; rooms given with passwords become legacy rooms',
     })
     .option('verbose', {
+      group: LISTEN_GROUP,
       type: 'boolean',
       default: false,
       describe: 'log names, rooms and addresses (off by default)',
     })
     .option('behind-proxy', {
+      group: LISTEN_GROUP,
       type: 'boolean',
       default: false,
       describe:
         'every client arrives through a proxy (Tor onion service, reverse proxy): key no limit by address (see docs/transports.md)',
     })
     .option('proxy-protocol', {
+      group: LISTEN_GROUP,
       type: 'boolean',
       default: false,
       describe:
         "each connection opens with a PROXY v1 header from a trusted proxy; limits count against its source (Tor: the client's circuit)",
     })
     .option('workers', {
+      group: LISTEN_GROUP,
       type: 'number',
       describe:
         'run N daemon processes on this port, sharing rooms through NATS (--cluster, or a private nats-server started on 127.0.0.1), to use N cores; see docs/cluster.md',
     });
-  return withClusterOptions(withLimitOptions(options)).check((parsed) => {
+  return withLimitOptions(withClusterOptions(options)).check((parsed) => {
     const argv = parsed as unknown as ServeArgs;
     limitsFromArgs(argv);
     checkClusterArgs(argv);
@@ -146,11 +177,6 @@ function fail(message: string, code: number = ExitCode.usage): never {
   const slot = workerSlot();
   if (slot === undefined || slot === 1) process.stderr.write(`cmd-chat: ${message}\n`);
   process.exit(code);
-}
-
-/** Shell-quotes a word for the printed connect command. */
-function quote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 async function run(args: ServeArgs): Promise<void> {
@@ -191,10 +217,8 @@ async function run(args: ServeArgs): Promise<void> {
       decoys: registry.decoyState(),
       settings,
       logger,
-      onListening: (where, port) => {
-        logger.info(`${startupLine(args, limits, registry.size, where)}; ${args.workers} worker(s)`);
-        printHint(args, generated, port);
-      },
+      onListening: (where, port) =>
+        announce(args, logger, startupFacts(args, limits, registry, where), generated, port),
     });
     return;
   }
@@ -340,8 +364,7 @@ async function runDaemon(
   if (slot !== undefined) {
     reportListening(where, port);
   } else {
-    logger.info(startupLine(args, limits, registry.size, where));
-    printHint(args, generated, port);
+    announce(args, logger, startupFacts(args, limits, registry, where), generated, port);
   }
   if (slot === undefined || slot === 1) startupWarnings(args, registry, logger);
 
@@ -379,26 +402,6 @@ async function runDaemon(
   if (slot !== undefined) onPrimaryStop(stop);
 }
 
-/** The one start-up line: where, rooms, history and every limit. */
-function startupLine(
-  args: ServeArgs,
-  limits: ReturnType<typeof limitsFromArgs>,
-  rooms: number,
-  where: string,
-): string {
-  return (
-    `listening on ${where}; ${rooms} room(s)` +
-    `${args.openRooms ? ', open rooms allowed' : ''}; history ${limits.historySize} messages or ${limits.historyBytes} B; ` +
-    `limits: ${limits.maxClients} clients, ${limits.maxClientsPerAddress}/address, ${limits.maxPendingHandshakes} pending handshakes, ` +
-    `${limits.maxRooms} rooms, ${limits.maxMembersPerRoom} members/room, frame ${limits.maxHandshakeLineBytes}/${limits.maxRecordBytes} B, ` +
-    `queue ${limits.maxQueueBytes} B, handshake ${limits.handshakeTimeoutMs / 1000}s, rate ${limits.rateFramesPerSecond || 'unlimited'} frames/s and ${limits.rateBytesPerSecond || 'unlimited'} B/s; ` +
-    (args.proxyProtocol ? 'PROXY protocol: sources from the headers; ' : '') +
-    (args.behindProxy
-      ? 'behind a proxy: no limit keyed by address'
-      : `handshakes ${limits.handshakeRatePerSource || 'unlimited'}/s per source, back-off after ${limits.failuresBeforeBackoff} failed proofs`)
-  );
-}
-
 function startupWarnings(args: ServeArgs, registry: RoomRegistry, logger: Logger): void {
   if (args.roomsFile !== undefined && !registry.stableDecoys) {
     logger.info(
@@ -419,18 +422,37 @@ function startupWarnings(args: ServeArgs, registry: RoomRegistry, logger: Logger
     );
 }
 
-/** The generated password and the command to connect, on stdout, once. */
-function printHint(args: ServeArgs, generated: string | undefined, port: number | undefined): void {
-  if (generated === undefined) return;
-  const target =
-    args.socket !== undefined
-      ? `--socket ${quote(args.socket)} YOUR_NAME`
-      : `${quote(args.host === '0.0.0.0' || args.host === '::' ? 'THIS_HOST' : args.host)} ${port} YOUR_NAME`;
-  process.stdout.write(
-    `Room "${DEFAULT_ROOM}" password (generated, shown once): ${generated}\n` +
-      // Without the password: a command line with it would land in shell history.
-      `Connect with (it asks for the password):\n  cmd-chat connect ${target}${args.legacy ? ' --legacy' : ''}\n`,
-  );
+/** The start-up lines: the log's (stderr) and the operator's (stdout, rooms by name). */
+function announce(
+  args: ServeArgs,
+  logger: Logger,
+  facts: StartupFacts,
+  generated: string | undefined,
+  port: number | undefined,
+): void {
+  for (const line of startupLogLines(facts)) logger.info(line);
+  process.stdout.write(connectHint(facts, { host: args.host, port, socket: args.socket, generated }));
+}
+
+/** What the start-up lines tell, but where the daemon listens. */
+function startupFacts(
+  args: ServeArgs,
+  limits: ReturnType<typeof limitsFromArgs>,
+  registry: RoomRegistry,
+  where: string,
+): StartupFacts {
+  return {
+    where,
+    rooms: [...registry.all()].map((room) => ({
+      name: room.name,
+      legacy: room.credentials.legacy !== undefined,
+    })),
+    openRooms: args.openRooms,
+    limits,
+    behindProxy: args.behindProxy,
+    proxyProtocol: args.proxyProtocol,
+    ...(args.workers !== undefined ? { workers: args.workers } : {}),
+  };
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {

@@ -24,11 +24,14 @@ export interface ViewState {
   ignored: IgnoreList;
   bell: BellMode;
   notify: NotifyMode;
-  /** When a first `/wipe` in the REPL asked for confirmation (ms since the epoch). */
+  /**
+   * When a first `/wipe` in the REPL asked for confirmation (ms since the epoch). Any other
+   * line typed, or a message arriving in the room, takes it back (the REPL clears it).
+   */
   wipeAskedAt?: number;
 }
 
-/** A second `/wipe` within this time confirms the first. */
+/** A second `/wipe` right after the first, and within this time, confirms it. */
 export const WIPE_CONFIRM_MS = 10_000;
 
 /** What a command may do; the REPL and pipe mode each provide one. */
@@ -73,6 +76,10 @@ export interface RoomControl {
   join?(name: string): Promise<void>;
   /** Leaves a room (the current one when no name is given). */
   part?(name: string | undefined): Promise<void>;
+  /** Every room's name and session, the current room first (absent: the current one only). */
+  sessions?(): ReadonlyArray<{ name: string; session: ChatSession }>;
+  /** The session of the room of the last private message sent or received (for /reply). */
+  lastPrivate?(): ChatSession | undefined;
 }
 
 /** How many rooms one client may be in at once (Alt+1 … Alt+9, Alt+0 for the tenth). */
@@ -174,7 +181,7 @@ export const commands: SlashCommand[] = [
     name: 'wipe',
     aliases: ['wipe!'],
     args: '',
-    help: "wipe the room's history on the daemon, for everyone (asks first: /wipe again or /wipe!)",
+    help: "wipe the room's history on the daemon, for everyone (asks first: /wipe again next, or /wipe!)",
     run(ctx, args, invokedAs) {
       // `/wipe the cache` is a sentence, not a confirmed wipe: only the bare command erases.
       if (args.trim() !== '') return ctx.error('/wipe takes no words (it erases the room for everyone)');
@@ -186,7 +193,7 @@ export const commands: SlashCommand[] = [
       if (!confirmed) {
         ctx.view.wipeAskedAt = now;
         ctx.info(
-          `this erases the room's history for everyone: type /wipe again within ${WIPE_CONFIRM_MS / 1000} s (or /wipe!) to confirm`,
+          `this erases the room's history for everyone: confirm with /wipe as your next line (within ${WIPE_CONFIRM_MS / 1000} s), or /wipe!`,
         );
         return;
       }
@@ -217,25 +224,43 @@ export const commands: SlashCommand[] = [
   {
     name: 'msg',
     aliases: ['m'],
-    args: '<name> <text>',
-    help: 'a private message, end-to-end to that member only (the daemon sees who and how long)',
+    args: '[#room] <name> <text>',
+    help: 'a private message, end-to-end to that member only, in any of your rooms (the daemon sees who and how long)',
     run(ctx, args) {
       const match = /^\s*(\S+)\s+([\s\S]+)$/.exec(args);
-      if (!match) return ctx.error('usage: /msg <name> <text>');
-      ctx.session.sendPrivate(match[1]!, match[2]!);
+      if (!match) return ctx.error('usage: /msg [#room] <name> <text>');
+      let [, name, text] = match as unknown as [string, string, string];
+      let rooms = roomSessions(ctx);
+      // `/msg #ops frank …` names the room; a first word that is no room of ours is a name.
+      const named = name.startsWith('#') ? roomByName(rooms, name) : undefined;
+      if (named) {
+        const rest = /^(\S+)\s+([\s\S]+)$/.exec(text);
+        if (!rest) return ctx.error('usage: /msg [#room] <name> <text>');
+        [, name, text] = rest as unknown as [string, string, string];
+        rooms = [named];
+      }
+      const target = privateTarget(ctx, rooms, name, named !== undefined);
+      if (target === undefined) return;
+      try {
+        target.sendPrivate(name, text);
+      } catch (err) {
+        ctx.error((err as Error).message);
+      }
     },
   },
   {
     name: 'reply',
     aliases: ['r'],
     args: '<text>',
-    help: 'answer the last private message',
+    help: 'answer the last private message, whichever of your rooms it came through',
     run(ctx, args) {
       const text = args.trim();
       if (!text) return ctx.error('usage: /reply <text>');
-      const target = ctx.session.replyTarget;
-      if (target === undefined) return ctx.error('no private conversation to reply to (or that member left)');
-      ctx.session.sendPrivate(target, text);
+      const session = ctx.rooms?.lastPrivate ? ctx.rooms.lastPrivate() : ctx.session;
+      const target = session?.replyTarget;
+      if (session === undefined || target === undefined)
+        return ctx.error('no private conversation to reply to (or that member left)');
+      session.sendPrivate(target, text);
     },
   },
   {
@@ -301,12 +326,15 @@ export const commands: SlashCommand[] = [
     name: 'unignore',
     aliases: [],
     args: '<name>',
-    help: 'show messages from an ignored member again (by their current name)',
+    help: 'show messages from an ignored member again (by any name they had)',
     run(ctx, args) {
       const name = args.trim();
       if (!name) return ctx.error('usage: /unignore <name>');
-      if (ctx.view.ignored.remove(name)) ctx.info(`no longer ignoring ${name}`);
-      else ctx.error(`${name} was not ignored`);
+      const now = ctx.view.ignored.remove(name);
+      if (now === undefined) return ctx.error(`${name} was not ignored`);
+      ctx.info(
+        `no longer ignoring ${now}${now.toLowerCase() === name.toLowerCase() ? '' : ` (who was ${name})`}`,
+      );
     },
   },
   modeCommand('bell', 'ring the terminal bell on every message, never, or on mentions of your name'),
@@ -322,10 +350,14 @@ export const commands: SlashCommand[] = [
       if (!query) return ctx.error('usage: /search <text>');
       const back = ctx.scrollback;
       if (!back || !ctx.showEvents) return;
-      const found = back.search(query);
+      // Members the user ignores leave no trace: not in the matches, not in the counts.
+      const visible = (ev: ChatEvent): boolean => !isIgnored(ctx.view, ev);
+      const found = back.search(query).filter(visible);
       const shown = found.slice(-MAX_SHOWN);
+      const seen = back.events().filter(visible).length;
+      if (found.length === 0) return ctx.info(`no match for "${query}" in the last ${seen} events`);
       ctx.info(
-        `-- ${found.length} match${found.length === 1 ? '' : 'es'} for "${query}" in the last ${back.size} events` +
+        `-- ${found.length} match${found.length === 1 ? '' : 'es'} for "${query}" in the last ${seen} events` +
           (shown.length < found.length ? ` (the newest ${shown.length} shown)` : '') +
           ' --',
       );
@@ -344,8 +376,10 @@ export const commands: SlashCommand[] = [
       if (!Number.isInteger(n) || n < 1) return ctx.error('usage: /last [n], n a whole number from 1');
       const back = ctx.scrollback;
       if (!back || !ctx.showEvents) return;
-      const events = back.last(Math.min(n, MAX_SHOWN));
-      ctx.info(`-- the last ${events.length} of ${back.size} events --`);
+      const all = back.events().filter((ev) => !isIgnored(ctx.view, ev));
+      if (all.length === 0) return ctx.info('nothing seen yet');
+      const events = all.slice(-Math.min(n, MAX_SHOWN));
+      ctx.info(`-- the last ${events.length} of ${all.length} events --`);
       ctx.showEvents(events);
     },
   },
@@ -414,14 +448,66 @@ export const commands: SlashCommand[] = [
     name: 'quit',
     aliases: ['exit', 'q'],
     args: '[message]',
-    help: 'leave the room and exit; a message is sent first',
+    help: 'leave every room and exit; a message is sent to each first',
     run(ctx, args) {
       const parting = args.trim();
-      if (parting) ctx.session.send(parting);
+      if (parting) {
+        for (const { name, session } of roomSessions(ctx)) {
+          try {
+            session.send(parting);
+          } catch (err) {
+            ctx.error(`#${name}: ${(err as Error).message}`);
+          }
+        }
+      }
       ctx.quit();
     },
   },
 ];
+
+type RoomSession = { name: string; session: ChatSession };
+
+/** The client's rooms, the current one first (pipe mode: its one room). */
+function roomSessions(ctx: CommandContext): readonly RoomSession[] {
+  return ctx.rooms?.sessions?.() ?? [{ name: ctx.session.room, session: ctx.session }];
+}
+
+/** One of our rooms named `#name` (exact, else case-insensitive), like /switch finds it. */
+function roomByName(rooms: readonly RoomSession[], hashName: string): RoomSession | undefined {
+  const bare = hashName.slice(1);
+  return rooms.find((r) => r.name === bare) ?? rooms.find((r) => r.name.toLowerCase() === bare.toLowerCase());
+}
+
+/**
+ * The session to send a private message to `name` through: the current room if the name is
+ * there, else the one room that has it. A name in several other rooms may be several people:
+ * the user names the room. Says why on the context when there is none.
+ */
+function privateTarget(
+  ctx: CommandContext,
+  rooms: readonly RoomSession[],
+  name: string,
+  roomNamed: boolean,
+): ChatSession | undefined {
+  const has = rooms.filter(({ session }) => {
+    const found = session.whois(name);
+    return found !== undefined && found.member.user_id !== session.me.user_id;
+  });
+  if (has.length === 0) {
+    // The session's own error says it best (yourself, or nobody of that name).
+    if (roomNamed || rooms.length === 1) return rooms[0]?.session;
+    ctx.error(`no other member named ${name} in your rooms`);
+    return undefined;
+  }
+  const current = has.find((r) => r.session === ctx.session);
+  if (current) return current.session;
+  if (has.length === 1) return has[0]!.session;
+  const where = has.map((r) => `#${r.name}`);
+  ctx.error(
+    `${name} is in ${where.slice(0, -1).join(', ')} and ${where.at(-1)}: say which, e.g. /msg ${where[0]} ${name} …`,
+  );
+  return undefined;
+}
 
 /** True for a message or private message from a member the user ignores. */
 export function isIgnored(view: ViewState, ev: ChatEvent): boolean {

@@ -9,6 +9,8 @@ import type { ChatSession } from './session.js';
 
 /** Bound on the list (a user types each entry; this only stops a runaway script). */
 export const MAX_IGNORED = 1000;
+/** Earlier names kept per ignored member, for /unignore (a renaming flood drops the oldest). */
+export const MAX_EARLIER_NAMES = 16;
 
 interface IgnoredMember {
   /** Undefined while waiting for a member to take `name`. */
@@ -16,6 +18,8 @@ interface IgnoredMember {
   fingerprint?: string;
   /** The name last seen for the member (or the name waited for). */
   name: string;
+  /** The names it had before, newest last: /unignore finds it by any of them. */
+  earlier: string[];
 }
 
 export type IgnoreResult = 'ignored' | 'pending' | 'already' | 'self' | 'full';
@@ -39,23 +43,31 @@ export class IgnoreList {
       const userId = found.member.user_id;
       if (this.entries.some((e) => e.userId === userId)) return 'already';
       if (this.entries.length >= MAX_IGNORED) return 'full';
-      const entry: IgnoredMember = { userId, name: found.member.username };
+      const entry: IgnoredMember = { userId, name: found.member.username, earlier: [] };
+      if (!sameName(name, found.member.username)) entry.earlier.push(name);
       if (found.fingerprint !== undefined) entry.fingerprint = found.fingerprint;
       this.entries.push(entry);
       return 'ignored';
     }
     if (this.entries.some((e) => e.userId === undefined && sameName(e.name, name))) return 'already';
     if (this.entries.length >= MAX_IGNORED) return 'full';
-    this.entries.push({ name });
+    this.entries.push({ name, earlier: [] });
     return 'pending';
   }
 
-  /** Stops ignoring the member currently (or last) called `name`; false when none is ignored. */
-  remove(name: string): boolean {
-    const index = this.entries.findIndex((e) => sameName(this.currentName(e), name));
-    if (index < 0) return false;
+  /**
+   * Stops ignoring the member called `name` now, or last, or earlier (a name it had when
+   * ignored, or took since): the current names first. Returns the member's current name, or
+   * undefined when none is ignored.
+   */
+  remove(name: string): string | undefined {
+    let index = this.entries.findIndex((e) => sameName(this.currentName(e), name));
+    if (index < 0)
+      index = this.entries.findIndex((e) => [e.name, ...e.earlier].some((n) => sameName(n, name)));
+    const entry = this.entries[index];
+    if (entry === undefined) return undefined;
     this.entries.splice(index, 1);
-    return true;
+    return this.currentName(entry);
   }
 
   /** The ignored members by their current names; absent ones and awaited names say so. */
@@ -87,6 +99,7 @@ export class IgnoreList {
     const name = ev.type === 'join' ? ev.username : ev.new;
     const tracked = this.entries.find((e) => e.userId === ev.userId);
     if (tracked) {
+      if (!sameName(tracked.name, name)) remember(tracked, tracked.name);
       tracked.name = name;
       return;
     }
@@ -94,6 +107,7 @@ export class IgnoreList {
     const waiting = this.entries.find((e) => e.userId === undefined && sameName(e.name, name));
     if (!waiting) return;
     waiting.userId = ev.userId;
+    if (!sameName(waiting.name, name)) remember(waiting, waiting.name);
     waiting.name = name;
     const fingerprint = this.session.memberFingerprint(ev.userId);
     if (fingerprint !== undefined) waiting.fingerprint = fingerprint;
@@ -106,6 +120,13 @@ export class IgnoreList {
   private present(userId: string): string | undefined {
     return this.session.memberList().find((m) => m.user_id === userId)?.username;
   }
+}
+
+/** Adds an earlier name to an entry, once, within its bound. */
+function remember(entry: IgnoredMember, name: string): void {
+  entry.earlier = entry.earlier.filter((n) => !sameName(n, name));
+  entry.earlier.push(name);
+  if (entry.earlier.length > MAX_EARLIER_NAMES) entry.earlier.shift();
 }
 
 function sameName(a: string, b: string): boolean {

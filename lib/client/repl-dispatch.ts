@@ -4,7 +4,14 @@
  * with a context bound to the current room, and its output appears above the prompt.
  */
 import { type Colors, createColors } from './colors.js';
-import { type CommandContext, parseInput, type RoomControl, runCommand } from './commands.js';
+import {
+  type CommandContext,
+  findCommand,
+  parseInput,
+  type RoomControl,
+  runCommand,
+  type ViewState,
+} from './commands.js';
 import { fromInputLine } from './paste.js';
 import type { ReplRoom } from './repl-room.js';
 import type { ReplScreen } from './repl-screen.js';
@@ -18,6 +25,8 @@ export interface DispatchOptions {
   quit(): void;
   /** The client's rooms, for /join, /part, /rooms and /switch. */
   roomControl(): RoomControl;
+  /** What the user chose to see in each room (a line takes back any /wipe still unconfirmed). */
+  views(): readonly ViewState[];
 }
 
 export class LineDispatcher {
@@ -60,6 +69,10 @@ export class LineDispatcher {
     const { screen } = this.options;
     const text = fromInputLine(raw);
     const parsed = parseInput(text);
+    // A /wipe is confirmed only by the very next line: any other line takes it back.
+    const confirming = parsed.kind === 'command' && findCommand(parsed.name)?.name === 'wipe';
+    for (const view of this.options.views())
+      if (!confirming || view !== room.view) view.wipeAskedAt = undefined;
     // A message (and /me, which is one) is erased: the daemon's echo shows it.
     if (parsed.kind !== 'command' || parsed.name.toLowerCase() === 'me') screen.eraseSubmitted(raw);
     const ctx = this.contextFor(room);

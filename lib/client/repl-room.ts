@@ -36,6 +36,8 @@ export interface RoomDisplay {
   isCurrent(room: ReplRoom): boolean;
   /** The room's unread count or our name in it changed: the prompt shows both. */
   changed(room: ReplRoom): void;
+  /** A private message to or from us went through this room (/reply answers the last). */
+  privateSeen(room: ReplRoom): void;
 }
 
 export class ReplRoom {
@@ -96,17 +98,27 @@ export class ReplRoom {
     this.scrollback.add(ev);
     this.view.ignored.observe(ev);
     if (isIgnored(this.view, ev)) return;
+    // A /wipe waiting for its confirmation was asked before this arrived: it is taken back.
+    if ((ev.type === 'message' && !ev.mine) || ev.type === 'private' || ev.type === 'cleared')
+      this.view.wipeAskedAt = undefined;
+    if (ev.type === 'private') this.display.privateSeen(this);
     if (ev.type === 'rename' && ev.userId === this.session.me.user_id) this.display.changed(this);
     const live = ev.type === 'message' && !ev.mine && !ev.history;
     const mention = live && mentionsMe(ev, this.session.me.username);
     const bell = live && (this.view.bell === 'on' || (this.view.bell === 'mentions' && mention));
     if (ev.type === 'message' && live)
       notifier.messageArrived(ev, this.session.room, mention, this.view.notify);
+    if (!this.display.isCurrent(this) && ev.type === 'private') {
+      // Private messages follow the user across rooms (like an IRC query), the room named.
+      const c = createColors(this.display.color);
+      screen.printAbove(`${c.dim(`#${sanitizeName(this.name)}`)} ${this.render(ev)}`);
+      return;
+    }
     if (!this.display.isCurrent(this)) {
       this.hold(ev);
-      if (live || (ev.type === 'private' && !ev.mine)) {
+      if (live) {
         this.unread++;
-        if (mention || ev.type === 'private') this.mentions++;
+        if (mention) this.mentions++;
         this.display.changed(this);
       }
       if (bell) screen.writeRaw('\x07');

@@ -2,9 +2,10 @@
  * The rooms of one REPL, like an IRC client's channels: each is its own session (own
  * authentication, key and connection); one is current and gets the typed lines. The others'
  * lines are held, and their unread counts shown in the prompt: `[a] alice (b:3 c:1@)> `,
- * where @ marks a mention of our name or a private message. Switching (by name, number,
- * Alt+number, Ctrl-N / Ctrl-P) shows what was held. Nothing is shared between rooms but the
- * terminal.
+ * where @ marks a mention of our name. Switching (by name, number, Alt+number, Ctrl-N /
+ * Ctrl-P) shows what was held. Private messages are not held: they show at once, their room
+ * named, and /msg, /reply and /quit reach every room. Nothing is shared between rooms but
+ * the terminal.
  */
 import { createColors } from './colors.js';
 import { MAX_ROOMS, type RoomControl, type RoomSummary } from './commands.js';
@@ -57,6 +58,8 @@ export class ReplRooms implements RoomControl {
   private currentIndex = 0;
   private readonly display: RoomDisplay;
   private readonly detach = new Map<ReplRoom, () => void>();
+  /** Where the last private message went through, for /reply. */
+  private lastPrivateRoom: ReplRoom | undefined;
 
   constructor(private readonly options: RoomsOptions) {
     this.display = {
@@ -66,6 +69,9 @@ export class ReplRooms implements RoomControl {
       highlight: options.highlight,
       isCurrent: (room) => this.rooms[this.currentIndex] === room,
       changed: () => this.refreshPrompt(),
+      privateSeen: (room) => {
+        this.lastPrivateRoom = room;
+      },
     };
   }
 
@@ -135,6 +141,19 @@ export class ReplRooms implements RoomControl {
       unread: r.unread,
       mentions: r.mentions,
     }));
+  }
+
+  sessions(): Array<{ name: string; session: ChatSession }> {
+    const current = this.current;
+    return [current, ...this.rooms.filter((r) => r !== current)].map((r) => ({
+      name: r.name,
+      session: r.session,
+    }));
+  }
+
+  lastPrivate(): ChatSession | undefined {
+    const room = this.lastPrivateRoom;
+    return room !== undefined && this.rooms.includes(room) ? room.session : undefined;
   }
 
   private indexOf(nameOrNumber: string): number {

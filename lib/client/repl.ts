@@ -27,6 +27,7 @@ import { ReplScreen } from './repl-screen.js';
 import { SecretPrompt } from './repl-secret.js';
 import { TerminalModes } from './repl-terminal.js';
 import type { ChatSession, SessionError } from './session.js';
+import { frameMultiLineRead } from './unbracketed-paste.js';
 
 export { promptFor } from './repl-room.js';
 export type { RoomHandle, RoomOpener } from './repl-rooms.js';
@@ -64,13 +65,16 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     output,
     prompt: '',
     completer: (line: string): [string[], string] => {
-      const session: ChatSession = rooms.current.session;
-      return complete(
-        line,
+      const others = (session: ChatSession): string[] =>
         session
           .memberList()
           .filter((m) => m.user_id !== session.me.user_id)
-          .map((m) => m.username),
+          .map((m) => m.username);
+      return complete(
+        line,
+        others(rooms.current.session),
+        rooms.all.map((r) => r.name),
+        rooms.all.flatMap((r) => others(r.session)),
       );
     },
   });
@@ -82,6 +86,7 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     daemon,
     quit: () => quitAsked(),
     roomControl: (): RoomControl => rooms,
+    views: () => rooms.all.map((r) => r.view),
   });
   /**
    * /quit while lines typed meanwhile wait for a lost connection would drop them silently:
@@ -147,8 +152,11 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
       if (!rooms.handleKey(sequence)) screen.pressKey(sequence);
     },
   };
-  const terminalInput = new TerminalInput(sink, notifier.focus, new BracketedPasteFilter());
-  const onData = terminalInput.onData;
+  const pasteFilter = new BracketedPasteFilter();
+  const terminalInput = new TerminalInput(sink, notifier.focus, pasteFilter);
+  // Several lines in one read are a paste from a terminal without bracketed paste: one message.
+  const onData = (chunk: Buffer | string): void =>
+    terminalInput.onData(secret.active || pasteFilter.pasting ? chunk : frameMultiLineRead(chunk));
 
   const onSignal = (): void => void finish({ kind: 'quit' });
   // SIGHUP does not exist on Windows; Node ignores listeners for signals it cannot watch.

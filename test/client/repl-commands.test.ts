@@ -46,6 +46,48 @@ describe('REPL commands', () => {
     await reader.waitFor((evs) => evs.filter((e) => e.type === 'cleared').length === before + 2, '/wipe!');
   });
 
+  test('the /wipe confirmation expires on the next line, and when a message arrives', async () => {
+    const { alice, reader, daemon } = repl;
+    const wipes = (): number => reader.events().filter((e) => e.type === 'cleared').length;
+    const asked = (): number => alice.raw().split("this erases the room's history").length - 1;
+    const before = wipes();
+    const ask = async (): Promise<void> => {
+      const n = asked();
+      alice.write('/wipe\r');
+      await alice.waitForScreen(() => asked() === n + 1, 'the /wipe question');
+    };
+    await ask();
+    // Any line in between: the next /wipe asks again.
+    alice.write('first a line\r');
+    await reader.waitFor((evs) => evs.some((e) => e.text === 'first a line'), 'the line');
+    await ask();
+    // A message from someone else arrives in between: asks again too.
+    const bob = await runClient(['127.0.0.1', String(daemon.port), 'bob'], {
+      input: 'wait, I need that\n',
+      env,
+    });
+    assert.equal(bob.code, 0, bob.stderr);
+    await alice.waitForText('bob: wait, I need that');
+    await ask();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(wipes(), before, 'nothing wiped');
+    // Right after the question, it confirms.
+    alice.write('/wipe\r');
+    await reader.waitFor((evs) => evs.filter((e) => e.type === 'cleared').length === before + 1, 'the wipe');
+  });
+
+  test('several lines in one read (a paste without bracketed paste) are one message', async () => {
+    const { alice, reader } = repl;
+    alice.write('pasted one\rpasted two\r');
+    await alice.waitForScreen(
+      (s) => s.cursorLine() === '[chat] alice> pasted one\u23cepasted two',
+      'the block in the input line, sent by Enter',
+    );
+    alice.write('\r');
+    await reader.waitFor((evs) => evs.some((e) => e.text === 'pasted one\npasted two'), 'one message');
+    assert.ok(!reader.events().some((e) => e.text === 'pasted one'), 'not one message per line');
+  });
+
   test('/search and /grep find what was seen, /last shows the last events', async () => {
     const { alice, daemon } = repl;
     const r = await runClient(['127.0.0.1', String(daemon.port), 'bob'], {

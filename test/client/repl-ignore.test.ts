@@ -1,7 +1,7 @@
 /**
  * /ignore in a real pseudo-terminal follows the member, not the name: an ignored member who
- * renames stays hidden, a newcomer who takes the old name is shown, /unignore takes the
- * ignored member's current name.
+ * renames stays hidden, a newcomer who takes the old name is shown, /unignore takes any name
+ * the ignored member had, and /search and /last leave ignored members out without a trace.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -10,6 +10,8 @@ import { replRoom, waitFor } from '../helpers/pty.js';
 
 const PASSWORD = 'pw';
 const env = { CMD_CHAT_PASSWORD: PASSWORD };
+/** A pipe member's start and handshake, on a loaded machine. */
+const JOIN_MS = 30_000;
 
 describe('/ignore follows the member', () => {
   const repl = replRoom({ password: PASSWORD, alice: true });
@@ -42,8 +44,8 @@ describe('/ignore follows the member', () => {
     const { alice } = repl;
     const bob = member('bob');
     const carol = member('carol');
-    await alice.waitForText('-- carol joined');
-    await alice.waitForText('-- bob joined');
+    await alice.waitForText('-- carol joined', JOIN_MS);
+    await alice.waitForText('-- bob joined', JOIN_MS);
     alice.write('/ignore bob\r');
     await alice.waitForText('ignoring bob (under any name they take)');
 
@@ -65,11 +67,48 @@ describe('/ignore follows the member', () => {
 
     alice.write('/ignore\r');
     await alice.waitForText('ignoring: bobby');
+    alice.write('/unignore nobody\r');
+    await alice.waitForText('nobody was not ignored');
+    // By the name they had when ignored, though a newcomer has it now (who is not ignored).
     alice.write('/unignore bob\r');
-    await alice.waitForText('bob was not ignored');
-    alice.write('/unignore bobby\r');
-    await alice.waitForText('no longer ignoring bobby');
+    await alice.waitForText('no longer ignoring bobby (who was bob)');
     await say(bob, 'bobby', 'shown again');
     await alice.waitForText('bobby: shown again');
+  });
+
+  test('/search and /last leave out an ignored member: no lines, no empty header, no count', async () => {
+    const { alice } = repl;
+    const dave = member('dave');
+    const erin = member('erin');
+    await alice.waitForText('-- dave joined', JOIN_MS);
+    await alice.waitForText('-- erin joined', JOIN_MS);
+    await say(dave, 'dave', 'zebra plan from dave');
+    await say(erin, 'erin', 'zebra plan from erin');
+    await alice.waitForText('erin: zebra plan from erin');
+    alice.write('/ignore dave\r');
+    await alice.waitForText('ignoring dave (under any name they take)');
+    alice.write('/clear\r');
+    await alice.waitForScreen((s) => !s.text().includes('zebra plan'), 'a clear screen');
+
+    alice.write('/search zebra\r');
+    await alice.waitForText('-- 1 match for "zebra"');
+    await alice.waitForText('erin: zebra plan from erin');
+    alice.write('/search from dave\r');
+    await alice.waitForText('no match for "from dave"');
+    assert.ok(!shown('zebra plan from dave'), alice.screen.text());
+    assert.ok(!shown('matches for "from dave"') && !shown('0 match'), alice.screen.text());
+
+    // The last 3 events that are not dave's: the two joins and erin's line, all 3 shown.
+    alice.write('/clear\r');
+    await alice.waitForScreen((s) => !s.text().includes('zebra plan'), 'a clear screen');
+    alice.write('/last 3\r');
+    await alice.waitForText('erin: zebra plan from erin');
+    const lines = alice.screen.lines();
+    const header = lines.findIndex((l) => l.includes('-- the last '));
+    assert.match(lines[header] ?? '', /-- the last 3 of \d+ events --/, alice.screen.text());
+    const after = lines.slice(header + 1).filter((l) => l.trim() !== '' && !l.startsWith('[chat]'));
+    assert.equal(after.length, 3, alice.screen.text());
+    assert.match(after[0]!, /-- dave joined/);
+    assert.ok(!shown('zebra plan from dave'), alice.screen.text());
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { spawn as spawnPty } from '@lydell/node-pty';
 import { builtCli, cliPath, repoRoot } from '../helpers/paths.js';
-import { startDaemonProcess } from '../helpers/processes.js';
+import { runClient, startDaemonProcess } from '../helpers/processes.js';
 
 function run(
   entry: string,
@@ -86,6 +86,68 @@ test("the daemon's start-up hint names the installed command and leaves the pass
   }
 });
 
+test('the start-up of a daemon with two rooms: short lines, rooms by name, a command for each', async () => {
+  const daemon = await startDaemonProcess(['--room', 'team=pw-team-1', '--room', 'ops=pw-ops-2']);
+  try {
+    for (let i = 0; i < 100 && !daemon.stdout().includes('--room ops\n'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const out = daemon.stdout();
+    const log = daemon.stderr();
+    const command = (room: string): string =>
+      `  cmd-chat connect 127.0.0.1 ${daemon.port} YOUR_NAME --room ${room}`;
+    assert.equal(
+      out,
+      [
+        'Rooms: team, ops',
+        'Connect with (it asks for the password of each room):',
+        command('team'),
+        command('ops'),
+        '',
+      ].join('\n'),
+    );
+    const logLines = log.split('\n').filter((l) => l !== '');
+    assert.match(logLines[0]!, new RegExp(`cmd-chat: listening on 127\\.0\\.0\\.1:${daemon.port}; 2 rooms$`));
+    assert.match(logLines[1]!, /cmd-chat: limits: the defaults/);
+    for (const line of [...out.split('\n'), ...logLines])
+      assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+    // The log names no room; nothing names a password.
+    assert.doesNotMatch(log, /team|ops/);
+    assert.doesNotMatch(out + log, /pw-team-1|pw-ops-2/);
+    // The printed command, as typed (the password from the environment), joins that room.
+    const args = command('ops')
+      .trim()
+      .split(' ')
+      .slice(2)
+      .map((w) => (w === 'YOUR_NAME' ? 'carol' : w));
+    const ok = await runClient(args, { input: 'hello ops\n', env: { CMD_CHAT_PASSWORD: 'pw-ops-2' } });
+    assert.equal(ok.code, 0, ok.stderr);
+    const wrong = await runClient(args, { input: 'hello\n', env: { CMD_CHAT_PASSWORD: 'pw-team-1' } });
+    assert.equal(wrong.code, 4, "the command names the room: the other room's password fails");
+  } finally {
+    await daemon.stop();
+  }
+});
+
+test('the start-up log says which limits differ from the defaults, by their flags', async () => {
+  const daemon = await startDaemonProcess(['--password', 'pw', '--history', '5', '--slow-grace', '2']);
+  try {
+    const limits = daemon
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes('limits:'));
+    assert.match(limits ?? '', /limits: --slow-grace 2 --history 5 \(serve --help lists them\)$/);
+    assert.ok(
+      daemon
+        .stderr()
+        .split('\n')
+        .every((l) => l.length <= 80),
+      daemon.stderr(),
+    );
+  } finally {
+    await daemon.stop();
+  }
+});
+
 test('--version and -V print the package version', () => {
   assert.equal(run(cliPath, ['--version']).stdout, `${version}\n`);
   assert.equal(run(cliPath, ['-V']).stdout, `${version}\n`);
@@ -138,7 +200,7 @@ test('serve refuses limits that contradict each other, in one line (exit 2), bef
     assert.match(
       b.stderr,
       new RegExp(
-        `^cmd-chat: --room-burst-bytes ${burst} is not below --max-queue 8388608: [^\\n]*\\nRun \`cmd-chat --help\` for usage\\.\\n$`,
+        `^cmd-chat: --room-burst-bytes ${burst} is not below --max-queue 8388608: [^\\n]*\\nRun \`cmd-chat serve --help\` for usage\\.\\n$`,
       ),
     );
   }
