@@ -36,7 +36,7 @@ const GLUED = /\S\[(string|number|boolean|array|count)\]/;
 test('no help text at any width glues a type tag to its description, or runs past the width', () => {
   const help = prerendered();
   const commands = Object.keys(help.texts);
-  assert.deepEqual(commands.sort(), ['', 'connect', 'room-entry', 'serve']);
+  assert.deepEqual(commands.sort(), ['', 'completion', 'connect', 'room-entry', 'serve']);
   for (const command of commands) {
     const texts = help.texts[command]!;
     assert.equal(texts.length, 61, 'one text per width from 40 to 100');
