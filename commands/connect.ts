@@ -10,7 +10,7 @@ import { MAX_ROOMS } from '../lib/client/commands.js';
 import { runPipe } from '../lib/client/pipe.js';
 import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
-import { spinnerUsable } from '../lib/client/terminal-caps.js';
+import { isDumbTerminal, spinnerUsable } from '../lib/client/terminal-caps.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
@@ -300,6 +300,7 @@ async function run(args: ConnectArgs): Promise<void> {
         output: process.stdout,
         color,
         daemon: transport.description,
+        plain: isDumbTerminal(process.env),
       })
     : await runPipe(handles, {
         input: process.stdin,

@@ -26,6 +26,14 @@ export interface ScreenOptions {
   output: NodeJS.WriteStream;
   prompt: string;
   completer: Completer;
+  /** The terminal wraps soft-wrapped lines again on a resize (terminal-caps.ts). */
+  reflows: boolean;
+  /**
+   * A dumb terminal (TERM=dumb): plain lines only. The terminal's own line discipline edits
+   * the input (cooked mode, no raw keys); printed lines go below whatever is on screen and
+   * nothing is ever erased, moved or redrawn.
+   */
+  plain: boolean;
 }
 
 export class ReplScreen {
@@ -55,19 +63,33 @@ export class ReplScreen {
     this.rl = createInterface({
       input: keys,
       output: options.output,
-      terminal: true,
+      terminal: !options.plain,
       prompt: options.prompt,
       historySize: HISTORY_SIZE,
       removeHistoryDuplicates: true,
       tabSize: 4,
       completer: options.completer,
     });
+    if (options.plain) return;
     // readline redraws the input on a resize; what waited may fit now.
     options.output.on('resize', this.onResize);
+    // Before readline's redraw, which starts by moving up to the input's first row.
+    options.output.prependListener('resize', this.beforeRedraw);
   }
 
   private readonly onResize = (): void => {
     setImmediate(() => this.flushWaiting());
+  };
+
+  /**
+   * readline's redraw moves up by the rows it last drew above the cursor, which is right for
+   * a terminal that keeps its rows on a resize (xterm). One that reflows has wrapped the input
+   * again to the new width already: moving up by the old count left copies of the prompt
+   * (narrower) or erased a received line above it (wider). There the new width decides.
+   */
+  private readonly beforeRedraw = (): void => {
+    if (!this.options.reflows || !this.active || this.closed) return;
+    (this.rl as unknown as { prevRows?: number }).prevRows = this.rl.getCursorPos().rows;
   };
 
   get output(): NodeJS.WriteStream {
@@ -93,18 +115,27 @@ export class ReplScreen {
     if (this.closed) return;
     this.flush(); // what was printed before (the welcome) goes first, then the prompt
     this.active = true;
-    this.rl.prompt();
+    this.showPrompt();
   }
 
   /** Shows a fresh prompt after a submitted line. */
   prompt(): void {
     if (this.closed) return;
-    this.rl.prompt();
+    this.showPrompt();
     this.flushWaiting();
+  }
+
+  /** Plain mode: the prompt is the last thing written (a printed line starts below it). */
+  private promptShown = false;
+
+  private showPrompt(): void {
+    this.rl.prompt();
+    this.promptShown = this.options.plain;
   }
 
   /** Redraws the prompt and input where the cursor is (after a suspend, a resize …). */
   redraw(): void {
+    if (this.options.plain) return;
     if (this.active && !this.closed) this.rl.prompt(true);
   }
 
@@ -114,7 +145,7 @@ export class ReplScreen {
    * above the cursor no longer holds (moving up by it would erase the shell's lines).
    */
   redrawAfterStop(): void {
-    if (!this.active || this.closed) return;
+    if (!this.active || this.closed || this.options.plain) return;
     (this.rl as unknown as { prevRows?: number }).prevRows = 0;
     this.rl.prompt(true);
     this.flushWaiting();
@@ -145,13 +176,14 @@ export class ReplScreen {
 
   /** Empties the input line (Ctrl-E then Ctrl-U, as readline knows them). */
   clearLine(): void {
+    if (this.options.plain) return;
     this.rl.write(null, { ctrl: true, name: 'e' });
     this.rl.write(null, { ctrl: true, name: 'u' });
   }
 
   /** Writes a fixed escape sequence (modes, title, notification) unless closed. */
   writeRaw(sequence: string): void {
-    if (!this.closed) this.options.output.write(sequence);
+    if (!this.closed && !this.options.plain) this.options.output.write(sequence);
   }
 
   /** Clears the prompt and input (which may wrap over several rows); cursor at its start. */
@@ -169,7 +201,7 @@ export class ReplScreen {
    * terminal's scrollback again, leaving stale copies there, so printing waits.
    */
   private inputFillsWindow(): boolean {
-    if (!this.active) return false;
+    if (!this.active || this.options.plain) return false;
     const rows = this.options.output.rows || 24;
     return Math.floor(columnsOf(this.rl.getPrompt() + this.rl.line) / this.columns) + 1 >= rows;
   }
@@ -225,6 +257,13 @@ export class ReplScreen {
 
   /** Prints now: clears the input area, writes the text, redraws prompt, input and cursor. */
   private printNow(text: string): void {
+    if (this.options.plain) {
+      // Lines only: a bell appended to a line is a control character too.
+      const lines = text.replace(/\x07/g, '').replace(/\r?\n/g, '\n');
+      this.options.output.write(`${this.promptShown ? '\n' : ''}${lines}\n`);
+      this.promptShown = false;
+      return;
+    }
     const rows = this.clearInputArea();
     // The redraw below first moves up by the rows readline believes the cursor was on when it
     // last drew the line (its undocumented `prevRows`; it lags behind when typed text wraps
@@ -238,6 +277,7 @@ export class ReplScreen {
 
   /** Removes a just-submitted input line from the screen (its echo will show it). */
   eraseSubmitted(line: string): void {
+    if (this.options.plain) return;
     const output = this.options.output;
     const rows = Math.floor(columnsOf(this.rl.getPrompt() + line) / this.columns) + 1;
     moveCursor(output, 0, -rows);
@@ -248,18 +288,21 @@ export class ReplScreen {
   clearScreen(): void {
     if (this.closed) return;
     this.flush();
-    this.options.output.write(CLEAR_SCREEN);
+    if (!this.options.plain) this.options.output.write(CLEAR_SCREEN);
   }
 
   /** Takes the prompt off the screen and closes the line editor. */
   close(): void {
     if (this.closed) return;
     this.flush();
-    if (this.active) this.clearInputArea();
+    if (this.options.plain) {
+      if (this.promptShown) this.options.output.write('\n');
+    } else if (this.active) this.clearInputArea();
     this.closed = true;
     this.active = false;
     this.waiting = [];
     this.options.output.off('resize', this.onResize);
+    this.options.output.off('resize', this.beforeRedraw);
     this.rl.close();
   }
 }

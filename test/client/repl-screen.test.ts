@@ -1,8 +1,9 @@
 /**
  * The REPL's screen under resizes and inputs taller than the window, and the pipe-only
  * options on a terminal: the compiled CLI in a real pseudo-terminal against a real daemon.
- * The screen model (test/helpers/pty.ts) resizes like xterm (no reflow) and keeps the rows
- * that scroll off the top, so stale copies of the input are visible to the assertions.
+ * The screen model (test/helpers/pty.ts) resizes like xterm (no reflow) or, when asked, like
+ * the terminals that reflow (tmux, VTE, kitty …), and keeps the rows that scroll off the top,
+ * so stale copies of the input are visible to the assertions.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -62,6 +63,45 @@ describe('the REPL screen', () => {
     }, 'the message above a single copy of the input');
     alice.write('\x15'); // Ctrl-U
     alice.kill();
+  });
+
+  test('on a reflowing terminal: a wrapped draft, narrower, a message, wider: nothing lost, no copies', async () => {
+    const dora = await repl.join('rs4', { reflow: true });
+    const prompt = '[chat] rs4> ';
+    const input = distinctInput(70);
+    await say('rs4b', 'a line before the draft');
+    await dora.waitForText('rs4b: a line before the draft');
+    dora.write(input);
+    await dora.waitForScreen((s) => s.cursorLine().endsWith(input.slice(-10)), 'the typed input');
+    const promptRows = (s: { history(): string[] }): number =>
+      s.history().filter((l) => l.startsWith(prompt.trimEnd())).length;
+
+    dora.resize(50, 30);
+    const narrow = rowsOf(prompt, input, 50);
+    await dora.waitForScreen(
+      (s) => copies(s.lines(), narrow).every((n) => n === 1) && promptRows(s) === 1,
+      'the draft at 50 columns, once',
+    );
+    await say('rs4b', 'while narrow');
+    await dora.waitForScreen(
+      (s) => s.lines().some((l) => l.endsWith('rs4b: while narrow')),
+      'the message at 50 columns',
+    );
+    dora.resize(100, 30);
+    const wide = rowsOf(prompt, input, 100);
+    await dora.waitForScreen(
+      (s) => copies(s.lines(), wide).every((n) => n === 1),
+      'the draft at 100 columns',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = dora.screen.history();
+    const text = lines.join('\n');
+    assert.equal(lines.filter((l) => l.endsWith('rs4b: a line before the draft')).length, 1, text);
+    assert.equal(lines.filter((l) => l.endsWith('rs4b: while narrow')).length, 1, text);
+    assert.equal(promptRows(dora.screen), 1, `one prompt:\n${text}`);
+    assert.equal(dora.screen.cursorLine(), (prompt + input).trimEnd());
+    dora.write('\x15'); // Ctrl-U
+    dora.kill();
   });
 
   test('an input taller than the window leaves no stale copies when lines arrive; they show after it', async () => {

@@ -9,8 +9,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { spawn } from 'node-pty';
 import { builtCli } from '../helpers/paths.js';
-import { startDaemonProcess } from '../helpers/processes.js';
-import { COLS, ROWS, startPtyClient, terminalEnv, waitFor } from '../helpers/pty.js';
+import { runClient, startDaemonProcess } from '../helpers/processes.js';
+import { COLS, ROWS, startJsonReader, startPtyClient, terminalEnv, waitFor } from '../helpers/pty.js';
 
 const SGR = /\x1b\[[0-9;]*m/;
 
@@ -113,6 +113,42 @@ describe('the connecting spinner', () => {
       await done;
     } finally {
       if (!exited) shell.kill();
+      await daemon.stop();
+    }
+  });
+});
+
+describe('TERM=dumb', () => {
+  test('gets plain lines: not one escape sequence or bell from start to /quit', async () => {
+    const daemon = await startDaemonProcess(['--password', 'pw']);
+    const reader = await startJsonReader(daemon.port, 'reader');
+    // Colour asked for explicitly stays off too: NO_COLOR is not what keeps it plain here.
+    const client = startPtyClient(daemon.port, 'dumb', { env: { TERM: 'dumb', NO_COLOR: '' } });
+    try {
+      await waitFor(
+        () => client.raw().includes('[chat] dumb> '),
+        () => `the prompt: ${JSON.stringify(client.raw())}`,
+        20_000,
+      );
+      const said = await runClient(['127.0.0.1', String(daemon.port), 'other'], {
+        input: 'hello @dumb, a mention rings the bell elsewhere\n',
+        env: { CMD_CHAT_PASSWORD: 'pw' },
+      });
+      assert.equal(said.code, 0, said.stderr);
+      await client.waitForText('other: hello @dumb');
+      client.write('typed on a dumb terminal\r');
+      assert.equal(await reader.waitForMessage('dumb'), 'typed on a dumb terminal');
+      await client.waitForText('dumb: typed on a dumb terminal');
+      client.write('/help\r');
+      await client.waitForText('/quit');
+      client.write('/quit\r');
+      assert.equal(await client.exited, 0);
+      const raw = client.raw();
+      assert.ok(!raw.includes('\x1b'), `no ESC in: ${JSON.stringify(raw)}`);
+      assert.ok(!raw.includes('\x07'), `no BEL in: ${JSON.stringify(raw)}`);
+    } finally {
+      client.kill();
+      await reader.stop();
       await daemon.stop();
     }
   });
