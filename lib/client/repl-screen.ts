@@ -10,12 +10,25 @@
 import type { Completer } from 'node:readline';
 import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from 'node:readline';
 import { PassThrough } from 'node:stream';
+import { displayPos, keyRepeat, measureByCluster } from './graphemes.js';
 import { columnsOf } from './wrap.js';
 
 /** Input lines remembered for ↑/↓ (RAM only, never written anywhere). */
 export const HISTORY_SIZE = 500;
 
 const CLEAR_SCREEN = '\x1b[2J\x1b[H';
+const TAB_SIZE = 4;
+
+/** `text` cut to `max` columns (with an ellipsis), so it takes one row. */
+function fitRow(text: string, max: number): string {
+  if (columnsOf(text) <= max) return text;
+  let out = '';
+  for (const { segment } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)) {
+    if (columnsOf(out + segment) > max - 1) break;
+    out += segment;
+  }
+  return `${out}…`;
+}
 
 /** Lines kept back while the input fills the window; older ones are counted, not kept. */
 export const MAX_WAITING = 500;
@@ -67,10 +80,11 @@ export class ReplScreen {
       prompt: options.prompt,
       historySize: HISTORY_SIZE,
       removeHistoryDuplicates: true,
-      tabSize: 4,
+      tabSize: TAB_SIZE,
       completer: options.completer,
     });
     if (options.plain) return;
+    measureByCluster(this.rl);
     // readline redraws the input on a resize; what waited may fit now.
     options.output.on('resize', this.onResize);
     // Before readline's redraw, which starts by moving up to the input's first row.
@@ -88,6 +102,7 @@ export class ReplScreen {
    * (narrower) or erased a received line above it (wider). There the new width decides.
    */
   private readonly beforeRedraw = (): void => {
+    if (this.status !== undefined) this.applyPrompt(); // cut to the new width
     if (!this.options.reflows || !this.active || this.closed) return;
     (this.rl as unknown as { prevRows?: number }).prevRows = this.rl.getCursorPos().rows;
   };
@@ -151,8 +166,41 @@ export class ReplScreen {
     this.flushWaiting();
   }
 
+  /** The prompt without the status row. */
+  private basePrompt = '';
+  /** A transient status (a reconnection in progress), shown in one row above the prompt. */
+  private status: string | undefined;
+
   setPrompt(prompt: string): void {
-    this.rl.setPrompt(prompt);
+    this.basePrompt = prompt;
+    this.applyPrompt();
+  }
+
+  /** The prompt as set (without the status row). */
+  get promptText(): string {
+    return this.basePrompt;
+  }
+
+  /**
+   * Shows `text` (already sanitised) as the status row above the prompt, replacing the one
+   * shown, or removes it (undefined). The row is cut to the width, so it never wraps, and it
+   * is redrawn with the prompt: updating it adds no line to the terminal. Plain mode: none.
+   */
+  setStatus(text: string | undefined): void {
+    if (this.options.plain || text === this.status) return;
+    this.status = text;
+    this.applyPrompt();
+    this.redraw();
+  }
+
+  private applyPrompt(): void {
+    const status = this.status === undefined ? '' : `${fitRow(this.status, this.columns - 1)}\n`;
+    this.rl.setPrompt(status + this.basePrompt);
+  }
+
+  /** Rows that prompt and `line` take (the status row included). */
+  private inputRows(line: string): number {
+    return displayPos(this.rl.getPrompt() + line, this.columns, TAB_SIZE).rows + 1;
   }
 
   /** Inserts text at the cursor, as if typed. */
@@ -162,10 +210,13 @@ export class ReplScreen {
     this.flushSoon();
   }
 
-  /** Feeds one key (a control character or escape sequence) to readline's key decoder. */
+  /**
+   * Feeds one key (a control character or escape sequence) to readline's key decoder; a key
+   * that moves or deletes one character does so over a whole grapheme cluster.
+   */
   pressKey(sequence: string): void {
     if (this.closed) return;
-    this.keys.write(sequence);
+    this.keys.write(sequence.repeat(keyRepeat(sequence, this.rl.line, this.rl.cursor)));
     this.flushSoon();
   }
 
@@ -203,7 +254,7 @@ export class ReplScreen {
   private inputFillsWindow(): boolean {
     if (!this.active || this.options.plain) return false;
     const rows = this.options.output.rows || 24;
-    return Math.floor(columnsOf(this.rl.getPrompt() + this.rl.line) / this.columns) + 1 >= rows;
+    return this.inputRows(this.rl.line) >= rows;
   }
 
   /** Prints what waited while the input filled the window, once it no longer does. */
@@ -279,7 +330,7 @@ export class ReplScreen {
   eraseSubmitted(line: string): void {
     if (this.options.plain) return;
     const output = this.options.output;
-    const rows = Math.floor(columnsOf(this.rl.getPrompt() + line) / this.columns) + 1;
+    const rows = this.inputRows(line);
     moveCursor(output, 0, -rows);
     cursorTo(output, 0);
     clearScreenDown(output);

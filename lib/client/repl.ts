@@ -139,7 +139,10 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   const onCtrlC = (): void => {
     // Ctrl-C with text typed clears the line (like a shell). On an empty line it asks first,
     // since IRC users press it casually: a second press within CTRL_C_QUIT_MS quits.
-    if (screen.line !== '') return screen.clearLine();
+    if (screen.line !== '') {
+      screen.clearLine();
+      return;
+    }
     const now = Date.now();
     if (now - lastCtrlC <= CTRL_C_QUIT_MS) return void finish({ kind: 'quit' });
     lastCtrlC = now;

@@ -8,6 +8,7 @@
  */
 import { after, before } from 'node:test';
 import { type IPty, spawn } from 'node-pty';
+import stringWidth from 'string-width';
 import { builtCli } from './paths.js';
 import {
   type DaemonProcess,
@@ -18,6 +19,13 @@ import {
 
 export const COLS = 100;
 export const ROWS = 30;
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+function isOneCluster(s: string): boolean {
+  const it = graphemes.segment(s)[Symbol.iterator]();
+  return !it.next().done && it.next().done === true;
+}
 
 /** A minimal VT100-style screen: enough for readline's output, not a full emulator. */
 export class Screen {
@@ -30,6 +38,9 @@ export class Screen {
 
   /** Rows that scrolled off the top (the terminal's scrollback), oldest first. */
   private scrolled: string[] = [];
+
+  /** The cell written last, which the next code point may join (one grapheme cluster). */
+  private lastPut: { row: string[]; y: number; x: number; width: number } | undefined;
 
   /** Rows the text ran past the end of (soft-wrapped): they continue on the next row. */
   private readonly wrappedRows = new WeakSet<string[]>();
@@ -52,7 +63,10 @@ export class Screen {
    * width; when there are fewer rows, rows above the cursor go to the scrollback first.
    */
   resize(cols: number, rows: number): void {
-    if (this.reflow) return this.reflowTo(cols, rows);
+    if (this.reflow) {
+      this.reflowTo(cols, rows);
+      return;
+    }
     this.grid = this.grid.map((r) =>
       r.length >= cols ? r.slice(0, cols) : [...r, ...new Array<string>(cols - r.length).fill(' ')],
     );
@@ -148,15 +162,37 @@ export class Screen {
     }
   }
 
+  /**
+   * Writes one code point. Like a terminal that draws grapheme clusters: a code point that
+   * continues the cluster just written (a ZWJ sequence, a flag, a combining mark) joins its
+   * cell, and a cluster string-width counts as wide takes two cells (the second one empty).
+   */
   private put(ch: string): void {
-    if (this.x >= this.cols) {
+    const last = this.lastPut;
+    if (last && last.row === this.grid[last.y] && last.y === this.y && last.x + last.width === this.x) {
+      const joined = last.row[last.x]! + ch;
+      if (isOneCluster(joined)) {
+        last.row[last.x] = joined;
+        if (stringWidth(joined) > last.width && last.x + 1 < this.cols) {
+          last.row[last.x + 1] = '';
+          last.width = 2;
+          this.x = last.x + 2;
+        }
+        return;
+      }
+    }
+    const width = Math.max(1, Math.min(2, stringWidth(ch)));
+    if (this.x + width > this.cols) {
       // Deferred wrap, as xterm does: the cursor sits past the last column until more text.
       this.wrappedRows.add(this.grid[this.y]!);
       this.x = 0;
       this.lineFeed();
     }
-    this.grid[this.y]![this.x] = ch;
-    this.x++;
+    const row = this.grid[this.y]!;
+    row[this.x] = ch;
+    if (width === 2) row[this.x + 1] = '';
+    this.lastPut = { row, y: this.y, x: this.x, width };
+    this.x += width;
   }
 
   private clamp(): void {
