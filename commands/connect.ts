@@ -10,6 +10,7 @@ import { MAX_ROOMS } from '../lib/client/commands.js';
 import { runPipe } from '../lib/client/pipe.js';
 import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
+import { isDumbTerminal, spinnerUsable } from '../lib/client/terminal-caps.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
@@ -116,6 +117,36 @@ function target(args: ConnectArgs): Target {
   return { transport, name: rest[0]!, password: rest[1] };
 }
 
+interface Spinner {
+  setText(text: string): void;
+  stop(): void;
+}
+
+/**
+ * The connecting spinner on stderr, when it can be drawn there (spinnerUsable): coloured only
+ * by the project's colour decision, and stopped for good if the terminal's width drops to 0.
+ */
+async function startSpinner(text: string, colorFlag: boolean): Promise<Spinner | undefined> {
+  const stream = process.stderr;
+  if (!spinnerUsable(stream, process.env)) return undefined;
+  const color = colorEnabled({ noColorFlag: !colorFlag, env: process.env, isTTY: true });
+  const ora = (await import('ora')).default({ text, stream, color: color ? 'cyan' : false }).start();
+  const stop = (): void => {
+    stream.off('resize', onResize);
+    ora.stop();
+  };
+  const onResize = (): void => {
+    if (!spinnerUsable(stream, process.env)) stop();
+  };
+  stream.on('resize', onResize);
+  return {
+    setText: (t) => {
+      ora.text = t;
+    },
+    stop,
+  };
+}
+
 async function askAnotherName(taken: string, reason: string): Promise<string | undefined> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -187,11 +218,8 @@ async function run(args: ConnectArgs): Promise<void> {
   if (!Number.isInteger(attempts) || attempts < 0) {
     fail(`--reconnect-attempts must be a whole number (0 = never give up), not ${attempts}`, ExitCode.usage);
   }
-  const spinnerWanted = interactive && process.stderr.isTTY === true;
-  const spinner = spinnerWanted
-    ? (await import('ora'))
-        .default({ text: `connecting to ${transport.description}`, stream: process.stderr })
-        .start()
+  const spinner = interactive
+    ? await startSpinner(`connecting to ${transport.description}`, args.color)
     : undefined;
   // Load the REPL before joining: no await may separate the join from the UI's listener, or
   // the events that arrive in between would be lost (the session holds them until then).
@@ -216,8 +244,9 @@ async function run(args: ConnectArgs): Promise<void> {
       onStage: (stage) => {
         if (!spinner) return;
         if (stage === 'deriving')
-          spinner.text = roomNames.length > 1 ? `deriving keys for #${room}` : 'deriving keys';
-        else if (stage === 'verifying') spinner.text = roomNames.length > 1 ? `joining #${room}` : 'joining';
+          spinner.setText(roomNames.length > 1 ? `deriving keys for #${room}` : 'deriving keys');
+        else if (stage === 'verifying')
+          spinner.setText(roomNames.length > 1 ? `joining #${room}` : 'joining');
       },
     });
     let wanted = username;
@@ -277,6 +306,7 @@ async function run(args: ConnectArgs): Promise<void> {
         output: process.stdout,
         color,
         daemon: transport.description,
+        plain: isDumbTerminal(process.env),
       })
     : await runPipe(handles, {
         input: process.stdin,

@@ -1,15 +1,33 @@
 /**
  * The client's reading side of a connection: lines pulled one at a time during the
  * handshake (with a timeout), then pushed to a handler once the session is running. The end
- * of the stream fails a pending read and is reported once.
+ * of the stream fails a pending read and is reported once, after every line before it.
+ *
+ * Pushed lines are handled in slices of at most SLICE_MS, with a turn of the event loop
+ * between slices: a backlog (a flood read after the process was starved of CPU) is opened and
+ * verified a slice at a time, so keystrokes and the screen are served in between instead of
+ * waiting for the whole of it. While more than MAX_BACKLOG lines wait, the connection is not
+ * read (TCP flow control slows the daemon down, as for any slow reader).
  */
 import { LineDecoder } from '../protocol/codec.js';
 import type { Connection } from '../transport/transport.js';
 import { SessionError } from './session-error.js';
 
+/** Time spent handling pushed lines before the event loop gets a turn. */
+export const SLICE_MS = 4;
+/** Pushed lines waiting beyond which the connection is paused. */
+export const MAX_BACKLOG = 2000;
+
 /** Lines from a connection, read one at a time during the handshake. */
 export class LineQueue {
   private readonly lines: string[] = [];
+  /** Pushed lines not handled yet (from `head` on), oldest first. */
+  private backlog: string[] = [];
+  private head = 0;
+  private sliceScheduled = false;
+  private paused = false;
+  /** The end, held until the lines before it are handled. */
+  private endHeld: Error | undefined;
   private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
   private ended: Error | undefined;
   readonly decoder: LineDecoder;
@@ -30,6 +48,8 @@ export class LineQueue {
         return;
       }
       for (const line of lines) this.deliver(line);
+      // The whole read is queued first, so a slice bounds the work of one read too.
+      if (this.onLine && !this.sliceScheduled) this.slice();
     });
     const lost = (): void =>
       this.fail(new SessionError('connection_lost', 'the daemon closed the connection'));
@@ -40,7 +60,7 @@ export class LineQueue {
 
   private deliver(line: string): void {
     if (this.onLine) {
-      this.onLine(line);
+      this.backlog.push(line);
     } else if (this.waiter) {
       const { resolve } = this.waiter;
       this.waiter = undefined;
@@ -50,6 +70,43 @@ export class LineQueue {
     }
   }
 
+  /** Handles waiting lines for up to SLICE_MS; schedules the rest for the next turn. */
+  private readonly slice = (): void => {
+    this.sliceScheduled = false;
+    const onLine = this.onLine;
+    if (!onLine) return;
+    const deadline = performance.now() + SLICE_MS;
+    while (this.head < this.backlog.length) {
+      const line = this.backlog[this.head]!;
+      this.head++;
+      onLine(line);
+      if (performance.now() >= deadline) break;
+    }
+    const waiting = this.backlog.length - this.head;
+    if (waiting === 0) {
+      this.backlog = [];
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.backlog = this.backlog.slice(this.head);
+      this.head = 0;
+    }
+    if (waiting > MAX_BACKLOG && !this.paused) {
+      this.paused = true;
+      this.conn.stream.pause();
+    } else if (waiting <= MAX_BACKLOG / 2 && this.paused) {
+      this.paused = false;
+      this.conn.stream.resume();
+    }
+    if (waiting > 0) {
+      this.sliceScheduled = true;
+      setImmediate(this.slice);
+      return;
+    }
+    const end = this.endHeld;
+    this.endHeld = undefined;
+    if (end) this.onEnd?.(end);
+  };
+
   private fail(err: Error): void {
     if (this.ended) return;
     this.ended = err;
@@ -58,7 +115,9 @@ export class LineQueue {
       this.waiter = undefined;
       reject(err);
     }
-    this.onEnd?.(err);
+    // The lines read before the end come first (a shutdown notice, the last messages).
+    if (this.head < this.backlog.length) this.endHeld = err;
+    else this.onEnd?.(err);
   }
 
   onEnd: ((err: Error) => void) | undefined;
@@ -88,6 +147,7 @@ export class LineQueue {
   /** Switches to push mode: every queued and future line goes to `onLine`. */
   stream(onLine: (line: string) => void): void {
     this.onLine = onLine;
-    for (const line of this.lines.splice(0)) onLine(line);
+    for (const line of this.lines.splice(0)) this.backlog.push(line);
+    if (!this.sliceScheduled) this.slice();
   }
 }

@@ -16,6 +16,7 @@ import { fromInputLine } from './paste.js';
 import type { ReplRoom } from './repl-room.js';
 import type { ReplScreen } from './repl-screen.js';
 import { sanitizeBody } from './sanitize.js';
+import { wrapText } from './wrap.js';
 
 export interface DispatchOptions {
   screen: ReplScreen;
@@ -36,14 +37,16 @@ export class LineDispatcher {
     this.c = createColors(options.color);
   }
 
-  /** A local line for the user, dimmed. */
+  /** A local line for the user, dimmed (wrapped at spaces to the terminal). */
   info(text: string): void {
-    this.options.screen.printAbove(this.c.dim(sanitizeBody(text)));
+    const { screen } = this.options;
+    screen.printAbove(this.c.dim(wrapText(sanitizeBody(text), screen.columns)));
   }
 
-  /** A local error line, in red. */
+  /** A local error line, in red (wrapped at spaces to the terminal). */
   error(text: string): void {
-    this.options.screen.printAbove(this.c.red(sanitizeBody(text)));
+    const { screen } = this.options;
+    screen.printAbove(this.c.red(wrapText(sanitizeBody(text), screen.columns)));
   }
 
   /** The commands' view of `room`. */

@@ -8,15 +8,15 @@
 import { createColors } from './colors.js';
 import type { ViewState } from './commands.js';
 import { isIgnored } from './commands.js';
-import type { ChatEvent } from './events.js';
+import type { ChatEvent, ReconnectingEvent } from './events.js';
 import { IgnoreList } from './ignore-list.js';
 import { mentionsMe, renderEvent } from './render.js';
 import type { AwayNotifier } from './repl-notifier.js';
 import type { ReplScreen } from './repl-screen.js';
-import { sanitizeName } from './sanitize.js';
+import { sanitizeBody, sanitizeName } from './sanitize.js';
 import { Scrollback } from './scrollback.js';
 import type { ChatSession } from './session.js';
-import { terminalLayout } from './wrap.js';
+import { terminalLayout, wrapText } from './wrap.js';
 
 /** Events held for a room that is not current; older ones stay in its scrollback only. */
 export const MAX_HELD = 200;
@@ -72,7 +72,9 @@ export class ReplRoom {
     const { screen, color, highlight } = this.display;
     const me = this.session.me.username;
     const layout = terminalLayout(screen.columns);
-    return renderEvent(ev, { color, me, highlight, layout, ...(mark !== undefined ? { mark } : {}) });
+    const text = renderEvent(ev, { color, me, highlight, layout, ...(mark !== undefined ? { mark } : {}) });
+    // Bodies are wrapped by the layout; the other lines (joins, errors, the connection) here.
+    return ev.type === 'message' || ev.type === 'private' ? text : wrapText(text, screen.columns);
   }
 
   /** An event of this room: remembered, then shown (or held) unless its sender is ignored. */
@@ -95,6 +97,12 @@ export class ReplRoom {
 
   private showEvent(ev: ChatEvent): void {
     const { screen, notifier } = this.display;
+    if (ev.type === 'reconnecting') {
+      // Each attempt updates the one status row; only a change of state prints a line.
+      if (this.display.isCurrent(this)) screen.setStatus(reconnectingStatus(ev));
+      return;
+    }
+    if (ev.type === 'reconnected' || ev.type === 'shutdown') this.clearStatus();
     this.scrollback.add(ev);
     this.view.ignored.observe(ev);
     if (isIgnored(this.view, ev)) return;
@@ -125,6 +133,11 @@ export class ReplRoom {
       return;
     }
     screen.printAbove(this.render(ev) + (bell ? '\x07' : ''));
+  }
+
+  /** Takes this room's reconnection status off the screen (when it shows this room). */
+  clearStatus(): void {
+    if (this.display.isCurrent(this)) this.display.screen.setStatus(undefined);
   }
 
   private hold(ev: ChatEvent): void {
@@ -180,6 +193,17 @@ export class ReplRoom {
       this.display.screen.printAbove(this.render(ev, mark));
     }
   }
+}
+
+/**
+ * The status row of a reconnection in progress: what is about to happen first (it may be cut
+ * to the width), then why the last attempt failed.
+ */
+export function reconnectingStatus(ev: ReconnectingEvent): string {
+  const delay =
+    ev.delayMs < 10_000 ? `${Math.round(ev.delayMs / 100) / 10} s` : `${Math.round(ev.delayMs / 1000)} s`;
+  const why = ev.reason === undefined ? '' : `: still unreachable (${sanitizeBody(ev.reason)})`;
+  return `-- reconnecting in ${delay} (attempt ${ev.attempt})${why}`;
 }
 
 /** The lines shown on joining: where, who, the room fingerprint, how to get help. */

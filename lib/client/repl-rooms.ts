@@ -16,6 +16,7 @@ import { ReplRoom, type RoomDisplay, welcomeLines } from './repl-room.js';
 import type { ReplScreen } from './repl-screen.js';
 import { sanitizeName } from './sanitize.js';
 import type { ChatSession, SessionError } from './session.js';
+import { wrapText } from './wrap.js';
 
 /** A joined room as the CLI hands it over: the session and the history it replayed. */
 export interface RoomHandle {
@@ -101,14 +102,21 @@ export class ReplRooms implements RoomControl {
     const c = createColors(this.options.color);
     if (makeCurrent || this.rooms.length === 1) {
       this.select(this.rooms.length - 1, false);
-      this.options.screen.printAbove(c.dim(welcomeLines(handle.session, this.options.daemon).join('\n')));
+      const { screen } = this.options;
+      screen.printAbove(
+        c.dim(wrapText(welcomeLines(handle.session, this.options.daemon).join('\n'), screen.columns)),
+      );
     } else {
       const n = this.rooms.length;
       const members = handle.session.memberList().length;
-      this.options.screen.printAbove(
+      const { screen } = this.options;
+      screen.printAbove(
         c.dim(
-          `-- also joined #${sanitizeName(room.name)} (${members} member${members === 1 ? '' : 's'}, ` +
-            `fingerprint ${handle.session.fingerprint}): Alt+${n % 10}, Ctrl-N or /switch ${sanitizeName(room.name)}`,
+          wrapText(
+            `-- also joined #${sanitizeName(room.name)} (${members} member${members === 1 ? '' : 's'}, ` +
+              `fingerprint ${handle.session.fingerprint}): Alt+${n % 10}, Ctrl-N or /switch ${sanitizeName(room.name)}`,
+            screen.columns,
+          ),
         ),
       );
     }
@@ -129,7 +137,7 @@ export class ReplRooms implements RoomControl {
   refreshPrompt(): void {
     const { screen } = this.options;
     const next = this.promptText();
-    if (screen.rl.getPrompt() === next) return;
+    if (screen.promptText === next) return;
     screen.setPrompt(next);
     screen.redraw();
   }
@@ -181,6 +189,8 @@ export class ReplRooms implements RoomControl {
   /** Makes room `i` current: title, prompt, and what was held for it. */
   private select(i: number, announce: boolean): void {
     const changed = i !== this.currentIndex || this.rooms.length === 1;
+    // A reconnection status belongs to the room it is about.
+    if (changed) this.options.screen.setStatus(undefined);
     this.currentIndex = i;
     const room = this.current;
     this.options.notifier.setTitleBase(`cmd-chat #${room.name}`);
@@ -266,6 +276,7 @@ export class ReplRooms implements RoomControl {
   }
 
   private closed(room: ReplRoom, error: SessionError | undefined): void {
+    room.clearStatus();
     if (this.rooms.length === 1 && this.rooms[0] === room) {
       this.detach.get(room)?.();
       this.options.onLastClosed(error);

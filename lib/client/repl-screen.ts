@@ -10,12 +10,25 @@
 import type { Completer } from 'node:readline';
 import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from 'node:readline';
 import { PassThrough } from 'node:stream';
+import { displayPos, keyRepeat, measureByCluster } from './graphemes.js';
 import { columnsOf } from './wrap.js';
 
 /** Input lines remembered for ↑/↓ (RAM only, never written anywhere). */
 export const HISTORY_SIZE = 500;
 
 const CLEAR_SCREEN = '\x1b[2J\x1b[H';
+const TAB_SIZE = 4;
+
+/** `text` cut to `max` columns (with an ellipsis), so it takes one row. */
+function fitRow(text: string, max: number): string {
+  if (columnsOf(text) <= max) return text;
+  let out = '';
+  for (const { segment } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)) {
+    if (columnsOf(out + segment) > max - 1) break;
+    out += segment;
+  }
+  return `${out}…`;
+}
 
 /** Lines kept back while the input fills the window; older ones are counted, not kept. */
 export const MAX_WAITING = 500;
@@ -26,6 +39,14 @@ export interface ScreenOptions {
   output: NodeJS.WriteStream;
   prompt: string;
   completer: Completer;
+  /** The terminal wraps soft-wrapped lines again on a resize (terminal-caps.ts). */
+  reflows: boolean;
+  /**
+   * A dumb terminal (TERM=dumb): plain lines only. The terminal's own line discipline edits
+   * the input (cooked mode, no raw keys); printed lines go below whatever is on screen and
+   * nothing is ever erased, moved or redrawn.
+   */
+  plain: boolean;
 }
 
 export class ReplScreen {
@@ -55,19 +76,35 @@ export class ReplScreen {
     this.rl = createInterface({
       input: keys,
       output: options.output,
-      terminal: true,
+      terminal: !options.plain,
       prompt: options.prompt,
       historySize: HISTORY_SIZE,
       removeHistoryDuplicates: true,
-      tabSize: 4,
+      tabSize: TAB_SIZE,
       completer: options.completer,
     });
+    if (options.plain) return;
+    measureByCluster(this.rl);
     // readline redraws the input on a resize; what waited may fit now.
     options.output.on('resize', this.onResize);
+    // Before readline's redraw, which starts by moving up to the input's first row.
+    options.output.prependListener('resize', this.beforeRedraw);
   }
 
   private readonly onResize = (): void => {
     setImmediate(() => this.flushWaiting());
+  };
+
+  /**
+   * readline's redraw moves up by the rows it last drew above the cursor, which is right for
+   * a terminal that keeps its rows on a resize (xterm). One that reflows has wrapped the input
+   * again to the new width already: moving up by the old count left copies of the prompt
+   * (narrower) or erased a received line above it (wider). There the new width decides.
+   */
+  private readonly beforeRedraw = (): void => {
+    if (this.status !== undefined) this.applyPrompt(); // cut to the new width
+    if (!this.options.reflows || !this.active || this.closed) return;
+    (this.rl as unknown as { prevRows?: number }).prevRows = this.rl.getCursorPos().rows;
   };
 
   get output(): NodeJS.WriteStream {
@@ -93,23 +130,77 @@ export class ReplScreen {
     if (this.closed) return;
     this.flush(); // what was printed before (the welcome) goes first, then the prompt
     this.active = true;
-    this.rl.prompt();
+    this.showPrompt();
   }
 
   /** Shows a fresh prompt after a submitted line. */
   prompt(): void {
     if (this.closed) return;
-    this.rl.prompt();
+    this.showPrompt();
     this.flushWaiting();
+  }
+
+  /** Plain mode: the prompt is the last thing written (a printed line starts below it). */
+  private promptShown = false;
+
+  private showPrompt(): void {
+    this.rl.prompt();
+    this.promptShown = this.options.plain;
   }
 
   /** Redraws the prompt and input where the cursor is (after a suspend, a resize …). */
   redraw(): void {
+    if (this.options.plain) return;
     if (this.active && !this.closed) this.rl.prompt(true);
   }
 
+  /**
+   * Draws prompt and input again on the row the cursor is on, after the process was stopped
+   * and continued: the shell wrote its own lines meanwhile, so readline's memory of the rows
+   * above the cursor no longer holds (moving up by it would erase the shell's lines).
+   */
+  redrawAfterStop(): void {
+    if (!this.active || this.closed || this.options.plain) return;
+    (this.rl as unknown as { prevRows?: number }).prevRows = 0;
+    this.rl.prompt(true);
+    this.flushWaiting();
+  }
+
+  /** The prompt without the status row. */
+  private basePrompt = '';
+  /** A transient status (a reconnection in progress), shown in one row above the prompt. */
+  private status: string | undefined;
+
   setPrompt(prompt: string): void {
-    this.rl.setPrompt(prompt);
+    this.basePrompt = prompt;
+    this.applyPrompt();
+  }
+
+  /** The prompt as set (without the status row). */
+  get promptText(): string {
+    return this.basePrompt;
+  }
+
+  /**
+   * Shows `text` (already sanitised) as the status row above the prompt, replacing the one
+   * shown, or removes it (undefined). The row is cut to the width, so it never wraps, and it
+   * is redrawn with the prompt: updating it adds no line to the terminal. Plain mode: none.
+   */
+  setStatus(text: string | undefined): void {
+    if (this.options.plain || text === this.status) return;
+    this.status = text;
+    this.applyPrompt();
+    this.redraw();
+  }
+
+  private applyPrompt(): void {
+    const status = this.status === undefined ? '' : `${fitRow(this.status, this.columns - 1)}\n`;
+    this.rl.setPrompt(status + this.basePrompt);
+  }
+
+  /** Rows that prompt and `line` take (the status row included). */
+  private inputRows(line: string): number {
+    return displayPos(this.rl.getPrompt() + line, this.columns, TAB_SIZE).rows + 1;
   }
 
   /** Inserts text at the cursor, as if typed. */
@@ -119,10 +210,13 @@ export class ReplScreen {
     this.flushSoon();
   }
 
-  /** Feeds one key (a control character or escape sequence) to readline's key decoder. */
+  /**
+   * Feeds one key (a control character or escape sequence) to readline's key decoder; a key
+   * that moves or deletes one character does so over a whole grapheme cluster.
+   */
   pressKey(sequence: string): void {
     if (this.closed) return;
-    this.keys.write(sequence);
+    this.keys.write(sequence.repeat(keyRepeat(sequence, this.rl.line, this.rl.cursor)));
     this.flushSoon();
   }
 
@@ -133,13 +227,14 @@ export class ReplScreen {
 
   /** Empties the input line (Ctrl-E then Ctrl-U, as readline knows them). */
   clearLine(): void {
+    if (this.options.plain) return;
     this.rl.write(null, { ctrl: true, name: 'e' });
     this.rl.write(null, { ctrl: true, name: 'u' });
   }
 
   /** Writes a fixed escape sequence (modes, title, notification) unless closed. */
   writeRaw(sequence: string): void {
-    if (!this.closed) this.options.output.write(sequence);
+    if (!this.closed && !this.options.plain) this.options.output.write(sequence);
   }
 
   /** Clears the prompt and input (which may wrap over several rows); cursor at its start. */
@@ -157,9 +252,9 @@ export class ReplScreen {
    * terminal's scrollback again, leaving stale copies there, so printing waits.
    */
   private inputFillsWindow(): boolean {
-    if (!this.active) return false;
+    if (!this.active || this.options.plain) return false;
     const rows = this.options.output.rows || 24;
-    return Math.floor(columnsOf(this.rl.getPrompt() + this.rl.line) / this.columns) + 1 >= rows;
+    return this.inputRows(this.rl.line) >= rows;
   }
 
   /** Prints what waited while the input filled the window, once it no longer does. */
@@ -213,6 +308,13 @@ export class ReplScreen {
 
   /** Prints now: clears the input area, writes the text, redraws prompt, input and cursor. */
   private printNow(text: string): void {
+    if (this.options.plain) {
+      // Lines only: a bell appended to a line is a control character too.
+      const lines = text.replace(/\x07/g, '').replace(/\r?\n/g, '\n');
+      this.options.output.write(`${this.promptShown ? '\n' : ''}${lines}\n`);
+      this.promptShown = false;
+      return;
+    }
     const rows = this.clearInputArea();
     // The redraw below first moves up by the rows readline believes the cursor was on when it
     // last drew the line (its undocumented `prevRows`; it lags behind when typed text wraps
@@ -226,8 +328,9 @@ export class ReplScreen {
 
   /** Removes a just-submitted input line from the screen (its echo will show it). */
   eraseSubmitted(line: string): void {
+    if (this.options.plain) return;
     const output = this.options.output;
-    const rows = Math.floor(columnsOf(this.rl.getPrompt() + line) / this.columns) + 1;
+    const rows = this.inputRows(line);
     moveCursor(output, 0, -rows);
     cursorTo(output, 0);
     clearScreenDown(output);
@@ -236,18 +339,21 @@ export class ReplScreen {
   clearScreen(): void {
     if (this.closed) return;
     this.flush();
-    this.options.output.write(CLEAR_SCREEN);
+    if (!this.options.plain) this.options.output.write(CLEAR_SCREEN);
   }
 
   /** Takes the prompt off the screen and closes the line editor. */
   close(): void {
     if (this.closed) return;
     this.flush();
-    if (this.active) this.clearInputArea();
+    if (this.options.plain) {
+      if (this.promptShown) this.options.output.write('\n');
+    } else if (this.active) this.clearInputArea();
     this.closed = true;
     this.active = false;
     this.waiting = [];
     this.options.output.off('resize', this.onResize);
+    this.options.output.off('resize', this.beforeRedraw);
     this.rl.close();
   }
 }

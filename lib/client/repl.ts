@@ -27,6 +27,7 @@ import { ReplScreen } from './repl-screen.js';
 import { SecretPrompt } from './repl-secret.js';
 import { TerminalModes } from './repl-terminal.js';
 import type { ChatSession, SessionError } from './session.js';
+import { terminalReflows } from './terminal-caps.js';
 import { frameMultiLineRead } from './unbracketed-paste.js';
 
 export { promptFor } from './repl-room.js';
@@ -42,6 +43,8 @@ export interface ReplOptions {
   output: NodeJS.WriteStream;
   color: boolean;
   daemon: string;
+  /** A dumb terminal (TERM=dumb): plain lines, no escape sequence at all (repl-screen.ts). */
+  plain?: boolean;
 }
 
 export type ReplOutcome = { kind: 'quit' } | { kind: 'lost'; error: SessionError };
@@ -51,6 +54,7 @@ export const CTRL_C_QUIT_MS = 2000;
 
 export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   const { input, output, color, daemon } = options;
+  const plain = options.plain === true;
   const highlight = color ? (body: string): string => highlightFences(body, true) : undefined;
   if (color) void loadHighlighter().catch(() => {});
 
@@ -64,6 +68,8 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     input,
     output,
     prompt: '',
+    reflows: terminalReflows(process.env),
+    plain,
     completer: (line: string): [string[], string] => {
       const others = (session: ChatSession): string[] =>
         session
@@ -114,10 +120,17 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     highlight,
     daemon,
     openRoom: options.openRoom,
-    askSecret: (question) => secret.ask(question),
+    askSecret: (question) => {
+      if (!plain) return secret.ask(question);
+      // Cooked mode echoes what is typed: a password is never asked there.
+      dispatcher.error(
+        'a password cannot be typed hidden on a dumb terminal (TERM=dumb): join with --room and CMD_CHAT_PASSWORD or --password-file',
+      );
+      return Promise.resolve(undefined);
+    },
     onLastClosed: (error) => void finish(error ? { kind: 'lost', error } : { kind: 'quit' }),
   });
-  const modes = new TerminalModes(input, output);
+  const modes = new TerminalModes(input, output, () => screen.redrawAfterStop());
 
   screen.rl.on('line', (raw: string) => {
     if (done) return;
@@ -128,17 +141,21 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   });
 
   let lastCtrlC = 0;
-  screen.rl.on('SIGINT', () => {
+  const onCtrlC = (): void => {
     // Ctrl-C with text typed clears the line (like a shell). On an empty line it asks first,
     // since IRC users press it casually: a second press within CTRL_C_QUIT_MS quits.
-    if (screen.line !== '') return screen.clearLine();
+    if (screen.line !== '') {
+      screen.clearLine();
+      return;
+    }
     const now = Date.now();
     if (now - lastCtrlC <= CTRL_C_QUIT_MS) return void finish({ kind: 'quit' });
     lastCtrlC = now;
     dispatcher.info('press Ctrl-C again to leave (or type /quit)');
-  });
+  };
+  screen.rl.on('SIGINT', onCtrlC);
   screen.rl.on('SIGTSTP', () => {
-    if (!done) modes.suspend(() => screen.redraw());
+    if (!done) modes.suspend();
   });
   // Ctrl-D on an empty line (or the input ending) closes readline.
   screen.rl.on('close', () => void finish({ kind: 'quit' }));
@@ -155,13 +172,19 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
   const pasteFilter = new BracketedPasteFilter();
   const terminalInput = new TerminalInput(sink, notifier.focus, pasteFilter);
   // Several lines in one read are a paste from a terminal without bracketed paste: one message.
-  const onData = (chunk: Buffer | string): void =>
-    terminalInput.onData(secret.active || pasteFilter.pasting ? chunk : frameMultiLineRead(chunk));
+  // Plain mode: the terminal edits the line (cooked mode) and readline reads whole lines.
+  const onData = plain
+    ? (chunk: Buffer): void => void screen.keys.write(chunk)
+    : (chunk: Buffer | string): void =>
+        terminalInput.onData(secret.active || pasteFilter.pasting ? chunk : frameMultiLineRead(chunk));
+  const onEnd = (): void => void screen.keys.end();
 
   const onSignal = (): void => void finish({ kind: 'quit' });
   // SIGHUP does not exist on Windows; Node ignores listeners for signals it cannot watch.
   process.once('SIGTERM', onSignal);
   if (process.platform !== 'win32') process.once('SIGHUP', onSignal);
+  // In cooked mode Ctrl-C is a signal, not a key.
+  if (plain) process.on('SIGINT', onCtrlC);
 
   async function finish(result: ReplOutcome): Promise<void> {
     if (done) return;
@@ -169,6 +192,8 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     terminalInput.stop();
     secret.finish(undefined);
     input.off('data', onData);
+    input.off('end', onEnd);
+    process.off('SIGINT', onCtrlC);
     modes.restore();
     screen.close();
     input.pause();
@@ -178,8 +203,9 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     resolveOutcome(result);
   }
 
-  modes.enter();
+  if (!plain) modes.enter();
   input.on('data', onData);
+  if (plain) input.on('end', onEnd);
   input.resume();
 
   for (const [i, handle] of options.rooms.entries()) rooms.add(handle, i === 0);

@@ -1,7 +1,7 @@
 /**
  * Word wrapping for the REPL: a rendered body is broken at spaces to fit the terminal, and
  * every continuation line is indented to where the text started (a hanging indent after the
- * name). Widths come from string-width (East Asian wide characters and emoji take two
+ * name); the client's own lines (notices, command output) are wrapped at spaces too. Widths come from string-width (East Asian wide characters and emoji take two
  * columns, marks and SGR colour codes none). Lines inside ``` code fences are never wrapped
  * (the terminal folds them), and a word longer than a line is cut between graphemes.
  * Only the REPL loads this module: string-width compiles large Unicode tables at import
@@ -117,6 +117,31 @@ export function wrapBody(body: string, start: number, indent: number, columns: n
     if (fence) inFence = !inFence;
   }
   return out.join(`\n${pad}`);
+}
+
+/**
+ * Wraps lines the client writes itself (notices, command output, the welcome) at spaces to
+ * `columns`: a continuation row is indented like its line's text (after leading spaces and a
+ * leading "-- "), so a status reads as one block. SGR codes are allowed; lines inside ```
+ * fences are left whole, as in bodies.
+ */
+export function wrapText(text: string, columns: number): string {
+  const out: string[] = [];
+  let inFence = false;
+  for (const line of text.split('\n')) {
+    const plain = line.replace(new RegExp(SGR_PATTERN.source, 'g'), '');
+    const fence = plain.trimStart().startsWith('```');
+    if (inFence || fence) {
+      out.push(line);
+      if (fence) inFence = !inFence;
+      continue;
+    }
+    const lead = /^ */.exec(plain)![0].length + (plain.trimStart().startsWith('-- ') ? 3 : 0);
+    const indent = Math.min(lead, Math.floor(columns / 2));
+    const rows = wrapLine(line, columns, Math.max(10, columns - indent));
+    out.push(rows.map((row, i) => (i === 0 ? row : ' '.repeat(indent) + row)).join('\n'));
+  }
+  return out.join('\n');
 }
 
 /** The layout of a terminal `columns` wide, for renderEvent. */

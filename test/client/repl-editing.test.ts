@@ -10,6 +10,7 @@ import { replRoom } from '../helpers/pty.js';
 
 const PASSWORD = 'pw';
 const LEFT = '\x1b[D';
+const RIGHT = '\x1b[C';
 
 describe('REPL line editing with multi-character reads', () => {
   const repl = replRoom({
@@ -79,5 +80,66 @@ describe('REPL line editing with multi-character reads', () => {
     await alice.waitForScreen((s) => /^\[chat\] alice> \/who ?$/.test(s.cursorLine()), '/who completed');
     alice.write('\x15'); // Ctrl-U clears the line
     await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'an empty line');
+  });
+
+  /**
+   * Types `typed`, then each step (keys, and text the step types after them), checking the
+   * screen after each: the line as expected and the cursor where the next text lands. Then
+   * sends it and checks what arrived.
+   */
+  async function edit(typed: string, steps: Array<{ keys: string; screen: string }>): Promise<void> {
+    const { alice, reader } = repl;
+    alice.write(typed);
+    await alice.waitForScreen((s) => s.cursorLine() === `[chat] alice> ${typed}`, `typed ${typed}`);
+    let line = typed;
+    for (const step of steps) {
+      alice.write(step.keys);
+      await alice.waitForScreen(
+        (s) => s.cursorLine() === `[chat] alice> ${step.screen}`.trimEnd(),
+        `${JSON.stringify(step.keys)} on ${JSON.stringify(line)} → ${JSON.stringify(step.screen)}`,
+      );
+      line = step.screen;
+    }
+    alice.write('\r');
+    sent++;
+    const n = sent;
+    await reader.waitFor(
+      (evs) => evs.filter((e) => e.type === 'message' && e.user === 'alice').length >= n,
+      `message ${n}`,
+    );
+    const mine = reader.events().filter((e) => e.type === 'message' && e.user === 'alice');
+    assert.equal(mine[n - 1]!.text, line);
+  }
+
+  const FAMILY = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}'; // 👨‍👩‍👧
+  const FR = '\u{1F1EB}\u{1F1F7}';
+  const DE = '\u{1F1E9}\u{1F1EA}';
+  const E_ACUTE = 'e\u0301'; // e + combining acute
+
+  test('cursor keys and Backspace step over a ZWJ family as one character', async () => {
+    await edit(`x${FAMILY}y`, [
+      { keys: LEFT, screen: `x${FAMILY}y` },
+      { keys: '\x7f', screen: 'xy' }, // Backspace: the whole family, nothing left of it
+      { keys: 'Z', screen: 'xZy' }, // the cursor is right after x
+      { keys: `${LEFT}${FAMILY}${RIGHT}${RIGHT}`, screen: `x${FAMILY}Zy` },
+      { keys: '!', screen: `x${FAMILY}Zy!` }, // Right twice from before Z: the end
+    ]);
+  });
+
+  test('flags and combining accents are one character to Left, Delete and Backspace', async () => {
+    await edit(`${FR}${DE}`, [{ keys: `${LEFT}-`, screen: `${FR}-${DE}` }]);
+    await edit(`a${E_ACUTE}b`, [
+      { keys: `${LEFT}${LEFT}\x1b[3~`, screen: 'ab' }, // Delete removes e and its accent
+      { keys: `${E_ACUTE}${E_ACUTE}\x7f`, screen: `a${E_ACUTE}b` },
+    ]);
+  });
+
+  test('Ctrl-W and Ctrl-U next to a family leave no part of it behind', async () => {
+    await edit(`hello ${FAMILY} there`, [
+      { keys: LEFT.repeat(5), screen: `hello ${FAMILY} there` },
+      { keys: '\x17', screen: 'hello there' }, // Ctrl-W: the family and its space
+      { keys: '\x15', screen: 'there' }, // Ctrl-U: everything before the cursor
+      { keys: `${FAMILY}|`, screen: `${FAMILY}|there` },
+    ]);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The REPL's screen under resizes and inputs taller than the window, and the pipe-only
  * options on a terminal: the compiled CLI in a real pseudo-terminal against a real daemon.
- * The screen model (test/helpers/pty.ts) resizes like xterm (no reflow) and keeps the rows
- * that scroll off the top, so stale copies of the input are visible to the assertions.
+ * The screen model (test/helpers/pty.ts) resizes like xterm (no reflow) or, when asked, like
+ * the terminals that reflow (tmux, VTE, kitty …), and keeps the rows that scroll off the top,
+ * so stale copies of the input are visible to the assertions.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -64,6 +65,45 @@ describe('the REPL screen', () => {
     alice.kill();
   });
 
+  test('on a reflowing terminal: a wrapped draft, narrower, a message, wider: nothing lost, no copies', async () => {
+    const dora = await repl.join('rs4', { reflow: true });
+    const prompt = '[chat] rs4> ';
+    const input = distinctInput(70);
+    await say('rs4b', 'a line before the draft');
+    await dora.waitForText('rs4b: a line before the draft');
+    dora.write(input);
+    await dora.waitForScreen((s) => s.cursorLine().endsWith(input.slice(-10)), 'the typed input');
+    const promptRows = (s: { history(): string[] }): number =>
+      s.history().filter((l) => l.startsWith(prompt.trimEnd())).length;
+
+    dora.resize(50, 30);
+    const narrow = rowsOf(prompt, input, 50);
+    await dora.waitForScreen(
+      (s) => copies(s.lines(), narrow).every((n) => n === 1) && promptRows(s) === 1,
+      'the draft at 50 columns, once',
+    );
+    await say('rs4b', 'while narrow');
+    await dora.waitForScreen(
+      (s) => s.lines().some((l) => l.endsWith('rs4b: while narrow')),
+      'the message at 50 columns',
+    );
+    dora.resize(100, 30);
+    const wide = rowsOf(prompt, input, 100);
+    await dora.waitForScreen(
+      (s) => copies(s.lines(), wide).every((n) => n === 1),
+      'the draft at 100 columns',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = dora.screen.history();
+    const text = lines.join('\n');
+    assert.equal(lines.filter((l) => l.endsWith('rs4b: a line before the draft')).length, 1, text);
+    assert.equal(lines.filter((l) => l.endsWith('rs4b: while narrow')).length, 1, text);
+    assert.equal(promptRows(dora.screen), 1, `one prompt:\n${text}`);
+    assert.equal(dora.screen.cursorLine(), (prompt + input).trimEnd());
+    dora.write('\x15'); // Ctrl-U
+    dora.kill();
+  });
+
   test('an input taller than the window leaves no stale copies when lines arrive; they show after it', async () => {
     const bob = await repl.join('rs2', { cols: 50, rows: 12 });
     const prompt = '[chat] rs2> ';
@@ -88,6 +128,31 @@ describe('the REPL screen', () => {
     );
     assert.equal(bob.screen.cursorLine(), prompt.trimEnd());
     bob.kill();
+  });
+
+  test("the client's own lines wrap at spaces to the width, continuations indented", async () => {
+    const erin = await repl.join('ww1', { cols: 40 });
+    const lines = erin.screen.history();
+    const text = lines.join('\n');
+    const i = lines.findIndex((l) => l.startsWith('-- room fingerprint'));
+    assert.ok(i >= 0, text);
+    const rows = [lines[i]!];
+    for (let j = i + 1; lines[j]?.startsWith('   '); j++) rows.push(lines[j]!);
+    assert.ok(rows.length > 1, `wrapped:\n${text}`);
+    assert.ok(
+      rows.every((r) => r.length <= 40),
+      `within 40 columns:\n${rows.join('\n')}`,
+    );
+    // Joined at the breaks with one space, the words are whole: none was cut by the terminal.
+    assert.match(
+      rows.map((r) => r.trim()).join(' '),
+      /^-- room fingerprint [A-Z0-9-]+: compare it with the others out of band$/,
+    );
+    erin.write('\x03'); // Ctrl-C on an empty line: a notice longer than 40 columns
+    await erin.waitForScreen((s) => s.lines().includes('/quit)'), 'the notice wrapped before "/quit)"');
+    const after = erin.screen.lines();
+    assert.equal(after[after.indexOf('/quit)') - 1], 'press Ctrl-C again to leave (or type');
+    erin.kill();
   });
 
   test('--json and --follow on a terminal say they apply to pipe mode only', async () => {
@@ -122,6 +187,36 @@ describe('the history marker', () => {
     } finally {
       client.kill();
       await daemon.stop();
+    }
+  });
+});
+
+describe('the reconnection status', () => {
+  test('is one row above the prompt, updated in place per attempt; lines only on a change', async () => {
+    const daemon = await startDaemonProcess(['--password', PASSWORD]);
+    const client = startPtyClient(daemon.port, 'rc1', { password: PASSWORD, cols: 60 });
+    try {
+      await client.waitForScreen((s) => s.cursorLine() === '[chat] rc1>', 'the prompt', 20_000);
+      client.write('a draft');
+      await daemon.stop('SIGINT');
+      // Attempts 1, 2 and 3 come about 0.5, 1 and 2 s apart (with jitter).
+      await client.waitForScreen(
+        (s) => s.lines().some((l) => /attempt [3-9]/.test(l)),
+        'the third attempt',
+        20_000,
+      );
+      const rows = client.screen.history();
+      const text = rows.join('\n');
+      const statusRows = rows.filter((l) => /reconnecting in|attempt \d/.test(l));
+      assert.equal(statusRows.length, 1, `one status row:\n${text}`);
+      assert.ok(!statusRows[0]!.includes('\u2026') || statusRows[0]!.length <= 59, 'cut to the width');
+      const status = rows.indexOf(statusRows[0]!);
+      assert.equal(rows[status + 1], '[chat] rc1> a draft', `the prompt and draft right below:\n${text}`);
+      assert.ok(client.raw().includes('attempt 2'), 'the row showed attempt 2 before');
+      const lost = rows.filter((l) => l.includes('connection lost'));
+      assert.ok(lost.length <= 2, `the loss is said once (a line, and in the status row):\n${text}`);
+    } finally {
+      client.kill();
     }
   });
 });

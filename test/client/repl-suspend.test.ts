@@ -4,6 +4,7 @@
  * reporting) and restores the title; on `fg` it sets them again and keeps working.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { spawn } from '@lydell/node-pty';
 import { builtCli } from '../helpers/paths.js';
@@ -57,6 +58,97 @@ test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
     assert.ok(after(mark).includes('\x1b[?2004h'), 'bracketed paste on again');
     shell.write('back again\r');
     assert.equal(await reader.waitForMessage('zed'), 'back again');
+    shell.write('/quit\r');
+    await waitFor(
+      () => /SHELL\$ $/.test(raw),
+      () => `the shell after /quit: ${raw.slice(-200)}`,
+    );
+  } finally {
+    shell.kill();
+    await reader.stop();
+    await daemon.stop();
+  }
+});
+
+/** The pid of the one child of `parent` (Linux: /proc/PID/task/PID/children). */
+function onlyChild(parent: number): number {
+  const children = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/);
+  assert.equal(children.length, 1, `one child of the shell: ${children.join(' ')}`);
+  return Number(children[0]);
+}
+
+test('SIGSTOP and SIGCONT from outside: after fg the REPL is raw again, redrawn, with its draft', {
+  skip: process.platform !== 'linux',
+}, async () => {
+  const daemon = await startDaemonProcess(['--password', 'pw']);
+  const reader = await startJsonReader(daemon.port, 'reader');
+  const shell = spawn('bash', ['--norc', '--noprofile', '-i'], {
+    name: 'xterm-256color',
+    cols: COLS,
+    rows: ROWS,
+    env: terminalEnv({ CMD_CHAT_PASSWORD: 'pw', PS1: 'SHELL$ ' }),
+  });
+  let raw = '';
+  shell.onData((d) => {
+    raw += d;
+  });
+  const after = (mark: number): string => raw.slice(mark);
+  try {
+    await waitFor(
+      () => raw.includes('SHELL$ '),
+      () => `the shell prompt: ${raw}`,
+    );
+    shell.write(`'${process.execPath}' '${builtCli}' connect 127.0.0.1 ${daemon.port} zed\r`);
+    await waitFor(
+      () => raw.includes('[chat] zed>'),
+      () => `the REPL prompt: ${raw}`,
+      20_000,
+    );
+    shell.write('draft text');
+    await waitFor(
+      () => raw.includes('draft text'),
+      () => `the draft echoed: ${raw.slice(-200)}`,
+    );
+    const client = onlyChild(shell.pid);
+    let mark = raw.length;
+    process.kill(client, 'SIGSTOP');
+    await waitFor(
+      () => /Stopped[\s\S]*SHELL\$ $/.test(after(mark)),
+      () => `the shell reporting the stop: ${JSON.stringify(after(mark))}`,
+    );
+    // Continued while the shell holds the terminal: it stops again at its first touch of the
+    // terminal (tty output or input), as job control wants.
+    process.kill(client, 'SIGCONT');
+    await new Promise((r) => setTimeout(r, 300));
+    mark = raw.length;
+    shell.write('fg\r');
+    await waitFor(
+      () => after(mark).includes('[chat] zed> draft text'),
+      () => `the prompt and draft redrawn after fg: ${JSON.stringify(after(mark))}`,
+    );
+    assert.ok(after(mark).includes('\x1b[?2004h'), 'bracketed paste on again');
+    // Raw mode: Ctrl-A moves to the start of the line (cooked mode would insert "^A").
+    shell.write('\x01X');
+    await waitFor(
+      () => after(mark).includes('Xdraft text'),
+      () => `Ctrl-A handled by the line editor: ${JSON.stringify(after(mark))}`,
+    );
+    // A later Ctrl-Z and fg keep the draft too.
+    shell.write('\x05 more');
+    mark = raw.length;
+    shell.write('\x1a');
+    await waitFor(
+      () => /SHELL\$ $/.test(after(mark)),
+      () => `the shell back after Ctrl-Z: ${JSON.stringify(after(mark))}`,
+    );
+    mark = raw.length;
+    shell.write('fg\r');
+    await waitFor(
+      () => after(mark).includes('[chat] zed> Xdraft text more'),
+      () => `the draft after Ctrl-Z and fg: ${JSON.stringify(after(mark))}`,
+    );
+    shell.write('\r');
+    assert.equal(await reader.waitForMessage('zed'), 'Xdraft text more');
     shell.write('/quit\r');
     await waitFor(
       () => /SHELL\$ $/.test(raw),

@@ -8,6 +8,7 @@
  */
 import { after, before } from 'node:test';
 import { type IPty, spawn } from '@lydell/node-pty';
+import stringWidth from 'string-width';
 import { builtCli } from './paths.js';
 import {
   type DaemonProcess,
@@ -18,6 +19,13 @@ import {
 
 export const COLS = 100;
 export const ROWS = 30;
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+function isOneCluster(s: string): boolean {
+  const it = graphemes.segment(s)[Symbol.iterator]();
+  return !it.next().done && it.next().done === true;
+}
 
 /** A minimal VT100-style screen: enough for readline's output, not a full emulator. */
 export class Screen {
@@ -31,18 +39,34 @@ export class Screen {
   /** Rows that scrolled off the top (the terminal's scrollback), oldest first. */
   private scrolled: string[] = [];
 
+  /** The cell written last, which the next code point may join (one grapheme cluster). */
+  private lastPut: { row: string[]; y: number; x: number; width: number } | undefined;
+
+  /** Rows the text ran past the end of (soft-wrapped): they continue on the next row. */
+  private readonly wrappedRows = new WeakSet<string[]>();
+
+  /**
+   * `reflow`: resize like tmux, VTE, kitty and most terminals today (soft-wrapped lines are
+   * wrapped again to the new width, the cursor keeps its place in its line); otherwise like
+   * xterm (rows cut or padded).
+   */
   constructor(
     public cols: number,
     public rows: number,
+    private readonly reflow = false,
   ) {
     this.grid = Array.from({ length: rows }, () => this.blankRow());
   }
 
   /**
-   * The window is resized, as xterm does it: no reflow; rows are cut or padded to the new
+   * The window is resized. As xterm does it: no reflow; rows are cut or padded to the new
    * width; when there are fewer rows, rows above the cursor go to the scrollback first.
    */
   resize(cols: number, rows: number): void {
+    if (this.reflow) {
+      this.reflowTo(cols, rows);
+      return;
+    }
     this.grid = this.grid.map((r) =>
       r.length >= cols ? r.slice(0, cols) : [...r, ...new Array<string>(cols - r.length).fill(' ')],
     );
@@ -56,6 +80,68 @@ export class Screen {
     while (this.grid.length < rows) this.grid.push(this.blankRow());
     this.rows = rows;
     this.clamp();
+  }
+
+  /**
+   * The reflowing resize: the screen's logical lines (rows joined where the text wrapped)
+   * are wrapped again at `cols`; the cursor keeps its offset in its line. Blank rows below
+   * the cursor go first when rows are short, then rows from the top go to the scrollback.
+   */
+  private reflowTo(cols: number, rows: number): void {
+    const lines: string[][] = [];
+    let cursorLine = 0;
+    let cursorOffset = 0;
+    let cur: string[] = [];
+    this.grid.forEach((row, r) => {
+      if (r === this.y) {
+        cursorLine = lines.length;
+        cursorOffset = cur.length + Math.min(this.x, this.cols);
+      }
+      if (this.wrappedRows.has(row) && r < this.grid.length - 1) {
+        cur.push(...row);
+        return;
+      }
+      const text = [...row];
+      while (text.length > 0 && text[text.length - 1] === ' ') text.pop();
+      cur.push(...text);
+      lines.push(cur);
+      cur = [];
+    });
+    const grid: string[][] = [];
+    let cy = 0;
+    let cx = 0;
+    lines.forEach((line, i) => {
+      const chars = [...line];
+      if (i === cursorLine) while (chars.length < cursorOffset) chars.push(' ');
+      const count = Math.max(1, Math.ceil(chars.length / cols));
+      const start = grid.length;
+      for (let k = 0; k < count; k++) {
+        const row = chars.slice(k * cols, (k + 1) * cols);
+        while (row.length < cols) row.push(' ');
+        if (k < count - 1) this.wrappedRows.add(row);
+        grid.push(row);
+      }
+      if (i !== cursorLine) return;
+      if (cursorOffset > 0 && cursorOffset % cols === 0 && cursorOffset === chars.length) {
+        cy = start + cursorOffset / cols - 1;
+        cx = cols; // deferred wrap
+      } else {
+        cy = start + Math.floor(cursorOffset / cols);
+        cx = cursorOffset % cols;
+      }
+    });
+    while (grid.length > cy + 1 && grid.length > rows && grid[grid.length - 1]!.every((c) => c === ' '))
+      grid.pop();
+    while (grid.length > rows) {
+      this.scrolled.push(grid.shift()!.join('').trimEnd());
+      cy--;
+    }
+    while (grid.length < rows) grid.push(new Array<string>(cols).fill(' '));
+    this.grid = grid;
+    this.cols = cols;
+    this.rows = rows;
+    this.x = cx;
+    this.y = cy;
   }
 
   /** What scrolled off the top, then what is on screen. */
@@ -76,14 +162,37 @@ export class Screen {
     }
   }
 
+  /**
+   * Writes one code point. Like a terminal that draws grapheme clusters: a code point that
+   * continues the cluster just written (a ZWJ sequence, a flag, a combining mark) joins its
+   * cell, and a cluster string-width counts as wide takes two cells (the second one empty).
+   */
   private put(ch: string): void {
-    if (this.x >= this.cols) {
+    const last = this.lastPut;
+    if (last && last.row === this.grid[last.y] && last.y === this.y && last.x + last.width === this.x) {
+      const joined = last.row[last.x]! + ch;
+      if (isOneCluster(joined)) {
+        last.row[last.x] = joined;
+        if (stringWidth(joined) > last.width && last.x + 1 < this.cols) {
+          last.row[last.x + 1] = '';
+          last.width = 2;
+          this.x = last.x + 2;
+        }
+        return;
+      }
+    }
+    const width = Math.max(1, Math.min(2, stringWidth(ch)));
+    if (this.x + width > this.cols) {
       // Deferred wrap, as xterm does: the cursor sits past the last column until more text.
+      this.wrappedRows.add(this.grid[this.y]!);
       this.x = 0;
       this.lineFeed();
     }
-    this.grid[this.y]![this.x] = ch;
-    this.x++;
+    const row = this.grid[this.y]!;
+    row[this.x] = ch;
+    if (width === 2) row[this.x + 1] = '';
+    this.lastPut = { row, y: this.y, x: this.x, width };
+    this.x += width;
   }
 
   private clamp(): void {
@@ -96,6 +205,8 @@ export class Screen {
     const x = Math.min(this.x, this.cols - 1);
     const [from, to] = mode === 0 ? [x, this.cols] : mode === 1 ? [0, x + 1] : [0, this.cols];
     for (let i = from; i < to; i++) row[i] = ' ';
+    // The end of the row is erased: it no longer runs on to the next one.
+    if (mode !== 1) this.wrappedRows.delete(row);
   }
 
   private eraseInDisplay(mode: number): void {
@@ -260,10 +371,16 @@ export function terminalEnv(extra: Record<string, string> = {}): Record<string, 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   for (const k of ['TMUX', 'STY', 'TERM_PROGRAM', 'VTE_VERSION', 'KITTY_WINDOW_ID']) delete env[k];
-  return Object.assign(env, { TERM: 'xterm-256color', NO_COLOR: '1', ...extra });
+  // XTERM_VERSION: the client resizes like xterm (no reflow), as the screen model does.
+  return Object.assign(env, { TERM: 'xterm-256color', XTERM_VERSION: 'XTerm(390)', NO_COLOR: '1', ...extra });
 }
 
 export interface PtyClientOptions {
+  /**
+   * The terminal reflows on a resize (screen model and client environment): tmux, VTE,
+   * kitty … Otherwise it resizes like xterm, and the client is told so (XTERM_VERSION).
+   */
+  reflow?: boolean;
   password?: string;
   env?: Record<string, string>;
   extraArgs?: string[];
@@ -273,12 +390,13 @@ export interface PtyClientOptions {
 
 export function startPtyClient(port: number, name: string, options: PtyClientOptions = {}): PtyClient {
   const env = terminalEnv({ CMD_CHAT_PASSWORD: options.password ?? 'pw', ...options.env });
+  if (options.reflow) delete env['XTERM_VERSION'];
   const pty = spawn(
     process.execPath,
     [builtCli, 'connect', '127.0.0.1', String(port), name, ...(options.extraArgs ?? [])],
-    { name: 'xterm-256color', cols: options.cols ?? COLS, rows: options.rows ?? ROWS, env },
+    { name: env['TERM'] ?? 'xterm-256color', cols: options.cols ?? COLS, rows: options.rows ?? ROWS, env },
   );
-  const screen = new Screen(options.cols ?? COLS, options.rows ?? ROWS);
+  const screen = new Screen(options.cols ?? COLS, options.rows ?? ROWS, options.reflow === true);
   let raw = '';
   let code: number | undefined;
   pty.onData((d) => {

@@ -1,0 +1,75 @@
+/**
+ * The session's reading side under a backlog: a burst of records read in one go (a flood
+ * that piled up while the client had no CPU) is handled in slices, so the event loop (the
+ * keystrokes, the screen) gets turns in between; the lines keep their order, and the end of
+ * the connection is reported after the last of them. Over a real TCP connection.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Socket, connect as tcpConnect } from 'node:net';
+import { test } from 'node:test';
+import { LineQueue, SLICE_MS } from '../../lib/client/line-queue.js';
+
+const LINES = 3000;
+/** CPU per line, like opening and verifying a record: the burst takes ~LINES × this. */
+const WORK_MS = 0.2;
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin: a stand-in for decrypting and verifying one record
+  }
+}
+
+test('a burst of lines is handled in slices, in order, with the end after the last line', async () => {
+  let serverSide: Socket | undefined;
+  const server = createServer((s) => {
+    serverSide = s;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const client = tcpConnect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  while (!serverSide) await new Promise((r) => setImmediate(r));
+
+  const queue = new LineQueue({ stream: client, peer: 'test' }, 1024);
+  const seen: number[] = [];
+  /** How many lines had been handled each time the event loop got a turn meanwhile. */
+  const turns: number[] = [];
+  let ended = -1;
+  const done = new Promise<void>((resolve) => {
+    queue.onEnd = () => {
+      ended = seen.length;
+      resolve();
+    };
+  });
+  let ticking = true;
+  const tick = (): void => {
+    if (!ticking) return;
+    turns.push(seen.length);
+    setImmediate(tick);
+  };
+  queue.stream((line) => {
+    if (seen.length === 0) setImmediate(tick);
+    seen.push(Number(line));
+    busy(WORK_MS);
+  });
+
+  let burst = '';
+  for (let i = 0; i < LINES; i++) burst += `${i}\n`;
+  serverSide.end(burst);
+  await done;
+  ticking = false;
+  server.close();
+  client.destroy();
+
+  assert.deepEqual(
+    seen,
+    Array.from({ length: LINES }, (_, i) => i),
+    'every line, in order',
+  );
+  assert.equal(ended, LINES, 'the end is reported after the last line');
+  const during = turns.filter((n) => n > 0 && n < LINES);
+  // ~600 ms of work in slices of SLICE_MS: the loop turns many times, not once at the end.
+  const expected = Math.floor((LINES * WORK_MS) / SLICE_MS / 4);
+  assert.ok(during.length >= expected, `event-loop turns during the burst: ${during.length} (≥ ${expected})`);
+});
