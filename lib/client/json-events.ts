@@ -5,9 +5,12 @@
  *   {"type":"message","id":string,"time":ISO,"user":string,"user_id":string,
  *    "kind":"text"|"me","text":string,"mine":bool,"history":bool,
  *    "undecryptable"?:true,"claimed_from"?:string,
- *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card","verified"?:true}
+ *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card","verified"?:true,
+ *    "trust"?:"verified"|"unverified"|"changed"}
  *   {"type":"private","time":ISO,"from":string,"from_user_id":string,"to":string,
- *    "to_user_id":string,"text":string,"mine":bool,"undecryptable"?:true}
+ *    "to_user_id":string,"text":string,"mine":bool,"undecryptable"?:true,
+ *    "trust"?:"verified"|"unverified"|"changed"}
+ *   {"type":"safety_phrase","time":ISO,"phrase":string,"members":number}
  *   {"type":"join"|"leave","time":ISO,"user":string,"user_id":string}
  *   {"type":"rename","time":ISO,"old":string,"new":string,"user_id":string}
  *   {"type":"cleared","time":ISO,"by":string}
@@ -28,6 +31,13 @@
  * member's card), `unsigned` (an original client, or legacy mode), `invalid` (forged, replayed
  * by another member, altered or re-attributed) or `no_card` (signed, but the member has no
  * valid card); absent for an undecryptable token and in the legacy modes (nothing is signed).
+ * `trust` is the state of the other member (the sender; for a private message of ours, its
+ * recipient): `verified` (its key is the one pinned with --trust for its name, or was checked
+ * with /verify in this session), `unverified`, or `changed` (its name, or a look-alike, is
+ * pinned or was verified with another key: treat it as someone else; /msg to it is refused);
+ * absent for our own messages and in the legacy modes. `safety_phrase` comes after joining
+ * and whenever the membership changes: every member who sees the same members with the same
+ * keys has the same phrase (compare it out of band).
  *
  * Strings are NOT sanitised for a terminal here: the values reach the bot exactly as sent.
  * The line itself is inert: JSON.stringify escapes C0 controls and lone surrogates, and we
@@ -72,6 +82,7 @@ export function eventToJson(ev: ChatEvent): string {
       if (ev.forgedFrom !== undefined) o['claimed_from'] = ev.forgedFrom;
       if (ev.signature !== undefined) o['signature'] = ev.signature;
       if (ev.verified) o['verified'] = true;
+      if (ev.trust !== undefined) o['trust'] = ev.trust;
       return stringify(o);
     }
     case 'private': {
@@ -86,6 +97,7 @@ export function eventToJson(ev: ChatEvent): string {
         mine: ev.mine,
       };
       if (ev.undecryptable) o['undecryptable'] = true;
+      if (ev.trust !== undefined) o['trust'] = ev.trust;
       return stringify(o);
     }
     case 'join':
@@ -95,6 +107,8 @@ export function eventToJson(ev: ChatEvent): string {
       return stringify({ type: 'rename', time, old: ev.old, new: ev.new, user_id: ev.userId });
     case 'cleared':
       return stringify({ type: 'cleared', time, by: ev.by });
+    case 'safety_phrase':
+      return stringify({ type: 'safety_phrase', time, phrase: ev.phrase, members: ev.members });
     case 'error':
       return stringify({ type: 'error', time, code: ev.code, message: ev.message });
     case 'shutdown':
