@@ -359,9 +359,9 @@ export function connectionStatusText(ev: ConnectionEvent): string {
   }
 }
 
-/** The announcement of the room's safety phrase. */
+/** The announcement of the room's safety phrase (/who says what to do with it). */
 export function safetyText(phrase: string, members: number): string {
-  return `safety phrase: ${sanitizeBody(phrase)} (${members} member${members === 1 ? '' : 's'}; compare it with the others out of band)`;
+  return `safety phrase: ${sanitizeBody(phrase)} (${members} members)`;
 }
 
 /** `alice → you` or `you → bob`, for a private message, with the other member's trust mark. */

@@ -1,7 +1,8 @@
 /**
  * Keeps a session's room safety phrase (crypto/safety-phrase.ts) up to date: after the
  * membership has been still for a moment it computes the phrase (scrypt on the thread pool,
- * so the event loop is free) and reports it when it differs from the last one reported.
+ * so the event loop is free) and reports it when it differs from the last one reported and
+ * there is someone to compare it with (two members or more).
  * `/who` asks for it at once.
  */
 import { type PhraseMember, safetyPhrase } from '../crypto/safety-phrase.js';
@@ -51,6 +52,8 @@ export class SafetyPhraseTracker {
     const { roomFingerprint, members } = this.snapshot();
     const phrase = await safetyPhrase(roomFingerprint, members);
     if (this.disposed || generation !== this.generation || phrase === this.reported) return;
+    // Alone in the room there is nobody to compare with: nothing is announced.
+    if (members.length < 2) return;
     this.reported = phrase;
     this.report(phrase, members.length);
   }
