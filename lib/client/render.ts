@@ -290,7 +290,8 @@ function signatureWords(ev: MessageEvent): string {
 /** The REPL's mark: dim for unsigned or unverifiable history, loud for a failed check. */
 function signatureFlag(ev: MessageEvent, c: Colors): string {
   const words = signatureWords(ev);
-  if (words === '') return '';
+  // The trust mark `?` already says it.
+  if (words === '' || (words === 'unverified' && ev.trust === 'unverified')) return '';
   const quiet = ev.signature === 'unsigned' || (ev.signature === 'no_card' && ev.history);
   return quiet ? ` ${c.dim(`(${words})`)}` : ` ${c.red(c.bold(`⚠ ${words}`))}`;
 }

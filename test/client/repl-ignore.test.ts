@@ -49,7 +49,7 @@ describe('/ignore follows the member', () => {
     await alice.waitForText('-- bob is now bobby');
     await say(bob, 'bobby', 'hidden after the rename');
     await say(carol, 'carol', 'marker one');
-    await alice.waitForText('carol: marker one');
+    await alice.waitForText('carol ?: marker one');
     assert.ok(!shown('hidden before') && !shown('hidden after the rename'), alice.screen.text());
 
     const newBob = member('bob');
@@ -58,7 +58,7 @@ describe('/ignore follows the member', () => {
       'new bob',
     );
     await say(newBob, 'bob', 'the new bob talks');
-    await alice.waitForText('bob: the new bob talks');
+    await alice.waitForText('bob ?: the new bob talks');
 
     alice.write('/ignore\r');
     await alice.waitForText('ignoring: bobby');
@@ -67,6 +67,6 @@ describe('/ignore follows the member', () => {
     alice.write('/unignore bobby\r');
     await alice.waitForText('no longer ignoring bobby');
     await say(bob, 'bobby', 'shown again');
-    await alice.waitForText('bobby: shown again');
+    await alice.waitForText('bobby ?: shown again');
   });
 });
