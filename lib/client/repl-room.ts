@@ -96,7 +96,14 @@ export class ReplRoom {
     this.scrollback.add(ev);
     this.view.ignored.observe(ev);
     if (isIgnored(this.view, ev)) return;
-    if (ev.type === 'rename' && ev.userId === this.session.me.user_id) this.display.changed(this);
+    // Our name, and the members with a changed key, are in the prompt.
+    if (
+      ev.type === 'rename' ||
+      ev.type === 'join' ||
+      ev.type === 'leave' ||
+      (ev.type === 'error' && ev.code === 'key_changed')
+    )
+      this.display.changed(this);
     const live = ev.type === 'message' && !ev.mine && !ev.history;
     const mention = live && mentionsMe(ev, this.session.me.username);
     const bell = live && (this.view.bell === 'on' || (this.view.bell === 'mentions' && mention));

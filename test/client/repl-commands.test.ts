@@ -53,7 +53,10 @@ describe('REPL commands', () => {
       env,
     });
     assert.equal(r.code, 0, r.stderr);
-    await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('bob ?: DEPLOY again tomorrow')), 'bob');
+    await alice.waitForScreen(
+      (s) => s.lines().some((l) => l.endsWith('bob ?: DEPLOY again tomorrow')),
+      'bob',
+    );
     await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('-- bob left')), 'bob leaving');
     alice.write('/clear\r');
     await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');

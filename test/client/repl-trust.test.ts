@@ -1,8 +1,8 @@
 /**
  * Trust marks in a real pseudo-terminal, with NO_COLOR and TERM=dumb (plain glyphs, no
  * colour to carry them): a member pinned with --trust shows ✓ from its first line, another
- * one ?, an impostor under the pinned name ✗ KEY CHANGED on its lines and in /who; /msg to it
- * is refused and the first /msg to an unverified member warns; /who shows the safety phrase.
+ * one ?, an impostor under the pinned name ✗ KEY CHANGED on its lines, in /who and in the
+ * prompt while it is present; /msg to it is refused and the first /msg to an unverified member warns; /who shows the safety phrase.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -53,6 +53,8 @@ describe('trust marks on a plain terminal', () => {
     const impostor = await joinAs(d, 'chat', 'pw', 'bob');
     try {
       await alice.waitForText('bob is NOT the member you trust');
+      // The alarm stays on screen in the prompt while the impostor is present.
+      await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice ✗ KEY CHANGED: bob>', 'the prompt');
       impostor.send('it is me, bob');
       await alice.waitForText('bob ✗ KEY CHANGED: it is me, bob');
       alice.write('/msg bob the PIN\r');
@@ -69,5 +71,6 @@ describe('trust marks on a plain terminal', () => {
     } finally {
       await impostor.close();
     }
+    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'the prompt without the alarm');
   });
 });
