@@ -59,10 +59,18 @@ describe('a room-key holder that mints cards', () => {
   test('it reads an unverified /msg, but the two safety phrases differ', async () => {
     minter.enabled = false;
     const honestA = await joinAs(d, 'lobby', 'pw', 'ann');
+    const annLog = new EventLog(honestA);
     const honestB = await joinAs(d, 'lobby', 'pw', 'ben');
     sessions.push(honestA, honestB);
     await bothSee(honestA, honestB, 2);
-    assert.equal(await honestA.safetyPhrase(), await honestB.safetyPhrase(), 'honest daemon: one phrase');
+    const phrase = await honestA.safetyPhrase();
+    assert.equal(await honestB.safetyPhrase(), phrase, 'honest daemon: one phrase');
+    // Announced once ben is there (alone, ann had nobody to compare with).
+    const announced = await annLog.waitFor((e) => e.type === 'safety_phrase', 'the announcement');
+    assert.deepEqual(announced.type === 'safety_phrase' && [announced.phrase, announced.members], [
+      phrase,
+      2,
+    ]);
     await honestA.close();
     await honestB.close();
 
