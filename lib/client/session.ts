@@ -1188,7 +1188,11 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
     if (envelope) {
       if (this.keyring) event.signature = this.keyring.check(data.user_id, envelope);
-      if (this.keyring && !event.mine) event.trust = this.keyring.trustOf(data.user_id, data.username);
+      // A member no longer present (history) has no card left to check: unverified, not changed.
+      if (this.keyring && !event.mine)
+        event.trust = this.members.has(data.user_id)
+          ? this.keyring.trustOf(data.user_id, data.username)
+          : 'unverified';
       if (event.signature === 'valid' && event.trust === 'verified') event.verified = true;
       else if (envelope.sig === undefined) event.signature = 'unsigned';
       // A replay is shown once; but a copy attributed to someone whose signature it is not

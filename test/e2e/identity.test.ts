@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChatSession } from '../../lib/client/session.js';
+import { TrustPins } from '../../lib/client/trust-pins.js';
 import { deriveIdentitySeed } from '../../lib/crypto/identity-key.js';
 import { ExitCode } from '../../lib/exit-codes.js';
-import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { joinAs, openSession, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { runClient, startJsonReader } from '../helpers/processes.js';
 
 const PASSPHRASE = 'orbit velvet frost maple zebra tunnel pilot horse';
@@ -80,7 +81,7 @@ describe('connect --identity', () => {
     assert.match(fd.stderr, /--identity-fd needs --identity/);
   });
 
-  test('a pinned member is verified from its first line; a pinned look-alike is flagged', async () => {
+  test('a pinned member is verified from its first line; a pinned look-alike is flagged; history of a pinned member who left is unverified', async () => {
     const seed = await deriveIdentitySeed(PASSPHRASE, 'bob');
     const bob = await joinAs(d, 'lobby', 'pw', 'bob', { identitySeed: seed });
     const fingerprint = bob.keyring!.fingerprint;
@@ -103,6 +104,16 @@ describe('connect --identity', () => {
       await reader.waitForMessage('caroI');
       assert.equal(reader.events().find((e) => e.user === 'caroI' && e.type === 'message')?.trust, 'changed');
       await carol.close();
+      // Once bob has left, his history lines cannot be checked: unverified, not a false alarm.
+      await bob.close();
+      const late = await openSession(d, 'lobby', 'pw', {
+        username: 'late',
+        trust: new TrustPins([`bob=${fingerprint}`]),
+      });
+      const history = await late.join('late');
+      const old = history.find((e) => e.body === 'first line');
+      assert.equal(old?.trust, 'unverified');
+      await late.close();
     } finally {
       await reader.stop();
       await bob.close();
