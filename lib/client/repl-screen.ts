@@ -108,18 +108,6 @@ export class ReplScreen {
     if (this.active && !this.closed) this.rl.prompt(true);
   }
 
-  /**
-   * Draws prompt and input again on the row the cursor is on, after the process was stopped
-   * and continued: the shell wrote its own lines meanwhile, so readline's memory of the rows
-   * above the cursor no longer holds (moving up by it would erase the shell's lines).
-   */
-  redrawAfterStop(): void {
-    if (!this.active || this.closed) return;
-    (this.rl as unknown as { prevRows?: number }).prevRows = 0;
-    this.rl.prompt(true);
-    this.flushWaiting();
-  }
-
   setPrompt(prompt: string): void {
     this.rl.setPrompt(prompt);
   }

@@ -1,7 +1,7 @@
 /**
  * The terminal modes the REPL sets, and giving them back: raw mode, bracketed paste, focus
- * reporting and the saved window title. Restored at the end, on Ctrl-Z, and as a last resort
- * when the process exits some other way; set again whenever the process continues after a stop.
+ * reporting and the saved window title. Restored at the end, on Ctrl-Z (and set again on
+ * `fg`), and as a last resort when the process exits some other way.
  */
 import { FOCUS_REPORTING_OFF, FOCUS_REPORTING_ON } from './notify.js';
 import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON } from './paste.js';
@@ -11,37 +11,23 @@ import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON } from './paste.js';
 const TITLE_PUSH = '\x1b[22;0t';
 const TITLE_POP = '\x1b[23;0t';
 
-const INPUT_MODES_ON = BRACKETED_PASTE_ON + FOCUS_REPORTING_ON;
-const MODES_ON = TITLE_PUSH + INPUT_MODES_ON;
-const INPUT_MODES_OFF = BRACKETED_PASTE_OFF + FOCUS_REPORTING_OFF;
-const MODES_OFF = INPUT_MODES_OFF + TITLE_POP;
+const MODES_ON = TITLE_PUSH + BRACKETED_PASTE_ON + FOCUS_REPORTING_ON;
+const MODES_OFF = BRACKETED_PASTE_OFF + FOCUS_REPORTING_OFF + TITLE_POP;
 
 export class TerminalModes {
   private restored = false;
-  private entered = false;
-  /** Our title is pushed (not after Ctrl-Z, which pops it): push it again only then. */
-  private titlePushed = false;
 
-  /**
-   * `resumed` is called after the process continues from a stop (Ctrl-Z and `fg`, or a
-   * SIGSTOP and SIGCONT sent from outside), once the modes are set again: redraw there.
-   */
   constructor(
     private readonly input: NodeJS.ReadStream,
     private readonly output: NodeJS.WriteStream,
-    private readonly resumed: () => void = () => {},
   ) {}
 
   /** Sets the modes and raw input; restores them if the process exits without `restore`. */
   enter(): void {
-    this.entered = true;
-    this.titlePushed = true;
     this.output.write(MODES_ON);
     if (this.input.isTTY) this.input.setRawMode(true);
     // Last resort if the process exits some other way (TTY writes are synchronous).
     process.once('exit', this.restore);
-    // SIGCONT does not exist on Windows; Node ignores listeners for signals it cannot watch.
-    if (process.platform !== 'win32') process.on('SIGCONT', this.onContinue);
   }
 
   /** Gives the terminal back as we found it (once). */
@@ -49,37 +35,25 @@ export class TerminalModes {
     if (this.restored) return;
     this.restored = true;
     process.off('exit', this.restore);
-    process.off('SIGCONT', this.onContinue);
-    if (!this.entered) return;
-    this.output.write(this.titlePushed ? MODES_OFF : INPUT_MODES_OFF);
+    this.output.write(MODES_OFF);
     if (this.input.isTTY) this.input.setRawMode(false);
   };
 
   /**
-   * The process continues after a stop, whoever stopped it. A SIGSTOP from outside cannot be
-   * caught, and the shell that reported the job stopped gave the terminal its own (cooked)
-   * modes, so they are set again every time, not only after our own Ctrl-Z. Run in the
-   * background, setting them stops the process again (SIGTTOU) until `fg`, which continues it
-   * and brings us back here: idempotent by design.
-   */
-  private readonly onContinue = (): void => {
-    if (this.restored) return;
-    if (this.input.isTTY) this.input.setRawMode(true);
-    this.output.write(this.titlePushed ? INPUT_MODES_ON : MODES_ON);
-    this.titlePushed = true;
-    this.resumed();
-  };
-
-  /**
-   * Ctrl-Z: give the terminal back (modes off, title restored) and stop the process; on
-   * `fg`, onContinue sets the modes again and redraws. Job control does not exist on
+   * Ctrl-Z: give the terminal back (modes off, title restored), stop the process, and on
+   * `fg` set the modes again and call `resumed` (to redraw). Job control does not exist on
    * Windows, so there this does nothing.
    */
-  suspend(): void {
+  suspend(resumed: () => void): void {
     if (process.platform === 'win32' || this.restored) return;
     this.output.write(`\r\n${MODES_OFF}`);
-    this.titlePushed = false;
     if (this.input.isTTY) this.input.setRawMode(false);
+    process.once('SIGCONT', () => {
+      if (this.restored) return;
+      if (this.input.isTTY) this.input.setRawMode(true);
+      this.output.write(MODES_ON);
+      resumed();
+    });
     process.kill(process.pid, 'SIGTSTP');
   }
 }

@@ -112,7 +112,7 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     askSecret: (question) => secret.ask(question),
     onLastClosed: (error) => void finish(error ? { kind: 'lost', error } : { kind: 'quit' }),
   });
-  const modes = new TerminalModes(input, output, () => screen.redrawAfterStop());
+  const modes = new TerminalModes(input, output);
 
   screen.rl.on('line', (raw: string) => {
     if (done) return;
@@ -133,7 +133,7 @@ export function runRepl(options: ReplOptions): Promise<ReplOutcome> {
     dispatcher.info('press Ctrl-C again to leave (or type /quit)');
   });
   screen.rl.on('SIGTSTP', () => {
-    if (!done) modes.suspend();
+    if (!done) modes.suspend(() => screen.redraw());
   });
   // Ctrl-D on an empty line (or the input ending) closes readline.
   screen.rl.on('close', () => void finish({ kind: 'quit' }));
