@@ -44,6 +44,7 @@ describe('connect --identity', () => {
     const r = await runClient(passphrase === undefined ? args : [...args, '--identity'], {
       input: 'hi\n',
       env,
+      timeoutMs: 90_000, // a CLI start and a 256 MiB scrypt each, on a loaded machine
     });
     assert.equal(r.code, 0, r.stderr);
     const list = seen.get(room)!;
