@@ -11,11 +11,13 @@ import { runPipe } from '../lib/client/pipe.js';
 import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
 import { isDumbTerminal, spinnerUsable } from '../lib/client/terminal-caps.js';
+import { TRUST_ENV, TrustPins } from '../lib/client/trust-pins.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
 import { clientTransportFor } from '../lib/transport/index.js';
 import type { ClientTransport } from '../lib/transport/transport.js';
+import { IDENTITY_ENV, identityFromOptions } from './identity-source.js';
 import { PASSWORD_ENV, passwordFromSources, promptHidden, readPasswordLines } from './password.js';
 
 interface ConnectArgs {
@@ -36,6 +38,10 @@ interface ConnectArgs {
   keepalive: number;
   reconnect: boolean;
   reconnectAttempts: number;
+  identity: boolean;
+  identityLabel?: string;
+  identityFd?: number;
+  trust?: string[];
 }
 
 const EXIT_FOR: Record<SessionErrorCode, number> = {
@@ -214,6 +220,27 @@ async function run(args: ConnectArgs): Promise<void> {
     );
   }
 
+  let pins: TrustPins;
+  try {
+    pins = new TrustPins([...TrustPins.entriesOf(process.env[TRUST_ENV]), ...(args.trust ?? []).map(String)]);
+  } catch (err) {
+    fail((err as Error).message, ExitCode.usage);
+  }
+  let identitySeed: Buffer | undefined;
+  try {
+    identitySeed = await identityFromOptions({
+      enabled: args.identity,
+      label: args.identityLabel ?? name,
+      fd: args.identityFd,
+      interactive,
+    });
+  } catch (err) {
+    fail(
+      (err as Error).message,
+      (err as { code?: string }).code === 'interrupted' ? ExitCode.interrupted : ExitCode.usage,
+    );
+  }
+
   const attempts = args.reconnectAttempts;
   if (!Number.isInteger(attempts) || attempts < 0) {
     fail(`--reconnect-attempts must be a whole number (0 = never give up), not ${attempts}`, ExitCode.usage);
@@ -241,6 +268,8 @@ async function run(args: ConnectArgs): Promise<void> {
       username,
       limits: { keepaliveMs },
       reconnect: args.reconnect ? { maxAttempts: attempts } : false,
+      ...(identitySeed ? { identitySeed } : {}),
+      trust: pins,
       onStage: (stage) => {
         if (!spinner) return;
         if (stage === 'deriving')
@@ -387,6 +416,26 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         default: false,
         describe:
           'accept an original (v1) cmd-chat daemon or a legacy room (weaker: the room key can be guessed offline from captured traffic)',
+      })
+      .option('identity', {
+        type: 'boolean',
+        default: false,
+        describe: `a long-term identity from a personal passphrase (hidden prompt, --identity-fd or ${IDENTITY_ENV}): the same fingerprint in every session, room and daemon; nothing is stored`,
+      })
+      .option('identity-label', {
+        type: 'string',
+        describe:
+          'with --identity: the label mixed into the derivation (default: NAME); the same passphrase and label give the same key',
+      })
+      .option('identity-fd', {
+        type: 'number',
+        describe:
+          'with --identity: read the passphrase from this open file descriptor (first line), e.g. 3 with 3<file',
+      })
+      .option('trust', {
+        type: 'string',
+        array: true,
+        describe: `pin a person: NAME=FINGERPRINT (repeatable; also ${TRUST_ENV}, space-separated). Another key under that name (or a look-alike) is flagged and /msg to it refused`,
       })
       .option('keepalive', {
         type: 'number',

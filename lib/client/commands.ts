@@ -4,6 +4,7 @@
  */
 import type { ChatEvent } from './events.js';
 import { type IgnoreList, MAX_IGNORED } from './ignore-list.js';
+import { TRUST_MARKS } from './render.js';
 import type { Scrollback } from './scrollback.js';
 import type { ChatSession } from './session.js';
 
@@ -141,13 +142,21 @@ export const commands: SlashCommand[] = [
     name: 'who',
     aliases: ['names'],
     args: '',
-    help: 'list the members of the room',
-    run(ctx) {
-      const members = ctx.session.memberList();
+    help: 'list the members (✓ verified, ? unverified, ✗ key changed) and the safety phrase',
+    async run(ctx) {
+      const s = ctx.session;
+      const members = s.memberList();
       const names = members.map((m) =>
-        m.user_id === ctx.session.me.user_id ? `${m.username} (you)` : m.username,
+        m.user_id === s.me.user_id
+          ? `${m.username} (you)`
+          : s.keyring
+            ? `${m.username} ${TRUST_MARKS[s.trustOf(m)]}`
+            : m.username,
       );
-      ctx.info(`${members.length} in ${ctx.session.room}: ${names.join(', ')}`);
+      ctx.info(`${members.length} in ${s.room}: ${names.join(', ')}`);
+      const phrase = await s.safetyPhrase();
+      if (phrase !== undefined)
+        ctx.info(`safety phrase: ${phrase} (the same for everyone who sees the same members and keys)`);
     },
   },
   {
@@ -241,6 +250,7 @@ export const commands: SlashCommand[] = [
       }
       const target = privateTarget(ctx, rooms, name, named !== undefined);
       if (target === undefined) return;
+      warnUnverifiedOnce(ctx, target, name);
       try {
         target.sendPrivate(name, text);
       } catch (err) {
@@ -260,6 +270,7 @@ export const commands: SlashCommand[] = [
       const target = session?.replyTarget;
       if (session === undefined || target === undefined)
         return ctx.error('no private conversation to reply to (or that member left)');
+      warnUnverifiedOnce(ctx, session, target);
       session.sendPrivate(target, text);
     },
   },
@@ -277,9 +288,18 @@ export const commands: SlashCommand[] = [
         found.member.user_id === ctx.session.me.user_id
           ? `${found.member.username} (you)`
           : found.member.username;
-      if (found.fingerprint === undefined)
-        return ctx.info(`${who}: no key (an original client, or a card that did not check out)`);
-      ctx.info(`${who}: key fingerprint ${found.fingerprint}${found.verified ? ' ✓ verified' : ''}`);
+      const expected = ctx.session.keyring?.expectedFor(found.member.username);
+      if (found.fingerprint === undefined) {
+        ctx.info(`${who}: no key (an original client, or a card that did not check out)`);
+      } else if (found.member.user_id === ctx.session.me.user_id) {
+        ctx.info(`${who}: key fingerprint ${found.fingerprint}`);
+      } else {
+        ctx.info(
+          `${who}: key fingerprint ${found.fingerprint} ${TRUST_MARKS[found.trust]} ${TRUST_WORDS[found.trust]}`,
+        );
+      }
+      if (found.trust === 'changed' && expected !== undefined)
+        ctx.error(`${found.member.username} is NOT the member you trust: expected key ${expected}`);
     },
   },
   {
@@ -292,7 +312,10 @@ export const commands: SlashCommand[] = [
       const code = rest.join('');
       if (!name || !code) return ctx.error('usage: /verify <name> <code>');
       const result = ctx.session.verifyMember(name, code);
-      if (result === 'verified') return ctx.info(`${name} is verified: their messages show ✓`);
+      if (result === 'verified')
+        return ctx.info(
+          `${name} is verified: their messages show ✓ (also after a reconnect with the same key)`,
+        );
       if (result === 'mismatch') return ctx.error(`the code does not match ${name}'s key: NOT verified`);
       if (result === 'no_card') return ctx.error(`${name} has no key to verify`);
       if (result === 'self') return ctx.error('that is you');
@@ -507,6 +530,29 @@ function privateTarget(
     `${name} is in ${where.slice(0, -1).join(', ')} and ${where.at(-1)}: say which, e.g. /msg ${where[0]} ${name} …`,
   );
   return undefined;
+}
+
+/** What /whois says after the trust mark. */
+const TRUST_WORDS = {
+  verified: 'verified (pinned with --trust, or checked with /verify)',
+  unverified: 'unverified: compare the fingerprint out of band, then /verify',
+  changed: '',
+} as const;
+
+/** What a holder of the room key can do to a private message to an unverified member. */
+export const UNVERIFIED_PRIVATE_WARNING =
+  'is not verified. Anyone who holds the room key (in password mode the daemon operator does) ' +
+  'could be posing as them with keys of its own: it could read this private message, change it, ' +
+  'and answer in their name. Compare the safety phrase (/who) or their fingerprint (/whois) out of ' +
+  'band to be sure. (Said once per member.)';
+
+/** The first /msg to an unverified member says, once, what it risks (before it is sent). */
+function warnUnverifiedOnce(ctx: CommandContext, session: ChatSession, name: string): void {
+  const found = session.whois(name);
+  const keyring = session.keyring;
+  if (!found || !keyring || found.trust !== 'unverified' || found.fingerprint === undefined) return;
+  if (keyring.firstPrivateTo(found.member.user_id))
+    ctx.error(`${found.member.username} ${UNVERIFIED_PRIVATE_WARNING}`);
 }
 
 /** True for a message or private message from a member the user ignores. */

@@ -2,7 +2,7 @@
  * What a client session reports to its user interface (REPL, pipe mode, JSON mode): the
  * room's happenings after decryption and checks, independent of how they are shown.
  */
-import type { SignatureStatus } from './member-keys.js';
+import type { SignatureStatus, TrustState } from './member-keys.js';
 
 /** A chat message, decrypted (or not) and checked against the daemon's attribution. */
 export interface MessageEvent {
@@ -31,8 +31,13 @@ export interface MessageEvent {
    * legacy modes, where no message is signed (the session's mode says so once, not every line).
    */
   signature?: SignatureStatus;
-  /** Validly signed by a member this user verified with /verify in this session. */
+  /** Validly signed by a verified member (pinned with --trust, or /verify'd in this session). */
   verified?: true;
+  /**
+   * The sender's trust state (see TrustState) when the session has member keys; absent for
+   * our own messages and in the legacy modes.
+   */
+  trust?: TrustState;
 }
 
 export interface JoinEvent {
@@ -78,6 +83,20 @@ export interface PrivateEvent {
   mine: boolean;
   /** It did not open under the key we share with that member: tampered with, or not for us. */
   undecryptable: boolean;
+  /** The trust state of the other member (the sender, or the recipient of ours). */
+  trust?: TrustState;
+}
+
+/**
+ * The room's safety phrase as this member sees it (first after joining, then whenever the
+ * membership or a member's key changes): members compare it out of band.
+ */
+export interface SafetyPhraseEvent {
+  type: 'safety_phrase';
+  at: number;
+  phrase: string;
+  /** How many members it covers (us included). */
+  members: number;
 }
 
 /** A non-fatal error reported by the daemon inside the channel, or a local warning. */
@@ -138,5 +157,6 @@ export type ChatEvent =
   | LeaveEvent
   | RenameEvent
   | ClearedEvent
+  | SafetyPhraseEvent
   | ErrorEvent
   | ConnectionEvent;

@@ -7,9 +7,12 @@
  *   {"type":"message","id":string,"time":ISO,"user":string,"user_id":string,
  *    "kind":"text"|"me","text":string,"mine":bool,"history":bool,
  *    "undecryptable"?:true,"claimed_from"?:string,
- *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card","verified"?:true}
+ *    "signature"?:"valid"|"unsigned"|"invalid"|"no_card","verified"?:true,
+ *    "trust"?:"verified"|"unverified"|"changed"}
  *   {"type":"private","time":ISO,"from":string,"from_user_id":string,"to":string,
- *    "to_user_id":string,"text":string,"mine":bool,"undecryptable"?:true}
+ *    "to_user_id":string,"text":string,"mine":bool,"undecryptable"?:true,
+ *    "trust"?:"verified"|"unverified"|"changed"}
+ *   {"type":"safety_phrase","time":ISO,"phrase":string,"members":number}
  *   {"type":"join"|"leave","time":ISO,"user":string,"user_id":string}
  *   {"type":"rename","time":ISO,"old":string,"new":string,"user_id":string}
  *   {"type":"cleared","time":ISO,"by":string}
@@ -32,6 +35,13 @@
  * member's card), `unsigned` (an original client, or legacy mode), `invalid` (forged, replayed
  * by another member, altered or re-attributed) or `no_card` (signed, but the member has no
  * valid card); absent for an undecryptable token and in the legacy modes (nothing is signed).
+ * `trust` is the state of the other member (the sender; for a private message of ours, its
+ * recipient): `verified` (its key is the one pinned with --trust for its name, or was checked
+ * with /verify in this session), `unverified`, or `changed` (its name, or a look-alike, is
+ * pinned or was verified with another key: treat it as someone else; /msg to it is refused);
+ * absent for our own messages and in the legacy modes. `safety_phrase` comes after joining
+ * and whenever the membership changes: every member who sees the same members with the same
+ * keys has the same phrase (compare it out of band).
  *
  * Strings are NOT sanitised for a terminal here: the values reach the bot exactly as sent.
  * The line itself is inert: JSON.stringify escapes C0 controls and lone surrogates, and we
@@ -94,6 +104,7 @@ function eventFields(ev: ChatEvent): JsonFields {
       if (ev.forgedFrom !== undefined) o['claimed_from'] = ev.forgedFrom;
       if (ev.signature !== undefined) o['signature'] = ev.signature;
       if (ev.verified) o['verified'] = true;
+      if (ev.trust !== undefined) o['trust'] = ev.trust;
       return o;
     }
     case 'private': {
@@ -108,6 +119,7 @@ function eventFields(ev: ChatEvent): JsonFields {
         mine: ev.mine,
       };
       if (ev.undecryptable) o['undecryptable'] = true;
+      if (ev.trust !== undefined) o['trust'] = ev.trust;
       return o;
     }
     case 'join':
@@ -117,6 +129,8 @@ function eventFields(ev: ChatEvent): JsonFields {
       return { type: 'rename', time, old: ev.old, new: ev.new, user_id: ev.userId };
     case 'cleared':
       return { type: 'cleared', time, by: ev.by };
+    case 'safety_phrase':
+      return { type: 'safety_phrase', time, phrase: ev.phrase, members: ev.members };
     case 'error':
       return { type: 'error', time, code: ev.code, message: ev.message };
     case 'shutdown':

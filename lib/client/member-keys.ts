@@ -1,8 +1,11 @@
 /**
- * A session's view of member identity: its own per-session keys and card, the verified cards
- * of the other members (by user_id), and the check of each message's signature against the
- * card of the member the daemon attributes it to. Pure bookkeeping over crypto/identity.ts;
- * knows nothing of frames or terminals.
+ * A session's view of member identity: its own keys (a long-term signing key with
+ * `--identity`) and card, the verified cards of the other members (by user_id), the check of
+ * each message's signature against the card of the member the daemon attributes it to, and
+ * the trust state of each member: `verified` (its fingerprint is pinned for its name, or was
+ * confirmed with /verify in this session: by key, so it survives reconnects), `changed` (its
+ * name, or a look-alike of it, is pinned or was verified with another key) or `unverified`.
+ * Pure bookkeeping over crypto/identity.ts; knows nothing of frames or terminals.
  */
 import type { Envelope } from '../crypto/envelope.js';
 import type { Fernet } from '../crypto/fernet.js';
@@ -19,6 +22,9 @@ import {
   signMessage,
   verifyMessage,
 } from '../crypto/identity.js';
+import type { PhraseMember } from '../crypto/safety-phrase.js';
+import { nameKeys } from '../protocol/names.js';
+import type { TrustPins } from './trust-pins.js';
 
 /**
  * What a receiver can say about who wrote a message:
@@ -30,15 +36,39 @@ import {
  */
 export type SignatureStatus = 'valid' | 'unsigned' | 'invalid' | 'no_card';
 
+/** Whether a member is who the user expects (see the module comment). */
+export type TrustState = 'verified' | 'unverified' | 'changed';
+
 /** Bound on remembered cards: one per member, with room for churn. */
 const MAX_CARDS = 4096;
+/** Bound on fingerprints (and name keys) verified in one session. */
+const MAX_VERIFIED = 4096;
+
+/** What a keyring starts from besides the room key. */
+export interface KeyringOptions {
+  /** The long-term signing seed (`--identity`); fresh keys without it. Copied, not kept. */
+  identitySeed?: Buffer | undefined;
+  /** Pinned names and fingerprints (`--trust`). */
+  pins?: TrustPins | undefined;
+}
+
+/** Drops the oldest entry of a full collection, so one more fits under MAX_VERIFIED. */
+function makeRoom(collection: Set<string> | Map<string, string>): void {
+  if (collection.size < MAX_VERIFIED) return;
+  const oldest = collection.keys().next().value;
+  if (oldest !== undefined) collection.delete(oldest);
+}
 
 export class MemberKeyring {
-  private readonly keys: MemberKeys = createMemberKeys();
+  private readonly keys: MemberKeys;
   private readonly cards = new Map<string, MemberCard>();
-  /** Fingerprints the user confirmed with /verify, by the name they were verified under. */
+  private readonly pins: TrustPins | undefined;
+  /** Fingerprints the user confirmed with /verify in this session. */
+  private readonly verifiedKeys = new Set<string>();
+  /** The fingerprint verified under each name key, to notice that name back with another key. */
   private readonly verifiedNames = new Map<string, string>();
-  private readonly verifiedUsers = new Set<string>();
+  /** Fingerprints the user was told, once, what an unverified /msg risks. */
+  private readonly warnedPrivate = new Set<string>();
   /** This session's own fingerprint, for `/whois` of oneself. */
   readonly fingerprint: string;
 
@@ -48,8 +78,11 @@ export class MemberKeyring {
   constructor(
     private readonly fernet: Fernet,
     private userId: string,
+    options: KeyringOptions = {},
   ) {
-    this.fingerprint = memberFingerprint(this.keys.signPublic, this.keys.dhPublic);
+    this.keys = createMemberKeys(options.identitySeed);
+    this.pins = options.pins;
+    this.fingerprint = memberFingerprint(this.keys.signPublic);
   }
 
   /**
@@ -95,35 +128,72 @@ export class MemberKeyring {
 
   forget(userId: string): void {
     this.cards.delete(userId);
-    this.verifiedUsers.delete(userId);
   }
 
   /**
-   * Marks `userId` verified when `code` is its fingerprint (case, spaces and dashes ignored);
-   * remembers the fingerprint under `nameKey` to notice that name coming back with another key.
+   * Marks the member `userId` (named `username`) verified when `code` is its fingerprint
+   * (case, spaces and dashes ignored): its key from now on, under any name and after any
+   * reconnect; the name (each of its keys) is remembered to notice it back with another key.
    */
-  verify(userId: string, nameKey: string, code: string): boolean {
+  verify(userId: string, username: string, code: string): boolean {
     const fingerprint = this.fingerprintOf(userId);
-    if (fingerprint === undefined || userId === this.userId) return false;
+    if (fingerprint === undefined || this.isOwn(userId)) return false;
     const canonical = (s: string): string => s.toUpperCase().replace(/[\s-]/g, '');
     if (canonical(code) !== canonical(fingerprint)) return false;
-    this.verifiedUsers.add(userId);
-    this.verifiedNames.set(nameKey, fingerprint);
+    makeRoom(this.verifiedKeys);
+    this.verifiedKeys.add(fingerprint);
+    for (const key of nameKeys(username)) {
+      makeRoom(this.verifiedNames);
+      this.verifiedNames.set(key, fingerprint);
+    }
     return true;
   }
 
-  isVerified(userId: string): boolean {
-    return this.verifiedUsers.has(userId);
+  /** The fingerprint the user expects for `username` (pinned, else verified), if any. */
+  expectedFor(username: string): string | undefined {
+    const pinned = this.pins?.expected(username);
+    if (pinned !== undefined) return pinned;
+    for (const key of nameKeys(username)) {
+      const verified = this.verifiedNames.get(key);
+      if (verified !== undefined) return verified;
+    }
+    return undefined;
+  }
+
+  /** The trust state of the member `userId` under the name `username` (ours: verified). */
+  trustOf(userId: string, username: string): TrustState {
+    if (this.isOwn(userId)) return 'verified';
+    const fingerprint = this.fingerprintOf(userId);
+    const expected = this.expectedFor(username);
+    if (expected !== undefined) return fingerprint === expected ? 'verified' : 'changed';
+    return fingerprint !== undefined && this.verifiedKeys.has(fingerprint) ? 'verified' : 'unverified';
+  }
+
+  isVerified(userId: string, username: string): boolean {
+    return this.trustOf(userId, username) === 'verified';
   }
 
   /**
-   * The fingerprint verified earlier under `nameKey` when `userId` (now using that name) has
-   * another key (or none): the caller announces it. Undefined when nothing is amiss.
+   * The fingerprint expected for `username` when `userId` (now using that name) has another
+   * key (or none): the caller announces it. Undefined when nothing is amiss.
    */
-  keyChangedFor(userId: string, nameKey: string): string | undefined {
-    const verified = this.verifiedNames.get(nameKey);
-    if (verified === undefined || this.verifiedUsers.has(userId)) return undefined;
-    return this.fingerprintOf(userId) === verified ? undefined : verified;
+  keyChangedFor(userId: string, username: string): string | undefined {
+    return this.trustOf(userId, username) === 'changed' ? this.expectedFor(username) : undefined;
+  }
+
+  /** True the first time it is asked for this member's key: the caller warns before a /msg. */
+  firstPrivateTo(userId: string): boolean {
+    const fingerprint = this.fingerprintOf(userId) ?? userId;
+    if (this.warnedPrivate.has(fingerprint)) return false;
+    makeRoom(this.warnedPrivate);
+    this.warnedPrivate.add(fingerprint);
+    return true;
+  }
+
+  /** A member as the safety phrase sees it: its name and signing key (none without a card). */
+  phraseMember(userId: string, username: string): PhraseMember {
+    const signPublic = this.isOwn(userId) ? this.keys.signPublic : this.cards.get(userId)?.signPublic;
+    return { name: username, signPublic };
   }
 
   /** A member's fingerprint, or undefined for a member without a valid card. */

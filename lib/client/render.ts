@@ -5,8 +5,9 @@
  * it contains no escape sequence at all, with colour on only the SGR codes of colors.ts (plus
  * those of the injected highlighter, which highlight.ts checks).
  *
- * REPL line shapes (colour off; the gutter after the time marks whose line it is):
- *   12:34   alice: hello            someone else
+ * REPL line shapes (colour off; the gutter after the time marks whose line it is; after
+ * another member's name its trust mark: ✓ verified, ? unverified, ✗ KEY CHANGED):
+ *   12:34   alice ✓: hello          someone else (verified)
  *   12:34 » bob: hi                 mine (colour: bold name)
  *   12:34 @ alice: hey bob          mentions me (colour: the mention in inverse)
  *   12:34   * alice waves           /me action
@@ -14,18 +15,22 @@
  *   12:34   alice: [cannot decrypt] (not sealed with this room's key)
  *   12:34 -- alice joined / left / is now bob / wiped the room's history   (colour: dim)
  *   12:34 ! message                 error (colour: red)
- *   12:34 ✉ (private) alice → you: hi   a private message (`you → bob` for ours)
+ *   12:34 ✉ (private) alice ? → you: hi   a private message (`you → bob ✓` for ours)
+ *   12:34 -- safety phrase: eight words …   the room's safety phrase (when it changes)
  * An event from another day than `now` gets its date: `2024-05-01 12:34`. Continuation lines
  * of a multi-line body are indented to where the text starts (at most MAX_INDENT columns).
  *
  * Pipe format (renderPlain), stable for scripts: `HH:MM name: text`, `HH:MM * name text`,
  * `HH:MM (private) alice → you: text`, `HH:MM (private) you → bob: text`,
- * `HH:MM -- alice joined`, `HH:MM ! message`; newlines inside a body are kept and each
+ * `HH:MM -- alice joined`, `HH:MM ! message`, `HH:MM -- safety phrase: words`; a member whose
+ * key is not the one pinned or verified for its name gets ` (key changed)` after its name
+ * (the other trust states are not marked there: see --json); newlines inside a body are kept and each
  * continuation line starts with two spaces, so a line that does not start with a space
  * always starts a new event.
  */
 import { type Colors, createColors, SGR_PATTERN } from './colors.js';
 import type { ChatEvent, ConnectionEvent, MessageEvent, PrivateEvent } from './events.js';
+import type { TrustState } from './member-keys.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
 
 export interface RenderOptions {
@@ -232,8 +237,7 @@ function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string
   const styledName = ev.mine ? c.bold(c.fg256(nameColor(name))(name)) : c.fg256(nameColor(name))(name);
   const claim =
     ev.forgedFrom !== undefined ? ' ' + c.yellow(c.bold(`⚠ claims to be "${safeName(ev.forgedFrom)}"`)) : '';
-  const verified = ev.verified ? ` ${c.cyan(c.bold('✓'))}` : '';
-  const forged = verified + claim + signatureFlag(ev, c);
+  const forged = trustFlag(ev.trust, c) + claim + signatureFlag(ev, c);
 
   let text: string;
   if (ev.undecryptable) {
@@ -254,6 +258,24 @@ function renderMessage(ev: MessageEvent, opts: RenderOptions, c: Colors): string
   return head + indentContinuation(text, indent);
 }
 
+/**
+ * The trust marks, plain glyphs so they survive NO_COLOR and TERM=dumb: `✓` verified (pinned
+ * or /verify'd), `?` unverified, `✗ KEY CHANGED` (another key than the one pinned or verified).
+ */
+export const TRUST_MARKS: Readonly<Record<TrustState, string>> = {
+  verified: '✓',
+  unverified: '?',
+  changed: '✗ KEY CHANGED',
+};
+
+/** ` ✓` / ` ?` / ` ✗ KEY CHANGED` after a name (coloured when colour is on); '' without a state. */
+function trustFlag(trust: TrustState | undefined, c: Colors): string {
+  if (trust === undefined) return '';
+  const mark = TRUST_MARKS[trust];
+  if (trust === 'verified') return ` ${c.cyan(c.bold(mark))}`;
+  return trust === 'unverified' ? ` ${c.dim(mark)}` : ` ${c.red(c.bold(mark))}`;
+}
+
 const SIGNATURE_WORDS = { unsigned: 'unsigned', invalid: 'bad signature', no_card: 'no key' } as const;
 
 /**
@@ -268,7 +290,8 @@ function signatureWords(ev: MessageEvent): string {
 /** The REPL's mark: dim for unsigned or unverifiable history, loud for a failed check. */
 function signatureFlag(ev: MessageEvent, c: Colors): string {
   const words = signatureWords(ev);
-  if (words === '') return '';
+  // The trust mark `?` already says it.
+  if (words === '' || (words === 'unverified' && ev.trust === 'unverified')) return '';
   const quiet = ev.signature === 'unsigned' || (ev.signature === 'no_card' && ev.history);
   return quiet ? ` ${c.dim(`(${words})`)}` : ` ${c.red(c.bold(`⚠ ${words}`))}`;
 }
@@ -283,7 +306,7 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
   const time = c.dim(timePrefix(ev.at, opts));
   switch (ev.type) {
     case 'private': {
-      const head = `${time} ${c.cyan(c.bold('✉'))} ${c.cyan(privateHead(ev))}: `;
+      const head = `${time} ${c.cyan(c.bold('✉'))} ${c.cyan(privateHead(ev, (t) => trustFlag(t, c)))}: `;
       const text = ev.undecryptable
         ? c.red('[cannot decrypt: not sealed for you by that member]')
         : sanitizeBody(ev.body);
@@ -297,6 +320,8 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
       return `${time} ${c.dim(`-- ${safeName(ev.old)} is now ${safeName(ev.new)}`)}`;
     case 'cleared':
       return `${time} ${c.dim(`-- ${safeName(ev.by)} wiped the room's history`)}`;
+    case 'safety_phrase':
+      return `${time} ${c.cyan(`-- ${safetyText(ev.phrase, ev.members)}`)}`;
     case 'shutdown':
       return `${time} ${c.dim(`-- ${SHUTDOWN_TEXT}`)}`;
     case 'error': {
@@ -335,9 +360,21 @@ export function connectionStatusText(ev: ConnectionEvent): string {
   }
 }
 
-/** `alice → you` or `you → bob`, for a private message. */
-function privateHead(ev: PrivateEvent): string {
-  return ev.mine ? `(private) you → ${safeName(ev.to)}` : `(private) ${safeName(ev.from)} → you`;
+/** The announcement of the room's safety phrase (/who says what to do with it). */
+export function safetyText(phrase: string, members: number): string {
+  return `safety phrase: ${sanitizeBody(phrase)} (${members} members)`;
+}
+
+/** `alice → you` or `you → bob`, for a private message, with the other member's trust mark. */
+function privateHead(ev: PrivateEvent, mark: (trust: TrustState | undefined) => string): string {
+  return ev.mine
+    ? `(private) you → ${safeName(ev.to)}${mark(ev.trust)}`
+    : `(private) ${safeName(ev.from)}${mark(ev.trust)} → you`;
+}
+
+/** The pipe format's only trust mark: the alarm. */
+function plainChanged(trust: TrustState | undefined): string {
+  return trust === 'changed' ? ' (key changed)' : '';
 }
 
 /** One event in the pipe format (no colour; may span several lines; no trailing newline). */
@@ -347,6 +384,7 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
     case 'message': {
       const name = safeName(ev.username);
       const claim =
+        plainChanged(ev.trust) +
         (ev.forgedFrom !== undefined ? ` (claims to be "${safeName(ev.forgedFrom)}")` : '') +
         (signatureWords(ev) !== '' ? ` (${signatureWords(ev)})` : '');
       if (ev.undecryptable) return `${time} ${name}${claim}: [cannot decrypt]`;
@@ -355,7 +393,7 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
     }
     case 'private': {
       const body = ev.undecryptable ? '[cannot decrypt]' : indentContinuation(sanitizeBody(ev.body), 2);
-      return `${time} ${privateHead(ev)}: ${body}`;
+      return `${time} ${privateHead(ev, plainChanged)}: ${body}`;
     }
     case 'join':
       return `${time} -- ${safeName(ev.username)} joined`;
@@ -365,6 +403,8 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
       return `${time} -- ${safeName(ev.old)} is now ${safeName(ev.new)}`;
     case 'cleared':
       return `${time} -- ${safeName(ev.by)} wiped the room's history`;
+    case 'safety_phrase':
+      return `${time} -- safety phrase: ${sanitizeBody(ev.phrase)}`;
     case 'shutdown':
       return `${time} -- ${SHUTDOWN_TEXT}`;
     case 'error':

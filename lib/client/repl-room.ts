@@ -110,7 +110,14 @@ export class ReplRoom {
     if ((ev.type === 'message' && !ev.mine) || ev.type === 'private' || ev.type === 'cleared')
       this.view.wipeAskedAt = undefined;
     if (ev.type === 'private') this.display.privateSeen(this);
-    if (ev.type === 'rename' && ev.userId === this.session.me.user_id) this.display.changed(this);
+    // Our name, and the members with a changed key, are in the prompt.
+    if (
+      ev.type === 'rename' ||
+      ev.type === 'join' ||
+      ev.type === 'leave' ||
+      (ev.type === 'error' && ev.code === 'key_changed')
+    )
+      this.display.changed(this);
     const live = ev.type === 'message' && !ev.mine && !ev.history;
     const mention = live && mentionsMe(ev, this.session.me.username);
     const bell = live && (this.view.bell === 'on' || (this.view.bell === 'mentions' && mention));

@@ -54,6 +54,25 @@ export interface RoomsOptions {
   onLastClosed(error: SessionError | undefined): void;
 }
 
+/** Names shown in the prompt while they are present with a changed key, at most this many. */
+const MAX_CHANGED_IN_PROMPT = 3;
+
+/**
+ * ` ✗ KEY CHANGED: bob` while members under a pinned or verified name (or a look-alike) with
+ * another key are present: the alarm stays on screen, whatever scrolls by.
+ */
+function changedKeys(session: ChatSession): string {
+  if (!session.keyring) return '';
+  const names = session
+    .memberList()
+    .filter((m) => session.trustOf(m) === 'changed')
+    .map((m) => sanitizeName(m.username));
+  if (names.length === 0) return '';
+  const shown = names.slice(0, MAX_CHANGED_IN_PROMPT).join(', ');
+  const more = names.length > MAX_CHANGED_IN_PROMPT ? ` +${names.length - MAX_CHANGED_IN_PROMPT}` : '';
+  return ` ✗ KEY CHANGED: ${shown}${more}`;
+}
+
 export class ReplRooms implements RoomControl {
   private readonly rooms: ReplRoom[] = [];
   private currentIndex = 0;
@@ -130,7 +149,7 @@ export class ReplRooms implements RoomControl {
     const activity = this.rooms
       .filter((r) => r !== room && r.unread > 0)
       .map((r) => `${short(r.name)}:${r.unread}${r.mentions > 0 ? '@' : ''}`);
-    const base = `[${sanitizeName(room.name)}] ${sanitizeName(room.session.me.username)}`;
+    const base = `[${sanitizeName(room.name)}] ${sanitizeName(room.session.me.username)}${changedKeys(room.session)}`;
     return activity.length > 0 ? `${base} (${activity.join(' ')})> ` : `${base}> `;
   }
 

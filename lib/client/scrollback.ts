@@ -22,6 +22,8 @@ function textOf(ev: ChatEvent): string {
       return `${ev.old} ${ev.new}`;
     case 'cleared':
       return ev.by;
+    case 'safety_phrase':
+      return ev.phrase;
     case 'error':
       return ev.message;
     case 'shutdown':

@@ -32,17 +32,18 @@ import {
   type ProtocolMode,
 } from '../protocol/handshake-client.js';
 import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../protocol/limits.js';
-import { nameKey } from '../protocol/names.js';
 import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import { type BackoffPolicy, defaultBackoff, reconnectDelayMs } from './backoff.js';
 import type { ChatEvent, MessageEvent } from './events.js';
 import { DaemonWatch } from './keepalive.js';
 import { LineQueue } from './line-queue.js';
-import { MemberKeyring } from './member-keys.js';
+import { MemberKeyring, type TrustState } from './member-keys.js';
 import { checkMessageSize } from './message-size.js';
+import { type PhraseSnapshot, SafetyPhraseTracker } from './safety-tracker.js';
 import { SessionError } from './session-error.js';
 import { openBareText, readV1Line, sealBareText } from './session-legacy.js';
+import type { TrustPins } from './trust-pins.js';
 
 export { SessionError, type SessionErrorCode } from './session-error.js';
 
@@ -68,6 +69,10 @@ export interface SessionOptions {
   reconnect?: boolean | Partial<BackoffPolicy>;
   /** Lines held while disconnected (queued plus unconfirmed); more are refused. */
   maxQueuedLines?: number;
+  /** The long-term signing seed (`--identity`); per-session keys without it. */
+  identitySeed?: Buffer;
+  /** Pinned names and fingerprints (`--trust`). */
+  trust?: TrustPins;
 }
 
 /** Largest token we send: the daemon's default limit on a message frame. */
@@ -189,6 +194,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private readonly fernet: Fernet;
   /** Per-session member keys and the others' cards; undefined against an original daemon. */
   readonly keyring: MemberKeyring | undefined;
+  /** The room's safety phrase over the members' keys (with member keys only). */
+  private readonly safety: SafetyPhraseTracker | undefined;
   private readonly seenIds = new Set<string>();
   /** The latest daemon message id seen: a rejoin's history after it is what we missed. */
   private lastSeq: { prefix: string; n: number } | undefined;
@@ -254,7 +261,14 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.me.username = options.username ?? '';
     this.fernet = new Fernet(result.roomKey);
     this.fingerprint = roomFingerprint(result.roomKey);
-    if (result.mode === 'v2') this.keyring = new MemberKeyring(this.fernet, result.userId);
+    if (result.mode === 'v2') {
+      const { identitySeed, trust: pins } = options;
+      this.keyring = new MemberKeyring(this.fernet, result.userId, { identitySeed, pins });
+      this.safety = new SafetyPhraseTracker(
+        () => this.phraseSnapshot(),
+        (phrase, members) => this.emitEvent({ type: 'safety_phrase', at: Date.now(), phrase, members }),
+      );
+    }
     this.maxQueued = Math.max(1, options.maxQueuedLines ?? DEFAULT_MAX_QUEUED_LINES);
     // Only the v2 protocol can take a name back and recognise a resend.
     if (result.mode === 'v2' && options.reconnect !== false) {
@@ -413,7 +427,9 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   }
 
   /** A present member by name (exact, else case-insensitive), with its fingerprint if it has a card. */
-  whois(name: string): { member: Member; fingerprint: string | undefined; verified: boolean } | undefined {
+  whois(
+    name: string,
+  ): { member: Member; fingerprint: string | undefined; verified: boolean; trust: TrustState } | undefined {
     const list = this.memberList();
     const member =
       list.find((m) => m.username === name) ??
@@ -422,8 +438,25 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     return {
       member,
       fingerprint: this.keyring?.fingerprintOf(member.user_id),
-      verified: this.keyring?.isVerified(member.user_id) ?? false,
+      verified: this.keyring?.isVerified(member.user_id, member.username) ?? false,
+      trust: this.trustOf(member),
     };
+  }
+
+  /** A member's trust state ('unverified' without member keys: nothing can be checked). */
+  trustOf(member: Member): TrustState {
+    return this.keyring?.trustOf(member.user_id, member.username) ?? 'unverified';
+  }
+
+  /** The room's safety phrase as this member sees the membership now (undefined without keys). */
+  safetyPhrase(): Promise<string> | undefined {
+    return this.safety?.current();
+  }
+
+  private phraseSnapshot(): PhraseSnapshot {
+    const keyring = this.keyring as MemberKeyring;
+    const members = [...this.members].map(([userId, name]) => keyring.phraseMember(userId, name));
+    return { roomFingerprint: this.fingerprint, members };
   }
 
   /** The fingerprint of a member's keys, or undefined for a member without a valid card. */
@@ -437,9 +470,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     if (!found) return 'unknown';
     if (found.member.user_id === this.me.user_id) return 'self';
     if (!this.keyring || found.fingerprint === undefined) return 'no_card';
-    return this.keyring.verify(found.member.user_id, nameKey(found.member.username), code)
-      ? 'verified'
-      : 'mismatch';
+    return this.keyring.verify(found.member.user_id, found.member.username, code) ? 'verified' : 'mismatch';
   }
 
   /** Throws unless the session is in the room on a live connection (for what is not queued). */
@@ -463,6 +494,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     if (!found || found.member.user_id === this.me.user_id) {
       throw new SessionError('refused', `no other member named ${name}`);
     }
+    if (found.trust === 'changed') {
+      throw new SessionError(
+        'refused',
+        `${found.member.username} has another key than the one you trust (${this.keyring?.expectedFor(found.member.username)}): private message NOT sent`,
+      );
+    }
     const sealed = this.keyring?.sealPrivateFor(found.member.user_id, Buffer.from(body, 'utf8'));
     if (sealed === undefined) {
       throw new SessionError(
@@ -481,16 +518,18 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     return this.lastPrivatePeer === undefined ? undefined : this.members.get(this.lastPrivatePeer);
   }
 
-  /** Announces loudly a member who takes a verified name with another key. */
+  /** Announces loudly a member who takes a pinned or verified name (or a look-alike) with another key. */
   private checkVerifiedName(userId: string, username: string, at: number): void {
-    const verified = this.keyring?.keyChangedFor(userId, nameKey(username));
-    if (verified === undefined) return;
+    const expected = this.keyring?.keyChangedFor(userId, username);
+    if (expected === undefined) return;
     const now = this.keyring?.fingerprintOf(userId) ?? 'no key';
     this.emitEvent({
       type: 'error',
       at,
       code: 'key_changed',
-      message: `${username} is NOT the member you verified: key ${now}, verified ${verified}. Verify again out of band.`,
+      message:
+        `${username} is NOT the member you trust: key ${now}, expected ${expected}. ` +
+        'Private messages to it are refused; verify again out of band.',
     });
   }
 
@@ -859,6 +898,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     this.closed = true;
     this.connected = false;
     this.retryTimer?.wake();
+    this.safety?.dispose();
     const wire = this.wire;
     if (wire) this.dropWire(wire, error !== undefined);
     this.fernet.destroy();
@@ -958,6 +998,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
           this.keyring?.addCard(m.user_id, m.card);
         }
         this.members.set(frame.you.user_id, frame.you.username);
+        for (const m of frame.users) this.checkVerifiedName(m.user_id, m.username, at);
+        this.safety?.changed();
         this.joined = true;
         if (!rejoin) this.connected = true;
         this.historyOmitted = frame.omitted ?? 0;
@@ -1013,11 +1055,13 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         this.keyring?.addCard(frame.user_id, frame.card);
         this.emitEvent({ type: 'join', at, userId: frame.user_id, username: frame.username });
         this.checkVerifiedName(frame.user_id, frame.username, at);
+        this.safety?.changed();
         return;
       case 'user_left':
         this.members.delete(frame.user_id);
         this.keyring?.forget(frame.user_id);
         this.emitEvent({ type: 'leave', at, userId: frame.user_id, username: frame.username });
+        this.safety?.changed();
         return;
       case 'user_renamed': {
         this.members.set(frame.user_id, frame.new);
@@ -1029,6 +1073,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         }
         this.emitEvent({ type: 'rename', at, userId: frame.user_id, old: frame.old, new: frame.new });
         this.checkVerifiedName(frame.user_id, frame.new, at);
+        this.safety?.changed();
         return;
       }
       case 'cleared':
@@ -1068,6 +1113,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
           body,
           mine: from === this.me.user_id,
           undecryptable: plaintext === undefined,
+          ...this.trustField(from === this.me.user_id ? to : from),
         });
         return;
       }
@@ -1142,7 +1188,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
     if (envelope) {
       if (this.keyring) event.signature = this.keyring.check(data.user_id, envelope);
-      if (event.signature === 'valid' && this.keyring?.isVerified(data.user_id)) event.verified = true;
+      // A member no longer present (history) has no card left to check: unverified, not changed.
+      if (this.keyring && !event.mine)
+        event.trust = this.members.has(data.user_id)
+          ? this.keyring.trustOf(data.user_id, data.username)
+          : 'unverified';
+      if (event.signature === 'valid' && event.trust === 'verified') event.verified = true;
       else if (envelope.sig === undefined) event.signature = 'unsigned';
       // A replay is shown once; but a copy attributed to someone whose signature it is not
       // (another member replaying it, a daemon re-attributing it) is shown, flagged.
@@ -1175,6 +1226,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     if (this.mode === 'v1' && data.username === this.me.username) event.mine = true;
     if (event.mine) this.confirmed(data.text);
     return event;
+  }
+
+  /** The trust state of a present member as an event field (none without member keys). */
+  private trustField(userId: string): { trust?: TrustState } {
+    const username = this.members.get(userId);
+    return this.keyring && username !== undefined ? { trust: this.keyring.trustOf(userId, username) } : {};
   }
 
   private rememberId(id: string): void {

@@ -1,6 +1,8 @@
 /**
- * Per-session member identity, all on node:crypto and in RAM only:
- * - an Ed25519 signing key and an X25519 agreement key made fresh for each session;
+ * Member identity, all on node:crypto and in RAM only:
+ * - an Ed25519 signing key, fresh for each session or long-term (derived from a personal
+ *   passphrase by identity-key.ts), and an X25519 agreement key always made fresh for each
+ *   session (the card signs it with the signing key);
  * - a member card {v,user_id,sign,dh,sig}: both public keys bound to the daemon-assigned
  *   user_id, self-signed with the Ed25519 key and sealed under the room key (Fernet), so a
  *   daemon without the room key can neither forge a card nor move one to another member;
@@ -9,8 +11,9 @@
  *   altered fails verification against the card of the member it is attributed to;
  * - private-message keys: HKDF-SHA256 over X25519 between two members' session keys, bound to
  *   both user_ids and both cards' keys; AES-256-GCM with the direction in the associated data;
- * - member fingerprints: 100 bits of HKDF over the card's keys in the room-code format
- *   (`ABCD-EFGH-IJKL-MNOP-QRST`), for people to compare out of band.
+ * - member fingerprints: 100 bits of HKDF over the signing key alone in the room-code format
+ *   (`ABCD-EFGH-IJKL-MNOP-QRST`), for people to compare out of band or pin with --trust: with
+ *   a long-term identity it is the same in every session, room and daemon.
  */
 import {
   createCipheriv,
@@ -26,6 +29,7 @@ import {
 } from 'node:crypto';
 import { decodeBase64Strict } from './base64.js';
 import type { Fernet } from './fernet.js';
+import { signingKeyFromSeed } from './identity-key.js';
 import { readableCode } from './kdf.js';
 import { wipe } from './secret.js';
 
@@ -40,7 +44,7 @@ const MAX_USER_ID = 128;
 const CARD_CONTEXT = 'cmd-chat/v2 card';
 const MSG_CONTEXT = 'cmd-chat/v2 msg';
 const PM_INFO = 'cmd-chat/v2 private message';
-const FINGERPRINT_INFO = 'cmd-chat/v2 member fingerprint';
+const FINGERPRINT_INFO = 'cmd-chat/v2 identity fingerprint';
 
 /** Thrown for a card, signature or private message that does not check out. */
 export class IdentityError extends Error {
@@ -82,20 +86,25 @@ function importPublic(raw: Buffer, crv: 'Ed25519' | 'X25519'): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv, x: raw.toString('base64url') }, format: 'jwk' });
 }
 
-/** Fresh Ed25519 and X25519 key pairs for one session. */
-export function createMemberKeys(): MemberKeys {
-  const s = generateKeyPairSync('ed25519');
+/**
+ * A session's keys: the Ed25519 signing key from `identitySeed` (a long-term identity) or
+ * fresh, and always a fresh X25519 key.
+ */
+export function createMemberKeys(identitySeed?: Buffer): MemberKeys {
+  const signPrivate = identitySeed
+    ? signingKeyFromSeed(identitySeed)
+    : generateKeyPairSync('ed25519').privateKey;
   const d = generateKeyPairSync('x25519');
   return {
-    signPrivate: s.privateKey,
+    signPrivate,
     dhPrivate: d.privateKey,
-    signPublic: rawPublic(s.publicKey),
+    signPublic: rawPublic(createPublicKey(signPrivate)),
     dhPublic: rawPublic(d.publicKey),
   };
 }
 
 /** Length-prefixed concatenation, so no two different field lists sign the same bytes. */
-function framed(context: string, fields: readonly (string | Buffer)[]): Buffer {
+export function framed(context: string, fields: readonly (string | Buffer)[]): Buffer {
   const parts: Buffer[] = [];
   for (const f of [context, ...fields]) {
     const b = typeof f === 'string' ? Buffer.from(f, 'utf8') : f;
@@ -106,12 +115,9 @@ function framed(context: string, fields: readonly (string | Buffer)[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The member fingerprint of a pair of public keys. */
-export function memberFingerprint(signPublic: Buffer, dhPublic: Buffer): string {
-  const bytes = Buffer.from(
-    hkdfSync('sha256', Buffer.concat([signPublic, dhPublic]), '', FINGERPRINT_INFO, 13),
-  );
-  return readableCode(bytes);
+/** The member fingerprint of a signing key (the per-session X25519 key is not part of it). */
+export function memberFingerprint(signPublic: Buffer): string {
+  return readableCode(Buffer.from(hkdfSync('sha256', signPublic, '', FINGERPRINT_INFO, 13)));
 }
 
 /** This member's card for `userId`, sealed under the room key (a Fernet token). */
@@ -174,7 +180,7 @@ export function openCard(fernet: Fernet, token: unknown, expectedUserId: string)
     userId: o.user_id,
     signPublic,
     dhPublic,
-    fingerprint: memberFingerprint(signPublic, dhPublic),
+    fingerprint: memberFingerprint(signPublic),
     verifyKey,
   };
 }

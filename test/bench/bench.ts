@@ -23,7 +23,9 @@ import {
   signMessage,
   verifyMessage,
 } from '../../lib/crypto/identity.js';
+import { deriveIdentitySeed } from '../../lib/crypto/identity-key.js';
 import { deriveMaster } from '../../lib/crypto/kdf.js';
+import { safetyPhrase } from '../../lib/crypto/safety-phrase.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { builtCli, cliPath } from '../helpers/paths.js';
 import { clusterBusRows } from './cluster-bus.js';
@@ -144,6 +146,34 @@ async function signatureCpuRows(ctx: BenchContext): Promise<void> {
       1,
     ),
     'µs',
+  );
+}
+
+/**
+ * What an identity and a safety phrase cost: one scrypt each (also the cost of one guess at
+ * an identity passphrase, and of one try at grinding a safety phrase; docs/security.md).
+ */
+async function trustKdfRows(ctx: BenchContext): Promise<void> {
+  const timed = async (fn: () => Promise<unknown>): Promise<number> => {
+    const samples: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      await fn();
+      samples.push(performance.now() - t0);
+    }
+    return median(samples);
+  };
+  const phrase = 'orbit velvet frost maple zebra tunnel pilot horse';
+  ctx.add(
+    'client: identity key from a passphrase (scrypt N=2^18, r=8)',
+    round(await timed(() => deriveIdentitySeed(phrase, 'bench')), 0),
+    'ms',
+  );
+  const members = Array.from({ length: 20 }, (_, i) => ({ name: `m${i}`, signPublic: randomBytes(32) }));
+  ctx.add(
+    'client: room safety phrase, 20 members (scrypt N=2^15, r=8)',
+    round(await timed(() => safetyPhrase('ABCD-EFGH-IJKL-MNOP-QRST', members)), 0),
+    'ms',
   );
 }
 
@@ -543,6 +573,7 @@ async function idleMemoryRows(ctx: BenchContext): Promise<void> {
 export const benchRows: BenchRow[] = [
   { name: 'srp', run: srpRows },
   { name: 'signature-cpu', run: signatureCpuRows },
+  { name: 'trust-kdf', run: trustKdfRows },
   { name: 'cold-start', run: coldStartRows },
   { name: 'launch', run: launchRows },
   { name: 'handshake-flood', run: handshakeFloodRows },

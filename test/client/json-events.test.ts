@@ -137,6 +137,7 @@ describe('eventToJson', () => {
       leave: { type: 'leave', at: AT, userId: 'u2', username: 'bob' },
       rename: { type: 'rename', at: AT, userId: 'u2', old: 'bob', new: 'rob' },
       cleared: { type: 'cleared', at: AT, by: 'alice' },
+      safety_phrase: { type: 'safety_phrase', at: AT, phrase: 'one two three', members: 2 },
       error: { type: 'error', at: AT, code: 'command', message: 'no' },
       shutdown: { type: 'shutdown', at: AT },
       disconnected: { type: 'disconnected', at: AT, reason: 'reset', pending: 2 },

@@ -95,7 +95,10 @@ describe('REPL commands', () => {
       env,
     });
     assert.equal(r.code, 0, r.stderr);
-    await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('bob: DEPLOY again tomorrow')), 'bob');
+    await alice.waitForScreen(
+      (s) => s.lines().some((l) => l.endsWith('bob ?: DEPLOY again tomorrow')),
+      'bob',
+    );
     await alice.waitForScreen((s) => s.lines().some((l) => l.endsWith('-- bob left')), 'bob leaving');
     alice.write('/clear\r');
     await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
@@ -103,20 +106,20 @@ describe('REPL commands', () => {
     await alice.waitForText('-- 2 matches for "deploy"');
     let lines = alice.screen.lines();
     assert.ok(
-      lines.some((l) => l.endsWith('bob: the deploy is green')),
+      lines.some((l) => l.endsWith('bob ?: the deploy is green')),
       alice.screen.text(),
     );
     assert.ok(
-      lines.some((l) => l.endsWith('bob: DEPLOY again tomorrow')),
+      lines.some((l) => l.endsWith('bob ?: DEPLOY again tomorrow')),
       alice.screen.text(),
     );
-    assert.ok(!lines.some((l) => l.endsWith('bob: lunch at noon')), alice.screen.text());
+    assert.ok(!lines.some((l) => l.endsWith('bob ?: lunch at noon')), alice.screen.text());
 
     alice.write('/clear\r');
     await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
     alice.write('/grep LUNCH\r');
     await alice.waitForText('-- 1 match for "LUNCH"');
-    assert.ok(alice.screen.lines().some((l) => l.endsWith('bob: lunch at noon')));
+    assert.ok(alice.screen.lines().some((l) => l.endsWith('bob ?: lunch at noon')));
 
     alice.write('/clear\r');
     await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
@@ -128,10 +131,10 @@ describe('REPL commands', () => {
       alice.screen.text(),
     );
     assert.ok(
-      lines.some((l) => l.endsWith('bob: DEPLOY again tomorrow')),
+      lines.some((l) => l.endsWith('bob ?: DEPLOY again tomorrow')),
       alice.screen.text(),
     );
-    assert.ok(!lines.some((l) => l.endsWith('bob: lunch at noon')), alice.screen.text());
+    assert.ok(!lines.some((l) => l.endsWith('bob ?: lunch at noon')), alice.screen.text());
   });
 
   test('/quit MESSAGE sends the message, then leaves', async () => {
@@ -156,7 +159,7 @@ test('a long message wraps at 50 columns with a hanging indent', async () => {
     assert.equal(r.code, 0, r.stderr);
     await narrow.waitForText('-- bob left');
     const lines = narrow.screen.lines();
-    const first = lines.findIndex((l) => / {3}bob: every/.test(l));
+    const first = lines.findIndex((l) => / {3}bob \?: every/.test(l));
     assert.ok(first >= 0, narrow.screen.text());
     const indent = lines[first]!.indexOf('every');
     const rows = [lines[first]!];

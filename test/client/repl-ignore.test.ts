@@ -54,7 +54,7 @@ describe('/ignore follows the member', () => {
     await alice.waitForText('-- bob is now bobby');
     await say(bob, 'bobby', 'hidden after the rename');
     await say(carol, 'carol', 'marker one');
-    await alice.waitForText('carol: marker one');
+    await alice.waitForText('carol ?: marker one');
     assert.ok(!shown('hidden before') && !shown('hidden after the rename'), alice.screen.text());
 
     const newBob = member('bob');
@@ -63,7 +63,7 @@ describe('/ignore follows the member', () => {
       'new bob',
     );
     await say(newBob, 'bob', 'the new bob talks');
-    await alice.waitForText('bob: the new bob talks');
+    await alice.waitForText('bob ?: the new bob talks');
 
     alice.write('/ignore\r');
     await alice.waitForText('ignoring: bobby');
@@ -73,7 +73,7 @@ describe('/ignore follows the member', () => {
     alice.write('/unignore bob\r');
     await alice.waitForText('no longer ignoring bobby (who was bob)');
     await say(bob, 'bobby', 'shown again');
-    await alice.waitForText('bobby: shown again');
+    await alice.waitForText('bobby ?: shown again');
   });
 
   test('/search and /last leave out an ignored member: no lines, no empty header, no count', async () => {

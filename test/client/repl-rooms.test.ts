@@ -66,8 +66,8 @@ describe('several rooms in the REPL', () => {
     await alice.waitForScreen((s) => s.cursorLine() === '[b] alice>', "b's prompt");
     await alice.waitForText('-- #b: 2 unread --');
     const lines = alice.screen.lines();
-    const first = lines.findIndex((l) => l.endsWith('bob: first in b'));
-    const second = lines.findIndex((l) => l.endsWith('bob: hey alice, in b'));
+    const first = lines.findIndex((l) => l.endsWith('bob ?: first in b'));
+    const second = lines.findIndex((l) => l.endsWith('bob ?: hey alice, in b'));
     assert.ok(first >= 0 && second > first, alice.screen.text());
 
     // A line typed here goes to #b, and only there.

@@ -57,7 +57,7 @@ describe('the REPL screen', () => {
     await say('rs1b', 'after the resize');
     await alice.waitForScreen((s) => {
       const lines = s.lines();
-      const msg = lines.findIndex((l) => l.endsWith('rs1b: after the resize'));
+      const msg = lines.findIndex((l) => l.endsWith('rs1b ?: after the resize'));
       const first = lines.indexOf(expected[0]!);
       return msg >= 0 && first > msg && copies(s.history(), expected).every((n) => n === 1);
     }, 'the message above a single copy of the input');
@@ -122,8 +122,8 @@ describe('the REPL screen', () => {
     bob.write('\x15'); // Ctrl-U: the input is gone, what was held shows
     await bob.waitForScreen(
       (s) =>
-        s.lines().some((l) => l.endsWith('rs2b: while the input fills the window')) &&
-        s.lines().some((l) => l.endsWith('rs2b: and another')),
+        s.lines().some((l) => l.endsWith('rs2b ?: while the input fills the window')) &&
+        s.lines().some((l) => l.endsWith('rs2b ?: and another')),
       'the held lines',
     );
     assert.equal(bob.screen.cursorLine(), prompt.trimEnd());

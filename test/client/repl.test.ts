@@ -46,7 +46,7 @@ describe('the REPL in a pseudo-terminal', () => {
       await say(repl.daemon.port, 'bob2', 'incoming!\n');
       await alice.waitForScreen((s) => {
         const lines = s.lines();
-        const msg = lines.findIndex((l) => l.endsWith('bob2: incoming!'));
+        const msg = lines.findIndex((l) => l.endsWith('bob2 ?: incoming!'));
         const input = lines.indexOf('[chat] alice2> half a li');
         return msg >= 0 && input > msg && s.cursorLine() === '[chat] alice2> half a li';
       }, "bob's message above the intact input line");
@@ -61,7 +61,7 @@ describe('the REPL in a pseudo-terminal', () => {
       await say(repl.daemon.port, 'bob2b', 'again\n');
       await alice.waitForScreen((s) => {
         const lines = s.lines();
-        const msg = lines.findIndex((l) => l.endsWith('bob2b: again'));
+        const msg = lines.findIndex((l) => l.endsWith('bob2b ?: again'));
         const last = lines.findIndex((l) => l.endsWith('-- bob2b left'));
         return (
           msg >= 1 &&
@@ -87,7 +87,7 @@ describe('the REPL in a pseudo-terminal', () => {
       alice.write('\t');
       await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice3> /who', '/wh completed to /who');
       alice.write('\r');
-      await alice.waitForText('2 in chat: alice3 (you), bob3');
+      await alice.waitForText('2 in chat: alice3 (you), bob3 ?');
       alice.write('hi bo');
       await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice3> hi bo', 'the name prefix');
       alice.write('\t');
@@ -125,7 +125,7 @@ describe('the REPL in a pseudo-terminal', () => {
       }
 
       alice.write('/who\r');
-      await alice.waitForText('2 in chat: alice4 (you), carol4');
+      await alice.waitForText('2 in chat: alice4 (you), carol4 ?');
 
       alice.write('/me waves\r');
       await alice.waitForScreen(
@@ -168,7 +168,7 @@ describe('the REPL in a pseudo-terminal', () => {
     const lines = alice.screen.lines();
     const welcome = lines.findIndex((l) => l.includes('type /help'));
     const marker = lines.findIndex((l) => /^-- \d+ earlier messages? --$/.test(l));
-    const old = lines.findIndex((l) => l.endsWith('dave10 (unverified): remember me'));
+    const old = lines.findIndex((l) => l.endsWith('dave10 ?: remember me'));
     const now = lines.indexOf('-- now --');
     assert.ok(
       welcome >= 0 && marker > welcome && old > marker && now > old,
@@ -181,7 +181,7 @@ describe('the REPL in a pseudo-terminal', () => {
     const alice = await repl.join('alice5');
     await say(repl.daemon.port, 'mallory5', 'evil \x1b]0;pwned\x07 \x1b[2J \x1bc \x1b[5;5H\x1b[1Amoved\n');
     await alice.waitForScreen(
-      (s) => s.lines().some((l) => l.endsWith('mallory5: evil ␛ ␛ ␛ ␛␛moved')),
+      (s) => s.lines().some((l) => l.endsWith('mallory5 ?: evil ␛ ␛ ␛ ␛␛moved')),
       'the message with its escapes made visible',
     );
     const raw = alice.raw();
@@ -256,7 +256,7 @@ describe('the REPL in a pseudo-terminal', () => {
     alice.write('\x1b[O'); // the terminal reports: focus lost
     await say(repl.daemon.port, 'bob9', 'hey alice9, look\n');
     await alice.waitForScreen(
-      (s) => s.lines().some((l) => l.endsWith('@ bob9: hey alice9, look')),
+      (s) => s.lines().some((l) => l.endsWith('@ bob9 ?: hey alice9, look')),
       'the mention',
     );
     const raw = alice.raw();

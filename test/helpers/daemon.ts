@@ -51,7 +51,10 @@ export async function startDaemon(
 }
 
 type SessionExtra = Partial<
-  Pick<SessionOptions, 'create' | 'legacy' | 'reconnect' | 'transport' | 'username'>
+  Pick<
+    SessionOptions,
+    'create' | 'legacy' | 'reconnect' | 'transport' | 'username' | 'identitySeed' | 'trust'
+  >
 >;
 
 /**
