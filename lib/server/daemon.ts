@@ -14,7 +14,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { readClientFrame } from '../protocol/frames.js';
 import { ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
 import type { DaemonLimits } from '../protocol/limits.js';
-import { nameKey, normalizeName } from '../protocol/names.js';
+import { normalizeName } from '../protocol/names.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
 import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { KeepaliveSweep } from './keepalive.js';
@@ -23,14 +23,6 @@ import type { Logger } from './log.js';
 import { TokenBucket } from './rate.js';
 import type { JoinOptions, Room } from './room.js';
 import type { RoomRegistry } from './rooms.js';
-
-/** Throws what Room.join would for an original client's name (`busy`, `name_taken`). */
-function refuseV1Join(room: Room, username: string, maxMembers: number): void {
-  const members = room.memberList();
-  if (members.length >= maxMembers) throw new ProtocolError('busy');
-  const key = nameKey(username);
-  if (members.some((m) => nameKey(m.username) === key)) throw new ProtocolError('name_taken');
-}
 
 export interface DaemonOptions {
   limits: DaemonLimits;
@@ -431,7 +423,7 @@ export class Daemon {
       }
       // An original client prints an error in place of H_AMK, but ignores one after it: refuse
       // a taken name or a full room now (only to a client that proved the password).
-      if (result.version === 1) refuseV1Join(room, result.username ?? '', limits.maxMembersPerRoom);
+      if (result.version === 1) room.checkJoin(result.username);
       link.sendPlain(reply);
       if (result.version === 1) link.startPlain();
       else link.startChannel(result.c2s, result.s2c);
