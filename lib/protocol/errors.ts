@@ -23,6 +23,8 @@ export const ErrorText = {
   replaced: 'your name was taken back by a new connection of yours (a reconnect); this one is closed',
   rate_limited: 'too many handshakes or wrong passwords from your address; wait a minute and try again',
   legacy_refused: 'this room runs in legacy (v1) mode; connect with --legacy to accept its weaker protection',
+  altered:
+    'the handshake was altered on the way: the two ends disagree on the protocol version or the legacy flag (an on-path attacker, or a proxy that rewrites traffic); not continued',
   internal: 'internal error',
 } as const;
 
