@@ -16,7 +16,7 @@ import { ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
 import type { DaemonLimits } from '../protocol/limits.js';
 import { normalizeName } from '../protocol/names.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
-import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
+import { budgetKey, HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { KeepaliveSweep } from './keepalive.js';
 import { type CloseReason, Link } from './link.js';
 import type { Logger } from './log.js';
@@ -112,8 +112,10 @@ function connectionLost(reason: CloseReason): boolean {
 /** One connection as the daemon tracks it; what holds in each phase is in `phase`. */
 interface ClientState {
   readonly link: Link;
-  /** What per-source limits count against (undefined behind a proxy). */
+  /** What per-source connection counts count against (undefined behind a proxy). */
   readonly source: string | undefined;
+  /** What its handshake rate, back-off, join rate and open rooms count against (`budgetKey`). */
+  readonly budget: string | undefined;
   phase: Phase;
 }
 
@@ -239,6 +241,7 @@ export class Daemon {
     const client: ClientState = {
       link,
       source,
+      budget: budgetKey(source),
       phase: {
         kind: 'handshaking',
         handshake: new ServerHandshake(this.options.registry),
@@ -384,13 +387,13 @@ export class Daemon {
     phase.init = 'submitted';
     // A source backed off for longer than the handshake may last is told so right away.
     const left = this.options.limits.handshakeTimeoutMs - (performance.now() - phase.acceptedAt);
-    if (this.scheduler.waitMs(client.source) >= left) {
+    if (this.scheduler.waitMs(client.budget) >= left) {
       this.count('rate_limited');
       this.options.logger.detail(`refused a handshake from ${client.link.conn.peer}: backed off`);
       client.link.close('rate_limited');
       return;
     }
-    this.scheduler.submit(client.source, {
+    this.scheduler.submit(client.budget, {
       alive: () => !client.link.isClosed,
       run: () => {
         phase.init = 'handled';
@@ -415,7 +418,7 @@ export class Daemon {
       // The room must be the very one whose credentials the client proved its password for:
       // an open room that emptied and was re-created meanwhile is another room.
       const room = result.created
-        ? registry.registerCreated(result.room, result.created, client.source)
+        ? registry.registerCreated(result.room, result.created, client.budget)
         : registry.get(result.room);
       if (room && result.created) this.options.cluster?.created(room);
       if (!room || (!result.created && room.credentials !== result.credentials)) {
@@ -440,7 +443,8 @@ export class Daemon {
       link.roomInflow = this.inflowOf(room);
       room.pendingJoins++;
       this.removePending(client);
-      if (client.source !== undefined) this.sources.succeed(client.source);
+      // A success forgives its own source; the shared budget of PROXY UNKNOWN keeps its failures.
+      if (client.source !== undefined && client.source === client.budget) this.sources.succeed(client.source);
       this.counters.handshakesOk++;
       // An original client gave its name in srp_init, expects init right after H_AMK and
       // cannot retry another name on this connection.
@@ -463,13 +467,13 @@ export class Daemon {
   /** Counts a failed proof against the client's source (backing it off) and logs it. */
   private failedProof(client: ClientState): void {
     const peer = client.link.conn.peer;
-    if (client.source === undefined) {
+    if (client.budget === undefined) {
       this.options.logger.detail(`failed proof from ${peer}`);
       return;
     }
-    const { failures, backoffMs } = this.sources.fail(client.source);
+    const { failures, backoffMs } = this.sources.fail(client.budget);
     this.options.logger.detail(
-      `failed proof from ${peer} (${failures} from ${client.source}` +
+      `failed proof from ${peer} (${failures} from ${client.budget}` +
         `${backoffMs > 0 ? `; its handshakes wait ${backoffMs / 1000} s` : ''})`,
     );
   }
@@ -554,7 +558,7 @@ export class Daemon {
     options: JoinOptions,
   ): void {
     if (phase.joining) throw new ProtocolError('already_joined');
-    const bucket = this.joinBucketOf(client.source);
+    const bucket = this.joinBucketOf(client.budget);
     if (!bucket) {
       this.join(client, phase, username, options);
       return;
