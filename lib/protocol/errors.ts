@@ -13,7 +13,7 @@ export const ErrorText = {
   too_large: 'frame exceeds the size limit',
   name_taken: 'that name is already used in this room',
   bad_name:
-    'names are one word of 1-32 visible characters: no control, invisible or bidi characters, no colon, no leading * - ! @',
+    'names are one word of 1-32 visible characters in one script: no control, invisible or bidi characters, no accent mark standing alone, no colon, no leading * - ! @',
   no_such_user: 'no member with that id is in the room',
   no_card: 'that member has no keys (an original client): private messages to it are not possible',
   not_joined: 'join the room first',
