@@ -132,8 +132,6 @@ export async function clientHandshake(
 
     const challengeFrame = await io.next();
     const refused = daemonError(challengeFrame);
-    // A v2 srp_init names no user: a daemon refusing a name read it as an original client's.
-    if (refused?.code === 'bad_name') throw new ProtocolError('altered');
     if (refused) throw refused;
     if (challengeFrame.v === undefined) throw new LegacyDaemonError();
     const challenge = readSrpChallenge(challengeFrame);

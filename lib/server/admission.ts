@@ -15,6 +15,7 @@
  * the daemon is the bounded pending table (oldest evicted), the per-turn budget and fairness.
  */
 import { isIPv6 } from 'node:net';
+import { UNKNOWN_PEER } from '../transport/proxy-protocol.js';
 
 /** The limits the admission enforces (a subset of DaemonLimits). */
 export interface AdmissionLimits {
@@ -37,12 +38,9 @@ export const SOURCE_IDLE_MS = 10 * 60_000;
 /** Handshake work run per event-loop turn before the loop goes back to I/O (ms). */
 export const TURN_BUDGET_MS = 2;
 
-/** Where a `PROXY UNKNOWN` connection's budget is kept (see proxy-protocol.ts). */
-export const UNKNOWN_BUDGET = 'proxy-unknown';
-
 /** The key a source's handshake budget and back-off count against (`sourceKey`'s, or the shared one). */
 export function budgetKey(source: string | undefined): string | undefined {
-  return source?.startsWith(`${UNKNOWN_BUDGET}#`) ? UNKNOWN_BUDGET : source;
+  return source?.startsWith(`${UNKNOWN_PEER}#`) ? UNKNOWN_PEER : source;
 }
 
 const v4 = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;

@@ -27,7 +27,7 @@ export const UNKNOWN_PEER = 'proxy-unknown';
 /** The networks trusted by default: loopback (a proxy on the same host). */
 export const DEFAULT_PROXY_FROM: readonly string[] = ['127.0.0.0/8', '::1/128'];
 
-/** A parsed `--proxy-from` list; `undefined` from `trustedNetworks` names the bad entry. */
+/** A parsed `--proxy-from` list. */
 export interface TrustedNetworks {
   /** Whether a peer (as the TCP transport labels it: plain IPv4, or IPv6) is trusted. */
   has(peer: string): boolean;

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { modPowBigInt } from '../../lib/crypto/srp.js';
-import { budgetKey, sourceKey, UNKNOWN_BUDGET } from '../../lib/server/admission.js';
-import { DEFAULT_PROXY_FROM, trustedNetworks } from '../../lib/transport/proxy-protocol.js';
+import { budgetKey, sourceKey } from '../../lib/server/admission.js';
+import { DEFAULT_PROXY_FROM, trustedNetworks, UNKNOWN_PEER } from '../../lib/transport/proxy-protocol.js';
 import { spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { RawClient, waitFor } from '../helpers/raw-client.js';
 
@@ -51,11 +51,11 @@ describe('who may send a PROXY header, and what its source counts as', () => {
   });
 
   test('PROXY UNKNOWN connections are sources of their own under one budget', () => {
-    assert.equal(budgetKey(`${UNKNOWN_BUDGET}#1`), UNKNOWN_BUDGET);
-    assert.equal(budgetKey(`${UNKNOWN_BUDGET}#2`), UNKNOWN_BUDGET);
+    assert.equal(budgetKey(`${UNKNOWN_PEER}#1`), UNKNOWN_PEER);
+    assert.equal(budgetKey(`${UNKNOWN_PEER}#2`), UNKNOWN_PEER);
     assert.equal(budgetKey('198.51.100.7'), '198.51.100.7');
     assert.equal(budgetKey(undefined), undefined);
-    assert.notEqual(sourceKey(`${UNKNOWN_BUDGET}#1`, false), sourceKey(`${UNKNOWN_BUDGET}#2`, false));
+    assert.notEqual(sourceKey(`${UNKNOWN_PEER}#1`, false), sourceKey(`${UNKNOWN_PEER}#2`, false));
   });
 });
 
