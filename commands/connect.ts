@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { colorEnabled } from '../lib/client/colors.js';
-import { MAX_ROOMS } from '../lib/client/commands.js';
+import { MAX_ROOMS, ORIGINAL_PROTOCOL_WARNING } from '../lib/client/commands.js';
 import { runPipe } from '../lib/client/pipe.js';
 import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
@@ -35,6 +35,7 @@ interface ConnectArgs {
   color: boolean;
   create: boolean;
   legacy: boolean;
+  originalProtocol: boolean;
   keepalive: number;
   reconnect: boolean;
   reconnectAttempts: number;
@@ -208,6 +209,13 @@ async function run(args: ConnectArgs): Promise<void> {
   if (typeof args.keepalive !== 'number' || !Number.isFinite(args.keepalive) || args.keepalive < 0)
     fail('--keepalive must be a number of seconds (0 = never)', ExitCode.usage);
   const keepaliveMs = Math.round(args.keepalive * 1000);
+  if (args.originalProtocol && args.legacy) {
+    fail(
+      '--original-protocol and --legacy exclude each other (--legacy joins a legacy room over v2)',
+      ExitCode.usage,
+    );
+  }
+  if (args.originalProtocol) process.stderr.write(`cmd-chat: warning: ${ORIGINAL_PROTOCOL_WARNING}\n`);
   const { transport, name, password: positionalPassword } = target(args);
   const roomNames = roomsOf(args);
   let passwords: string[] = [];
@@ -265,6 +273,7 @@ async function run(args: ConnectArgs): Promise<void> {
       password,
       create: args.create,
       legacy: args.legacy,
+      original: args.originalProtocol,
       username,
       limits: { keepaliveMs },
       reconnect: args.reconnect ? { maxAttempts: attempts } : false,
@@ -415,7 +424,13 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
         type: 'boolean',
         default: false,
         describe:
-          'accept an original (v1) cmd-chat daemon or a legacy room (weaker: the room key can be guessed offline from captured traffic)',
+          "join a legacy room of a v2 daemon, shared with original clients (weaker: the room key can be guessed offline from the room's traffic); the handshake stays v2",
+      })
+      .option('original-protocol', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'speak the original cmd-chat protocol (v1), for an original daemon only: nothing is sealed, names and events travel in clear, the room key can be guessed offline',
       })
       .option('identity', {
         type: 'boolean',

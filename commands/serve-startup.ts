@@ -21,6 +21,8 @@ export interface StartupFacts {
   limits: DaemonLimits;
   behindProxy: boolean;
   proxyProtocol: boolean;
+  /** The networks PROXY headers are trusted from (`--proxy-from`, or loopback). */
+  proxyFrom?: readonly string[];
   /** `serve --workers N`. */
   workers?: number;
 }
@@ -50,7 +52,8 @@ export function startupLogLines(f: StartupFacts): string[] {
     `listening on ${f.where}; ${rooms}${workers}`,
     `limits: ${changed.length > 0 ? changed.join(' ') : 'the defaults'} (serve --help lists them)`,
   ];
-  if (f.proxyProtocol) lines.push('PROXY protocol: limits count per source the headers name');
+  if (f.proxyProtocol)
+    lines.push(`PROXY protocol from ${(f.proxyFrom ?? []).join(', ')}: limits count per source named`);
   if (f.behindProxy) lines.push('behind a proxy: no limit keyed by address');
   return lines;
 }

@@ -16,7 +16,12 @@ import { Daemon } from '../lib/server/daemon.js';
 import { createLogger, type Logger } from '../lib/server/log.js';
 import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
-import { proxyProtocolServer } from '../lib/transport/proxy-protocol.js';
+import {
+  DEFAULT_PROXY_FROM,
+  proxyProtocolServer,
+  type TrustedNetworks,
+  trustedNetworks,
+} from '../lib/transport/proxy-protocol.js';
 import type { ServerTransport } from '../lib/transport/transport.js';
 import {
   type ClusterArgs,
@@ -53,6 +58,7 @@ interface ServeArgs extends ClusterArgs {
   verbose: boolean;
   behindProxy: boolean;
   proxyProtocol: boolean;
+  proxyFrom?: string[];
   workers?: number;
 }
 
@@ -67,6 +73,18 @@ const SERVE_EXAMPLES: readonly Example[] = [
   ['cmd-chat serve --rooms-file rooms.jsonl', 'rooms from `cmd-chat room-entry` lines'],
   ['cmd-chat serve --socket /run/cmd-chat.sock', 'on a Unix socket instead of TCP'],
 ];
+
+/** Whether `host` only accepts connections from this machine. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The networks a PROXY header is trusted from: `--proxy-from`, or loopback. */
+function proxyFromOf(args: ServeArgs): TrustedNetworks {
+  return trustedNetworks(
+    args.proxyFrom !== undefined && args.proxyFrom.length > 0 ? args.proxyFrom : DEFAULT_PROXY_FROM,
+  );
+}
 
 function builder(y: Argv): Argv<ServeArgs> {
   const options = y
@@ -144,7 +162,13 @@ function builder(y: Argv): Argv<ServeArgs> {
       type: 'boolean',
       default: false,
       describe:
-        "each connection opens with a PROXY v1 header from a trusted proxy; limits count against its source (Tor: the client's circuit)",
+        "each connection opens with a PROXY v1 header from a trusted proxy (--proxy-from); limits count against its source (Tor: the client's circuit)",
+    })
+    .option('proxy-from', {
+      type: 'string',
+      array: true,
+      describe:
+        'with --proxy-protocol: a network (CIDR) the proxy connects from, repeatable (default: loopback); connections from anywhere else are closed unread',
     })
     .option('workers', {
       group: LISTEN_GROUP,
@@ -159,6 +183,24 @@ function builder(y: Argv): Argv<ServeArgs> {
     if (argv.behindProxy && argv.proxyProtocol)
       throw new UsageError(
         '--behind-proxy and --proxy-protocol exclude each other: with --proxy-protocol, limits count per source the header names',
+      );
+    if (argv.proxyFrom !== undefined && !argv.proxyProtocol)
+      throw new UsageError('--proxy-from names where PROXY headers may come from: it needs --proxy-protocol');
+    if (argv.proxyFrom !== undefined) {
+      try {
+        proxyFromOf(argv);
+      } catch (err) {
+        throw new UsageError(`--proxy-from: ${(err as Error).message}`);
+      }
+    }
+    if (
+      argv.proxyProtocol &&
+      argv.proxyFrom === undefined &&
+      argv.socket === undefined &&
+      !isLoopbackHost(argv.host)
+    )
+      throw new UsageError(
+        `--proxy-protocol on ${argv.host} would trust a PROXY header from anyone who can reach it (any source, no per-source limit): name your proxy's network with --proxy-from CIDR`,
       );
     if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
       throw new UsageError('port must be 0-65535');
@@ -347,7 +389,11 @@ async function runDaemon(
   let transport: ServerTransport;
   try {
     transport = serverTransportFor({ host: args.host, port: args.port, socket: args.socket });
-    if (args.proxyProtocol) transport = proxyProtocolServer(transport);
+    if (args.proxyProtocol) {
+      transport = proxyProtocolServer(transport, proxyFromOf(args), (peer) =>
+        logger.detail(`closed a connection from ${peer}: not in --proxy-from`),
+      );
+    }
   } catch (err) {
     fail((err as Error).message);
   }
@@ -451,6 +497,8 @@ function startupFacts(
     limits,
     behindProxy: args.behindProxy,
     proxyProtocol: args.proxyProtocol,
+    proxyFrom:
+      args.proxyFrom !== undefined && args.proxyFrom.length > 0 ? args.proxyFrom : DEFAULT_PROXY_FROM,
     ...(args.workers !== undefined ? { workers: args.workers } : {}),
   };
 }

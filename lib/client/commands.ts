@@ -16,6 +16,12 @@ export const CIPHER_SUITES: Record<ChatSession['mode'], string> = {
   v1: 'ORIGINAL v1 DAEMON: SRP-6a with the bare password; NO channel encryption (names and events in clear); messages Fernet keyed by HKDF of the password (guessable offline)',
 };
 
+/** Said once at start with `connect --original-protocol`. */
+export const ORIGINAL_PROTOCOL_WARNING =
+  'speaking the original cmd-chat protocol (v1): nothing is sealed, names and events travel in clear, and the room key can be guessed offline from captured traffic';
+/** In the REPL's prompt for as long as a room speaks the original protocol. */
+export const ORIGINAL_PROTOCOL_MARK = '[v1: unsealed]';
+
 export type BellMode = 'on' | 'off' | 'mentions';
 export type NotifyMode = 'on' | 'off' | 'mentions';
 

@@ -8,7 +8,7 @@
  * the terminal.
  */
 import { createColors } from './colors.js';
-import { MAX_ROOMS, type RoomControl, type RoomSummary } from './commands.js';
+import { MAX_ROOMS, ORIGINAL_PROTOCOL_MARK, type RoomControl, type RoomSummary } from './commands.js';
 import type { ChatEvent } from './events.js';
 import type { LineDispatcher } from './repl-dispatch.js';
 import type { AwayNotifier } from './repl-notifier.js';
@@ -149,7 +149,9 @@ export class ReplRooms implements RoomControl {
     const activity = this.rooms
       .filter((r) => r !== room && r.unread > 0)
       .map((r) => `${short(r.name)}:${r.unread}${r.mentions > 0 ? '@' : ''}`);
-    const base = `[${sanitizeName(room.name)}] ${sanitizeName(room.session.me.username)}${changedKeys(room.session)}`;
+    // The original protocol seals nothing: say so on every prompt, not only once.
+    const mark = room.session.mode === 'v1' ? ` ${ORIGINAL_PROTOCOL_MARK}` : '';
+    const base = `[${sanitizeName(room.name)}]${mark} ${sanitizeName(room.session.me.username)}${changedKeys(room.session)}`;
     return activity.length > 0 ? `${base} (${activity.join(' ')})> ` : `${base}> `;
   }
 

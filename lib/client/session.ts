@@ -53,11 +53,13 @@ export interface SessionOptions {
   password: string | Buffer;
   /** Open-rooms mode: create the room if it does not exist. */
   create?: boolean;
-  /**
-   * Consent to legacy mode (an original v1 daemon, or a legacy room of ours). A v1 daemon
-   * takes the name during the handshake, so `username` is needed then.
-   */
+  /** Consent to join a legacy room of a v2 daemon (over v2; the room key is v1's). */
   legacy?: boolean;
+  /**
+   * Speak the original protocol (v1), for an original daemon: nothing sealed. It takes the
+   * name during the handshake, so `username` is needed then. Never chosen by the daemon.
+   */
+  original?: boolean;
   username?: string;
   limits?: Partial<ClientLimits>;
   /** Progress for a spinner. */
@@ -315,6 +317,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     masterCache: MasterCache,
     password: string | Buffer,
     legacy: boolean = options.legacy ?? false,
+    original: boolean = options.original ?? false,
   ): Promise<{ queue: LineQueue; result: ClientHandshakeResult }> {
     let conn: Connection;
     try {
@@ -334,6 +337,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
           password,
           create: options.create ?? false,
           legacy,
+          original,
           ...(options.username !== undefined ? { username: options.username } : {}),
           onDeriving: () => options.onStage?.('deriving'),
           masterCache,
@@ -824,6 +828,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       this.limits,
       secrets.master,
       secrets.password,
+      false,
       false,
     );
     const fingerprint = roomFingerprint(result.roomKey);

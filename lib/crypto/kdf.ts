@@ -35,6 +35,7 @@ const INFO_FINGERPRINT = 'cmd-chat/v2 fingerprint';
 const INFO_NAME_SALT = 'cmd-chat/v2 room name salt';
 const INFO_ROOM_SALT = 'cmd-chat/v2 room salt';
 const INFO_V1_SALT = 'cmd-chat/v1 srp salt';
+const INFO_BIND = 'cmd-chat/v2 bind';
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 function toBuf(v: string | Buffer): Buffer {
@@ -103,9 +104,36 @@ export function legacySaltFor(srpSalt: Buffer): Buffer {
   return hkdf(srpSalt, EMPTY, INFO_V1_SALT, 4);
 }
 
-/** Per-direction AES-256-GCM keys from the SRP session key K. */
-export function channelKeys(K: Buffer): { c2s: Buffer; s2c: Buffer } {
-  return { c2s: hkdf(K, EMPTY, INFO_C2S), s2c: hkdf(K, EMPTY, INFO_S2C) };
+/**
+ * What both ends of a v2 handshake must agree on beyond the password: the protocol version
+ * and whether the room is a legacy room. It goes into the channel keys and into `bind`, so a
+ * frame altered on the way (a stripped `"v"`, an added or removed `"legacy"`) fails the
+ * handshake instead of weakening it.
+ */
+export interface HandshakeContext {
+  v: number;
+  legacy: boolean;
+}
+
+function contextInfo(context: HandshakeContext): string {
+  return `v=${context.v};legacy=${context.legacy ? 1 : 0}`;
+}
+
+/**
+ * Per-direction AES-256-GCM keys from the SRP session key K. A legacy room's keys differ
+ * (the info names the context); an ordinary v2 room's are HKDF(K, "cmd-chat/v2 c2s"/"s2c").
+ */
+export function channelKeys(
+  K: Buffer,
+  context: HandshakeContext = { v: 2, legacy: false },
+): { c2s: Buffer; s2c: Buffer } {
+  const suffix = context.legacy || context.v !== 2 ? ` ${contextInfo(context)}` : '';
+  return { c2s: hkdf(K, EMPTY, INFO_C2S + suffix), s2c: hkdf(K, EMPTY, INFO_S2C + suffix) };
+}
+
+/** The daemon's proof that it ran the handshake in `context`: HKDF(K, "cmd-chat/v2 bind v=2;legacy=0|1"). */
+export function handshakeBinding(K: Buffer, context: HandshakeContext): Buffer {
+  return hkdf(K, EMPTY, `${INFO_BIND} ${contextInfo(context)}`);
 }
 
 /** The human-comparable room code described in the header, e.g. "3F7K-Q2ZD-MX4A-PL6B-TT2R". */

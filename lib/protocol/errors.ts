@@ -13,7 +13,7 @@ export const ErrorText = {
   too_large: 'frame exceeds the size limit',
   name_taken: 'that name is already used in this room',
   bad_name:
-    'names are one word of 1-32 visible characters: no control, invisible or bidi characters, no colon, no leading * - ! @',
+    'names are one word of 1-32 visible characters in one script: no control, invisible or bidi characters, no accent mark standing alone, no colon, no leading * - ! @',
   no_such_user: 'no member with that id is in the room',
   no_card: 'that member has no keys (an original client): private messages to it are not possible',
   not_joined: 'join the room first',
@@ -23,6 +23,8 @@ export const ErrorText = {
   replaced: 'your name was taken back by a new connection of yours (a reconnect); this one is closed',
   rate_limited: 'too many handshakes or wrong passwords from your address; wait a minute and try again',
   legacy_refused: 'this room runs in legacy (v1) mode; connect with --legacy to accept its weaker protection',
+  altered:
+    'the handshake was altered on the way: the two ends disagree on the protocol version or the legacy flag (an on-path attacker, or a proxy that rewrites traffic); not continued',
   internal: 'internal error',
 } as const;
 

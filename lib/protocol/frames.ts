@@ -58,6 +58,9 @@ export interface SrpInit {
 export function readSrpInit(obj: Obj): SrpInit {
   if (obj.cmd !== 'srp_init') throw new ProtocolError('bad_request', 'expected srp_init');
   if (obj.v === undefined) {
+    // Original clients send no room: a v2 init stripped of its "v" still has one (refused as
+    // `altered` by the daemon, whatever else it holds).
+    if (obj.room !== undefined) return { v: undefined, room: String(obj.room) || '?', A: Buffer.alloc(0) };
     return {
       v: undefined,
       room: '',

@@ -3,8 +3,16 @@
  * sending it or anything an observer could test guesses against, checks the daemon's proof,
  * and derives the channel keys and the room key. Reading and writing lines is the caller's.
  */
-import { randomBytes } from 'node:crypto';
-import { channelKeys, deriveMaster, roomKeyV1, roomKeyV2, srpPasswordV2, verifierV2 } from '../crypto/kdf.js';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  channelKeys,
+  deriveMaster,
+  handshakeBinding,
+  roomKeyV1,
+  roomKeyV2,
+  srpPasswordV2,
+  verifierV2,
+} from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { modPowBigInt, SrpClient, SrpError, warmUp } from '../crypto/srp.js';
 import { isErrorCode, ProtocolError } from './errors.js';
@@ -25,10 +33,16 @@ export interface ClientHandshakeOptions {
   /** Called when the slow part (scrypt) starts, for a spinner. */
   onDeriving?: () => void;
   /**
-   * Consent to legacy mode: talk to an original (v1) daemon, or join a v2 daemon's legacy
-   * room. Then `username` is also sent in srp_init, because a v1 daemon needs it there.
+   * Consent to join a v2 daemon's legacy room (shared with original clients: the room key is
+   * v1's HKDF of the password). The handshake stays v2 and cannot be downgraded.
    */
   legacy?: boolean;
+  /**
+   * Speak the original (v1) protocol, and only that: for an original daemon. Nothing is
+   * sealed and the room key can be guessed offline from captured traffic. `username` is sent
+   * in srp_init, as the original daemon needs it there.
+   */
+  original?: boolean;
   username?: string;
   /**
    * The master key of an earlier handshake with this room and the SRP salt it was derived
@@ -65,12 +79,15 @@ export interface ClientHandshakeResult {
   roomKey: Buffer;
 }
 
-/** A v1 (original cmd-chat) daemon answered: its room keys can be guessed offline. */
+/**
+ * The answer came in the original protocol (v1): an original daemon, or an on-path attacker
+ * who stripped the version to downgrade us. A v2 client never continues in v1.
+ */
 export class LegacyDaemonError extends ProtocolError {
   constructor() {
     super(
       'unsupported_version',
-      'the daemon speaks the original cmd-chat protocol (v1), whose room keys can be guessed offline from captured traffic; refusing to connect (--legacy accepts this)',
+      'the daemon answered in the original cmd-chat protocol (v1): an original daemon, or an attacker on the path stripping the version; not continued (only --original-protocol speaks v1, whose room keys can be guessed offline from captured traffic)',
     );
   }
 }
@@ -93,6 +110,7 @@ export async function clientHandshake(
   io: HandshakeIO,
   options: ClientHandshakeOptions,
 ): Promise<ClientHandshakeResult> {
+  if (options.original) return originalHandshake(io, options);
   const room = normalizeRoomName(options.room);
   const a = randomBytes(32);
   const secrets: Buffer[] = [a];
@@ -101,7 +119,6 @@ export async function clientHandshake(
     // check of N), which we rather pay while scrypt runs on the thread pool below.
     const A = modPowBigInt(GENERATOR, a);
     const init: Record<string, unknown> = { cmd: 'srp_init', v: PROTOCOL_VERSION, room, A: b64(A) };
-    if (options.legacy && options.username !== undefined) init.username = options.username;
     let created: { salt: Buffer; master: Buffer } | undefined;
     if (options.create) {
       options.onDeriving?.();
@@ -115,17 +132,8 @@ export async function clientHandshake(
 
     const challengeFrame = await io.next();
     const refused = daemonError(challengeFrame);
-    if (refused && !(refused instanceof LegacyDaemonError && options.legacy)) throw refused;
-    if (refused) {
-      const text = typeof challengeFrame.error === 'string' ? challengeFrame.error : '';
-      throw /taken/i.test(text)
-        ? new ProtocolError('name_taken')
-        : new ProtocolError('bad_request', 'the v1 daemon refused the handshake');
-    }
-    if (challengeFrame.v === undefined) {
-      if (!options.legacy) throw new LegacyDaemonError();
-      return await v1Handshake(io, options.password, a, readSrpChallenge(challengeFrame));
-    }
+    if (refused) throw refused;
+    if (challengeFrame.v === undefined) throw new LegacyDaemonError();
     const challenge = readSrpChallenge(challengeFrame);
     if (challenge.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version');
     if (challenge.legacy && !options.legacy) throw new ProtocolError('legacy_refused');
@@ -174,7 +182,16 @@ export async function clientHandshake(
       srp.destroy();
       throw new ProtocolError('auth_failed', 'the daemon could not prove that it knows the room password');
     }
-    const { c2s, s2c } = channelKeys(srp.sessionKey);
+    // The daemon proved the password; now that it saw the same version and legacy flag.
+    const context = { v: PROTOCOL_VERSION, legacy: challenge.legacy };
+    const expected = handshakeBinding(srp.sessionKey, context);
+    secrets.push(expected);
+    const bind = proofFrame.bind === undefined ? Buffer.alloc(0) : base64Field(proofFrame, 'bind', 32, 32);
+    if (bind.length !== expected.length || !timingSafeEqual(bind, expected)) {
+      srp.destroy();
+      throw new ProtocolError('altered');
+    }
+    const { c2s, s2c } = channelKeys(srp.sessionKey, context);
     srp.destroy();
     // A legacy room is shared with v1 clients, who key it with HKDF of the bare password.
     const roomKey = challenge.legacy
@@ -194,17 +211,35 @@ export async function clientHandshake(
 }
 
 /**
- * The rest of a handshake with an original (v1) daemon: SRP with identity `chat` and the bare
- * password, then plaintext. The `session_key` it sends is ignored (it was sent in clear).
+ * A handshake in the original protocol (v1), for an original daemon: its srp_init (name,
+ * A), SRP with identity `chat` and the bare password, then plaintext. The `session_key` it
+ * sends is ignored (it was sent in clear). A v2 answer is refused: this mode is asked for.
  */
-async function v1Handshake(
+async function originalHandshake(
   io: HandshakeIO,
-  password: string | Buffer,
-  a: Buffer,
-  challenge: { userId: string; B: Buffer; salt: Buffer; roomSalt: Buffer },
+  options: ClientHandshakeOptions,
 ): Promise<ClientHandshakeResult> {
-  const srp = new SrpClient(V1_IDENTITY, password, a);
+  const password = options.password;
+  const srp = new SrpClient(V1_IDENTITY, password);
   try {
+    io.send({ cmd: 'srp_init', username: options.username ?? '', A: b64(srp.A) });
+    const challengeFrame = await io.next();
+    // Our daemon in legacy mode refuses with a code; an original one with a bare text.
+    const refused = challengeFrame.code === undefined ? undefined : daemonError(challengeFrame);
+    if (refused) throw refused;
+    if (challengeFrame.error !== undefined) {
+      const text = typeof challengeFrame.error === 'string' ? challengeFrame.error : '';
+      throw /taken/i.test(text)
+        ? new ProtocolError('name_taken')
+        : new ProtocolError('bad_request', 'the original daemon refused the handshake');
+    }
+    const challenge = readSrpChallenge(challengeFrame);
+    if (challenge.v !== undefined) {
+      throw new ProtocolError(
+        'bad_request',
+        'the daemon answered in protocol v2: connect without --original-protocol',
+      );
+    }
     let M: Buffer;
     try {
       M = srp.processChallenge(challenge.salt, challenge.B);
@@ -215,6 +250,8 @@ async function v1Handshake(
     }
     io.send({ cmd: 'srp_verify', user_id: challenge.userId, M: b64(M) });
     const proofFrame = await io.next();
+    const failed = proofFrame.code === undefined ? undefined : daemonError(proofFrame);
+    if (failed) throw failed;
     if (proofFrame.error !== undefined) {
       const text = typeof proofFrame.error === 'string' ? proofFrame.error : '';
       throw /taken/i.test(text) ? new ProtocolError('name_taken') : new ProtocolError('auth_failed');

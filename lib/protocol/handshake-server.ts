@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Fernet } from '../crypto/fernet.js';
-import { channelKeys, roomSaltFor } from '../crypto/kdf.js';
+import { channelKeys, handshakeBinding, roomSaltFor } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { SrpError, SrpServer } from '../crypto/srp.js';
 import { ProtocolError } from './errors.js';
@@ -92,6 +92,8 @@ export class ServerHandshake {
   private onInit(init: SrpInit): object {
     // The version switch, in one place.
     if (init.v === undefined) {
+      // Only v2 clients name a room: a v2 init whose "v" was stripped on the way.
+      if (init.room !== '') throw new ProtocolError('altered');
       const legacy = this.directory.legacyRoom();
       if (legacy?.credentials.legacy) return this.onV1Init(init, legacy.name, legacy.credentials);
     }
@@ -194,7 +196,10 @@ export class ServerHandshake {
       this.destroy();
       return { reply, result };
     }
-    const { c2s, s2c } = channelKeys(srp.sessionKey);
+    // Bound to what this end sent: a client that saw another "v" or "legacy" cannot match it.
+    const context = { v: PROTOCOL_VERSION, legacy: this.credentials?.legacy !== undefined };
+    const { c2s, s2c } = channelKeys(srp.sessionKey, context);
+    const bind = handshakeBinding(srp.sessionKey, context);
     const result: HandshakeResult = {
       version: 2,
       room: this.room,
@@ -204,7 +209,7 @@ export class ServerHandshake {
       s2c,
     };
     if (this.created) result.created = this.created;
-    const reply = { H_AMK: b64(hamk) };
+    const reply = { H_AMK: b64(hamk), bind: b64(bind) };
     this.state = 'done';
     this.destroy();
     return { reply, result };

@@ -4,12 +4,18 @@
  * only after the members' traffic of the same event-loop turn, fairly across sources.
  *
  * A source is an IPv4 address or an IPv6 /64 (one subscriber's usual allocation), or a Tor
- * circuit when Tor names it through the PROXY protocol (`serve --proxy-protocol`). Behind a
+ * circuit when Tor names it through the PROXY protocol (`serve --proxy-protocol`). IPv6
+ * addresses that carry an IPv4 address (NAT64, 6to4, Teredo, IPv4-mapped and -translated)
+ * are that IPv4 address: a whole NAT64 /96 is the IPv4 internet, not one subscriber. A
+ * `PROXY UNKNOWN` connection is a source of its own for connection counts, while its
+ * handshake rate, failure back-off, join rate and open rooms count against one budget
+ * shared by all such connections (`budgetKey`). Behind a
  * proxy (Tor onion service, reverse proxy) every peer has the proxy's address, so sources
  * are not keyed by address at all: each connection is its own source, and what protects
  * the daemon is the bounded pending table (oldest evicted), the per-turn budget and fairness.
  */
 import { isIPv6 } from 'node:net';
+import { UNKNOWN_PEER } from '../transport/proxy-protocol.js';
 
 /** The limits the admission enforces (a subset of DaemonLimits). */
 export interface AdmissionLimits {
@@ -31,6 +37,30 @@ export const BACKOFF_MAX_MS = 60_000;
 export const SOURCE_IDLE_MS = 10 * 60_000;
 /** Handshake work run per event-loop turn before the loop goes back to I/O (ms). */
 export const TURN_BUDGET_MS = 2;
+
+/** The key a source's handshake budget and back-off count against (`sourceKey`'s, or the shared one). */
+export function budgetKey(source: string | undefined): string | undefined {
+  return source?.startsWith(`${UNKNOWN_PEER}#`) ? UNKNOWN_PEER : source;
+}
+
+const v4 = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * The IPv4 address inside an IPv6 address of a translation or tunnelling prefix, or
+ * undefined: IPv4-mapped ::ffff:0:0/96, IPv4-translated ::ffff:0:0:0/96, NAT64 64:ff9b::/96
+ * (RFC 6052) and the local-use 64:ff9b:1::/48 (RFC 8215, taken with its usual /96 form),
+ * 6to4 2002::/16 (RFC 3056) and Teredo 2001::/32 (the client's address, inverted, RFC 4380).
+ */
+function embeddedIPv4(g: readonly number[]): string | undefined {
+  const zeros = (from: number, to: number): boolean => g.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 5) && g[5] === 0xffff) return v4(g[6]!, g[7]!);
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x2002) return v4(g[1]!, g[2]!);
+  if (g[0] === 0x2001 && g[1] === 0) return v4(g[6]! ^ 0xffff, g[7]! ^ 0xffff);
+  return undefined;
+}
 
 /** Expands an IPv6 address to its 8 groups (zone dropped); undefined if it is not IPv6. */
 function ipv6Groups(address: string): number[] | undefined {
@@ -59,11 +89,8 @@ export function sourceKey(peer: string, behindProxy: boolean): string | undefine
   if (behindProxy) return undefined;
   const groups = ipv6Groups(peer);
   if (!groups) return peer;
-  // IPv4-mapped addresses are the IPv4 address.
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    const [hi, lo] = [groups[6]!, groups[7]!];
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
+  const ipv4 = embeddedIPv4(groups);
+  if (ipv4 !== undefined) return ipv4;
   // Tor's HiddenServiceExportCircuitID puts the circuit's id in the last 32 bits of
   // fc00:dead:beef:4dad::/64 (PROXY protocol): each circuit is a source of its own.
   if (groups[0] === 0xfc00 && groups[1] === 0xdead && groups[2] === 0xbeef && groups[3] === 0x4dad) {

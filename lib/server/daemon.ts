@@ -14,23 +14,15 @@ import { ProtocolError } from '../protocol/errors.js';
 import { readClientFrame } from '../protocol/frames.js';
 import { ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
 import type { DaemonLimits } from '../protocol/limits.js';
-import { nameKey, normalizeName } from '../protocol/names.js';
+import { normalizeName } from '../protocol/names.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
-import { HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
+import { budgetKey, HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { KeepaliveSweep } from './keepalive.js';
 import { type CloseReason, Link } from './link.js';
 import type { Logger } from './log.js';
 import { TokenBucket } from './rate.js';
 import type { JoinOptions, Room } from './room.js';
 import type { RoomRegistry } from './rooms.js';
-
-/** Throws what Room.join would for an original client's name (`busy`, `name_taken`). */
-function refuseV1Join(room: Room, username: string, maxMembers: number): void {
-  const members = room.memberList();
-  if (members.length >= maxMembers) throw new ProtocolError('busy');
-  const key = nameKey(username);
-  if (members.some((m) => nameKey(m.username) === key)) throw new ProtocolError('name_taken');
-}
 
 export interface DaemonOptions {
   limits: DaemonLimits;
@@ -120,8 +112,10 @@ function connectionLost(reason: CloseReason): boolean {
 /** One connection as the daemon tracks it; what holds in each phase is in `phase`. */
 interface ClientState {
   readonly link: Link;
-  /** What per-source limits count against (undefined behind a proxy). */
+  /** What per-source connection counts count against (undefined behind a proxy). */
   readonly source: string | undefined;
+  /** What its handshake rate, back-off, join rate and open rooms count against (`budgetKey`). */
+  readonly budget: string | undefined;
   phase: Phase;
 }
 
@@ -247,6 +241,7 @@ export class Daemon {
     const client: ClientState = {
       link,
       source,
+      budget: budgetKey(source),
       phase: {
         kind: 'handshaking',
         handshake: new ServerHandshake(this.options.registry),
@@ -392,13 +387,13 @@ export class Daemon {
     phase.init = 'submitted';
     // A source backed off for longer than the handshake may last is told so right away.
     const left = this.options.limits.handshakeTimeoutMs - (performance.now() - phase.acceptedAt);
-    if (this.scheduler.waitMs(client.source) >= left) {
+    if (this.scheduler.waitMs(client.budget) >= left) {
       this.count('rate_limited');
       this.options.logger.detail(`refused a handshake from ${client.link.conn.peer}: backed off`);
       client.link.close('rate_limited');
       return;
     }
-    this.scheduler.submit(client.source, {
+    this.scheduler.submit(client.budget, {
       alive: () => !client.link.isClosed,
       run: () => {
         phase.init = 'handled';
@@ -423,7 +418,7 @@ export class Daemon {
       // The room must be the very one whose credentials the client proved its password for:
       // an open room that emptied and was re-created meanwhile is another room.
       const room = result.created
-        ? registry.registerCreated(result.room, result.created, client.source)
+        ? registry.registerCreated(result.room, result.created, client.budget)
         : registry.get(result.room);
       if (room && result.created) this.options.cluster?.created(room);
       if (!room || (!result.created && room.credentials !== result.credentials)) {
@@ -431,7 +426,7 @@ export class Daemon {
       }
       // An original client prints an error in place of H_AMK, but ignores one after it: refuse
       // a taken name or a full room now (only to a client that proved the password).
-      if (result.version === 1) refuseV1Join(room, result.username ?? '', limits.maxMembersPerRoom);
+      if (result.version === 1) room.checkJoin(result.username);
       link.sendPlain(reply);
       if (result.version === 1) link.startPlain();
       else link.startChannel(result.c2s, result.s2c);
@@ -448,7 +443,8 @@ export class Daemon {
       link.roomInflow = this.inflowOf(room);
       room.pendingJoins++;
       this.removePending(client);
-      if (client.source !== undefined) this.sources.succeed(client.source);
+      // A success forgives its own source; the shared budget of PROXY UNKNOWN keeps its failures.
+      if (client.source !== undefined && client.source === client.budget) this.sources.succeed(client.source);
       this.counters.handshakesOk++;
       // An original client gave its name in srp_init, expects init right after H_AMK and
       // cannot retry another name on this connection.
@@ -471,13 +467,13 @@ export class Daemon {
   /** Counts a failed proof against the client's source (backing it off) and logs it. */
   private failedProof(client: ClientState): void {
     const peer = client.link.conn.peer;
-    if (client.source === undefined) {
+    if (client.budget === undefined) {
       this.options.logger.detail(`failed proof from ${peer}`);
       return;
     }
-    const { failures, backoffMs } = this.sources.fail(client.source);
+    const { failures, backoffMs } = this.sources.fail(client.budget);
     this.options.logger.detail(
-      `failed proof from ${peer} (${failures} from ${client.source}` +
+      `failed proof from ${peer} (${failures} from ${client.budget}` +
         `${backoffMs > 0 ? `; its handshakes wait ${backoffMs / 1000} s` : ''})`,
     );
   }
@@ -562,7 +558,7 @@ export class Daemon {
     options: JoinOptions,
   ): void {
     if (phase.joining) throw new ProtocolError('already_joined');
-    const bucket = this.joinBucketOf(client.source);
+    const bucket = this.joinBucketOf(client.budget);
     if (!bucket) {
       this.join(client, phase, username, options);
       return;

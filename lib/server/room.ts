@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
 import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
-import { nameKeys, normalizeName } from '../protocol/names.js';
+import { nameClass, normalizeName } from '../protocol/names.js';
 import { PresenceBatcher } from './presence.js';
 import { type Continuity, issueResumeSecret, RecentIds, resumeHashesMatch, resumeHashOf } from './resume.js';
 
@@ -23,7 +23,8 @@ export interface Peer {
 interface RoomMember {
   peer: Peer;
   username: string;
-  keys: readonly string[];
+  /** `nameClass(username)`: the one key under which the name is unique in the room. */
+  key: string;
   /** Opaque to the daemon: sealed under the room key by the member. */
   card?: string;
   /** The last presence event its `init` reflected (see presence.ts). */
@@ -40,7 +41,8 @@ interface Reservation {
   /** The member's user id on the connection that was lost. */
   userId: string;
   username: string;
-  keys: readonly string[];
+  /** `nameClass(username)`: the one key under which the name is unique in the room. */
+  key: string;
   continuity: Continuity;
   expiresAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -213,26 +215,37 @@ export class Room {
    */
   joinAs(peer: Peer, rawName: unknown, options: JoinOptions = {}): { you: Member; resumed?: string } {
     const username = normalizeName(rawName);
-    const keys = nameKeys(username);
+    const key = nameClass(username);
     const { card } = options;
     const offered = options.resume === undefined ? options.resumeHash : resumeHashOf(options.resume);
-    const resumed = offered === undefined ? undefined : this.takeBack(keys, offered);
+    const resumed = offered === undefined ? undefined : this.takeBack(key, offered);
     // Checked before anything changes: a refused join takes nothing back.
     const replacedId = resumed?.replaced?.peer.userId;
     if (this.members.size - (replacedId === undefined ? 0 : 1) >= this.limits.maxMembersPerRoom) {
       throw new ProtocolError('busy');
     }
-    if (this.nameInUse(keys, replacedId, resumed?.reservation)) throw new ProtocolError('name_taken');
+    if (this.nameInUse(key, replacedId, resumed?.reservation)) throw new ProtocolError('name_taken');
     // The old connection leaves (and is closed), or the held name is released.
     const resumedId = replacedId ?? resumed?.reservation?.userId;
     if (resumedId !== undefined) this.takeOver(resumedId);
     resumed?.replaced?.peer.close('replaced');
-    const you = this.admit(peer, username, card, keys, {
+    const you = this.admit(peer, username, card, key, {
       resumable: options.resumable ?? false,
       ...(resumed ? { sent: resumed.continuity.sent } : {}),
       ...(options.issued ? { issued: options.issued } : {}),
     });
     return resumedId === undefined ? { you } : { you, resumed: resumedId };
+  }
+
+  /**
+   * Throws what `join` would throw for a plain join (no resume secret) under `rawName` —
+   * `bad_name`, `busy` or `name_taken` (a member's or a held name of the same class) — and
+   * changes nothing. An original client must hear a refusal before H_AMK: it ignores one after.
+   */
+  checkJoin(rawName: unknown): void {
+    const key = nameClass(normalizeName(rawName));
+    if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
+    if (this.nameInUse(key)) throw new ProtocolError('name_taken');
   }
 
   /**
@@ -261,7 +274,7 @@ export class Room {
     peer: Peer,
     username: string,
     card?: string,
-    keys: readonly string[] = nameKeys(username),
+    key: string = nameClass(username),
     resume: { resumable: boolean; sent?: RecentIds; issued?: { hash: Buffer; secret?: string } } = {
       resumable: false,
     },
@@ -270,7 +283,7 @@ export class Room {
       card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
     const since = this.announce({ type: 'user_joined', ...you });
     const member: RoomMember =
-      card === undefined ? { peer, username, keys, since } : { peer, username, keys, card, since };
+      card === undefined ? { peer, username, key, since } : { peer, username, key, card, since };
     const issued = resume.issued ?? (resume.resumable ? issueResumeSecret() : undefined);
     const secret = issued?.secret;
     if (issued) member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
@@ -302,22 +315,22 @@ export class Room {
   }
 
   /**
-   * The member (connected, or with its name held) whose name has these keys and whose resume
+   * The member (connected, or with its name held) whose name has this class and whose resume
    * secret is `secret`; undefined when there is none (then the join is an ordinary one).
    */
   private takeBack(
-    keys: readonly string[],
+    key: string,
     offered: Buffer,
   ): { continuity: Continuity; replaced?: RoomMember; reservation?: Reservation } | undefined {
     for (const member of this.members.values()) {
       const c = member.continuity;
-      if (c && member.keys.some((key) => keys.includes(key)) && resumeHashesMatch(c.resumeHash, offered)) {
+      if (c && member.key === key && resumeHashesMatch(c.resumeHash, offered)) {
         return { continuity: c, replaced: member };
       }
     }
     for (const reservation of this.reserved.values()) {
       const c = reservation.continuity;
-      if (reservation.keys.some((key) => keys.includes(key)) && resumeHashesMatch(c.resumeHash, offered)) {
+      if (reservation.key === key && resumeHashesMatch(c.resumeHash, offered)) {
         return { continuity: c, reservation };
       }
     }
@@ -336,14 +349,14 @@ export class Room {
     this.members.delete(userId);
     this.announce({ type: 'user_left', user_id: userId, username: member.username });
     if (!holdName || graceMs <= 0 || member.continuity === undefined) return false;
-    this.hold(userId, member.username, member.keys, member.continuity, graceMs, selfRelease);
+    this.hold(userId, member.username, member.key, member.continuity, graceMs, selfRelease);
     return true;
   }
 
   private hold(
     userId: string,
     username: string,
-    keys: readonly string[],
+    key: string,
     continuity: Continuity,
     graceMs: number,
     selfRelease: boolean,
@@ -358,7 +371,7 @@ export class Room {
     const reservation: Reservation = {
       userId,
       username,
-      keys,
+      key,
       continuity,
       expiresAt: Date.now() + graceMs,
       timer: undefined,
@@ -415,7 +428,7 @@ export class Room {
     for (const reservation of [...this.reserved.values()]) this.release(reservation);
     for (const h of held) {
       const continuity = { resumeHash: h.resumeHash, sent: RecentIds.from(h.sent) };
-      this.hold(h.userId, h.username, nameKeys(h.username), continuity, h.msLeft, false);
+      this.hold(h.userId, h.username, nameClass(h.username), continuity, h.msLeft, false);
     }
   }
 
@@ -561,18 +574,18 @@ export class Room {
     const member = this.members.get(userId);
     if (!member) throw new ProtocolError('not_joined');
     const username = normalizeName(rawName);
-    const keys = nameKeys(username);
-    if (this.nameInUse(keys, userId)) throw new ProtocolError('name_taken');
-    this.applyRename(userId, username, keys);
+    const key = nameClass(username);
+    if (this.nameInUse(key, userId)) throw new ProtocolError('name_taken');
+    this.applyRename(userId, username, key);
   }
 
   /** Renames a member without the checks of `rename` (a cluster replica applying a decision). */
-  applyRename(userId: string, username: string, keys: readonly string[] = nameKeys(username)): void {
+  applyRename(userId: string, username: string, key: string = nameClass(username)): void {
     const member = this.members.get(userId);
     if (!member) return;
     const old = member.username;
     member.username = username;
-    member.keys = keys;
+    member.key = key;
     this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
   }
 
@@ -599,15 +612,15 @@ export class Room {
     );
   }
 
-  /** True when another member's name (or a held name) would be mistaken for one with these keys. */
-  private nameInUse(keys: readonly string[], exceptUserId?: string, exceptHeld?: Reservation): boolean {
+  /** True when another member's name (or a held name) would be mistaken for one of this class. */
+  private nameInUse(key: string, exceptUserId?: string, exceptHeld?: Reservation): boolean {
     for (const member of this.members.values()) {
       if (member.peer.userId === exceptUserId) continue;
-      if (member.keys.some((key) => keys.includes(key))) return true;
+      if (member.key === key) return true;
     }
     for (const reservation of this.reserved.values()) {
       if (reservation === exceptHeld) continue;
-      if (reservation.keys.some((key) => keys.includes(key))) return true;
+      if (reservation.key === key) return true;
     }
     return false;
   }

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { repoRoot } from '../helpers/paths.js';
 import { jsonLines, runClient, startDaemonProcess } from '../helpers/processes.js';
 import { python, skipWithoutTools } from '../helpers/system-tools.js';
+import { V1Client } from '../helpers/v1-peer.js';
 
 const script = join(repoRoot, 'test', 'fixtures', 'v1_client.py');
 
@@ -57,6 +58,34 @@ test('a v1 client on pysrp and cryptography joins serve --legacy, reads history 
     const echo = r.steps.find((s) => s.step === 'message' && s.text === 'from python')!;
     assert.equal(echo.username, 'pyuser');
     assert.match(String(echo.time), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  } finally {
+    await d.stop();
+  }
+});
+
+test('a refused name reaches the pysrp client as the ValueError the original prints', async () => {
+  const d = await startDaemonProcess(['--legacy'], { CMD_CHAT_PASSWORD: 'old-pw' });
+  try {
+    const alice = await V1Client.connect(d.port, 'alice', 'old-pw');
+    try {
+      for (const [name, text] of [
+        ['aIice', 'that name is already used in this room'],
+        ['\u1d00\u029f\u026a\u1d04\u1d07', 'that name is already used in this room'],
+        ['a\u04cfice', 'names are one word'],
+      ] as const) {
+        const r = await runPython([String(d.port), name, 'old-pw', 'never sent']);
+        assert.equal(r.code, 1, r.stderr);
+        const failed = r.steps.find((s) => s.step === 'failed');
+        assert.ok(String(failed?.error).startsWith(`builtins.ValueError: ${text}`), JSON.stringify(r.steps));
+        assert.equal(
+          r.steps.find((s) => s.step === 'authenticated'),
+          undefined,
+          'refused before H_AMK',
+        );
+      }
+    } finally {
+      alice.close();
+    }
   } finally {
     await d.stop();
   }

@@ -10,7 +10,8 @@ import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 import { runClient } from '../helpers/processes.js';
-import { pyB64decode, V1Client, V1Server, v1Probe } from '../helpers/v1-peer.js';
+import { type RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
+import { PyError, pyB64decode, V1Client, V1Server, v1Probe } from '../helpers/v1-peer.js';
 
 async function rejection(promise: Promise<unknown>): Promise<SessionError> {
   try {
@@ -115,6 +116,44 @@ describe('our daemon in legacy mode', () => {
     }
   });
 
+  test('every name refusal reaches the original client as the error it prints, before H_AMK', async () => {
+    const d = await startDaemon({ chat: 'old-pw' }, { legacy: true, limits: { resumeGraceMs: 10_000 } });
+    const raw: RawClient[] = [];
+    try {
+      const alice = await V1Client.connect(d.port, 'alice', 'old-pw');
+      // A v2 member whose connection was lost: its name is held for its reconnect.
+      const lost = await rawAuthenticated(d.port, 'chat', 'old-pw', undefined, { legacy: true });
+      raw.push(lost);
+      assert.equal((await lost.join('carol')).type, 'init');
+      lost.destroy();
+      await waitFor(() => d.daemon.stats().members === 1, 'carol gone');
+      const cases: Array<[string, RegExp]> = [
+        ['carol', /already used/], // held
+        ['CAROL', /already used/], // held, same class
+        ['aIice', /already used/], // the second name key of old
+        ['\u1d00\u029f\u026a\u1d04\u1d07', /already used/], // small capitals
+        ['a\u04cfice', /names are/], // Cyrillic palochka: mixed scripts
+        ['alice\u{1d167}', /names are/], // a combining mark on a Latin letter
+        ['bob:', /names are/],
+      ];
+      for (const [name, shown] of cases) {
+        // The original prints "Authentication failed: <error>" for a ValueError of the handshake.
+        const err = await V1Client.connect(d.port, name, 'old-pw').then(
+          () => assert.fail(`${JSON.stringify(name)} was admitted`),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof PyError, String(err));
+        assert.equal(err.pyType, 'ValueError', `${JSON.stringify(name)}: ${err.message}`);
+        assert.match(err.message, shown, JSON.stringify(name));
+      }
+      assert.equal(d.daemon.stats().members, 1);
+      alice.close();
+    } finally {
+      for (const c of raw) c.destroy();
+      await d.stop();
+    }
+  });
+
   test('rooms other than "chat" stay reachable by v2 clients only through --legacy consent', async () => {
     const d = await startDaemon({ chat: 'pw', other: 'pw2' }, { legacy: true });
     try {
@@ -128,7 +167,7 @@ describe('our daemon in legacy mode', () => {
 });
 
 describe('our client against an original daemon', () => {
-  test('with --legacy: send, receive, history, presence, wipe, who; /nick and RTT say they are unsupported', async () => {
+  test('with --original-protocol: send, receive, history, presence, wipe, who; /nick and RTT say they are unsupported', async () => {
     const server = new V1Server('orig-pw');
     const port = await server.start();
     try {
@@ -140,7 +179,7 @@ describe('our client against an original daemon', () => {
         transport: tcpClient({ host: '127.0.0.1', port }),
         room: 'chat',
         password: 'orig-pw',
-        legacy: true,
+        original: true,
         username: 'tsuser',
       });
       assert.equal(session.mode, 'v1');
@@ -153,8 +192,8 @@ describe('our client against an original daemon', () => {
         session.memberList().map((m) => m.username),
         ['pyuser', 'tsuser'],
       );
-      // Nothing but the name crossed before authentication; the session key sent in clear is ignored.
-      assert.deepEqual(Object.keys(server.inits[1]!).sort(), ['A', 'cmd', 'room', 'username', 'v']);
+      // The original client's srp_init exactly; the session key sent in clear is ignored.
+      assert.deepEqual(Object.keys(server.inits[1]!).sort(), ['A', 'cmd', 'username']);
       const log = new EventLog(session);
       peer.say('hi ts');
       const got = await log.waitFor(isMessage('hi ts'), 'message from v1');
@@ -176,8 +215,13 @@ describe('our client against an original daemon', () => {
     }
   });
 
-  for (const strict of [true, false]) {
-    test(`without --legacy the client refuses with the explanation (server ${strict ? 'errors on' : 'accepts'} a missing username)`, async () => {
+  for (const [strict, legacy] of [
+    [true, false],
+    [false, false],
+    [true, true],
+    [false, true],
+  ]) {
+    test(`without --original-protocol the client refuses with the explanation (server ${strict ? 'errors on' : 'accepts'} a missing username; ${legacy ? 'with' : 'without'} --legacy)`, async () => {
       const server = new V1Server('orig-pw', strict);
       const port = await server.start();
       try {
@@ -187,10 +231,15 @@ describe('our client against an original daemon', () => {
             transport: tcpClient({ host: '127.0.0.1', port }),
             room: 'chat',
             password: 'orig-pw',
+            legacy,
+            username: 'tsuser',
           }),
         );
         assert.equal(err.code, 'refused');
-        assert.match(err.message, /original cmd-chat protocol \(v1\).*guessed offline.*--legacy/);
+        assert.match(
+          err.message,
+          /original cmd-chat protocol \(v1\).*stripping the version.*--original-protocol/,
+        );
         // No name was revealed to the v1 daemon.
         assert.equal(server.inits[0]!.username, undefined);
       } finally {
@@ -199,19 +248,23 @@ describe('our client against an original daemon', () => {
     });
   }
 
-  test('the CLI in pipe mode with --legacy delivers to an original daemon and exits 0; without it exits 5', async () => {
+  test('the CLI in pipe mode with --original-protocol delivers to an original daemon with a warning and exits 0; without it (even with --legacy) exits 5', async () => {
     const server = new V1Server('orig-pw');
     const port = await server.start();
     try {
       const env = { CMD_CHAT_PASSWORD: 'orig-pw' };
-      const refused = await runClient(['127.0.0.1', String(port), 'cli'], { input: 'x\n', env });
-      assert.equal(refused.code, 5);
-      assert.match(refused.stderr, /--legacy/);
-      const ok = await runClient(['127.0.0.1', String(port), 'cli', '--legacy'], {
+      for (const extra of [[], ['--legacy']]) {
+        const refused = await runClient(['127.0.0.1', String(port), 'cli', ...extra], { input: 'x\n', env });
+        assert.equal(refused.code, 5);
+        assert.match(refused.stderr, /--original-protocol/);
+      }
+      assert.equal(server.history.length, 0);
+      const ok = await runClient(['127.0.0.1', String(port), 'cli', '--original-protocol'], {
         input: 'one\ntwo\n',
         env,
       });
       assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stderr, /warning: speaking the original cmd-chat protocol \(v1\): nothing is sealed/);
       assert.match(ok.stdout, /cli: one\n.*cli: two/s);
       assert.deepEqual(
         server.history.map((h) => typeof h.text),

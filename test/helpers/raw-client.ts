@@ -148,7 +148,7 @@ export class RawClient {
   async handshake(
     room: string,
     password: string,
-    options: { create?: boolean; beforeVerify?: () => Promise<void> } = {},
+    options: { create?: boolean; legacy?: boolean; beforeVerify?: () => Promise<void> } = {},
   ): Promise<void> {
     let queue: Promise<void> = Promise.resolve();
     const result = await clientHandshake(
@@ -166,7 +166,12 @@ export class RawClient {
           return parseObject(line);
         },
       },
-      { room, password, ...(options.create ? { create: true } : {}) },
+      {
+        room,
+        password,
+        ...(options.create ? { create: true } : {}),
+        ...(options.legacy ? { legacy: true } : {}),
+      },
     );
     await queue;
     this.userId = result.userId;
@@ -236,8 +241,9 @@ export async function rawAuthenticated(
   room: string,
   password: string,
   localAddress?: string,
+  options: { legacy?: boolean } = {},
 ): Promise<RawClient> {
   const c = await RawClient.connect({ port, ...(localAddress ? { localAddress } : {}) });
-  await c.handshake(room, password);
+  await c.handshake(room, password, options);
   return c;
 }

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { ProtocolError } from '../../lib/protocol/errors.js';
 import {
   confusablesSkeleton,
+  nameClass,
   nameKey,
+  nameKeys,
   namesCollide,
   normalizeName,
   normalizeRoomName,
@@ -118,4 +120,124 @@ test('uniqueness follows the UTS #39 skeleton together with case', () => {
   assert.ok(namesCollide('rn', 'm'), 'rn/m');
   assert.ok(namesCollide('paypal', 'p\u0430yp\u0430l'));
   for (const other of ['alicia', 'bob', 'alice2', 'ali']) assert.ok(!namesCollide('alice', other), other);
+});
+
+// Issue 20: the look-alikes that passed beside `alice`, refused now (as a bad name or as the
+// same class), and the real names that must still pass.
+const LOOKALIKES_OF_ALICE = [
+  'ali\u0307ce', // i + combining dot above: NFC has no such letter
+  'a\u04cfice', // Cyrillic palochka
+  'alice\u{16fe4}', // Khitan small script filler
+  'alice\u{1bc9d}', // Duployan thick letter selector
+  'alice\u{1d167}', // musical combining tremolo
+  '\u1d00\u029f\u026a\u1d04\u1d07', // small capitals
+  'aIice',
+  'a1ice',
+  'al\u0131ce', // dotless i
+  'al\u0456ce', // Cyrillic і
+  'ALICE',
+  'A\u029fice',
+];
+
+test('every look-alike of alice from the review is refused beside alice', () => {
+  for (const lookalike of LOOKALIKES_OF_ALICE) {
+    let refused = false;
+    try {
+      refused = nameClass(normalizeName(lookalike)) === nameClass('alice');
+    } catch (e) {
+      refused = e instanceof ProtocolError && e.code === 'bad_name';
+    }
+    assert.ok(refused, `${JSON.stringify(lookalike)} would sit beside alice`);
+  }
+  assert.equal(nameClass('b0b'), nameClass('bob'));
+});
+
+test('real names in many scripts pass and keep distinct classes', () => {
+  const names = [
+    'alice',
+    'alice2',
+    'Zoë',
+    'Łukasz',
+    '田中',
+    '田中さくら',
+    'Дмитрий',
+    'प्रिया',
+    'สมชาย',
+    'Nguyễn',
+    'Ἀλέξανδρος',
+    'bob田中',
+    '김민준',
+    'محمد',
+    'bob_42',
+    'Zoë★',
+  ];
+  for (const name of names) assert.equal(normalizeName(name), name.normalize('NFKC'), name);
+  assert.equal(new Set(names.map(nameClass)).size, names.length);
+});
+
+test('combining marks: refused where NFC would have composed, kept where the script needs them', () => {
+  bad('e\u0301\u0301'); // é then another acute on a Latin base
+  bad('Zoe\u0308\u0323'); // ë composes; the dot below left over does not
+  bad('\u0301alice'); // a mark with no base
+  bad('5\u20e3x'); // a mark on a digit
+  bad('\u043a\u0306'); // Cyrillic к + breve: no such letter
+  bad('\u03b1\u0334'); // Greek α + tilde overlay
+  assert.equal(normalizeName('e\u0301'), '\u00e9'); // composed by NFKC: fine
+  bad('\u0915\u093f\u093f'); // the same Devanagari vowel sign twice
+  bad(`\u0915${'\u0901\u0902\u0903\u093c\u094d'}`); // five marks in a row
+  assert.equal(normalizeName('\u0915\u093f'), '\u0915\u093f'); // कि
+});
+
+test('one script per name (TS #39 highly restrictive), Common and Inherited aside', () => {
+  for (const mixed of ['p\u0430ypal', 'ab\u03b3', 'Дмитрийx', 'bob\u0915', '\u13aalice', 'b\u0585b'])
+    bad(mixed);
+  // Latin with a Japanese, Korean or Chinese writing system is one of TS #39's allowed mixes.
+  for (const ok of ['bob田中', 'さくらSakura', 'Kim김', 'lee_42!']) assert.equal(normalizeName(ok), ok);
+  assert.throws(() => normalizeRoomName('team \u0442eam'), ProtocolError);
+  assert.equal(normalizeRoomName('Команда 7'), 'Команда 7');
+});
+
+test('no code point the terminal draws as nothing makes alice a new name', async () => {
+  // Every code point string-width measures as zero columns: appended to alice, it is refused,
+  // gives alice's own class or composes into a visible letter (alicè). The review counted
+  // 1,816 accepted as a "distinct" suffix.
+  const { default: stringWidth } = await import('string-width');
+  const alice = nameClass('alice');
+  const accepted: string[] = [];
+  let zeroWidth = 0;
+  for (let cp = 0; cp <= 0x10ffff; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    const ch = String.fromCodePoint(cp);
+    if (stringWidth(ch) !== 0) continue;
+    zeroWidth++;
+    try {
+      const name = normalizeName(`alice${ch}`);
+      if (name.startsWith('alice') && nameClass(name) !== alice) accepted.push(cp.toString(16));
+    } catch {}
+  }
+  assert.ok(zeroWidth > 1800, `only ${zeroWidth} zero-width code points found`);
+  assert.deepEqual(accepted, []);
+});
+
+test('nameClass is printable, stable and one string per name', () => {
+  assert.equal(nameClass('alice'), 'allce');
+  assert.equal(nameClass('ALICE'), 'allce');
+  assert.equal(nameClass('b0b'), 'bob');
+  assert.equal(nameClass('田中'), '_007530_004e2d');
+  assert.equal(nameClass('Zoë'), 'zoe_000308');
+  for (const name of ['alice', 'Zoë', 'Łukasz', 'प्रिया', 'สมชาย', 'x'.repeat(32)]) {
+    assert.match(nameClass(name), /^[a-z0-9_]+$/);
+    assert.deepEqual(nameKeys(name), [nameClass(name)]);
+  }
+  // Classes drawn from the confusables data itself: each prototype's sources share its class.
+  const pairs: [string, string][] = [
+    ['\u{1d41a}lice', 'alice'], // mathematical bold a (NFKC)
+    ['\u0251lice', 'alice'], // Latin alpha
+    ['ali\u0441e', 'alice'], // Cyrillic с
+    ['rn', 'm'],
+    ['\u026f', 'w'], // turned m
+    ['\u13a0', 'D'], // Cherokee A looks like D
+    ['\u0585', 'o'], // Armenian oh
+  ];
+  for (const [a, b] of pairs) assert.equal(nameClass(a), nameClass(b), `${a} / ${b}`);
 });
