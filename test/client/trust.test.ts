@@ -137,6 +137,7 @@ describe('trust marks', () => {
     );
     assert.equal(pm.trust, 'unverified');
     assert.deepEqual(JSON.parse(eventToJson({ type: 'safety_phrase', at: 0, phrase: 'a b', members: 2 })), {
+      v: 1,
       type: 'safety_phrase',
       time: '1970-01-01T00:00:00.000Z',
       phrase: 'a b',
