@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
+import type { SharedBudget, Shrinkable } from '../rooms/budget.js';
 import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameKeys, normalizeName } from '../protocol/names.js';
@@ -74,33 +75,11 @@ export interface JoinOptions {
 }
 
 /**
- * The daemon-wide bound on the characters of all room histories together: when a push goes
- * over it, the oldest messages of the largest history go first, so a room filling its
- * history cannot push out a small room's before its own has shrunk to that size.
- */
-export class HistoryBudget {
-  used = 0;
-  readonly histories = new Set<History>();
-
-  constructor(readonly maxChars: number) {}
-
-  /** Drops oldest messages from the largest histories until the total fits. */
-  enforce(): void {
-    while (this.used > this.maxChars) {
-      let largest: History | undefined;
-      for (const h of this.histories) if (!largest || h.size > largest.size) largest = h;
-      if (!largest || largest.size === 0) return;
-      largest.dropOldest();
-    }
-  }
-}
-
-/**
  * The last messages of a room, bounded in count and in characters of ciphertext, so that a
  * member filling the history with the largest messages cannot make the init frame of every
  * later joiner huge. The oldest go first. Also bounded daemon-wide by a shared budget.
  */
-class History {
+class History implements Shrinkable {
   private items: MessageData[] = [];
   private chars = 0;
   /** Messages dropped since the last clear (too many, too large, or the daemon-wide budget). */
@@ -109,9 +88,9 @@ class History {
   constructor(
     private readonly maxCount: number,
     private readonly maxChars: number,
-    private readonly budget: HistoryBudget | undefined,
+    private readonly budget: SharedBudget | undefined,
   ) {
-    budget?.histories.add(this);
+    budget?.stores.add(this);
   }
 
   /** Characters held. */
@@ -141,7 +120,7 @@ class History {
   /** Leaves the shared budget (the room is gone). */
   detach(): void {
     this.clear();
-    this.budget?.histories.delete(this);
+    this.budget?.stores.delete(this);
   }
 
   toArray(): MessageData[] {
@@ -162,7 +141,7 @@ export interface RoomLimits {
   historyBytes: number;
   maxMembersPerRoom: number;
   /** Shared bound on all histories of the daemon (characters); absent: per room only. */
-  historyBudget?: HistoryBudget;
+  historyBudget?: SharedBudget;
   /** Presence events are sent at most once per this many ms (batched); absent or 0: at once. */
   presenceIntervalMs?: number;
   /** How long the name of a member whose connection was lost stays held for it (ms; 0 = not). */

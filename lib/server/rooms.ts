@@ -13,7 +13,8 @@ import { ProtocolError } from '../protocol/errors.js';
 import { b64, V1_IDENTITY } from '../protocol/frames.js';
 import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
-import { HistoryBudget, Room, type RoomLimits } from './room.js';
+import { SharedBudget } from '../rooms/budget.js';
+import { Room, type RoomLimits } from './room.js';
 
 export interface RegistryOptions extends RoomLimits {
   /** Clients may create rooms (`serve --open-rooms`). */
@@ -184,7 +185,7 @@ export class RoomRegistry implements RoomDirectory {
       maxMembersPerRoom: options.maxMembersPerRoom,
       ...(options.presenceIntervalMs !== undefined ? { presenceIntervalMs: options.presenceIntervalMs } : {}),
       resumeGraceMs: options.resumeGraceMs ?? 0,
-      ...(total > 0 ? { historyBudget: new HistoryBudget(total) } : {}),
+      ...(total > 0 ? { historyBudget: new SharedBudget(total) } : {}),
     };
   }
 
