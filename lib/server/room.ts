@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
-import type { SharedBudget, Shrinkable } from '../rooms/budget.js';
 import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameKeys, normalizeName } from '../protocol/names.js';
+import type { SharedBudget, Shrinkable } from '../rooms/budget.js';
 import { PresenceBatcher } from './presence.js';
 import { type Continuity, issueResumeSecret, RecentIds, resumeHashesMatch, resumeHashOf } from './resume.js';
 
