@@ -10,7 +10,7 @@ import { MAX_ROOMS } from '../lib/client/commands.js';
 import { runPipe } from '../lib/client/pipe.js';
 import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
-import { ExitCode } from '../lib/exit-codes.js';
+import { ExitCode, type ExitCodeValue } from '../lib/exit-codes.js';
 import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
 import { clientTransportFor } from '../lib/transport/index.js';
@@ -282,20 +282,34 @@ async function run(args: ConnectArgs): Promise<void> {
         progress: process.stderr.isTTY === true && !args.follow,
         daemon: transport.description,
       });
+  // A --follow reader told of lost messages says so whatever else ended it (0, 6, 7, 130).
+  const lost = !repl && args.follow ? handles.reduce((n, h) => n + h.session.messagesLost, 0) : 0;
+  const exit = (code: number): Promise<never> =>
+    exitDrained(lost > 0 && OUTRANKED_BY_LOSS.has(code as ExitCodeValue) ? ExitCode.messagesLost : code);
+  if (lost > 0)
+    process.stderr.write(`cmd-chat: ${lost} message${lost === 1 ? ' was' : 's were'} lost while away\n`);
   if (outcome.kind === 'lost') {
     // The REPL has shown the daemon's shutdown as a line of the chat already.
     if (!(repl && outcome.error.code === 'shutdown'))
       process.stderr.write(`cmd-chat: ${outcome.error.message}\n`);
-    return exitDrained(EXIT_FOR[outcome.error.code]);
+    return exit(EXIT_FOR[outcome.error.code]);
   }
-  if (interrupted && !args.follow) return exitDrained(ExitCode.interrupted);
+  if (interrupted && !args.follow) return exit(ExitCode.interrupted);
   const notSent = 'notSent' in outcome ? outcome.notSent : 0;
   if (notSent > 0) {
     process.stderr.write(`cmd-chat: ${notSent} line${notSent === 1 ? '' : 's'} not sent (too long)\n`);
-    return exitDrained(ExitCode.notSent);
+    return exit(ExitCode.notSent);
   }
-  return exitDrained(ExitCode.ok);
+  return exit(ExitCode.ok);
 }
+
+/** The exit codes a reported loss of messages replaces (see ExitCode.messagesLost). */
+const OUTRANKED_BY_LOSS = new Set<ExitCodeValue>([
+  ExitCode.ok,
+  ExitCode.connectionLost,
+  ExitCode.notSent,
+  ExitCode.interrupted,
+]);
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
   command: 'connect [args..]',

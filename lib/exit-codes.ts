@@ -18,6 +18,13 @@ export const ExitCode = {
   connectionLost: 6,
   /** Pipe mode: a line was not sent (over the message limit); the other lines were delivered. */
   notSent: 7,
+  /** The peer does not speak cmd-chat's protocol. */
+  notCmdChat: 8,
+  /**
+   * A `--follow` pipe reader was told messages were lost (its outage outlasted the daemon's
+   * resume window); outranks 0, 6, 7 and 130: whatever else happened, the output has a hole.
+   */
+  messagesLost: 9,
   /** Interrupted by SIGINT before finishing. */
   interrupted: 130,
 } as const;

@@ -15,6 +15,8 @@
  *   {"type":"disconnected","time":ISO,"reason":string,"pending":number}
  *   {"type":"reconnecting","time":ISO,"attempt":number,"delay_ms":number,"reason"?:string}
  *   {"type":"reconnected","time":ISO,"attempt":number,"missed":number,"pending":number}
+ *   {"v":1,"type":"gap","time":ISO,"lost":number,"wiped":number}   (after a reconnect: messages
+ *     the daemon's resume window no longer held, and messages wiped, while we were away)
  *
  * After `reconnected` come the `missed` messages of the room's history this client had not
  * seen (`history: true`), then live events again. `disconnected` and `reconnecting` mean the
@@ -117,5 +119,7 @@ export function eventToJson(ev: ChatEvent): string {
         missed: ev.missed,
         pending: ev.pending,
       });
+    case 'gap':
+      return stringify({ v: 1, type: 'gap', time, lost: ev.lost, wiped: ev.wiped });
   }
 }

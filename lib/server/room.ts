@@ -667,8 +667,9 @@ export class Room {
         : appendWithRetry(log, event, `${owner}:${mid}`);
     appended.then(
       (answer) => {
-        if (answer.duplicate && mid !== undefined)
-          member?.peer.sendSerialized(JSON.stringify({ type: 'received', mid }));
+        // A member still to be handed the original gets it as its echo instead.
+        if (!answer.duplicate || mid === undefined || !member || member.cursor < answer.seq) return;
+        member.peer.sendSerialized(JSON.stringify({ type: 'received', mid }));
       },
       () => {
         // Not acknowledged after every retry: the client resends it with the same `mid`.
