@@ -75,18 +75,32 @@ test('10,000 lines, sender and reader each cut at their own random moments: ever
       reader: (): number => occurrences(reader.stdout(), '"type":"reconnected"'),
     };
     const bothIn = (): boolean => back.sender() === cuts.sender && back.reader() === cuts.reader;
-    while (written < LINES && sender.proc.exitCode === null) {
-      const n = Math.min(LINES, written + 400);
+    const feed = (n: number): void => {
       sender.proc.stdin.write(`${lines.slice(written, n).join('\n')}\n`);
       written = n;
+    };
+    feed(400);
+    // Cuts start once the sender is in the room (a cut before its first join is not a reconnect).
+    await until(
+      () => sender.stdout().includes('sender: line 1\n') || sender.proc.exitCode !== null,
+      () => `the sender: ${sender.stderr()}`,
+      30_000,
+    );
+    while (written < LINES && sender.proc.exitCode === null) {
       await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
+      feed(Math.min(LINES, written + 400));
+      await new Promise((r) => setTimeout(r, Math.random() * 300));
       // One side at a time, and only when both are in the room: the other keeps going.
       if (bothIn() && Math.random() < 0.7) {
         const side = Math.random() < 0.5 ? 'sender' : 'reader';
         (side === 'sender' ? senderProxy : readerProxy).cut();
         cuts[side]++;
       }
-      await until(bothIn, () => `both back: ${sender.stderr()} ${reader.stderr()}`, 30_000);
+      await until(
+        () => bothIn() || sender.proc.exitCode !== null || reader.proc.exitCode !== null,
+        () => `both back (${JSON.stringify(cuts)}): ${sender.stderr()} ${reader.stderr()}`,
+        30_000,
+      );
     }
     sender.proc.stdin.end();
     assert.equal(await sender.exited, 0, sender.stderr());
