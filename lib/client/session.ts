@@ -70,6 +70,8 @@ export interface SessionOptions {
   reconnect?: boolean | Partial<BackoffPolicy>;
   /** Lines held while disconnected (queued plus unconfirmed); more are refused. */
   maxQueuedLines?: number;
+  /** A message whose echo is this late on a live connection is written again (ms; RESEND_AFTER_MS). */
+  resendAfterMs?: number;
 }
 
 /** Largest token we send: the daemon's default limit on a message frame. */
@@ -551,14 +553,18 @@ export class ChatSession extends EventEmitter<SessionEvents> {
    */
   private armResend(): void {
     if (this.resendTimer || this.mode !== 'v2' || this.outbox.inFlightCount === 0) return;
-    this.resendTimer = setTimeout(() => {
-      this.resendTimer = undefined;
-      if (!this.connected || this.closed) return;
-      for (const m of this.outbox.overdue(RESEND_AFTER_MS)) {
-        this.sendFrame({ type: 'message', text: m.token, mid: m.id });
-      }
-      this.armResend();
-    }, RESEND_CHECK_MS);
+    const after = this.options.resendAfterMs ?? RESEND_AFTER_MS;
+    this.resendTimer = setTimeout(
+      () => {
+        this.resendTimer = undefined;
+        if (!this.connected || this.closed) return;
+        for (const m of this.outbox.overdue(after)) {
+          this.sendFrame({ type: 'message', text: m.token, mid: m.id });
+        }
+        this.armResend();
+      },
+      Math.min(RESEND_CHECK_MS, after / 4),
+    );
     this.resendTimer.unref();
   }
 
