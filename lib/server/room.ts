@@ -12,8 +12,10 @@ import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameKeys, normalizeName } from '../protocol/names.js';
 import { appendWithRetry } from '../rooms/append.js';
-import type { SharedBudget, Shrinkable } from '../rooms/budget.js';
+import type { SharedBudget } from '../rooms/budget.js';
 import type { LoggedEvent, PageLimits, RoomLog } from '../rooms/seam.js';
+import { History } from './history.js';
+import type { HoldQuota } from './holds.js';
 import { PresenceBatcher } from './presence.js';
 import { type Continuity, issueResumeSecret, RecentIds, resumeHashesMatch, resumeHashOf } from './resume.js';
 
@@ -61,38 +63,6 @@ interface Reservation {
   source?: string;
 }
 
-/**
- * Held names per source, daemon-wide: a source at its quota gets no new hold, so throwaway
- * connections from one place cannot fill a room's holds (and none is ever evicted for them).
- */
-export class HoldQuota {
-  private readonly held = new Map<string, number>();
-
-  /** `max`: holds per source (0 = no limit). */
-  constructor(readonly max: number) {}
-
-  /** Takes one hold for `source` if it is under its quota; whether it did. */
-  take(source: string | undefined): boolean {
-    if (source === undefined || this.max === 0) return true;
-    const n = this.held.get(source) ?? 0;
-    if (n >= this.max) return false;
-    this.held.set(source, n + 1);
-    return true;
-  }
-
-  give(source: string | undefined): void {
-    if (source === undefined || this.max === 0) return;
-    const n = (this.held.get(source) ?? 1) - 1;
-    if (n <= 0) this.held.delete(source);
-    else this.held.set(source, n);
-  }
-
-  /** Holds a source has now. */
-  of(source: string): number {
-    return this.held.get(source) ?? 0;
-  }
-}
-
 /** A held name as a cluster's replicas exchange it. */
 export interface HeldName {
   userId: string;
@@ -122,67 +92,6 @@ export interface JoinOptions {
   after?: { epoch: string; seq: number };
   /** Where the connection comes from (holds are counted per source). */
   source?: string;
-}
-
-/**
- * The last messages of a room, bounded in count and in characters of ciphertext, so that a
- * member filling the history with the largest messages cannot make the init frame of every
- * later joiner huge. The oldest go first. Also bounded daemon-wide by a shared budget.
- */
-class History implements Shrinkable {
-  private items: MessageData[] = [];
-  private chars = 0;
-  /** Messages dropped since the last clear (too many, too large, or the daemon-wide budget). */
-  dropped = 0;
-
-  constructor(
-    private readonly maxCount: number,
-    private readonly maxChars: number,
-    private readonly budget: SharedBudget | undefined,
-  ) {
-    budget?.stores.add(this);
-  }
-
-  /** Characters held. */
-  get size(): number {
-    return this.chars;
-  }
-
-  push(item: MessageData): void {
-    if (this.maxCount === 0) return;
-    this.items.push(item);
-    this.chars += item.text.length;
-    if (this.budget) this.budget.used += item.text.length;
-    while (this.items.length > this.maxCount || (this.chars > this.maxChars && this.items.length > 1)) {
-      this.dropOldest();
-    }
-    this.budget?.enforce();
-  }
-
-  dropOldest(): void {
-    const item = this.items.shift();
-    if (!item) return;
-    this.dropped++;
-    this.chars -= item.text.length;
-    if (this.budget) this.budget.used -= item.text.length;
-  }
-
-  /** Leaves the shared budget (the room is gone). */
-  detach(): void {
-    this.clear();
-    this.budget?.stores.delete(this);
-  }
-
-  toArray(): MessageData[] {
-    return [...this.items];
-  }
-
-  clear(): void {
-    if (this.budget) this.budget.used -= this.chars;
-    this.items = [];
-    this.chars = 0;
-    this.dropped = 0;
-  }
 }
 
 /** The limits a room enforces itself. */

@@ -15,7 +15,8 @@ import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-serve
 import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
 import { SharedBudget } from '../rooms/budget.js';
 import { MemoryRoomStore } from '../rooms/memory.js';
-import { HoldQuota, type LogSource, Room, type RoomLimits } from './room.js';
+import { HoldQuota } from './holds.js';
+import { type LogSource, Room, type RoomLimits } from './room.js';
 
 export interface RegistryOptions extends RoomLimits {
   /** Clients may create rooms (`serve --open-rooms`). */
