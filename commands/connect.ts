@@ -12,7 +12,7 @@ import type { RoomHandle } from '../lib/client/repl-rooms.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
 import { isDumbTerminal, spinnerUsable } from '../lib/client/terminal-caps.js';
 import { TRUST_ENV, TrustPins } from '../lib/client/trust-pins.js';
-import { ExitCode } from '../lib/exit-codes.js';
+import { ExitCode, type ExitCodeValue } from '../lib/exit-codes.js';
 import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
 import { clientTransportFor } from '../lib/transport/index.js';
@@ -358,29 +358,44 @@ async function run(args: ConnectArgs): Promise<void> {
         progress: process.stderr.isTTY === true && !args.follow,
         daemon: transport.description,
       });
+  // A --follow reader told of lost messages says so whatever else ended it (0, 6, 7, 130).
+  const lost = !repl && args.follow ? handles.reduce((n, h) => n + h.session.messagesLost, 0) : 0;
+  const exit = (code: number): Promise<never> =>
+    exitDrained(lost > 0 && OUTRANKED_BY_LOSS.has(code as ExitCodeValue) ? ExitCode.messagesLost : code);
+  if (lost > 0)
+    process.stderr.write(`cmd-chat: ${lost} message${lost === 1 ? ' was' : 's were'} lost while away\n`);
   if (outcome.kind === 'lost') {
     // The REPL has shown the daemon's shutdown as a line of the chat already.
     if (!(repl && outcome.error.code === 'shutdown'))
       process.stderr.write(`cmd-chat: ${outcome.error.message}\n`);
-    return exitDrained(EXIT_FOR[outcome.error.code]);
+    return exit(EXIT_FOR[outcome.error.code]);
   }
   if (outcome.kind === 'output_closed') {
     // The reader of our stdout has gone (`| head -1`): that is how a pipeline ends, not an error.
-    if (outcome.error.code === 'EPIPE') return exitDrained(ExitCode.ok);
+    if (outcome.error.code === 'EPIPE') return exit(ExitCode.ok);
     process.stderr.write(`cmd-chat: cannot write to stdout: ${outcome.error.message}\n`);
-    return exitDrained(ExitCode.internal);
+    return exit(ExitCode.internal);
   }
-  if (interrupted && !args.follow) return exitDrained(ExitCode.interrupted);
+  if (interrupted && !args.follow) return exit(ExitCode.interrupted);
   const notSent = 'notSent' in outcome ? outcome.notSent : 0;
   const failed = 'failedCommands' in outcome ? outcome.failedCommands : 0;
   const unit = args.null ? 'record' : 'line';
   if (notSent > 0) process.stderr.write(`cmd-chat: ${notSent} ${unit}${notSent === 1 ? '' : 's'} not sent\n`);
   if (failed > 0) {
     process.stderr.write(`cmd-chat: ${failed} command${failed === 1 ? '' : 's'} failed\n`);
-    return exitDrained(ExitCode.commandFailed);
+    return exit(ExitCode.commandFailed);
   }
-  return exitDrained(notSent > 0 ? ExitCode.notSent : ExitCode.ok);
+  return exit(notSent > 0 ? ExitCode.notSent : ExitCode.ok);
 }
+
+/** The exit codes a reported loss of messages replaces (see ExitCode.messagesLost). */
+const OUTRANKED_BY_LOSS = new Set<ExitCodeValue>([
+  ExitCode.ok,
+  ExitCode.connectionLost,
+  ExitCode.notSent,
+  ExitCode.commandFailed,
+  ExitCode.interrupted,
+]);
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
   command: 'connect [args..]',

@@ -230,7 +230,9 @@ async function run(args: ServeArgs): Promise<void> {
       : undefined;
   if (args.workers === undefined || slot !== undefined) warmUp(); // OpenSSL's SRP group, once, before the first client
   const limits = limitsFromArgs(args);
-  const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
+  // Rooms shared with other daemons keep the cluster's own path (no local log).
+  const sharedRooms = args.workers !== undefined || (args.cluster !== undefined && args.cluster.length > 0);
+  const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms, sharedRooms });
   if (fromPrimary) {
     registry.adoptDecoys(fromPrimary.decoys);
     fromPrimary.decoys.secret.fill(0);

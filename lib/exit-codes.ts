@@ -25,7 +25,7 @@ export const ExitCode = {
   notCmdChat: 8,
   /**
    * A `--follow` or pipe reader was told that messages were lost on the way to it; outranks
-   * 0, 6, 7 and 130, so a script cannot take a gap for a complete transcript.
+   * 0, 6, 7, 10 and 130, so a script cannot take a gap for a complete transcript.
    */
   messagesLost: 9,
   /**

@@ -146,8 +146,19 @@ export interface ReconnectedEvent {
   pending: number;
 }
 
+/**
+ * After a reconnect: the room's log no longer held `lost + wiped` messages sent while we were
+ * away (`wiped`: removed by a `/wipe`; `lost`: dropped from the daemon's resume window).
+ */
+export interface GapEvent {
+  type: 'gap';
+  at: number;
+  lost: number;
+  wiped: number;
+}
+
 /** The session's connection status (not a room happening). */
-export type ConnectionEvent = DisconnectedEvent | ReconnectingEvent | ReconnectedEvent;
+export type ConnectionEvent = DisconnectedEvent | ReconnectingEvent | ReconnectedEvent | GapEvent;
 
 export type ChatEvent =
   | ShutdownEvent

@@ -22,6 +22,8 @@
  *   {"type":"reconnected","time":ISO,"attempt":number,"missed":number,"pending":number}
  *   {"type":"shutdown","time":ISO}
  *   {"type":"info","time":ISO,"text":string}   (the output of a command such as /who)
+ *   {"type":"gap","time":ISO,"lost":number,"wiped":number}   (after a reconnect: messages
+ *     the daemon's resume window no longer held, and messages wiped, while we were away)
  *
  * After `reconnected` come the `missed` messages of the room's history this client had not
  * seen (`history: true`), then live events again. `disconnected` and `reconnecting` mean the
@@ -153,5 +155,7 @@ function eventFields(ev: ChatEvent): JsonFields {
         missed: ev.missed,
         pending: ev.pending,
       };
+    case 'gap':
+      return { type: 'gap', time, lost: ev.lost, wiped: ev.wiped };
   }
 }

@@ -86,7 +86,9 @@ function eventWriter(
 }
 
 function isConnectionEvent(ev: ChatEvent): boolean {
-  return ev.type === 'disconnected' || ev.type === 'reconnecting' || ev.type === 'reconnected';
+  return (
+    ev.type === 'disconnected' || ev.type === 'reconnecting' || ev.type === 'reconnected' || ev.type === 'gap'
+  );
 }
 
 /** Without --follow only our own echoes (the receipts), errors and the connection's status are printed. */

@@ -334,6 +334,8 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
       return `${time} ${c.yellow(connectionStatusText(ev))}`;
     case 'reconnected':
       return `${time} ${c.cyan(connectionStatusText(ev))}`;
+    case 'gap':
+      return `${time} ${(ev.lost > 0 ? c.red : c.yellow)(connectionStatusText(ev))}`;
   }
 }
 
@@ -357,6 +359,15 @@ export function connectionStatusText(ev: ConnectionEvent): string {
       return `-- reconnected${ev.pending > 0 ? `; sending ${ev.pending} pending line${ev.pending === 1 ? '' : 's'}` : ''}${
         ev.missed > 0 ? ` -- ${ev.missed} missed message${ev.missed === 1 ? '' : 's'}:` : ''
       }`;
+    case 'gap':
+      return `-- ${[
+        ev.lost > 0
+          ? `${ev.lost} message${ev.lost === 1 ? ' was' : 's were'} lost while away (older than the daemon keeps)`
+          : '',
+        ev.wiped > 0 ? `${ev.wiped} message${ev.wiped === 1 ? ' was' : 's were'} wiped while away` : '',
+      ]
+        .filter((part) => part !== '')
+        .join('; ')}`;
   }
 }
 
@@ -412,6 +423,7 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
     case 'disconnected':
     case 'reconnecting':
     case 'reconnected':
+    case 'gap':
       return `${time} ${connectionStatusText(ev)}`;
   }
 }

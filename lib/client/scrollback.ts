@@ -30,6 +30,7 @@ function textOf(ev: ChatEvent): string {
     case 'disconnected':
     case 'reconnecting':
     case 'reconnected':
+    case 'gap':
       return '';
   }
 }

@@ -35,11 +35,13 @@ import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../
 import type { ClientTransport, Connection } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import { type BackoffPolicy, defaultBackoff, reconnectDelayMs } from './backoff.js';
+import { RoomCursor } from './cursor.js';
 import type { ChatEvent, MessageEvent } from './events.js';
 import { DaemonWatch } from './keepalive.js';
 import { LineQueue } from './line-queue.js';
 import { MemberKeyring, type TrustState } from './member-keys.js';
 import { checkMessageSize } from './message-size.js';
+import { Outbox, type Outgoing } from './outbox.js';
 import { type PhraseSnapshot, SafetyPhraseTracker } from './safety-tracker.js';
 import { SessionError } from './session-error.js';
 import { openBareText, readV1Line, sealBareText } from './session-legacy.js';
@@ -75,6 +77,8 @@ export interface SessionOptions {
   identitySeed?: Buffer;
   /** Pinned names and fingerprints (`--trust`). */
   trust?: TrustPins;
+  /** A message whose echo is this late on a live connection is written again (ms; RESEND_AFTER_MS). */
+  resendAfterMs?: number;
 }
 
 /** Largest token we send: the daemon's default limit on a message frame. */
@@ -111,17 +115,6 @@ export interface SessionEvents {
   close: [SessionError | undefined];
 }
 
-/** A message of ours not yet confirmed by its echo: kept to be sent (again) after a reconnect. */
-interface Outgoing {
-  /** The envelope id, also the `mid` the daemon recognises a resend by (the token, in legacy modes). */
-  id: string;
-  kind: 'text' | 'me';
-  body: string;
-  token: string;
-  /** The user_id the token was signed under (a reconnect gets a new one: it is sealed again). */
-  sealedFor: string;
-}
-
 /** One connection of the session: its reader and the channel's keys. */
 interface Wire {
   queue: LineQueue;
@@ -147,6 +140,11 @@ const STABLE_CONNECTION_MS = 10_000;
 
 /** Messages written but not yet echoed, at most (the daemon remembers more ids than this). */
 export const MAX_IN_FLIGHT = 256;
+
+/** A message whose echo has not come this long after it was written is written again (ms). */
+export const RESEND_AFTER_MS = 10_000;
+/** How often messages in flight are looked at for an overdue echo (ms). */
+const RESEND_CHECK_MS = 2_500;
 
 /** Default bound on lines held while disconnected (queued plus unconfirmed). */
 export const DEFAULT_MAX_QUEUED_LINES = 1000;
@@ -202,9 +200,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   /** The latest daemon message id seen: a rejoin's history after it is what we missed. */
   private lastSeq: { prefix: string; n: number } | undefined;
   /** Our messages not yet written (queued while disconnected, or beyond MAX_IN_FLIGHT). */
-  private outbox: Outgoing[] = [];
+  private readonly outbox = new Outbox();
+  /** Our place in the room's log (when the daemon numbers events). */
+  private readonly cursor = new RoomCursor();
+  /** Writes again, on a live connection, messages whose echo is overdue. */
+  private resendTimer: NodeJS.Timeout | undefined;
   /** Our messages written and not yet echoed, in the order sent. */
-  private readonly inFlight = new Map<string, Outgoing>();
   /** Sealed private messages whose receipt has not come back (never sent again). */
   private readonly privateUnechoed = new Set<string>();
   private echoWaiters: Array<() => void> = [];
@@ -546,10 +547,10 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   send(body: string, kind: 'text' | 'me' = 'text'): string {
     if (!this.joined || this.closed) throw new SessionError('connection_lost', 'not in the room');
     checkMessageSize(body);
-    if (this.outbox.length + this.inFlight.size >= this.maxQueued) {
+    if (this.outbox.size >= this.maxQueued) {
       throw new SessionError(
         'refused',
-        `not sent: ${this.outbox.length + this.inFlight.size} lines are already waiting for the connection`,
+        `not sent: ${this.outbox.size} lines are already waiting for the connection`,
       );
     }
     let outgoing: Outgoing;
@@ -574,18 +575,40 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   /** Writes queued messages while connected, up to MAX_IN_FLIGHT unconfirmed (v2). */
   private pump(): void {
-    while (this.connected && !this.closed && this.outbox.length > 0) {
-      if (this.mode === 'v2' && this.inFlight.size >= MAX_IN_FLIGHT) break;
-      const next = this.outbox.shift() as Outgoing;
+    while (this.connected && !this.closed && this.outbox.queuedCount > 0) {
+      if (this.mode === 'v2' && this.outbox.inFlightCount >= MAX_IN_FLIGHT) break;
+      const next = this.outbox.take() as Outgoing;
       if (next.sealedFor !== this.me.user_id && this.mode === 'v2') {
         next.token = this.seal(next.id, next.kind, next.body);
         next.sealedFor = this.me.user_id;
       }
-      this.inFlight.set(next.id, next);
       if (this.mode === 'v2') this.sendFrame({ type: 'message', text: next.token, mid: next.id });
       else this.sendFrame({ type: 'message', text: next.token });
     }
+    this.armResend();
     this.progress();
+  }
+
+  /**
+   * While messages are in flight on a live connection, checks now and then for one whose
+   * echo is overdue and writes it again with the same `mid`: the daemon appends it once (or
+   * answers `received`), so a message never waits for ever on an answer that was lost.
+   */
+  private armResend(): void {
+    if (this.resendTimer || this.mode !== 'v2' || this.outbox.inFlightCount === 0) return;
+    const after = this.options.resendAfterMs ?? RESEND_AFTER_MS;
+    this.resendTimer = setTimeout(
+      () => {
+        this.resendTimer = undefined;
+        if (!this.connected || this.closed) return;
+        for (const m of this.outbox.overdue(after)) {
+          this.sendFrame({ type: 'message', text: m.token, mid: m.id });
+        }
+        this.armResend();
+      },
+      Math.min(RESEND_CHECK_MS, after / 4),
+    );
+    this.resendTimer.unref();
   }
 
   /**
@@ -594,8 +617,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
    */
   get writable(): boolean {
     if (this.closed) return true;
-    if (!this.connected) return this.outbox.length + this.inFlight.size < this.maxQueued;
-    return this.outbox.length === 0 && !(this.wire?.queue.conn.stream.writableNeedDrain ?? false);
+    if (!this.connected) return this.outbox.size < this.maxQueued;
+    return this.outbox.queuedCount === 0 && !(this.wire?.queue.conn.stream.writableNeedDrain ?? false);
   }
 
   waitWritable(): Promise<void> {
@@ -613,9 +636,14 @@ export class ChatSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  /** Messages the daemon told us were lost while we were away (not wiped: gone from its window). */
+  get messagesLost(): number {
+    return this.cursor.lost;
+  }
+
   /** Number of our messages not yet confirmed by the daemon (queued, unechoed, private receipts). */
   get unechoedCount(): number {
-    return this.outbox.length + this.inFlight.size + this.privateUnechoed.size;
+    return this.outbox.size + this.privateUnechoed.size;
   }
 
   /** Resolves once every message sent so far has come back from the daemon (or the session ended). */
@@ -626,9 +654,8 @@ export class ChatSession extends EventEmitter<SessionEvents> {
 
   /** Our message `id` is confirmed (its echo, or the daemon's `received` for a resend). */
   private confirmed(id: string): Outgoing | undefined {
-    const outgoing = this.inFlight.get(id);
+    const outgoing = this.outbox.confirm(id);
     if (outgoing === undefined) return undefined;
-    this.inFlight.delete(id);
     this.pump();
     return outgoing;
   }
@@ -747,7 +774,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       type: 'disconnected',
       at: Date.now(),
       reason: error.message,
-      pending: this.outbox.length + this.inFlight.size,
+      pending: this.outbox.size,
     });
     this.progress();
     void this.reconnect(error);
@@ -855,11 +882,14 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       if (wire) this.onJoinTimeout(wire);
     }, this.limits.stepTimeoutMs);
     const resume = secrets.resume?.toString('base64url');
+    const after = this.cursor.value;
     this.sendFrame({
       type: 'join',
       username: this.me.username,
       card: this.keyring?.ownCard(),
       ...(resume !== undefined ? { resume } : {}),
+      // Our place in the room's log: the daemon sends everything after it.
+      ...(resume !== undefined && after !== undefined ? { after } : {}),
     });
     this.rejoinAttempt = attempt;
     try {
@@ -882,11 +912,10 @@ export class ChatSession extends EventEmitter<SessionEvents> {
       at: Date.now(),
       attempt: this.rejoinAttempt,
       missed: missed.length,
-      pending: this.outbox.length + this.inFlight.size,
+      pending: this.outbox.size,
     });
     for (const event of missed) this.emitEvent(event);
-    this.outbox = [...this.inFlight.values(), ...this.outbox];
-    this.inFlight.clear();
+    this.outbox.requeue();
     this.pump();
   }
 
@@ -901,6 +930,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
   private end(error: SessionError | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.resendTimer);
     this.connected = false;
     this.retryTimer?.wake();
     this.safety?.dispose();
@@ -1012,6 +1042,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
           wipe(this.secrets.resume);
           this.secrets.resume = Buffer.from(frame.resume, 'base64url');
         }
+        this.cursor.start(frame.epoch, frame.seq);
         const seenBefore = this.lastSeq;
         const history: MessageEvent[] = [];
         for (const data of frame.messages) {
@@ -1031,6 +1062,7 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         return;
       }
       case 'message': {
+        if (!this.cursor.accept(frame.seq)) return; // handled already
         const event = this.openMessage(frame.data, false);
         if (event) this.emitEvent(event);
         return;
@@ -1082,7 +1114,12 @@ export class ChatSession extends EventEmitter<SessionEvents> {
         return;
       }
       case 'cleared':
+        if (!this.cursor.accept(frame.seq)) return;
         this.emitEvent({ type: 'cleared', at, by: frame.by });
+        return;
+      case 'gap':
+        this.cursor.skip(frame.seq, frame.lost, frame.wiped);
+        this.emitEvent({ type: 'gap', at, lost: frame.lost, wiped: frame.wiped });
         return;
       case 'ping': // the daemon's keepalive
         this.sendFrame({ type: 'pong', t: frame.t });

@@ -131,8 +131,37 @@ export const MAX_CARD_CHARS = 1024;
 export const RESUME_SECRET_CHARS = 43;
 export const MAX_MESSAGE_ID_CHARS = 64;
 
+/** A member's place in a room's log: the log's epoch and the last sequence number it handled. */
+export interface Cursor {
+  epoch: string;
+  seq: number;
+}
+
+/** Longest epoch accepted (the daemon's are 16 hex digits). */
+export const MAX_EPOCH_CHARS = 64;
+
+/** A cursor field (`{"epoch":E,"seq":N}`), or `bad_request`. */
+function readCursor(value: unknown): Cursor {
+  if (typeof value !== 'object' || value === null) throw new ProtocolError('bad_request', 'bad cursor');
+  const obj = value as Obj;
+  return { epoch: field(obj, 'epoch', MAX_EPOCH_CHARS), seq: count(obj, 'seq') };
+}
+
+/** A whole number ≥ 0 field, or `bad_request`. */
+function count(obj: Obj, name: string): number {
+  const v = obj[name];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new ProtocolError('bad_request', `"${name}" must be a whole number`);
+  return v;
+}
+
+/** An optional sequence number: absent from daemons that do not number events. */
+function optionalSeq(obj: Obj): { seq?: number } {
+  return obj.seq === undefined ? {} : { seq: count(obj, 'seq') };
+}
+
 export type ClientFrame =
-  | { type: 'join'; username: string; card?: string; resume?: string }
+  | { type: 'join'; username: string; card?: string; resume?: string; after?: Cursor }
   | { type: 'private'; to: string; text: string }
   | { type: 'message'; text: string; mid?: string }
   | { type: 'clear' }
@@ -147,6 +176,7 @@ export function readClientFrame(obj: Obj, maxMessageChars: number): ClientFrame 
       const join: ClientFrame = { type: 'join', username: field(obj, 'username', 256) };
       if (obj.card !== undefined) join.card = field(obj, 'card', MAX_CARD_CHARS);
       if (obj.resume !== undefined) join.resume = field(obj, 'resume', RESUME_SECRET_CHARS);
+      if (obj.after !== undefined) join.after = readCursor(obj.after);
       return join;
     }
     case 'private':
@@ -225,12 +255,22 @@ export type ServerFrame =
       omitted?: number;
       /** A fresh secret that lets this member take its name back after a lost connection. */
       resume?: string;
+      /** The room log's epoch (absent from original daemons and legacy rooms). */
+      epoch?: string;
+      /** The last sequence number this init reflects; later events come numbered after it. */
+      seq?: number;
     }
-  | { type: 'message'; data: MessageData }
+  | { type: 'message'; data: MessageData; seq?: number }
+  /**
+   * Before the events a resuming member is handed: the log no longer holds `lost + wiped`
+   * messages after its cursor (`wiped`: removed by `/wipe`; `lost`: dropped from the resume
+   * window). `seq`: the last number skipped; the next event is `seq + 1`.
+   */
+  | { type: 'gap'; lost: number; wiped: number; seq: number }
   /** A resent message (same `mid`) the daemon already relayed: nothing is relayed again. */
   | { type: 'received'; mid: string }
   | { type: 'private'; data: PrivateData }
-  | { type: 'cleared'; by: string }
+  | { type: 'cleared'; by: string; seq?: number }
   | { type: 'user_renamed'; user_id: string; old: string; new: string }
   | { type: 'pong'; t: number }
   | { type: 'ping'; t: number }
@@ -314,14 +354,24 @@ export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
         ...readOmitted(obj.omitted),
       };
       if (!v1 && obj.resume !== undefined) init.resume = field(obj, 'resume', RESUME_SECRET_CHARS);
+      if (!v1 && obj.epoch !== undefined) {
+        init.epoch = field(obj, 'epoch', MAX_EPOCH_CHARS);
+        init.seq = count(obj, 'seq');
+      }
       return init;
     }
     case 'received':
       return { type: 'received', mid: field(obj, 'mid', MAX_MESSAGE_ID_CHARS) };
     case 'message':
-      return { type: 'message', data: readMessageData(obj.data, v1) };
+      return { type: 'message', data: readMessageData(obj.data, v1), ...optionalSeq(obj) };
+    case 'gap':
+      return { type: 'gap', lost: count(obj, 'lost'), wiped: count(obj, 'wiped'), seq: count(obj, 'seq') };
     case 'cleared':
-      return { type: 'cleared', by: v1 && obj.by === undefined ? '' : field(obj, 'by', 256) };
+      return {
+        type: 'cleared',
+        by: v1 && obj.by === undefined ? '' : field(obj, 'by', 256),
+        ...optionalSeq(obj),
+      };
     case 'user_renamed':
       return {
         type: 'user_renamed',

@@ -268,6 +268,34 @@ export const daemonLimitDeclarations = {
     describe:
       'seconds the name of a member whose connection was lost stays reserved for its reconnect (0 = not reserved)',
   },
+  resumeWindow: {
+    flag: 'resume-window',
+    default: 6000,
+    unit: 'messages',
+    min: 1,
+    describe: 'messages kept per room for returning members (60 s at 100/s); older ones count as lost',
+  },
+  resumeWindowBytes: {
+    flag: 'resume-bytes',
+    default: 16 * 1024 * 1024,
+    unit: 'characters',
+    min: 1,
+    describe: 'characters of ciphertext kept per room for returning members (oldest dropped first)',
+  },
+  resumeWindowTotalBytes: {
+    flag: 'resume-total-bytes',
+    default: 256 * 1024 * 1024,
+    unit: 'characters',
+    min: 0,
+    describe: "characters of ciphertext in all rooms' resume windows together (0 = per room only)",
+  },
+  maxHoldsPerSource: {
+    flag: 'max-holds-per-address',
+    default: 8,
+    unit: 'count',
+    min: 0,
+    describe: 'names held for lost connections of one source at once; beyond it none (0 = no limit)',
+  },
 } as const satisfies Record<string, LimitDeclaration>;
 
 export type DaemonLimitName = keyof typeof daemonLimitDeclarations;

@@ -493,6 +493,8 @@ export class Daemon {
           this.joinWhenDue(client, phase, frame.username, {
             ...(frame.card !== undefined ? { card: frame.card } : {}),
             ...(frame.resume !== undefined ? { resume: frame.resume } : {}),
+            ...(frame.after !== undefined ? { after: frame.after } : {}),
+            ...(client.source !== undefined ? { source: client.source } : {}),
             resumable: true,
           });
           return;

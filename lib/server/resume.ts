@@ -76,4 +76,6 @@ export class RecentIds {
 export interface Continuity {
   resumeHash: Buffer;
   sent: RecentIds;
+  /** A random id of the member across its connections: its log de-duplication ids start with it. */
+  owner?: string;
 }

@@ -1,13 +1,21 @@
 /**
  * One room of the daemon: its members, its bounded history of ciphertext messages, and the
  * fan-out of frames to members. It knows nothing of sockets: members are `Peer`s that accept
- * serialised frames. Bodies are Fernet tokens the daemon cannot read.
+ * serialised frames. Bodies are Fernet tokens the daemon cannot read. Messages and wipes go
+ * through the room's log (lib/rooms): each member gets the log's events in order, numbered,
+ * from its place in it (a returning member from the cursor it hands back, in pages that
+ * respect its send queue); a member of a room without a log (a cluster's) gets them unnumbered.
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
 import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from '../protocol/frames.js';
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameClass, normalizeName } from '../protocol/names.js';
+import { appendWithRetry } from '../rooms/append.js';
+import type { SharedBudget } from '../rooms/budget.js';
+import type { LoggedEvent, PageLimits, RoomLog } from '../rooms/seam.js';
+import { History } from './history.js';
+import type { HoldQuota } from './holds.js';
 import { PresenceBatcher } from './presence.js';
 import { type Continuity, issueResumeSecret, RecentIds, resumeHashesMatch, resumeHashOf } from './resume.js';
 
@@ -18,6 +26,8 @@ export interface Peer {
   sendSerialized(json: string): void;
   /** Closes the connection: the member came back on a new one. */
   close(reason: 'replaced'): void;
+  /** Bytes waiting to be written (a catching-up member gets its next page below a bound). */
+  readonly queuedBytes?: number;
 }
 
 interface RoomMember {
@@ -31,6 +41,12 @@ interface RoomMember {
   since: number;
   /** Members on a sealed channel can resume; original (plaintext) clients cannot. */
   continuity?: Continuity;
+  /** Where its hold counts (see HoldQuota); undefined behind a proxy. */
+  source?: string;
+  /** The last log event handed to it. */
+  cursor: number;
+  /** It is handed pages of the log (after a resume) rather than live events. */
+  catchingUp: boolean;
 }
 
 /**
@@ -46,6 +62,7 @@ interface Reservation {
   continuity: Continuity;
   expiresAt: number;
   timer: NodeJS.Timeout | undefined;
+  source?: string;
 }
 
 /** A held name as a cluster's replicas exchange it. */
@@ -73,89 +90,10 @@ export interface JoinOptions {
    * only) and its hash, instead of one issued here.
    */
   issued?: { hash: Buffer; secret?: string };
-}
-
-/**
- * The daemon-wide bound on the characters of all room histories together: when a push goes
- * over it, the oldest messages of the largest history go first, so a room filling its
- * history cannot push out a small room's before its own has shrunk to that size.
- */
-export class HistoryBudget {
-  used = 0;
-  readonly histories = new Set<History>();
-
-  constructor(readonly maxChars: number) {}
-
-  /** Drops oldest messages from the largest histories until the total fits. */
-  enforce(): void {
-    while (this.used > this.maxChars) {
-      let largest: History | undefined;
-      for (const h of this.histories) if (!largest || h.size > largest.size) largest = h;
-      if (!largest || largest.size === 0) return;
-      largest.dropOldest();
-    }
-  }
-}
-
-/**
- * The last messages of a room, bounded in count and in characters of ciphertext, so that a
- * member filling the history with the largest messages cannot make the init frame of every
- * later joiner huge. The oldest go first. Also bounded daemon-wide by a shared budget.
- */
-class History {
-  private items: MessageData[] = [];
-  private chars = 0;
-  /** Messages dropped since the last clear (too many, too large, or the daemon-wide budget). */
-  dropped = 0;
-
-  constructor(
-    private readonly maxCount: number,
-    private readonly maxChars: number,
-    private readonly budget: HistoryBudget | undefined,
-  ) {
-    budget?.histories.add(this);
-  }
-
-  /** Characters held. */
-  get size(): number {
-    return this.chars;
-  }
-
-  push(item: MessageData): void {
-    if (this.maxCount === 0) return;
-    this.items.push(item);
-    this.chars += item.text.length;
-    if (this.budget) this.budget.used += item.text.length;
-    while (this.items.length > this.maxCount || (this.chars > this.maxChars && this.items.length > 1)) {
-      this.dropOldest();
-    }
-    this.budget?.enforce();
-  }
-
-  dropOldest(): void {
-    const item = this.items.shift();
-    if (!item) return;
-    this.dropped++;
-    this.chars -= item.text.length;
-    if (this.budget) this.budget.used -= item.text.length;
-  }
-
-  /** Leaves the shared budget (the room is gone). */
-  detach(): void {
-    this.clear();
-    this.budget?.histories.delete(this);
-  }
-
-  toArray(): MessageData[] {
-    return [...this.items];
-  }
-
-  clear(): void {
-    if (this.budget) this.budget.used -= this.chars;
-    this.items = [];
-    this.chars = 0;
-    this.dropped = 0;
-  }
+  /** The member's place in the log on its previous connection (honoured with a valid `resume`). */
+  after?: { epoch: string; seq: number };
+  /** Where the connection comes from (holds are counted per source). */
+  source?: string;
 }
 
 /** The limits a room enforces itself. */
@@ -164,12 +102,30 @@ export interface RoomLimits {
   historyBytes: number;
   maxMembersPerRoom: number;
   /** Shared bound on all histories of the daemon (characters); absent: per room only. */
-  historyBudget?: HistoryBudget;
+  historyBudget?: SharedBudget;
   /** Presence events are sent at most once per this many ms (batched); absent or 0: at once. */
   presenceIntervalMs?: number;
   /** How long the name of a member whose connection was lost stays held for it (ms; 0 = not). */
   resumeGraceMs?: number;
+  /** Daemon-wide holds per source; absent: not counted. */
+  holdQuota?: HoldQuota;
+  /** A returning member is handed the log in pages of this size… */
+  resumePage?: PageLimits;
+  /** …each once its send queue is down to this many bytes. */
+  resumeQueueLowBytes?: number;
 }
+
+/** The room's log, a new one for each life of the room (absent in a cluster: the old path). */
+export interface LogSource {
+  open(): RoomLog;
+  close(log: RoomLog): void;
+}
+
+const DEFAULT_PAGE: PageLimits = { maxEvents: 256, maxChars: 1024 * 1024 };
+/** How often a catching-up member's queue is looked at while it is above the bound (ms). */
+const DRAIN_POLL_MS = 10;
+/** Pause before reading again after a failed read (ms). */
+const READ_RETRY_MS = 100;
 
 export class Room {
   private readonly members = new Map<string, RoomMember>();
@@ -182,6 +138,10 @@ export class Room {
   pendingJoins = 0;
   /** Per-run prefix so message ids differ across daemon runs. */
   private readonly idPrefix = randomBytes(4).toString('hex');
+  private log: RoomLog | undefined;
+  private unwatch: (() => void) | undefined;
+  /** The last event the log's watch delivered. */
+  private seen = 0;
 
   constructor(
     readonly name: string,
@@ -189,9 +149,115 @@ export class Room {
     /** 'static' rooms live as long as the daemon; 'open' rooms vanish with their last member. */
     readonly kind: 'static' | 'open',
     private readonly limits: RoomLimits,
+    private readonly logs?: LogSource,
   ) {
     this.history = new History(limits.historySize, limits.historyBytes, limits.historyBudget);
     this.presence = new PresenceBatcher(limits.presenceIntervalMs ?? 0, () => this.members.values());
+    this.openLog();
+  }
+
+  /** Starts a new life of the room's log (a new epoch, numbered from 1). */
+  private openLog(): void {
+    if (!this.logs) return;
+    const log = this.logs.open();
+    this.log = log;
+    this.seen = log.lastSeq;
+    this.unwatch = log.watch(
+      (event) => this.onLogged(event),
+      () => this.onRestart(),
+    );
+  }
+
+  private closeLog(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    if (this.log) this.logs?.close(this.log);
+    this.log = undefined;
+  }
+
+  /** Numbered frames carry `seq`; legacy rooms keep the original frames. */
+  private frameOf(event: LoggedEvent): ServerFrame {
+    const seq = this.credentials.legacy ? {} : { seq: event.seq };
+    return event.kind === 'message'
+      ? { type: 'message', ...seq, data: event.data }
+      : { type: 'cleared', by: event.by, ...seq };
+  }
+
+  /** A log event, live: into the history, and to every member that is up to date. */
+  private onLogged(event: LoggedEvent): void {
+    this.seen = event.seq;
+    if (event.kind === 'message') this.history.push(event.data);
+    else this.history.clear();
+    this.presence.flush();
+    const json = JSON.stringify(this.frameOf(event));
+    for (const member of this.members.values()) {
+      if (member.catchingUp) continue;
+      if (event.seq === member.cursor + 1) {
+        member.peer.sendSerialized(json);
+        member.cursor = event.seq;
+      } else if (event.seq > member.cursor + 1) this.catchUp(member);
+    }
+  }
+
+  /** The log started over under us: every member's place is its start. */
+  private onRestart(): void {
+    this.seen = 0;
+    this.history.clear();
+    for (const member of this.members.values()) member.cursor = 0;
+  }
+
+  /** Hands a member the log from its cursor in pages, then live events again. */
+  private catchUp(member: RoomMember): void {
+    if (member.catchingUp) return;
+    member.catchingUp = true;
+    void this.pump(member);
+  }
+
+  private async pump(member: RoomMember): Promise<void> {
+    const page = this.limits.resumePage ?? DEFAULT_PAGE;
+    const low = this.limits.resumeQueueLowBytes ?? Number.POSITIVE_INFINITY;
+    const here = (): boolean => this.members.get(member.peer.userId) === member;
+    while (here()) {
+      const log = this.log;
+      if (!log || member.cursor >= this.seen) {
+        member.catchingUp = false;
+        return;
+      }
+      if ((member.peer.queuedBytes ?? 0) > low) {
+        await sleep(DRAIN_POLL_MS);
+        continue;
+      }
+      let read: Awaited<ReturnType<RoomLog['read']>>;
+      try {
+        read = await log.read(member.cursor, page);
+      } catch {
+        await sleep(READ_RETRY_MS);
+        continue;
+      }
+      if (!here() || log !== this.log || read.epoch !== log.epoch) continue;
+      if (read.firstSeq > member.cursor + 1) {
+        if (read.lost > 0 || read.wiped > 0) {
+          const gap: ServerFrame = {
+            type: 'gap',
+            lost: read.lost,
+            wiped: read.wiped,
+            seq: read.firstSeq - 1,
+          };
+          member.peer.sendSerialized(JSON.stringify(gap));
+        }
+        member.cursor = read.firstSeq - 1;
+      }
+      for (const event of read.events) {
+        if (event.seq !== member.cursor + 1) continue;
+        member.peer.sendSerialized(JSON.stringify(this.frameOf(event)));
+        member.cursor = event.seq;
+      }
+      // Nothing more to read than what the watch has not delivered yet: live from here.
+      if (read.events.length === 0 && read.lastSeq <= member.cursor) {
+        member.catchingUp = false;
+        return;
+      }
+    }
   }
 
   get memberCount(): number {
@@ -232,7 +298,11 @@ export class Room {
     const you = this.admit(peer, username, card, key, {
       resumable: options.resumable ?? false,
       ...(resumed ? { sent: resumed.continuity.sent } : {}),
+      ...(resumed?.continuity.owner !== undefined ? { owner: resumed.continuity.owner } : {}),
       ...(options.issued ? { issued: options.issued } : {}),
+      // Only a member that proved its resume secret reads back from its old place.
+      ...(resumed && options.after ? { after: options.after } : {}),
+      ...(options.source !== undefined ? { source: options.source } : {}),
     });
     return resumedId === undefined ? { you } : { you, resumed: resumedId };
   }
@@ -275,30 +345,50 @@ export class Room {
     username: string,
     card?: string,
     key: string = nameClass(username),
-    resume: { resumable: boolean; sent?: RecentIds; issued?: { hash: Buffer; secret?: string } } = {
+    resume: {
+      resumable: boolean;
+      sent?: RecentIds;
+      owner?: string;
+      issued?: { hash: Buffer; secret?: string };
+      after?: { epoch: string; seq: number };
+      source?: string;
+    } = {
       resumable: false,
     },
   ): Member {
     const you: Member =
       card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
     const since = this.announce({ type: 'user_joined', ...you });
-    const member: RoomMember =
-      card === undefined ? { peer, username, key, since } : { peer, username, key, card, since };
+    const log = this.log;
+    const after = resume.after;
+    // A cursor of this life of the log, not ahead of it: the member is handed what it missed.
+    const resuming =
+      log !== undefined && after !== undefined && after.epoch === log.epoch && after.seq <= this.seen;
+    const cursor = resuming ? after.seq : this.seen;
+    const member: RoomMember = { peer, username, key, since, cursor, catchingUp: false };
+    if (card !== undefined) member.card = card;
+    if (resume.source !== undefined) member.source = resume.source;
     const issued = resume.issued ?? (resume.resumable ? issueResumeSecret() : undefined);
     const secret = issued?.secret;
-    if (issued) member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
+    if (issued) {
+      member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
+      // The log's de-duplication ids are keyed by this: it stays the same across resumes.
+      if (log) member.continuity.owner = resume.owner ?? randomBytes(16).toString('hex');
+    }
     this.members.set(peer.userId, member);
     const init: ServerFrame = {
       type: 'init',
       you,
       room: this.name,
-      messages: this.history.toArray(),
+      messages: resuming ? [] : this.history.toArray(),
       users: this.memberList(),
       // How many older messages the history no longer holds (absent when none).
-      ...(this.history.dropped > 0 ? { omitted: this.history.dropped } : {}),
+      ...(!resuming && this.history.dropped > 0 ? { omitted: this.history.dropped } : {}),
       ...(secret !== undefined ? { resume: secret } : {}),
+      ...(log && !this.credentials.legacy ? { epoch: log.epoch, seq: cursor } : {}),
     };
     peer.sendSerialized(JSON.stringify(init));
+    if (cursor < this.seen) this.catchUp(member);
     return you;
   }
 
@@ -349,8 +439,15 @@ export class Room {
     this.members.delete(userId);
     this.announce({ type: 'user_left', user_id: userId, username: member.username });
     if (!holdName || graceMs <= 0 || member.continuity === undefined) return false;
-    this.hold(userId, member.username, member.key, member.continuity, graceMs, selfRelease);
-    return true;
+    return this.hold(
+      userId,
+      member.username,
+      member.key,
+      member.continuity,
+      graceMs,
+      selfRelease,
+      member.source,
+    );
   }
 
   private hold(
@@ -360,14 +457,14 @@ export class Room {
     continuity: Continuity,
     graceMs: number,
     selfRelease: boolean,
-  ): void {
+    source?: string,
+  ): boolean {
     const previous = this.reserved.get(userId);
     if (previous) this.release(previous);
-    // Bounded: never more held names than members the room may have.
-    if (this.reserved.size >= this.limits.maxMembersPerRoom) {
-      const oldest = this.reserved.values().next().value;
-      if (oldest !== undefined) this.release(oldest);
-    }
+    // Bounded, and never at anyone else's expense: a room with as many held names as it may
+    // have members, or a source at its quota, gets no new hold (no hold is evicted for it).
+    if (this.reserved.size >= this.limits.maxMembersPerRoom) return false;
+    if (this.limits.holdQuota && !this.limits.holdQuota.take(source)) return false;
     const reservation: Reservation = {
       userId,
       username,
@@ -376,11 +473,13 @@ export class Room {
       expiresAt: Date.now() + graceMs,
       timer: undefined,
     };
+    if (source !== undefined) reservation.source = source;
     if (selfRelease) {
       reservation.timer = setTimeout(() => this.release(reservation), graceMs);
       reservation.timer.unref();
     }
     this.reserved.set(userId, reservation);
+    return true;
   }
 
   /** How long the name of a member whose connection was lost is held (ms; 0 = not). */
@@ -462,7 +561,9 @@ export class Room {
 
   private release(reservation: Reservation): void {
     clearTimeout(reservation.timer);
-    if (this.reserved.get(reservation.userId) === reservation) this.reserved.delete(reservation.userId);
+    if (this.reserved.get(reservation.userId) !== reservation) return;
+    this.reserved.delete(reservation.userId);
+    this.limits.holdQuota?.give(reservation.source);
   }
 
   /**
@@ -470,8 +571,32 @@ export class Room {
    * whose `mid` the member sent before (a resend after a reconnect) is not relayed again.
    */
   message(userId: string, text: string, now: number = Date.now(), mid?: string): void {
-    if (this.isResend(userId, mid)) return;
-    this.relay(this.record(userId, text, now));
+    const log = this.log;
+    if (!log) {
+      if (this.isResend(userId, mid)) return;
+      this.relay(this.record(userId, text, now));
+      return;
+    }
+    const member = this.members.get(userId);
+    const data = this.record(userId, text, now);
+    // The log recognises a resend: its id is the member's owner (kept across resumes) and its `mid`,
+    // so one member's ids never collide with another's, and they carry over on resume.
+    const owner = member?.continuity?.owner;
+    const event = { kind: 'message' as const, data };
+    const appended =
+      mid === undefined || owner === undefined
+        ? log.append(event)
+        : appendWithRetry(log, event, `${owner}:${mid}`);
+    appended.then(
+      (answer) => {
+        // A member still to be handed the original gets it as its echo instead.
+        if (!answer.duplicate || mid === undefined || !member || member.cursor < answer.seq) return;
+        member.peer.sendSerialized(JSON.stringify({ type: 'received', mid }));
+      },
+      () => {
+        // Not acknowledged after every retry: the client resends it with the same `mid`.
+      },
+    );
   }
 
   /**
@@ -544,22 +669,35 @@ export class Room {
     sender.peer.sendSerialized(json);
   }
 
-  /** Forgets the history without telling anyone (the room emptied, or is going away). */
+  /**
+   * Forgets the history without telling anyone (the room emptied, or is going away): the log
+   * starts a new life (a new epoch), so nothing said before can be read back.
+   */
   dropHistory(): void {
     this.history.clear();
+    if (!this.log) return;
+    this.closeLog();
+    this.openLog();
   }
 
-  /** Releases the room's share of the daemon-wide history budget and its held names (the room is gone). */
+  /** Releases the room's share of the daemon-wide budgets, its log and its held names (the room is gone). */
   dispose(): void {
     this.presence.dispose();
     this.history.detach();
+    this.closeLog();
     for (const reservation of [...this.reserved.values()]) this.release(reservation);
   }
 
-  /** Wipes the history for everyone. */
+  /** Wipes the history for everyone (through the log, which numbers the wipe). */
   clear(userId: string): void {
     const member = this.members.get(userId);
     if (!member) throw new ProtocolError('not_joined');
+    if (this.log) {
+      this.log.wipe(member.username).catch(() => {
+        // Not done: the member may ask again.
+      });
+      return;
+    }
     this.wipe(member.username);
   }
 
@@ -624,4 +762,8 @@ export class Room {
     }
     return false;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

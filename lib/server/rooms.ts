@@ -13,7 +13,10 @@ import { ProtocolError } from '../protocol/errors.js';
 import { b64, V1_IDENTITY } from '../protocol/frames.js';
 import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
-import { HistoryBudget, Room, type RoomLimits } from './room.js';
+import { SharedBudget } from '../rooms/budget.js';
+import { MemoryRoomStore } from '../rooms/memory.js';
+import { HoldQuota } from './holds.js';
+import { type LogSource, Room, type RoomLimits } from './room.js';
 
 export interface RegistryOptions extends RoomLimits {
   /** Clients may create rooms (`serve --open-rooms`). */
@@ -25,7 +28,20 @@ export interface RegistryOptions extends RoomLimits {
   historyTotalBytes?: number;
   /** How long an emptied open room keeps its name and password (ms); 0 = it goes at once. */
   openRoomGraceMs?: number;
+  /** The resume window: events and characters of each room's log, and all logs together (0 = per room only). */
+  resumeWindow?: number;
+  resumeWindowBytes?: number;
+  resumeWindowTotalBytes?: number;
+  /** Names held for lost connections per source, daemon-wide (0 = no limit). */
+  maxHoldsPerSource?: number;
+  /** A member's send-queue bound: a returning member's pages are sized below it. */
+  maxQueueBytes?: number;
+  /** The rooms are shared with other daemons (`--cluster`, `--workers`): no local log. */
+  sharedRooms?: boolean;
 }
+
+/** The resume window when the options give none. */
+const DEFAULT_WINDOW = { maxEvents: 6000, maxChars: 16 * 1024 * 1024 };
 
 /**
  * Computes a room's credentials from its password, as a daemon with `--room NAME=PASSWORD`
@@ -175,6 +191,8 @@ export class RoomRegistry implements RoomDirectory {
   private readonly graceTimers = new Map<Room, NodeJS.Timeout>();
   /** Told when a room goes (an open room that emptied, or one forgotten). */
   onRemoved: ((room: Room) => void) | undefined;
+  /** Where the rooms' logs live (absent when the rooms are shared with other daemons). */
+  private readonly store: MemoryRoomStore | undefined;
 
   constructor(private readonly options: RegistryOptions) {
     const total = options.historyTotalBytes ?? 0;
@@ -184,7 +202,33 @@ export class RoomRegistry implements RoomDirectory {
       maxMembersPerRoom: options.maxMembersPerRoom,
       ...(options.presenceIntervalMs !== undefined ? { presenceIntervalMs: options.presenceIntervalMs } : {}),
       resumeGraceMs: options.resumeGraceMs ?? 0,
-      ...(total > 0 ? { historyBudget: new HistoryBudget(total) } : {}),
+      ...(total > 0 ? { historyBudget: new SharedBudget(total) } : {}),
+      ...(options.maxHoldsPerSource ? { holdQuota: new HoldQuota(options.maxHoldsPerSource) } : {}),
+    };
+    if (options.sharedRooms) return;
+    this.store = new MemoryRoomStore(
+      {
+        maxEvents: options.resumeWindow ?? DEFAULT_WINDOW.maxEvents,
+        maxChars: options.resumeWindowBytes ?? DEFAULT_WINDOW.maxChars,
+      },
+      options.resumeWindowTotalBytes ?? 0,
+    );
+    // A page of base64 ciphertext with its frame around it is about 1.4 × its characters:
+    // a page and what waits before it stay within the member's queue bound.
+    const queue = options.maxQueueBytes;
+    if (queue !== undefined && queue > 0) {
+      this.roomLimits.resumePage = { maxEvents: 256, maxChars: Math.max(1, Math.floor(queue / 4)) };
+      this.roomLimits.resumeQueueLowBytes = Math.floor(queue / 4);
+    }
+  }
+
+  /** A room's log source: a new life of its log at each open (the store keys it by name). */
+  private logsOf(name: string): LogSource | undefined {
+    const store = this.store;
+    if (!store) return undefined;
+    return {
+      open: () => store.openNow(name).log,
+      close: () => store.closeNow(name),
     };
   }
 
@@ -208,7 +252,7 @@ export class RoomRegistry implements RoomDirectory {
     if (creds.legacy) this.legacyRooms = true;
     // A password room is recognisable by its salt (the one its name gives): decoys copy that.
     if (creds.salt.equals(passwordRoomSalt(name))) this.passwordRooms = true;
-    const room = new Room(name, creds, 'static', this.roomLimits);
+    const room = new Room(name, creds, 'static', this.roomLimits, this.logsOf(name));
     this.rooms.set(name, room);
     return room;
   }
@@ -242,7 +286,7 @@ export class RoomRegistry implements RoomDirectory {
     const perSource = this.options.maxRoomsPerSource ?? 0;
     const held = source === undefined ? 0 : (this.createdBy.get(source) ?? 0);
     if (source !== undefined && perSource > 0 && held >= perSource) throw new ProtocolError('busy');
-    const room = new Room(name, creds, 'open', this.roomLimits);
+    const room = new Room(name, creds, 'open', this.roomLimits, this.logsOf(name));
     this.rooms.set(name, room);
     if (source !== undefined) {
       this.creatorOf.set(room, source);
