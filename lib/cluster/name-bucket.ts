@@ -97,7 +97,8 @@ export class NameBucket implements NameTable {
     revision: number,
     _holdMs: number,
   ): Promise<number | undefined> {
-    // The hold time is the holds bucket's TTL (one per cluster: the resume grace), on server time.
+    // `holdMs` is clamped to the store's hold time: the holds bucket's TTL (KV in nats-server
+    // 2.9 has no TTL per key), set once from --resume-grace and aged by the server's clock.
     const lease = await this.options.leases.hold();
     const stored: Stored = { key, record, lease };
     const next = await this.options.kv

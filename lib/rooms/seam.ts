@@ -57,7 +57,7 @@ export interface PageLimits {
 /** A room's ordered log. */
 export interface RoomLog {
   /**
-   * Identifies this life of the log: a log that started over (a restarted daemon, a room that
+   * Identifies the current life of the log: a log that started over (a restarted daemon, a room that
    * emptied and was opened again, a recreated stream) has another epoch, and its numbering
    * restarts at 1. A cursor of another epoch is not a gap: its reader starts over.
    */
@@ -95,9 +95,12 @@ export interface RoomLog {
 
   /**
    * Calls `listener` with every event appended from now on, in sequence order, each once, for
-   * as long as the subscription lives. Returns the unsubscribe function.
+   * as long as the subscription lives. Returns the unsubscribe function. When the log starts
+   * over while watched (a nats-server restart lost a memory stream: numbering restarts at 1),
+   * `onEpoch` is called with the new epoch before its first event; `epoch` is then the new one
+   * and every cursor of the old one means "start over".
    */
-  watch(listener: (event: LoggedEvent) => void): () => void;
+  watch(listener: (event: LoggedEvent) => void, onEpoch?: (epoch: string) => void): () => void;
 
   /** The last sequence number appended (0: none), as this process knows it now. */
   readonly lastSeq: number;

@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { jetStreamConfig, type RamStore, ramStore } from '../../lib/cluster/ram-store.js';
 import { type Captured, freePort, spawnCaptured } from './processes.js';
 import { waitFor } from './raw-client.js';
@@ -149,8 +151,7 @@ export interface NatsCluster {
 
 /**
  * A NATS cluster of `size` servers on loopback, each with JetStream on memory storage and
- * its store on a private tmpfs; resolves once JetStream has a meta leader (a stream can be
- * made with `num_replicas` up to `size`).
+ * its store on a private tmpfs; resolves once a stream with `size` replicas can be placed.
  */
 export async function startNatsCluster(size = 3, options: { traced?: boolean } = {}): Promise<NatsCluster> {
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
@@ -177,18 +178,38 @@ export async function startNatsCluster(size = 3, options: { traced?: boolean } =
       await Promise.all(servers.map((s) => s.stop()));
     },
   };
-  await waitFor(
-    () =>
-      servers.some((s) =>
-        /JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/.test(
-          s.output(),
-        ),
-      ),
-    'a JetStream meta leader in the NATS cluster',
-    30_000,
-  ).catch(async (err: unknown) => {
+  await replicasReady(cluster.urls, size).catch(async (err: unknown) => {
     await cluster.stop();
     throw err;
   });
   return cluster;
+}
+
+/**
+ * Waits until a stream with `size` replicas can be placed: the meta leader is elected and
+ * has seen every peer online (before that JetStream answers "no suitable peers").
+ */
+async function replicasReady(urls: string[], size: number): Promise<void> {
+  const nc = await connect({ servers: urls });
+  try {
+    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2000 });
+    const deadline = performance.now() + 30_000;
+    for (;;) {
+      try {
+        await jsm.streams.add({
+          name: 'READY',
+          subjects: ['ready'],
+          storage: 'memory' as never,
+          num_replicas: size,
+        });
+        await jsm.streams.delete('READY');
+        return;
+      } catch (err) {
+        if (performance.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
 }
