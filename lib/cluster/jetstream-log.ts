@@ -79,6 +79,9 @@ export class JetStreamLog implements RoomLog {
   private readonly epochListeners = new Set<(epoch: string) => void>();
   private follower: ConsumerMessages | undefined;
   private closed = false;
+  /** Ids of events appended without one: a random prefix and a counter (no HMAC, no entropy per event). */
+  private readonly idPrefix = randomBytes(8).toString('hex');
+  private idCounter = 0;
 
   private constructor(
     private readonly stream: RoomStream,
@@ -101,10 +104,10 @@ export class JetStreamLog implements RoomLog {
   }
 
   append(event: RoomEvent & { kind: 'message' }, dedupeId?: string): Promise<Appended> {
-    const id = keyedHex(this.options.keys, 'event id', [
-      this.options.roomId,
-      dedupeId ?? randomBytes(16).toString('hex'),
-    ]);
+    const id =
+      dedupeId === undefined
+        ? this.uniqueId()
+        : keyedHex(this.options.keys, 'event id', [this.options.roomId, dedupeId]);
     const seq = this.ids.get(id);
     if (seq !== undefined) return Promise.resolve({ seq, duplicate: true });
     const earlier = this.waiting.get(id);
@@ -118,10 +121,7 @@ export class JetStreamLog implements RoomLog {
   }
 
   async wipe(by: string): Promise<LoggedEvent & { kind: 'wipe' }> {
-    const id = keyedHex(this.options.keys, 'event id', [
-      this.options.roomId,
-      randomBytes(16).toString('hex'),
-    ]);
+    const id = this.uniqueId();
     const appended = await new Promise<Appended>((resolve, reject) => {
       const pending: Pending = { id, event: { kind: 'wipe', by, wiped: 0 }, tokens: [], resolve, reject };
       this.waiting.set(id, pending);
@@ -247,6 +247,7 @@ export class JetStreamLog implements RoomLog {
         this.follower = messages;
         for await (const m of messages) {
           if (epoch !== this.currentEpoch) break;
+          if (m.seq <= this.applied) continue; // our own batch, applied from its acknowledgement
           const batch = this.stream.open(m.data, epoch);
           if (batch) this.apply(m.seq, batch);
           else if (m.seq > this.applied) {
@@ -375,6 +376,10 @@ export class JetStreamLog implements RoomLog {
       } else hi = mid - 1;
     }
     return found;
+  }
+
+  private uniqueId(): string {
+    return this.idPrefix + (++this.idCounter).toString(16).padStart(16, '0');
   }
 
   private enqueueAfter(earlier: Pending, resolve: (a: Appended) => void, reject: (e: Error) => void): void {

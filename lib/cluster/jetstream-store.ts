@@ -40,10 +40,14 @@ interface OpenRoom {
   names: NameBucket;
 }
 
-/** Average stored bytes per character of message text, sealed and batched (JSON, base64 Fernet). */
+/**
+ * Stored bytes per character of message text (JSON escaping; Fernet tokens are base64, so
+ * 1 is typical) and per event besides its text (its id, the message's fields, its share of
+ * a batch's headers and seal). A stream reserves its `max_bytes` in the server's
+ * `max_memory_store`, so this also bounds how many rooms a server holds.
+ */
 const BYTES_PER_CHAR = 1.5;
-/** Stored bytes of a batch besides its text (headers, seal, JSON of the fields). */
-const BATCH_OVERHEAD = 512;
+const EVENT_OVERHEAD = 192;
 
 export class JetStreamRoomStore implements RoomStore {
   private readonly rooms = new Map<string, Promise<OpenRoom>>();
@@ -203,7 +207,7 @@ export class JetStreamRoomStore implements RoomStore {
     const { maxEvents, maxChars } = this.options.limits;
     return {
       maxMsgs: maxEvents,
-      maxBytes: Math.ceil(maxChars * BYTES_PER_CHAR) + BATCH_OVERHEAD * maxEvents,
+      maxBytes: Math.ceil(maxChars * BYTES_PER_CHAR) + EVENT_OVERHEAD * maxEvents,
       replicas: this.options.replicas ?? 1,
     };
   }

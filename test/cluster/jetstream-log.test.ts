@@ -167,7 +167,7 @@ test('retention by messages and by bytes: the log drops the oldest and a reader 
   assert.equal(kept.lost, kept.firstSeq - 1);
   assert.equal(kept.events.length, 40 - kept.lost);
   const chars = kept.events.reduce((n, e) => n + textOf(e).length, 0);
-  assert.ok(chars <= 20_000 * 1.5 + 512 * 20, `${chars} characters kept`);
+  assert.ok(chars <= 20_000 * 1.5 + 192 * 20, `${chars} characters kept`);
 });
 
 test('wipe: purges what came before, counts it as wiped (not lost), and the log goes on', async (t) => {

@@ -50,12 +50,13 @@ export async function testStore(
   };
 }
 
-/** A chat message event as the daemon appends it. */
+const idPrefix = randomBytes(4).toString('hex');
+let idCounter = 0;
+
+/** A chat message event as the daemon appends it (a unique message id; no entropy per call). */
 export function message(text: string, username = 'alice'): RoomEvent & { kind: 'message' } {
-  return {
-    kind: 'message',
-    data: { id: randomBytes(8).toString('hex'), text, timestamp: 1_700_000_000, user_id: 'u1', username },
-  };
+  const id = idPrefix + (++idCounter).toString(16).padStart(8, '0');
+  return { kind: 'message', data: { id, text, timestamp: 1_700_000_000, user_id: 'u1', username } };
 }
 
 /** The text of a logged message event ('' for a wipe). */
