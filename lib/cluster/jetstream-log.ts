@@ -219,19 +219,26 @@ export class JetStreamLog implements RoomLog {
     this.ids.clear();
     this.wipes.length = 0;
     this.recent.length = 0;
-    if (state.last >= state.first && state.last > 0) {
-      const tail = await this.stream.get(state.last, state.epoch);
-      if (tail) {
-        this.learnWipes(tail);
-        this.last = tail.first + tail.events.length - 1;
-        for (const [i, e] of tail.events.entries()) this.ids.set(e.id, tail.first + i);
-      }
-    }
-    this.applied = state.last;
+    if (state.last >= state.first && state.last > 0) await this.load(state);
+    this.applied = Math.max(this.applied, state.last);
     if (restarted) for (const listener of this.epochListeners) listener(state.epoch);
     // Appends queued for the old epoch go into the new one.
     for (const p of this.waiting.values()) p.tokens = [];
     this.follow();
+  }
+
+  /**
+   * Reads what the log holds, without telling watchers: the ids of every event it holds (so a
+   * resend to a daemon that opened the room later is still a duplicate), its wipes, its end.
+   */
+  private async load(state: StreamState): Promise<void> {
+    const messages = await this.stream.fetch(state.first, state.last - state.first + 1);
+    for await (const m of messages) {
+      const batch = this.stream.open(m.data, state.epoch);
+      if (batch) this.apply(m.seq, batch, false);
+      if (m.seq >= state.last) break;
+    }
+    messages.stop();
   }
 
   /** Applies every batch the server delivers, for as long as the log is open. */
@@ -273,7 +280,7 @@ export class JetStreamLog implements RoomLog {
   }
 
   /** Takes in a batch at stream sequence `s` (once, in order) and tells the watchers. */
-  private apply(s: number, batch: LogBatch): void {
+  private apply(s: number, batch: LogBatch, tell = true): void {
     if (s <= this.applied) return;
     const contiguous = s === this.applied + 1;
     // A batch that does not follow the numbering (replayed or forged by whoever can publish on
@@ -297,6 +304,7 @@ export class JetStreamLog implements RoomLog {
         this.waiting.delete(e.id);
         pending.resolve({ seq, duplicate: !pending.tokens.includes(batch.token) });
       }
+      if (!tell) continue;
       const logged: LoggedEvent = { ...e.event, seq };
       for (const listener of this.listeners) listener(logged);
     }

@@ -147,6 +147,12 @@ export class RoomStream {
     return consumer.consume({ max_messages: 256 });
   }
 
+  /** The batches from stream sequence `from` on, at most `count`, then the end (or 5 s). */
+  async fetch(from: number, count: number): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(this.stream, { opt_start_seq: Math.max(1, from) });
+    return consumer.fetch({ max_messages: Math.max(1, count), expires: 5000 });
+  }
+
   /** Opens a followed message's batch (undefined when it does not open). */
   open(data: Uint8Array, epoch: string): LogBatch | undefined {
     return openBatch(this.sealKey, this.subject, epoch, data);

@@ -221,3 +221,46 @@ test('a nats-server restart: the log starts over with a new epoch, the watcher i
   assert.deepEqual([page.epoch, page.firstSeq, page.lost], [log.epoch, 1, 0]);
   assert.deepEqual(page.events.map(textOf), ['new life']);
 });
+
+test('a daemon that opens the room later knows every id the log holds: a resend there is a duplicate', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  const [a, b] = await stores(server, 2);
+  const early = (await a!.store.open('room')).log;
+  for (let i = 0; i < 50; i++) await early.append(message(`m${i}`), `owner:${i}`);
+  const late = (await b!.store.open('room')).log;
+  assert.equal(late.lastSeq, 50);
+  assert.deepEqual(await late.append(message('m3 again'), 'owner:3'), { seq: 4, duplicate: true });
+  assert.deepEqual(await late.append(message('m50'), 'owner:50'), { seq: 51, duplicate: false });
+});
+
+test('closing a room nobody is in deletes its log: opened again, it is a new epoch from 1', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  const [a] = await stores(server, 1);
+  const first = (await a!.store.open('room')).log;
+  for (let i = 0; i < 3; i++) await first.append(message(`m${i}`));
+  const epoch = first.epoch;
+  await a!.store.close('room');
+  const again = (await a!.store.open('room')).log;
+  assert.notEqual(again.epoch, epoch);
+  assert.deepEqual(await again.append(message('new')), { seq: 1, duplicate: false });
+  // A room with a name in it is not deleted by one daemon closing it.
+  const { names } = await a!.store.open('kept');
+  const kept = (await a!.store.open('kept')).log;
+  await kept.append(message('stays'));
+  assert.ok(
+    await names.create('alice', {
+      username: 'alice',
+      userId: 'u',
+      owner: 'o',
+      source: 's',
+      state: 'present',
+    }),
+  );
+  const keptEpoch = kept.epoch;
+  await a!.store.close('kept');
+  const reopened = (await a!.store.open('kept')).log;
+  assert.equal(reopened.epoch, keptEpoch);
+  assert.equal(reopened.lastSeq, 1);
+});

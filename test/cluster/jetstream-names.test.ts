@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { deriveClusterKeys } from '../../lib/cluster/keys.js';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { bucketNames, deriveClusterKeys } from '../../lib/cluster/keys.js';
 import type { NameChange, NameRecord } from '../../lib/rooms/seam.js';
 import { type TestStore, testStore } from '../helpers/jetstream.js';
 import { type NatsServer, skipWithoutNats, startNatsServer } from '../helpers/nats.js';
@@ -121,4 +123,27 @@ test('a held name is taken back by its owner before it expires, and is not expir
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const now = await a!.get('dave');
   assert.deepEqual([now?.record.state, now?.revision], ['present', r3], 'still present after the hold time');
+});
+
+test('a daemon whose lease lapsed (cut off longer than the lease) learns it at its next renewal', async (t) => {
+  if (skipWithoutNats(t)) return;
+  const server = await startNatsServer({ jetstream: true });
+  const keys = deriveClusterKeys(randomBytes(32));
+  const runId = randomBytes(16).toString('hex');
+  let lapsed = 0;
+  const daemon = await testStore([server.url], keys, { runId, leaseMs: 600, onLapsed: () => lapsed++ });
+  const nc = await connect({ servers: [server.url] });
+  t.after(async () => {
+    await nc.close();
+    await daemon.close();
+    await server.stop();
+  });
+  const leases = await new Kvm(nc).open(bucketNames(keys).leases);
+  assert.equal((await leases.get(`d${runId}`))?.operation, 'PUT', 'the lease exists');
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  assert.equal(lapsed, 0, 'renewed in time: no lapse');
+  // What the bucket's TTL does to a daemon that was cut off: the key is gone.
+  await leases.purge(`d${runId}`);
+  await waitFor(() => lapsed === 1, 'the lapse noticed at the next renewal');
+  assert.equal((await leases.get(`d${runId}`))?.operation, 'PUT', 'a new lease');
 });
