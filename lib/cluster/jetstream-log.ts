@@ -35,6 +35,8 @@ const MAX_ATTEMPTS = 8;
 const MAX_WIPES = 64;
 /** Recently applied batches whose place is remembered (a resume close behind needs no search). */
 const RECENT_BATCHES = 1024;
+/** Appends waiting for the log at most (NATS gone for long): beyond it an append fails at once. */
+export const MAX_BACKLOG = 10_000;
 
 interface Pending {
   id: string;
@@ -112,6 +114,8 @@ export class JetStreamLog implements RoomLog {
     if (seq !== undefined) return Promise.resolve({ seq, duplicate: true });
     const earlier = this.waiting.get(id);
     if (earlier) return new Promise((resolve, reject) => this.enqueueAfter(earlier, resolve, reject));
+    if (this.waiting.size >= MAX_BACKLOG)
+      return Promise.reject(new Error('the room log is not answering (backlog full)'));
     return new Promise((resolve, reject) => {
       const pending: Pending = { id, event, tokens: [], resolve, reject };
       this.waiting.set(id, pending);

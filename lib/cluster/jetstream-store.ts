@@ -188,7 +188,8 @@ export class JetStreamRoomStore implements RoomStore {
     const logOptions = {
       keys: this.keys,
       roomId: id,
-      maxIds: Math.max(4096, this.options.limits.maxEvents * 2),
+      // Every id the log can hold: no stored event is smaller than 128 bytes.
+      maxIds: Math.max(4096, Math.ceil(this.streamLimits().maxBytes / 128)),
       ...(this.options.onRejected ? { onRejected: this.options.onRejected } : {}),
     };
     const log = await JetStreamLog.open(roomStream, logOptions);

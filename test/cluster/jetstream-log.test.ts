@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { MAX_BACKLOG } from '../../lib/cluster/jetstream-log.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
 import type { LoggedEvent } from '../../lib/rooms/seam.js';
 import { message, type TestStore, testStore, textOf } from '../helpers/jetstream.js';
@@ -263,4 +264,21 @@ test('closing a room nobody is in deletes its log: opened again, it is a new epo
   const reopened = (await a!.store.open('kept')).log;
   assert.equal(reopened.epoch, keptEpoch);
   assert.equal(reopened.lastSeq, 1);
+});
+
+test('appends waiting for a server that is gone are bounded: beyond the backlog one fails at once', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  const [a] = await stores(server, 1);
+  const log = (await a!.store.open('room')).log;
+  await log.append(message('before'));
+  await server.stop('SIGKILL');
+  const waiting = Array.from({ length: MAX_BACKLOG }, (_, i) =>
+    log.append(message(`w${i}`)).catch(() => 'failed'),
+  );
+  await assert.rejects(log.append(message('one too many')), /backlog full/);
+  await server.restart();
+  // The waiting ones go on once the server is back (into the log's new life) or fail: none hangs.
+  const settled = await Promise.all(waiting);
+  assert.equal(settled.length, MAX_BACKLOG);
 });
