@@ -133,8 +133,10 @@ export class JetStreamLog implements RoomLog {
       this.kick();
     });
     const wipe = this.wipes.find((w) => w.seq === appended.seq);
-    const placed = this.recent.find((p) => p.first === appended.seq);
-    if (placed) await this.stream.purgeBefore(placed.s);
+    const placed = this.recent.find((p) => p.first === appended.seq)?.s;
+    const state = placed === undefined ? await this.stream.state() : undefined;
+    const at = placed ?? (state ? await this.locate(appended.seq, state.first, state.last) : undefined);
+    if (at !== undefined) await this.stream.purgeBefore(at);
     return { kind: 'wipe', by, wiped: wipe?.wiped ?? 0, seq: appended.seq };
   }
 
@@ -197,6 +199,8 @@ export class JetStreamLog implements RoomLog {
       await this.start(state);
       return state;
     }
+    // One request per batch: a batch that cannot be had now (a leader being elected) stops the
+    // catching up rather than being skipped, so watchers never miss one.
     for (let s = Math.max(this.applied + 1, state.first); s <= state.last; s++) {
       const batch = await this.stream.get(s, this.currentEpoch);
       if (batch) this.apply(s, batch);
@@ -209,7 +213,8 @@ export class JetStreamLog implements RoomLog {
     this.closed = true;
     this.follower?.stop();
     this.follower = undefined;
-    for (const p of this.queue) p.reject(new Error('the room log is closed'));
+    // Every append not yet logged, queued or in flight, fails (the caller may retry elsewhere).
+    for (const p of this.waiting.values()) p.reject(new Error('the room log is closed'));
     this.queue = [];
     this.waiting.clear();
   }
@@ -223,7 +228,9 @@ export class JetStreamLog implements RoomLog {
     this.ids.clear();
     this.wipes.length = 0;
     this.recent.length = 0;
-    if (state.last >= state.first && state.last > 0) await this.load(state);
+    // Read what the log holds without telling watchers: the ids of every event it holds (so a
+    // resend to a daemon that opened the room later is still a duplicate), its wipes, its end.
+    if (state.last >= state.first && state.last > 0) await this.catchUp(state.first, state, false);
     this.applied = Math.max(this.applied, state.last);
     if (restarted) for (const listener of this.epochListeners) listener(state.epoch);
     // Appends queued for the old epoch go into the new one.
@@ -231,15 +238,12 @@ export class JetStreamLog implements RoomLog {
     this.follow();
   }
 
-  /**
-   * Reads what the log holds, without telling watchers: the ids of every event it holds (so a
-   * resend to a daemon that opened the room later is still a duplicate), its wipes, its end.
-   */
-  private async load(state: StreamState): Promise<void> {
-    const messages = await this.stream.fetch(state.first, state.last - state.first + 1);
+  /** Applies the batches from stream sequence `from` to `state.last` in one fetch (watchers told or not). */
+  private async catchUp(from: number, state: StreamState, tell: boolean): Promise<void> {
+    const messages = await this.stream.fetch(from, state.last - from + 1);
     for await (const m of messages) {
       const batch = this.stream.open(m.data, state.epoch);
-      if (batch) this.apply(m.seq, batch, false);
+      if (batch) this.apply(m.seq, batch, tell);
       if (m.seq >= state.last) break;
     }
     messages.stop();
