@@ -50,3 +50,25 @@ export function controlSubject(keys: ClusterKeys): string {
   const mac = createHmac('sha256', keys.subjectKey).update('control\0').digest();
   return `${SUBJECT_PREFIX}.${mac.subarray(0, 16).toString('hex')}`;
 }
+
+/** Hex of HMAC(subject key, label ‖ parts…), the parts separated by NUL: names NATS sees. */
+export function keyedHex(keys: ClusterKeys, label: string, parts: readonly string[], bytes = 16): string {
+  const mac = createHmac('sha256', keys.subjectKey).update(`${label}\0`);
+  for (const part of parts) mac.update(part, 'utf8').update('\0');
+  return mac.digest().subarray(0, bytes).toString('hex');
+}
+
+/** The JetStream names of a room's log: stream `CCR_<hex>`, subject `ccr.<hex>`, both keyed. */
+export function roomLogNames(
+  keys: ClusterKeys,
+  roomKey: string,
+): { id: string; stream: string; subject: string } {
+  const id = keyedHex(keys, 'room log', [roomKey]);
+  return { id, stream: `CCR_${id}`, subject: `ccr.${id}` };
+}
+
+/** The cluster's KV buckets (names, daemon leases, holds), keyed so two clusters on one server never meet. */
+export function bucketNames(keys: ClusterKeys): { names: string; leases: string; holds: string } {
+  const id = keyedHex(keys, 'buckets', [], 8);
+  return { names: `ccn_${id}`, leases: `ccl_${id}`, holds: `cch_${id}` };
+}

@@ -1,7 +1,8 @@
 /**
  * A private nats-server for `serve --workers` on one machine: bound to 127.0.0.1 on a free
- * port, no JetStream, no log, pid or store file, one user authenticated by an nkey whose
- * public key alone is in its configuration. The configuration reaches it through a pipe
+ * port, JetStream on memory storage only with its store directory on a private tmpfs
+ * (lib/cluster/ram-store.ts, removed on stop), no log or pid file, one user authenticated by
+ * an nkey whose public key alone is in its configuration. The configuration reaches it through a pipe
  * (bash process substitution), never a file nor its command line; a small bash watchdog
  * stops it when our end of its stdin closes, so it never outlives the daemon, even one
  * killed with SIGKILL. It runs in its own process group: a Ctrl-C on the terminal reaches
@@ -10,6 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { jetStreamConfig, ramStore } from './ram-store.js';
 
 /** Where to look for nats-server after PATH (Debian installs it in /usr/sbin). */
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/usr/local/bin'];
@@ -28,7 +30,7 @@ const TAIL_BYTES = 4096;
  */
 const WATCHDOG = [
   `config=$${CONFIG_ENV}; unset ${CONFIG_ENV}`,
-  `"$0" -c <(printf '%s' "$config") </dev/null &`,
+  `"$@" -c <(printf '%s' "$config") </dev/null &`,
   'server=$!',
   'exec 3<&0',
   '{ read -r _ <&3; kill -TERM "$server"; } 2>/dev/null &',
@@ -78,6 +80,8 @@ export interface PrivateNatsOptions {
   userPublicKey: string;
   /** Port to bind (0: a free one, chosen by the server). */
   port?: number;
+  /** JetStream's memory ceiling (nats-server units, e.g. `512MB`). */
+  maxMemory?: string;
   /** Told of every line the server logs as an error, and of its exit. */
   onError?(line: string): void;
   onExit?(code: number | null, signal: NodeJS.Signals | null): void;
@@ -94,19 +98,31 @@ export interface PrivateNats {
 
 /** Starts the server and resolves once it accepts connections. */
 export function startPrivateNats(options: PrivateNatsOptions): Promise<PrivateNats> {
+  // Throws on a system without /dev/shm (a one-line error: the tree does not start).
+  const store = ramStore();
   const config =
     `listen: 127.0.0.1:${options.port && options.port > 0 ? options.port : -1}\n` +
-    `authorization { users = [ { nkey: ${options.userPublicKey} } ] }\n`;
-  const child: ChildProcess = spawn('bash', ['-c', WATCHDOG, options.binary], {
-    detached: true,
-    stdio: ['pipe', 'ignore', 'pipe'],
-    env: { ...process.env, [CONFIG_ENV]: config },
-  });
+    `authorization { users = [ { nkey: ${options.userPublicKey} } ] }\n` +
+    jetStreamConfig(store.dir, options.maxMemory ?? '512MB');
+  const child: ChildProcess = spawn(
+    'bash',
+    ['-c', WATCHDOG, 'nats-watchdog', ...store.wrap([options.binary])],
+    {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, [CONFIG_ENV]: config },
+    },
+  );
   let tail = '';
   let ready = false;
   let port = 0;
   let serverPid: number | undefined;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      store.remove();
+      resolve();
+    }),
+  );
   return new Promise<PrivateNats>((resolve, reject) => {
     const timer = setTimeout(() => {
       fail(`nats-server did not start within ${START_TIMEOUT_MS / 1000} s`);

@@ -32,26 +32,40 @@ export interface Envelope {
 }
 
 export function seal(key: Buffer, subject: string, envelope: Envelope): Uint8Array {
-  const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(subject, 'utf8'));
-  const body = Buffer.concat([cipher.update(JSON.stringify(envelope), 'utf8'), cipher.final()]);
-  return Buffer.concat([Buffer.of(VERSION), nonce, body, cipher.getAuthTag()]);
+  return sealJson(key, subject, envelope);
 }
 
 /** Opens a payload; undefined when it is malformed, forged, or sealed for another subject. */
 export function open(key: Buffer, subject: string, data: Uint8Array): Envelope | undefined {
+  const value = openJson(key, subject, data);
+  return value === undefined ? undefined : parseEnvelope(value);
+}
+
+/**
+ * Seals any JSON value with `context` as associated data (a subject, a bucket key): the
+ * room logs and name tables of lib/cluster store their entries this way.
+ */
+export function sealJson(key: Buffer, context: string, value: unknown): Uint8Array {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(context, 'utf8'));
+  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  return Buffer.concat([Buffer.of(VERSION), nonce, body, cipher.getAuthTag()]);
+}
+
+/** Opens what `sealJson` sealed under the same context; undefined when malformed or forged. */
+export function openJson(key: Buffer, context: string, data: Uint8Array): unknown {
   if (data.length < SEAL_OVERHEAD + 2 || data[0] !== VERSION) return undefined;
   const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(1, 1 + NONCE_BYTES));
-    decipher.setAAD(Buffer.from(subject, 'utf8'));
+    decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
     const plain = Buffer.concat([
       decipher.update(buf.subarray(1 + NONCE_BYTES, buf.length - TAG_BYTES)),
       decipher.final(),
     ]).toString('utf8');
-    return parseEnvelope(JSON.parse(plain));
+    return JSON.parse(plain) as unknown;
   } catch {
     return undefined;
   }

@@ -43,6 +43,7 @@ import {
   runBench,
   timeNode,
 } from './harness.js';
+import { jetStreamRows } from './jetstream.js';
 import { keepaliveRows } from './keepalive.js';
 import { reconnectRows } from './reconnect.js';
 import { replRows } from './repl.js';
@@ -582,6 +583,8 @@ export const benchRows: BenchRow[] = [
   { name: 'fanout-signed', run: fanoutSignedRows },
   { name: 'idle-memory', run: idleMemoryRows },
   { name: 'cluster-bus', run: (ctx) => clusterBusRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
+  // Room logs on JetStream: batched appends, latency, layout (jetstream.ts; also runnable by itself).
+  { name: 'jetstream', run: (ctx) => jetStreamRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // The interactive client in a real pty (repl.ts; also runnable by itself).
   { name: 'repl-latency', run: (ctx) => replRows(ctx.add.bind(ctx), ctx.log.bind(ctx), 'latency') },
   { name: 'repl-memory', run: (ctx) => replRows(ctx.add.bind(ctx), ctx.log.bind(ctx), 'memory') },

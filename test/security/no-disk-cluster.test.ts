@@ -3,16 +3,21 @@
  * run it (no JetStream, no store, no log or pid file), carries sealed room traffic, is killed
  * and restarted, all under `strace -f`; it creates, writes, renames or removes no file. The
  * same for a whole `serve --workers 2` tree: the primary, its workers, its private nats-server
- * (killed and restarted by the primary) and the watchdog shell around it.
+ * (killed and restarted by the primary) and the watchdog shell around it. And with JetStream
+ * carrying rooms (memory streams and buckets), for one nats-server and for a 3-node NATS
+ * cluster with replicated streams: no write anywhere but each server's private tmpfs store,
+ * which no other process sees while it runs and which is gone after stop.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
 import { member } from '../helpers/cluster.js';
 import { isMessage } from '../helpers/events.js';
-import { startNatsServer } from '../helpers/nats.js';
+import { message, testStore, textOf } from '../helpers/jetstream.js';
+import { type NatsServer, startNatsCluster, startNatsServer } from '../helpers/nats.js';
 import { builtCli } from '../helpers/paths.js';
 import { type DaemonProcess, freePort, spawnCaptured } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
@@ -116,4 +121,97 @@ test('nothing touches disk: a whole `serve --workers 2` tree (primary, workers, 
   );
   const bad = violations(trace);
   assert.deepEqual(bad, [], `file system writes:\n${bad.join('\n')}`);
+});
+
+/** Room traffic through JetStream: two daemons' stores append and read back 200 messages. */
+async function jetStreamTraffic(urls: string[], replicas: number, tag: string): Promise<void> {
+  const keys = deriveClusterKeys(randomBytes(32));
+  const a = await testStore(urls, keys, { replicas });
+  const b = await testStore([...urls].reverse(), keys, { replicas });
+  try {
+    const [ra, rb] = [await a.store.open('room'), await b.store.open('room')];
+    assert.ok(
+      await ra.names.create('alice', {
+        username: 'alice',
+        userId: 'u',
+        owner: 'o',
+        source: 's',
+        state: 'present',
+      }),
+    );
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (i % 2 ? ra : rb).log.append(message(`${tag}${i}`.padEnd(300, '.'))),
+      ),
+    );
+    const page = await rb.log.read(0, { maxEvents: 1000, maxChars: 1_000_000 });
+    assert.equal(page.events.filter((e) => textOf(e).startsWith(tag)).length, 200);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}
+
+/**
+ * The checks common to the JetStream no-disk tests: strace saw the server write its store
+ * (sanity), every write outside /dev, /proc and /sys is a violation, every write under
+ * /dev/shm lies inside one of the stores, and a private store is invisible from outside.
+ */
+function checkStores(trace: string, stores: string[], privateStore: boolean): void {
+  assert.ok(stores.length > 0);
+  assert.match(
+    trace,
+    /mkdirat\([^)]*cmd-chat-js-[^"]*\/jetstream/,
+    'sanity: strace saw the store being written',
+  );
+  const bad = violations(trace);
+  assert.deepEqual(bad, [], `file system writes:\n${bad.join('\n')}`);
+  const shm = trace
+    .split('\n')
+    .filter((line) => /"\/dev\/shm\//.test(line) && violations(line.replace(/"\/dev\//g, '"/x/')).length > 0)
+    .filter((line) => !stores.some((dir) => line.includes(`"${dir}/`) || line.includes(`"${dir}"`)));
+  assert.deepEqual(shm, [], `writes in /dev/shm outside the stores:\n${shm.join('\n')}`);
+  if (!privateStore) return;
+  for (const dir of stores.filter((d) => existsSync(d))) {
+    assert.deepEqual(readdirSync(dir), [], `${dir} is private to its server`);
+  }
+}
+
+test('nothing touches disk: one nats-server with JetStream carrying rooms, restarted, under strace', async (t) => {
+  if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
+  if (skipWithoutTools(t, 'strace', 'nats-server')) return;
+  const server = await startNatsServer({ traced: true, jetstream: true });
+  const stores: string[] = [];
+  let privateStore = false;
+  try {
+    await jetStreamTraffic([server.url], 1, 'a');
+    stores.push(server.storeDir()!);
+    privateStore = server.privateStore;
+    checkStores(server.output(), stores, privateStore);
+    await server.stop('SIGKILL');
+    await server.restart();
+    stores.push(server.storeDir()!);
+    await jetStreamTraffic([server.url], 1, 'b');
+    checkStores(server.output(), stores, privateStore);
+  } finally {
+    await server.stop();
+  }
+  checkStores(server.output(), stores, false);
+  for (const dir of stores) assert.equal(existsSync(dir), false, `${dir} is gone after stop`);
+});
+
+test('nothing touches disk: a 3-node NATS cluster with replicated memory streams, under strace', async (t) => {
+  if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
+  if (skipWithoutTools(t, 'strace', 'nats-server')) return;
+  const cluster = await startNatsCluster(3, { traced: true });
+  const stores = cluster.servers.map((s: NatsServer) => s.storeDir()!);
+  try {
+    await jetStreamTraffic(cluster.urls, 3, 'c');
+    const trace = cluster.servers.map((s) => s.output()).join('\n');
+    // The meta log a NATS cluster keeps even for memory-only streams: written, but in the tmpfs.
+    assert.match(trace, /_meta_/, 'sanity: the servers wrote their JetStream meta log');
+    checkStores(trace, stores, cluster.servers[0]!.privateStore);
+  } finally {
+    await cluster.stop();
+  }
+  for (const dir of stores) assert.equal(existsSync(dir), false, `${dir} is gone after stop`);
 });

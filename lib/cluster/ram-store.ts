@@ -1,0 +1,79 @@
+/**
+ * A store directory in RAM for a nats-server with JetStream. Even when every stream and
+ * bucket is memory-only, nats-server creates directories in its store directory, and three
+ * clustered servers write JetStream's meta log (`$SYS/_js_/_meta_/msgs/1.blk`) there; without
+ * a `store_dir` it would use /tmp/nats. So the store directory is a fresh tmpfs of its own:
+ * as root, the server runs in a private mount namespace (`unshare -m`) with a tmpfs mounted
+ * over a 0700 directory under /dev/shm, invisible to every other process and freed by the
+ * kernel when the server exits, even by SIGKILL; otherwise the 0700 directory under /dev/shm
+ * itself (already a tmpfs), removed on stop. Linux only: elsewhere there is no /dev/shm.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where the directory is made: a tmpfs on every Linux system. */
+const SHM = '/dev/shm';
+/** The private tmpfs's size cap; JetStream's own `max_memory_store` bounds the streams. */
+const TMPFS_SIZE = '64m';
+
+/**
+ * Mounts the tmpfs over `$2` (size `$1`) without touching /etc/mtab or /run/mount (`-n`),
+ * then becomes the command that follows. Runs inside `unshare -m --propagation private`.
+ */
+const MOUNT_THEN_EXEC = 'mount -n -t tmpfs -o "mode=0700,size=$1" tmpfs "$2" && shift 2 && exec "$@"';
+
+export interface RamStore {
+  /** The store directory for the server's `jetstream { store_dir }`. */
+  readonly dir: string;
+  /** True when the directory is a private tmpfs (a mount namespace of the server's own). */
+  readonly private: boolean;
+  /** The command that runs `command` with the store in place. */
+  wrap(command: readonly string[]): string[];
+  /** Removes the directory (and whatever a non-private store left in it). */
+  remove(): void;
+}
+
+/** Whether this process may make a private mount namespace with a tmpfs in it. */
+function canUnshare(): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  return spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status === 0;
+}
+
+let unshareWorks: boolean | undefined;
+
+/** Makes the store; throws a one-line error where there is no RAM file system to use. */
+export function ramStore(): RamStore {
+  if (process.platform !== 'linux' || !existsSync(SHM)) {
+    throw new Error(`JetStream needs a store directory in RAM, and ${SHM} is missing here`);
+  }
+  unshareWorks ??= canUnshare();
+  const isPrivate = unshareWorks;
+  const dir = mkdtempSync(join(SHM, 'cmd-chat-js-'));
+  return {
+    dir,
+    private: isPrivate,
+    wrap: (command) =>
+      isPrivate
+        ? [
+            'unshare',
+            '-m',
+            '--propagation',
+            'private',
+            'bash',
+            '-c',
+            MOUNT_THEN_EXEC,
+            'bash',
+            TMPFS_SIZE,
+            dir,
+            ...command,
+          ]
+        : [...command],
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The `jetstream` block of a nats-server configuration: memory storage only, store in RAM. */
+export function jetStreamConfig(storeDir: string, maxMemory = '256MB'): string {
+  return `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_memory_store: ${maxMemory}, max_file_store: 0 }\n`;
+}

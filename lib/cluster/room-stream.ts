@@ -1,0 +1,175 @@
+/**
+ * One room's JetStream stream, and nothing else: make it (memory storage, the room's
+ * retention by messages and bytes, replicas), tell its epoch and bounds, append a sealed
+ * batch only if the stream's last sequence is still the one the appender knows (compare-and-
+ * set, so two daemons can never number the same events twice), get a batch by its stream
+ * sequence, follow new batches, purge what lies before a wipe, delete it. The stream's
+ * sequence numbers count batches; lib/cluster/jetstream-log.ts numbers the events inside.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type ConsumerMessages,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { type LogBatch, openBatch, sealBatch } from './log-batch.js';
+
+/** JetStream's error code for a failed `Nats-Expected-Last-Sequence`. */
+const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's de-duplication window for `Nats-Msg-Id` (a retried batch within it is dropped). */
+const DUPLICATE_WINDOW_NS = 120_000_000_000;
+/** Largest batch stored (NATS's default max_payload is 1 MiB; headers and seal fit in the rest). */
+export const MAX_BATCH_BYTES = 1_000_000;
+
+export interface StreamLimits {
+  /** Stream messages (batches) kept. */
+  maxMsgs: number;
+  /** Stored bytes kept. */
+  maxBytes: number;
+  /** Copies in a NATS cluster (1 on a single server). */
+  replicas: number;
+}
+
+/** Where a stream stands, as its leader says. */
+export interface StreamState {
+  epoch: string;
+  /** First stream sequence still held (last + 1 when empty). */
+  first: number;
+  /** Last stream sequence appended (0: none). */
+  last: number;
+}
+
+/** Thrown by `append` when the stream's last sequence was not the expected one. */
+export class AppendConflict extends Error {
+  constructor() {
+    super('the room log moved on');
+  }
+}
+
+/** The epoch of a stream: a hash of its name and the creation time its leader stamped. */
+function epochOf(stream: string, created: string): string {
+  return createHash('sha256').update(`${stream}\0${created}`).digest().subarray(0, 8).toString('hex');
+}
+
+export class RoomStream {
+  constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    readonly stream: string,
+    readonly subject: string,
+    private readonly sealKey: Buffer,
+    private readonly limits: StreamLimits,
+  ) {}
+
+  /** Makes the stream when it is missing (a second maker gets the same one) and says where it stands. */
+  async ensure(): Promise<StreamState> {
+    const existing = await this.state();
+    if (existing) return existing;
+    try {
+      const info = await this.jsm.streams.add({
+        name: this.stream,
+        subjects: [this.subject],
+        storage: 'memory' as never,
+        retention: 'limits' as never,
+        discard: 'old' as never,
+        max_msgs: this.limits.maxMsgs,
+        max_bytes: this.limits.maxBytes,
+        max_msg_size: MAX_BATCH_BYTES,
+        duplicate_window: DUPLICATE_WINDOW_NS,
+        num_replicas: this.limits.replicas,
+      });
+      return {
+        epoch: epochOf(this.stream, info.created),
+        first: info.state.first_seq,
+        last: info.state.last_seq,
+      };
+    } catch (err) {
+      // Another daemon made it first (with the same configuration): use that one.
+      const made = await this.state();
+      if (made) return made;
+      throw err;
+    }
+  }
+
+  /** Where the stream stands; undefined when it does not exist. */
+  async state(): Promise<StreamState | undefined> {
+    try {
+      const info = await this.jsm.streams.info(this.stream);
+      return {
+        epoch: epochOf(this.stream, info.created),
+        first: info.state.first_seq,
+        last: info.state.last_seq,
+      };
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === 10059) return undefined; // stream not found
+      throw err;
+    }
+  }
+
+  /**
+   * Appends a batch if the stream's last sequence is still `expectLast`; its stream sequence.
+   * `msgId` makes a retry after a lost acknowledgement safe: JetStream answers it with the
+   * original sequence (`duplicate`). Throws AppendConflict when someone appended first.
+   */
+  async append(
+    batch: LogBatch,
+    epoch: string,
+    msgId: string,
+    expectLast: number,
+    timeoutMs: number,
+  ): Promise<{ seq: number; duplicate: boolean }> {
+    const payload = sealBatch(this.sealKey, this.subject, epoch, batch);
+    if (payload.length > MAX_BATCH_BYTES) throw new Error('an event too large for the room log');
+    try {
+      const ack = await this.js.publish(this.subject, payload, {
+        msgID: msgId,
+        expect: { lastSequence: expectLast, streamName: this.stream },
+        timeout: timeoutMs,
+        retries: 0,
+      });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new AppendConflict();
+      throw err;
+    }
+  }
+
+  /** The batch stored at stream sequence `seq`, or undefined (gone, or it does not open). */
+  async get(seq: number, epoch: string): Promise<LogBatch | undefined> {
+    const stored = await this.jsm.streams.getMessage(this.stream, { seq });
+    return stored ? openBatch(this.sealKey, this.subject, epoch, stored.data) : undefined;
+  }
+
+  /** Every batch from stream sequence `from` on, as the server stores them; stop with `stop()`. */
+  async follow(from: number): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(this.stream, { opt_start_seq: Math.max(1, from) });
+    return consumer.consume({ max_messages: 256 });
+  }
+
+  /** The batches from stream sequence `from` on, at most `count`, then the end (or 5 s). */
+  async fetch(from: number, count: number): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(this.stream, { opt_start_seq: Math.max(1, from) });
+    return consumer.fetch({ max_messages: Math.max(1, count), expires: 5000 });
+  }
+
+  /** Opens a followed message's batch (undefined when it does not open). */
+  open(data: Uint8Array, epoch: string): LogBatch | undefined {
+    return openBatch(this.sealKey, this.subject, epoch, data);
+  }
+
+  /** Drops every batch before stream sequence `seq`. */
+  async purgeBefore(seq: number): Promise<void> {
+    await this.jsm.streams.purge(this.stream, { seq });
+  }
+
+  /** Deletes the stream (a room nobody is in any more). */
+  async remove(): Promise<void> {
+    await this.jsm.streams.delete(this.stream).catch(() => false);
+  }
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) return err.code === WRONG_LAST_SEQUENCE;
+  return err instanceof Error && /wrong last sequence/.test(err.message);
+}
