@@ -78,7 +78,12 @@ export async function startDaemonProcess(
   const port = await freePort();
   const { proc, stdout, stderr, exited } = spawnCli(['serve', '127.0.0.1', String(port), ...args], env);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${stderr()}`)), 20_000);
+    // A daemon that is late is stopped (SIGTERM stops a --workers tree too): left running, it
+    // would keep the test file from ever exiting.
+    const timer = setTimeout(() => {
+      proc.kill('SIGTERM');
+      reject(new Error(`daemon did not start:\n${stderr()}`));
+    }, 20_000);
     const check = (): void => {
       if (/listening on/.test(stderr())) {
         clearTimeout(timer);
