@@ -257,11 +257,8 @@ export const commands: SlashCommand[] = [
       const target = privateTarget(ctx, rooms, name, named !== undefined);
       if (target === undefined) return;
       warnUnverifiedOnce(ctx, target, name);
-      try {
-        target.sendPrivate(name, text);
-      } catch (err) {
-        ctx.error((err as Error).message);
-      }
+      // A refusal (no such member, no keys) is thrown: a script counts the line as not sent.
+      target.sendPrivate(name, text);
     },
   },
   {
@@ -558,7 +555,8 @@ function warnUnverifiedOnce(ctx: CommandContext, session: ChatSession, name: str
   const keyring = session.keyring;
   if (!found || !keyring || found.trust !== 'unverified' || found.fingerprint === undefined) return;
   if (keyring.firstPrivateTo(found.member.user_id))
-    ctx.error(`${found.member.username} ${UNVERIFIED_PRIVATE_WARNING}`);
+    // A warning, not a failure: in a script with --commands a failed command changes the exit code.
+    ctx.info(`warning: ${found.member.username} ${UNVERIFIED_PRIVATE_WARNING}`);
 }
 
 /** True for a message or private message from a member the user ignores. */

@@ -67,7 +67,7 @@ describe('REPL commands', () => {
       env,
     });
     assert.equal(bob.code, 0, bob.stderr);
-    await alice.waitForText('bob: wait, I need that');
+    await alice.waitForText('bob ?: wait, I need that');
     await ask();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(wipes(), before, 'nothing wiped');

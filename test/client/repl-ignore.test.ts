@@ -84,7 +84,7 @@ describe('/ignore follows the member', () => {
     await alice.waitForText('-- erin joined', JOIN_MS);
     await say(dave, 'dave', 'zebra plan from dave');
     await say(erin, 'erin', 'zebra plan from erin');
-    await alice.waitForText('erin: zebra plan from erin');
+    await alice.waitForText('erin ?: zebra plan from erin');
     alice.write('/ignore dave\r');
     await alice.waitForText('ignoring dave (under any name they take)');
     alice.write('/clear\r');
@@ -92,7 +92,7 @@ describe('/ignore follows the member', () => {
 
     alice.write('/search zebra\r');
     await alice.waitForText('-- 1 match for "zebra"');
-    await alice.waitForText('erin: zebra plan from erin');
+    await alice.waitForText('erin ?: zebra plan from erin');
     alice.write('/search from dave\r');
     await alice.waitForText('no match for "from dave"');
     assert.ok(!shown('zebra plan from dave'), alice.screen.text());
@@ -102,7 +102,7 @@ describe('/ignore follows the member', () => {
     alice.write('/clear\r');
     await alice.waitForScreen((s) => !s.text().includes('zebra plan'), 'a clear screen');
     alice.write('/last 3\r');
-    await alice.waitForText('erin: zebra plan from erin');
+    await alice.waitForText('erin ?: zebra plan from erin');
     const lines = alice.screen.lines();
     const header = lines.findIndex((l) => l.includes('-- the last '));
     assert.match(lines[header] ?? '', /-- the last 3 of \d+ events --/, alice.screen.text());

@@ -67,17 +67,17 @@ describe('private messages across rooms', () => {
   test('a private message through another room shows at once, and /r answers it there', async () => {
     frank.write('/msg alice psst, from b\r');
     await alice.waitForScreen(
-      (s) => s.lines().some((l) => /^#b .*\(private\) frank → you: psst, from b$/.test(l)),
+      (s) => s.lines().some((l) => /^#b .*\(private\) frank \? → you: psst, from b$/.test(l)),
       'the private message, its room named',
     );
     assert.equal(alice.screen.cursorLine(), '[chat] alice>', 'alice is still in #chat');
     alice.write('/r got it\r');
-    await frank.waitForText('(private) alice → you: got it');
+    await frank.waitForText('(private) alice ? → you: got it');
     // /msg finds frank in #b though #chat is current.
     alice.write('/msg frank and one more\r');
-    await frank.waitForText('(private) alice → you: and one more');
+    await frank.waitForText('(private) alice ? → you: and one more');
     await alice.waitForScreen(
-      (s) => s.lines().some((l) => /^#b .*\(private\) you → frank: and one more$/.test(l)),
+      (s) => s.lines().some((l) => /^#b .*\(private\) you → frank \?: and one more$/.test(l)),
       "alice's receipt, its room named",
     );
   });

@@ -70,7 +70,7 @@ describe('the REPL screen', () => {
     const prompt = '[chat] rs4> ';
     const input = distinctInput(70);
     await say('rs4b', 'a line before the draft');
-    await dora.waitForText('rs4b: a line before the draft');
+    await dora.waitForText('rs4b ?: a line before the draft');
     dora.write(input);
     await dora.waitForScreen((s) => s.cursorLine().endsWith(input.slice(-10)), 'the typed input');
     const promptRows = (s: { history(): string[] }): number =>
@@ -84,7 +84,7 @@ describe('the REPL screen', () => {
     );
     await say('rs4b', 'while narrow');
     await dora.waitForScreen(
-      (s) => s.lines().some((l) => l.endsWith('rs4b: while narrow')),
+      (s) => s.lines().some((l) => l.endsWith('rs4b ?: while narrow')),
       'the message at 50 columns',
     );
     dora.resize(100, 30);
@@ -96,8 +96,8 @@ describe('the REPL screen', () => {
     await new Promise((r) => setTimeout(r, 300));
     const lines = dora.screen.history();
     const text = lines.join('\n');
-    assert.equal(lines.filter((l) => l.endsWith('rs4b: a line before the draft')).length, 1, text);
-    assert.equal(lines.filter((l) => l.endsWith('rs4b: while narrow')).length, 1, text);
+    assert.equal(lines.filter((l) => l.endsWith('rs4b ?: a line before the draft')).length, 1, text);
+    assert.equal(lines.filter((l) => l.endsWith('rs4b ?: while narrow')).length, 1, text);
     assert.equal(promptRows(dora.screen), 1, `one prompt:\n${text}`);
     assert.equal(dora.screen.cursorLine(), (prompt + input).trimEnd());
     dora.write('\x15'); // Ctrl-U

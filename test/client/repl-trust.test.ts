@@ -54,7 +54,12 @@ describe('trust marks on a plain terminal', () => {
     try {
       await alice.waitForText('bob is NOT the member you trust');
       // The alarm stays on screen in the prompt while the impostor is present.
-      await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice ✗ KEY CHANGED: bob>', 'the prompt');
+      // A plain terminal prints the prompt again after each line (it is never redrawn in place).
+      alice.write('\r');
+      await alice.waitForScreen(
+        (s) => s.lines().some((l) => l.startsWith('[chat] alice ✗ KEY CHANGED: bob>')),
+        'the prompt',
+      );
       impostor.send('it is me, bob');
       await alice.waitForText('bob ✗ KEY CHANGED: it is me, bob');
       alice.write('/msg bob the PIN\r');
@@ -71,6 +76,15 @@ describe('trust marks on a plain terminal', () => {
     } finally {
       await impostor.close();
     }
-    await alice.waitForScreen((s) => s.cursorLine() === '[chat] alice>', 'the prompt without the alarm');
+    await alice.waitForScreen((s) => (s.text().match(/-- bob left/g) ?? []).length >= 2, 'the impostor gone');
+    alice.write('\r');
+    await alice.waitForScreen(
+      (s) =>
+        s
+          .lines()
+          .filter((l) => l.trim() !== '')
+          .at(-1) === '[chat] alice>',
+      'the prompt without the alarm',
+    );
   });
 });

@@ -135,7 +135,7 @@ describe('TERM=dumb', () => {
         env: { CMD_CHAT_PASSWORD: 'pw' },
       });
       assert.equal(said.code, 0, said.stderr);
-      await client.waitForText('other: hello @dumb');
+      await client.waitForText('other ?: hello @dumb');
       client.write('typed on a dumb terminal\r');
       assert.equal(await reader.waitForMessage('dumb'), 'typed on a dumb terminal');
       await client.waitForText('dumb: typed on a dumb terminal');

@@ -42,7 +42,10 @@ const fromSender = (events: Array<Record<string, unknown>>): string[] =>
 
 /** Starts a `--json --follow` reader through `port` and waits until it is in the room. */
 async function startReader(port: number): Promise<Captured> {
-  const reader = spawnCli(['connect', '127.0.0.1', String(port), 'reader', '--json', '--follow'], ENV);
+  const reader = spawnCli(
+    ['connect', '127.0.0.1', String(port), 'reader', '--json', '--follow', '--commands'],
+    ENV,
+  );
   reader.proc.stdin.write('/who\n');
   await until(
     () => reader.stdout().includes('"type":"info"'),

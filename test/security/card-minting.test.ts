@@ -117,7 +117,7 @@ describe('a room-key holder that mints cards', () => {
     await runCommand(ctx, 'msg', 'bob first');
     const warnings = (): string[] => said.filter((l) => l.includes(UNVERIFIED_PRIVATE_WARNING));
     assert.equal(warnings().length, 1);
-    assert.match(warnings()[0]!, /^! bob is not verified\. Anyone who holds the room key/);
+    assert.match(warnings()[0]!, /^warning: bob is not verified\. Anyone who holds the room key/);
     await runCommand(ctx, 'msg', 'bob second');
     assert.equal(warnings().length, 1, 'said once');
   });
