@@ -109,6 +109,10 @@ describe('a daemon that tampers with attribution', () => {
     room.broadcast = (frame: ServerFrame) => original(tamper(frame));
     const announce = room.announce.bind(room);
     room.announce = (frame: ServerFrame) => announce(tamper(frame));
+    // Messages reach members from the room's log, each turned into its frame by frameOf.
+    const logged = room as unknown as { frameOf(event: unknown): ServerFrame };
+    const frameOf = logged.frameOf.bind(room);
+    logged.frameOf = (event: unknown) => tamper(frameOf(event));
   }
 
   test('a swapped card and a re-attributed message are detected', async () => {
