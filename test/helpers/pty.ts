@@ -371,6 +371,8 @@ export function terminalEnv(extra: Record<string, string> = {}): Record<string, 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   for (const k of ['TMUX', 'STY', 'TERM_PROGRAM', 'VTE_VERSION', 'KITTY_WINDOW_ID']) delete env[k];
+  // A person at a terminal, not a CI job: under CI the spinner library never animates.
+  delete env['CI'];
   // XTERM_VERSION: the client resizes like xterm (no reflow), as the screen model does.
   return Object.assign(env, { TERM: 'xterm-256color', XTERM_VERSION: 'XTerm(390)', NO_COLOR: '1', ...extra });
 }
