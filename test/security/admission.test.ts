@@ -203,7 +203,8 @@ describe('pending handshakes', () => {
 test('serve --behind-proxy: more idle sockets from 127.0.0.1 than --max-per-address, and a client still joins', async () => {
   const d = await startDaemonProcess(['--password', PW, '--behind-proxy', '--max-per-address', '2']);
   try {
-    assert.match(d.stderr(), /behind a proxy: no limit keyed by address/);
+    // The start-up lines may reach us in more than one chunk after "listening on".
+    await waitFor(() => /behind a proxy: no limit keyed by address/.test(d.stderr()), 'the proxy line');
     const idle: RawClient[] = [];
     for (let i = 0; i < 6; i++) idle.push(await RawClient.connect({ port: d.port }));
     const c = await handshakeFrom(d.port, '127.0.0.1', 'chat', PW);
