@@ -98,7 +98,9 @@ describe('/ignore follows the member', () => {
     assert.ok(!shown('zebra plan from dave'), alice.screen.text());
     assert.ok(!shown('matches for "from dave"') && !shown('0 match'), alice.screen.text());
 
-    // The last 3 events that are not dave's: the two joins and erin's line, all 3 shown.
+    // The last 3 events that are not dave's: erin's line and two before it (joins, or a safety
+    // phrase the room printed as members came). dave's line lies among them, so a /last that
+    // counted it but hid it would show 2 lines, and one that showed it would fail below.
     alice.write('/clear\r');
     await alice.waitForScreen((s) => !s.text().includes('zebra plan'), 'a clear screen');
     alice.write('/last 3\r');
@@ -108,12 +110,7 @@ describe('/ignore follows the member', () => {
     assert.match(lines[header] ?? '', /-- the last 3 of \d+ events --/, alice.screen.text());
     const after = lines.slice(header + 1).filter((l) => l.trim() !== '' && !l.startsWith('[chat]'));
     assert.equal(after.length, 3, alice.screen.text());
-    // dave and erin start together, so either may have joined first.
-    const joins = after
-      .slice(0, 2)
-      .map((l) => l.replace(/^\S+ /, ''))
-      .sort();
-    assert.deepEqual(joins, ['-- dave joined', '-- erin joined'], alice.screen.text());
+    assert.ok(after.some((l) => l.includes('erin ?: zebra plan from erin')), alice.screen.text());
     assert.ok(!shown('zebra plan from dave'), alice.screen.text());
   });
 });
