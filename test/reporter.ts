@@ -1,7 +1,7 @@
 /**
- * A concise node:test reporter: one line per test file, every failure in full, and a closing
- * `N passed, N failed, N skipped` line. Node's own reporters either print every test (spec,
- * tap) or hide which file failed (dot).
+ * A concise node:test reporter: one line per test file, every failure in full, the wall time,
+ * and a closing `N passed, N failed, N skipped` line. Node's own reporters either print every
+ * test (spec, tap) or hide which file failed (dot).
  */
 import { relative } from 'node:path';
 import { inspect } from 'node:util';
@@ -31,6 +31,7 @@ function describeError(error: unknown): string {
 }
 
 export default async function* concise(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
+  const started = performance.now();
   let passed = 0;
   let failed = 0;
   let skipped = 0;
@@ -77,5 +78,7 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
     const extra = (c.failed ? `, ${c.failed} failed` : '') + (c.skipped ? `, ${c.skipped} skipped` : '');
     yield `${c.failed ? 'not ok' : 'ok    '} ${file} (${c.passed} passed${extra})\n`;
   }
+  const seconds = Math.round((performance.now() - started) / 1000);
+  yield `${perFile.size} files in ${Math.floor(seconds / 60)} min ${seconds % 60} s\n`;
   yield `${passed} passed, ${failed} failed, ${skipped} skipped\n`;
 }

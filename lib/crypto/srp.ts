@@ -9,17 +9,24 @@
  *   S = (A * v^u)^b = (B - k*v)^(a + u*x);  K = H(S)  (S minimal)
  *   M = H((H(N) xor H(PAD(g))) | H(I) | salt | A | B | K);  H_AMK = H(A | M | K)
  *
- * Modular exponentiation goes through OpenSSL (a DiffieHellman object on N whose "private key"
- * is the exponent and whose "peer key" is the base): about 0.4 ms for a 256-bit exponent,
- * against tens of milliseconds for JS big integers. OpenSSL refuses bases 0, 1 and N-1 (and an
- * exponent of 0); those are handled algebraically, and anything else it refuses falls back to a
- * BigInt square-and-multiply. BigInts are otherwise used only for the few multiplications and
- * additions mod N; they cannot be zeroed, so every value that ends up in one is short-lived.
+ * Modular exponentiation goes through OpenSSL's constant-time DH derivation, with the exponent as
+ * the "private key" and the base as the "peer key": about 0.4 ms for a 256-bit exponent, against
+ * tens of milliseconds for JS big integers. A daemon keeps one DiffieHellman object on N (its
+ * set-up checks that N is a safe prime, about 300 ms of CPU, paid once at start by warmUp()); a
+ * client, which needs three exponentiations in all, passes DER-encoded key objects to
+ * diffieHellman() instead (about 1 ms each, no primality check of a constant). OpenSSL refuses
+ * bases 0, 1 and N-1 (and an exponent of 0); those are handled algebraically, and anything else
+ * it refuses falls back to a BigInt square-and-multiply. BigInts are otherwise used only for the
+ * few multiplications and additions mod N; they cannot be zeroed, so every value that ends up in
+ * one is short-lived (as is a key object: OpenSSL clears its exponent when it is collected).
  */
 import {
   createDiffieHellman,
   createHash,
+  createPrivateKey,
+  createPublicKey,
   type DiffieHellman,
+  diffieHellman,
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
@@ -97,18 +104,60 @@ const HN_XOR_HG: Buffer = (() => {
   return hn;
 })();
 
-// The DiffieHellman constructor checks that N is a safe prime (about 300 ms), so the object is
-// made once, lazily: a process that never does SRP never pays, and warmUp() lets a caller pay
-// at a convenient moment (daemon start, or while scrypt runs on the thread pool).
+// The DiffieHellman constructor checks that N is a safe prime (about 300 ms of CPU): only a
+// daemon, which exponentiates for every handshake, makes it (warmUp() at start).
 let dhObject: DiffieHellman | null = null;
-function dh(): DiffieHellman {
+
+/** Creates the shared OpenSSL DH context: a daemon's exponentiations then skip the key objects. */
+export function warmUp(): void {
   if (dhObject === null) dhObject = createDiffieHellman(N_BUF, G_BUF);
-  return dhObject;
 }
 
-/** Creates the shared OpenSSL DH context now instead of at the first exponentiation. */
-export function warmUp(): void {
-  dh();
+/** A DER element: tag, definite length, contents. */
+function der(tag: number, body: Buffer): Buffer {
+  const n = body.length;
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...length]), body]);
+}
+
+/** A DER INTEGER of a non-negative big-endian value (a zero byte first when the top bit is set). */
+function derInteger(value: Buffer): Buffer {
+  const m = minimal(value);
+  const body = m.length === 0 || (m[0]! & 0x80) !== 0 ? Buffer.concat([Buffer.alloc(1), m]) : m;
+  const out = der(0x02, body);
+  if (body !== m) wipe(body);
+  return out;
+}
+
+// AlgorithmIdentifier { dhKeyAgreement (PKCS #3), DHParameter { N, g } }.
+const DH_ALGORITHM = der(
+  0x30,
+  Buffer.concat([
+    Buffer.from('06092a864886f70d010301', 'hex'),
+    der(0x30, Buffer.concat([derInteger(N_BUF), derInteger(G_BUF)])),
+  ]),
+);
+
+/** base^exp mod N through key objects (PKCS #8 and SPKI on N, g); may throw as OpenSSL refuses. */
+function keyObjectModPow(base: Buffer, exp: Buffer): Buffer {
+  // Every buffer that holds the exponent is wiped once OpenSSL has its own copy.
+  const exponent = derInteger(exp);
+  const octets = der(0x04, exponent);
+  const fields = Buffer.concat([der(0x02, Buffer.alloc(1)), DH_ALGORITHM, octets]);
+  const pkcs8 = der(0x30, fields);
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  } finally {
+    wipe(exponent, octets, fields, pkcs8);
+  }
+  const bits = Buffer.concat([Buffer.alloc(1), derInteger(base)]);
+  const publicKey = createPublicKey({
+    key: der(0x30, Buffer.concat([DH_ALGORITHM, der(0x03, bits)])),
+    format: 'der',
+    type: 'spki',
+  });
+  return diffieHellman({ privateKey, publicKey });
 }
 
 function isZero(buf: Buffer): boolean {
@@ -154,18 +203,21 @@ export function modPow(base: Buffer, exp: Buffer): Buffer {
     const odd = (exp[exp.length - 1] & 1) === 1;
     return odd ? Buffer.from(N_MINUS_1) : Buffer.from([1]);
   }
-  const d = dh();
+  const d = dhObject;
   let out: Buffer;
   try {
-    d.setPrivateKey(exp);
-    out = d.computeSecret(b);
+    if (d === null) out = keyObjectModPow(b, exp);
+    else {
+      d.setPrivateKey(exp);
+      out = d.computeSecret(b);
+    }
   } catch {
     return modPowBigInt(b, exp);
   } finally {
     // Replace the exponent held inside OpenSSL (it frees the old one with BN_clear_free).
-    d.setPrivateKey(EXP_ONE);
+    d?.setPrivateKey(EXP_ONE);
   }
-  // computeSecret left-pads to 256 bytes; callers want pysrp's minimal form.
+  // OpenSSL may left-pad to 256 bytes; callers want pysrp's minimal form.
   const m = minimal(out);
   if (m.length === out.length) return out;
   const copy = Buffer.from(m);

@@ -14,7 +14,7 @@ import {
   verifierV2,
 } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
-import { modPowBigInt, SrpClient, SrpError, warmUp } from '../crypto/srp.js';
+import { modPow, SrpClient, SrpError } from '../crypto/srp.js';
 import { isErrorCode, ProtocolError } from './errors.js';
 import { b64, base64Field, PROTOCOL_VERSION, readSrpChallenge, V1_IDENTITY } from './frames.js';
 import { normalizeRoomName } from './names.js';
@@ -115,9 +115,7 @@ export async function clientHandshake(
   const a = randomBytes(32);
   const secrets: Buffer[] = [a];
   try {
-    // A = g^a with BigInt (a few ms): OpenSSL's context costs ~300 ms to set up (a primality
-    // check of N), which we rather pay while scrypt runs on the thread pool below.
-    const A = modPowBigInt(GENERATOR, a);
+    const A = modPow(GENERATOR, a);
     const init: Record<string, unknown> = { cmd: 'srp_init', v: PROTOCOL_VERSION, room, A: b64(A) };
     let created: { salt: Buffer; master: Buffer } | undefined;
     if (options.create) {
@@ -147,9 +145,7 @@ export async function clientHandshake(
       secrets.push(master);
     } else {
       options.onDeriving?.();
-      const deriving = deriveMaster(options.password, challenge.salt);
-      warmUp();
-      master = await deriving;
+      master = await deriveMaster(options.password, challenge.salt);
       secrets.push(master);
     }
     if (cache && !(cache.master && cache.salt?.equals(challenge.salt))) {

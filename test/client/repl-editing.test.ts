@@ -21,6 +21,20 @@ describe('REPL line editing with multi-character reads', () => {
   });
 
   let sent = 0;
+  /** Alice sends her line: the reader gets it as her next message, exactly `text`. */
+  async function sendAndCheck(text: string): Promise<void> {
+    const { alice, reader } = repl;
+    alice.write('\r');
+    sent++;
+    const n = sent;
+    await reader.waitFor(
+      (evs) => evs.filter((e) => e.type === 'message' && e.user === 'alice').length >= n,
+      `message ${n}`,
+    );
+    const mine = reader.events().filter((e) => e.type === 'message' && e.user === 'alice');
+    assert.equal(mine[n - 1]!.text, text);
+  }
+
   /** Types `base`, moves left to `position`, writes `chunk` in ONE write, checks and sends. */
   async function insertAt(
     base: string,
@@ -29,7 +43,7 @@ describe('REPL line editing with multi-character reads', () => {
     inserted: string,
     result?: string,
   ): Promise<void> {
-    const { alice, reader } = repl;
+    const { alice } = repl;
     const chars = [...base];
     const expected = result ?? chars.slice(0, position).join('') + inserted + chars.slice(position).join('');
     alice.write(base);
@@ -42,15 +56,7 @@ describe('REPL line editing with multi-character reads', () => {
       (s) => s.cursorLine() === `[chat] alice> ${expected}`.trimEnd(),
       `${JSON.stringify(chunk)} at ${position} of ${base}`,
     );
-    alice.write('\r');
-    sent++;
-    const n = sent;
-    await reader.waitFor(
-      (evs) => evs.filter((e) => e.type === 'message' && e.user === 'alice').length >= n,
-      `message ${n}`,
-    );
-    const mine = reader.events().filter((e) => e.type === 'message' && e.user === 'alice');
-    assert.equal(mine[n - 1]!.text, expected);
+    await sendAndCheck(expected);
   }
 
   test('a bracketed paste lands at the cursor, at every position', async () => {
@@ -88,7 +94,7 @@ describe('REPL line editing with multi-character reads', () => {
    * sends it and checks what arrived.
    */
   async function edit(typed: string, steps: Array<{ keys: string; screen: string }>): Promise<void> {
-    const { alice, reader } = repl;
+    const { alice } = repl;
     alice.write(typed);
     await alice.waitForScreen((s) => s.cursorLine() === `[chat] alice> ${typed}`, `typed ${typed}`);
     let line = typed;
@@ -100,15 +106,7 @@ describe('REPL line editing with multi-character reads', () => {
       );
       line = step.screen;
     }
-    alice.write('\r');
-    sent++;
-    const n = sent;
-    await reader.waitFor(
-      (evs) => evs.filter((e) => e.type === 'message' && e.user === 'alice').length >= n,
-      `message ${n}`,
-    );
-    const mine = reader.events().filter((e) => e.type === 'message' && e.user === 'alice');
-    assert.equal(mine[n - 1]!.text, line);
+    await sendAndCheck(line);
   }
 
   const FAMILY = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}'; // 👨‍👩‍👧

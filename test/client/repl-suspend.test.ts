@@ -6,14 +6,26 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { spawn } from '@lydell/node-pty';
+import { type IPty, spawn } from '@lydell/node-pty';
 import { builtCli } from '../helpers/paths.js';
 import { startDaemonProcess } from '../helpers/processes.js';
-import { COLS, ROWS, startJsonReader, terminalEnv, waitFor } from '../helpers/pty.js';
+import { COLS, type JsonReader, ROWS, startJsonReader, terminalEnv, waitFor } from '../helpers/pty.js';
 
-test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
-  skip: process.platform === 'win32',
-}, async () => {
+/**
+ * A daemon, a reader, and zed's REPL started from an interactive bash (job control) in a
+ * pseudo-terminal, at its prompt.
+ */
+interface ShellRepl {
+  shell: IPty;
+  reader: JsonReader;
+  /** Everything the terminal got so far. */
+  raw(): string;
+  /** What the terminal got after `mark` (a length of raw()). */
+  after(mark: number): string;
+  stop(): Promise<void>;
+}
+
+async function replInShell(): Promise<ShellRepl> {
   const daemon = await startDaemonProcess(['--password', 'pw']);
   const reader = await startJsonReader(daemon.port, 'reader');
   const shell = spawn('bash', ['--norc', '--noprofile', '-i'], {
@@ -26,7 +38,11 @@ test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
   shell.onData((d) => {
     raw += d;
   });
-  const after = (mark: number): string => raw.slice(mark);
+  const stop = async (): Promise<void> => {
+    shell.kill();
+    await reader.stop();
+    await daemon.stop();
+  };
   try {
     await waitFor(
       () => raw.includes('SHELL$ '),
@@ -39,7 +55,19 @@ test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
       () => `the REPL prompt: ${raw}`,
       20_000,
     );
-    let mark = raw.length;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { shell, reader, raw: () => raw, after: (mark) => raw.slice(mark), stop };
+}
+
+test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
+  skip: process.platform === 'win32',
+}, async () => {
+  const { shell, reader, raw, after, stop } = await replInShell();
+  try {
+    let mark = raw().length;
     shell.write('\x1a');
     await waitFor(
       () => /SHELL\$ $/.test(after(mark)),
@@ -49,7 +77,7 @@ test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
     assert.ok(stopped.includes('\x1b[?2004l'), 'bracketed paste off');
     assert.ok(stopped.includes('\x1b[?1004l'), 'focus reporting off');
     assert.ok(stopped.includes('\x1b[23;0t'), 'title restored');
-    mark = raw.length;
+    mark = raw().length;
     shell.write('fg\r');
     await waitFor(
       () => after(mark).includes('[chat] zed>'),
@@ -60,13 +88,11 @@ test('Ctrl-Z leaves the terminal as it was; fg brings the REPL back', {
     assert.equal(await reader.waitForMessage('zed'), 'back again');
     shell.write('/quit\r');
     await waitFor(
-      () => /SHELL\$ $/.test(raw),
-      () => `the shell after /quit: ${raw.slice(-200)}`,
+      () => /SHELL\$ $/.test(raw()),
+      () => `the shell after /quit: ${raw().slice(-200)}`,
     );
   } finally {
-    shell.kill();
-    await reader.stop();
-    await daemon.stop();
+    await stop();
   }
 });
 
@@ -80,37 +106,15 @@ function onlyChild(parent: number): number {
 test('SIGSTOP and SIGCONT from outside: after fg the REPL is raw again, redrawn, with its draft', {
   skip: process.platform !== 'linux',
 }, async () => {
-  const daemon = await startDaemonProcess(['--password', 'pw']);
-  const reader = await startJsonReader(daemon.port, 'reader');
-  const shell = spawn('bash', ['--norc', '--noprofile', '-i'], {
-    name: 'xterm-256color',
-    cols: COLS,
-    rows: ROWS,
-    env: terminalEnv({ CMD_CHAT_PASSWORD: 'pw', PS1: 'SHELL$ ' }),
-  });
-  let raw = '';
-  shell.onData((d) => {
-    raw += d;
-  });
-  const after = (mark: number): string => raw.slice(mark);
+  const { shell, reader, raw, after, stop } = await replInShell();
   try {
-    await waitFor(
-      () => raw.includes('SHELL$ '),
-      () => `the shell prompt: ${raw}`,
-    );
-    shell.write(`'${process.execPath}' '${builtCli}' connect 127.0.0.1 ${daemon.port} zed\r`);
-    await waitFor(
-      () => raw.includes('[chat] zed>'),
-      () => `the REPL prompt: ${raw}`,
-      20_000,
-    );
     shell.write('draft text');
     await waitFor(
-      () => raw.includes('draft text'),
-      () => `the draft echoed: ${raw.slice(-200)}`,
+      () => raw().includes('draft text'),
+      () => `the draft echoed: ${raw().slice(-200)}`,
     );
     const client = onlyChild(shell.pid);
-    let mark = raw.length;
+    let mark = raw().length;
     process.kill(client, 'SIGSTOP');
     await waitFor(
       () => /Stopped[\s\S]*SHELL\$ $/.test(after(mark)),
@@ -120,7 +124,7 @@ test('SIGSTOP and SIGCONT from outside: after fg the REPL is raw again, redrawn,
     // terminal (tty output or input), as job control wants.
     process.kill(client, 'SIGCONT');
     await new Promise((r) => setTimeout(r, 300));
-    mark = raw.length;
+    mark = raw().length;
     shell.write('fg\r');
     await waitFor(
       () => after(mark).includes('[chat] zed> draft text'),
@@ -135,13 +139,13 @@ test('SIGSTOP and SIGCONT from outside: after fg the REPL is raw again, redrawn,
     );
     // A later Ctrl-Z and fg keep the draft too.
     shell.write('\x05 more');
-    mark = raw.length;
+    mark = raw().length;
     shell.write('\x1a');
     await waitFor(
       () => /SHELL\$ $/.test(after(mark)),
       () => `the shell back after Ctrl-Z: ${JSON.stringify(after(mark))}`,
     );
-    mark = raw.length;
+    mark = raw().length;
     shell.write('fg\r');
     await waitFor(
       () => after(mark).includes('[chat] zed> Xdraft text more'),
@@ -151,12 +155,10 @@ test('SIGSTOP and SIGCONT from outside: after fg the REPL is raw again, redrawn,
     assert.equal(await reader.waitForMessage('zed'), 'Xdraft text more');
     shell.write('/quit\r');
     await waitFor(
-      () => /SHELL\$ $/.test(raw),
-      () => `the shell after /quit: ${raw.slice(-200)}`,
+      () => /SHELL\$ $/.test(raw()),
+      () => `the shell after /quit: ${raw().slice(-200)}`,
     );
   } finally {
-    shell.kill();
-    await reader.stop();
-    await daemon.stop();
+    await stop();
   }
 });

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { computeVerifier, SrpClient, SrpError, SrpServer } from '../../lib/crypto/srp.js';
+import { before, describe, it } from 'node:test';
+import { computeVerifier, SrpClient, SrpError, SrpServer, warmUp } from '../../lib/crypto/srp.js';
 import { vectorsDir } from '../helpers/paths.js';
 import { srpMath } from '../helpers/srp-math.js';
 
@@ -262,41 +262,52 @@ describe('SRP-6a safety checks', () => {
   });
 });
 
-describe('modular exponentiation', () => {
-  const cases: Array<[string, bigint, bigint]> = [
-    ['base 0', 0n, 12345n],
-    ['base 1', 1n, 98765n],
-    ['base N-1, odd exponent', N - 1n, 3n],
-    ['base N-1, even exponent', N - 1n, 4n],
-    ['base N (≡ 0)', N, 7n],
-    ['base N+1 (≡ 1)', N + 1n, 7n],
-    ['base 2N-1 (≡ -1)', 2n * N - 1n, 5n],
-    ['exponent 0', 5n, 0n],
-    ['base 0, exponent 0', 0n, 0n],
-    ['base 2', 2n, 0x10001n],
-    ['base N-2', N - 2n, 65537n],
-    ['base above N, ordinary', N + 12345n, 99991n],
-  ];
-  for (const [name, base, exp] of cases) {
-    it(`${name} matches the BigInt reference`, () => {
-      const expected = fromBig(refPow(base, exp));
-      assert.deepEqual(srpMath.modPow(fromBig(base), fromBig(exp)), expected);
-      assert.deepEqual(srpMath.modPowBigInt(fromBig(base), fromBig(exp)), expected);
+// Both ways through OpenSSL: a client's key objects first, then (after warmUp(), which cannot be
+// undone in this process) a daemon's shared DiffieHellman context.
+for (const path of ['key objects (a client)', 'the shared context (a daemon, after warmUp)']) {
+  describe(`modular exponentiation through ${path}`, () => {
+    before(() => {
+      if (path.includes('warmUp')) warmUp();
     });
-  }
-
-  it('random bases and exponents: OpenSSL path, fallback and reference agree', () => {
-    for (let i = 0; i < 4; i++) {
-      const base = randomBytes(256);
-      const exp = randomBytes(i === 0 ? 300 : 32);
-      const expected = fromBig(refPow(big(base), big(exp)));
-      assert.deepEqual(srpMath.modPow(base, exp), expected);
-      if (i > 0) assert.deepEqual(srpMath.modPowBigInt(base, exp), expected);
+    const cases: Array<[string, bigint, bigint]> = [
+      ['base 0', 0n, 12345n],
+      ['base 1', 1n, 98765n],
+      ['base N-1, odd exponent', N - 1n, 3n],
+      ['base N-1, even exponent', N - 1n, 4n],
+      ['base N (≡ 0)', N, 7n],
+      ['base N+1 (≡ 1)', N + 1n, 7n],
+      ['base 2N-1 (≡ -1)', 2n * N - 1n, 5n],
+      ['exponent 0', 5n, 0n],
+      ['exponent 1', 5n, 1n],
+      ['base 0, exponent 0', 0n, 0n],
+      ['base 2', 2n, 0x10001n],
+      ['base N-2', N - 2n, 65537n],
+      ['base above N, ordinary', N + 12345n, 99991n],
+    ];
+    for (const [name, base, exp] of cases) {
+      it(`${name} matches the BigInt reference`, () => {
+        const expected = fromBig(refPow(base, exp));
+        assert.deepEqual(srpMath.modPow(fromBig(base), fromBig(exp)), expected);
+        assert.deepEqual(srpMath.modPowBigInt(fromBig(base), fromBig(exp)), expected);
+      });
     }
-  });
 
-  it('results are minimal (no left padding from computeSecret)', () => {
-    // 2^8 = 256 would come back from OpenSSL as 256 bytes of mostly zeros.
-    assert.deepEqual(srpMath.modPow(Buffer.from([2]), Buffer.from([8])), Buffer.from([1, 0]));
+    it('random bases and exponents (top bits set or not): OpenSSL, fallback and reference agree', () => {
+      for (let i = 0; i < 8; i++) {
+        const base = randomBytes(256);
+        const exp = randomBytes(i === 0 ? 300 : 32);
+        // Alternate the top bits: DER integers need a leading zero byte when it is set.
+        base[0] = i & 1 ? base[0]! | 0x80 : base[0]! & 0x7f;
+        exp[0] = i & 2 ? exp[0]! | 0x80 : exp[0]! & 0x7f;
+        const expected = fromBig(refPow(big(base), big(exp)));
+        assert.deepEqual(srpMath.modPow(base, exp), expected);
+        if (i > 0) assert.deepEqual(srpMath.modPowBigInt(base, exp), expected);
+      }
+    });
+
+    it('results are minimal (no left padding from OpenSSL)', () => {
+      // 2^8 = 256 would come back from OpenSSL as 256 bytes of mostly zeros.
+      assert.deepEqual(srpMath.modPow(Buffer.from([2]), Buffer.from([8])), Buffer.from([1, 0]));
+    });
   });
-});
+}

@@ -32,17 +32,21 @@ describe('pipe mode with several rooms', () => {
   });
 
   const target = (name: string): string[] => ['127.0.0.1', String(daemon.port), name];
+  /** `name` piping `input` into rooms chat and b (passwords from the file), with `flags`. */
+  const twoRoomClient = (name: string, flags: string[], input: string) =>
+    runClient([...target(name), '--room', 'chat', '--room', 'b', '--password-file', twoLines, ...flags], {
+      input,
+      env: { CMD_CHAT_PASSWORD: '' },
+    });
 
   test('lines go to the current room, /switch changes it, output is prefixed with the room', async () => {
     const inChat = await startJsonReader(target('rchat'), { CMD_CHAT_PASSWORD: 'pw-chat' });
     const inB = await startJsonReader([...target('rb'), '--room', 'b'], { CMD_CHAT_PASSWORD: 'pw-b' });
     try {
-      const result = await runClient(
-        [...target('bot'), '--room', 'chat', '--room', 'b', '--password-file', twoLines, '--commands'],
-        {
-          input: 'one for chat\n/switch b\none for b\n/switch #chat\ntwo for chat\n',
-          env: { CMD_CHAT_PASSWORD: '' },
-        },
+      const result = await twoRoomClient(
+        'bot',
+        ['--commands'],
+        'one for chat\n/switch b\none for b\n/switch #chat\ntwo for chat\n',
       );
       assert.equal(result.code, 0, result.stderr);
       // Each room is its own connection: echoes of different rooms may interleave either way.
@@ -68,20 +72,7 @@ describe('pipe mode with several rooms', () => {
   });
 
   test('--json adds the room to every event', async () => {
-    const result = await runClient(
-      [
-        ...target('jbot'),
-        '--room',
-        'chat',
-        '--room',
-        'b',
-        '--json',
-        '--commands',
-        '--password-file',
-        twoLines,
-      ],
-      { input: 'hello\n/switch 2\nhi b\n/rooms\n', env: { CMD_CHAT_PASSWORD: '' } },
-    );
+    const result = await twoRoomClient('jbot', ['--json', '--commands'], 'hello\n/switch 2\nhi b\n/rooms\n');
     assert.equal(result.code, 0, result.stderr);
     const events = jsonLines(result.stdout);
     const messages = events.filter((e) => e.type === 'message');
@@ -99,22 +90,10 @@ describe('pipe mode with several rooms', () => {
   test('a /switch to a room not joined exits 10 and sends none of the lines after it', async () => {
     const inB = await startJsonReader([...target('rb2'), '--room', 'b'], { CMD_CHAT_PASSWORD: 'pw-b' });
     try {
-      const result = await runClient(
-        [
-          ...target('sbot'),
-          '--room',
-          'chat',
-          '--room',
-          'b',
-          '--json',
-          '--commands',
-          '--password-file',
-          twoLines,
-        ],
-        {
-          input: 'hello\n/switch bb\nmeant for bb\n/switch b\nalso not sent\n',
-          env: { CMD_CHAT_PASSWORD: '' },
-        },
+      const result = await twoRoomClient(
+        'sbot',
+        ['--json', '--commands'],
+        'hello\n/switch bb\nmeant for bb\n/switch b\nalso not sent\n',
       );
       assert.equal(result.code, 10, result.stderr);
       const events = jsonLines(result.stdout);
@@ -148,10 +127,7 @@ describe('pipe mode with several rooms', () => {
   });
 
   test('without --commands a /switch line is text for the first room', async () => {
-    const result = await runClient(
-      [...target('tbot'), '--room', 'chat', '--room', 'b', '--json', '--password-file', twoLines],
-      { input: '/switch b\nstill chat\n', env: { CMD_CHAT_PASSWORD: '' } },
-    );
+    const result = await twoRoomClient('tbot', ['--json'], '/switch b\nstill chat\n');
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(
       jsonLines(result.stdout)

@@ -68,8 +68,16 @@ export interface DaemonProcess {
 }
 
 /**
- * Starts `cmd-chat serve 127.0.0.1 PORT ...args` and waits for its start-up line.
- * Pass `--socket PATH` in args for a Unix socket daemon (port is then unused).
+ * The daemon's start-up log up to its `limits:` line, which every start writes right after
+ * `listening on` (commands/serve-startup.ts). The lines after it (PROXY, behind a proxy, the
+ * warnings) come in the same turn but may reach us in a later chunk: wait for those.
+ */
+const STARTED = /listening on [^\n]*\n(?:.*\n)*?.*limits: [^\n]*\n/;
+
+/**
+ * Starts `cmd-chat serve 127.0.0.1 PORT ...args` and waits for its start-up lines (to the
+ * `limits:` line, so a test may read them at once). Pass `--socket PATH` in args for a Unix
+ * socket daemon (port is then unused).
  */
 export async function startDaemonProcess(
   args: string[],
@@ -85,7 +93,7 @@ export async function startDaemonProcess(
       reject(new Error(`daemon did not start:\n${stderr()}`));
     }, 20_000);
     const check = (): void => {
-      if (/listening on/.test(stderr())) {
+      if (STARTED.test(stderr())) {
         clearTimeout(timer);
         proc.stderr.off('data', check);
         resolve();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SessionError } from '../../lib/client/session.js';
 import { joinAs, openSession, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { NAMES_IN_MANY_SCRIPTS } from '../helpers/real-names.js';
 
 async function refusedWith(promise: Promise<unknown>, code: string, label: string): Promise<void> {
   try {
@@ -70,18 +71,7 @@ describe('names that impersonate are refused by the daemon', () => {
   });
 
   test('real names in many scripts join side by side; b0b is bob', async () => {
-    const names = [
-      'alice',
-      'alice2',
-      'Zoë',
-      'Łukasz',
-      '田中',
-      '田中さくら',
-      'Дмитрий',
-      'प्रिया',
-      'สมชาย',
-      'bob',
-    ];
+    const names = [...NAMES_IN_MANY_SCRIPTS, 'bob'];
     const sessions = [];
     for (const name of names) {
       const s = await joinAs(d, 'lobby', 'pw', name);

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { DaemonLimits } from '../../lib/protocol/limits.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { type RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';
 
@@ -48,16 +49,37 @@ async function resume(
   return { c, frames };
 }
 
-const texts = (frames: Frame[]): unknown[] =>
-  frames.filter((f) => f.type === 'message').map((f) => (f.data as { id: string }).id && f.seq);
-
-test('a member back with its cursor gets every event it missed, numbered, in order, then live ones', async () => {
-  const d = await startDaemon({ chat: PW }, { limits: { resumeGraceMs: 10_000 } });
+/**
+ * A daemon with `limits` and alice and bob in room chat; `scene` gets them and an `open` list
+ * of connections to close at the end, with the daemon.
+ */
+async function withAliceAndBob(
+  limits: Partial<DaemonLimits>,
+  scene: (s: {
+    d: TestDaemon;
+    alice: { c: RawClient; init: Frame };
+    bob: { c: RawClient; init: Frame };
+    open: RawClient[];
+  }) => Promise<void>,
+): Promise<void> {
+  const d = await startDaemon({ chat: PW }, { limits });
   const open: RawClient[] = [];
   try {
     const alice = await member(d, 'alice');
     const bob = await member(d, 'bob');
     open.push(alice.c, bob.c);
+    await scene({ d, alice, bob, open });
+  } finally {
+    for (const c of open) c.destroy();
+    await d.stop();
+  }
+}
+
+const texts = (frames: Frame[]): unknown[] =>
+  frames.filter((f) => f.type === 'message').map((f) => (f.data as { id: string }).id && f.seq);
+
+test('a member back with its cursor gets every event it missed, numbered, in order, then live ones', async () => {
+  await withAliceAndBob({ resumeGraceMs: 10_000 }, async ({ d, alice, bob, open }) => {
     assert.equal(typeof alice.init.epoch, 'string');
     assert.equal(alice.init.seq, 0);
     bob.c.sendMessage('one');
@@ -79,19 +101,11 @@ test('a member back with its cursor gets every event it missed, numbered, in ord
     assert.equal(back.frames.filter((f) => f.type === 'gap').length, 0);
     bob.c.sendMessage('live');
     assert.equal((await back.c.nextFrameWhere((f) => f.type === 'message')).seq, 22);
-  } finally {
-    for (const c of open) c.destroy();
-    await d.stop();
-  }
+  });
 });
 
 test('beyond the resume window the member is told exactly how many it lost; after a wipe, how many were wiped', async () => {
-  const d = await startDaemon({ chat: PW }, { limits: { resumeGraceMs: 10_000, resumeWindow: 5 } });
-  const open: RawClient[] = [];
-  try {
-    const alice = await member(d, 'alice');
-    const bob = await member(d, 'bob');
-    open.push(alice.c, bob.c);
+  await withAliceAndBob({ resumeGraceMs: 10_000, resumeWindow: 5 }, async ({ d, alice, bob, open }) => {
     alice.c.destroy();
     await waitFor(() => d.daemon.stats().members === 1, 'alice gone');
     for (let i = 0; i < 12; i++) bob.c.sendMessage(`m${i}`);
@@ -129,19 +143,11 @@ test('beyond the resume window the member is told exactly how many it lost; afte
       ],
     );
     assert.deepEqual({ lost: kinds[0]?.lost, wiped: kinds[0]?.wiped }, { lost: 0, wiped: 3 });
-  } finally {
-    for (const c of open) c.destroy();
-    await d.stop();
-  }
+  });
 });
 
 test('a resend after a resume is recognised by the log: received, not relayed twice', async () => {
-  const d = await startDaemon({ chat: PW }, { limits: { resumeGraceMs: 10_000 } });
-  const open: RawClient[] = [];
-  try {
-    const alice = await member(d, 'alice');
-    const bob = await member(d, 'bob');
-    open.push(alice.c, bob.c);
+  await withAliceAndBob({ resumeGraceMs: 10_000 }, async ({ d, alice, bob, open }) => {
     const token = 'gAAAAABresendtestresendtestresendtest'; // opaque to the daemon
     alice.c.sendFrame({ type: 'message', text: token, mid: 'm-1' });
     await bob.c.nextFrameWhere((f) => f.type === 'message');
@@ -157,10 +163,7 @@ test('a resend after a resume is recognised by the log: received, not relayed tw
     bob.c.sendMessage('next');
     const next = await bob.c.nextFrameWhere((f) => f.type === 'message');
     assert.equal(next.seq, 2, 'the resend was not appended');
-  } finally {
-    for (const c of open) c.destroy();
-    await d.stop();
-  }
+  });
 });
 
 test('throwaway connections from one source cannot evict a held name: its owner takes it back', async () => {
