@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { LogLimits, RoomBacking, RoomStore } from '../rooms/seam.js';
+import type { DirectChannel, LogLimits, RoomBacking, RoomStore } from '../rooms/seam.js';
 import { JetStreamLog } from './jetstream-log.js';
 import { bucketNames, type ClusterKeys, roomLogNames } from './keys.js';
 import { Leases } from './leases.js';
@@ -33,11 +33,14 @@ export interface JetStreamStoreOptions {
   onRejected?(): void;
   /** Told when this daemon's lease had lapsed (its members may have been taken for gone). */
   onLapsed?(): void;
+  /** The direct channel (private messages across daemons) of the room under a key. */
+  direct?(roomKey: string): DirectChannel;
 }
 
 interface OpenRoom {
   log: JetStreamLog;
   names: NameBucket;
+  direct?: DirectChannel;
 }
 
 /**
@@ -201,7 +204,8 @@ export class JetStreamRoomStore implements RoomStore {
       holdMs: this.options.holdMs,
     });
     await names.start();
-    return { log, names };
+    const direct = this.options.direct?.(id);
+    return direct ? { log, names, direct } : { log, names };
   }
 
   private streamLimits(): { maxMsgs: number; maxBytes: number; replicas: number } {

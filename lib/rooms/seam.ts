@@ -115,10 +115,15 @@ export interface NameRecord {
   /** Opaque sealed member card, when the member gave one. */
   card?: string;
   /**
-   * Who owns the name across connections: hex of the SHA-256 of its resume secret (see
-   * lib/server/resume.ts); members that cannot resume get a random owner that nobody knows.
+   * Who owns the name across connections: a random id kept across resumes, the prefix of the
+   * log's de-duplication ids of the member's messages (so its resends are recognised).
    */
   owner: string;
+  /**
+   * Hex of the SHA-256 of the member's current resume secret (lib/server/resume.ts): whoever
+   * offers that secret takes the name back, on any daemon. Absent: the member cannot resume.
+   */
+  resume?: string;
   /** Where the member connects from (an address class: the hold quota is counted per source). */
   source: string;
   /** 'present': connected now; 'held': its connection was lost, kept for its resume. */
@@ -180,10 +185,22 @@ export interface NameTable {
   watch(listener: (change: NameChange) => void): () => void;
 }
 
+/**
+ * Frames for one member wherever it is connected, never stored: private messages between
+ * members of one room on different daemons. A backing of one daemon has none.
+ */
+export interface DirectChannel {
+  /** Hands a serialised frame to the daemon of member `toUserId`; fire and forget. */
+  send(toUserId: string, json: string): void;
+  /** Calls `listener` with every frame other daemons send to a member of this room. */
+  watch(listener: (toUserId: string, json: string) => void): () => void;
+}
+
 /** One room's backing. */
 export interface RoomBacking {
   readonly log: RoomLog;
   readonly names: NameTable;
+  readonly direct?: DirectChannel;
 }
 
 /** Bounds a backing applies to every room's log (retention: the resume window). */

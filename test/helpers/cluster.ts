@@ -28,12 +28,13 @@ export interface TestCluster {
 
 /**
  * A nats-server and `count` daemons sharing rooms through it, each started with `args`
- * (rooms, --open-rooms, ...). Announcements every 0.2 s (unless args say otherwise) keep
- * failure detection short.
+ * (rooms, --open-rooms, ...), JetStream on memory storage. A heartbeat of 0.2 s (unless args
+ * say otherwise: leases of 0.6 s) keeps failure detection short.
  */
 export async function startCluster(count: number, args: string[]): Promise<TestCluster> {
   const password = randomBytes(12).toString('hex');
   const nats = await startNatsServer({
+    jetstream: true,
     config: `authorization { user: ${NATS_USER}, password: "${password}" }`,
   });
   const env: NodeJS.ProcessEnv = {
@@ -56,7 +57,6 @@ export async function startCluster(count: number, args: string[]): Promise<TestC
     daemons.push(d);
     return d;
   };
-  // One after the other: the first is the oldest, so it sequences the rooms.
   for (let i = 0; i < count; i++) await addDaemon();
   return {
     nats,
