@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { repoRoot } from '../helpers/paths.js';
 
 const distLib = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib');
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 /** Every compiled module that `start` loads, itself included (relative imports only). */
 function importGraph(start: string): Map<string, string[]> {
