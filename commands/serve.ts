@@ -39,7 +39,6 @@ import {
   onPrimaryStop,
   receiveWorkerConfig,
   reportListening,
-  runWorkersPrimary,
   type WorkerConfig,
   workerLogger,
   workerSlot,
@@ -254,6 +253,8 @@ async function run(args: ServeArgs): Promise<void> {
     } catch (err) {
       fail((err as Error).message);
     }
+    // Only the primary needs it (workers and single daemons never load it).
+    const { runWorkersPrimary } = await import('./workers-primary.js');
     await runWorkersPrimary({
       count: args.workers,
       rooms: [...registry.all()].map((room) => [room.name, room.credentials]),
@@ -457,6 +458,13 @@ async function runDaemon(
 }
 
 function startupWarnings(args: ServeArgs, registry: RoomRegistry, logger: Logger): void {
+  const shared = args.workers !== undefined || (args.cluster !== undefined && args.cluster.length > 0);
+  if (args.openRooms && shared) {
+    logger.info(
+      'WARNING: open rooms are not shared between daemons (or workers) yet: a room a client creates lives on the ' +
+        'daemon it was created on. Give shared rooms with --room or --rooms-file.',
+    );
+  }
   if (args.roomsFile !== undefined && !registry.stableDecoys) {
     logger.info(
       'WARNING: the rooms file has no decoy_key line: unknown room names get other salts after each restart, so ' +
