@@ -187,7 +187,8 @@ export interface NameTable {
 
 /**
  * Frames for one member wherever it is connected, never stored: private messages between
- * members of one room on different daemons. A backing of one daemon has none.
+ * members of one room on different daemons (sealed on the NATS bus in a cluster; in memory it
+ * only joins daemons that share one store in a process, as tests do).
  */
 export interface DirectChannel {
   /** Hands a serialised frame to the daemon of member `toUserId`; fire and forget. */
