@@ -108,7 +108,7 @@ export class Room {
   private readonly presence: PresenceBatcher;
   private readonly names = new NameMirror();
   /** Holds this daemon took, by key: their source's quota share is given back when they end. */
-  private readonly localHolds = new Map<string, { source: string; revision: number }>();
+  private readonly localHolds = new Map<string, { source: string | undefined; revision: number }>();
   /** Name-table writes under way (awaited before the daemon lets go of the backing). */
   private readonly writes = new Set<Promise<unknown>>();
   private nextId = 1;
@@ -194,6 +194,7 @@ export class Room {
     this.detach = undefined;
     this.backing = undefined;
     this.names.clear();
+    for (const hold of this.localHolds.values()) this.limits.holdQuota?.give(hold.source);
     this.localHolds.clear();
     await this.settle();
     await this.source.close();
@@ -491,12 +492,14 @@ export class Room {
     const names = this.backing?.names;
     if (!names) return;
     const graceMs = this.limits.resumeGraceMs ?? 0;
+    // Behind a proxy there is no source (''): holds are not counted per source then.
+    const source = member.record.source === '' ? undefined : member.record.source;
     const canHold =
       holdName &&
       graceMs > 0 &&
       member.record.resume !== undefined &&
       this.names.heldCount < this.limits.maxMembersPerRoom &&
-      (this.limits.holdQuota?.take(member.record.source) ?? true);
+      (this.limits.holdQuota?.take(source) ?? true);
     if (!canHold) {
       void this.track(names.remove(member.key, member.revision));
       return;
@@ -507,10 +510,10 @@ export class Room {
         const entry = this.names.get(member.key);
         // Taken (the quota share with it) unless the entry moved on already.
         if (revision !== undefined && (entry === undefined || entry.revision <= revision)) {
-          this.localHolds.set(member.key, { source: member.record.source, revision });
-        } else this.limits.holdQuota?.give(member.record.source);
+          this.localHolds.set(member.key, { source, revision });
+        } else this.limits.holdQuota?.give(source);
       },
-      () => this.limits.holdQuota?.give(member.record.source),
+      () => this.limits.holdQuota?.give(source),
     );
   }
 
@@ -603,7 +606,6 @@ export class Room {
     const opening = this.opening;
     this.opening = undefined;
     await opening?.catch(() => undefined);
-    for (const hold of this.localHolds.values()) this.limits.holdQuota?.give(hold.source);
     await this.closeBacking().catch(() => undefined);
   }
 
