@@ -101,6 +101,12 @@ const DRAIN_POLL_MS = 10;
 const READ_RETRY_MS = 100;
 /** Compare-and-set rounds a join tries before it gives up (others kept changing the name). */
 const CLAIM_ROUNDS = 3;
+/**
+ * How long a message from a member this daemon has not seen join yet waits for its join (ms).
+ * The log and the name table are watched apart, so on another daemon a newcomer's first
+ * message may come before its `user_joined`; members would see it from a stranger.
+ */
+const JOIN_WAIT_MS = 500;
 
 export class Room {
   private readonly members = new Map<string, RoomMember>();
@@ -124,6 +130,9 @@ export class Room {
   private seen = 0;
   /** Log events that came while the history was read at open (handled after it). */
   private early: LoggedEvent[] | undefined;
+  /** Log events waiting for their sender's join (see JOIN_WAIT_MS), in order. */
+  private waiting: LoggedEvent[] = [];
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly name: string,
@@ -161,7 +170,7 @@ export class Room {
     this.seen = 0;
     const stops = [
       log.watch(
-        (event) => (this.early ? this.early.push(event) : this.onLogged(event)),
+        (event) => (this.early ? this.early.push(event) : this.onWatched(event)),
         () => this.onRestart(),
       ),
       names.watch((change) => this.onNameChange(change)),
@@ -192,6 +201,7 @@ export class Room {
   private async closeBacking(): Promise<void> {
     this.detach?.();
     this.detach = undefined;
+    this.release(true);
     this.backing = undefined;
     this.names.clear();
     for (const hold of this.localHolds.values()) this.limits.holdQuota?.give(hold.source);
@@ -212,6 +222,36 @@ export class Room {
     };
     write.then(done, done);
     return write;
+  }
+
+  /** A live log event: handed on, unless its sender's join has not been seen yet. */
+  private onWatched(event: LoggedEvent): void {
+    if (this.waiting.length === 0 && !this.fromStranger(event)) {
+      this.onLogged(event);
+      return;
+    }
+    this.waiting.push(event);
+    if (!this.waitTimer) {
+      this.waitTimer = setTimeout(() => this.release(true), JOIN_WAIT_MS);
+      this.waitTimer.unref();
+    }
+  }
+
+  private fromStranger(event: LoggedEvent): boolean {
+    if (event.kind !== 'message') return false;
+    const from = event.data.user_id;
+    return !this.members.has(from) && this.names.recordOf(from) === undefined;
+  }
+
+  /** Hands on the waiting events whose sender is known now (all of them when `all`), in order. */
+  private release(all: boolean): void {
+    while (this.waiting.length > 0 && (all || !this.fromStranger(this.waiting[0]!))) {
+      this.onLogged(this.waiting.shift()!);
+    }
+    if (this.waiting.length === 0 || all) {
+      clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
+    }
   }
 
   /** Numbered frames carry `seq`; legacy rooms keep the original frames. */
@@ -241,6 +281,10 @@ export class Room {
 
   /** The log started over under us: every member's place is its start. */
   private onRestart(): void {
+    // What waited belongs to the old life of the log.
+    this.waiting = [];
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
     this.seen = 0;
     this.history.clear();
     for (const member of this.members.values()) member.cursor = 0;
@@ -256,6 +300,7 @@ export class Room {
       this.limits.holdQuota?.give(hold.source);
     }
     for (const p of this.names.apply(change)) this.present(p);
+    if (this.waiting.length > 0) this.release(false);
   }
 
   private present(p: PresenceChange): void {

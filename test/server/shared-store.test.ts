@@ -4,7 +4,8 @@
  * the log's watch), unit-tested without nats-server. Members on either daemon are in one
  * room: one order of messages, one set of names (a look-alike refused on the other daemon),
  * renames and private messages across, and a member's resume on the other daemon takes its
- * name back and closes its old connection `replaced`.
+ * name back and closes its old connection `replaced`. A name table whose watch lags the log
+ * (as a cluster's may) does not let a newcomer speak before it joined.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -12,6 +13,7 @@ import type { ChatEvent } from '../../lib/client/events.js';
 import { ChatSession } from '../../lib/client/session.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { MemoryRoomStore } from '../../lib/rooms/memory.js';
+import type { NameTable, RoomStore } from '../../lib/rooms/seam.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';
@@ -83,4 +85,50 @@ test('two daemons on one store: one room, one order, one set of names, resume ac
   assert.equal(b.daemon.stats().members, 2);
   alice.send('after the move');
   await bobLog.waitFor(isMessage('after the move'), 'alice to robert after the move');
+});
+
+/** The store's name tables tell their watchers `ms` late (a cluster's KV watch lagging its log's). */
+function lateNames(store: MemoryRoomStore, ms: number): RoomStore {
+  return {
+    open: async (key) => {
+      const backing = await store.open(key);
+      const inner = backing.names;
+      const names: NameTable = {
+        get: (k) => inner.get(k),
+        list: () => inner.list(),
+        create: (k, r) => inner.create(k, r),
+        update: (k, r, rev) => inner.update(k, r, rev),
+        hold: (k, r, rev, holdMs) => inner.hold(k, r, rev, holdMs),
+        remove: (k, rev) => inner.remove(k, rev),
+        watch: (listener) =>
+          inner.watch((change) => {
+            setTimeout(() => listener(change), ms);
+          }),
+      };
+      return { log: backing.log, names, direct: backing.direct };
+    },
+    close: (key) => store.close(key),
+    dispose: () => store.dispose(),
+  };
+}
+
+test("a newcomer's first message on another daemon waits for its join there", async (t) => {
+  const store = new MemoryRoomStore({ maxEvents: 1000, maxChars: 1_000_000 });
+  const a = await startDaemon({ chat: PW }, { store: lateNames(store, 200) });
+  const b = await startDaemon({ chat: PW }, { store });
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  const bob = await joinAs(a, 'chat', PW, 'bob');
+  const bobLog = new EventLog(bob);
+  t.after(() => bob.close());
+  const carol = await joinAs(b, 'chat', PW, 'carol');
+  t.after(() => carol.close());
+  carol.send('first words');
+  await bobLog.waitFor(isMessage('first words'), 'the message at bob');
+  const kinds = bobLog.events.flatMap((e) =>
+    e.type === 'join' && e.username === 'carol' ? ['join'] : isMessage('first words')(e) ? ['message'] : [],
+  );
+  assert.deepEqual(kinds, ['join', 'message'], 'carol joined before she spoke');
 });
