@@ -458,13 +458,6 @@ async function runDaemon(
 }
 
 function startupWarnings(args: ServeArgs, registry: RoomRegistry, logger: Logger): void {
-  const shared = args.workers !== undefined || (args.cluster !== undefined && args.cluster.length > 0);
-  if (args.openRooms && shared) {
-    logger.info(
-      'WARNING: open rooms are not shared between daemons (or workers) yet: a room a client creates lives on the ' +
-        'daemon it was created on. Give shared rooms with --room or --rooms-file.',
-    );
-  }
   if (args.roomsFile !== undefined && !registry.stableDecoys) {
     logger.info(
       'WARNING: the rooms file has no decoy_key line: unknown room names get other salts after each restart, so ' +

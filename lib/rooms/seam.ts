@@ -212,8 +212,31 @@ export interface LogLimits {
   maxChars: number;
 }
 
+/** What a daemon needs to authenticate members of a room another daemon created (base64). */
+export interface OpenRoomEntry {
+  salt: string;
+  verifier: string;
+  roomSalt: string;
+}
+
+/**
+ * Rooms that clients created (`--open-rooms`), known to every daemon sharing the store, so a
+ * member can join one through any daemon. Only a store shared by daemons has one.
+ */
+export interface OpenRoomDirectory {
+  /** Records a room created here: false when the name is recorded already (another daemon's). */
+  announce(name: string, entry: OpenRoomEntry): Promise<boolean>;
+  /** Forgets a room that nobody is in on any daemon (a later creation may take the name). */
+  withdraw(name: string): Promise<void>;
+  /** Calls `listener` with every recorded room now, then with every change (undefined: gone). */
+  watch(listener: (name: string, entry: OpenRoomEntry | undefined) => void): () => void;
+}
+
 /** Where rooms live: chosen once by `serve`. */
 export interface RoomStore {
+  /** The open rooms shared with other daemons (absent: open rooms stay on their daemon). */
+  readonly openRooms?: OpenRoomDirectory;
+
   /**
    * The backing of the room under `roomKey` (an opaque, stable key of the room: its name for
    * one daemon, an HMAC of it in a cluster), created when it does not exist. Opening the same

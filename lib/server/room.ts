@@ -120,6 +120,8 @@ export class Room {
   private nextId = 1;
   /** Authenticated connections that have not joined yet: an open room stays while they exist. */
   pendingJoins = 0;
+  /** Told when the room has no name left on any daemon and no member here. */
+  onEmptied: (() => void) | undefined;
   /** Per-run prefix so message ids differ across daemons and runs. */
   private readonly idPrefix = randomBytes(4).toString('hex');
   private backing: RoomBacking | undefined;
@@ -301,6 +303,7 @@ export class Room {
     }
     for (const p of this.names.apply(change)) this.present(p);
     if (this.waiting.length > 0) this.release(false);
+    if (this.members.size === 0 && this.namesEverywhere === 0) this.onEmptied?.();
   }
 
   private present(p: PresenceChange): void {
@@ -400,6 +403,11 @@ export class Room {
   /** Members connected to this daemon. */
   get memberCount(): number {
     return this.members.size;
+  }
+
+  /** Names in the room, present or held, on every daemon (0 also while the backing is closed). */
+  get namesEverywhere(): number {
+    return this.names.presentCount + this.names.heldCount;
   }
 
   /** Names held for members whose connection was lost (on every daemon). */
@@ -684,10 +692,11 @@ export class Room {
       if (old !== username) this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
       return;
     }
-    const revision = await this.track(names.create(key, record));
-    if (revision === undefined) throw new ProtocolError('name_taken');
+    // Read before the claim: the table's watch moves the member to its new key meanwhile.
     const oldKey = member.key;
     const oldRevision = member.revision;
+    const revision = await this.track(names.create(key, record));
+    if (revision === undefined) throw new ProtocolError('name_taken');
     member.revision = revision;
     member.record = record;
     member.key = key;

@@ -15,7 +15,7 @@ import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-serve
 import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
 import { SharedBudget } from '../rooms/budget.js';
 import { MemoryRoomStore } from '../rooms/memory.js';
-import type { RoomStore } from '../rooms/seam.js';
+import type { OpenRoomEntry, RoomStore } from '../rooms/seam.js';
 import { HoldQuota } from './holds.js';
 import { type BackingSource, Room, type RoomLimits } from './room.js';
 
@@ -242,6 +242,42 @@ export class RoomRegistry implements RoomDirectory {
   useStore(store: RoomStore): void {
     void this.store.dispose();
     this.store = store;
+    // Open rooms created on other daemons are registered here too, and go when withdrawn.
+    if (store.openRooms && this.options.openRooms) {
+      this.stopWatchingOpenRooms = store.openRooms.watch((name, entry) => this.onSharedOpenRoom(name, entry));
+    }
+  }
+
+  private stopWatchingOpenRooms: (() => void) | undefined;
+
+  /** Another daemon recorded an open room (`entry`), or it was withdrawn (undefined). */
+  private onSharedOpenRoom(name: string, entry: OpenRoomEntry | undefined): void {
+    const known = this.rooms.get(name);
+    if (!entry) {
+      if (known && this.isIdleOpenRoom(known)) this.forget(known);
+      return;
+    }
+    if (known || this.rooms.size >= this.options.maxRooms) return;
+    const creds: RoomCredentials = {
+      identity: Buffer.from(name, 'utf8'),
+      salt: Buffer.from(entry.salt, 'base64'),
+      verifier: Buffer.from(entry.verifier, 'base64'),
+      roomSalt: Buffer.from(entry.roomSalt, 'base64'),
+    };
+    const room = this.openRoom(name, creds);
+    // Nobody may be left in it (its daemon died): then it goes after the grace, here too.
+    room.ready().then(
+      () => this.releaseIfEmpty(room),
+      () => this.releaseIfEmpty(room),
+    );
+  }
+
+  /** An open room in the registry, told to check itself when its names empty everywhere. */
+  private openRoom(name: string, creds: RoomCredentials): Room {
+    const room = new Room(name, creds, 'open', this.roomLimits, this.backingOf(name, creds));
+    room.onEmptied = () => this.releaseIfEmpty(room);
+    this.rooms.set(name, room);
+    return room;
   }
 
   /** Opens every room's backing (at start: a store that cannot open a room fails the start). */
@@ -312,12 +348,15 @@ export class RoomRegistry implements RoomDirectory {
     const perSource = this.options.maxRoomsPerSource ?? 0;
     const held = source === undefined ? 0 : (this.createdBy.get(source) ?? 0);
     if (source !== undefined && perSource > 0 && held >= perSource) throw new ProtocolError('busy');
-    const room = new Room(name, creds, 'open', this.roomLimits, this.backingOf(name, creds));
-    this.rooms.set(name, room);
+    const room = this.openRoom(name, creds);
     if (source !== undefined) {
       this.creatorOf.set(room, source);
       this.createdBy.set(source, held + 1);
     }
+    // Other daemons learn it (two creating one name at once: the first recorded is shared,
+    // the other stays a room of its own daemon, keyed apart by its credentials).
+    const entry = { salt: b64(creds.salt), verifier: b64(creds.verifier), roomSalt: b64(creds.roomSalt) };
+    void this.store.openRooms?.announce(name, entry);
     return room;
   }
 
@@ -332,13 +371,13 @@ export class RoomRegistry implements RoomDirectory {
     if (room.heldNames === 0) room.dropHistory();
     const grace = this.options.openRoomGraceMs ?? 0;
     if (grace <= 0) {
-      this.remove(room);
+      this.remove(room, true);
       return;
     }
     clearTimeout(this.graceTimers.get(room));
     const timer = setTimeout(() => {
       this.graceTimers.delete(room);
-      if (this.isIdleOpenRoom(room)) this.remove(room);
+      if (this.isIdleOpenRoom(room)) this.remove(room, true);
     }, grace);
     timer.unref();
     this.graceTimers.set(room, timer);
@@ -349,7 +388,9 @@ export class RoomRegistry implements RoomDirectory {
       room.kind === 'open' &&
       room.memberCount === 0 &&
       room.pendingJoins === 0 &&
-      this.rooms.get(room.name) === room
+      this.rooms.get(room.name) === room &&
+      // Shared with other daemons: idle only when nobody is in it (or held) on any of them.
+      (this.store.openRooms === undefined || room.namesEverywhere === 0)
     );
   }
 
@@ -361,7 +402,9 @@ export class RoomRegistry implements RoomDirectory {
     this.remove(room);
   }
 
-  private remove(room: Room): void {
+  /** Drops a room; `withdraw`: it went idle here, so other daemons forget it too. */
+  private remove(room: Room, withdraw = false): void {
+    if (withdraw && room.kind === 'open') void this.store.openRooms?.withdraw(room.name);
     this.rooms.delete(room.name);
     this.onRemoved?.(room);
     void room.dispose();
@@ -445,6 +488,7 @@ export class RoomRegistry implements RoomDirectory {
 
   /** Zeroes every verifier and the decoy secret (shutdown); lets go of the store. */
   async destroy(): Promise<void> {
+    this.stopWatchingOpenRooms?.();
     for (const timer of this.graceTimers.values()) clearTimeout(timer);
     this.graceTimers.clear();
     for (const room of this.rooms.values()) {

@@ -3,7 +3,8 @@
  * members connected to different daemons are in one room (messages, joins, leaves,
  * renames, wipes, private messages, cards, history for late joiners), in one order for
  * everyone (the room's JetStream log); names stay unique across the cluster under races
- * (compare-and-set in the name bucket).
+ * (compare-and-set in the name bucket); open rooms created on one daemon are joinable on
+ * another, also on a daemon started later.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -203,4 +204,25 @@ test('the same --room and --rooms-file on every daemon: one room, one key; anoth
   assert.ok(!x.log.events.some(isMessage('not for the other team')));
   assert.ok(!z.log.events.some(isMessage('for my team only')));
   await Promise.all([x.session.close(), z.session.close()]);
+});
+
+test('open rooms created on one daemon are joined through another, also one started later', async (t) => {
+  const cluster = await clusterForTest(t, 2, ['--open-rooms']);
+  if (!cluster) return;
+  const [a, b] = cluster.daemons;
+  const rooms = Array.from({ length: 4 }, (_, i) => `fresh-${i}`);
+  const creators = await Promise.all(rooms.map((room) => member(b, room, PW, 'maker', true)));
+  creators[0]!.session.send('before the guests');
+  await creators[0]!.log.waitFor(isMessage('before the guests'), 'the echo');
+  const guests = await Promise.all(rooms.map((room) => member(a, room, PW, 'guest')));
+  for (const [i, guest] of guests.entries()) {
+    assert.deepEqual(memberNames(guest), ['guest', 'maker'], rooms[i]);
+  }
+  assert.deepEqual(guests[0]!.history, ['before the guests']);
+  // A daemon started later knows them too; a wrong password there fails like anywhere else.
+  const later = await cluster.addDaemon();
+  const late = await member(later, 'fresh-0', PW, 'late');
+  assert.deepEqual(late.history, ['before the guests']);
+  await assert.rejects(member(later, 'fresh-1', 'wrong password', 'intruder'), /auth/i);
+  await Promise.all([...creators, ...guests, late].map((m) => m.session.close()));
 });
