@@ -312,7 +312,7 @@ export class Room {
     if (p.kind === 'joined') {
       const you: Member =
         card === undefined ? { user_id: userId, username } : { user_id: userId, username, card };
-      this.presence.add(JSON.stringify({ type: 'user_joined', ...you }), userId);
+      this.announce({ type: 'user_joined', ...you }, userId);
       return;
     }
     if (p.kind === 'renamed') {
@@ -328,7 +328,7 @@ export class Room {
       void this.reclaim(local);
       return;
     }
-    this.presence.add(JSON.stringify({ type: 'user_left', user_id: userId, username }));
+    this.announce({ type: 'user_left', user_id: userId, username });
     if (!local || local.key !== p.key) return;
     this.members.delete(userId);
     // Replaced by its own resume elsewhere, or held by another daemon that took it for gone.
@@ -704,9 +704,12 @@ export class Room {
     await this.track(names.remove(oldKey, oldRevision));
   }
 
-  /** Queues a presence frame for every member present when the batch goes out; returns its number. */
-  announce(frame: ServerFrame): number {
-    return this.presence.add(JSON.stringify(frame));
+  /**
+   * Queues a presence frame for every member present when the batch goes out (but `except`,
+   * whose own join its `init` tells); returns its number.
+   */
+  announce(frame: ServerFrame, except?: string): number {
+    return this.presence.add(JSON.stringify(frame), except);
   }
 
   /** Sends one frame to every member, serialised once, after the presence events pending. */
