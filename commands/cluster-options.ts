@@ -70,7 +70,7 @@ export function withClusterOptions<T>(y: Argv<T>): Argv<T & ClusterArgs> {
       default: 1,
       group: GROUP,
       describe:
-        "seconds between a daemon's announcements; one silent for three is dead and its members leave",
+        "a third of a daemon's lease in seconds: a daemon silent for three is taken for gone and its members' names are held for their resume",
     }) as unknown as Argv<T & ClusterArgs>;
 }
 

@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { NatsRoomBus } from '../lib/cluster/bus.js';
+import { BusDirectChannel } from '../lib/cluster/direct.js';
+import { JetStreamRoomStore } from '../lib/cluster/jetstream-store.js';
 import { deriveClusterKeys } from '../lib/cluster/keys.js';
-import { SharedRooms } from '../lib/cluster/shared-rooms.js';
 import { wipe } from '../lib/crypto/secret.js';
 import { warmUp } from '../lib/crypto/srp.js';
 import { ExitCode } from '../lib/exit-codes.js';
@@ -14,7 +15,7 @@ import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
 import { createLogger, type Logger } from '../lib/server/log.js';
-import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
+import { credentialsFromPassword, logLimitsOf, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
 import {
   DEFAULT_PROXY_FROM,
@@ -38,7 +39,6 @@ import {
   onPrimaryStop,
   receiveWorkerConfig,
   reportListening,
-  runWorkersPrimary,
   type WorkerConfig,
   workerLogger,
   workerSlot,
@@ -230,9 +230,7 @@ async function run(args: ServeArgs): Promise<void> {
       : undefined;
   if (args.workers === undefined || slot !== undefined) warmUp(); // OpenSSL's SRP group, once, before the first client
   const limits = limitsFromArgs(args);
-  // Rooms shared with other daemons keep the cluster's own path (no local log).
-  const sharedRooms = args.workers !== undefined || (args.cluster !== undefined && args.cluster.length > 0);
-  const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms, sharedRooms });
+  const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
   if (fromPrimary) {
     registry.adoptDecoys(fromPrimary.decoys);
     fromPrimary.decoys.secret.fill(0);
@@ -255,6 +253,8 @@ async function run(args: ServeArgs): Promise<void> {
     } catch (err) {
       fail((err as Error).message);
     }
+    // Only the primary needs it (workers and single daemons never load it).
+    const { runWorkersPrimary } = await import('./workers-primary.js');
     await runWorkersPrimary({
       count: args.workers,
       rooms: [...registry.all()].map((room) => [room.name, room.credentials]),
@@ -352,7 +352,7 @@ async function runDaemon(
   baseLogger: Logger,
 ): Promise<void> {
   const logger = slot !== undefined ? workerLogger(baseLogger, slot) : baseLogger;
-  let cluster: { rooms: SharedRooms; bus: NatsRoomBus } | undefined;
+  let bus: NatsRoomBus | undefined;
   try {
     const settings = fromPrimary
       ? {
@@ -367,27 +367,36 @@ async function runDaemon(
       // Probing an unknown name on two daemons must not tell it from a real room.
       if (!registry.stableDecoys) registry.setDecoyKey(keys.decoyKey);
       keys.decoyKey.fill(0);
-      const bus = await NatsRoomBus.connect(
+      const connected = await NatsRoomBus.connect(
         { ...settings.connect, reconnectWaitMs: Math.min(1000, settings.heartbeatMs) },
         keys,
         logger,
       ).catch((err: Error) =>
         fail(`cannot join the cluster: ${err.message.split('\n')[0]}`, ExitCode.cannotConnect),
       );
-      const rooms = new SharedRooms({ bus, registry, logger, heartbeatMs: settings.heartbeatMs });
-      await rooms.start(Math.min(500, settings.heartbeatMs));
-      cluster = { rooms, bus };
+      bus = connected;
+      // The rooms live on JetStream: one memory stream per room, names in a KV bucket.
+      const store = await JetStreamRoomStore.start(connected.connection, keys, {
+        limits: logLimitsOf(limits),
+        // A bucket TTL cannot be 0: with no grace, names are released rather than held.
+        holdMs: Math.max(1000, limits.resumeGraceMs),
+        // A daemon silent for three heartbeats has lost its lease: its members' names are held.
+        leaseMs: 3 * settings.heartbeatMs,
+        onLapsed: () => logger.info('cluster: this daemon lost its lease; its members resume'),
+        direct: (roomId) => new BusDirectChannel(connected, `direct\0${roomId}`),
+      }).catch((err: Error) =>
+        fail(
+          `cannot use JetStream on the NATS server: ${err.message.split('\n')[0]}`,
+          ExitCode.cannotConnect,
+        ),
+      );
+      registry.useStore(store);
     }
+    await registry.openAll();
   } catch (err) {
     fail((err as Error).message);
   }
-  const daemon = new Daemon({
-    limits,
-    registry,
-    logger,
-    behindProxy: args.behindProxy,
-    ...(cluster ? { cluster: cluster.rooms } : {}),
-  });
+  const daemon = new Daemon({ limits, registry, logger, behindProxy: args.behindProxy });
   let transport: ServerTransport;
   try {
     transport = serverTransportFor({ host: args.host, port: args.port, socket: args.socket });
@@ -431,9 +440,7 @@ async function runDaemon(
     daemon
       .shutdown()
       .then(async () => {
-        if (!cluster) return;
-        cluster.rooms.close();
-        await cluster.bus.close();
+        await bus?.close();
       })
       .then(
         () => {

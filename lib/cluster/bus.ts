@@ -118,6 +118,11 @@ export class NatsRoomBus implements RoomBus {
     this.stateListeners.push(listener);
   }
 
+  /** The NATS connection under the bus (the room store of a cluster uses it too). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   /** Waits until everything published so far has reached the server (tests, shutdown). */
   async flush(): Promise<void> {
     if (!this.closed) await this.nc.flush();

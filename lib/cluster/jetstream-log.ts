@@ -149,7 +149,8 @@ export class JetStreamLog implements RoomLog {
       lastSeq: this.last,
       ...missing,
     });
-    if (state.last < state.first) return empty(this.last + 1, { lost: 0, wiped: 0 });
+    // An empty stream: first 0 when nothing was ever stored, last + 1 after a purge.
+    if (state.last === 0 || state.last < state.first) return empty(this.last + 1, { lost: 0, wiped: 0 });
     const head = await this.batchAtOrAfter(state.first, state.last);
     if (!head) return empty(this.last + 1, { lost: 0, wiped: 0 });
     this.learnWipes(head.batch);

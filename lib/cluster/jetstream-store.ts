@@ -11,11 +11,12 @@ import { randomBytes } from 'node:crypto';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { LogLimits, RoomBacking, RoomStore } from '../rooms/seam.js';
+import type { DirectChannel, LogLimits, RoomBacking, RoomStore } from '../rooms/seam.js';
 import { JetStreamLog } from './jetstream-log.js';
 import { bucketNames, type ClusterKeys, roomLogNames } from './keys.js';
 import { Leases } from './leases.js';
 import { NameBucket } from './name-bucket.js';
+import { OpenRoomBucket } from './open-rooms.js';
 import { RoomStream } from './room-stream.js';
 
 export interface JetStreamStoreOptions {
@@ -33,11 +34,14 @@ export interface JetStreamStoreOptions {
   onRejected?(): void;
   /** Told when this daemon's lease had lapsed (its members may have been taken for gone). */
   onLapsed?(): void;
+  /** The direct channel (private messages across daemons) of the room under a key. */
+  direct?(roomKey: string): DirectChannel;
 }
 
 interface OpenRoom {
   log: JetStreamLog;
   names: NameBucket;
+  direct?: DirectChannel;
 }
 
 /**
@@ -59,8 +63,10 @@ export class JetStreamRoomStore implements RoomStore {
     private readonly jsm: JetStreamManager,
     private readonly keys: ClusterKeys,
     private readonly options: JetStreamStoreOptions,
-    private buckets: { names: KV; leases: KV; holds: KV },
+    private buckets: { names: KV; leases: KV; holds: KV; rooms: KV },
     private readonly leases: Leases,
+    /** The open rooms every daemon of the cluster knows. */
+    readonly openRooms: OpenRoomBucket,
   ) {}
 
   /** Makes (or finds) the buckets and this daemon's lease on a connected NATS client. */
@@ -82,7 +88,9 @@ export class JetStreamRoomStore implements RoomStore {
         void store?.resync();
       },
     });
-    store = new JetStreamRoomStore(nc, jsm, keys, options, buckets, leases);
+    const openRooms = new OpenRoomBucket(keys, buckets.rooms);
+    await openRooms.start();
+    store = new JetStreamRoomStore(nc, jsm, keys, options, buckets, leases, openRooms);
     store.sweeper = setInterval(() => void store?.sweep(), Math.max(50, options.leaseMs / 2));
     store.sweeper.unref();
     void store.followStatus();
@@ -93,16 +101,17 @@ export class JetStreamRoomStore implements RoomStore {
     nc: NatsConnection,
     keys: ClusterKeys,
     options: JetStreamStoreOptions,
-  ): Promise<{ names: KV; leases: KV; holds: KV }> {
+  ): Promise<{ names: KV; leases: KV; holds: KV; rooms: KV }> {
     const kvm = new Kvm(nc);
     const names = bucketNames(keys);
     const common = { storage: 'memory' as never, history: 1, replicas: options.replicas ?? 1 };
-    const [n, l, h] = await Promise.all([
+    const [n, l, h, r] = await Promise.all([
       kvm.create(names.names, common),
       kvm.create(names.leases, { ...common, ttl: options.leaseMs }),
       kvm.create(names.holds, { ...common, ttl: options.holdMs }),
+      kvm.create(names.rooms, common),
     ]);
-    return { names: n, leases: l, holds: h };
+    return { names: n, leases: l, holds: h, rooms: r };
   }
 
   open(roomKey: string): Promise<RoomBacking> {
@@ -137,6 +146,7 @@ export class JetStreamRoomStore implements RoomStore {
 
   async dispose(): Promise<void> {
     this.watchingStatus = false;
+    this.openRooms.stop();
     if (this.sweeper) clearInterval(this.sweeper);
     for (const room of this.rooms.values()) {
       const r = await room.catch(() => undefined);
@@ -201,7 +211,8 @@ export class JetStreamRoomStore implements RoomStore {
       holdMs: this.options.holdMs,
     });
     await names.start();
-    return { log, names };
+    const direct = this.options.direct?.(id);
+    return direct ? { log, names, direct } : { log, names };
   }
 
   private streamLimits(): { maxMsgs: number; maxBytes: number; replicas: number } {

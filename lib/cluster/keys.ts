@@ -67,8 +67,16 @@ export function roomLogNames(
   return { id, stream: `CCR_${id}`, subject: `ccr.${id}` };
 }
 
-/** The cluster's KV buckets (names, daemon leases, holds), keyed so two clusters on one server never meet. */
-export function bucketNames(keys: ClusterKeys): { names: string; leases: string; holds: string } {
+/**
+ * The cluster's KV buckets (names, daemon leases, holds, open rooms), keyed so two clusters on
+ * one server never meet.
+ */
+export function bucketNames(keys: ClusterKeys): {
+  names: string;
+  leases: string;
+  holds: string;
+  rooms: string;
+} {
   const id = keyedHex(keys, 'buckets', [], 8);
-  return { names: `ccn_${id}`, leases: `ccl_${id}`, holds: `cch_${id}` };
+  return { names: `ccn_${id}`, leases: `ccl_${id}`, holds: `cch_${id}`, rooms: `cco_${id}` };
 }

@@ -238,5 +238,9 @@ function parseRecord(raw: unknown): NameRecord | undefined {
     state: r.state,
   };
   if (typeof r.card === 'string') record.card = r.card;
+  if (r.resume !== undefined) {
+    if (typeof r.resume !== 'string' || !/^[0-9a-f]{64}$/.test(r.resume)) return undefined;
+    record.resume = r.resume;
+  }
   return record;
 }

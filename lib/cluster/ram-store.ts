@@ -7,13 +7,19 @@
  * over a 0700 directory under /dev/shm, invisible to every other process and freed by the
  * kernel when the server exits, even by SIGKILL; otherwise the 0700 directory under /dev/shm
  * itself (already a tmpfs), removed on stop. Linux only: elsewhere there is no /dev/shm.
+ * The directory's name carries the pid of the process that made it: a process killed before
+ * it could remove it (SIGKILL) leaves an empty directory behind, which the next start sweeps
+ * (ours only: our prefix, our user, empty, its maker dead).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Where the directory is made: a tmpfs on every Linux system. */
 const SHM = '/dev/shm';
+const PREFIX = 'cmd-chat-js-';
+/** `cmd-chat-js-<pid of its maker>-<mkdtemp's six characters>`. */
+const STORE_NAME = /^cmd-chat-js-(\d+)-[A-Za-z0-9]{6}$/;
 /** The private tmpfs's size cap; JetStream's own `max_memory_store` bounds the streams. */
 const TMPFS_SIZE = '64m';
 
@@ -49,7 +55,8 @@ export function ramStore(): RamStore {
   }
   unshareWorks ??= canUnshare();
   const isPrivate = unshareWorks;
-  const dir = mkdtempSync(join(SHM, 'cmd-chat-js-'));
+  sweepStaleStores();
+  const dir = mkdtempSync(join(SHM, `${PREFIX}${process.pid}-`));
   return {
     dir,
     private: isPrivate,
@@ -71,6 +78,48 @@ export function ramStore(): RamStore {
         : [...command],
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** Whether process `pid` exists (one of another user's counts as existing). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the store directories under `dir` that a killed process left: named by our prefix
+ * with the pid of their maker, a real directory (not a link) of this user, empty, and whose
+ * maker is gone. Anything else is left alone; nothing here throws. Returns what it removed.
+ */
+export function sweepStaleStores(dir: string = SHM): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const match = STORE_NAME.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    const path = join(dir, name);
+    try {
+      const stat = lstatSync(path);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
+      if (pid === process.pid || alive(pid) || readdirSync(path).length > 0) continue;
+      rmdirSync(path); // fails, harmlessly, if something appeared in it meanwhile
+      removed.push(path);
+    } catch {
+      // gone meanwhile, or not ours to read: leave it
+    }
+  }
+  return removed;
 }
 
 /** The `jetstream` block of a nats-server configuration: memory storage only, store in RAM. */

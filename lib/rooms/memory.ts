@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { SharedBudget, type Shrinkable } from './budget.js';
 import type {
   Appended,
+  DirectChannel,
   LoggedEvent,
   LogLimits,
   LogPage,
@@ -324,10 +325,28 @@ export class MemoryNameTable implements NameTable {
   }
 }
 
+/**
+ * Private messages between the rooms sharing this backing: with one daemon every member is
+ * local and this is never used; daemons sharing one store in a process (tests) meet here.
+ */
+export class MemoryDirectChannel implements DirectChannel {
+  private readonly watchers = new Set<(toUserId: string, json: string) => void>();
+
+  send(toUserId: string, json: string): void {
+    for (const listener of [...this.watchers]) listener(toUserId, json);
+  }
+
+  watch(listener: (toUserId: string, json: string) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+}
+
 /** A room backing in memory (its parts typed as such, for the daemon's own synchronous use). */
 export interface MemoryRoomBacking extends RoomBacking {
   readonly log: MemoryRoomLog;
   readonly names: MemoryNameTable;
+  readonly direct: MemoryDirectChannel;
 }
 
 export class MemoryRoomStore implements RoomStore {
@@ -350,7 +369,11 @@ export class MemoryRoomStore implements RoomStore {
   openNow(roomKey: string): MemoryRoomBacking {
     let backing = this.rooms.get(roomKey);
     if (!backing) {
-      backing = { log: new MemoryRoomLog(this.limits, this.budget), names: new MemoryNameTable() };
+      backing = {
+        log: new MemoryRoomLog(this.limits, this.budget),
+        names: new MemoryNameTable(),
+        direct: new MemoryDirectChannel(),
+      };
       this.rooms.set(roomKey, backing);
     }
     return backing;

@@ -115,10 +115,15 @@ export interface NameRecord {
   /** Opaque sealed member card, when the member gave one. */
   card?: string;
   /**
-   * Who owns the name across connections: hex of the SHA-256 of its resume secret (see
-   * lib/server/resume.ts); members that cannot resume get a random owner that nobody knows.
+   * Who owns the name across connections: a random id kept across resumes, the prefix of the
+   * log's de-duplication ids of the member's messages (so its resends are recognised).
    */
   owner: string;
+  /**
+   * Hex of the SHA-256 of the member's current resume secret (lib/server/resume.ts): whoever
+   * offers that secret takes the name back, on any daemon. Absent: the member cannot resume.
+   */
+  resume?: string;
   /** Where the member connects from (an address class: the hold quota is counted per source). */
   source: string;
   /** 'present': connected now; 'held': its connection was lost, kept for its resume. */
@@ -180,10 +185,23 @@ export interface NameTable {
   watch(listener: (change: NameChange) => void): () => void;
 }
 
+/**
+ * Frames for one member wherever it is connected, never stored: private messages between
+ * members of one room on different daemons (sealed on the NATS bus in a cluster; in memory it
+ * only joins daemons that share one store in a process, as tests do).
+ */
+export interface DirectChannel {
+  /** Hands a serialised frame to the daemon of member `toUserId`; fire and forget. */
+  send(toUserId: string, json: string): void;
+  /** Calls `listener` with every frame other daemons send to a member of this room. */
+  watch(listener: (toUserId: string, json: string) => void): () => void;
+}
+
 /** One room's backing. */
 export interface RoomBacking {
   readonly log: RoomLog;
   readonly names: NameTable;
+  readonly direct?: DirectChannel;
 }
 
 /** Bounds a backing applies to every room's log (retention: the resume window). */
@@ -194,8 +212,31 @@ export interface LogLimits {
   maxChars: number;
 }
 
+/** What a daemon needs to authenticate members of a room another daemon created (base64). */
+export interface OpenRoomEntry {
+  salt: string;
+  verifier: string;
+  roomSalt: string;
+}
+
+/**
+ * Rooms that clients created (`--open-rooms`), known to every daemon sharing the store, so a
+ * member can join one through any daemon. Only a store shared by daemons has one.
+ */
+export interface OpenRoomDirectory {
+  /** Records a room created here: false when the name is recorded already (another daemon's). */
+  announce(name: string, entry: OpenRoomEntry): Promise<boolean>;
+  /** Forgets a room that nobody is in on any daemon (a later creation may take the name). */
+  withdraw(name: string): Promise<void>;
+  /** Calls `listener` with every recorded room now, then with every change (undefined: gone). */
+  watch(listener: (name: string, entry: OpenRoomEntry | undefined) => void): () => void;
+}
+
 /** Where rooms live: chosen once by `serve`. */
 export interface RoomStore {
+  /** The open rooms shared with other daemons (absent: open rooms stay on their daemon). */
+  readonly openRooms?: OpenRoomDirectory;
+
   /**
    * The backing of the room under `roomKey` (an opaque, stable key of the room: its name for
    * one daemon, an HMAC of it in a cluster), created when it does not exist. Opening the same

@@ -9,12 +9,10 @@
  * meanwhile) is gone: it is dropped and the others see it leave (keepalive.ts).
  */
 
-import type { SharedRooms } from '../cluster/shared-rooms.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { readClientFrame } from '../protocol/frames.js';
-import { ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
+import { type HandshakeResult, ServerHandshake, wipeResult } from '../protocol/handshake-server.js';
 import type { DaemonLimits } from '../protocol/limits.js';
-import { normalizeName } from '../protocol/names.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
 import { budgetKey, HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
 import { KeepaliveSweep } from './keepalive.js';
@@ -33,8 +31,6 @@ export interface DaemonOptions {
    * address: limits are then not keyed by address (see admission.ts).
    */
   behindProxy?: boolean;
-  /** The rooms are shared with other daemons (`serve --cluster`); absent: this daemon alone. */
-  cluster?: SharedRooms;
 }
 
 /** Counters for the log and the tests; no names in here. */
@@ -72,7 +68,7 @@ interface Handshaking {
   readonly deferred: Array<Record<string, unknown>>;
 }
 
-/** A join on its way: held back by the source's join rate, or asked of the cluster's sequencer. */
+/** A join on its way: held back by the source's join rate, or claiming its name in the room. */
 type JoinInFlight = { readonly kind: 'paced'; readonly timer: NodeJS.Timeout } | { readonly kind: 'asked' };
 
 /** Proved the password for `room` (counted in its `pendingJoins`), not a member yet. */
@@ -180,8 +176,7 @@ export class Daemon {
 
   stats(): DaemonStats {
     let members = 0;
-    if (this.options.cluster) members = this.options.cluster.localMembers;
-    else for (const room of this.options.registry.all()) members += room.memberCount;
+    for (const room of this.options.registry.all()) members += room.memberCount;
     return {
       connections: this.clients.size,
       pendingHandshakes: this.pending.size,
@@ -216,7 +211,9 @@ export class Daemon {
       client.link.close(client.phase.kind === 'handshaking' ? 'peer_closed' : 'shutdown');
     }
     await Promise.all(closing);
-    this.options.registry.destroy();
+    // Names held for the members told `shutdown` are written before the store lets go.
+    await this.options.registry.settle();
+    await this.options.registry.destroy();
   }
 
   private accept(conn: Connection): void {
@@ -408,7 +405,7 @@ export class Daemon {
 
   private onHandshakeFrame(client: ClientState, phase: Handshaking, frame: Record<string, unknown>): void {
     const { link } = client;
-    const { registry, limits, logger } = this.options;
+    const { registry } = this.options;
     try {
       const { reply, result } = phase.handshake.handle(frame);
       if (!result) {
@@ -420,10 +417,47 @@ export class Daemon {
       const room = result.created
         ? registry.registerCreated(result.room, result.created, client.budget)
         : registry.get(result.room);
-      if (room && result.created) this.options.cluster?.created(room);
       if (!room || (!result.created && room.credentials !== result.credentials)) {
         throw new ProtocolError('auth_failed');
       }
+      // The room's backing is open before the reply (its log and names may live elsewhere).
+      room.pendingJoins++;
+      room.ready().then(
+        () => this.authenticated(client, phase, room, reply, result),
+        (err: unknown) => {
+          this.options.logger.info(`could not open a room: ${(err as Error).message.split('\n')[0]}`);
+          room.pendingJoins--;
+          this.counters.handshakesFailed++;
+          wipeResult(result);
+          link.close('busy');
+          registry.releaseIfEmpty(room);
+        },
+      );
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.code : 'internal';
+      this.counters.handshakesFailed++;
+      if (code === 'auth_failed') this.failedProof(client);
+      link.close(code);
+    }
+  }
+
+  /** The password is proved and the room open: the handshake's reply, then the channel. */
+  private authenticated(
+    client: ClientState,
+    phase: Handshaking,
+    room: Room,
+    reply: object,
+    result: HandshakeResult,
+  ): void {
+    const { link } = client;
+    const { limits, logger } = this.options;
+    if (client.phase !== phase || link.isClosed) {
+      room.pendingJoins--;
+      wipeResult(result);
+      this.options.registry.releaseIfEmpty(room);
+      return;
+    }
+    try {
       // An original client prints an error in place of H_AMK, but ignores one after it: refuse
       // a taken name or a full room now (only to a client that proved the password).
       if (result.version === 1) room.checkJoin(result.username);
@@ -441,7 +475,6 @@ export class Daemon {
       };
       client.phase = authenticated;
       link.roomInflow = this.inflowOf(room);
-      room.pendingJoins++;
       this.removePending(client);
       // A success forgives its own source; the shared budget of PROXY UNKNOWN keeps its failures.
       if (client.source !== undefined && client.source === client.budget) this.sources.succeed(client.source);
@@ -459,8 +492,11 @@ export class Daemon {
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'internal';
       this.counters.handshakesFailed++;
-      if (code === 'auth_failed') this.failedProof(client);
+      wipeResult(result);
+      // Still handshaking: its close will not count it out of the room, so this does.
+      if (client.phase === phase) room.pendingJoins--;
       link.close(code);
+      this.options.registry.releaseIfEmpty(room);
     }
   }
 
@@ -510,17 +546,10 @@ export class Daemon {
           break;
       }
       if (phase.kind !== 'member') throw new ProtocolError('not_joined');
-      const cluster = this.options.cluster;
-      if (cluster) {
-        if (frame.type === 'message') cluster.message(room, link.userId, frame.text, frame.mid);
-        else if (frame.type === 'clear') cluster.clear(room, link.userId);
-        else if (frame.type === 'nick') cluster.rename(room, link.userId, normalizeName(frame.username));
-        else if (frame.type === 'private') cluster.privateMessage(room, link.userId, frame.to, frame.text);
-        return;
-      }
       if (frame.type === 'message') room.message(link.userId, frame.text, Date.now(), frame.mid);
       else if (frame.type === 'clear') room.clear(link.userId);
-      else if (frame.type === 'nick') room.rename(link.userId, frame.username);
+      else if (frame.type === 'nick')
+        room.rename(link.userId, frame.username).catch((err: unknown) => this.reportError(client, err));
       else if (frame.type === 'private') room.privateMessage(link.userId, frame.to, frame.text);
     } catch (err) {
       this.reportError(client, err);
@@ -600,9 +629,9 @@ export class Daemon {
   }
 
   /**
-   * Puts an authenticated client in its room; throws `name_taken`, `bad_name`, `busy`… In a
-   * cluster the room's sequencer decides, later: a refusal then reaches the client as an
-   * error frame (or, with `fatal`, closes it).
+   * Puts an authenticated client in its room. The room claims the name in its name table
+   * (asynchronous: in a cluster it is a compare-and-set on JetStream); a refusal (`name_taken`,
+   * `bad_name`, `busy`…) reaches the client as an error frame (or, with `fatal`, closes it).
    */
   private join(
     client: ClientState,
@@ -613,21 +642,25 @@ export class Daemon {
   ): void {
     if (phase.joining?.kind === 'asked') throw new ProtocolError('already_joined');
     const { room } = phase;
-    const cluster = this.options.cluster;
-    if (cluster) {
-      const name = normalizeName(username);
-      phase.joining = { kind: 'asked' };
-      cluster.join(room, client.link, name, options, (err) => {
+    phase.joining = { kind: 'asked' };
+    room.join(client.link, username, options).then(
+      ({ you }) => {
+        phase.joining = undefined;
+        if (client.phase === phase) this.joined(client, phase, you.username);
+        else {
+          // The connection went while its name was claimed: the claim goes with it.
+          room.leave(client.link.userId, false);
+          this.options.registry.releaseIfEmpty(room);
+        }
+      },
+      (err: unknown) => {
         phase.joining = undefined;
         if (client.phase !== phase) return;
-        if (!err) this.joined(client, phase, name);
-        else if (fatal) client.link.close(err.code);
+        const code = err instanceof ProtocolError ? err.code : 'internal';
+        if (fatal) client.link.close(code);
         else this.reportError(client, err);
-      });
-      return;
-    }
-    room.join(client.link, username, options);
-    this.joined(client, phase, normalizeName(username));
+      },
+    );
   }
 
   private joined(client: ClientState, phase: Authenticated, name: string): void {
@@ -649,7 +682,6 @@ export class Daemon {
       if (left === 0) this.perAddress.delete(source);
       else this.perAddress.set(source, left);
     }
-    const cluster = this.options.cluster;
     switch (phase.kind) {
       case 'handshaking':
         clearTimeout(phase.timeout);
@@ -659,23 +691,15 @@ export class Daemon {
       case 'authenticated':
         clearTimeout(phase.timeout);
         if (phase.joining?.kind === 'paced') clearTimeout(phase.joining.timer);
-        // A join the sequencer may already have admitted is undone there.
-        if (cluster && phase.joining?.kind === 'asked') cluster.leave(phase.room, link.userId);
         phase.room.pendingJoins--;
         this.options.registry.releaseIfEmpty(phase.room);
         break;
       case 'member':
-        // A daemon of a cluster stopping: its members reconnect to another one, as after a loss.
-        if (cluster) {
-          cluster.leave(
-            phase.room,
-            link.userId,
-            !phase.leaving && (connectionLost(reason) || reason === 'shutdown'),
-          );
-        }
-        // Stopping, every member is told `shutdown`: none should first see all the others leave.
-        else if (!this.stopping) phase.room.leave(link.userId, !phase.leaving && connectionLost(reason));
-        this.options.registry.releaseIfEmpty(phase.room);
+        // A member told `shutdown` may come back (through another daemon of a cluster, or this
+        // one restarted): its name is held as after a loss. The others were told `shutdown`
+        // first, so no one sees them all leave.
+        phase.room.leave(link.userId, !phase.leaving && (connectionLost(reason) || reason === 'shutdown'));
+        if (!this.stopping) this.options.registry.releaseIfEmpty(phase.room);
         break;
       case 'closed':
         break;

@@ -14,7 +14,7 @@ import { TokenBucket } from './rate.js';
 /** A member as the batcher sees it: where to send, and the last event its `init` reflected. */
 export interface PresenceRecipient {
   readonly since: number;
-  readonly peer: { sendSerialized(json: string): void };
+  readonly peer: { readonly userId: string; sendSerialized(json: string): void };
 }
 
 /** Sends that may follow each other without waiting for the interval. */
@@ -25,6 +25,8 @@ const MAX_PENDING_EVENTS = 1024;
 interface PresenceEvent {
   readonly seq: number;
   readonly json: string;
+  /** The member the event is about, when it must not get it (its own join: its `init` says it). */
+  readonly except: string | undefined;
 }
 
 export class PresenceBatcher {
@@ -51,10 +53,10 @@ export class PresenceBatcher {
     return this.seq;
   }
 
-  /** Queues one serialised presence frame; returns its number. */
-  add(json: string): number {
+  /** Queues one serialised presence frame, for everyone but `except`; returns its number. */
+  add(json: string, except?: string): number {
     this.seq++;
-    this.pending.push({ seq: this.seq, json });
+    this.pending.push({ seq: this.seq, json, except });
     if (this.intervalMs <= 0 || this.pending.length >= MAX_PENDING_EVENTS) this.flush();
     else this.schedule();
     return this.seq;
@@ -73,6 +75,7 @@ export class PresenceBatcher {
     const first = events[0]!.seq;
     for (const member of this.recipients()) {
       for (const event of events) {
+        if (event.except === member.peer.userId) continue;
         if (member.since < first || event.seq > member.since) member.peer.sendSerialized(event.json);
       }
     }

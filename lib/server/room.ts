@@ -1,10 +1,13 @@
 /**
- * One room of the daemon: its members, its bounded history of ciphertext messages, and the
- * fan-out of frames to members. It knows nothing of sockets: members are `Peer`s that accept
- * serialised frames. Bodies are Fernet tokens the daemon cannot read. Messages and wipes go
- * through the room's log (lib/rooms): each member gets the log's events in order, numbered,
- * from its place in it (a returning member from the cursor it hands back, in pages that
- * respect its send queue); a member of a room without a log (a cluster's) gets them unnumbered.
+ * One room of the daemon: its members on this daemon, its bounded history of ciphertext
+ * messages, and the fan-out of frames to members. It knows nothing of sockets (members are
+ * `Peer`s that accept serialised frames) nor of where the room lives: its log and its name
+ * table come from a `RoomBacking` (lib/rooms), in memory for one daemon or on JetStream for
+ * a cluster, and this code is the same for both. Messages and wipes are appended to the log
+ * and reach every member through the log's watch, in log order, numbered, from the member's
+ * place in it (a returning member gets what it missed in pages that respect its send queue,
+ * or a gap). Names are claimed, held and released by compare-and-set in the name table, and
+ * presence (`user_joined`, `user_left`, `user_renamed`) comes from its watch (room-names.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
@@ -13,19 +16,23 @@ import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameClass, normalizeName } from '../protocol/names.js';
 import { appendWithRetry } from '../rooms/append.js';
 import type { SharedBudget } from '../rooms/budget.js';
-import type { LoggedEvent, PageLimits, RoomLog } from '../rooms/seam.js';
+import type { LoggedEvent, NameChange, NameRecord, PageLimits, RoomBacking, RoomLog } from '../rooms/seam.js';
 import { History } from './history.js';
 import type { HoldQuota } from './holds.js';
 import { PresenceBatcher } from './presence.js';
-import { type Continuity, issueResumeSecret, RecentIds, resumeHashesMatch, resumeHashOf } from './resume.js';
+import { issueResumeSecret, resumeHashesMatch, resumeHashOf } from './resume.js';
+import { NameMirror, type PresenceChange } from './room-names.js';
 
 /** A room member's connection as the room sees it. */
 export interface Peer {
   readonly userId: string;
   /** Queues one serialised frame (JSON, no newline) for this member. */
   sendSerialized(json: string): void;
-  /** Closes the connection: the member came back on a new one. */
-  close(reason: 'replaced'): void;
+  /**
+   * Closes the connection: `replaced`, the member came back on a new one; `keepalive`, the
+   * room took its connection for lost (another daemon held its name): it resumes.
+   */
+  close(reason: 'replaced' | 'keepalive'): void;
   /** Bytes waiting to be written (a catching-up member gets its next page below a bound). */
   readonly queuedBytes?: number;
 }
@@ -35,45 +42,18 @@ interface RoomMember {
   username: string;
   /** `nameClass(username)`: the one key under which the name is unique in the room. */
   key: string;
+  /** The revision of its entry in the name table (what its next compare-and-set names). */
+  revision: number;
+  /** Its entry as written (the record a hold or a re-claim starts from). */
+  record: NameRecord;
   /** Opaque to the daemon: sealed under the room key by the member. */
   card?: string;
   /** The last presence event its `init` reflected (see presence.ts). */
   since: number;
-  /** Members on a sealed channel can resume; original (plaintext) clients cannot. */
-  continuity?: Continuity;
-  /** Where its hold counts (see HoldQuota); undefined behind a proxy. */
-  source?: string;
   /** The last log event handed to it. */
   cursor: number;
   /** It is handed pages of the log (after a resume) rather than live events. */
   catchingUp: boolean;
-}
-
-/**
- * The name of a member whose connection was lost, held for its reconnect until `expiresAt`
- * (released then by `timer`, or, in a cluster, by the room's sequencer).
- */
-interface Reservation {
-  /** The member's user id on the connection that was lost. */
-  userId: string;
-  username: string;
-  /** `nameClass(username)`: the one key under which the name is unique in the room. */
-  key: string;
-  continuity: Continuity;
-  expiresAt: number;
-  timer: NodeJS.Timeout | undefined;
-  source?: string;
-}
-
-/** A held name as a cluster's replicas exchange it. */
-export interface HeldName {
-  userId: string;
-  username: string;
-  resumeHash: Buffer;
-  /** The member's recent message ids, oldest first. */
-  sent: string[];
-  /** How long it stays held (ms). */
-  msLeft: number;
 }
 
 /** How a member joins: with the secret of an earlier connection, and whether it may resume later. */
@@ -83,13 +63,6 @@ export interface JoinOptions {
   resume?: string;
   /** Issue a resume secret (members on a sealed channel; never in plaintext). */
   resumable?: boolean;
-  /** In a cluster: the hash of the secret offered (the member's daemon hashed `resume`). */
-  resumeHash?: Buffer;
-  /**
-   * In a cluster: the secret issued for this join by the member's daemon (`secret` there
-   * only) and its hash, instead of one issued here.
-   */
-  issued?: { hash: Buffer; secret?: string };
   /** The member's place in the log on its previous connection (honoured with a valid `resume`). */
   after?: { epoch: string; seq: number };
   /** Where the connection comes from (holds are counted per source). */
@@ -115,10 +88,10 @@ export interface RoomLimits {
   resumeQueueLowBytes?: number;
 }
 
-/** The room's log, a new one for each life of the room (absent in a cluster: the old path). */
-export interface LogSource {
-  open(): RoomLog;
-  close(log: RoomLog): void;
+/** Where the room's backing comes from: a new life of it at each open (the registry's store). */
+export interface BackingSource {
+  open(): Promise<RoomBacking>;
+  close(): Promise<void>;
 }
 
 const DEFAULT_PAGE: PageLimits = { maxEvents: 256, maxChars: 1024 * 1024 };
@@ -126,22 +99,42 @@ const DEFAULT_PAGE: PageLimits = { maxEvents: 256, maxChars: 1024 * 1024 };
 const DRAIN_POLL_MS = 10;
 /** Pause before reading again after a failed read (ms). */
 const READ_RETRY_MS = 100;
+/** Compare-and-set rounds a join tries before it gives up (others kept changing the name). */
+const CLAIM_ROUNDS = 3;
+/**
+ * How long a message from a member this daemon has not seen join yet waits for its join (ms).
+ * The log and the name table are watched apart, so on another daemon a newcomer's first
+ * message may come before its `user_joined`; members would see it from a stranger.
+ */
+const JOIN_WAIT_MS = 500;
 
 export class Room {
   private readonly members = new Map<string, RoomMember>();
-  /** Names held for members whose connection was lost, by user id, oldest first (bounded by the member limit). */
-  private readonly reserved = new Map<string, Reservation>();
   private readonly history: History;
   private readonly presence: PresenceBatcher;
+  private readonly names = new NameMirror();
+  /** Holds this daemon took, by key: their source's quota share is given back when they end. */
+  private readonly localHolds = new Map<string, { source: string | undefined; revision: number }>();
+  /** Name-table writes under way (awaited before the daemon lets go of the backing). */
+  private readonly writes = new Set<Promise<unknown>>();
   private nextId = 1;
   /** Authenticated connections that have not joined yet: an open room stays while they exist. */
   pendingJoins = 0;
-  /** Per-run prefix so message ids differ across daemon runs. */
+  /** Told when the room has no name left on any daemon and no member here. */
+  onEmptied: (() => void) | undefined;
+  /** Per-run prefix so message ids differ across daemons and runs. */
   private readonly idPrefix = randomBytes(4).toString('hex');
-  private log: RoomLog | undefined;
-  private unwatch: (() => void) | undefined;
+  private backing: RoomBacking | undefined;
+  private detach: (() => void) | undefined;
+  /** Resolves when the backing is open (a new one after `dropHistory`). */
+  private opening: Promise<void> | undefined;
   /** The last event the log's watch delivered. */
   private seen = 0;
+  /** Log events that came while the history was read at open (handled after it). */
+  private early: LoggedEvent[] | undefined;
+  /** Log events waiting for their sender's join (see JOIN_WAIT_MS), in order. */
+  private waiting: LoggedEvent[] = [];
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly name: string,
@@ -149,30 +142,118 @@ export class Room {
     /** 'static' rooms live as long as the daemon; 'open' rooms vanish with their last member. */
     readonly kind: 'static' | 'open',
     private readonly limits: RoomLimits,
-    private readonly logs?: LogSource,
+    private readonly source: BackingSource,
   ) {
     this.history = new History(limits.historySize, limits.historyBytes, limits.historyBudget);
     this.presence = new PresenceBatcher(limits.presenceIntervalMs ?? 0, () => this.members.values());
-    this.openLog();
   }
 
-  /** Starts a new life of the room's log (a new epoch, numbered from 1). */
-  private openLog(): void {
-    if (!this.logs) return;
-    const log = this.logs.open();
-    this.log = log;
-    this.seen = log.lastSeq;
-    this.unwatch = log.watch(
-      (event) => this.onLogged(event),
-      () => this.onRestart(),
-    );
+  /** Opens the room's backing if it is not open; resolves when it is (rejects if it cannot be). */
+  ready(): Promise<void> {
+    if (!this.opening) {
+      const opening = this.attach();
+      this.opening = opening;
+      opening.catch(() => {
+        if (this.opening === opening) this.opening = undefined;
+      });
+    }
+    return this.opening;
   }
 
-  private closeLog(): void {
-    this.unwatch?.();
-    this.unwatch = undefined;
-    if (this.log) this.logs?.close(this.log);
-    this.log = undefined;
+  private get log(): RoomLog | undefined {
+    return this.backing?.log;
+  }
+
+  /** A new life of the backing: its names mirrored, the history read from its log, both watched. */
+  private async attach(): Promise<void> {
+    const backing = await this.source.open();
+    const { log, names } = backing;
+    this.early = [];
+    this.seen = 0;
+    const stops = [
+      log.watch(
+        (event) => (this.early ? this.early.push(event) : this.onWatched(event)),
+        () => this.onRestart(),
+      ),
+      names.watch((change) => this.onNameChange(change)),
+    ];
+    if (backing.direct) {
+      stops.push(backing.direct.watch((to, json) => this.members.get(to)?.peer.sendSerialized(json)));
+    }
+    this.backing = backing;
+    this.detach = () => {
+      for (const stop of stops) stop();
+    };
+    try {
+      this.names.seed(await names.list());
+      const from = Math.max(0, log.lastSeq - this.limits.historySize);
+      const page = await log.read(from, {
+        maxEvents: this.limits.historySize,
+        maxChars: this.limits.historyBytes,
+      });
+      for (const event of page.events) this.onLogged(event);
+      if (page.lastSeq > this.seen && page.events.length === 0) this.seen = page.lastSeq;
+    } finally {
+      const early = this.early ?? [];
+      this.early = undefined;
+      for (const event of early) if (event.seq > this.seen) this.onLogged(event);
+    }
+  }
+
+  private async closeBacking(): Promise<void> {
+    this.detach?.();
+    this.detach = undefined;
+    this.release(true);
+    this.backing = undefined;
+    this.names.clear();
+    for (const hold of this.localHolds.values()) this.limits.holdQuota?.give(hold.source);
+    this.localHolds.clear();
+    await this.settle();
+    await this.source.close();
+  }
+
+  /** Resolves when every name-table write under way has ended. */
+  async settle(): Promise<void> {
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+  }
+
+  private track<T>(write: Promise<T>): Promise<T> {
+    this.writes.add(write);
+    const done = (): void => {
+      this.writes.delete(write);
+    };
+    write.then(done, done);
+    return write;
+  }
+
+  /** A live log event: handed on, unless its sender's join has not been seen yet. */
+  private onWatched(event: LoggedEvent): void {
+    if (this.waiting.length === 0 && !this.fromStranger(event)) {
+      this.onLogged(event);
+      return;
+    }
+    this.waiting.push(event);
+    if (!this.waitTimer) {
+      this.waitTimer = setTimeout(() => this.release(true), JOIN_WAIT_MS);
+      this.waitTimer.unref();
+    }
+  }
+
+  private fromStranger(event: LoggedEvent): boolean {
+    if (event.kind !== 'message') return false;
+    const from = event.data.user_id;
+    return !this.members.has(from) && this.names.recordOf(from) === undefined;
+  }
+
+  /** Hands on the waiting events whose sender is known now (all of them when `all`), in order. */
+  private release(all: boolean): void {
+    while (this.waiting.length > 0 && (all || !this.fromStranger(this.waiting[0]!))) {
+      this.onLogged(this.waiting.shift()!);
+    }
+    if (this.waiting.length === 0 || all) {
+      clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
+    }
   }
 
   /** Numbered frames carry `seq`; legacy rooms keep the original frames. */
@@ -185,6 +266,7 @@ export class Room {
 
   /** A log event, live: into the history, and to every member that is up to date. */
   private onLogged(event: LoggedEvent): void {
+    if (event.seq <= this.seen) return;
     this.seen = event.seq;
     if (event.kind === 'message') this.history.push(event.data);
     else this.history.clear();
@@ -201,9 +283,67 @@ export class Room {
 
   /** The log started over under us: every member's place is its start. */
   private onRestart(): void {
+    // What waited belongs to the old life of the log.
+    this.waiting = [];
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
     this.seen = 0;
     this.history.clear();
     for (const member of this.members.values()) member.cursor = 0;
+  }
+
+  /** A change of the name table (ours or another daemon's): the mirror, then the members. */
+  private onNameChange(change: NameChange): void {
+    const key = change.op === 'put' ? change.entry.key : change.key;
+    const hold = this.localHolds.get(key);
+    if (hold && !(change.op === 'put' && change.entry.revision === hold.revision)) {
+      // The hold this daemon took ended (resumed, released, expired): its quota share returns.
+      this.localHolds.delete(key);
+      this.limits.holdQuota?.give(hold.source);
+    }
+    for (const p of this.names.apply(change)) this.present(p);
+    if (this.waiting.length > 0) this.release(false);
+    if (this.members.size === 0 && this.namesEverywhere === 0) this.onEmptied?.();
+  }
+
+  private present(p: PresenceChange): void {
+    const { userId, username, card } = p.record;
+    const local = this.members.get(userId);
+    if (p.kind === 'joined') {
+      const you: Member =
+        card === undefined ? { user_id: userId, username } : { user_id: userId, username, card };
+      this.announce({ type: 'user_joined', ...you }, userId);
+      return;
+    }
+    if (p.kind === 'renamed') {
+      if (local) {
+        local.username = username;
+        local.key = p.key;
+      }
+      this.broadcast({ type: 'user_renamed', user_id: userId, old: p.old, new: username });
+      return;
+    }
+    if (local && local.key === p.key && (p.why === 'released' || p.why === 'expired')) {
+      // The name went under a connected member (its backing started over): claim it again.
+      void this.reclaim(local);
+      return;
+    }
+    this.announce({ type: 'user_left', user_id: userId, username });
+    if (!local || local.key !== p.key) return;
+    this.members.delete(userId);
+    // Replaced by its own resume elsewhere, or held by another daemon that took it for gone.
+    local.peer.close(p.why === 'held' ? 'keepalive' : 'replaced');
+  }
+
+  private async reclaim(member: RoomMember): Promise<void> {
+    const names = this.backing?.names;
+    const revision =
+      names && (await this.track(names.create(member.key, member.record)).catch(() => undefined));
+    if (revision !== undefined) member.revision = revision;
+    else if (this.members.get(member.peer.userId) === member) {
+      this.members.delete(member.peer.userId);
+      member.peer.close('replaced');
+    }
   }
 
   /** Hands a member the log from its cursor in pages, then live events again. */
@@ -260,139 +400,126 @@ export class Room {
     }
   }
 
+  /** Members connected to this daemon. */
   get memberCount(): number {
     return this.members.size;
   }
 
-  /**
-   * Adds a member; throws `name_taken`, `bad_name` or `busy`. Others get `user_joined`, the
-   * member its `init`. Returns the member as the room announced it (name normalised). With
-   * the resume secret of the member who holds the name (connected or not), the name is taken
-   * back: an old connection still in the room is closed (others see it leave) and the
-   * member's recent message ids carry over, so its resends are recognised.
-   */
-  join(peer: Peer, rawName: unknown, options: JoinOptions = {}): Member {
-    return this.joinAs(peer, rawName, options).you;
+  /** Names in the room, present or held, on every daemon (0 also while the backing is closed). */
+  get namesEverywhere(): number {
+    return this.names.presentCount + this.names.heldCount;
+  }
+
+  /** Names held for members whose connection was lost (on every daemon). */
+  get heldNames(): number {
+    return this.names.heldCount;
   }
 
   /**
-   * `join`, also telling which member's name was taken back (`resumed`: the user id of its
-   * old connection, closed here, or of its held name, released here).
+   * Adds a member; rejects with `name_taken`, `bad_name` or `busy`. The name is claimed in the
+   * name table by compare-and-set: created when free, or taken back with the resume secret of
+   * the member who holds it (connected anywhere or not; an old connection is closed
+   * `replaced` by its daemon). Others get `user_joined`, the member its `init`; a member
+   * that proved its secret reads the log from its old place. Returns the member as
+   * announced (name normalised) and whether it resumed.
    */
-  joinAs(peer: Peer, rawName: unknown, options: JoinOptions = {}): { you: Member; resumed?: string } {
+  async join(
+    peer: Peer,
+    rawName: unknown,
+    options: JoinOptions = {},
+  ): Promise<{ you: Member; resumed: boolean }> {
     const username = normalizeName(rawName);
     const key = nameClass(username);
-    const { card } = options;
-    const offered = options.resume === undefined ? options.resumeHash : resumeHashOf(options.resume);
-    const resumed = offered === undefined ? undefined : this.takeBack(key, offered);
-    // Checked before anything changes: a refused join takes nothing back.
-    const replacedId = resumed?.replaced?.peer.userId;
-    if (this.members.size - (replacedId === undefined ? 0 : 1) >= this.limits.maxMembersPerRoom) {
+    await this.ready();
+    const backing = this.backing;
+    if (!backing) throw new ProtocolError('busy');
+    const offered = options.resume === undefined ? undefined : resumeHashOf(options.resume);
+    const issued = options.resumable ? issueResumeSecret() : undefined;
+    const record: NameRecord = {
+      username,
+      userId: peer.userId,
+      owner: randomBytes(16).toString('hex'),
+      source: options.source ?? '',
+      state: 'present',
+    };
+    if (options.card !== undefined) record.card = options.card;
+    if (issued) record.resume = issued.hash.toString('hex');
+    let revision: number | undefined;
+    let resumed = false;
+    for (let round = 0; round < CLAIM_ROUNDS && revision === undefined; round++) {
+      const existing = await backing.names.get(key);
+      const takesBack =
+        existing !== undefined &&
+        offered !== undefined &&
+        existing.record.resume !== undefined &&
+        resumeHashesMatch(Buffer.from(existing.record.resume, 'hex'), offered);
+      const replacing = takesBack && existing.record.state === 'present' ? 1 : 0;
+      if (this.names.presentCount - replacing >= this.limits.maxMembersPerRoom)
+        throw new ProtocolError('busy');
+      if (existing && !takesBack) throw new ProtocolError('name_taken');
+      if (existing) {
+        // The owner's id stays: the log's de-duplication ids of its messages start with it.
+        record.owner = existing.record.owner;
+        revision = await this.track(backing.names.update(key, record, existing.revision));
+        resumed = revision !== undefined;
+      } else revision = await this.track(backing.names.create(key, record));
+    }
+    if (revision === undefined) throw new ProtocolError('name_taken');
+    if (this.backing !== backing) {
+      // The room started a new life meanwhile (it emptied): the claim went with the old one.
       throw new ProtocolError('busy');
     }
-    if (this.nameInUse(key, replacedId, resumed?.reservation)) throw new ProtocolError('name_taken');
-    // The old connection leaves (and is closed), or the held name is released.
-    const resumedId = replacedId ?? resumed?.reservation?.userId;
-    if (resumedId !== undefined) this.takeOver(resumedId);
-    resumed?.replaced?.peer.close('replaced');
-    const you = this.admit(peer, username, card, key, {
-      resumable: options.resumable ?? false,
-      ...(resumed ? { sent: resumed.continuity.sent } : {}),
-      ...(resumed?.continuity.owner !== undefined ? { owner: resumed.continuity.owner } : {}),
-      ...(options.issued ? { issued: options.issued } : {}),
-      // Only a member that proved its resume secret reads back from its old place.
-      ...(resumed && options.after ? { after: options.after } : {}),
-      ...(options.source !== undefined ? { source: options.source } : {}),
-    });
-    return resumedId === undefined ? { you } : { you, resumed: resumedId };
-  }
-
-  /**
-   * Throws what `join` would throw for a plain join (no resume secret) under `rawName` —
-   * `bad_name`, `busy` or `name_taken` (a member's or a held name of the same class) — and
-   * changes nothing. An original client must hear a refusal before H_AMK: it ignores one after.
-   */
-  checkJoin(rawName: unknown): void {
-    const key = nameClass(normalizeName(rawName));
-    if (this.members.size >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
-    if (this.nameInUse(key)) throw new ProtocolError('name_taken');
-  }
-
-  /**
-   * A takeover of the name of `userId`: that member (its old connection) leaves without being
-   * closed here, or its held name is released. Returns what carries over to its new
-   * connection. Used by `joinAs` and by a cluster replica applying its sequencer's decision.
-   */
-  takeOver(userId: string): Continuity | undefined {
-    const member = this.members.get(userId);
-    if (member) {
-      this.members.delete(userId);
-      this.announce({ type: 'user_left', user_id: userId, username: member.username });
-      return member.continuity;
-    }
-    const reservation = this.reserved.get(userId);
-    if (!reservation) return undefined;
-    this.release(reservation);
-    return reservation.continuity;
-  }
-
-  /**
-   * Adds a member without the checks of `join` (a cluster replica applying what the room's
-   * sequencer decided): others get `user_joined`, the member its `init`.
-   */
-  admit(
-    peer: Peer,
-    username: string,
-    card?: string,
-    key: string = nameClass(username),
-    resume: {
-      resumable: boolean;
-      sent?: RecentIds;
-      owner?: string;
-      issued?: { hash: Buffer; secret?: string };
-      after?: { epoch: string; seq: number };
-      source?: string;
-    } = {
-      resumable: false,
-    },
-  ): Member {
     const you: Member =
-      card === undefined ? { user_id: peer.userId, username } : { user_id: peer.userId, username, card };
-    const since = this.announce({ type: 'user_joined', ...you });
-    const log = this.log;
-    const after = resume.after;
+      options.card === undefined
+        ? { user_id: peer.userId, username }
+        : { user_id: peer.userId, username, card: options.card };
+    const log = backing.log;
+    const after = resumed ? options.after : undefined;
     // A cursor of this life of the log, not ahead of it: the member is handed what it missed.
-    const resuming =
-      log !== undefined && after !== undefined && after.epoch === log.epoch && after.seq <= this.seen;
+    const resuming = after !== undefined && after.epoch === log.epoch && after.seq <= this.seen;
     const cursor = resuming ? after.seq : this.seen;
-    const member: RoomMember = { peer, username, key, since, cursor, catchingUp: false };
-    if (card !== undefined) member.card = card;
-    if (resume.source !== undefined) member.source = resume.source;
-    const issued = resume.issued ?? (resume.resumable ? issueResumeSecret() : undefined);
-    const secret = issued?.secret;
-    if (issued) {
-      member.continuity = { resumeHash: issued.hash, sent: resume.sent ?? new RecentIds() };
-      // The log's de-duplication ids are keyed by this: it stays the same across resumes.
-      if (log) member.continuity.owner = resume.owner ?? randomBytes(16).toString('hex');
-    }
+    const member: RoomMember = {
+      peer,
+      username,
+      key,
+      revision,
+      record,
+      since: this.presence.current,
+      cursor,
+      catchingUp: false,
+    };
+    if (options.card !== undefined) member.card = options.card;
     this.members.set(peer.userId, member);
+    const users = this.memberList();
+    if (!users.some((u) => u.user_id === peer.userId)) users.push(you);
     const init: ServerFrame = {
       type: 'init',
       you,
       room: this.name,
       messages: resuming ? [] : this.history.toArray(),
-      users: this.memberList(),
+      users,
       // How many older messages the history no longer holds (absent when none).
       ...(!resuming && this.history.dropped > 0 ? { omitted: this.history.dropped } : {}),
-      ...(secret !== undefined ? { resume: secret } : {}),
-      ...(log && !this.credentials.legacy ? { epoch: log.epoch, seq: cursor } : {}),
+      ...(issued ? { resume: issued.secret } : {}),
+      ...(!this.credentials.legacy ? { epoch: log.epoch, seq: cursor } : {}),
     };
     peer.sendSerialized(JSON.stringify(init));
     if (cursor < this.seen) this.catchUp(member);
-    return you;
+    return { you, resumed };
   }
 
-  /** Whether a member with this id is in the room. */
+  /**
+   * Throws what `join` would throw for a plain join (no resume secret) under `rawName` —
+   * `bad_name`, `busy` or `name_taken` (as far as this daemon knows the names) — and changes
+   * nothing. An original client must hear a refusal before H_AMK: it ignores one after.
+   */
+  checkJoin(rawName: unknown): void {
+    const key = nameClass(normalizeName(rawName));
+    if (this.names.presentCount >= this.limits.maxMembersPerRoom) throw new ProtocolError('busy');
+    if (this.names.get(key)) throw new ProtocolError('name_taken');
+  }
+
+  /** Whether a member with this id is connected here. */
   has(userId: string): boolean {
     return this.members.has(userId);
   }
@@ -405,192 +532,62 @@ export class Room {
   }
 
   /**
-   * The member (connected, or with its name held) whose name has this class and whose resume
-   * secret is `secret`; undefined when there is none (then the join is an ordinary one).
+   * Removes a member of this daemon (disconnect); everyone gets `user_left` from the name
+   * table's change. With `holdName` (the connection was lost, not closed by a goodbye), its
+   * name stays held for its resume for the room's grace, unless the room already holds as
+   * many names as it may have members or the member's source is at its quota (no hold is
+   * ever evicted for another); otherwise the name is released.
    */
-  private takeBack(
-    key: string,
-    offered: Buffer,
-  ): { continuity: Continuity; replaced?: RoomMember; reservation?: Reservation } | undefined {
-    for (const member of this.members.values()) {
-      const c = member.continuity;
-      if (c && member.key === key && resumeHashesMatch(c.resumeHash, offered)) {
-        return { continuity: c, replaced: member };
-      }
-    }
-    for (const reservation of this.reserved.values()) {
-      const c = reservation.continuity;
-      if (reservation.key === key && resumeHashesMatch(c.resumeHash, offered)) {
-        return { continuity: c, reservation };
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * Removes a member (disconnect); others get `user_left`. With `holdName` (the connection
-   * was lost, not closed by a goodbye), its name stays held for its reconnect for `graceMs`
-   * (the room's grace unless given); released by the room itself unless `selfRelease` is
-   * false (a cluster's sequencer releases it). Returns whether the name is held.
-   */
-  leave(userId: string, holdName = false, graceMs = this.resumeGraceMs, selfRelease = true): boolean {
+  leave(userId: string, holdName = false): void {
     const member = this.members.get(userId);
-    if (!member) return false;
+    if (!member) return;
     this.members.delete(userId);
-    this.announce({ type: 'user_left', user_id: userId, username: member.username });
-    if (!holdName || graceMs <= 0 || member.continuity === undefined) return false;
-    return this.hold(
-      userId,
-      member.username,
-      member.key,
-      member.continuity,
-      graceMs,
-      selfRelease,
-      member.source,
+    const names = this.backing?.names;
+    if (!names) return;
+    const graceMs = this.limits.resumeGraceMs ?? 0;
+    // Behind a proxy there is no source (''): holds are not counted per source then.
+    const source = member.record.source === '' ? undefined : member.record.source;
+    const canHold =
+      holdName &&
+      graceMs > 0 &&
+      member.record.resume !== undefined &&
+      this.names.heldCount < this.limits.maxMembersPerRoom &&
+      (this.limits.holdQuota?.take(source) ?? true);
+    if (!canHold) {
+      void this.track(names.remove(member.key, member.revision));
+      return;
+    }
+    const held = { ...member.record, username: member.username, state: 'held' as const };
+    void this.track(names.hold(member.key, held, member.revision, graceMs)).then(
+      (revision) => {
+        const entry = this.names.get(member.key);
+        // Taken (the quota share with it) unless the entry moved on already.
+        if (revision !== undefined && (entry === undefined || entry.revision <= revision)) {
+          this.localHolds.set(member.key, { source, revision });
+        } else this.limits.holdQuota?.give(source);
+      },
+      () => this.limits.holdQuota?.give(source),
     );
   }
 
-  private hold(
-    userId: string,
-    username: string,
-    key: string,
-    continuity: Continuity,
-    graceMs: number,
-    selfRelease: boolean,
-    source?: string,
-  ): boolean {
-    const previous = this.reserved.get(userId);
-    if (previous) this.release(previous);
-    // Bounded, and never at anyone else's expense: a room with as many held names as it may
-    // have members, or a source at its quota, gets no new hold (no hold is evicted for it).
-    if (this.reserved.size >= this.limits.maxMembersPerRoom) return false;
-    if (this.limits.holdQuota && !this.limits.holdQuota.take(source)) return false;
-    const reservation: Reservation = {
-      userId,
-      username,
-      key,
-      continuity,
-      expiresAt: Date.now() + graceMs,
-      timer: undefined,
-    };
-    if (source !== undefined) reservation.source = source;
-    if (selfRelease) {
-      reservation.timer = setTimeout(() => this.release(reservation), graceMs);
-      reservation.timer.unref();
-    }
-    this.reserved.set(userId, reservation);
-    return true;
-  }
-
-  /** How long the name of a member whose connection was lost is held (ms; 0 = not). */
-  get resumeGraceMs(): number {
-    return this.limits.resumeGraceMs ?? 0;
-  }
-
-  /** Names held for members whose connection was lost. */
-  get heldNames(): number {
-    return this.reserved.size;
-  }
-
-  /** Releases the name held for the member whose connection `userId` was lost; false if none. */
-  releaseHeld(userId: string): boolean {
-    const reservation = this.reserved.get(userId);
-    if (!reservation) return false;
-    this.release(reservation);
-    return true;
-  }
-
-  /** The user ids whose held names are due at `now`, and when the next one falls due (ms). */
-  dueHeld(now: number = Date.now()): { due: string[]; next: number | undefined } {
-    const due: string[] = [];
-    let next: number | undefined;
-    for (const r of this.reserved.values()) {
-      if (r.expiresAt <= now) due.push(r.userId);
-      else if (next === undefined || r.expiresAt < next) next = r.expiresAt;
-    }
-    return { due, next };
-  }
-
-  /** The held names, oldest first, with at most `maxIds` recent message ids each (a cluster snapshot). */
-  heldList(maxIds: number, now: number = Date.now()): HeldName[] {
-    return [...this.reserved.values()].map((r) => ({
-      userId: r.userId,
-      username: r.username,
-      resumeHash: r.continuity.resumeHash,
-      sent: r.continuity.sent.list(maxIds),
-      msLeft: Math.max(0, r.expiresAt - now),
-    }));
-  }
-
-  /** Replaces the held names by a cluster sequencer's (released by it, not here). */
-  restoreHeld(held: readonly HeldName[]): void {
-    for (const reservation of [...this.reserved.values()]) this.release(reservation);
-    for (const h of held) {
-      const continuity = { resumeHash: h.resumeHash, sent: RecentIds.from(h.sent) };
-      this.hold(h.userId, h.username, nameClass(h.username), continuity, h.msLeft, false);
-    }
-  }
-
-  /** A member's resume hash and recent message ids (at most `maxIds`), or undefined. */
-  continuityOf(userId: string, maxIds: number): { resumeHash: Buffer; sent: string[] } | undefined {
-    const c = this.members.get(userId)?.continuity;
-    return c && { resumeHash: c.resumeHash, sent: c.sent.list(maxIds) };
-  }
-
-  /** Sets a member's resume hash and recent message ids (a cluster replica catching up). */
-  setContinuity(userId: string, resumeHash: Buffer, sent: readonly string[]): void {
-    const member = this.members.get(userId);
-    if (!member) return;
-    const known = member.continuity?.sent.list() ?? [];
-    // What this replica saw and the snapshot did not carry (older ids) stays.
-    member.continuity = {
-      resumeHash,
-      sent: RecentIds.from([...known.filter((id) => !sent.includes(id)), ...sent]),
-    };
-  }
-
-  /** Whether the member sent a message with this id lately (without answering it). */
-  hasSent(userId: string, mid: string): boolean {
-    return this.members.get(userId)?.continuity?.sent.has(mid) ?? false;
-  }
-
-  /** Remembers a message id the member sent (a cluster replica applying its sequencer's message). */
-  rememberSent(userId: string, mid: string): void {
-    this.members.get(userId)?.continuity?.sent.add(mid);
-  }
-
-  private release(reservation: Reservation): void {
-    clearTimeout(reservation.timer);
-    if (this.reserved.get(reservation.userId) !== reservation) return;
-    this.reserved.delete(reservation.userId);
-    this.limits.holdQuota?.give(reservation.source);
-  }
-
   /**
-   * Stores and relays a message token; the sender gets the echo like everyone else. A message
-   * whose `mid` the member sent before (a resend after a reconnect) is not relayed again.
+   * Appends a member's message to the log; everyone (the sender too, as its echo) gets it
+   * from the log's watch. The log's de-duplication id is the member's owner id (kept across
+   * resumes) and its `mid`, so a resend is appended once and its sender told `received`; an
+   * append the log does not acknowledge is retried with the same id.
    */
   message(userId: string, text: string, now: number = Date.now(), mid?: string): void {
     const log = this.log;
-    if (!log) {
-      if (this.isResend(userId, mid)) return;
-      this.relay(this.record(userId, text, now));
-      return;
-    }
     const member = this.members.get(userId);
-    const data = this.record(userId, text, now);
-    // The log recognises a resend: its id is the member's owner (kept across resumes) and its `mid`,
-    // so one member's ids never collide with another's, and they carry over on resume.
-    const owner = member?.continuity?.owner;
+    if (!member || !log) throw new ProtocolError('not_joined');
+    const data = this.record(member, text, now);
     const event = { kind: 'message' as const, data };
     const appended =
-      mid === undefined || owner === undefined
-        ? log.append(event)
-        : appendWithRetry(log, event, `${owner}:${mid}`);
+      mid === undefined ? log.append(event) : appendWithRetry(log, event, `${member.record.owner}:${mid}`);
     appended.then(
       (answer) => {
         // A member still to be handed the original gets it as its echo instead.
-        if (!answer.duplicate || mid === undefined || !member || member.cursor < answer.seq) return;
+        if (!answer.duplicate || mid === undefined || member.cursor < answer.seq) return;
         member.peer.sendSerialized(JSON.stringify({ type: 'received', mid }));
       },
       () => {
@@ -599,33 +596,14 @@ export class Room {
     );
   }
 
-  /**
-   * True when `mid` is among the ids the member sent last (a resend after a reconnect): the
-   * sender alone is told `received`. Otherwise the id is remembered and false returned.
-   */
-  isResend(userId: string, mid: string | undefined): boolean {
-    const member = this.members.get(userId);
-    if (!member) throw new ProtocolError('not_joined');
-    const sent = member.continuity?.sent;
-    if (mid === undefined || sent === undefined) return false;
-    if (sent.has(mid)) {
-      member.peer.sendSerialized(JSON.stringify({ type: 'received', mid }));
-      return true;
-    }
-    sent.add(mid);
-    return false;
-  }
-
-  /** The history entry a member's message becomes (numbered here); throws `not_joined`. */
-  record(userId: string, text: string, now: number = Date.now()): MessageData {
-    const member = this.members.get(userId);
-    if (!member) throw new ProtocolError('not_joined');
+  /** The history entry a member's message becomes. */
+  private record(member: RoomMember, text: string, now: number): MessageData {
     const data: MessageData = {
       id: `${this.idPrefix}-${this.nextId++}`,
       text,
       // Original clients print the first 19 characters of an ISO 8601 string.
       timestamp: this.credentials.legacy ? legacyTimestamp(now) : now / 1000,
-      user_id: userId,
+      user_id: member.peer.userId,
       username: member.username,
     };
     // Original clients expect the field; it never carries an address.
@@ -633,106 +611,105 @@ export class Room {
     return data;
   }
 
-  /** Stores a message entry and relays it to every member. */
-  relay(data: MessageData): void {
-    this.history.push(data);
-    this.broadcast({ type: 'message', data });
-  }
-
-  /** The history, oldest first (a copy). */
-  historyItems(): MessageData[] {
-    return this.history.toArray();
-  }
-
-  /** Replaces the history without telling anyone (a cluster replica taking a snapshot). */
-  replaceHistory(items: readonly MessageData[]): void {
-    this.history.clear();
-    for (const item of items) this.history.push(item);
-  }
-
   /**
-   * Relays a private message to one member and, as a receipt, back to its sender; never
-   * stored. Throws `no_such_user`, or `no_card` for a member without keys (it could not read it).
+   * Relays a private message to one member (on this daemon or, through the backing's direct
+   * channel, on another) and, as a receipt, back to its sender; never stored. Throws
+   * `no_such_user`, or `no_card` for a member without keys (it could not read it).
    */
   privateMessage(fromUserId: string, toUserId: string, text: string, now: number = Date.now()): void {
     const sender = this.members.get(fromUserId);
     if (!sender) throw new ProtocolError('not_joined');
-    const recipient = this.members.get(toUserId);
-    if (!recipient || toUserId === fromUserId) throw new ProtocolError('no_such_user');
+    const recipient = this.names.recordOf(toUserId);
+    const local = this.members.get(toUserId);
+    const direct = this.backing?.direct;
+    if (!recipient || toUserId === fromUserId || (!local && !direct)) throw new ProtocolError('no_such_user');
     if (recipient.card === undefined || sender.card === undefined) throw new ProtocolError('no_card');
     this.presence.flush(); // both know each other before the message
     const json = JSON.stringify({
       type: 'private',
       data: { from: fromUserId, to: toUserId, text, timestamp: now / 1000 },
     });
-    recipient.peer.sendSerialized(json);
+    if (local) local.peer.sendSerialized(json);
+    else direct?.send(toUserId, json);
     sender.peer.sendSerialized(json);
   }
 
   /**
-   * Forgets the history without telling anyone (the room emptied, or is going away): the log
-   * starts a new life (a new epoch), so nothing said before can be read back.
+   * Forgets the history without telling anyone (the room emptied): the backing is closed and
+   * opened again, a new life of the log (a new epoch), so nothing said before can be read back.
    */
   dropHistory(): void {
     this.history.clear();
-    if (!this.log) return;
-    this.closeLog();
-    this.openLog();
+    const previous = this.opening;
+    if (!previous) return;
+    const next = previous
+      .catch(() => undefined)
+      .then(() => this.closeBacking())
+      .then(() => this.attach());
+    this.opening = next;
+    next.catch(() => {
+      if (this.opening === next) this.opening = undefined;
+    });
   }
 
-  /** Releases the room's share of the daemon-wide budgets, its log and its held names (the room is gone). */
-  dispose(): void {
+  /** Releases the room's share of the daemon-wide budgets and its backing (the room is gone). */
+  async dispose(): Promise<void> {
     this.presence.dispose();
     this.history.detach();
-    this.closeLog();
-    for (const reservation of [...this.reserved.values()]) this.release(reservation);
+    const opening = this.opening;
+    this.opening = undefined;
+    await opening?.catch(() => undefined);
+    await this.closeBacking().catch(() => undefined);
   }
 
   /** Wipes the history for everyone (through the log, which numbers the wipe). */
   clear(userId: string): void {
     const member = this.members.get(userId);
-    if (!member) throw new ProtocolError('not_joined');
-    if (this.log) {
-      this.log.wipe(member.username).catch(() => {
-        // Not done: the member may ask again.
-      });
-      return;
-    }
-    this.wipe(member.username);
-  }
-
-  /** Wipes the history for everyone, in the name of `by`. */
-  wipe(by: string): void {
-    this.history.clear();
-    this.broadcast({ type: 'cleared', by });
-  }
-
-  /** Renames a member; throws `name_taken` or `bad_name` (non-fatal for the caller). */
-  rename(userId: string, rawName: unknown): void {
-    const member = this.members.get(userId);
-    if (!member) throw new ProtocolError('not_joined');
-    const username = normalizeName(rawName);
-    const key = nameClass(username);
-    if (this.nameInUse(key, userId)) throw new ProtocolError('name_taken');
-    this.applyRename(userId, username, key);
-  }
-
-  /** Renames a member without the checks of `rename` (a cluster replica applying a decision). */
-  applyRename(userId: string, username: string, key: string = nameClass(username)): void {
-    const member = this.members.get(userId);
-    if (!member) return;
-    const old = member.username;
-    member.username = username;
-    member.key = key;
-    this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
+    if (!member || !this.log) throw new ProtocolError('not_joined');
+    this.log.wipe(member.username).catch(() => {
+      // Not done: the member may ask again.
+    });
   }
 
   /**
-   * Queues a presence frame (`user_joined`, `user_left`) for every member present when the
-   * batch goes out (see presence.ts); returns its number.
+   * Renames a member: the new name is claimed (compare-and-set) before the old one is
+   * released, so no one can take either in between. Rejects with `name_taken` or `bad_name`.
    */
-  announce(frame: ServerFrame): number {
-    return this.presence.add(JSON.stringify(frame));
+  async rename(userId: string, rawName: unknown): Promise<void> {
+    const member = this.members.get(userId);
+    const names = this.backing?.names;
+    if (!member || !names) throw new ProtocolError('not_joined');
+    const username = normalizeName(rawName);
+    const key = nameClass(username);
+    const record: NameRecord = { ...member.record, username };
+    if (key === member.key) {
+      const revision = await this.track(names.update(key, record, member.revision));
+      if (revision === undefined) throw new ProtocolError('name_taken');
+      member.revision = revision;
+      member.record = record;
+      const old = member.username;
+      member.username = username;
+      if (old !== username) this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
+      return;
+    }
+    // Read before the claim: the table's watch moves the member to its new key meanwhile.
+    const oldKey = member.key;
+    const oldRevision = member.revision;
+    const revision = await this.track(names.create(key, record));
+    if (revision === undefined) throw new ProtocolError('name_taken');
+    member.revision = revision;
+    member.record = record;
+    member.key = key;
+    member.username = username;
+    await this.track(names.remove(oldKey, oldRevision));
+  }
+
+  /**
+   * Queues a presence frame for every member present when the batch goes out (but `except`,
+   * whose own join its `init` tells); returns its number.
+   */
+  announce(frame: ServerFrame, except?: string): number {
+    return this.presence.add(JSON.stringify(frame), except);
   }
 
   /** Sends one frame to every member, serialised once, after the presence events pending. */
@@ -742,25 +719,15 @@ export class Room {
     for (const member of this.members.values()) member.peer.sendSerialized(json);
   }
 
+  /** The members present in the room, on every daemon. */
   memberList(): Member[] {
-    return [...this.members.values()].map((m) =>
-      m.card === undefined
-        ? { user_id: m.peer.userId, username: m.username }
-        : { user_id: m.peer.userId, username: m.username, card: m.card },
-    );
-  }
-
-  /** True when another member's name (or a held name) would be mistaken for one of this class. */
-  private nameInUse(key: string, exceptUserId?: string, exceptHeld?: Reservation): boolean {
-    for (const member of this.members.values()) {
-      if (member.peer.userId === exceptUserId) continue;
-      if (member.key === key) return true;
-    }
-    for (const reservation of this.reserved.values()) {
-      if (reservation === exceptHeld) continue;
-      if (reservation.key === key) return true;
-    }
-    return false;
+    return this.names
+      .presentRecords()
+      .map((r) =>
+        r.card === undefined
+          ? { user_id: r.userId, username: r.username }
+          : { user_id: r.userId, username: r.username, card: r.card },
+      );
   }
 }
 

@@ -5,7 +5,7 @@
  * configuration (restarts, several daemons): a password room's salt comes from its name, a
  * rooms-file room's from its line, every room_salt from the SRP salt (lib/crypto/kdf.ts).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { legacySaltFor, passwordRoomSalt, roomSaltFor, verifierV2 } from '../crypto/kdf.js';
 import { wipe } from '../crypto/secret.js';
 import { computeVerifier, N_BYTES, reduceModN } from '../crypto/srp.js';
@@ -15,8 +15,9 @@ import type { RoomCredentials, RoomDirectory } from '../protocol/handshake-serve
 import { DEFAULT_ROOM, normalizeRoomName } from '../protocol/names.js';
 import { SharedBudget } from '../rooms/budget.js';
 import { MemoryRoomStore } from '../rooms/memory.js';
+import type { OpenRoomEntry, RoomStore } from '../rooms/seam.js';
 import { HoldQuota } from './holds.js';
-import { type LogSource, Room, type RoomLimits } from './room.js';
+import { type BackingSource, Room, type RoomLimits } from './room.js';
 
 export interface RegistryOptions extends RoomLimits {
   /** Clients may create rooms (`serve --open-rooms`). */
@@ -36,8 +37,30 @@ export interface RegistryOptions extends RoomLimits {
   maxHoldsPerSource?: number;
   /** A member's send-queue bound: a returning member's pages are sized below it. */
   maxQueueBytes?: number;
-  /** The rooms are shared with other daemons (`--cluster`, `--workers`): no local log. */
-  sharedRooms?: boolean;
+}
+
+/**
+ * The resume window in events and characters of message text (a `RoomStore`'s `LogLimits`),
+ * from the registry's options: what `serve` gives the store it chooses.
+ */
+export function logLimitsOf(options: Pick<RegistryOptions, 'resumeWindow' | 'resumeWindowBytes'>): {
+  maxEvents: number;
+  maxChars: number;
+} {
+  return {
+    maxEvents: options.resumeWindow ?? DEFAULT_WINDOW.maxEvents,
+    maxChars: options.resumeWindowBytes ?? DEFAULT_WINDOW.maxChars,
+  };
+}
+
+/**
+ * The key a room lives under in its store: its name and a hash of its credentials, so that
+ * daemons configured alike share a room, and two rooms of one name with other passwords (open
+ * rooms created on two daemons, a daemon configured differently) never share a log or names.
+ */
+export function roomKeyOf(name: string, creds: RoomCredentials): string {
+  const digest = createHash('sha256').update(creds.salt).update(creds.verifier).digest('hex');
+  return `${name}\0${digest.slice(0, 32)}`;
 }
 
 /** The resume window when the options give none. */
@@ -191,8 +214,8 @@ export class RoomRegistry implements RoomDirectory {
   private readonly graceTimers = new Map<Room, NodeJS.Timeout>();
   /** Told when a room goes (an open room that emptied, or one forgotten). */
   onRemoved: ((room: Room) => void) | undefined;
-  /** Where the rooms' logs live (absent when the rooms are shared with other daemons). */
-  private readonly store: MemoryRoomStore | undefined;
+  /** Where the rooms live: in memory unless `serve` chose another store (`useStore`). */
+  private store: RoomStore;
 
   constructor(private readonly options: RegistryOptions) {
     const total = options.historyTotalBytes ?? 0;
@@ -205,14 +228,7 @@ export class RoomRegistry implements RoomDirectory {
       ...(total > 0 ? { historyBudget: new SharedBudget(total) } : {}),
       ...(options.maxHoldsPerSource ? { holdQuota: new HoldQuota(options.maxHoldsPerSource) } : {}),
     };
-    if (options.sharedRooms) return;
-    this.store = new MemoryRoomStore(
-      {
-        maxEvents: options.resumeWindow ?? DEFAULT_WINDOW.maxEvents,
-        maxChars: options.resumeWindowBytes ?? DEFAULT_WINDOW.maxChars,
-      },
-      options.resumeWindowTotalBytes ?? 0,
-    );
+    this.store = new MemoryRoomStore(logLimitsOf(options), options.resumeWindowTotalBytes ?? 0);
     // A page of base64 ciphertext with its frame around it is about 1.4 × its characters:
     // a page and what waits before it stay within the member's queue bound.
     const queue = options.maxQueueBytes;
@@ -222,13 +238,59 @@ export class RoomRegistry implements RoomDirectory {
     }
   }
 
-  /** A room's log source: a new life of its log at each open (the store keys it by name). */
-  private logsOf(name: string): LogSource | undefined {
-    const store = this.store;
-    if (!store) return undefined;
+  /** Where the rooms live from now on (`serve --cluster`): chosen once, before any room opens. */
+  useStore(store: RoomStore): void {
+    void this.store.dispose();
+    this.store = store;
+    // Open rooms created on other daemons are registered here too, and go when withdrawn.
+    if (store.openRooms && this.options.openRooms) {
+      this.stopWatchingOpenRooms = store.openRooms.watch((name, entry) => this.onSharedOpenRoom(name, entry));
+    }
+  }
+
+  private stopWatchingOpenRooms: (() => void) | undefined;
+
+  /** Another daemon recorded an open room (`entry`), or it was withdrawn (undefined). */
+  private onSharedOpenRoom(name: string, entry: OpenRoomEntry | undefined): void {
+    const known = this.rooms.get(name);
+    if (!entry) {
+      if (known && this.isIdleOpenRoom(known)) this.forget(known);
+      return;
+    }
+    if (known || this.rooms.size >= this.options.maxRooms) return;
+    const creds: RoomCredentials = {
+      identity: Buffer.from(name, 'utf8'),
+      salt: Buffer.from(entry.salt, 'base64'),
+      verifier: Buffer.from(entry.verifier, 'base64'),
+      roomSalt: Buffer.from(entry.roomSalt, 'base64'),
+    };
+    const room = this.openRoom(name, creds);
+    // Nobody may be left in it (its daemon died): then it goes after the grace, here too.
+    room.ready().then(
+      () => this.releaseIfEmpty(room),
+      () => this.releaseIfEmpty(room),
+    );
+  }
+
+  /** An open room in the registry, told to check itself when its names empty everywhere. */
+  private openRoom(name: string, creds: RoomCredentials): Room {
+    const room = new Room(name, creds, 'open', this.roomLimits, this.backingOf(name, creds));
+    room.onEmptied = () => this.releaseIfEmpty(room);
+    this.rooms.set(name, room);
+    return room;
+  }
+
+  /** Opens every room's backing (at start: a store that cannot open a room fails the start). */
+  async openAll(): Promise<void> {
+    await Promise.all([...this.rooms.values()].map((room) => room.ready()));
+  }
+
+  /** A room's backing in the store, under its key (see roomKeyOf). */
+  private backingOf(name: string, creds: RoomCredentials): BackingSource {
+    const key = roomKeyOf(name, creds);
     return {
-      open: () => store.openNow(name).log,
-      close: () => store.closeNow(name),
+      open: () => this.store.open(key),
+      close: () => this.store.close(key),
     };
   }
 
@@ -252,7 +314,7 @@ export class RoomRegistry implements RoomDirectory {
     if (creds.legacy) this.legacyRooms = true;
     // A password room is recognisable by its salt (the one its name gives): decoys copy that.
     if (creds.salt.equals(passwordRoomSalt(name))) this.passwordRooms = true;
-    const room = new Room(name, creds, 'static', this.roomLimits, this.logsOf(name));
+    const room = new Room(name, creds, 'static', this.roomLimits, this.backingOf(name, creds));
     this.rooms.set(name, room);
     return room;
   }
@@ -286,12 +348,15 @@ export class RoomRegistry implements RoomDirectory {
     const perSource = this.options.maxRoomsPerSource ?? 0;
     const held = source === undefined ? 0 : (this.createdBy.get(source) ?? 0);
     if (source !== undefined && perSource > 0 && held >= perSource) throw new ProtocolError('busy');
-    const room = new Room(name, creds, 'open', this.roomLimits, this.logsOf(name));
-    this.rooms.set(name, room);
+    const room = this.openRoom(name, creds);
     if (source !== undefined) {
       this.creatorOf.set(room, source);
       this.createdBy.set(source, held + 1);
     }
+    // Other daemons learn it (two creating one name at once: the first recorded is shared,
+    // the other stays a room of its own daemon, keyed apart by its credentials).
+    const entry = { salt: b64(creds.salt), verifier: b64(creds.verifier), roomSalt: b64(creds.roomSalt) };
+    void this.store.openRooms?.announce(name, entry);
     return room;
   }
 
@@ -302,16 +367,17 @@ export class RoomRegistry implements RoomDirectory {
    */
   releaseIfEmpty(room: Room): void {
     if (!this.isIdleOpenRoom(room)) return;
-    room.dropHistory();
+    // A name held for a lost connection keeps the log for its resume (until the grace ends).
+    if (room.heldNames === 0) room.dropHistory();
     const grace = this.options.openRoomGraceMs ?? 0;
     if (grace <= 0) {
-      this.remove(room);
+      this.remove(room, true);
       return;
     }
     clearTimeout(this.graceTimers.get(room));
     const timer = setTimeout(() => {
       this.graceTimers.delete(room);
-      if (this.isIdleOpenRoom(room)) this.remove(room);
+      if (this.isIdleOpenRoom(room)) this.remove(room, true);
     }, grace);
     timer.unref();
     this.graceTimers.set(room, timer);
@@ -322,7 +388,9 @@ export class RoomRegistry implements RoomDirectory {
       room.kind === 'open' &&
       room.memberCount === 0 &&
       room.pendingJoins === 0 &&
-      this.rooms.get(room.name) === room
+      this.rooms.get(room.name) === room &&
+      // Shared with other daemons: idle only when nobody is in it (or held) on any of them.
+      (this.store.openRooms === undefined || room.namesEverywhere === 0)
     );
   }
 
@@ -334,10 +402,12 @@ export class RoomRegistry implements RoomDirectory {
     this.remove(room);
   }
 
-  private remove(room: Room): void {
+  /** Drops a room; `withdraw`: it went idle here, so other daemons forget it too. */
+  private remove(room: Room, withdraw = false): void {
+    if (withdraw && room.kind === 'open') void this.store.openRooms?.withdraw(room.name);
     this.rooms.delete(room.name);
     this.onRemoved?.(room);
-    room.dispose();
+    void room.dispose();
     const source = this.creatorOf.get(room);
     if (source !== undefined) {
       this.creatorOf.delete(room);
@@ -411,14 +481,23 @@ export class RoomRegistry implements RoomDirectory {
     return creds;
   }
 
-  /** Zeroes every verifier and the decoy secret (shutdown). */
-  destroy(): void {
+  /** Resolves when every room's name-table writes under way have ended (before shutting down). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.rooms.values()].map((room) => room.settle()));
+  }
+
+  /** Zeroes every verifier and the decoy secret (shutdown); lets go of the store. */
+  async destroy(): Promise<void> {
+    this.stopWatchingOpenRooms?.();
     for (const timer of this.graceTimers.values()) clearTimeout(timer);
     this.graceTimers.clear();
     for (const room of this.rooms.values()) {
       wipe(room.credentials.verifier, room.credentials.salt, room.credentials.roomSalt);
     }
+    const rooms = [...this.rooms.values()];
     this.rooms.clear();
     wipe(this.decoySecret);
+    await Promise.all(rooms.map((room) => room.dispose()));
+    await this.store.dispose();
   }
 }

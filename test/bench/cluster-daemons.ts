@@ -191,6 +191,7 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     const oneBusy: number[] = [];
     const twoBusy: number[] = [];
     const clientsBusy: number[] = [];
+    const efficiency: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const a = await measure('one', single);
       const b = await measure('two', workers);
@@ -200,6 +201,8 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       oneBusy.push(a.busy);
       twoBusy.push(b.busy);
       clientsBusy.push(b.clients);
+      // Deliveries per CPU-second of the serving side (daemons and nats-server), 2 against 1.
+      efficiency.push(b.rate / b.busy / (a.rate / a.busy));
     }
     add('100-member room on 1 daemon (serve): delivered/s', Math.round(median(oneRate)), 'msg/s');
     add('  daemon CPU busy during it (1.0 = one core)', round(median(oneBusy), 2), 'cores');
@@ -211,6 +214,13 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     add('  primary + workers + nats-server CPU busy during it', round(median(twoBusy), 2), 'cores');
     add('  client process busy during it (100 receivers + senders)', round(median(clientsBusy), 2), 'cores');
     add('  ratio 2 daemons / 1 daemon (per run, same run)', round(median(ratio), 3), '×', '≥ 1.5');
+    add('deliveries per CPU-second, 1 daemon', Math.round(median(oneRate) / median(oneBusy)), 'msg/cpu-s');
+    add(
+      '  2 daemons (workers + primary + nats-server summed)',
+      Math.round(median(twoRate) / median(twoBusy)),
+      'msg/cpu-s',
+    );
+    add('  efficiency 2 daemons / 1 daemon (per run, same run)', round(median(efficiency), 3), '×', '≥ 0.8');
 
     // Cross-daemon latency at half the two-daemon load: a sender on one worker, a probe on
     // the other; the same with both on one worker, for reference.

@@ -199,13 +199,14 @@ test('serve --workers 2: a crashed worker is restarted, the other keeps its memb
 });
 
 test('serve --workers 2 --cluster: the workers join the given NATS server and share rooms with another daemon', async (t) => {
-  const cluster = await clusterForTest(t, 1, ['--open-rooms']);
+  const cluster = await clusterForTest(t, 1, ['--room', `lobby=${PW}`]);
   if (!cluster) return;
   const d = await startDaemonProcess(
     [
       '--workers',
       '2',
-      '--open-rooms',
+      '--room',
+      `lobby=${PW}`,
       '--cluster',
       cluster.nats.url,
       '--nats-user',
@@ -217,7 +218,7 @@ test('serve --workers 2 --cluster: the workers join the given NATS server and sh
   );
   t.after(() => d.stop('SIGKILL'));
   assert.doesNotMatch(d.stderr(), /nats-server \(pid/, 'no private server with --cluster');
-  const alice = await member(cluster.daemons[0]!, 'lobby', PW, 'alice', true);
+  const alice = await member(cluster.daemons[0]!, 'lobby', PW, 'alice');
   const bob = await member(d, 'lobby', PW, 'bob');
   const carol = await member(d, 'lobby', PW, 'carol');
   alice.session.send('from the other daemon');

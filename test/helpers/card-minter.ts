@@ -39,12 +39,12 @@ export class CardMinter {
   ) {
     const r = d.registry.get(room);
     assert.ok(r, `room ${room}`);
-    const admit = r.admit.bind(r);
-    r.admit = ((peer: Peer, ...rest: unknown[]) => {
+    const join = r.join.bind(r);
+    r.join = ((peer: Peer, ...rest: unknown[]) => {
       const send = peer.sendSerialized.bind(peer);
       peer.sendSerialized = (json: string) => send(this.enabled ? this.rewrite(peer.userId, json) : json);
-      return (admit as (p: Peer, ...a: unknown[]) => ReturnType<typeof admit>)(peer, ...rest);
-    }) as typeof r.admit;
+      return (join as (p: Peer, ...a: unknown[]) => ReturnType<typeof join>)(peer, ...rest);
+    }) as typeof r.join;
   }
 
   private keysFor(userId: string): MemberKeys {

@@ -21,27 +21,32 @@ export interface TestCluster {
   daemons: DaemonProcess[];
   /** The environment every daemon of this cluster gets (secret, NATS password). */
   env: NodeJS.ProcessEnv;
-  /** Starts one more daemon of the cluster (with other room arguments if given). */
-  addDaemon(roomArgs?: string[]): Promise<DaemonProcess>;
+  /** Starts one more daemon of the cluster (with other room arguments, more environment if given). */
+  addDaemon(roomArgs?: string[], extraEnv?: NodeJS.ProcessEnv): Promise<DaemonProcess>;
   stop(): Promise<void>;
 }
 
 /**
- * A nats-server and `count` daemons sharing rooms through it, each started with `args`
- * (rooms, --open-rooms, ...). Announcements every 0.2 s (unless args say otherwise) keep
- * failure detection short.
+ * A nats-server (or `shared`, left running) and `count` daemons sharing rooms through it
+ * (their own cluster secret), each started with `args`
+ * (rooms, --open-rooms, ...), JetStream on memory storage. A heartbeat of 0.2 s (unless args
+ * say otherwise: leases of 0.6 s) keeps failure detection short.
  */
-export async function startCluster(count: number, args: string[]): Promise<TestCluster> {
-  const password = randomBytes(12).toString('hex');
-  const nats = await startNatsServer({
-    config: `authorization { user: ${NATS_USER}, password: "${password}" }`,
-  });
+export async function startCluster(
+  count: number,
+  args: string[],
+  shared?: ClusterNats,
+): Promise<TestCluster> {
+  const { nats, password } = shared ?? (await startClusterNats());
   const env: NodeJS.ProcessEnv = {
     CMD_CHAT_CLUSTER_SECRET: randomBytes(32).toString('base64'),
     CMD_CHAT_NATS_PASSWORD: password,
   };
   const daemons: DaemonProcess[] = [];
-  const addDaemon = async (roomArgs: string[] = args): Promise<DaemonProcess> => {
+  const addDaemon = async (
+    roomArgs: string[] = args,
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): Promise<DaemonProcess> => {
     const d = await startDaemonProcess(
       [
         '--cluster',
@@ -51,12 +56,11 @@ export async function startCluster(count: number, args: string[]): Promise<TestC
         ...(roomArgs.includes('--cluster-heartbeat') ? [] : ['--cluster-heartbeat', '0.2']),
         ...roomArgs,
       ],
-      env,
+      { ...env, ...extraEnv },
     );
     daemons.push(d);
     return d;
   };
-  // One after the other: the first is the oldest, so it sequences the rooms.
   for (let i = 0; i < count; i++) await addDaemon();
   return {
     nats,
@@ -65,9 +69,24 @@ export async function startCluster(count: number, args: string[]): Promise<TestC
     addDaemon,
     stop: async () => {
       await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-      await nats.stop();
+      if (!shared) await nats.stop();
     },
   };
+}
+
+/** A nats-server for clusters (JetStream on memory, a password), to share among a file's tests. */
+export interface ClusterNats {
+  nats: NatsServer;
+  password: string;
+}
+
+export async function startClusterNats(): Promise<ClusterNats> {
+  const password = randomBytes(12).toString('hex');
+  const nats = await startNatsServer({
+    jetstream: true,
+    config: `authorization { user: ${NATS_USER}, password: "${password}" }`,
+  });
+  return { nats, password };
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { ChatSession, type SessionOptions } from '../../lib/client/session.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
+import type { RoomStore } from '../../lib/rooms/seam.js';
 import { Daemon } from '../../lib/server/daemon.js';
 import { credentialsFromPassword, RoomRegistry } from '../../lib/server/rooms.js';
 import { tcpClient, tcpServer } from '../../lib/transport/tcp.js';
@@ -26,10 +27,13 @@ export async function startDaemon(
     openRooms?: boolean;
     legacy?: boolean;
     behindProxy?: boolean;
+    /** Where the rooms live (another daemon's store too: daemons sharing rooms in one process). */
+    store?: RoomStore;
   } = {},
 ): Promise<TestDaemon> {
   const limits = { ...defaultDaemonLimits, rateFramesPerSecond: 0, rateBytesPerSecond: 0, ...options.limits };
   const registry = new RoomRegistry({ ...limits, openRooms: options.openRooms ?? false });
+  if (options.store) registry.useStore(options.store);
   for (const [name, password] of Object.entries(rooms)) {
     registry.addStatic(name, await credentialsFromPassword(name, password, options.legacy ?? false));
   }

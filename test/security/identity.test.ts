@@ -108,7 +108,7 @@ describe('a daemon that tampers with attribution', () => {
     const original = room.broadcast.bind(room);
     room.broadcast = (frame: ServerFrame) => original(tamper(frame));
     const announce = room.announce.bind(room);
-    room.announce = (frame: ServerFrame) => announce(tamper(frame));
+    room.announce = (frame: ServerFrame, except?: string) => announce(tamper(frame), except);
     // Messages reach members from the room's log, each turned into its frame by frameOf.
     const logged = room as unknown as { frameOf(event: unknown): ServerFrame };
     const frameOf = logged.frameOf.bind(room);

@@ -137,6 +137,10 @@ describe('daemon with two static rooms', () => {
     a.send('as eva');
     const msg = await blog.waitFor(isMessage('as eva'));
     assert.ok(msg.type === 'message' && msg.username === 'eva' && msg.forgedFrom === undefined);
+    // The old name is free again: a newcomer takes it.
+    const c = await joinAs(d, 'blue', 'blue-pw', 'eve');
+    assert.equal(c.me.username, 'eve');
+    await c.close();
     await a.close();
     await b.close();
   });

@@ -1,0 +1,71 @@
+/**
+ * The daemon does not know where its rooms live: nothing that lib/server loads, directly or
+ * through other modules, is under lib/cluster. Read from the built import graph (the compiled
+ * files beside this test, so a dynamic import counts too), and from the sources for the type
+ * imports that compilation erases.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../helpers/paths.js';
+
+const distLib = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib');
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+
+/** Every compiled module that `start` loads, itself included (relative imports only). */
+function importGraph(start: string): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  const todo = [start];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (graph.has(file)) continue;
+    const deps: string[] = [];
+    for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+      const spec = m[1] ?? m[2];
+      if (!spec?.startsWith('.')) continue;
+      const dep = resolve(dirname(file), spec);
+      deps.push(dep);
+      if (existsSync(dep)) todo.push(dep);
+    }
+    graph.set(file, deps);
+  }
+  return graph;
+}
+
+test('lib/server never loads lib/cluster, directly or through another module', () => {
+  const serverDir = join(distLib, 'server');
+  const entries = readdirSync(serverDir).filter((f) => f.endsWith('.js'));
+  assert.ok(entries.includes('daemon.js') && entries.includes('room.js'), 'the built daemon is there');
+  const cluster = join(distLib, 'cluster');
+  for (const entry of entries) {
+    const graph = importGraph(join(serverDir, entry));
+    for (const [file, deps] of graph) {
+      for (const dep of deps) {
+        assert.ok(
+          relative(cluster, dep).startsWith('..'),
+          `${relative(distLib, file)} imports ${relative(distLib, dep)}`,
+        );
+      }
+    }
+  }
+});
+
+test('no source file of lib/server imports lib/cluster, not even a type', () => {
+  const dir = join(repoRoot, 'lib', 'server');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    for (const m of readFileSync(join(dir, file), 'utf8').matchAll(IMPORT)) {
+      const spec = m[1] ?? m[2] ?? '';
+      assert.ok(!/(^|\/)cluster\//.test(spec), `lib/server/${file} imports ${spec}`);
+    }
+  }
+});
+
+test('the check sees an import of lib/cluster (it can fail)', () => {
+  // commands/serve.js chooses the store, so it must show up as importing lib/cluster.
+  const serve = resolve(distLib, '..', 'commands', 'serve.js');
+  const deps = [...importGraph(serve).values()].flat();
+  assert.ok(deps.some((dep) => !relative(join(distLib, 'cluster'), dep).startsWith('..')));
+});
