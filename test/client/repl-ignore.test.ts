@@ -110,7 +110,10 @@ describe('/ignore follows the member', () => {
     assert.match(lines[header] ?? '', /-- the last 3 of \d+ events --/, alice.screen.text());
     const after = lines.slice(header + 1).filter((l) => l.trim() !== '' && !l.startsWith('[chat]'));
     assert.equal(after.length, 3, alice.screen.text());
-    assert.ok(after.some((l) => l.includes('erin ?: zebra plan from erin')), alice.screen.text());
+    assert.ok(
+      after.some((l) => l.includes('erin ?: zebra plan from erin')),
+      alice.screen.text(),
+    );
     assert.ok(!shown('zebra plan from dave'), alice.screen.text());
   });
 });
