@@ -6,7 +6,7 @@ import type { ChatEvent } from './events.js';
 import { type IgnoreList, MAX_IGNORED } from './ignore-list.js';
 import { TRUST_MARKS } from './render.js';
 import type { Scrollback } from './scrollback.js';
-import type { ChatSession } from './session.js';
+import type { ChatSession } from './session/session.js';
 
 /** Shown by /status: what protects the channel and the messages, per protocol mode. */
 export const CIPHER_SUITES: Record<ChatSession['mode'], string> = {

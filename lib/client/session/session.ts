@@ -11,43 +11,43 @@
  * their id in the clear for the daemon (`mid`), which relays a resend only once.
  */
 import { EventEmitter } from 'node:events';
-import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
-import { type Envelope, newMessageId, openEnvelope, sealEnvelope } from '../crypto/envelope.js';
-import { Fernet } from '../crypto/fernet.js';
-import { roomFingerprint } from '../crypto/kdf.js';
-import { wipe } from '../crypto/secret.js';
-import { parseObject } from '../protocol/codec.js';
-import { ErrorText, isErrorCode, ProtocolError } from '../protocol/errors.js';
+import { ChannelOpener, ChannelSealer } from '../../crypto/channel.js';
+import { type Envelope, newMessageId, openEnvelope, sealEnvelope } from '../../crypto/envelope.js';
+import { Fernet } from '../../crypto/fernet.js';
+import { roomFingerprint } from '../../crypto/kdf.js';
+import { wipe } from '../../crypto/secret.js';
+import { parseObject } from '../../protocol/codec.js';
+import { ErrorText, isErrorCode, ProtocolError } from '../../protocol/errors.js';
 import {
   type Member,
   type MessageData,
   messageTimeMs,
   readServerFrame,
   type ServerFrame,
-} from '../protocol/frames.js';
+} from '../../protocol/frames.js';
 import {
   type ClientHandshakeResult,
   clientHandshake,
   type MasterCache,
   type ProtocolMode,
-} from '../protocol/handshake-client.js';
-import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../protocol/limits.js';
-import type { ClientTransport, Connection } from '../transport/transport.js';
-import { TransportError } from '../transport/transport.js';
+} from '../../protocol/handshake-client.js';
+import { type ClientLimits, defaultClientLimits, defaultDaemonLimits } from '../../protocol/limits.js';
+import type { ClientTransport, Connection } from '../../transport/transport.js';
+import { TransportError } from '../../transport/transport.js';
+import type { ChatEvent, MessageEvent } from '../events.js';
+import { checkMessageSize } from '../message-size.js';
 import { type BackoffPolicy, defaultBackoff, reconnectDelayMs } from './backoff.js';
 import { RoomCursor } from './cursor.js';
-import type { ChatEvent, MessageEvent } from './events.js';
+import { SessionError } from './error.js';
 import { DaemonWatch } from './keepalive.js';
 import { LineQueue } from './line-queue.js';
 import { MemberKeyring, type TrustState } from './member-keys.js';
-import { checkMessageSize } from './message-size.js';
+import { openBareText, readV1Line, sealBareText } from './original.js';
 import { Outbox, type Outgoing } from './outbox.js';
 import { type PhraseSnapshot, SafetyPhraseTracker } from './safety-tracker.js';
-import { SessionError } from './session-error.js';
-import { openBareText, readV1Line, sealBareText } from './session-legacy.js';
 import type { TrustPins } from './trust-pins.js';
 
-export { SessionError, type SessionErrorCode } from './session-error.js';
+export { SessionError, type SessionErrorCode } from './error.js';
 
 export interface SessionOptions {
   transport: ClientTransport;

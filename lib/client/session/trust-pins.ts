@@ -3,7 +3,7 @@
  * name collides with a pinned one (on any name key, so look-alikes count) must have that
  * fingerprint. Parsed once, in RAM only; nothing is written.
  */
-import { nameKeys, normalizeName } from '../protocol/names.js';
+import { nameKeys, normalizeName } from '../../protocol/names.js';
 
 /** The environment variable with pins, separated by spaces, commas or newlines. */
 export const TRUST_ENV = 'CMD_CHAT_TRUST';

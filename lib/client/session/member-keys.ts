@@ -7,8 +7,8 @@
  * name, or a look-alike of it, is pinned or was verified with another key) or `unverified`.
  * Pure bookkeeping over crypto/identity.ts; knows nothing of frames or terminals.
  */
-import type { Envelope } from '../crypto/envelope.js';
-import type { Fernet } from '../crypto/fernet.js';
+import type { Envelope } from '../../crypto/envelope.js';
+import type { Fernet } from '../../crypto/fernet.js';
 import {
   createMemberKeys,
   type MemberCard,
@@ -21,9 +21,9 @@ import {
   sealPrivate,
   signMessage,
   verifyMessage,
-} from '../crypto/identity.js';
-import type { PhraseMember } from '../crypto/safety-phrase.js';
-import { nameKeys } from '../protocol/names.js';
+} from '../../crypto/identity.js';
+import type { PhraseMember } from '../../crypto/safety-phrase.js';
+import { nameKeys } from '../../protocol/names.js';
 import type { TrustPins } from './trust-pins.js';
 
 /**

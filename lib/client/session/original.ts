@@ -4,9 +4,9 @@
  * sender claim, no id) sealed and opened as v1 clients do. Kept apart so the main path of
  * the session speaks only the current protocol.
  */
-import type { Fernet } from '../crypto/fernet.js';
-import { parseObject } from '../protocol/codec.js';
-import { type Member, readServerFrame, type ServerFrame } from '../protocol/frames.js';
+import type { Fernet } from '../../crypto/fernet.js';
+import { parseObject } from '../../protocol/codec.js';
+import { type Member, readServerFrame, type ServerFrame } from '../../protocol/frames.js';
 
 /** What a plaintext line from an original daemon turned out to be. */
 export type V1Line = { frame: ServerFrame } | { error: string } | undefined;
