@@ -1,12 +1,80 @@
 /**
- * The original protocol's side of a client session (`--legacy`): plaintext frames from an
- * original v1 daemon made to look like ours, and bare-text Fernet tokens (no envelope, no
- * sender claim, no id) sealed and opened as v1 clients do. Kept apart so the main path of
- * the session speaks only the current protocol.
+ * The original protocol's adapters of a client session, off the main path: a legacy room of
+ * a current daemon (`--legacy`: the channel, but bare-text Fernet tokens with no envelope,
+ * sender claim or id) and an original daemon (`--original-protocol`: plaintext frames made
+ * to look like ours, no channel, no keepalive, no rename or ping). Neither reconnects.
  */
 import type { Fernet } from '../../crypto/fernet.js';
 import { parseObject } from '../../protocol/codec.js';
 import { type Member, readServerFrame, type ServerFrame } from '../../protocol/frames.js';
+import type { ProtocolMode } from '../../protocol/handshake-client.js';
+import { messageEvent, type ProtocolContext, type SessionProtocol } from './protocol.js';
+import { channelRecords, type RecordLayer } from './records.js';
+import { SeenIds } from './seen-ids.js';
+
+/** Why a command is not available against an original daemon. */
+const V1_UNSUPPORTED = 'not supported by an original (v1) cmd-chat daemon';
+
+/**
+ * The adapter of a legacy room ('legacy-room') or of an original daemon ('v1'). Replays are
+ * dropped by token; against an original daemon our own messages are known by name only.
+ */
+export function bareProtocol(mode: ProtocolMode, context: ProtocolContext): SessionProtocol {
+  const { fernet, view } = context;
+  const original = mode === 'v1';
+  const seen = new SeenIds();
+  return {
+    mode,
+    resumable: false,
+    maxInFlight: Number.POSITIVE_INFINITY,
+    keepalive: !original,
+    records: (keys) => (original ? originalRecords(context) : channelRecords(keys)),
+    // An original daemon joined us during the handshake; its init is on its way.
+    joinFrame: (username) => (original ? undefined : { type: 'join', username }),
+    leaveFrame: () => undefined,
+    unsupported: (what) => (original ? `${what} is ${V1_UNSUPPORTED}` : undefined),
+    seal(kind, body) {
+      // Shared with original clients: bare text, as the original sends it.
+      const token = sealBareText(fernet, view.me.username, kind, body);
+      return { id: token, kind, body, token, sealedFor: view.me.user_id };
+    },
+    messageFrame: (message) => ({ type: 'message', text: message.token }),
+    open(data, history) {
+      if (seen.has(data.text)) return undefined;
+      const event = messageEvent(data, history, data.user_id === view.me.user_id);
+      const body = openBareText(fernet, data.text);
+      if (body === undefined) {
+        event.undecryptable = true;
+        return event;
+      }
+      event.body = body;
+      seen.add(data.text);
+      if (original && data.username === view.me.username) event.mine = true;
+      if (event.mine) context.confirmed(data.text);
+      return event;
+    },
+  };
+}
+
+/**
+ * An original daemon's records: plaintext lines, read leniently (readV1Line); an error it
+ * sends as text is reported as such.
+ */
+function originalRecords(context: ProtocolContext): RecordLayer {
+  return {
+    seal: (frame) => `${JSON.stringify(frame)}\n`,
+    open(line) {
+      const read = readV1Line(line, context.view.me, context.view.members);
+      if (!read) return [];
+      if ('error' in read) {
+        context.daemonError(read.error);
+        return [];
+      }
+      return [read.frame];
+    },
+    destroy: () => {},
+  };
+}
 
 /** What a plaintext line from an original daemon turned out to be. */
 export type V1Line = { frame: ServerFrame } | { error: string } | undefined;
@@ -44,12 +112,12 @@ function userIdOf(members: ReadonlyMap<string, string>, username: string): strin
 }
 
 /** A bare-text token as the original client sends it: `/me` becomes `* name text`. */
-export function sealBareText(fernet: Fernet, username: string, kind: 'text' | 'me', body: string): string {
+function sealBareText(fernet: Fernet, username: string, kind: 'text' | 'me', body: string): string {
   return fernet.encrypt(kind === 'me' ? `* ${username} ${body}` : body);
 }
 
 /** Opens a bare-text token; undefined when it does not decrypt. */
-export function openBareText(fernet: Fernet, token: string): string | undefined {
+function openBareText(fernet: Fernet, token: string): string | undefined {
   try {
     return fernet.decryptText(token);
   } catch {
