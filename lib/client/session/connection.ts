@@ -11,13 +11,14 @@ import {
   type ClientHandshakeResult,
   clientHandshake,
   type MasterCache,
+  type PasswordSource,
 } from '../../protocol/handshake-client.js';
 import type { ClientLimits } from '../../protocol/limits.js';
 import type { ClientTransport, Connection } from '../../transport/transport.js';
 import { TransportError } from '../../transport/transport.js';
 import { SessionError } from './error.js';
 import { DaemonWatch } from './keepalive.js';
-import { LineQueue } from './line-queue.js';
+import { CLOSED_BY_PEER, LineQueue } from './line-queue.js';
 import type { SessionOptions } from './options.js';
 import type { RecordLayer } from './records.js';
 
@@ -31,7 +32,7 @@ export const FATAL_ERROR_WINDOW_MS = 2000;
 export interface HandshakeRequest {
   transport: ClientTransport;
   room: string;
-  password: string | Buffer;
+  password: PasswordSource;
   create: boolean;
   legacy: boolean;
   original: boolean;
@@ -46,7 +47,7 @@ export function handshakeRequest(
   options: SessionOptions,
   limits: ClientLimits,
   masterCache: MasterCache,
-  password: string | Buffer,
+  password: PasswordSource,
   legacy = false,
   original = false,
 ): HandshakeRequest {
@@ -133,11 +134,20 @@ export async function authenticate(
   }
   const { limits } = request;
   const queue = new LineQueue(conn, limits.maxHandshakeLineBytes);
+  let answered = false;
   try {
     const result = await clientHandshake(
       {
         send: (frame) => conn.stream.write(JSON.stringify(frame) + '\n'),
-        next: async () => parseObject(await queue.next(limits.stepTimeoutMs)),
+        next: async () => {
+          const line = await queue.next(limits.stepTimeoutMs);
+          answered = true;
+          try {
+            return parseObject(line);
+          } catch {
+            throw notCmdChat(line);
+          }
+        },
       },
       {
         room: request.room,
@@ -153,8 +163,33 @@ export async function authenticate(
     return { queue, result };
   } catch (err) {
     conn.stream.destroy();
+    // No handshake frame of ours comes near the limit on a handshake line.
+    if (err instanceof ProtocolError && err.code === 'too_large') throw notCmdChat(undefined);
+    if (err instanceof SessionError && err.message === CLOSED_BY_PEER) {
+      throw new SessionError(
+        'connection_lost',
+        answered
+          ? 'the connection was cut during the handshake'
+          : 'the connection was cut during the handshake, before the daemon answered',
+      );
+    }
     throw toSessionError(err);
   }
+}
+
+/** The peer's answer was not a cmd-chat frame; a little of it (made printable) says what it is. */
+function notCmdChat(answer: string | undefined): SessionError {
+  const shown =
+    answer === undefined
+      ? ''
+      : answer
+          .trim()
+          .slice(0, 60)
+          .replace(/[^\x20-\x7e]/g, '?');
+  return new SessionError(
+    'not_cmd_chat',
+    `this is not a cmd-chat daemon${shown ? ` (it answered "${shown}")` : ''}: check the host and port`,
+  );
 }
 
 /** What a connection tells its session. */

@@ -13,6 +13,9 @@ import { LineDecoder } from '../../protocol/codec.js';
 import type { Connection } from '../../transport/transport.js';
 import { SessionError } from './error.js';
 
+/** Why reading ended when the other end closed the connection. */
+export const CLOSED_BY_PEER = 'the daemon closed the connection';
+
 /** Time spent handling pushed lines before the event loop gets a turn. */
 export const SLICE_MS = 4;
 /** Pushed lines waiting beyond which the connection is paused. */
@@ -51,8 +54,7 @@ export class LineQueue {
       // The whole read is queued first, so a slice bounds the work of one read too.
       if (this.onLine && !this.sliceScheduled) this.slice();
     });
-    const lost = (): void =>
-      this.fail(new SessionError('connection_lost', 'the daemon closed the connection'));
+    const lost = (): void => this.fail(new SessionError('connection_lost', CLOSED_BY_PEER));
     conn.stream.on('end', lost);
     conn.stream.on('close', lost);
     conn.stream.on('error', lost);

@@ -1,4 +1,5 @@
 /** The options of a client session, and the bounds that apply when they are left out. */
+import type { PasswordSource } from '../../protocol/handshake-client.js';
 import type { ClientLimits } from '../../protocol/limits.js';
 import { defaultDaemonLimits } from '../../protocol/limits.js';
 import type { ClientTransport } from '../../transport/transport.js';
@@ -8,7 +9,8 @@ import type { TrustPins } from './trust-pins.js';
 export interface SessionOptions {
   transport: ClientTransport;
   room: string;
-  password: string | Buffer;
+  /** The room password, or a prompt asked only once the daemon has answered. */
+  password: PasswordSource;
   /** Open-rooms mode: create the room if it does not exist. */
   create?: boolean;
   /** Consent to join a legacy room of a v2 daemon (over v2; the room key is v1's). */

@@ -27,6 +27,14 @@ export interface ReconnectHost {
   rejoin(): Promise<void>;
 }
 
+/** What a refused password means on a reconnect: the password that was good no longer is. */
+export const PASSWORD_REFUSED =
+  'the daemon no longer accepts this password: it restarted with another one, or the room was removed';
+
+function refusedPassword(e: SessionError): SessionError {
+  return e.code === 'auth_failed' ? new SessionError('password_refused', PASSWORD_REFUSED, e.daemonCode) : e;
+}
+
 export class Reconnector {
   /** The attempt under way, or the one that last succeeded. */
   attempt = 0;
@@ -82,9 +90,9 @@ export class Reconnector {
         await host.rejoin();
         return;
       } catch (err) {
-        const e = toSessionError(err);
+        const e = refusedPassword(toSessionError(err));
         if (host.isClosed()) return;
-        if (e.code === 'fingerprint_changed') {
+        if (e.code === 'fingerprint_changed' || e.code === 'password_refused') {
           host.emitEvent({ type: 'error', at: Date.now(), code: e.code, message: e.message });
         }
         if (!recoverable(e)) {

@@ -78,6 +78,7 @@ export class ChatSession extends RoomQueries {
 
   private constructor(
     private readonly options: SessionOptions,
+    password: string | Buffer,
     queue: LineQueue,
     result: ClientHandshakeResult,
     private readonly limits: ClientLimits,
@@ -119,24 +120,46 @@ export class ChatSession extends RoomQueries {
         end: (error) => this.end(error),
         rejoin: () => this.rejoin(),
       });
-      this.secrets = new ResumeSecrets(options.password, masterCache);
+      this.secrets = new ResumeSecrets(password, masterCache);
     } else {
       wipe(masterCache.master, masterCache.salt);
     }
     this.attach(queue, result);
   }
 
-  /** Connects and authenticates; the session is not in the room until `join()`. */
+  /**
+   * Connects and authenticates; the session is not in the room until `join()`. A password
+   * asked for during the handshake that took longer than the daemon waits (its handshake
+   * timer ended the connection: `timeout`, or just closed) is used on a new connection, once.
+   */
   static async open(options: SessionOptions): Promise<ChatSession> {
     const limits = { ...defaultClientLimits, ...options.limits };
     options.onStage?.('connecting');
     const masterCache: MasterCache = {};
+    const source = options.password;
+    let typed: string | Buffer | undefined;
+    const password = typeof source === 'function' ? async () => (typed = await source()) : source;
+    const { legacy, original } = options;
     try {
-      const { queue, result } = await authenticate(
-        handshakeRequest(options, limits, masterCache, options.password, options.legacy, options.original),
-      );
+      let auth: Awaited<ReturnType<typeof authenticate>>;
+      try {
+        auth = await authenticate(handshakeRequest(options, limits, masterCache, password, legacy, original));
+      } catch (err) {
+        const timedOut =
+          err instanceof SessionError && (err.code === 'connection_lost' || err.daemonCode === 'timeout');
+        if (typed === undefined || !timedOut) throw err;
+        auth = await authenticate(handshakeRequest(options, limits, masterCache, typed, legacy, original));
+      }
       options.onStage?.('verifying');
-      return new ChatSession(options, queue, result, limits, masterCache);
+      const { queue, result } = auth;
+      return new ChatSession(
+        options,
+        typed ?? (source as string | Buffer),
+        queue,
+        result,
+        limits,
+        masterCache,
+      );
     } catch (err) {
       wipe(masterCache.master);
       throw toSessionError(err);
