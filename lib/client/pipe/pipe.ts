@@ -87,7 +87,11 @@ function eventWriter(
 
 function isConnectionEvent(ev: ChatEvent): boolean {
   return (
-    ev.type === 'disconnected' || ev.type === 'reconnecting' || ev.type === 'reconnected' || ev.type === 'gap'
+    ev.type === 'disconnected' ||
+    ev.type === 'reconnecting' ||
+    ev.type === 'reconnected' ||
+    ev.type === 'gap' ||
+    ev.type === 'restarted'
   );
 }
 

@@ -43,10 +43,16 @@ export class RoomFeed {
     return this.cursor.value;
   }
 
-  /** An `init`: where the log is, and the history it carries that is new to us. */
-  init(frame: Extract<ServerFrame, { type: 'init' }>, rejoin: boolean): MessageEvent[] {
+  /**
+   * An `init`: where the log is, and the history it carries that is new to us; `restarted`
+   * when the log started over since our last cursor (another epoch).
+   */
+  init(
+    frame: Extract<ServerFrame, { type: 'init' }>,
+    rejoin: boolean,
+  ): { history: MessageEvent[]; restarted: boolean } {
     this.view.reset(frame, Date.now());
-    this.cursor.start(frame.epoch, frame.seq);
+    const restarted = this.cursor.start(frame.epoch, frame.seq);
     const seenBefore = this.lastSeq;
     const history: MessageEvent[] = [];
     for (const data of frame.messages) {
@@ -57,7 +63,7 @@ export class RoomFeed {
       const event = this.open(data, true);
       if (event) history.push(event);
     }
-    return history;
+    return { history, restarted };
   }
 
   /** Handles a frame of the room's events; false for a frame that is not one. */

@@ -399,7 +399,7 @@ export class ChatSession extends RoomQueries {
    * then sends what was written but never confirmed (the daemon relays it once) and what was
    * queued meanwhile, in the order it was typed.
    */
-  private rejoined(missed: MessageEvent[]): void {
+  private rejoined(missed: MessageEvent[], restarted: boolean): void {
     this.connected = true;
     this.reconnector?.rejoined();
     this.emitEvent({
@@ -409,6 +409,8 @@ export class ChatSession extends RoomQueries {
       missed: missed.length,
       pending: this.sender.pending,
     });
+    // Not a gap: the count of what was said meanwhile is unknown, and is not counted as lost.
+    if (restarted) this.emitEvent({ type: 'restarted', at: Date.now() });
     for (const event of missed) this.emitEvent(event);
     this.sender.resume();
   }
@@ -495,10 +497,10 @@ export class ChatSession extends RoomQueries {
     if (!rejoin) this.connected = true;
     this.historyOmitted = frame.omitted ?? 0;
     if (frame.resume !== undefined) this.secrets?.issued(frame.resume);
-    const history = this.feed.init(frame, rejoin);
+    const { history, restarted } = this.feed.init(frame, rejoin);
     const join = this.pendingJoin;
     this.pendingJoin = undefined;
-    if (rejoin) this.rejoined(history);
+    if (rejoin) this.rejoined(history, restarted);
     else if (!join) this.earlyInit = history;
     join?.resolve(history);
     if (!rejoin) this.sender.pump();
