@@ -7,6 +7,7 @@ import { roomFingerprint } from '../../crypto/kdf.js';
 import { wipe } from '../../crypto/secret.js';
 import { parseObject } from '../../protocol/codec.js';
 import { ErrorText, isErrorCode, ProtocolError } from '../../protocol/errors.js';
+import type { ServerFrame } from '../../protocol/frames.js';
 import {
   type ClientHandshakeResult,
   clientHandshake,
@@ -18,7 +19,7 @@ import type { ClientTransport, Connection } from '../../transport/transport.js';
 import { TransportError } from '../../transport/transport.js';
 import { SessionError } from './error.js';
 import { DaemonWatch } from './keepalive.js';
-import { CLOSED_BY_PEER, LineQueue } from './line-queue.js';
+import { CLOSED_BY_PEER, LineQueue, SLICE_MS } from './line-queue.js';
 import type { SessionOptions } from './options.js';
 import type { RecordLayer } from './records.js';
 
@@ -194,8 +195,8 @@ function notCmdChat(answer: string | undefined): SessionError {
 
 /** What a connection tells its session. */
 export interface WireEvents {
-  /** A record came. */
-  record(wire: Wire, record: string): void;
+  /** A frame came (records are opened here, their frames handed over in order). */
+  frame(wire: Wire, frame: ServerFrame): void;
   /** The connection ended or went silent. */
   lost(wire: Wire, error: SessionError): void;
   /** The connection's buffer drained: more may be written. */
@@ -208,6 +209,8 @@ export class Wire {
   private readonly watch: DaemonWatch | undefined;
   /** The last error the daemon reported on this connection, and when (monotonic ms). */
   lastError: { error: SessionError; at: number } | undefined;
+  /** No longer the session's: nothing more is handed over. */
+  private dropped = false;
 
   constructor(
     readonly queue: LineQueue,
@@ -238,10 +241,39 @@ export class Wire {
 
   /** Starts reading records (the session has made this its current connection first). */
   start(): void {
-    this.queue.stream((line) => {
+    this.queue.stream((record) => {
+      if (this.dropped) return;
       this.watch?.heard();
-      this.events.record(this, line);
+      let frames: ServerFrame[];
+      try {
+        frames = this.records.open(record);
+      } catch {
+        const error = 'a record from the daemon failed to open; the connection was closed';
+        this.events.lost(this, new SessionError('protocol', error));
+        return;
+      }
+      this.deliver(frames, 0);
     });
+  }
+
+  /**
+   * Hands a record's frames over from `from` on, for at most SLICE_MS: a record carries a
+   * whole tick of the room (hundreds of messages to open and verify in a flood), so the rest
+   * waits for the next turn of the event loop, and the next record with it, while keystrokes
+   * and the screen are served.
+   */
+  private deliver(frames: ServerFrame[], from: number): void {
+    const deadline = performance.now() + SLICE_MS;
+    for (let i = from; i < frames.length; i++) {
+      if (this.dropped) return;
+      this.events.frame(this, frames[i] as ServerFrame);
+      if (i + 1 < frames.length && performance.now() >= deadline) {
+        this.queue.hold();
+        setImmediate(() => this.deliver(frames, i + 1));
+        return;
+      }
+    }
+    this.queue.release();
   }
 
   get stream(): Connection['stream'] {
@@ -251,11 +283,6 @@ export class Wire {
   /** Writes one frame as a record. */
   send(frame: object): void {
     this.stream.write(this.records.seal(frame));
-  }
-
-  /** The frames of a record (throws if it does not open: see RecordLayer). */
-  open(record: string): ReturnType<RecordLayer['open']> {
-    return this.records.open(record);
   }
 
   /** Why the connection ended: `lost`, or the error the daemon reported just before it closed. */
@@ -286,6 +313,7 @@ export class Wire {
 
   /** Stops using the connection (and closes it when `destroy`); its keys are wiped. */
   drop(destroy: boolean): void {
+    this.dropped = true;
     this.queue.onEnd = undefined;
     this.watch?.stop();
     this.records.destroy();

@@ -4,7 +4,7 @@
  * of the stream fails a pending read and is reported once, after every line before it.
  *
  * Pushed lines are handled in slices of at most SLICE_MS, with a turn of the event loop
- * between slices: a backlog (a flood read after the process was starved of CPU) is opened and
+ * between slices (a handler that needs more turns for one line holds the queue meanwhile): a backlog (a flood read after the process was starved of CPU) is opened and
  * verified a slice at a time, so keystrokes and the screen are served in between instead of
  * waiting for the whole of it. While more than MAX_BACKLOG lines wait, the connection is not
  * read (TCP flow control slows the daemon down, as for any slow reader).
@@ -29,6 +29,8 @@ export class LineQueue {
   private head = 0;
   private sliceScheduled = false;
   private paused = false;
+  /** The handler is still busy with the last line (its frames, in slices): nothing more yet. */
+  private held = false;
   /** The end, held until the lines before it are handled. */
   private endHeld: Error | undefined;
   private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
@@ -78,7 +80,7 @@ export class LineQueue {
     const onLine = this.onLine;
     if (!onLine) return;
     const deadline = performance.now() + SLICE_MS;
-    while (this.head < this.backlog.length) {
+    while (this.head < this.backlog.length && !this.held) {
       const line = this.backlog[this.head]!;
       this.head++;
       onLine(line);
@@ -99,6 +101,8 @@ export class LineQueue {
       this.paused = false;
       this.conn.stream.resume();
     }
+    // Held: release() goes on.
+    if (this.held) return;
     if (waiting > 0) {
       this.sliceScheduled = true;
       setImmediate(this.slice);
@@ -118,7 +122,7 @@ export class LineQueue {
       reject(err);
     }
     // The lines read before the end come first (a shutdown notice, the last messages).
-    if (this.head < this.backlog.length) this.endHeld = err;
+    if (this.head < this.backlog.length || this.held) this.endHeld = err;
     else this.onEnd?.(err);
   }
 
@@ -144,6 +148,23 @@ export class LineQueue {
         },
       };
     });
+  }
+
+  /**
+   * The handler has not finished with the line it was given (it goes on in later turns): no
+   * further line, and not the end, until `release()`.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.onLine && !this.sliceScheduled) {
+      this.sliceScheduled = true;
+      setImmediate(this.slice);
+    }
   }
 
   /** Switches to push mode: every queued and future line goes to `onLine`. */

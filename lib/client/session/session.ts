@@ -172,7 +172,7 @@ export class ChatSession extends RoomQueries {
     wipe(result.c2s, result.s2c, result.roomKey);
     const keepaliveMs = this.protocol.keepalive ? this.limits.keepaliveMs : 0;
     const wire = new Wire(queue, records, keepaliveMs, this.limits.maxRecordBytes, {
-      record: (from, record) => this.onRecord(from, record),
+      frame: (from, frame) => this.onFrame(from, frame),
       lost: (from, error) => this.onWireLost(from, error),
       drain: () => this.sender.pump(),
     });
@@ -443,25 +443,8 @@ export class ChatSession extends RoomQueries {
     this.emitClose(error);
   }
 
-  private onRecord(wire: Wire, record: string): void {
-    if (this.closed || wire !== this.wire) return;
-    let frames: ServerFrame[];
-    try {
-      frames = wire.open(record);
-    } catch {
-      this.onWireLost(
-        wire,
-        new SessionError('protocol', 'a record from the daemon failed to open; the connection was closed'),
-      );
-      return;
-    }
-    for (const frame of frames) {
-      if (this.closed || wire !== this.wire) return;
-      this.onFrame(wire, frame);
-    }
-  }
-
   private onFrame(wire: Wire, frame: ServerFrame): void {
+    if (this.closed || wire !== this.wire) return;
     const at = Date.now();
     if (this.feed.handle(frame, at)) {
       if (frame.type === 'user_renamed' && frame.user_id === this.me.user_id) {
