@@ -178,6 +178,30 @@ export async function authenticate(
   }
 }
 
+/**
+ * The first handshake of a session. A password asked for during it that took longer than the
+ * daemon waits (its handshake timer ended the connection: `timeout`, or just closed) is used
+ * on a new connection, once. Resolves with the password that was used.
+ */
+export async function firstHandshake(
+  request: HandshakeRequest,
+): Promise<{ queue: LineQueue; result: ClientHandshakeResult; password: string | Buffer }> {
+  const source = request.password;
+  let typed: string | Buffer | undefined;
+  const password = typeof source === 'function' ? async () => (typed = await source()) : source;
+  try {
+    return {
+      ...(await authenticate({ ...request, password })),
+      password: typed ?? (source as string | Buffer),
+    };
+  } catch (err) {
+    const timedOut =
+      err instanceof SessionError && (err.code === 'connection_lost' || err.daemonCode === 'timeout');
+    if (typed === undefined || !timedOut) throw err;
+    return { ...(await authenticate({ ...request, password: typed })), password: typed };
+  }
+}
+
 /** The peer's answer was not a cmd-chat frame; a little of it (made printable) says what it is. */
 function notCmdChat(answer: string | undefined): SessionError {
   const shown =

@@ -18,8 +18,8 @@ import type { MessageEvent } from '../events.js';
 import { checkMessageSize } from '../message-size.js';
 import { type BackoffPolicy, defaultBackoff } from './backoff.js';
 import {
-  authenticate,
   daemonError,
+  firstHandshake,
   handshakeRequest,
   reauthenticate,
   recoverable,
@@ -127,39 +127,17 @@ export class ChatSession extends RoomQueries {
     this.attach(queue, result);
   }
 
-  /**
-   * Connects and authenticates; the session is not in the room until `join()`. A password
-   * asked for during the handshake that took longer than the daemon waits (its handshake
-   * timer ended the connection: `timeout`, or just closed) is used on a new connection, once.
-   */
+  /** Connects and authenticates (firstHandshake); the session is not in the room until `join()`. */
   static async open(options: SessionOptions): Promise<ChatSession> {
     const limits = { ...defaultClientLimits, ...options.limits };
     options.onStage?.('connecting');
     const masterCache: MasterCache = {};
-    const source = options.password;
-    let typed: string | Buffer | undefined;
-    const password = typeof source === 'function' ? async () => (typed = await source()) : source;
-    const { legacy, original } = options;
+    const { password: source, legacy, original } = options;
     try {
-      let auth: Awaited<ReturnType<typeof authenticate>>;
-      try {
-        auth = await authenticate(handshakeRequest(options, limits, masterCache, password, legacy, original));
-      } catch (err) {
-        const timedOut =
-          err instanceof SessionError && (err.code === 'connection_lost' || err.daemonCode === 'timeout');
-        if (typed === undefined || !timedOut) throw err;
-        auth = await authenticate(handshakeRequest(options, limits, masterCache, typed, legacy, original));
-      }
+      const request = handshakeRequest(options, limits, masterCache, source, legacy, original);
+      const { queue, result, password } = await firstHandshake(request);
       options.onStage?.('verifying');
-      const { queue, result } = auth;
-      return new ChatSession(
-        options,
-        typed ?? (source as string | Buffer),
-        queue,
-        result,
-        limits,
-        masterCache,
-      );
+      return new ChatSession(options, password, queue, result, limits, masterCache);
     } catch (err) {
       wipe(masterCache.master);
       throw toSessionError(err);
