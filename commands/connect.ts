@@ -6,12 +6,12 @@
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { colorEnabled } from '../lib/client/colors.js';
-import { MAX_ROOMS, ORIGINAL_PROTOCOL_WARNING } from '../lib/client/commands.js';
-import { runPipe } from '../lib/client/pipe.js';
-import type { RoomHandle } from '../lib/client/repl-rooms.js';
-import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
-import { isDumbTerminal, spinnerUsable } from '../lib/client/terminal-caps.js';
-import { TRUST_ENV, TrustPins } from '../lib/client/trust-pins.js';
+import { runPipe } from '../lib/client/pipe/pipe.js';
+import type { RoomHandle } from '../lib/client/repl/rooms.js';
+import { isDumbTerminal, spinnerUsable } from '../lib/client/repl/terminal-caps.js';
+import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session/session.js';
+import { TRUST_ENV, TrustPins } from '../lib/client/session/trust-pins.js';
+import { MAX_ROOMS, ORIGINAL_PROTOCOL_WARNING } from '../lib/client/slash-commands.js';
 import { ExitCode, type ExitCodeValue } from '../lib/exit-codes.js';
 import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
@@ -54,8 +54,13 @@ const EXIT_FOR: Record<SessionErrorCode, number> = {
   connection_lost: ExitCode.connectionLost,
   shutdown: ExitCode.connectionLost,
   protocol: ExitCode.connectionLost,
+  not_cmd_chat: ExitCode.notCmdChat,
+  password_refused: ExitCode.authFailed,
   fingerprint_changed: ExitCode.authFailed,
 };
+
+/** Passwords typed at the prompt one connect may try, as ssh allows. */
+const PASSWORD_TRIES = 3;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`cmd-chat: ${message}\n`);
@@ -98,20 +103,27 @@ interface Target {
   password: string | undefined;
 }
 
+/** `HOST:PORT` or `[IPv6]:PORT` in one argument. */
+const HOST_PORT = /^(\[[^\]]+\]|[^:\s]+):([^:]*)$/;
+
 function target(args: ConnectArgs): Target {
   const positional = args.args.map(String);
   let host = '';
   let port = 0;
   let rest = positional;
   if (args.socket === undefined) {
-    if (positional.length < 3) {
-      fail('expected HOST PORT NAME [PASSWORD] (or --socket PATH NAME [PASSWORD])', ExitCode.usage);
+    const joined = HOST_PORT.exec(positional[0] ?? '');
+    const [hostArg, portArg] = joined ? [joined[1]!, joined[2]!] : [positional[0], positional[1]];
+    rest = positional.slice(joined ? 1 : 2);
+    if (hostArg === undefined || portArg === undefined || rest.length < 1) {
+      fail(
+        'expected HOST PORT NAME [PASSWORD], HOST:PORT NAME [PASSWORD] or --socket PATH NAME [PASSWORD]',
+        ExitCode.usage,
+      );
     }
-    host = positional[0]!;
-    port = Number(positional[1]);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      fail(`invalid port ${positional[1]}`, ExitCode.usage);
-    rest = positional.slice(2);
+    host = hostArg.replace(/^\[(.*)\]$/, '$1');
+    port = Number(portArg);
+    if (!/^\d+$/.test(portArg) || port < 1 || port > 65535) fail(`invalid port ${portArg}`, ExitCode.usage);
   }
   let transport: ClientTransport;
   try {
@@ -126,6 +138,9 @@ function target(args: ConnectArgs): Target {
 
 interface Spinner {
   setText(text: string): void;
+  /** Stops it for a question on the terminal; `resume` starts it again. */
+  pause(): void;
+  resume(): void;
   stop(): void;
 }
 
@@ -138,7 +153,9 @@ async function startSpinner(text: string, colorFlag: boolean): Promise<Spinner |
   if (!spinnerUsable(stream, process.env)) return undefined;
   const color = colorEnabled({ noColorFlag: !colorFlag, env: process.env, isTTY: true });
   const ora = (await import('ora')).default({ text, stream, color: color ? 'cyan' : false }).start();
+  let stopped = false;
   const stop = (): void => {
+    stopped = true;
     stream.off('resize', onResize);
     ora.stop();
   };
@@ -149,6 +166,10 @@ async function startSpinner(text: string, colorFlag: boolean): Promise<Spinner |
   return {
     setText: (t) => {
       ora.text = t;
+    },
+    pause: () => ora.stop(),
+    resume: () => {
+      if (!stopped) ora.start();
     },
     stop,
   };
@@ -176,14 +197,15 @@ function roomsOf(args: ConnectArgs): string[] {
 /**
  * The password of each room. A password from the argument, --password or the environment
  * serves every room. --password-file holds one line per room in the order of --room (a file
- * of one line serves every room). Otherwise a terminal asks for each room, hidden.
+ * of one line serves every room). Otherwise (undefined) a terminal asks for each room, hidden,
+ * once its daemon has answered.
  */
-async function passwordsFor(
+function passwordsFor(
   rooms: string[],
   args: ConnectArgs,
   positional: string | undefined,
   interactive: boolean,
-): Promise<string[]> {
+): Array<string | undefined> {
   const flag = positional ?? args.password;
   if ((flag === undefined || flag === '') && args.passwordFile !== undefined) {
     const lines = readPasswordLines(args.passwordFile);
@@ -198,9 +220,7 @@ async function passwordsFor(
   if (shared !== undefined) return rooms.map(() => shared);
   if (!interactive)
     throw new Error(`no password: give it as an argument, --password-file or ${PASSWORD_ENV}`);
-  const passwords: string[] = [];
-  for (const room of rooms) passwords.push(await promptHidden(`Password for room ${room}: `));
-  return passwords;
+  return rooms.map(() => undefined);
 }
 
 async function run(args: ConnectArgs): Promise<void> {
@@ -218,14 +238,11 @@ async function run(args: ConnectArgs): Promise<void> {
   if (args.originalProtocol) process.stderr.write(`cmd-chat: warning: ${ORIGINAL_PROTOCOL_WARNING}\n`);
   const { transport, name, password: positionalPassword } = target(args);
   const roomNames = roomsOf(args);
-  let passwords: string[] = [];
+  let passwords: Array<string | undefined> = [];
   try {
-    passwords = await passwordsFor(roomNames, args, positionalPassword, interactive);
+    passwords = passwordsFor(roomNames, args, positionalPassword, interactive);
   } catch (err) {
-    fail(
-      (err as Error).message,
-      (err as { code?: string }).code === 'interrupted' ? ExitCode.interrupted : ExitCode.usage,
-    );
+    fail((err as Error).message, ExitCode.usage);
   }
 
   let pins: TrustPins;
@@ -258,16 +275,47 @@ async function run(args: ConnectArgs): Promise<void> {
     : undefined;
   // Load the REPL before joining: no await may separate the join from the UI's listener, or
   // the events that arrive in between would be lost (the session holds them until then).
-  const repl = interactive ? await import('../lib/client/repl.js') : undefined;
+  const repl = interactive ? await import('../lib/client/repl/repl.js') : undefined;
 
-  /** Opens a session to `room` and joins it; rejects with a SessionError. */
-  const openRoom = async (
+  /**
+   * Opens a session to `room`; without a password it is asked for (hidden) once the daemon
+   * has answered, and asked again after a refusal, PASSWORD_TRIES times in all. Rejects with
+   * a SessionError.
+   */
+  const connectRoom = async (
     room: string,
-    password: string,
     username: string,
-    askName: boolean,
-  ): Promise<RoomHandle> => {
-    const session = await ChatSession.open({
+    password: string | undefined,
+  ): Promise<ChatSession> => {
+    for (let attempt = 1; ; attempt++) {
+      const ask = async (): Promise<string> => {
+        spinner?.pause();
+        try {
+          return await promptHidden(`Password for room ${room}: `);
+        } catch (err) {
+          // Ctrl-C at the prompt: exit at once, as before the daemon was asked anything.
+          fail((err as Error).message, ExitCode.interrupted);
+        } finally {
+          spinner?.resume();
+        }
+      };
+      try {
+        return await openSession(room, username, password ?? ask);
+      } catch (err) {
+        const retry = password === undefined && attempt < PASSWORD_TRIES;
+        if (!(retry && err instanceof SessionError && err.code === 'auth_failed')) throw err;
+        spinner?.pause();
+        process.stderr.write(`cmd-chat: ${err.message}; try again\n`);
+      }
+    }
+  };
+
+  const openSession = (
+    room: string,
+    username: string,
+    password: string | (() => Promise<string>),
+  ): Promise<ChatSession> =>
+    ChatSession.open({
       transport,
       room,
       password,
@@ -287,6 +335,15 @@ async function run(args: ConnectArgs): Promise<void> {
           spinner.setText(roomNames.length > 1 ? `joining #${room}` : 'joining');
       },
     });
+
+  /** Opens a session to `room` and joins it; rejects with a SessionError. */
+  const openRoom = async (
+    room: string,
+    password: string | undefined,
+    username: string,
+    askName: boolean,
+  ): Promise<RoomHandle> => {
+    const session = await connectRoom(room, username, password);
     let wanted = username;
     for (;;) {
       try {
@@ -311,7 +368,7 @@ async function run(args: ConnectArgs): Promise<void> {
   let username = name;
   for (const [i, room] of roomNames.entries()) {
     try {
-      const handle = await openRoom(room, passwords[i]!, username, interactive);
+      const handle = await openRoom(room, passwords[i], username, interactive);
       username = handle.session.me.username;
       handles.push(handle);
     } catch (err) {
@@ -399,11 +456,12 @@ const OUTRANKED_BY_LOSS = new Set<ExitCodeValue>([
 
 export const connectCommand: CommandModule<object, ConnectArgs> = {
   command: 'connect [args..]',
-  describe: 'join a room: HOST PORT NAME [PASSWORD], or --socket PATH NAME [PASSWORD]',
+  describe: 'join a room: HOST PORT NAME [PASSWORD] (or HOST:PORT), or --socket PATH NAME [PASSWORD]',
   builder: (y: Argv) =>
     y
       .usage(
-        '$0 connect HOST PORT NAME [PASSWORD] [options]\n$0 connect --socket PATH NAME [PASSWORD] [options]\n\n' +
+        '$0 connect HOST PORT NAME [PASSWORD] [options]\n$0 connect HOST:PORT NAME [PASSWORD] [options]\n' +
+          '$0 connect --socket PATH NAME [PASSWORD] [options]\n\n' +
           'On a terminal: an interactive chat (type /help). Otherwise each stdin line is a message, sent as it is ' +
           '(a leading / too: commands only with --commands), and what arrives is printed on stdout; the command ' +
           'exits when stdin ends and every line has been delivered.\n\n' +

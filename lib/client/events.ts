@@ -2,7 +2,7 @@
  * What a client session reports to its user interface (REPL, pipe mode, JSON mode): the
  * room's happenings after decryption and checks, independent of how they are shown.
  */
-import type { SignatureStatus, TrustState } from './member-keys.js';
+import type { SignatureStatus, TrustState } from './session/member-keys.js';
 
 /** A chat message, decrypted (or not) and checked against the daemon's attribution. */
 export interface MessageEvent {
@@ -157,8 +157,23 @@ export interface GapEvent {
   wiped: number;
 }
 
+/**
+ * After a reconnect: the room's log started over (another epoch: the daemon restarted, or the
+ * room was emptied and created again). What was said while we were away is gone, and how
+ * much is unknown: it is not a gap, whose count is exact.
+ */
+export interface RestartedEvent {
+  type: 'restarted';
+  at: number;
+}
+
 /** The session's connection status (not a room happening). */
-export type ConnectionEvent = DisconnectedEvent | ReconnectingEvent | ReconnectedEvent | GapEvent;
+export type ConnectionEvent =
+  | DisconnectedEvent
+  | ReconnectingEvent
+  | ReconnectedEvent
+  | GapEvent
+  | RestartedEvent;
 
 export type ChatEvent =
   | ShutdownEvent

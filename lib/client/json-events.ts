@@ -157,5 +157,7 @@ function eventFields(ev: ChatEvent): JsonFields {
       };
     case 'gap':
       return { type: 'gap', time, lost: ev.lost, wiped: ev.wiped };
+    case 'restarted':
+      return { type: 'restarted', time };
   }
 }

@@ -30,8 +30,8 @@
  */
 import { type Colors, createColors, SGR_PATTERN } from './colors.js';
 import type { ChatEvent, ConnectionEvent, MessageEvent, PrivateEvent } from './events.js';
-import type { TrustState } from './member-keys.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
+import type { TrustState } from './session/member-keys.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -336,6 +336,8 @@ export function renderEvent(ev: ChatEvent, opts: RenderOptions): string {
       return `${time} ${c.cyan(connectionStatusText(ev))}`;
     case 'gap':
       return `${time} ${(ev.lost > 0 ? c.red : c.yellow)(connectionStatusText(ev))}`;
+    case 'restarted':
+      return `${time} ${c.yellow(connectionStatusText(ev))}`;
   }
 }
 
@@ -368,8 +370,15 @@ export function connectionStatusText(ev: ConnectionEvent): string {
       ]
         .filter((part) => part !== '')
         .join('; ')}`;
+    case 'restarted':
+      return `-- ${RESTARTED_TEXT}`;
   }
 }
+
+/** What a client can know when the room's log started over while it was away. */
+export const RESTARTED_TEXT =
+  'the room started over (the daemon restarted, or the room was emptied and created again): ' +
+  'what was said while you were away is gone, how much is unknown';
 
 /** The announcement of the room's safety phrase (/who says what to do with it). */
 export function safetyText(phrase: string, members: number): string {
@@ -424,6 +433,7 @@ export function renderPlain(ev: ChatEvent, opts: PlainOptions = {}): string {
     case 'reconnecting':
     case 'reconnected':
     case 'gap':
+    case 'restarted':
       return `${time} ${connectionStatusText(ev)}`;
   }
 }

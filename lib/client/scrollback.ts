@@ -31,6 +31,7 @@ function textOf(ev: ChatEvent): string {
     case 'reconnecting':
     case 'reconnected':
     case 'gap':
+    case 'restarted':
       return '';
   }
 }

@@ -25,9 +25,25 @@ export interface HandshakeIO {
   next(): Promise<Record<string, unknown>>;
 }
 
+/**
+ * The room password, or how to get it once it is needed: the interactive client asks for it
+ * only after the daemon has answered (so it is known to be a reachable cmd-chat daemon).
+ */
+export type PasswordSource = string | Buffer | (() => Promise<string | Buffer>);
+
+/** The password of `source`, asked for at most once. */
+function passwordGetter(source: PasswordSource): () => Promise<string | Buffer> {
+  if (typeof source !== 'function') return () => Promise.resolve(source);
+  let asked: Promise<string | Buffer> | undefined;
+  return () => {
+    asked ??= source();
+    return asked;
+  };
+}
+
 export interface ClientHandshakeOptions {
   room: string;
-  password: string | Buffer;
+  password: PasswordSource;
   /** Open-rooms mode: offer a salt and verifier so the daemon may create the room. */
   create?: boolean;
   /** Called when the slow part (scrypt) starts, for a spinner. */
@@ -112,6 +128,7 @@ export async function clientHandshake(
 ): Promise<ClientHandshakeResult> {
   if (options.original) return originalHandshake(io, options);
   const room = normalizeRoomName(options.room);
+  const password = passwordGetter(options.password);
   const a = randomBytes(32);
   const secrets: Buffer[] = [a];
   try {
@@ -121,7 +138,7 @@ export async function clientHandshake(
     if (options.create) {
       options.onDeriving?.();
       const salt = randomBytes(16);
-      const { verifier, master } = await verifierV2(room, options.password, salt);
+      const { verifier, master } = await verifierV2(room, await password(), salt);
       secrets.push(master);
       created = { salt, master };
       init.create = { salt: b64(salt), verifier: b64(verifier) };
@@ -144,8 +161,9 @@ export async function clientHandshake(
       master = Buffer.from(cache.master);
       secrets.push(master);
     } else {
+      const typed = await password();
       options.onDeriving?.();
-      master = await deriveMaster(options.password, challenge.salt);
+      master = await deriveMaster(typed, challenge.salt);
       secrets.push(master);
     }
     if (cache && !(cache.master && cache.salt?.equals(challenge.salt))) {
@@ -191,7 +209,7 @@ export async function clientHandshake(
     srp.destroy();
     // A legacy room is shared with v1 clients, who key it with HKDF of the bare password.
     const roomKey = challenge.legacy
-      ? roomKeyV1(options.password, challenge.roomSalt)
+      ? roomKeyV1(await password(), challenge.roomSalt)
       : roomKeyV2(master, challenge.roomSalt);
     return {
       mode: challenge.legacy ? 'legacy-room' : 'v2',
@@ -215,7 +233,7 @@ async function originalHandshake(
   io: HandshakeIO,
   options: ClientHandshakeOptions,
 ): Promise<ClientHandshakeResult> {
-  const password = options.password;
+  const password = await passwordGetter(options.password)();
   const srp = new SrpClient(V1_IDENTITY, password);
   try {
     io.send({ cmd: 'srp_init', username: options.username ?? '', A: b64(srp.A) });

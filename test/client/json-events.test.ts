@@ -144,6 +144,7 @@ describe('eventToJson', () => {
       reconnecting: { type: 'reconnecting', at: AT, attempt: 1, delayMs: 500 },
       reconnected: { type: 'reconnected', at: AT, attempt: 1, missed: 0, pending: 0 },
       gap: { type: 'gap', at: AT, lost: 700, wiped: 3 },
+      restarted: { type: 'restarted', at: AT },
     };
     assert.equal(JSON_SCHEMA_VERSION, 1);
     for (const ev of Object.values(samples)) {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
-import { LineQueue, SLICE_MS } from '../../lib/client/line-queue.js';
+import { LineQueue, SLICE_MS } from '../../lib/client/session/line-queue.js';
 
 const LINES = 3000;
 /** CPU per line, like opening and verifying a record: the burst takes ~LINES × this. */
@@ -72,4 +72,40 @@ test('a burst of lines is handled in slices, in order, with the end after the la
   // ~600 ms of work in slices of SLICE_MS: the loop turns many times, not once at the end.
   const expected = Math.floor((LINES * WORK_MS) / SLICE_MS / 4);
   assert.ok(during.length >= expected, `event-loop turns during the burst: ${during.length} (≥ ${expected})`);
+});
+
+test('a handler that holds the queue gets no further line, nor the end, until it releases it', async () => {
+  let serverSide: Socket | undefined;
+  const server = createServer((s) => {
+    serverSide = s;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const client = tcpConnect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  while (!serverSide) await new Promise((r) => setImmediate(r));
+
+  const queue = new LineQueue({ stream: client, peer: 'test' }, 1024);
+  const seen: string[] = [];
+  let ended = false;
+  const done = new Promise<void>((resolve) => {
+    queue.onEnd = () => {
+      ended = true;
+      resolve();
+    };
+  });
+  queue.stream((line) => {
+    seen.push(line);
+    if (line === 'a') queue.hold();
+  });
+  serverSide.end('a\nb\nc\n');
+  // Many turns later, still only the first line: the handler has not released the queue.
+  for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 2));
+  assert.deepEqual(seen, ['a']);
+  assert.equal(ended, false, 'the end waits for the held line too');
+  queue.release();
+  await done;
+  assert.deepEqual(seen, ['a', 'b', 'c']);
+  client.destroy();
+  server.close();
 });

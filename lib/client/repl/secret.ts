@@ -1,14 +1,17 @@
 /**
- * A hidden question on the REPL's input line (a room's password for /join): while it is
- * asked, the typed keys go here instead of the line editor and nothing is echoed. Enter
- * answers; Escape or Ctrl-C cancels; Backspace and Ctrl-U edit. Incoming lines keep being
- * printed above the question.
+ * A hidden question on the REPL's input line (a room's password for /join, or the new one
+ * after a daemon stopped accepting the old): while it is asked, the typed keys go here
+ * instead of the line editor and nothing is echoed. Enter answers; Escape or Ctrl-C cancels;
+ * Backspace and Ctrl-U edit. Incoming lines keep being printed above the question, and the
+ * draft that was on the input line comes back afterwards.
  */
-import type { KeySink } from './repl-input.js';
-import type { ReplScreen } from './repl-screen.js';
+import type { KeySink } from './input.js';
+import type { ReplScreen } from './screen.js';
 
 export class SecretPrompt implements KeySink {
-  private pending: { value: string; resolve: (answer: string | undefined) => void } | undefined;
+  private pending:
+    | { value: string; draft: string; resolve: (answer: string | undefined) => void }
+    | undefined;
 
   /** `restorePrompt` puts the REPL's usual prompt back once the question is answered. */
   constructor(
@@ -24,7 +27,7 @@ export class SecretPrompt implements KeySink {
   ask(question: string): Promise<string | undefined> {
     this.finish(undefined);
     return new Promise((resolve) => {
-      this.pending = { value: '', resolve };
+      this.pending = { value: '', draft: this.screen.line, resolve };
       this.screen.clearLine();
       this.screen.setPrompt(question);
       this.screen.redraw();
@@ -52,6 +55,7 @@ export class SecretPrompt implements KeySink {
     this.pending = undefined;
     this.restorePrompt();
     this.screen.redraw();
+    if (pending.draft !== '') this.screen.insertText(pending.draft);
     pending.resolve(answer);
   }
 }

@@ -12,6 +12,13 @@ export type SessionErrorCode =
   | 'connection_lost'
   | 'shutdown'
   | 'protocol'
+  /** The peer answered the handshake, but not in cmd-chat's protocol (another service). */
+  | 'not_cmd_chat'
+  /**
+   * A reconnect was refused for the password: the daemon restarted with another one, or the
+   * room was removed. The session ends; a UI may open a new one with the new password.
+   */
+  | 'password_refused'
   /** A reconnect found the room with another fingerprint: it is not continued. */
   | 'fingerprint_changed';
 

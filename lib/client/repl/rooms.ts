@@ -7,16 +7,16 @@
  * named, and /msg, /reply and /quit reach every room. Nothing is shared between rooms but
  * the terminal.
  */
-import { createColors } from './colors.js';
-import { MAX_ROOMS, ORIGINAL_PROTOCOL_MARK, type RoomControl, type RoomSummary } from './commands.js';
-import type { ChatEvent } from './events.js';
-import type { LineDispatcher } from './repl-dispatch.js';
-import type { AwayNotifier } from './repl-notifier.js';
-import { ReplRoom, type RoomDisplay, welcomeLines } from './repl-room.js';
-import type { ReplScreen } from './repl-screen.js';
-import { sanitizeName } from './sanitize.js';
-import type { ChatSession, SessionError } from './session.js';
-import { wrapText } from './wrap.js';
+import { createColors } from '../colors.js';
+import type { ChatEvent } from '../events.js';
+import { sanitizeName } from '../sanitize.js';
+import type { ChatSession, SessionError } from '../session/session.js';
+import { MAX_ROOMS, ORIGINAL_PROTOCOL_MARK, type RoomControl, type RoomSummary } from '../slash-commands.js';
+import { wrapText } from '../wrap.js';
+import type { LineDispatcher } from './dispatch.js';
+import type { AwayNotifier } from './notifier.js';
+import { ReplRoom, type RoomDisplay, welcomeLines } from './room.js';
+import type { ReplScreen } from './screen.js';
 
 /** A joined room as the CLI hands it over: the session and the history it replayed. */
 export interface RoomHandle {
@@ -26,6 +26,9 @@ export interface RoomHandle {
 
 /** Opens and joins another room with the same transport settings and name. */
 export type RoomOpener = (room: string, password: string, username: string) => Promise<RoomHandle>;
+
+/** New passwords the REPL may try after a daemon stopped accepting a room's password. */
+const PASSWORD_TRIES = 3;
 
 /** Room names are cut to this many characters in the prompt's activity list. */
 const PROMPT_ROOM_CHARS = 12;
@@ -109,15 +112,8 @@ export class ReplRooms implements RoomControl {
    * one line and holds its history until it is switched to.
    */
   add(handle: RoomHandle, makeCurrent: boolean): ReplRoom {
-    const room = new ReplRoom(handle.session, this.display);
+    const room = this.listen(handle.session);
     this.rooms.push(room);
-    const onClose = (error: SessionError | undefined): void => this.closed(room, error);
-    handle.session.on('event', room.onEvent);
-    handle.session.once('close', onClose);
-    this.detach.set(room, () => {
-      handle.session.off('event', room.onEvent);
-      handle.session.off('close', onClose);
-    });
     const c = createColors(this.options.color);
     if (makeCurrent || this.rooms.length === 1) {
       this.select(this.rooms.length - 1, false);
@@ -282,6 +278,19 @@ export class ReplRooms implements RoomControl {
     await room.session.close();
   }
 
+  /** A room for `session`, its events and end followed until detached. */
+  private listen(session: ChatSession): ReplRoom {
+    const room = new ReplRoom(session, this.display);
+    const onClose = (error: SessionError | undefined): void => this.closed(room, error);
+    session.on('event', room.onEvent);
+    session.once('close', onClose);
+    this.detach.set(room, () => {
+      session.off('event', room.onEvent);
+      session.off('close', onClose);
+    });
+    return room;
+  }
+
   /** Takes a room out (its session is closing or closed) and picks another if it was current. */
   private remove(room: ReplRoom): void {
     const i = this.rooms.indexOf(room);
@@ -298,6 +307,61 @@ export class ReplRooms implements RoomControl {
 
   private closed(room: ReplRoom, error: SessionError | undefined): void {
     room.clearStatus();
+    if (error?.code === 'password_refused' && this.options.openRoom) {
+      void this.askNewPassword(room, error, this.options.openRoom);
+      return;
+    }
+    this.gone(room, error);
+  }
+
+  /**
+   * The daemon no longer accepts the room's password (it restarted with another one, or the
+   * room was removed): says so and offers to type the new one, hidden, on the input line
+   * (the draft stays); the room goes on as a new session. Given up (Esc or an empty line, or
+   * PASSWORD_TRIES refusals), the room is gone as after any other end.
+   */
+  private async askNewPassword(room: ReplRoom, error: SessionError, openRoom: RoomOpener): Promise<void> {
+    const { dispatcher } = this.options;
+    const name = sanitizeName(room.name);
+    dispatcher.error(`-- #${name}: ${error.message}`);
+    const unsent = room.session.unechoedCount;
+    for (let attempt = 1; attempt <= PASSWORD_TRIES; attempt++) {
+      const password = await this.options.askSecret(`new password for #${name} (hidden; Esc gives up): `);
+      if (password === undefined) break;
+      try {
+        const handle = await openRoom(room.name, password, room.session.me.username);
+        this.replace(room, handle.session);
+        dispatcher.info(
+          `-- rejoined #${name} with the new password; room fingerprint ${handle.session.fingerprint}: compare it out of band` +
+            (unsent > 0
+              ? ` (${unsent} line${unsent === 1 ? '' : 's'} typed while disconnected not sent)`
+              : ''),
+        );
+        return;
+      } catch (err) {
+        dispatcher.error(`cannot rejoin #${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.gone(room, error);
+  }
+
+  /** `room` continues as `session` (a new one), in its place among the rooms. */
+  private replace(room: ReplRoom, session: ChatSession): void {
+    const i = this.rooms.indexOf(room);
+    this.detach.get(room)?.();
+    this.detach.delete(room);
+    if (this.lastPrivateRoom === room) this.lastPrivateRoom = undefined;
+    if (i < 0) {
+      void session.close();
+      return;
+    }
+    this.rooms[i] = this.listen(session);
+    if (i === this.currentIndex) this.select(i, false);
+    else this.refreshPrompt();
+  }
+
+  /** A room ended: the REPL ends with the last one, else the others stay. */
+  private gone(room: ReplRoom, error: SessionError | undefined): void {
     if (this.rooms.length === 1 && this.rooms[0] === room) {
       this.detach.get(room)?.();
       this.options.onLastClosed(error);

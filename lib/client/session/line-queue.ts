@@ -4,14 +4,17 @@
  * of the stream fails a pending read and is reported once, after every line before it.
  *
  * Pushed lines are handled in slices of at most SLICE_MS, with a turn of the event loop
- * between slices: a backlog (a flood read after the process was starved of CPU) is opened and
+ * between slices (a handler that needs more turns for one line holds the queue meanwhile): a backlog (a flood read after the process was starved of CPU) is opened and
  * verified a slice at a time, so keystrokes and the screen are served in between instead of
  * waiting for the whole of it. While more than MAX_BACKLOG lines wait, the connection is not
  * read (TCP flow control slows the daemon down, as for any slow reader).
  */
-import { LineDecoder } from '../protocol/codec.js';
-import type { Connection } from '../transport/transport.js';
-import { SessionError } from './session-error.js';
+import { LineDecoder } from '../../protocol/codec.js';
+import type { Connection } from '../../transport/transport.js';
+import { SessionError } from './error.js';
+
+/** Why reading ended when the other end closed the connection. */
+export const CLOSED_BY_PEER = 'the daemon closed the connection';
 
 /** Time spent handling pushed lines before the event loop gets a turn. */
 export const SLICE_MS = 4;
@@ -26,6 +29,8 @@ export class LineQueue {
   private head = 0;
   private sliceScheduled = false;
   private paused = false;
+  /** The handler is still busy with the last line (its frames, in slices): nothing more yet. */
+  private held = false;
   /** The end, held until the lines before it are handled. */
   private endHeld: Error | undefined;
   private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
@@ -51,8 +56,7 @@ export class LineQueue {
       // The whole read is queued first, so a slice bounds the work of one read too.
       if (this.onLine && !this.sliceScheduled) this.slice();
     });
-    const lost = (): void =>
-      this.fail(new SessionError('connection_lost', 'the daemon closed the connection'));
+    const lost = (): void => this.fail(new SessionError('connection_lost', CLOSED_BY_PEER));
     conn.stream.on('end', lost);
     conn.stream.on('close', lost);
     conn.stream.on('error', lost);
@@ -76,7 +80,7 @@ export class LineQueue {
     const onLine = this.onLine;
     if (!onLine) return;
     const deadline = performance.now() + SLICE_MS;
-    while (this.head < this.backlog.length) {
+    while (this.head < this.backlog.length && !this.held) {
       const line = this.backlog[this.head]!;
       this.head++;
       onLine(line);
@@ -97,6 +101,8 @@ export class LineQueue {
       this.paused = false;
       this.conn.stream.resume();
     }
+    // Held: release() goes on.
+    if (this.held) return;
     if (waiting > 0) {
       this.sliceScheduled = true;
       setImmediate(this.slice);
@@ -116,7 +122,7 @@ export class LineQueue {
       reject(err);
     }
     // The lines read before the end come first (a shutdown notice, the last messages).
-    if (this.head < this.backlog.length) this.endHeld = err;
+    if (this.head < this.backlog.length || this.held) this.endHeld = err;
     else this.onEnd?.(err);
   }
 
@@ -142,6 +148,23 @@ export class LineQueue {
         },
       };
     });
+  }
+
+  /**
+   * The handler has not finished with the line it was given (it goes on in later turns): no
+   * further line, and not the end, until `release()`.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.onLine && !this.sliceScheduled) {
+      this.sliceScheduled = true;
+      setImmediate(this.slice);
+    }
   }
 
   /** Switches to push mode: every queued and future line goes to `onLine`. */
