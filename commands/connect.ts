@@ -6,12 +6,12 @@
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { colorEnabled } from '../lib/client/colors.js';
-import { MAX_ROOMS, ORIGINAL_PROTOCOL_WARNING } from '../lib/client/commands.js';
-import { runPipe } from '../lib/client/pipe.js';
-import type { RoomHandle } from '../lib/client/repl-rooms.js';
-import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session.js';
-import { isDumbTerminal, spinnerUsable } from '../lib/client/terminal-caps.js';
-import { TRUST_ENV, TrustPins } from '../lib/client/trust-pins.js';
+import { runPipe } from '../lib/client/pipe/pipe.js';
+import type { RoomHandle } from '../lib/client/repl/rooms.js';
+import { isDumbTerminal, spinnerUsable } from '../lib/client/repl/terminal-caps.js';
+import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session/session.js';
+import { TRUST_ENV, TrustPins } from '../lib/client/session/trust-pins.js';
+import { MAX_ROOMS, ORIGINAL_PROTOCOL_WARNING } from '../lib/client/slash-commands.js';
 import { ExitCode, type ExitCodeValue } from '../lib/exit-codes.js';
 import { defaultClientLimits } from '../lib/protocol/limits.js';
 import { DEFAULT_ROOM } from '../lib/protocol/names.js';
@@ -258,7 +258,7 @@ async function run(args: ConnectArgs): Promise<void> {
     : undefined;
   // Load the REPL before joining: no await may separate the join from the UI's listener, or
   // the events that arrive in between would be lost (the session holds them until then).
-  const repl = interactive ? await import('../lib/client/repl.js') : undefined;
+  const repl = interactive ? await import('../lib/client/repl/repl.js') : undefined;
 
   /** Opens a session to `room` and joins it; rejects with a SessionError. */
   const openRoom = async (

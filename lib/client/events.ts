@@ -2,7 +2,7 @@
  * What a client session reports to its user interface (REPL, pipe mode, JSON mode): the
  * room's happenings after decryption and checks, independent of how they are shown.
  */
-import type { SignatureStatus, TrustState } from './member-keys.js';
+import type { SignatureStatus, TrustState } from './session/member-keys.js';
 
 /** A chat message, decrypted (or not) and checked against the daemon's attribution. */
 export interface MessageEvent {

@@ -5,7 +5,7 @@
  * first member who joins under (or renames to) it, then follows that member.
  */
 import type { ChatEvent } from './events.js';
-import type { ChatSession } from './session.js';
+import type { ChatSession } from './session/session.js';
 
 /** Bound on the list (a user types each entry; this only stops a runaway script). */
 export const MAX_IGNORED = 1000;

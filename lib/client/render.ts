@@ -30,8 +30,8 @@
  */
 import { type Colors, createColors, SGR_PATTERN } from './colors.js';
 import type { ChatEvent, ConnectionEvent, MessageEvent, PrivateEvent } from './events.js';
-import type { TrustState } from './member-keys.js';
 import { sanitizeBody, sanitizeName } from './sanitize.js';
+import type { TrustState } from './session/member-keys.js';
 
 export interface RenderOptions {
   color: boolean;

@@ -262,8 +262,3 @@ export function namesCollide(a: string, b: string): boolean {
 export function nameKey(name: string): string {
   return nameClass(name);
 }
-
-/** The keys under which a name is unique: its one `nameClass`. */
-export function nameKeys(name: string): readonly string[] {
-  return [nameClass(name)];
-}

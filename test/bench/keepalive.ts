@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { KeepaliveSweep } from '../../lib/server/keepalive.js';
 import { Link } from '../../lib/server/link.js';

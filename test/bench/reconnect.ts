@@ -7,7 +7,7 @@
  * `node dist/test/bench/reconnect.js`; `npm run bench` adds the rows.
  */
 import type { ChatEvent } from '../../lib/client/events.js';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';

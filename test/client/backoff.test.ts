@@ -1,7 +1,7 @@
 /** The reconnect back-off: doubling from the first delay, capped, with jitter in the upper half. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type BackoffPolicy, defaultBackoff, reconnectDelayMs } from '../../lib/client/backoff.js';
+import { type BackoffPolicy, defaultBackoff, reconnectDelayMs } from '../../lib/client/session/backoff.js';
 
 const policy: BackoffPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 30 };
 

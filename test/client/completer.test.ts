@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { complete } from '../../lib/client/completer.js';
+import { complete } from '../../lib/client/repl/completer.js';
 
 const members = ['bob', 'carol'];
 const rooms = ['chat', 'ops', 'ops-night', 'evil\u001b[2J'];

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { stripSgr } from '../../lib/client/colors.js';
-import { highlightFences, loadHighlighter, MAX_HIGHLIGHT_CHARS } from '../../lib/client/highlight.js';
+import { highlightFences, loadHighlighter, MAX_HIGHLIGHT_CHARS } from '../../lib/client/repl/highlight.js';
 import { packageLoaded } from '../helpers/loaded-modules.js';
 
 const JS = 'look:\n```js\nconst x = 1; // one\nfunction f() { return "s"; }\n```\ndone';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
-import { LineQueue, SLICE_MS } from '../../lib/client/line-queue.js';
+import { LineQueue, SLICE_MS } from '../../lib/client/session/line-queue.js';
 
 const LINES = 3000;
 /** CPU per line, like opening and verifying a record: the burst takes ~LINES × this. */

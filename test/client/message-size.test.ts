@@ -11,7 +11,7 @@ import {
   MessageTooLongError,
   messageBytes,
 } from '../../lib/client/message-size.js';
-import { MAX_TOKEN_CHARS } from '../../lib/client/session.js';
+import { MAX_TOKEN_CHARS } from '../../lib/client/session/session.js';
 import { newMessageId, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { MAX_USER_NAME } from '../../lib/protocol/names.js';

@@ -15,7 +15,7 @@ import {
   setTitle,
   TITLE_MAX,
   UnreadCounter,
-} from '../../lib/client/notify.js';
+} from '../../lib/client/repl/notify.js';
 
 const HOSTILE = [
   'x\x07\x1b]0;owned\x07',

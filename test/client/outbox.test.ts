@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Outbox, type Outgoing } from '../../lib/client/outbox.js';
-import { ChatSession } from '../../lib/client/session.js';
+import { Outbox, type Outgoing } from '../../lib/client/session/outbox.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { initFor, startScriptedDaemon } from '../helpers/scripted-daemon.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { messageBytes } from '../../lib/client/message-size.js';
-import { escapedBytes, type InputRecord, readRecords, type Separator } from '../../lib/client/pipe-input.js';
+import { escapedBytes, type InputRecord, readRecords, type Separator } from '../../lib/client/pipe/input.js';
 
 async function records(chunks: Buffer[], separator: Separator, max?: number): Promise<InputRecord[]> {
   const out: InputRecord[] = [];

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { commands, helpText } from '../../lib/client/commands.js';
+import { commands, helpText } from '../../lib/client/slash-commands.js';
 import { repoRoot } from '../helpers/paths.js';
 
 test('the README lists exactly the commands of the registry, as /help shows them', () => {

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stripSgr } from '../../lib/client/colors.js';
 import type { ChatEvent, MessageEvent } from '../../lib/client/events.js';
-import { highlightFences, loadHighlighter } from '../../lib/client/highlight.js';
 import {
   formatTime,
   mentionsMe,
@@ -16,6 +15,7 @@ import {
   renderEvent,
   renderPlain,
 } from '../../lib/client/render.js';
+import { highlightFences, loadHighlighter } from '../../lib/client/repl/highlight.js';
 import { columnsOf } from '../../lib/client/wrap.js';
 
 // 2024-05-01 12:34:56 UTC; all expectations use the UTC zone so the machine's TZ is irrelevant.

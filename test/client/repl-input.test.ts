@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { complete } from '../../lib/client/completer.js';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { KeySplitter } from '../../lib/client/key-units.js';
-import { BracketedPasteFilter, fromInputLine, toInputLine } from '../../lib/client/paste.js';
-import { promptFor } from '../../lib/client/repl.js';
+import { complete } from '../../lib/client/repl/completer.js';
+import { KeySplitter } from '../../lib/client/repl/key-units.js';
+import { BracketedPasteFilter, fromInputLine, toInputLine } from '../../lib/client/repl/paste.js';
+import { promptFor } from '../../lib/client/repl/repl.js';
 import { Scrollback } from '../../lib/client/scrollback.js';
 
 describe('bracketed paste filter', () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ChatSession } from '../../lib/client/session.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
 import { deriveIdentitySeed } from '../../lib/crypto/identity-key.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { type PtyClient, startPtyClientAtPrompt } from '../helpers/pty.js';

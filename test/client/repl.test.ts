@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { commands } from '../../lib/client/commands.js';
+import { commands } from '../../lib/client/slash-commands.js';
 import { runClient, startDaemonProcess } from '../helpers/processes.js';
 import { replRoom, startJsonReader, startPtyClientAtPrompt, waitFor } from '../helpers/pty.js';
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';

@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { MessageEvent } from '../../lib/client/events.js';
 import { eventToJson } from '../../lib/client/json-events.js';
-import { MemberKeyring } from '../../lib/client/member-keys.js';
 import { renderEvent, renderPlain } from '../../lib/client/render.js';
-import { canonicalFingerprint, TrustPins } from '../../lib/client/trust-pins.js';
+import { MemberKeyring } from '../../lib/client/session/member-keys.js';
+import { canonicalFingerprint, TrustPins } from '../../lib/client/session/trust-pins.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { createMemberKeys, memberFingerprint, sealCard } from '../../lib/crypto/identity.js';
 

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BracketedPasteFilter, fromInputLine } from '../../lib/client/paste.js';
-import { frameMultiLineRead } from '../../lib/client/unbracketed-paste.js';
+import { BracketedPasteFilter, fromInputLine } from '../../lib/client/repl/paste.js';
+import { frameMultiLineRead } from '../../lib/client/repl/unbracketed-paste.js';
 
 const START = '\x1b[200~';
 const END = '\x1b[201~';

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { ChatSession, type SessionError } from '../../lib/client/session.js';
+import { ChatSession, type SessionError } from '../../lib/client/session/session.js';
 import { newMessageId, openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { member, skipWithoutNats, startCluster } from '../helpers/cluster.js';

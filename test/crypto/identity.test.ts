@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { MemberKeyring } from '../../lib/client/member-keys.js';
+import { MemberKeyring } from '../../lib/client/session/member-keys.js';
 import { newMessageId, openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import {

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ChatSession } from '../../lib/client/session.js';
-import { TrustPins } from '../../lib/client/trust-pins.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
+import { TrustPins } from '../../lib/client/session/trust-pins.js';
 import { deriveIdentitySeed } from '../../lib/crypto/identity-key.js';
 import { ExitCode } from '../../lib/exit-codes.js';
 import { joinAs, openSession, startDaemon, type TestDaemon } from '../helpers/daemon.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ChatSession, SessionError } from '../../lib/client/session.js';
+import { ChatSession, SessionError } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon } from '../helpers/daemon.js';
 import { EventLog, isMessage } from '../helpers/events.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import type { ChatSession } from '../../lib/client/session.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
 import { sealEnvelope } from '../../lib/crypto/envelope.js';
 import { ExitCode } from '../../lib/exit-codes.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { ExitCode } from '../../lib/exit-codes.js';
 import { tcpClient } from '../../lib/transport/tcp.js';

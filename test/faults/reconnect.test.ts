@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { ChatSession, type SessionError, type SessionOptions } from '../../lib/client/session.js';
+import { ChatSession, type SessionError, type SessionOptions } from '../../lib/client/session/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import type { DaemonLimits } from '../../lib/protocol/limits.js';
 import { tcpClient } from '../../lib/transport/tcp.js';

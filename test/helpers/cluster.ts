@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { EventLog } from './events.js';
 import { type NatsServer, skipWithoutNats, startNatsServer } from './nats.js';

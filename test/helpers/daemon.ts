@@ -2,7 +2,7 @@
  * Test helpers: an in-process daemon with static rooms on a chosen transport, and sessions
  * that join it, so protocol tests read as a scenario.
  */
-import { ChatSession, type SessionOptions } from '../../lib/client/session.js';
+import { ChatSession, type SessionOptions } from '../../lib/client/session/session.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';
 import { credentialsFromPassword, RoomRegistry } from '../../lib/server/rooms.js';

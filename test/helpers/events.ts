@@ -2,7 +2,7 @@
  * Test helpers to wait for session events in order, with a timeout that names what was awaited.
  */
 import type { ChatEvent } from '../../lib/client/events.js';
-import type { ChatSession } from '../../lib/client/session.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
 
 /** Records every event of a session so tests can wait for one that matches. */
 export class EventLog {

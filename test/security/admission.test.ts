@@ -298,7 +298,7 @@ describe('open rooms', () => {
       await b.waitForEchoes();
       const lateS = await joinAs(td, 'small', 'pw', 'late-s');
       const lateB = await joinAs(td, 'big', 'pw', 'late-b');
-      const { ChatSession } = await import('../../lib/client/session.js');
+      const { ChatSession } = await import('../../lib/client/session/session.js');
       const hs = await (
         await ChatSession.open({ reconnect: false, transport: td.client(), room: 'small', password: 'pw' })
       ).join('late-s2');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ChatEvent, MessageEvent } from '../../lib/client/events.js';
 import { renderEvent, renderPlain } from '../../lib/client/render.js';
-import type { ChatSession } from '../../lib/client/session.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
 import { newMessageId } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { modPowBigInt } from '../../lib/crypto/srp.js';

@@ -6,10 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type CommandContext, runCommand, UNVERIFIED_PRIVATE_WARNING } from '../../lib/client/commands.js';
 import { IgnoreList } from '../../lib/client/ignore-list.js';
-import type { ChatSession } from '../../lib/client/session.js';
-import { TrustPins } from '../../lib/client/trust-pins.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
+import { TrustPins } from '../../lib/client/session/trust-pins.js';
+import {
+  type CommandContext,
+  runCommand,
+  UNVERIFIED_PRIVATE_WARNING,
+} from '../../lib/client/slash-commands.js';
 import { deriveIdentitySeed } from '../../lib/crypto/identity-key.js';
 import { CardMinter } from '../helpers/card-minter.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ChatSession, SessionError } from '../../lib/client/session.js';
+import { ChatSession, SessionError } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { runClient } from '../helpers/processes.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { runClient, startDaemonProcess } from '../helpers/processes.js';
 import { RawClient, waitFor } from '../helpers/raw-client.js';

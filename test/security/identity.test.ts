@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ChatSession } from '../../lib/client/session.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
 import { createMemberKeys, sealCard } from '../../lib/crypto/identity.js';
 import type { ServerFrame } from '../../lib/protocol/frames.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';

@@ -149,7 +149,7 @@ async function session(
 }
 
 function replBuilt(): boolean {
-  return existsSync(join(builtCli, '..', '..', 'lib', 'client', 'repl.js'));
+  return existsSync(join(builtCli, '..', '..', 'lib', 'client', 'repl', 'repl.js'));
 }
 
 test('nothing touches disk: daemon and two pipe-mode clients over TCP under strace', async (t) => {
@@ -183,7 +183,7 @@ test('nothing touches disk: --socket mode, the socket path is the only entry', a
 
 test('nothing touches disk: a REPL client in a pseudo-terminal', async (t) => {
   if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
-  if (!replBuilt()) return t.skip('lib/client/repl.ts is not built yet');
+  if (!replBuilt()) return t.skip('lib/client/repl/repl.ts is not built yet');
   if (skipWithoutTools(t, 'strace')) return;
   const { traces } = await session('tcp', true);
   for (const trace of traces) {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon } from '../helpers/daemon.js';
 import { builtCli } from '../helpers/paths.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { EventLog, isMessage } from '../helpers/events.js';

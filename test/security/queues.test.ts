@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ChatSession } from '../../lib/client/session.js';
+import type { ChatSession } from '../../lib/client/session/session.js';
 import { sealEnvelope } from '../../lib/crypto/envelope.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { type RawClient, rawAuthenticated, waitFor } from '../helpers/raw-client.js';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { SessionError } from '../../lib/client/session.js';
+import { SessionError } from '../../lib/client/session/session.js';
 import { joinAs, openSession, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 async function refusedWith(promise: Promise<unknown>, code: string, label: string): Promise<void> {

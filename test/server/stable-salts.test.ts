@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { openEnvelope } from '../../lib/crypto/envelope.js';
 import { decoyKeyEntry, roomEntry } from '../../lib/server/rooms.js';
 import { tcpClient } from '../../lib/transport/tcp.js';

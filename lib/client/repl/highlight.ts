@@ -19,7 +19,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Theme } from 'cli-highlight';
-import { createColors, type Style, stripSgr } from './colors.js';
+import { createColors, type Style, stripSgr } from '../colors.js';
 
 /** Code blocks longer than this are not highlighted (bounded CPU per message). */
 export const MAX_HIGHLIGHT_CHARS = 16_384;

@@ -9,9 +9,9 @@
  * waiting for the whole of it. While more than MAX_BACKLOG lines wait, the connection is not
  * read (TCP flow control slows the daemon down, as for any slow reader).
  */
-import { LineDecoder } from '../protocol/codec.js';
-import type { Connection } from '../transport/transport.js';
-import { SessionError } from './session-error.js';
+import { LineDecoder } from '../../protocol/codec.js';
+import type { Connection } from '../../transport/transport.js';
+import { SessionError } from './error.js';
 
 /** Time spent handling pushed lines before the event loop gets a turn. */
 export const SLICE_MS = 4;

@@ -5,7 +5,7 @@
  * there is someone to compare it with (two members or more).
  * `/who` asks for it at once.
  */
-import { type PhraseMember, safetyPhrase } from '../crypto/safety-phrase.js';
+import { type PhraseMember, safetyPhrase } from '../../crypto/safety-phrase.js';
 
 /** Quiet time after a membership change before the phrase is computed (churn is batched). */
 export const SAFETY_SETTLE_MS = 300;

@@ -5,7 +5,7 @@
  * is counted. On a rejoin the cursor is handed to the daemon (`after`), which then sends
  * everything after it. Daemons that number nothing (a cluster, an older daemon) leave it unset.
  */
-import type { Cursor } from '../protocol/frames.js';
+import type { Cursor } from '../../protocol/frames.js';
 
 export class RoomCursor {
   private current: Cursor | undefined;

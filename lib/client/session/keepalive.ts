@@ -10,7 +10,7 @@ import {
   type KeepaliveTiming,
   keepaliveTiming,
   keepaliveVerdict,
-} from '../protocol/keepalive.js';
+} from '../../protocol/keepalive.js';
 
 export class DaemonWatch {
   private readonly clock: KeepaliveClock;

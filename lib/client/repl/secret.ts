@@ -4,8 +4,8 @@
  * answers; Escape or Ctrl-C cancels; Backspace and Ctrl-U edit. Incoming lines keep being
  * printed above the question.
  */
-import type { KeySink } from './repl-input.js';
-import type { ReplScreen } from './repl-screen.js';
+import type { KeySink } from './input.js';
+import type { ReplScreen } from './screen.js';
 
 export class SecretPrompt implements KeySink {
   private pending: { value: string; resolve: (answer: string | undefined) => void } | undefined;

@@ -7,8 +7,9 @@
  * that are already clean (sanitising leaves them unchanged) are ever offered: readline writes
  * candidates straight to the terminal.
  */
-import { completeCommand } from './commands.js';
-import { isCleanName } from './sanitize.js';
+
+import { isCleanName } from '../sanitize.js';
+import { completeCommand } from '../slash-commands.js';
 
 /** readline's completer result: candidates and the text they replace. */
 export type Completion = [string[], string];

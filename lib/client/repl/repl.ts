@@ -15,24 +15,25 @@
  * the sanitisers (command output, prompt, welcome lines, completion candidates); the only
  * escape sequences we write ourselves are fixed ones (modes, title, notifications, colours).
  */
-import type { RoomControl } from './commands.js';
+
+import type { ChatSession, SessionError } from '../session/session.js';
+import type { RoomControl } from '../slash-commands.js';
 import { complete } from './completer.js';
+import { LineDispatcher } from './dispatch.js';
 import { highlightFences, loadHighlighter } from './highlight.js';
+import { type KeySink, TerminalInput } from './input.js';
+import { AwayNotifier } from './notifier.js';
 import { BracketedPasteFilter } from './paste.js';
-import { LineDispatcher } from './repl-dispatch.js';
-import { type KeySink, TerminalInput } from './repl-input.js';
-import { AwayNotifier } from './repl-notifier.js';
-import { ReplRooms, type RoomHandle, type RoomOpener } from './repl-rooms.js';
-import { ReplScreen } from './repl-screen.js';
-import { SecretPrompt } from './repl-secret.js';
-import { TerminalModes } from './repl-terminal.js';
-import type { ChatSession, SessionError } from './session.js';
+import { ReplRooms, type RoomHandle, type RoomOpener } from './rooms.js';
+import { ReplScreen } from './screen.js';
+import { SecretPrompt } from './secret.js';
+import { TerminalModes } from './terminal.js';
 import { terminalReflows } from './terminal-caps.js';
 import { frameMultiLineRead } from './unbracketed-paste.js';
 
-export { promptFor } from './repl-room.js';
-export type { RoomHandle, RoomOpener } from './repl-rooms.js';
-export { HISTORY_SIZE } from './repl-screen.js';
+export { promptFor } from './room.js';
+export type { RoomHandle, RoomOpener } from './rooms.js';
+export { HISTORY_SIZE } from './screen.js';
 
 export interface ReplOptions {
   /** The joined rooms (at least one); the first is current. */

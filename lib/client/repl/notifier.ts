@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { NotifyMode } from './commands.js';
-import type { MessageEvent } from './events.js';
+import type { MessageEvent } from '../events.js';
+import type { NotifyMode } from '../slash-commands.js';
 import {
   FocusTracker,
   type Notifier,

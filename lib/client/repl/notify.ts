@@ -5,7 +5,7 @@
  * spawning. Every sequence built here is one of our fixed templates, and any text placed in
  * it is sanitised, stripped of everything that could end the OSC early and length-bounded.
  */
-import { sanitizeName } from './sanitize.js';
+import { sanitizeName } from '../sanitize.js';
 
 /** Ask the terminal to report focus changes as CSI I / CSI O (xterm mode 1004). */
 export const FOCUS_REPORTING_ON = '\x1b[?1004h';

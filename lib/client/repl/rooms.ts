@@ -7,16 +7,16 @@
  * named, and /msg, /reply and /quit reach every room. Nothing is shared between rooms but
  * the terminal.
  */
-import { createColors } from './colors.js';
-import { MAX_ROOMS, ORIGINAL_PROTOCOL_MARK, type RoomControl, type RoomSummary } from './commands.js';
-import type { ChatEvent } from './events.js';
-import type { LineDispatcher } from './repl-dispatch.js';
-import type { AwayNotifier } from './repl-notifier.js';
-import { ReplRoom, type RoomDisplay, welcomeLines } from './repl-room.js';
-import type { ReplScreen } from './repl-screen.js';
-import { sanitizeName } from './sanitize.js';
-import type { ChatSession, SessionError } from './session.js';
-import { wrapText } from './wrap.js';
+import { createColors } from '../colors.js';
+import type { ChatEvent } from '../events.js';
+import { sanitizeName } from '../sanitize.js';
+import type { ChatSession, SessionError } from '../session/session.js';
+import { MAX_ROOMS, ORIGINAL_PROTOCOL_MARK, type RoomControl, type RoomSummary } from '../slash-commands.js';
+import { wrapText } from '../wrap.js';
+import type { LineDispatcher } from './dispatch.js';
+import type { AwayNotifier } from './notifier.js';
+import { ReplRoom, type RoomDisplay, welcomeLines } from './room.js';
+import type { ReplScreen } from './screen.js';
 
 /** A joined room as the CLI hands it over: the session and the history it replayed. */
 export interface RoomHandle {

@@ -1,9 +1,9 @@
 /**
  * The people a user pins with `--trust NAME=FINGERPRINT` (or CMD_CHAT_TRUST): a member whose
- * name collides with a pinned one (on any name key, so look-alikes count) must have that
+ * name collides with a pinned one (the same `nameClass`, so look-alikes count) must have that
  * fingerprint. Parsed once, in RAM only; nothing is written.
  */
-import { nameKeys, normalizeName } from '../protocol/names.js';
+import { nameClass, normalizeName } from '../../protocol/names.js';
 
 /** The environment variable with pins, separated by spaces, commas or newlines. */
 export const TRUST_ENV = 'CMD_CHAT_TRUST';
@@ -19,7 +19,7 @@ export function canonicalFingerprint(code: string): string | undefined {
 
 interface Pin {
   name: string;
-  keys: readonly string[];
+  key: string;
   fingerprint: string;
 }
 
@@ -44,13 +44,13 @@ export class TrustPins {
         throw new Error(
           `${where} (${name}): the fingerprint is not 20 characters like ABCD-EFGH-IJKL-MNOP-QRST`,
         );
-      const keys = nameKeys(name);
-      const clash = this.pinFor(keys);
+      const key = nameClass(name);
+      const clash = this.pinFor(key);
       if (clash && clash.fingerprint !== fingerprint)
         throw new Error(
           `${where}: ${name} and ${clash.name} look alike but are pinned to different fingerprints`,
         );
-      this.pins.push({ name, keys, fingerprint });
+      this.pins.push({ name, key, fingerprint });
     });
   }
 
@@ -65,10 +65,10 @@ export class TrustPins {
 
   /** The pinned fingerprint for a name (or a look-alike of it), if any. */
   expected(username: string): string | undefined {
-    return this.pinFor(nameKeys(username))?.fingerprint;
+    return this.pinFor(nameClass(username))?.fingerprint;
   }
 
-  private pinFor(keys: readonly string[]): Pin | undefined {
-    return this.pins.find((p) => p.keys.some((k) => keys.includes(k)));
+  private pinFor(key: string): Pin | undefined {
+    return this.pins.find((p) => p.key === key);
   }
 }

@@ -3,7 +3,8 @@
  * typed line is erased, the daemon's echo shows it), a slash command runs from the registry
  * with a context bound to the current room, and its output appears above the prompt.
  */
-import { type Colors, createColors } from './colors.js';
+import { type Colors, createColors } from '../colors.js';
+import { sanitizeBody } from '../sanitize.js';
 import {
   type CommandContext,
   findCommand,
@@ -11,12 +12,11 @@ import {
   type RoomControl,
   runCommand,
   type ViewState,
-} from './commands.js';
+} from '../slash-commands.js';
+import { wrapText } from '../wrap.js';
 import { fromInputLine } from './paste.js';
-import type { ReplRoom } from './repl-room.js';
-import type { ReplScreen } from './repl-screen.js';
-import { sanitizeBody } from './sanitize.js';
-import { wrapText } from './wrap.js';
+import type { ReplRoom } from './room.js';
+import type { ReplScreen } from './screen.js';
 
 export interface DispatchOptions {
   screen: ReplScreen;

@@ -5,7 +5,7 @@
  * is counted, not buffered, so a stream without separators cannot grow memory without bound.
  */
 import type { Readable } from 'node:stream';
-import { MAX_MESSAGE_BYTES } from './message-size.js';
+import { MAX_MESSAGE_BYTES } from '../message-size.js';
 
 export type InputRecord =
   | { kind: 'text'; number: number; text: string }

@@ -14,6 +14,14 @@
  * commands. When stdout is closed under us (`| head -1`) the run ends quietly.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { ChatEvent } from '../events.js';
+import { IgnoreList } from '../ignore-list.js';
+import { eventToJson, jsonLine } from '../json-events.js';
+import { MAX_MESSAGE_BYTES, MessageTooLongError } from '../message-size.js';
+import { renderPlain } from '../render.js';
+import { sanitizeBody, sanitizeName } from '../sanitize.js';
+import { SessionError } from '../session/error.js';
+import type { ChatSession } from '../session/session.js';
 import {
   type CommandContext,
   findCommand,
@@ -23,17 +31,9 @@ import {
   type RoomControl,
   runCommand,
   type ViewState,
-} from './commands.js';
-import type { ChatEvent } from './events.js';
-import { IgnoreList } from './ignore-list.js';
-import { eventToJson, jsonLine } from './json-events.js';
-import { MAX_MESSAGE_BYTES, MessageTooLongError } from './message-size.js';
-import { readRecords, type Separator } from './pipe-input.js';
-import { PipeProgress } from './pipe-progress.js';
-import { renderPlain } from './render.js';
-import { sanitizeBody, sanitizeName } from './sanitize.js';
-import type { ChatSession } from './session.js';
-import { SessionError } from './session-error.js';
+} from '../slash-commands.js';
+import { readRecords, type Separator } from './input.js';
+import { PipeProgress } from './progress.js';
 
 export interface PipeOptions {
   input: Readable;

@@ -5,18 +5,18 @@
  * While another room is current its events are held (bounded) and its new messages counted
  * as unread; they are shown when the room becomes current again.
  */
-import { createColors } from './colors.js';
-import type { ViewState } from './commands.js';
-import { isIgnored } from './commands.js';
-import type { ChatEvent, ReconnectingEvent } from './events.js';
-import { IgnoreList } from './ignore-list.js';
-import { mentionsMe, renderEvent } from './render.js';
-import type { AwayNotifier } from './repl-notifier.js';
-import type { ReplScreen } from './repl-screen.js';
-import { sanitizeBody, sanitizeName } from './sanitize.js';
-import { Scrollback } from './scrollback.js';
-import type { ChatSession } from './session.js';
-import { terminalLayout, wrapText } from './wrap.js';
+import { createColors } from '../colors.js';
+import type { ChatEvent, ReconnectingEvent } from '../events.js';
+import { IgnoreList } from '../ignore-list.js';
+import { mentionsMe, renderEvent } from '../render.js';
+import { sanitizeBody, sanitizeName } from '../sanitize.js';
+import { Scrollback } from '../scrollback.js';
+import type { ChatSession } from '../session/session.js';
+import type { ViewState } from '../slash-commands.js';
+import { isIgnored } from '../slash-commands.js';
+import { terminalLayout, wrapText } from '../wrap.js';
+import type { AwayNotifier } from './notifier.js';
+import type { ReplScreen } from './screen.js';
 
 /** Events held for a room that is not current; older ones stay in its scrollback only. */
 export const MAX_HELD = 200;

@@ -9,7 +9,7 @@
  */
 import type { Interface } from 'node:readline';
 import { stripVTControlCharacters } from 'node:util';
-import { columnsOf } from './wrap.js';
+import { columnsOf } from '../wrap.js';
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 

@@ -7,8 +7,8 @@
  * name, or a look-alike of it, is pinned or was verified with another key) or `unverified`.
  * Pure bookkeeping over crypto/identity.ts; knows nothing of frames or terminals.
  */
-import type { Envelope } from '../crypto/envelope.js';
-import type { Fernet } from '../crypto/fernet.js';
+import type { Envelope } from '../../crypto/envelope.js';
+import type { Fernet } from '../../crypto/fernet.js';
 import {
   createMemberKeys,
   type MemberCard,
@@ -21,9 +21,9 @@ import {
   sealPrivate,
   signMessage,
   verifyMessage,
-} from '../crypto/identity.js';
-import type { PhraseMember } from '../crypto/safety-phrase.js';
-import { nameKeys } from '../protocol/names.js';
+} from '../../crypto/identity.js';
+import type { PhraseMember } from '../../crypto/safety-phrase.js';
+import { nameClass } from '../../protocol/names.js';
 import type { TrustPins } from './trust-pins.js';
 
 /**
@@ -65,7 +65,7 @@ export class MemberKeyring {
   private readonly pins: TrustPins | undefined;
   /** Fingerprints the user confirmed with /verify in this session. */
   private readonly verifiedKeys = new Set<string>();
-  /** The fingerprint verified under each name key, to notice that name back with another key. */
+  /** The fingerprint verified under each name's `nameClass`, to notice it (or a look-alike) back with another key. */
   private readonly verifiedNames = new Map<string, string>();
   /** Fingerprints the user was told, once, what an unverified /msg risks. */
   private readonly warnedPrivate = new Set<string>();
@@ -142,10 +142,8 @@ export class MemberKeyring {
     if (canonical(code) !== canonical(fingerprint)) return false;
     makeRoom(this.verifiedKeys);
     this.verifiedKeys.add(fingerprint);
-    for (const key of nameKeys(username)) {
-      makeRoom(this.verifiedNames);
-      this.verifiedNames.set(key, fingerprint);
-    }
+    makeRoom(this.verifiedNames);
+    this.verifiedNames.set(nameClass(username), fingerprint);
     return true;
   }
 
@@ -153,11 +151,7 @@ export class MemberKeyring {
   expectedFor(username: string): string | undefined {
     const pinned = this.pins?.expected(username);
     if (pinned !== undefined) return pinned;
-    for (const key of nameKeys(username)) {
-      const verified = this.verifiedNames.get(key);
-      if (verified !== undefined) return verified;
-    }
-    return undefined;
+    return this.verifiedNames.get(nameClass(username));
   }
 
   /** The trust state of the member `userId` under the name `username` (ours: verified). */

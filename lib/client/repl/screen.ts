@@ -10,8 +10,8 @@
 import type { Completer } from 'node:readline';
 import { clearScreenDown, createInterface, cursorTo, type Interface, moveCursor } from 'node:readline';
 import { PassThrough } from 'node:stream';
+import { columnsOf } from '../wrap.js';
 import { displayPos, keyRepeat, measureByCluster } from './graphemes.js';
-import { columnsOf } from './wrap.js';
 
 /** Input lines remembered for ↑/↓ (RAM only, never written anywhere). */
 export const HISTORY_SIZE = 500;
