@@ -11,7 +11,6 @@
  * connection's life); reaching that throws 'exhausted' rather than ever reusing a nonce.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { decodeBase64Strict } from './base64.js';
 import { wipe } from './secret.js';
 
 export type ChannelErrorCode = 'bad_record' | 'exhausted';
@@ -67,11 +66,6 @@ export class ChannelSealer extends ChannelDirection {
     return this.counter;
   }
 
-  /** Encrypts one record and returns its v2 line, base64 (without the newline). */
-  seal(plaintext: Buffer | string): string {
-    return this.sealRecord(plaintext).toString('base64');
-  }
-
   /** Takes the next counter value (a broadcast record's place in this direction) without sealing. */
   skip(): number {
     if (this.dead) throw new ChannelError('exhausted', 'channel sealer is closed');
@@ -121,18 +115,6 @@ export class ChannelOpener extends ChannelDirection {
   /** Poisons the opener: a record of the stream failed elsewhere (a broadcast record's tag). */
   poison(message: string): never {
     return this.fail(message);
-  }
-
-  /** Decrypts one v2 record line (base64); any failure throws and leaves the opener unusable. */
-  open(record: string | Buffer): Buffer {
-    if (this.dead) throw new ChannelError('bad_record', 'channel is closed after a bad record');
-    let text: string;
-    if (typeof record === 'string') text = record;
-    else if (Buffer.isBuffer(record)) text = record.toString('latin1');
-    else return this.fail('record is not text');
-    const data = decodeBase64Strict(text, false, 'required');
-    if (data === null) return this.fail('record is not valid base64');
-    return this.openRecord(data);
   }
 
   /** Decrypts one record body (ciphertext | tag); any failure throws and leaves the opener unusable. */

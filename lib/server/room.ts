@@ -14,15 +14,16 @@ import { nameClass, normalizeName } from '../protocol/names.js';
 import { appendWithRetry } from '../rooms/append.js';
 import type { SharedBudget } from '../rooms/budget.js';
 import type { LoggedEvent, PageLimits, RoomLog } from '../rooms/seam.js';
+import { type BatchPeer, RoomFanout } from './fanout.js';
 import { History } from './history.js';
 import type { HoldQuota } from './holds.js';
 import { PresenceBatcher } from './presence.js';
 import { type Continuity, issueResumeSecret, RecentIds, resumeHashesMatch, resumeHashOf } from './resume.js';
 
-/** A room member's connection as the room sees it. */
-export interface Peer {
+/** A room member's connection as the room sees it (frames for all go out as shared batches: fanout.ts). */
+export interface Peer extends BatchPeer {
   readonly userId: string;
-  /** Queues one serialised frame (JSON, no newline) for this member. */
+  /** Queues one serialised frame (JSON, no newline) for this member alone. */
   sendSerialized(json: string): void;
   /** Closes the connection: the member came back on a new one. */
   close(reason: 'replaced'): void;
@@ -142,6 +143,7 @@ export class Room {
   private unwatch: (() => void) | undefined;
   /** The last event the log's watch delivered. */
   private seen = 0;
+  private readonly fanout = new RoomFanout(() => this.peers());
 
   constructor(
     readonly name: string,
@@ -189,14 +191,19 @@ export class Room {
     if (event.kind === 'message') this.history.push(event.data);
     else this.history.clear();
     this.presence.flush();
-    const json = JSON.stringify(this.frameOf(event));
+    const recipients: Peer[] = [];
     for (const member of this.members.values()) {
       if (member.catchingUp) continue;
       if (event.seq === member.cursor + 1) {
-        member.peer.sendSerialized(json);
+        recipients.push(member.peer);
         member.cursor = event.seq;
       } else if (event.seq > member.cursor + 1) this.catchUp(member);
     }
+    this.fanout.send(recipients, JSON.stringify(this.frameOf(event)), event.seq);
+  }
+
+  private *peers(): Iterable<Peer> {
+    for (const member of this.members.values()) yield member.peer;
   }
 
   /** The log started over under us: every member's place is its start. */
@@ -247,9 +254,12 @@ export class Room {
         }
         member.cursor = read.firstSeq - 1;
       }
+      // A page goes the way of live events: a batch under the room's broadcast key (for this
+      // member alone), never sealed under a nonce of its own sequence numbers.
+      const reader = [member.peer];
       for (const event of read.events) {
         if (event.seq !== member.cursor + 1) continue;
-        member.peer.sendSerialized(JSON.stringify(this.frameOf(event)));
+        this.fanout.send(reader, JSON.stringify(this.frameOf(event)), event.seq);
         member.cursor = event.seq;
       }
       // Nothing more to read than what the watch has not delivered yet: live from here.
@@ -327,6 +337,7 @@ export class Room {
     const member = this.members.get(userId);
     if (member) {
       this.members.delete(userId);
+      this.fanout.membersChanged();
       this.announce({ type: 'user_left', user_id: userId, username: member.username });
       return member.continuity;
     }
@@ -376,6 +387,7 @@ export class Room {
       if (log) member.continuity.owner = resume.owner ?? randomBytes(16).toString('hex');
     }
     this.members.set(peer.userId, member);
+    this.fanout.membersChanged();
     const init: ServerFrame = {
       type: 'init',
       you,
@@ -437,6 +449,7 @@ export class Room {
     const member = this.members.get(userId);
     if (!member) return false;
     this.members.delete(userId);
+    this.fanout.membersChanged();
     this.announce({ type: 'user_left', user_id: userId, username: member.username });
     if (!holdName || graceMs <= 0 || member.continuity === undefined) return false;
     return this.hold(
@@ -683,6 +696,7 @@ export class Room {
   /** Releases the room's share of the daemon-wide budgets, its log and its held names (the room is gone). */
   dispose(): void {
     this.presence.dispose();
+    this.fanout.dispose();
     this.history.detach();
     this.closeLog();
     for (const reservation of [...this.reserved.values()]) this.release(reservation);
@@ -738,8 +752,7 @@ export class Room {
   /** Sends one frame to every member, serialised once, after the presence events pending. */
   broadcast(frame: ServerFrame): void {
     this.presence.flush();
-    const json = JSON.stringify(frame);
-    for (const member of this.members.values()) member.peer.sendSerialized(json);
+    this.fanout.send([...this.peers()], JSON.stringify(frame));
   }
 
   memberList(): Member[] {

@@ -77,7 +77,7 @@ describe('serve --proxy-protocol with --proxy-from', () => {
       for (let i = 0; i < runs; i++) {
         const c = await RawClient.connect({ port: d.port, localAddress: '127.0.0.2' });
         c.write(header(`198.51.${Math.floor(i / 250)}.${(i % 250) + 1}`));
-        c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+        c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
         await c.waitClosed(5000);
         if (c.rawReceived !== '') answered++;
         c.destroy();
@@ -121,10 +121,10 @@ describe('serve --proxy-protocol with --proxy-from', () => {
       // another source's is answered at once.
       const held = await RawClient.connect({ port: d.port });
       held.write(header('198.51.100.50'));
-      held.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+      held.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
       const honest = await RawClient.connect({ port: d.port });
       honest.write(header('198.51.100.51'));
-      honest.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+      honest.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
       await waitFor(() => honest.rawReceived.includes('"B"'), 'the other source to be challenged');
       // (Only meaningful while the 1 s back-off lasts: a stalled machine may take longer.)
       if (performance.now() - failedAt < 800) assert.doesNotMatch(held.rawReceived, /"B"/);
@@ -181,10 +181,10 @@ describe('serve --proxy-protocol with --proxy-from', () => {
       const failedAt = performance.now();
       const held = await RawClient.connect({ port: d.port });
       held.write('PROXY UNKNOWN\r\n');
-      held.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+      held.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
       const named = await RawClient.connect({ port: d.port });
       named.write(header('198.51.100.60'));
-      named.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+      named.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
       await waitFor(() => named.rawReceived.includes('"B"'), 'the named source to be challenged');
       // (Only meaningful while the 2 s back-off lasts: a stalled machine may take longer.)
       if (performance.now() - failedAt < 1800) assert.doesNotMatch(held.rawReceived, /"B"/);

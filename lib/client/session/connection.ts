@@ -159,8 +159,8 @@ export async function authenticate(
 
 /** What a connection tells its session. */
 export interface WireEvents {
-  /** A record came. */
-  record(wire: Wire, record: string): void;
+  /** A record came (a line from an original daemon). */
+  record(wire: Wire, record: string | Buffer): void;
   /** The connection ended or went silent. */
   lost(wire: Wire, error: SessionError): void;
   /** The connection's buffer drained: more may be written. */
@@ -196,7 +196,8 @@ export class Wire {
           ),
       );
     }
-    queue.decoder.setLimit(maxRecordBytes);
+    if (records.binary) queue.decoder.startRecords(maxRecordBytes);
+    else queue.decoder.setLimit(maxRecordBytes);
     queue.onEnd = (err) => events.lost(this, toSessionError(err));
     queue.conn.stream.on('drain', () => events.drain());
   }
@@ -219,7 +220,7 @@ export class Wire {
   }
 
   /** The frames of a record (throws if it does not open: see RecordLayer). */
-  open(record: string): ReturnType<RecordLayer['open']> {
+  open(record: string | Buffer): ReturnType<RecordLayer['open']> {
     return this.records.open(record);
   }
 

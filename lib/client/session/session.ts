@@ -146,7 +146,7 @@ export class ChatSession extends RoomQueries {
   /** Makes an authenticated connection the session's current one. */
   private attach(queue: LineQueue, result: ClientHandshakeResult): void {
     const records = this.protocol.records(result);
-    wipe(result.c2s, result.s2c, result.roomKey);
+    wipe(result.c2s, result.s2c, result.tag, result.roomKey);
     const keepaliveMs = this.protocol.keepalive ? this.limits.keepaliveMs : 0;
     const wire = new Wire(queue, records, keepaliveMs, this.limits.maxRecordBytes, {
       record: (from, record) => this.onRecord(from, record),
@@ -342,7 +342,7 @@ export class ChatSession extends RoomQueries {
     const auth = await reauthenticate(request, this.fingerprint);
     const { queue, result } = auth;
     if (this.closed) {
-      wipe(result.c2s, result.s2c, result.roomKey);
+      wipe(result.c2s, result.s2c, result.tag, result.roomKey);
       queue.conn.stream.destroy();
       return;
     }
@@ -418,7 +418,7 @@ export class ChatSession extends RoomQueries {
     this.emitClose(error);
   }
 
-  private onRecord(wire: Wire, record: string): void {
+  private onRecord(wire: Wire, record: string | Buffer): void {
     if (this.closed || wire !== this.wire) return;
     let frames: ServerFrame[];
     try {
