@@ -201,7 +201,7 @@ export class Link implements BatchPeer {
    */
   get queuedBytes(): number {
     const socket = this.conn.stream.writableLength - this.socketShared;
-    return this.directBytes + this.heldBytes + (socket > 0 ? socket : 0);
+    return this.directBytes + this.heldBytes + Math.max(socket, 0);
   }
 
   /** `queuedBytes` without the shared batches (those count once for the daemon: see fanout.ts). */
