@@ -1,17 +1,16 @@
 /**
- * The v2 record layer (PROTOCOL.md "Channel"): every line after H_AMK is
- * base64(AES-256-GCM(key, nonce = 4 zero bytes | 64-bit BE counter, plaintext) | 16-byte tag),
- * standard alphabet, padded, no newline. Each direction has its own key and its own counter
- * starting at 0, so a replayed, reordered, dropped or injected record fails to open; the
- * first failure poisons the opener because the connection is to be closed.
+ * A member's own channel (docs/protocol.md "Records (v3)", direct records): the body of a
+ * direct record is AES-256-GCM(key, nonce = 4 zero bytes | 64-bit BE counter, plaintext) |
+ * 16-byte tag. Each direction has its own key and its own record counter starting at 0; in
+ * the daemon's direction the counter also numbers the broadcast records (`skip`), so direct
+ * and broadcast records share one authenticated order. A replayed, reordered, dropped or
+ * injected record fails to open; the first failure poisons the opener because the connection
+ * is to be closed.
  *
- * The daemon seals one record per member per tick, so the hot path avoids extra copies: the
- * nonce buffer is reused and the output is assembled in one allocation. Counters are kept as
- * JS numbers, which caps a direction at 2^53 records (far beyond any connection's life);
- * reaching that throws 'exhausted' rather than ever reusing a nonce.
+ * Counters are kept as JS numbers, which caps a direction at 2^53 records (far beyond any
+ * connection's life); reaching that throws 'exhausted' rather than ever reusing a nonce.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { decodeBase64Strict } from './base64.js';
 import { wipe } from './secret.js';
 
 export type ChannelErrorCode = 'bad_record' | 'exhausted';
@@ -67,21 +66,27 @@ export class ChannelSealer extends ChannelDirection {
     return this.counter;
   }
 
-  /** Encrypts one record and returns its line (without the newline). */
-  seal(plaintext: Buffer | string): string {
+  /** Takes the next counter value (a broadcast record's place in this direction) without sealing. */
+  skip(): number {
     if (this.dead) throw new ChannelError('exhausted', 'channel sealer is closed');
     if (this.counter > MAX_COUNTER) throw new ChannelError('exhausted', 'channel counter exhausted');
-    writeNonce(this.nonce, this.counter);
-    this.counter++;
+    return this.counter++;
+  }
+
+  /**
+   * Encrypts one record: ciphertext | tag, written into a new buffer after `headroom` bytes
+   * left for the caller's record header (one allocation per record).
+   */
+  sealRecord(plaintext: Buffer | string, headroom = 0): Buffer {
+    const counter = this.skip();
+    writeNonce(this.nonce, counter);
     const cipher = createCipheriv('aes-256-gcm', this.key, this.nonce);
     const ct = typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext);
     cipher.final(); // GCM is a stream mode: final() yields no bytes, it computes the tag.
-    const tag = cipher.getAuthTag();
-    if (ct.length === 0) return tag.toString('base64');
-    const out = Buffer.allocUnsafe(ct.length + TAG);
-    ct.copy(out, 0);
-    tag.copy(out, ct.length);
-    return out.toString('base64');
+    const out = Buffer.allocUnsafe(headroom + ct.length + TAG);
+    ct.copy(out, headroom);
+    cipher.getAuthTag().copy(out, headroom + ct.length);
+    return out;
   }
 }
 
@@ -97,16 +102,26 @@ export class ChannelOpener extends ChannelDirection {
     throw new ChannelError('bad_record', message);
   }
 
-  /** Decrypts one record line; any failure throws and leaves the opener unusable. */
-  open(record: string | Buffer): Buffer {
+  /**
+   * Takes the next counter value for a record that is not opened here (a broadcast record,
+   * checked by its member tag); fails like `open` once the opener is dead.
+   */
+  skip(): number {
     if (this.dead) throw new ChannelError('bad_record', 'channel is closed after a bad record');
     if (this.counter > MAX_COUNTER) this.fail('channel counter exhausted');
-    let text: string;
-    if (typeof record === 'string') text = record;
-    else if (Buffer.isBuffer(record)) text = record.toString('latin1');
-    else return this.fail('record is not text');
-    const data = decodeBase64Strict(text, false, 'required');
-    if (data === null) return this.fail('record is not valid base64');
+    return this.counter++;
+  }
+
+  /** Poisons the opener: a record of the stream failed elsewhere (a broadcast record's tag). */
+  poison(message: string): never {
+    return this.fail(message);
+  }
+
+  /** Decrypts one record body (ciphertext | tag); any failure throws and leaves the opener unusable. */
+  openRecord(data: Buffer): Buffer {
+    if (this.dead) throw new ChannelError('bad_record', 'channel is closed after a bad record');
+    if (this.counter > MAX_COUNTER) this.fail('channel counter exhausted');
+    if (!Buffer.isBuffer(data)) return this.fail('record is not bytes');
     if (data.length < TAG) return this.fail('record is too short');
     writeNonce(this.nonce, this.counter);
     const ctLen = data.length - TAG;

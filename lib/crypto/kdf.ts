@@ -36,6 +36,7 @@ const INFO_NAME_SALT = 'cmd-chat/v2 room name salt';
 const INFO_ROOM_SALT = 'cmd-chat/v2 room salt';
 const INFO_V1_SALT = 'cmd-chat/v1 srp salt';
 const INFO_BIND = 'cmd-chat/v2 bind';
+const INFO_TAG = 'cmd-chat/v3 s2c tag';
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 function toBuf(v: string | Buffer): Buffer {
@@ -120,15 +121,20 @@ function contextInfo(context: HandshakeContext): string {
 }
 
 /**
- * Per-direction AES-256-GCM keys from the SRP session key K. A legacy room's keys differ
- * (the info names the context); an ordinary v2 room's are HKDF(K, "cmd-chat/v2 c2s"/"s2c").
+ * Per-direction AES-256-GCM keys from the SRP session key K, and the key of the member tags
+ * on broadcast records (HMAC-SHA256). Every key names the context in its info except the two
+ * of an ordinary v2 room, HKDF(K, "cmd-chat/v2 c2s"/"s2c"); the tag key exists from v3 on.
  */
 export function channelKeys(
   K: Buffer,
   context: HandshakeContext = { v: 2, legacy: false },
-): { c2s: Buffer; s2c: Buffer } {
+): { c2s: Buffer; s2c: Buffer; tag: Buffer } {
   const suffix = context.legacy || context.v !== 2 ? ` ${contextInfo(context)}` : '';
-  return { c2s: hkdf(K, EMPTY, INFO_C2S + suffix), s2c: hkdf(K, EMPTY, INFO_S2C + suffix) };
+  return {
+    c2s: hkdf(K, EMPTY, INFO_C2S + suffix),
+    s2c: hkdf(K, EMPTY, INFO_S2C + suffix),
+    tag: hkdf(K, EMPTY, `${INFO_TAG} ${contextInfo(context)}`),
+  };
 }
 
 /** The daemon's proof that it ran the handshake in `context`: HKDF(K, "cmd-chat/v2 bind v=2;legacy=0|1"). */

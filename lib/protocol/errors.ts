@@ -6,7 +6,7 @@
 export const ErrorText = {
   bad_request: 'malformed or unexpected frame',
   unsupported_version:
-    'this daemon speaks cmd-chat protocol v2 only; the client is too old (upgrade it, or ask the operator to allow legacy clients)',
+    'this daemon speaks cmd-chat protocol v3 only; please upgrade your cmd-chat client (an original client needs a daemon started with --legacy)',
   auth_failed: 'authentication failed: wrong password or no such room',
   busy: 'the daemon is at a limit (too many connections, handshakes or rooms); try again later',
   timeout: 'the handshake took too long',

@@ -5,7 +5,7 @@
  */
 import { ProtocolError } from './errors.js';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The SRP identity of the original (v1) protocol, whatever the room. */
 export const V1_IDENTITY = 'chat';
@@ -277,7 +277,12 @@ export type ServerFrame =
   | { type: 'user_joined'; user_id: string; username: string; card?: string }
   | { type: 'user_left'; user_id: string; username: string }
   | { type: 'error'; code: string; message: string }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  /**
+   * v3, on the member's own channel only: the room broadcast key of the broadcast records
+   * that follow (8-byte id, 32-byte key, base64).
+   */
+  | { type: 'room_key'; id: string; key: string };
 
 function readMember(value: unknown): Member {
   if (typeof value !== 'object' || value === null) throw new ProtocolError('bad_request', 'bad member');
@@ -406,6 +411,11 @@ export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
       };
     case 'shutdown':
       return { type: 'shutdown' };
+    case 'room_key':
+      if (v1) throw new ProtocolError('bad_request', 'unknown frame type');
+      base64Field(obj, 'id', 8, 8);
+      base64Field(obj, 'key', 32, 32);
+      return { type: 'room_key', id: obj.id as string, key: obj.key as string };
     case 'private':
       return { type: 'private', data: readPrivateData(obj.data) };
     default:

@@ -91,6 +91,8 @@ export interface ClientHandshakeResult {
   c2s: Buffer;
   /** Key of records the client opens (empty in 'v1' mode). */
   s2c: Buffer;
+  /** Key of the member tags on the daemon's broadcast records (empty in 'v1' mode). */
+  tag: Buffer;
   /** The room key (Fernet key of message bodies). */
   roomKey: Buffer;
 }
@@ -150,7 +152,12 @@ export async function clientHandshake(
     if (refused) throw refused;
     if (challengeFrame.v === undefined) throw new LegacyDaemonError();
     const challenge = readSrpChallenge(challengeFrame);
-    if (challenge.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version');
+    if (challenge.v !== PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        'unsupported_version',
+        `the daemon speaks cmd-chat protocol v${challenge.v}, this client v${PROTOCOL_VERSION}: the daemon needs an upgrade`,
+      );
+    }
     if (challenge.legacy && !options.legacy) throw new ProtocolError('legacy_refused');
 
     let master: Buffer;
@@ -205,7 +212,7 @@ export async function clientHandshake(
       srp.destroy();
       throw new ProtocolError('altered');
     }
-    const { c2s, s2c } = channelKeys(srp.sessionKey, context);
+    const { c2s, s2c, tag } = channelKeys(srp.sessionKey, context);
     srp.destroy();
     // A legacy room is shared with v1 clients, who key it with HKDF of the bare password.
     const roomKey = challenge.legacy
@@ -217,6 +224,7 @@ export async function clientHandshake(
       userId: challenge.userId,
       c2s,
       s2c,
+      tag,
       roomKey,
     };
   } finally {
@@ -280,6 +288,7 @@ async function originalHandshake(
       userId: challenge.userId,
       c2s: Buffer.alloc(0),
       s2c: Buffer.alloc(0),
+      tag: Buffer.alloc(0),
       roomKey: roomKeyV1(password, challenge.roomSalt),
     };
   } finally {

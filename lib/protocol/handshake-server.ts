@@ -46,8 +46,8 @@ export interface RoomDirectory {
 
 /** The outcome of a successful handshake. */
 export interface HandshakeResult {
-  /** 1 for an original client (no channel: plaintext frames follow), 2 otherwise. */
-  version: 1 | 2;
+  /** 1 for an original client (no channel: plaintext frames follow), 3 otherwise. */
+  version: 1 | 3;
   room: string;
   userId: string;
   /** v1 only: the name it gave in srp_init, to join under right away. */
@@ -56,6 +56,8 @@ export interface HandshakeResult {
   c2s: Buffer;
   /** Key of records the daemon seals (server to client). */
   s2c: Buffer;
+  /** Key of the member tags on broadcast records (empty for v1). */
+  tag: Buffer;
   /**
    * The credentials the client proved its password for, the very object the directory gave
    * at srp_init: the daemon admits it only to the room that holds this object.
@@ -191,6 +193,7 @@ export class ServerHandshake {
         credentials: this.credentials!,
         c2s: Buffer.alloc(0),
         s2c: Buffer.alloc(0),
+        tag: Buffer.alloc(0),
       };
       this.state = 'done';
       this.destroy();
@@ -198,15 +201,16 @@ export class ServerHandshake {
     }
     // Bound to what this end sent: a client that saw another "v" or "legacy" cannot match it.
     const context = { v: PROTOCOL_VERSION, legacy: this.credentials?.legacy !== undefined };
-    const { c2s, s2c } = channelKeys(srp.sessionKey, context);
+    const { c2s, s2c, tag } = channelKeys(srp.sessionKey, context);
     const bind = handshakeBinding(srp.sessionKey, context);
     const result: HandshakeResult = {
-      version: 2,
+      version: PROTOCOL_VERSION,
       room: this.room,
       userId: this.userId,
       credentials: this.credentials!,
       c2s,
       s2c,
+      tag,
     };
     if (this.created) result.created = this.created;
     const reply = { H_AMK: b64(hamk), bind: b64(bind) };
@@ -224,5 +228,5 @@ export class ServerHandshake {
 
 /** Zeroes the channel keys of a result once they have been handed to the channel. */
 export function wipeResult(result: HandshakeResult): void {
-  wipe(result.c2s, result.s2c);
+  wipe(result.c2s, result.s2c, result.tag);
 }

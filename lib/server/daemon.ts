@@ -15,6 +15,7 @@ import { type HandshakeResult, ServerHandshake, wipeResult } from '../protocol/h
 import type { DaemonLimits } from '../protocol/limits.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
 import { budgetKey, HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
+import { sharedBytesLive } from './fanout.js';
 import { KeepaliveSweep } from './keepalive.js';
 import { type CloseReason, Link } from './link.js';
 import type { Logger } from './log.js';
@@ -258,9 +259,10 @@ export class Daemon {
     });
   }
 
+  /** Every member's own queued bytes, and each shared batch not yet taken by all once. */
   private totalQueued(): number {
-    let total = 0;
-    for (const client of this.clients) total += client.link.queuedBytes;
+    let total = sharedBytesLive();
+    for (const client of this.clients) total += client.link.ownQueuedBytes;
     return total;
   }
 
@@ -283,23 +285,23 @@ export class Daemon {
   private checkQueues(): void {
     const { maxQueueBytes, maxQueueTotalBytes, slowReaderGraceMs } = this.options.limits;
     const now = performance.now();
-    let total = 0;
     const queued: Array<[ClientState, number]> = [];
     for (const client of this.clients) {
       const bytes = client.link.queuedBytes;
-      total += bytes;
       if (bytes > 0) queued.push([client, bytes]);
     }
+    let total = this.totalQueued();
     if (maxQueueTotalBytes > 0 && total > maxQueueTotalBytes) {
       queued.sort((a, b) => b[1] - a[1]);
-      for (const [client, bytes] of queued) {
+      for (const [client] of queued) {
         if (total <= maxQueueTotalBytes) break;
-        total -= bytes;
         this.counters.droppedForMemory++;
         this.options.logger.detail(
           `dropped a member of ${client.link.conn.peer}: all queues together passed --max-queue-total`,
         );
         client.link.close('slow_reader', { now: true });
+        // Its own bytes are gone, and the shared batches only it still held.
+        total = this.totalQueued();
       }
     }
     if (total > this.peakQueuedBytes) this.peakQueuedBytes = total;
@@ -463,7 +465,7 @@ export class Daemon {
       if (result.version === 1) room.checkJoin(result.username);
       link.sendPlain(reply);
       if (result.version === 1) link.startPlain();
-      else link.startChannel(result.c2s, result.s2c);
+      else link.startChannel(result.c2s, result.s2c, result.tag);
       link.userId = result.userId;
       wipeResult(result);
       clearTimeout(phase.timeout);

@@ -1,15 +1,19 @@
 /**
- * One client connection as the daemon sees it: line decoding with limits, the switch from
- * the plaintext handshake to the sealed channel, batched sealing of outgoing frames (one
- * record per member per tick), the size of what waits for the peer (the daemon judges slow
- * readers), and flood control by pausing reads
+ * One client connection as the daemon sees it: decoding with limits (handshake lines, then
+ * v3 binary records), the switch from the plaintext handshake to the sealed channel, the
+ * member's queue of its own frames and of references to its rooms' shared batches (written
+ * with one member tag each, corked so a turn's records leave in one writev), the size of what
+ * waits for the peer (the daemon judges slow readers), and flood control by pausing reads
  * (per member in frames and bytes, per room in bytes; every frame of a record is charged
  * before it is handled). It also keeps the signs of life the keepalive sweep judges.
  */
 import { ChannelOpener, ChannelSealer } from '../crypto/channel.js';
-import { LineDecoder, parseObject } from '../protocol/codec.js';
+import { parseObject } from '../protocol/codec.js';
 import { type ErrorCode, ErrorText, handshakeErrorFrame, ProtocolError } from '../protocol/errors.js';
+import { MemberStream, openDirect } from '../protocol/records.js';
+import { WireDecoder } from '../protocol/wire-decoder.js';
 import type { Connection } from '../transport/transport.js';
+import type { BatchPeer, SharedBatch } from './fanout.js';
 import { TokenBucket } from './rate.js';
 
 export interface LinkOptions {
@@ -33,49 +37,32 @@ export interface LinkHandler {
 
 export type CloseReason = ErrorCode | 'peer_closed' | 'shutdown';
 
-/**
- * The plaintext of the last batch sealed in this tick. A room broadcast reaches every member
- * in the same order, so the next member's batch is usually the same frames: they are then
- * joined and UTF-8 encoded once per tick instead of once per member (each member still gets
- * its own sealed record). Forgotten at the next tick.
- */
-let lastBatch: { frames: string[]; bytes: Buffer } | undefined;
+/** What a member's queue holds: its own frames (serialised) and references to shared batches. */
+type Queued = string | SharedBatch;
 
-function batchPlaintext(frames: string[]): Buffer {
-  const last = lastBatch;
-  if (last !== undefined && last.frames.length === frames.length) {
-    let same = true;
-    for (let i = 0; i < frames.length && same; i++) same = last.frames[i] === frames[i];
-    if (same) return last.bytes;
-  }
-  const bytes = Buffer.from(frames.length === 1 ? frames[0]! : frames.join('\n'), 'utf8');
-  if (last === undefined) {
-    setImmediate(() => {
-      lastBatch = undefined;
-    });
-  }
-  lastBatch = { frames, bytes };
-  return bytes;
-}
-
-export class Link {
+export class Link implements BatchPeer {
   userId = '';
   /** The room's shared inflow bucket (bytes), once the member belongs to a room. */
   roomInflow: TokenBucket | undefined;
-  private readonly decoder: LineDecoder;
+  private readonly decoder: WireDecoder;
   private opener: ChannelOpener | undefined;
-  private sealer: ChannelSealer | undefined;
-  /** Authenticated: by a channel (v2) or in plaintext (an original v1 client). */
+  private stream: MemberStream | undefined;
+  /** Authenticated: by a channel (v3) or in plaintext (an original v1 client). */
   private authenticated = false;
-  private outbox: string[] = [];
-  private outboxBytes = 0;
+  private outbox: Queued[] = [];
+  /** Characters of the member's own frames in the outbox. */
+  private directBytes = 0;
+  /** Shared batches this member has not taken yet (queued, or in the socket), and their counted size. */
+  private readonly held = new Set<SharedBatch>();
+  private heldBytes = 0;
+  /** Bytes of broadcast records handed to the socket and not yet passed on (part of writableLength). */
+  private socketShared = 0;
   private flushScheduled = false;
   private closed = false;
   /** Set while close() runs, so that queueing its farewell frame cannot re-enter close(). */
   private closing = false;
-  /** Lines decoded but not yet handled (flood control), from `lineIndex` on. */
-  private backlog: string[] = [];
-  private lineIndex = 0;
+  /** A unit read but not yet paid for (flood control). */
+  private heldUnit: string | Buffer | undefined;
   /** Frames opened from a record but not yet handled, from `frameIndex` on. */
   private frames: string[] = [];
   private frameIndex = 0;
@@ -98,7 +85,7 @@ export class Link {
     readonly conn: Connection,
     private readonly options: LinkOptions,
   ) {
-    this.decoder = new LineDecoder(options.maxHandshakeLineBytes);
+    this.decoder = new WireDecoder(options.maxHandshakeLineBytes);
     this.frameBucket = new TokenBucket(options.rateFramesPerSecond, options.rateBurst);
     this.byteBucket = new TokenBucket(options.rateBytesPerSecond, options.rateBurstBytes);
   }
@@ -119,7 +106,7 @@ export class Link {
 
   /** Whether the keepalive can ping the peer: a sealed channel (original clients have none). */
   get canPing(): boolean {
-    return this.sealer !== undefined && !this.closed;
+    return this.stream !== undefined && !this.closed;
   }
 
   /**
@@ -149,12 +136,20 @@ export class Link {
     this.conn.stream.write(JSON.stringify(frame) + '\n');
   }
 
-  /** From now on every line in both directions is a sealed record. Keys are copied by the channel. */
-  startChannel(openKey: Buffer, sealKey: Buffer): void {
+  /**
+   * From now on both directions are v3 binary records: direct ones on the member's channel,
+   * and, from the daemon, broadcast ones tagged with `tagKey`. Keys are copied.
+   */
+  startChannel(openKey: Buffer, sealKey: Buffer, tagKey: Buffer): void {
     this.opener = new ChannelOpener(openKey);
-    this.sealer = new ChannelSealer(sealKey);
+    this.stream = new MemberStream(new ChannelSealer(sealKey), tagKey);
     this.authenticated = true;
-    this.decoder.setLimit(this.options.maxRecordBytes);
+    this.decoder.startRecords(this.options.maxRecordBytes);
+  }
+
+  /** Whether the member takes broadcast records (v3); an original client takes their frames as lines. */
+  get takesBroadcast(): boolean {
+    return this.stream !== undefined;
   }
 
   /** An original (v1) client is authenticated: frames stay plaintext JSON lines both ways. */
@@ -163,25 +158,55 @@ export class Link {
     this.decoder.setLimit(this.options.maxRecordBytes);
   }
 
-  /** Queues a serialised frame for the next sealed record (the room's fan-out path). */
+  /** Queues a serialised frame for the member's own channel (sealed with the turn's others). */
   sendSerialized(json: string): void {
     if (this.closed || !this.authenticated) return;
     this.outbox.push(json);
-    this.outboxBytes += json.length + 1;
-    // Only noted here: a queue filled by what others sent in this very turn is no fault of
-    // the member's; the daemon drops those that stay above the bound (see daemon.ts).
-    if (!this.closing && this.outboxBytes + this.conn.stream.writableLength > this.options.maxQueueBytes) {
-      this.handler?.onQueueOver?.();
-    }
+    this.directBytes += json.length + 1;
+    this.queued();
+  }
+
+  /** Queues a reference to a room's shared batch (the room's fan-out path). */
+  sendBatch(batch: SharedBatch): void {
+    if (this.closed || !this.authenticated || this.held.has(batch)) return;
+    batch.hold(this.stream === undefined);
+    this.held.add(batch);
+    this.heldBytes += batch.counted;
+    this.outbox.push(batch);
+    this.queued();
+  }
+
+  holdsLast(batch: SharedBatch): boolean {
+    return !this.closed && this.outbox[this.outbox.length - 1] === batch;
+  }
+
+  grew(bytes: number): void {
+    this.heldBytes += bytes;
+    this.queued();
+  }
+
+  private queued(): void {
+    // Only noted here: a queue filled by what others sent in this very turn is no fault of the
+    // member's; the daemon drops those that stay above the bound (see daemon.ts).
+    if (!this.closing && this.queuedBytes > this.options.maxQueueBytes) this.handler?.onQueueOver?.();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
   }
 
-  /** Bytes waiting for the peer: frames not yet sealed plus what the socket has not written. */
+  /**
+   * Bytes waiting for the peer: its own frames not yet sealed, the shared batches it has not
+   * taken, and what else the socket has not written.
+   */
   get queuedBytes(): number {
-    return this.outboxBytes + this.conn.stream.writableLength;
+    const socket = this.conn.stream.writableLength - this.socketShared;
+    return this.directBytes + this.heldBytes + Math.max(socket, 0);
+  }
+
+  /** `queuedBytes` without the shared batches (those count once for the daemon: see fanout.ts). */
+  get ownQueuedBytes(): number {
+    return this.queuedBytes - this.heldBytes;
   }
 
   /** Queues one frame object. */
@@ -192,19 +217,58 @@ export class Link {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || !this.authenticated || this.outbox.length === 0) return;
-    const batch = this.outbox;
+    const items = this.outbox;
     this.outbox = [];
-    this.outboxBytes = 0;
-    if (!this.sealer) {
-      const text = (batch.length === 1 ? batch[0]! : batch.join('\n')) + '\n';
+    this.directBytes = 0;
+    const out = this.conn.stream;
+    const stream = this.stream;
+    if (!stream) {
+      // An original client: plaintext lines, the shared frames copied into them.
+      const lines: string[] = [];
+      for (const item of items) {
+        if (typeof item === 'string') lines.push(item);
+        else {
+          lines.push(item.text());
+          this.taken(item, 0);
+        }
+      }
+      const text = `${lines.join('\n')}\n`;
       this.written += Buffer.byteLength(text);
-      this.conn.stream.write(text);
+      out.write(text);
       return;
     }
-    // A record line is base64, i.e. ASCII: latin1 writes the same bytes without a UTF-8 pass.
-    const record = `${this.sealer.seal(batchPlaintext(batch))}\n`;
-    this.written += record.length;
-    this.conn.stream.write(record, 'latin1');
+    out.cork();
+    let direct: string[] = [];
+    const writeDirect = (): void => {
+      const record = stream.direct(direct.length === 1 ? direct[0]! : direct.join('\n'));
+      direct = [];
+      this.written += record.length;
+      out.write(record);
+    };
+    for (const item of items) {
+      if (typeof item === 'string') {
+        direct.push(item);
+        continue;
+      }
+      if (direct.length > 0) writeDirect();
+      const sealed = item.sealed();
+      const head = stream.broadcastHead(sealed, item.digest());
+      const size = head.length + sealed.length;
+      this.socketShared += size;
+      this.written += size;
+      out.write(head);
+      out.write(sealed, () => this.taken(item, size));
+    }
+    if (direct.length > 0) writeDirect();
+    out.uncork();
+  }
+
+  /** The member took a shared batch (the socket passed it on), or never will: its reference goes. */
+  private taken(batch: SharedBatch, socketBytes: number): void {
+    if (!this.held.delete(batch)) return;
+    this.heldBytes -= batch.counted;
+    this.socketShared -= socketBytes;
+    batch.release();
   }
 
   /**
@@ -219,13 +283,12 @@ export class Link {
       // What was not sealed yet is dropped; the farewell follows what the socket holds, so a
       // peer that reads again learns why before the stream ends (if it reads within the grace
       // below). Dropped to free memory at once (`now`): nothing more is written.
-      this.outbox = [];
-      this.outboxBytes = 0;
+      this.dropQueue();
       if (!options.now) {
         this.send({ type: 'error', code: reason, message: ErrorText.slow_reader });
         this.flush();
       }
-    } else if (this.sealer && (isError || reason === 'shutdown')) {
+    } else if (this.stream && (isError || reason === 'shutdown')) {
       if (reason === 'shutdown') this.send({ type: 'shutdown' });
       else this.send({ type: 'error', code: reason, message: ErrorText[reason as ErrorCode] });
       this.flush();
@@ -238,11 +301,11 @@ export class Link {
     }
     this.closed = true;
     clearTimeout(this.resumeTimer);
-    this.backlog = [];
+    this.heldUnit = undefined;
     this.frames = [];
-    this.outbox = [];
+    this.dropQueue();
     this.opener?.destroy();
-    this.sealer?.destroy();
+    this.stream?.destroy();
     const stream = this.conn.stream;
     if (reason === 'peer_closed' || options.now) stream.destroy();
     else {
@@ -253,24 +316,30 @@ export class Link {
     this.handler?.onClose(reason);
   }
 
+  /**
+   * Forgets the queue: its own frames, and its references to shared batches (those in the
+   * socket too: the link is closing and frees them now).
+   */
+  private dropQueue(): void {
+    this.outbox = [];
+    this.directBytes = 0;
+    for (const batch of this.held) batch.release();
+    this.held.clear();
+    this.heldBytes = 0;
+    this.socketShared = 0;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.lastHeard = performance.now();
-    let lines: string[];
     try {
-      lines = this.decoder.push(chunk);
+      this.decoder.push(chunk);
     } catch {
       this.close('too_large');
       return;
     }
-    if (lines.length === 0) return;
-    if (this.lineIndex < this.backlog.length) {
-      for (const line of lines) this.backlog.push(line);
-      return;
-    }
-    this.backlog = lines;
-    this.lineIndex = 0;
-    this.pump();
+    // Reading waits for tokens: the timer continues.
+    if (this.resumeTimer === undefined) this.pump();
   }
 
   /**
@@ -297,22 +366,28 @@ export class Link {
         this.handleFrame(frame);
         continue;
       }
-      if (this.lineIndex >= this.backlog.length) break;
-      const line = this.backlog[this.lineIndex]!;
+      let unit: string | Buffer | undefined;
+      try {
+        unit = this.heldUnit ?? this.decoder.next();
+      } catch {
+        this.close('too_large');
+        return;
+      }
+      if (unit === undefined) break;
       if (this.authenticated) {
+        const size = unit.length;
         const room = this.roomInflow;
-        if (!this.byteBucket.ready(line.length) || (room !== undefined && !room.ready(line.length))) {
-          this.pauseFor(Math.max(this.byteBucket.waitMs(line.length), room?.waitMs(line.length) ?? 0));
+        if (!this.byteBucket.ready(size) || (room !== undefined && !room.ready(size))) {
+          this.heldUnit = unit;
+          this.pauseFor(Math.max(this.byteBucket.waitMs(size), room?.waitMs(size) ?? 0));
           return;
         }
-        this.byteBucket.charge(line.length);
-        room?.charge(line.length);
+        this.byteBucket.charge(size);
+        room?.charge(size);
       }
-      this.lineIndex++;
-      this.openLine(line);
+      this.heldUnit = undefined;
+      this.openUnit(unit);
     }
-    this.backlog = [];
-    this.lineIndex = 0;
     if (this.paused && !this.closed) {
       this.paused = false;
       this.conn.stream.resume();
@@ -328,15 +403,16 @@ export class Link {
     this.resumeTimer = setTimeout(() => this.pump(), Math.max(1, ms));
   }
 
-  /** A line read: a plaintext frame before the channel (and for v1), else a sealed record. */
-  private openLine(line: string): void {
-    if (!this.opener) {
-      this.frames.push(line);
+  /** A unit read: a plaintext line before the channel (and for v1), else a sealed record. */
+  private openUnit(unit: string | Buffer): void {
+    if (typeof unit === 'string') {
+      this.frames.push(unit);
       return;
     }
     let plaintext: string;
     try {
-      plaintext = this.opener.open(line).toString('utf8');
+      if (!this.opener) throw new ProtocolError('bad_request');
+      plaintext = openDirect(this.opener, unit).toString('utf8');
     } catch {
       this.close('bad_request');
       return;

@@ -17,16 +17,17 @@ import { nameClass, normalizeName } from '../protocol/names.js';
 import { appendWithRetry } from '../rooms/append.js';
 import type { SharedBudget } from '../rooms/budget.js';
 import type { LoggedEvent, NameChange, NameRecord, PageLimits, RoomBacking, RoomLog } from '../rooms/seam.js';
+import { type BatchPeer, RoomFanout } from './fanout.js';
 import { History } from './history.js';
 import type { HoldQuota } from './holds.js';
 import { PresenceBatcher } from './presence.js';
 import { issueResumeSecret, resumeHashesMatch, resumeHashOf } from './resume.js';
 import { NameMirror, type PresenceChange } from './room-names.js';
 
-/** A room member's connection as the room sees it. */
-export interface Peer {
+/** A room member's connection as the room sees it (frames for all go out as shared batches: fanout.ts). */
+export interface Peer extends BatchPeer {
   readonly userId: string;
-  /** Queues one serialised frame (JSON, no newline) for this member. */
+  /** Queues one serialised frame (JSON, no newline) for this member alone. */
   sendSerialized(json: string): void;
   /**
    * Closes the connection: `replaced`, the member came back on a new one; `keepalive`, the
@@ -135,6 +136,7 @@ export class Room {
   /** Log events waiting for their sender's join (see JOIN_WAIT_MS), in order. */
   private waiting: LoggedEvent[] = [];
   private waitTimer: NodeJS.Timeout | undefined;
+  private readonly fanout = new RoomFanout(() => this.peers());
 
   constructor(
     readonly name: string,
@@ -271,14 +273,19 @@ export class Room {
     if (event.kind === 'message') this.history.push(event.data);
     else this.history.clear();
     this.presence.flush();
-    const json = JSON.stringify(this.frameOf(event));
+    const recipients: Peer[] = [];
     for (const member of this.members.values()) {
       if (member.catchingUp) continue;
       if (event.seq === member.cursor + 1) {
-        member.peer.sendSerialized(json);
+        recipients.push(member.peer);
         member.cursor = event.seq;
       } else if (event.seq > member.cursor + 1) this.catchUp(member);
     }
+    this.fanout.send(recipients, JSON.stringify(this.frameOf(event)), event.seq);
+  }
+
+  private *peers(): Iterable<Peer> {
+    for (const member of this.members.values()) yield member.peer;
   }
 
   /** The log started over under us: every member's place is its start. */
@@ -331,6 +338,7 @@ export class Room {
     this.announce({ type: 'user_left', user_id: userId, username });
     if (!local || local.key !== p.key) return;
     this.members.delete(userId);
+    this.fanout.membersChanged();
     // Replaced by its own resume elsewhere, or held by another daemon that took it for gone.
     local.peer.close(p.why === 'held' ? 'keepalive' : 'replaced');
   }
@@ -342,6 +350,7 @@ export class Room {
     if (revision !== undefined) member.revision = revision;
     else if (this.members.get(member.peer.userId) === member) {
       this.members.delete(member.peer.userId);
+      this.fanout.membersChanged();
       member.peer.close('replaced');
     }
   }
@@ -387,9 +396,12 @@ export class Room {
         }
         member.cursor = read.firstSeq - 1;
       }
+      // A page goes the way of live events: a batch under the room's broadcast key (for this
+      // member alone), never sealed under a nonce of its own sequence numbers.
+      const reader = [member.peer];
       for (const event of read.events) {
         if (event.seq !== member.cursor + 1) continue;
-        member.peer.sendSerialized(JSON.stringify(this.frameOf(event)));
+        this.fanout.send(reader, JSON.stringify(this.frameOf(event)), event.seq);
         member.cursor = event.seq;
       }
       // Nothing more to read than what the watch has not delivered yet: live from here.
@@ -490,6 +502,7 @@ export class Room {
     };
     if (options.card !== undefined) member.card = options.card;
     this.members.set(peer.userId, member);
+    this.fanout.membersChanged();
     const users = this.memberList();
     if (!users.some((u) => u.user_id === peer.userId)) users.push(you);
     const init: ServerFrame = {
@@ -542,6 +555,7 @@ export class Room {
     const member = this.members.get(userId);
     if (!member) return;
     this.members.delete(userId);
+    this.fanout.membersChanged();
     const names = this.backing?.names;
     if (!names) return;
     const graceMs = this.limits.resumeGraceMs ?? 0;
@@ -655,6 +669,7 @@ export class Room {
   /** Releases the room's share of the daemon-wide budgets and its backing (the room is gone). */
   async dispose(): Promise<void> {
     this.presence.dispose();
+    this.fanout.dispose();
     this.history.detach();
     const opening = this.opening;
     this.opening = undefined;
@@ -715,8 +730,7 @@ export class Room {
   /** Sends one frame to every member, serialised once, after the presence events pending. */
   broadcast(frame: ServerFrame): void {
     this.presence.flush();
-    const json = JSON.stringify(frame);
-    for (const member of this.members.values()) member.peer.sendSerialized(json);
+    this.fanout.send([...this.peers()], JSON.stringify(frame));
   }
 
   /** The members present in the room, on every daemon. */

@@ -259,7 +259,7 @@ serve({
   strangerFlood: async (req: Request) => {
     const port = Number(req.port);
     const deadline = performance.now() + Number(req.durationMs);
-    const line = `${JSON.stringify({ cmd: 'srp_init', v: 2, room: String(req.room), A: STRANGER_A })}\n`;
+    const line = `${JSON.stringify({ cmd: 'srp_init', v: 3, room: String(req.room), A: STRANGER_A })}\n`;
     let challenges = 0;
     let refused = 0;
     const once = (): Promise<void> =>

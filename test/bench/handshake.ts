@@ -164,12 +164,12 @@ export async function benchHandshake(): Promise<Row[]> {
     const n = 20_000;
     const sealer = new ChannelSealer(c2s);
     const opener = new ChannelOpener(c2s);
-    const lines: string[] = new Array(n);
+    const records: Buffer[] = new Array(n);
     let c0 = cpuMicros();
-    for (let i = 0; i < n; i++) lines[i] = sealer.seal(frame);
+    for (let i = 0; i < n; i++) records[i] = sealer.sealRecord(frame);
     sealRates.push(n / ((cpuMicros() - c0) / 1e6));
     c0 = cpuMicros();
-    for (let i = 0; i < n; i++) opener.open(lines[i]!);
+    for (let i = 0; i < n; i++) opener.openRecord(records[i]!);
     openRates.push(n / ((cpuMicros() - c0) / 1e6));
   }
   rows.push({

@@ -49,7 +49,7 @@ async function sweepCost(): Promise<{ quietMs: number; pingMs: number; pinged: n
     const stream = new PassThrough();
     stream.resume(); // what the link writes is read and dropped
     const link = new Link({ stream, peer: 'memory' }, defaultDaemonLimits);
-    link.startChannel(key, key);
+    link.startChannel(key, key, key);
     links.push(link);
   }
   const sweeper = new KeepaliveSweep(

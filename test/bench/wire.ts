@@ -1,18 +1,25 @@
 /**
  * Light benchmark clients speaking the wire protocol directly, so that a client process can
  * drive hundreds of connections and the daemon stays the bottleneck:
- * - the v2 SRP handshake with the SRP password derived once per run (no scrypt per
+ * - the v3 SRP handshake with the SRP password derived once per run (no scrypt per
  *   connection), v = g^x cached per room and a small pool of (a, A) pairs, so a handshake
  *   costs the client one modular exponentiation;
- * - members that join and then open every record and count the message frames in it
- *   (decrypting the Fernet bodies only where a latency probe needs them);
+ * - members that join and then verify every record (direct records opened, each broadcast
+ *   record's member tag checked against the member's own counter) and count the message
+ *   frames in it (decrypting the Fernet bodies only where a latency probe needs them); a
+ *   broadcast batch, the same bytes for every member, is hashed and opened once per client
+ *   process (LightReader): a hundred real clients would each do that on their own CPU, and
+ *   paying it a hundred times on one core made the client process the bottleneck;
  * - bare members for the no-crypto relay: same newline framing, no handshake, no records.
  */
-import { createDecipheriv, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
-import { ChannelSealer, writeNonce } from '../../lib/crypto/channel.js';
+import { memberTag, openBatch } from '../../lib/crypto/broadcast.js';
+import { ChannelOpener, ChannelSealer } from '../../lib/crypto/channel.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { channelKeys, roomKeyV2 } from '../../lib/crypto/kdf.js';
+import { RECORD_BROADCAST, RECORD_DIRECT, sealDirect } from '../../lib/protocol/records.js';
+import { WireDecoder } from '../../lib/protocol/wire-decoder.js';
 import { srpMath } from '../helpers/srp-math.js';
 import type { BenchSecrets } from './common.js';
 
@@ -35,6 +42,7 @@ const K_BIG = toBig(k);
 const MESSAGE_TAG = Buffer.from('"type":"message"');
 /** The daemon's keepalive ping; a member that does not answer is dropped after --keepalive. */
 const PING_TAG = Buffer.from('{"type":"ping"');
+const ROOM_KEY_TAG = Buffer.from('{"type":"room_key"');
 
 /** Splits a byte stream into lines (Buffers without the newline); a long line is joined once. */
 export class LineSplitter {
@@ -58,26 +66,41 @@ export class LineSplitter {
   }
 }
 
-/**
- * Opens the daemon's records like ChannelOpener (AES-256-GCM, per-direction counter nonce)
- * but without its canonical-base64 check, which is the client's cost and not the daemon's:
- * the tag still authenticates every record and a failure throws.
- */
-export class LightOpener {
-  private readonly nonce = Buffer.alloc(12);
-  private counter = 0;
+/** Batches already hashed and opened in this process, by key id and batch counter. */
+const batches = new Map<string, { digest: Buffer; plaintext: Buffer }>();
 
-  constructor(private readonly key: Buffer) {}
+/** A member's verifier of the daemon's stream, sharing the batch work of the process (see above). */
+export class LightReader {
+  private roomKey: { id: Buffer; key: Buffer } | undefined;
 
-  open(line: Buffer): Buffer {
-    const data = Buffer.from(line.toString('latin1'), 'base64');
-    if (data.length < 16) throw new Error('record too short');
-    writeNonce(this.nonce, this.counter++);
-    const decipher = createDecipheriv('aes-256-gcm', this.key, this.nonce);
-    decipher.setAuthTag(data.subarray(data.length - 16));
-    const pt = decipher.update(data.subarray(0, data.length - 16));
-    decipher.final();
-    return pt;
+  constructor(
+    private readonly opener: ChannelOpener,
+    private readonly tagKey: Buffer,
+  ) {}
+
+  setRoomKey(id: Buffer, key: Buffer): void {
+    this.roomKey = { id, key };
+  }
+
+  open(record: Buffer): Buffer {
+    if (record[0] === RECORD_DIRECT) return this.opener.openRecord(record.subarray(1));
+    if (record[0] !== RECORD_BROADCAST || !this.roomKey) throw new Error('unexpected record');
+    const counter = this.opener.skip();
+    const batch = record.subarray(17);
+    const id = batch.toString('latin1', 0, 16);
+    let opened = batches.get(id);
+    if (!opened) {
+      if (batches.size > 4096) batches.clear();
+      opened = {
+        digest: createHash('sha256').update(batch).digest(),
+        plaintext: openBatch(this.roomKey.key, this.roomKey.id, batch).plaintext,
+      };
+      batches.set(id, opened);
+    }
+    if (!timingSafeEqual(memberTag(this.tagKey, counter, opened.digest), record.subarray(1, 17))) {
+      throw new Error('bad member tag');
+    }
+    return opened.plaintext;
   }
 }
 
@@ -146,11 +169,10 @@ export interface Authenticated {
   sock: net.Socket;
   userId: string;
   sealer: ChannelSealer;
-  opener: LightOpener;
+  reader: LightReader;
   roomKey: Buffer;
-  /** Lines that arrived after H_AMK in the same chunk (records). */
-  splitter: LineSplitter;
-  early: Buffer[];
+  /** The connection's decoder, in records now (it may hold some already). */
+  decoder: WireDecoder;
 }
 
 export function connect(port: number, localAddress?: string): Promise<net.Socket> {
@@ -169,19 +191,18 @@ export function connect(port: number, localAddress?: string): Promise<net.Socket
   });
 }
 
-/** Runs the v2 handshake on a fresh connection. */
+/** Runs the v3 handshake on a fresh connection. */
 export async function authenticate(
   port: number,
   srp: SrpRoomClient,
   localAddress?: string,
 ): Promise<Authenticated> {
   const sock = await connect(port, localAddress);
-  const splitter = new LineSplitter();
-  const lines: Buffer[] = [];
+  const decoder = new WireDecoder(1 << 16);
   let waiter: (() => void) | undefined;
   let failure: Error | undefined;
   const onData = (chunk: Buffer): void => {
-    splitter.push(chunk, (line) => lines.push(Buffer.from(line)));
+    decoder.push(chunk);
     waiter?.();
   };
   const onEnd = (): void => {
@@ -192,20 +213,22 @@ export async function authenticate(
   sock.on('close', onEnd);
   sock.on('error', onEnd);
   const nextLine = async (): Promise<Record<string, unknown>> => {
-    while (lines.length === 0) {
+    let line = decoder.next();
+    while (line === undefined) {
       if (failure) throw failure;
       await new Promise<void>((resolve) => {
         waiter = resolve;
       });
       waiter = undefined;
+      line = decoder.next();
     }
-    const frame = JSON.parse(lines.shift()!.toString('utf8')) as Record<string, unknown>;
+    const frame = JSON.parse(line as string) as Record<string, unknown>;
     if (frame.error !== undefined) throw new Error(`daemon refused: ${String(frame.code)}`);
     return frame;
   };
   try {
     const { a, A } = srp.ephemeral();
-    sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 2, room: srp.room, A: A.toString('base64') })}\n`);
+    sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 3, room: srp.room, A: A.toString('base64') })}\n`);
     const ch = await nextLine();
     const salt = Buffer.from(String(ch.salt), 'base64');
     const B = Buffer.from(String(ch.B), 'base64');
@@ -213,18 +236,18 @@ export async function authenticate(
     sock.write(`${JSON.stringify({ cmd: 'srp_verify', user_id: ch.user_id, M: M.toString('base64') })}\n`);
     const done = await nextLine();
     if (!hamk.equals(Buffer.from(String(done.H_AMK), 'base64'))) throw new Error('bad H_AMK');
-    const { c2s, s2c } = channelKeys(K);
+    const { c2s, s2c, tag } = channelKeys(K, { v: 3, legacy: false });
     sock.off('data', onData);
     sock.off('close', onEnd);
     sock.off('error', onEnd);
+    decoder.startRecords(1 << 26);
     return {
       sock,
       userId: String(ch.user_id),
       sealer: new ChannelSealer(c2s),
-      opener: new LightOpener(s2c),
+      reader: new LightReader(new ChannelOpener(s2c), tag),
       roomKey: roomKeyV2(srp.master, Buffer.from(String(ch.room_salt), 'base64')),
-      splitter,
-      early: lines,
+      decoder,
     };
   } catch (err) {
     sock.destroy();
@@ -262,7 +285,8 @@ export class SecureMember implements BenchMember {
   private constructor(private readonly auth: Authenticated) {
     this.fernet = new Fernet(auth.roomKey);
     auth.sock.on('data', (chunk: Buffer) => {
-      auth.splitter.push(chunk, (line) => this.onRecord(line));
+      auth.decoder.push(chunk);
+      this.drain();
       this.onData?.();
     });
     const lost = (): void => this.failed?.(new Error('daemon closed the connection'));
@@ -283,7 +307,7 @@ export class SecureMember implements BenchMember {
       member.failed = reject;
     });
     member.sendFrames([JSON.stringify({ type: 'join', username })]);
-    for (const line of auth.early) member.onRecord(line);
+    member.drain();
     await joined;
     member.failed = undefined;
     return member;
@@ -293,15 +317,31 @@ export class SecureMember implements BenchMember {
     return this.auth.userId;
   }
 
-  sendFrames(frames: string[]): void {
-    const plaintext = frames.length === 1 ? frames[0]! : frames.join('\n');
-    this.auth.sock.write(`${this.auth.sealer.seal(plaintext)}\n`);
+  /** Stops reading (a member whose backlog the daemon must hold), and reads again. */
+  pause(): void {
+    this.auth.sock.pause();
   }
 
-  private onRecord(line: Buffer): void {
-    const pt = this.auth.opener.open(line);
+  resume(): void {
+    this.auth.sock.resume();
+  }
+
+  sendFrames(frames: string[]): void {
+    const plaintext = frames.length === 1 ? frames[0]! : frames.join('\n');
+    this.auth.sock.write(sealDirect(this.auth.sealer, plaintext));
+  }
+
+  private drain(): void {
+    for (let record = this.auth.decoder.next(); record !== undefined; record = this.auth.decoder.next()) {
+      this.onRecord(record as Buffer);
+    }
+  }
+
+  private onRecord(record: Buffer): void {
+    const pt = this.auth.reader.open(record);
     this.count += countMessages(pt);
     if (pt.includes(PING_TAG)) this.answerPings(pt);
+    if (pt.includes(ROOM_KEY_TAG)) this.takeRoomKeys(pt);
     if (this.joined || this.onFrame) {
       for (const frame of pt.toString('utf8').split('\n')) {
         if (this.joined && frame.startsWith('{"type":"init"')) {
@@ -313,6 +353,15 @@ export class SecureMember implements BenchMember {
         }
         this.onFrame?.(frame);
       }
+    }
+  }
+
+  /** The room keys handed over in `plaintext`, for the broadcast records that follow. */
+  private takeRoomKeys(plaintext: Buffer): void {
+    for (const frame of plaintext.toString('utf8').split('\n')) {
+      if (!frame.startsWith('{"type":"room_key"')) continue;
+      const { id, key } = JSON.parse(frame) as { id: string; key: string };
+      this.auth.reader.setRoomKey(Buffer.from(id, 'base64'), Buffer.from(key, 'base64'));
     }
   }
 

@@ -95,7 +95,7 @@ test('a handler that holds the queue gets no further line, nor the end, until it
     };
   });
   queue.stream((line) => {
-    seen.push(line);
+    seen.push(String(line));
     if (line === 'a') queue.hold();
   });
   serverSide.end('a\nb\nc\n');

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import {
   type ClusterNats,

@@ -121,7 +121,7 @@ test('serve --workers 2: one port, rooms shared across workers, secrets only ove
   for (let i = 0; i < 4; i++) {
     const reply = await new Promise<string>((resolve, reject) => {
       const sock = net.connect({ host: '127.0.0.1', port: d.port }, () =>
-        sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 2, room: 'no-such-room', A })}\n`),
+        sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 3, room: 'no-such-room', A })}\n`),
       );
       let got = '';
       sock.on('data', (b) => {

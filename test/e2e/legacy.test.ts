@@ -96,9 +96,9 @@ describe('our daemon in legacy mode', () => {
     try {
       const answer = await v1Probe(d.port);
       assert.equal(answer.code, 'unsupported_version');
-      assert.match(String(answer.error), /v2 only/);
+      assert.match(String(answer.error), /v3 only/);
       // A v1 client cannot tell this apart from any other refusal: it never got a challenge.
-      await assert.rejects(V1Client.connect(d.port, 'old', 'pw'), /v2 only/);
+      await assert.rejects(V1Client.connect(d.port, 'old', 'pw'), /v3 only/);
     } finally {
       await d.stop();
     }

@@ -50,9 +50,9 @@ test('a client killed mid-handshake: the daemon recovers and serves the others',
     // Killed right after connecting, after half a srp_init line, and after the challenge.
     const c1 = await RawClient.connect({ port: d.port });
     const c2 = await RawClient.connect({ port: d.port });
-    c2.write('{"cmd":"srp_init","v":2,"ro');
+    c2.write('{"cmd":"srp_init","v":3,"ro');
     const c3 = await RawClient.connect({ port: d.port });
-    c3.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: Buffer.alloc(256, 5).toString('base64') });
+    c3.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: Buffer.alloc(256, 5).toString('base64') });
     assert.equal(typeof (await c3.nextJson()).B, 'string');
     await waitFor(() => d.daemon.stats().pendingHandshakes === 3, 'three pending handshakes');
     c1.socket.resetAndDestroy();
@@ -89,7 +89,7 @@ test('a client killed mid-message: the others see it leave, nothing else is lost
     const left = new Promise<void>((resolve) =>
       bob.on('event', (e) => e.type === 'leave' && e.username === 'carol' && resolve()),
     );
-    carol.write(`${complete}\n${half.slice(0, Math.floor(half.length / 2))}`);
+    carol.write(Buffer.concat([complete, half.subarray(0, Math.floor(half.length / 2))]));
     await waitFor(() => seen.length === 1, 'the complete message');
     carol.socket.resetAndDestroy();
     await left;

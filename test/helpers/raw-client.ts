@@ -1,10 +1,11 @@
 /**
  * A raw protocol client for security tests: a plain net.Socket that can send arbitrary bytes
  * and lines, authenticate with the real client handshake (lib/protocol/handshake-client.ts),
- * and then speak the sealed channel by hand — valid records, records with a flipped bit,
- * replayed or reordered records, or arbitrary plaintext frames inside valid records.
- * Everything it receives is kept verbatim (raw bytes and every opened plaintext), so a test
- * can assert on all of it.
+ * and then speak the v3 records by hand — valid records, records with a flipped bit,
+ * replayed or reordered records, or arbitrary plaintext frames inside valid records. It
+ * verifies the daemon's stream like the real client (member tags, the room keys it is handed).
+ * Everything it receives is kept verbatim (raw bytes, every record, every opened plaintext and
+ * every room key), so a test can assert on all of it.
  */
 import net from 'node:net';
 import { ChannelOpener, ChannelSealer } from '../../lib/crypto/channel.js';
@@ -12,6 +13,8 @@ import { sealEnvelope } from '../../lib/crypto/envelope.js';
 import { Fernet } from '../../lib/crypto/fernet.js';
 import { parseObject } from '../../lib/protocol/codec.js';
 import { clientHandshake } from '../../lib/protocol/handshake-client.js';
+import { DaemonStreamReader, sealDirect } from '../../lib/protocol/records.js';
+import { WireDecoder } from '../../lib/protocol/wire-decoder.js';
 
 export interface RawConnectOptions {
   port: number;
@@ -34,14 +37,16 @@ export class RawClient {
   rawReceived = '';
   /** Every plaintext opened from a channel record. */
   readonly plaintexts: string[] = [];
-  /** Complete lines received and not yet consumed by `nextLine`. */
-  private readonly lines: string[] = [];
-  private partial = '';
+  /** Every record received (kind | body), in order. */
+  readonly records: Buffer[] = [];
+  /** Every room broadcast key handed to this member: id and key, base64. */
+  readonly roomKeys: Array<{ id: string; key: string }> = [];
+  private readonly decoder = new WireDecoder(1 << 20);
   private waiters: Array<() => void> = [];
   closed = false;
   readonly closedPromise: Promise<void>;
   sealer: ChannelSealer | undefined;
-  opener: ChannelOpener | undefined;
+  reader: DaemonStreamReader | undefined;
   fernet: Fernet | undefined;
   userId = '';
   /** Frames sent during the handshake (to replay them). */
@@ -51,15 +56,8 @@ export class RawClient {
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
-      const text = chunk.toString('latin1');
-      this.rawReceived += text;
-      this.partial += text;
-      let nl = this.partial.indexOf('\n');
-      while (nl !== -1) {
-        this.lines.push(Buffer.from(this.partial.slice(0, nl), 'latin1').toString('utf8'));
-        this.partial = this.partial.slice(nl + 1);
-        nl = this.partial.indexOf('\n');
-      }
+      this.rawReceived += chunk.toString('latin1');
+      this.decoder.push(chunk);
       this.wake();
     });
     socket.on('error', () => {});
@@ -105,12 +103,26 @@ export class RawClient {
     this.sendLine(JSON.stringify(frame));
   }
 
-  /** The next complete line; rejects if the connection closes first or after `timeoutMs`. */
+  /** The next complete line (before the channel); rejects if the connection closes first or after `timeoutMs`. */
   async nextLine(timeoutMs = 15_000): Promise<string> {
+    const unit = await this.nextUnit(timeoutMs);
+    if (typeof unit !== 'string') throw new Error('a record arrived where a line was expected');
+    return unit;
+  }
+
+  /** The next record (kind | body) after the handshake. */
+  async nextRecord(timeoutMs = 15_000): Promise<Buffer> {
+    const unit = await this.nextUnit(timeoutMs);
+    if (typeof unit === 'string') throw new Error('a line arrived where a record was expected');
+    this.records.push(unit);
+    return unit;
+  }
+
+  private async nextUnit(timeoutMs: number): Promise<string | Buffer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const line = this.lines.shift();
-      if (line !== undefined) return line;
+      const unit = this.decoder.next();
+      if (unit !== undefined) return unit;
       if (this.closed) throw new Error('connection closed before a line arrived');
       const left = deadline - Date.now();
       if (left <= 0) throw new Error('timed out waiting for a line');
@@ -141,7 +153,7 @@ export class RawClient {
   }
 
   /**
-   * Runs the real v2 client handshake over this socket and sets up the channel. With
+   * Runs the real client handshake over this socket and sets up the channel. With
    * `create`, asks to create the room (open-rooms mode); `beforeVerify` runs between the
    * challenge and sending the proof (to stage races).
    */
@@ -176,28 +188,37 @@ export class RawClient {
     await queue;
     this.userId = result.userId;
     this.sealer = new ChannelSealer(result.c2s);
-    this.opener = new ChannelOpener(result.s2c);
+    this.reader = new DaemonStreamReader(new ChannelOpener(result.s2c), result.tag);
     this.fernet = new Fernet(result.roomKey);
+    this.decoder.startRecords(1 << 26);
   }
 
-  /** Seals `plaintext` into a record line (without sending it). */
-  seal(plaintext: string): string {
+  /** Seals `plaintext` into a direct record, length prefix included (without sending it). */
+  seal(plaintext: string): Buffer {
     if (!this.sealer) throw new Error('no channel yet');
-    return this.sealer.seal(plaintext);
+    return sealDirect(this.sealer, plaintext);
   }
 
   /** Seals one frame (any JSON value or raw text) and sends it. */
   sendFrame(frame: unknown): void {
-    this.sendLine(this.seal(typeof frame === 'string' ? frame : JSON.stringify(frame)));
+    this.write(this.seal(typeof frame === 'string' ? frame : JSON.stringify(frame)));
   }
 
-  /** Opens the next record and returns its frames (a record may batch several). */
+  /** Opens the next record and returns its frames (a record may batch several); room keys are taken, not returned. */
   async nextFrames(timeoutMs?: number): Promise<Array<Record<string, unknown>>> {
-    if (!this.opener) throw new Error('no channel yet');
-    const line = await this.nextLine(timeoutMs);
-    const plaintext = this.opener.open(line).toString('utf8');
+    const reader = this.reader;
+    if (!reader) throw new Error('no channel yet');
+    const plaintext = reader.open(await this.nextRecord(timeoutMs)).toString('utf8');
     this.plaintexts.push(plaintext);
-    return plaintext.split('\n').map((part) => parseObject(part));
+    const frames: Array<Record<string, unknown>> = [];
+    for (const f of plaintext.split('\n').map((part) => parseObject(part))) {
+      // Taken here like the real client does: the tests see the room's frames.
+      if (f.type === 'room_key' && typeof f.id === 'string' && typeof f.key === 'string') {
+        this.roomKeys.push({ id: f.id, key: f.key });
+        reader.setRoomKey(Buffer.from(f.id, 'base64'), Buffer.from(f.key, 'base64'));
+      } else frames.push(f);
+    }
+    return frames;
   }
 
   /** Reads frames until one satisfies `match`; returns it. */
@@ -230,7 +251,7 @@ export class RawClient {
   destroy(): void {
     this.socket.destroy();
     this.sealer?.destroy();
-    this.opener?.destroy();
+    this.reader?.destroy();
     this.fernet?.destroy();
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Test helper: an on-path attacker as a real TCP proxy. It forwards newline-framed lines both
  * ways and lets a test rewrite each plaintext JSON line (the handshake) before passing it on;
- * sealed channel lines and anything that is not a JSON object pass unchanged. Every line it
- * forwarded is kept, per direction, so a test can see what crossed.
+ * anything that is not a JSON object passes unchanged. After the last handshake line of a
+ * direction (`srp_verify` up, `H_AMK` down) the v3 binary records pass as they are, each read
+ * kept as latin1 text. Everything it forwarded is kept, per direction, so a test can see what
+ * crossed.
  */
 import { once } from 'node:events';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
@@ -47,16 +49,23 @@ export class RewritingProxy {
   }
 
   private pipe(from: Socket, to: Socket, seen: string[], rewrite: Rewrite | undefined): void {
-    let buffered = '';
+    let buffered = Buffer.alloc(0);
+    let raw = false;
     from.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      let nl = buffered.indexOf('\n');
+      buffered = Buffer.concat([buffered, chunk]);
+      let nl = raw ? -1 : buffered.indexOf(0x0a);
       while (nl >= 0) {
-        const line = rewriteLine(buffered.slice(0, nl), rewrite);
-        buffered = buffered.slice(nl + 1);
+        const line = rewriteLine(buffered.subarray(0, nl).toString('utf8'), rewrite);
+        buffered = buffered.subarray(nl + 1);
         seen.push(line);
         to.write(`${line}\n`);
-        nl = buffered.indexOf('\n');
+        raw = line.includes('"srp_verify"') || line.includes('"H_AMK"');
+        nl = raw ? -1 : buffered.indexOf(0x0a);
+      }
+      if (raw && buffered.length > 0) {
+        seen.push(buffered.toString('latin1'));
+        to.write(buffered);
+        buffered = Buffer.alloc(0);
       }
     });
     from.on('close', () => to.destroy());

@@ -6,9 +6,11 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { ChannelOpener, ChannelSealer } from '../../lib/crypto/channel.js';
-import { LineDecoder, parseObject } from '../../lib/protocol/codec.js';
+import { parseObject } from '../../lib/protocol/codec.js';
 import { ServerHandshake } from '../../lib/protocol/handshake-server.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
+import { openDirect, sealDirect } from '../../lib/protocol/records.js';
+import { WireDecoder } from '../../lib/protocol/wire-decoder.js';
 import { credentialsFromPassword, RoomRegistry } from '../../lib/server/rooms.js';
 
 type Frame = Record<string, unknown>;
@@ -37,25 +39,28 @@ export async function startScriptedDaemon(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    const decoder = new LineDecoder(1 << 20);
+    const decoder = new WireDecoder(1 << 20);
     const handshake = new ServerHandshake(registry);
     let sealer: ChannelSealer | undefined;
     let opener: ChannelOpener | undefined;
     const peer: ScriptedPeer = {
-      send: (...frames) => socket.write(`${sealer!.seal(frames.map((f) => JSON.stringify(f)).join('\n'))}\n`),
+      send: (...frames) => socket.write(sealDirect(sealer!, frames.map((f) => JSON.stringify(f)).join('\n'))),
       destroy: () => socket.destroy(),
     };
     socket.on('data', (chunk: Buffer) => {
-      for (const line of decoder.push(chunk)) {
+      decoder.push(chunk);
+      for (let unit = decoder.next(); unit !== undefined; unit = decoder.next()) {
         if (opener) {
-          for (const part of opener.open(line).toString('utf8').split('\n')) onFrame(parseObject(part), peer);
+          const text = openDirect(opener, unit as Buffer).toString('utf8');
+          for (const part of text.split('\n')) onFrame(parseObject(part), peer);
           continue;
         }
-        const { reply, result } = handshake.handle(parseObject(line));
+        const { reply, result } = handshake.handle(parseObject(unit as string));
         socket.write(`${JSON.stringify(reply)}\n`);
         if (result) {
           sealer = new ChannelSealer(result.s2c);
           opener = new ChannelOpener(result.c2s);
+          decoder.startRecords(1 << 20);
         }
       }
     });

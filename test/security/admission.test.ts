@@ -22,7 +22,7 @@ async function strangers(port: number, local: string, n: number, room = 'chat'):
   const out: RawClient[] = [];
   for (let i = 0; i < n; i++) {
     const c = await RawClient.connect({ port, localAddress: local });
-    c.sendJson({ cmd: 'srp_init', v: 2, room, A: A_VALID });
+    c.sendJson({ cmd: 'srp_init', v: 3, room, A: A_VALID });
     out.push(c);
   }
   return out;
@@ -258,7 +258,7 @@ describe('serve --proxy-protocol (Tor: HiddenServiceExportCircuitID haproxy)', (
       assert.equal((await other.join('via-circuit-6')).type, 'init');
       // No header: nothing is answered, the connection is dropped.
       const bare = await RawClient.connect({ port: d.port });
-      bare.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+      bare.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
       await bare.waitClosed(8000);
       assert.equal(bare.rawReceived, '');
       for (const c of [...held, other]) c.destroy();

@@ -147,12 +147,12 @@ test('JSON that is not an object (array, number, string, null): bad_request each
 
 test('wrong types: A as a number, room as an object, v as a string, create as an array', async () => {
   const frames = [
-    { cmd: 'srp_init', v: 2, room: 'chat', A: 12345 },
-    { cmd: 'srp_init', v: 2, room: { name: 'chat' }, A: A_VALID },
+    { cmd: 'srp_init', v: 3, room: 'chat', A: 12345 },
+    { cmd: 'srp_init', v: 3, room: { name: 'chat' }, A: A_VALID },
     { cmd: 'srp_init', v: '2', room: 'chat', A: A_VALID },
     { cmd: 'srp_init', v: 2.5, room: 'chat', A: A_VALID },
-    { cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID, create: [1, 2] },
-    { cmd: ['srp_init'], v: 2, room: 'chat', A: A_VALID },
+    { cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID, create: [1, 2] },
+    { cmd: ['srp_init'], v: 3, room: 'chat', A: A_VALID },
   ];
   for (const frame of frames) {
     const c = await offender();
@@ -164,9 +164,9 @@ test('wrong types: A as a number, room as an object, v as a string, create as an
 
 test('missing fields: no cmd, no A, no room; srp_verify without M or user_id', async () => {
   for (const frame of [
-    { v: 2, room: 'chat', A: A_VALID },
-    { cmd: 'srp_init', v: 2, room: 'chat' },
-    { cmd: 'srp_init', v: 2, A: A_VALID },
+    { v: 3, room: 'chat', A: A_VALID },
+    { cmd: 'srp_init', v: 3, room: 'chat' },
+    { cmd: 'srp_init', v: 3, A: A_VALID },
   ]) {
     const c = await offender();
     c.sendJson(frame);
@@ -177,7 +177,7 @@ test('missing fields: no cmd, no A, no room; srp_verify without M or user_id', a
     { cmd: 'srp_verify', M: Buffer.alloc(32).toString('base64') },
   ]) {
     const c = await offender();
-    c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+    c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
     const challenge = await c.nextJson();
     assert.equal(typeof challenge.user_id, 'string');
     c.sendJson(verify);
@@ -207,16 +207,16 @@ test('out of order: join (or message) before the handshake', async () => {
 
 test('out of order: a second srp_init instead of srp_verify', async () => {
   const c = await offender();
-  c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   await c.nextJson();
-  c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   await expectHandshakeError(c, 'bad_request');
   await afterEach();
 });
 
 test('a line over the size limit before authentication: too_large, disconnected', async () => {
   const c = await offender();
-  c.sendLine(JSON.stringify({ cmd: 'srp_init', v: 2, room: 'chat', A: 'A'.repeat(8000) }));
+  c.sendLine(JSON.stringify({ cmd: 'srp_init', v: 3, room: 'chat', A: 'A'.repeat(8000) }));
   await expectHandshakeError(c, 'too_large');
   // Without a newline at all: the limit applies to the unfinished line too.
   const c2 = await offender();
@@ -228,11 +228,11 @@ test('a line over the size limit before authentication: too_large, disconnected'
 test('invalid base64 in A, in M, and a non-canonical base64 length', async () => {
   for (const A of ['!!!!', 'AAA', 'A===', '****'.repeat(10), 'AAAA AAAA']) {
     const c = await offender();
-    c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A });
+    c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A });
     await expectHandshakeError(c, 'bad_request');
   }
   const c = await offender();
-  c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   const ch = await c.nextJson();
   c.sendJson({ cmd: 'srp_verify', user_id: ch.user_id, M: '%'.repeat(44) });
   await expectHandshakeError(c, 'bad_request');
@@ -242,7 +242,7 @@ test('invalid base64 in A, in M, and a non-canonical base64 length', async () =>
 test('A = 0 is refused', async () => {
   for (const A of [Buffer.alloc(1).toString('base64'), Buffer.alloc(256).toString('base64')]) {
     const c = await offender();
-    c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A });
+    c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A });
     await expectHandshakeError(c, 'bad_request');
   }
   await afterEach();
@@ -250,7 +250,7 @@ test('A = 0 is refused', async () => {
 
 test('A = N is refused', async () => {
   const c = await offender();
-  c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: bigToB64(N) });
+  c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: bigToB64(N) });
   await expectHandshakeError(c, 'bad_request');
   await afterEach();
 });
@@ -258,7 +258,7 @@ test('A = N is refused', async () => {
 test('A = 2N (and other multiples of N) is refused', async () => {
   for (const k of [2n, 3n]) {
     const c = await offender();
-    c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: bigToB64(k * N) });
+    c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: bigToB64(k * N) });
     await expectHandshakeError(c, 'bad_request');
   }
   await afterEach();
@@ -266,7 +266,7 @@ test('A = 2N (and other multiples of N) is refused', async () => {
 
 test('a wrong proof: auth_failed, disconnected', async () => {
   const c = await offender();
-  c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   const ch = await c.nextJson();
   c.sendJson({ cmd: 'srp_verify', user_id: ch.user_id, M: Buffer.alloc(32, 1).toString('base64') });
   await expectHandshakeError(c, 'auth_failed');
@@ -303,10 +303,10 @@ test('a replayed proof: srp_init and M of a successful handshake, replayed on a 
 
 test('a user_id of another handshake: refused, and the other handshake is unharmed', async () => {
   const first = await offender();
-  first.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  first.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   const ch1 = await first.nextJson();
   const second = await offender();
-  second.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  second.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   const ch2 = await second.nextJson();
   assert.notEqual(ch1.user_id, ch2.user_id);
   second.sendJson({ cmd: 'srp_verify', user_id: ch1.user_id, M: Buffer.alloc(32, 3).toString('base64') });
@@ -323,21 +323,23 @@ test('a v1 srp_init (no "v") gets unsupported_version with a human message', asy
   c.sendJson({ cmd: 'srp_init', username: 'old-client', A: A_VALID });
   const frame = await c.nextJson();
   assert.equal(frame.code, 'unsupported_version');
-  assert.match(String(frame.error), /v2|too old|upgrade/i);
+  assert.match(String(frame.error), /v3 only; please upgrade/);
   await c.waitClosed();
   await afterEach();
 });
 
-test('v = 3 gets unsupported_version', async () => {
-  const c = await offender();
-  c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
-  await expectHandshakeError(c, 'unsupported_version');
+test('v = 2 (a client from before v3) and v = 4 get unsupported_version', async () => {
+  for (const v of [2, 4]) {
+    const c = await offender();
+    c.sendJson({ cmd: 'srp_init', v, room: 'chat', A: A_VALID });
+    await expectHandshakeError(c, 'unsupported_version');
+  }
   await afterEach();
 });
 
 test('a room name with control characters is answered like any unknown room or refused', async () => {
   const c = await offender();
-  c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat\u001b]0;pwned\u0007', A: A_VALID });
+  c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat\u001b]0;pwned\u0007', A: A_VALID });
   const frame = await c.nextJson();
   // Either a decoy challenge (indistinguishable) or a clean refusal; never a crash or a leak.
   if (frame.error !== undefined) {
@@ -355,7 +357,7 @@ test('a line that never ends, sent slowly, is ended by the handshake timeout', a
   const td = await startDaemon({ chat: PW }, { limits: { handshakeTimeoutMs: 800 } });
   try {
     const c = await RawClient.connect({ port: td.port });
-    const text = '{"cmd":"srp_init","v":2,"room":"chat","A":"';
+    const text = '{"cmd":"srp_init","v":3,"room":"chat","A":"';
     let i = 0;
     const drip = setInterval(() => c.write(text[i++ % text.length]!), 50);
     try {
@@ -437,20 +439,38 @@ test('a message token over maxMessageChars inside a record is refused non-fatall
   }
 });
 
-test('a record that is not base64: disconnected', async () => {
-  const c = await rawAuthenticated(d.port, 'chat', PW);
-  assert.equal((await c.join('dave')).type, 'init');
-  c.sendLine('this is not base64!');
-  await expectChannelError(c, 'bad_request', true);
-  await afterEach(c);
+test('a record of an unknown kind, or a broadcast record from a client: disconnected', async () => {
+  for (const kind of [9, 2]) {
+    const c = await rawAuthenticated(d.port, 'chat', PW);
+    assert.equal((await c.join(`dave${kind}`)).type, 'init');
+    const record = c.seal(JSON.stringify({ type: 'ping', t: 5 }));
+    record[4] = kind;
+    c.write(record);
+    await expectChannelError(c, 'bad_request', true);
+    c.destroy();
+  }
+  await afterEach();
+});
+
+test('a record length over the limit (or zero) after the handshake: disconnected', async () => {
+  for (const length of [0, 0x7fffffff]) {
+    const c = await rawAuthenticated(d.port, 'chat', PW);
+    assert.equal((await c.join(`len${length % 7}`)).type, 'init');
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(length, 0);
+    c.write(head);
+    await expectChannelError(c, 'too_large', true);
+    c.destroy();
+  }
+  await afterEach();
 });
 
 test('a channel record with a flipped bit: disconnected', async () => {
   const c = await rawAuthenticated(d.port, 'chat', PW);
   assert.equal((await c.join('erin')).type, 'init');
-  const record = Buffer.from(c.seal(JSON.stringify({ type: 'ping', t: 5 })), 'base64');
-  record[3]! ^= 0x10;
-  c.sendLine(record.toString('base64'));
+  const record = c.seal(JSON.stringify({ type: 'ping', t: 5 }));
+  record[8]! ^= 0x10;
+  c.write(record);
   await expectChannelError(c, 'bad_request', true);
   await afterEach(c);
 });
@@ -458,9 +478,9 @@ test('a channel record with a flipped bit: disconnected', async () => {
 test('a flipped bit in the tag of a record: disconnected', async () => {
   const c = await rawAuthenticated(d.port, 'chat', PW);
   assert.equal((await c.join('erin')).type, 'init');
-  const record = Buffer.from(c.seal(JSON.stringify({ type: 'ping', t: 5 })), 'base64');
+  const record = c.seal(JSON.stringify({ type: 'ping', t: 5 }));
   record[record.length - 1]! ^= 0x01;
-  c.sendLine(record.toString('base64'));
+  c.write(record);
   await expectChannelError(c, 'bad_request', true);
   await afterEach(c);
 });
@@ -474,9 +494,9 @@ test('a replayed channel record: disconnected, the replayed message is not deliv
   };
   bob.on('event', onEvent);
   const record = c.seal(JSON.stringify({ type: 'message', text: sealToken(c, 'frank', 'pay me once') }));
-  c.sendLine(record);
+  c.write(record);
   await c.nextFrameWhere((f) => f.type === 'message');
-  c.sendLine(record);
+  c.write(record);
   await expectChannelError(c, 'bad_request', true);
   await stillServed();
   bob.off('event', onEvent);
@@ -494,8 +514,8 @@ test('reordered channel records: disconnected, nothing out of order delivered', 
   bob.on('event', onEvent);
   const first = c.seal(JSON.stringify({ type: 'message', text: sealToken(c, 'grace', 'first') }));
   const second = c.seal(JSON.stringify({ type: 'message', text: sealToken(c, 'grace', 'second') }));
-  c.sendLine(second);
-  c.sendLine(first);
+  c.write(second);
+  c.write(first);
   await expectChannelError(c, 'bad_request', true);
   await stillServed();
   bob.off('event', onEvent);
@@ -666,11 +686,13 @@ test('a flood of messages from one member: reads paused, nothing dropped, order 
     );
     const started = Date.now();
     // One write: the daemon gets it all at once and must hold back, not drop.
-    let blob = '';
+    const records: Buffer[] = [];
     for (let i = 0; i < total; i++) {
-      blob += `${flooder.seal(JSON.stringify({ type: 'message', text: sealToken(flooder, 'flood', `m${i}`) }))}\n`;
+      records.push(
+        flooder.seal(JSON.stringify({ type: 'message', text: sealToken(flooder, 'flood', `m${i}`) })),
+      );
     }
-    flooder.write(blob);
+    flooder.write(Buffer.concat(records));
     // Meanwhile the others are still served.
     await stillServed(a, b);
     await all;
@@ -702,7 +724,7 @@ test('a flood of handshakes: the oldest unfinished ones make way, the room keeps
     const flood: RawClient[] = [];
     for (let i = 0; i < 48; i++) {
       const c = await RawClient.connect({ port: td.port });
-      c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+      c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
       flood.push(c);
     }
     await waitFor(() => flood.filter((c) => c.closed).length >= 32, 'the oldest handshakes to be evicted');
@@ -856,9 +878,9 @@ test('unknown room and wrong password give byte-identical error frames; decoy sa
   assert.notEqual(unknown3.salt, unknown.salt, 'different unknown rooms must get different salts');
   // The challenge of a real room and of a decoy have the same shape.
   const real = await offender();
-  real.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  real.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   const fake = await offender();
-  fake.sendJson({ cmd: 'srp_init', v: 2, room: 'nosuchroom', A: A_VALID });
+  fake.sendJson({ cmd: 'srp_init', v: 3, room: 'nosuchroom', A: A_VALID });
   const r = await real.nextJson();
   const f = await fake.nextJson();
   assert.deepEqual(Object.keys(r).sort(), Object.keys(f).sort());
@@ -872,13 +894,13 @@ test('open rooms: a join race and a bogus create do not break an existing room',
   try {
     // create with malformed salt/verifier
     const c = await RawClient.connect({ port: td.port });
-    c.sendJson({ cmd: 'srp_init', v: 2, room: 'new', A: A_VALID, create: { salt: 'AAAA', verifier: '!!' } });
+    c.sendJson({ cmd: 'srp_init', v: 3, room: 'new', A: A_VALID, create: { salt: 'AAAA', verifier: '!!' } });
     await expectHandshakeError(c, 'bad_request');
     // create with a zero verifier
     const z = await RawClient.connect({ port: td.port });
     z.sendJson({
       cmd: 'srp_init',
-      v: 2,
+      v: 3,
       room: 'new',
       A: A_VALID,
       create: { salt: Buffer.alloc(16).toString('base64'), verifier: Buffer.alloc(256).toString('base64') },
@@ -890,7 +912,7 @@ test('open rooms: a join race and a bogus create do not break an existing room',
     const e = await RawClient.connect({ port: td.port });
     e.sendJson({
       cmd: 'srp_init',
-      v: 2,
+      v: 3,
       room: 'chat',
       A: A_VALID,
       create: {

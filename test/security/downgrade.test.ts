@@ -1,6 +1,6 @@
 /**
  * No silent downgrade: an on-path attacker (a real TCP proxy that rewrites the handshake)
- * strips `"v":2` or adds or removes `"legacy":true` between two v2 ends. The handshake fails
+ * strips `"v"` or adds or removes `"legacy":true` between two v3 ends. The handshake fails
  * with a clear error, and a client without --original-protocol never speaks the original
  * protocol: no plaintext join, no bare message crosses.
  */
@@ -62,7 +62,7 @@ function assertNoPlaintextAfterHandshake(proxy: RewritingProxy): void {
 }
 
 for (const legacyRoom of [false, true]) {
-  describe(`an on-path attacker against ${legacyRoom ? 'serve --legacy and connect --legacy' : 'two v2 ends'}`, () => {
+  describe(`an on-path attacker against ${legacyRoom ? 'serve --legacy and connect --legacy' : 'two v3 ends'}`, () => {
     let d: TestDaemon;
     before(async () => {
       d = await startDaemon({ chat: PW }, { legacy: legacyRoom });
@@ -80,7 +80,7 @@ for (const legacyRoom of [false, true]) {
       }
     });
 
-    test('stripping "v":2 from the client\'s srp_init fails the handshake, clearly', async () => {
+    test('stripping "v" from the client\'s srp_init fails the handshake, clearly', async () => {
       const { proxy, outcome } = await through(d, { up: without('v', isInit) }, { legacy: true });
       try {
         assert.ok(outcome instanceof SessionError, 'the session was opened');
@@ -91,7 +91,7 @@ for (const legacyRoom of [false, true]) {
       }
     });
 
-    test('stripping "v":2 from the daemon\'s challenge fails the handshake, clearly', async () => {
+    test('stripping "v" from the daemon\'s challenge fails the handshake, clearly', async () => {
       const { proxy, outcome } = await through(d, { down: without('v', isChallenge) }, { legacy: true });
       try {
         assert.ok(outcome instanceof SessionError, 'the session was opened');
@@ -122,7 +122,7 @@ for (const legacyRoom of [false, true]) {
   });
 }
 
-test('the CLI: connect --legacy through a proxy stripping "v":2 exits with the error, never in v1', async () => {
+test('the CLI: connect --legacy through a proxy stripping "v" exits with the error, never in v1', async () => {
   const d = await startDaemon({ chat: PW }, { legacy: true });
   const proxy = await RewritingProxy.start(d.port, {
     up: without('v', isInit),

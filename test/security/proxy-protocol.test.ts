@@ -46,10 +46,10 @@ async function heldWhileAnotherIsServed(
   const failedAt = performance.now();
   const held = await RawClient.connect({ port });
   held.write(heldLine);
-  held.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  held.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   const other = await RawClient.connect({ port });
   other.write(otherLine);
-  other.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+  other.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
   try {
     await waitFor(() => other.rawReceived.includes('"B"'), 'the other source to be challenged');
     // (Only meaningful while the back-off lasts: a stalled machine may take longer.)
@@ -119,7 +119,7 @@ describe('serve --proxy-protocol with --proxy-from', () => {
       for (let i = 0; i < runs; i++) {
         const c = await RawClient.connect({ port: d.port, localAddress: '127.0.0.2' });
         c.write(header(`198.51.${Math.floor(i / 250)}.${(i % 250) + 1}`));
-        c.sendJson({ cmd: 'srp_init', v: 2, room: 'chat', A: A_VALID });
+        c.sendJson({ cmd: 'srp_init', v: 3, room: 'chat', A: A_VALID });
         await c.waitClosed(5000);
         if (c.rawReceived !== '') answered++;
         c.destroy();

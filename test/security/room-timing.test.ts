@@ -29,7 +29,7 @@ function probe(port: number, local: string, room: string, A: string): Promise<{ 
     sock.once('error', reject);
     sock.once('connect', () => {
       t0 = performance.now();
-      sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 2, room, A })}\n`);
+      sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 3, room, A })}\n`);
     });
     sock.on('data', (d: Buffer) => {
       buf += d.toString('utf8');

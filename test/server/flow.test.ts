@@ -40,12 +40,12 @@ function countMessages(c: RawClient, from: string): { count: number; errors: str
 
 /** Sends `count` large messages in one write (one burst). */
 function burst(c: RawClient, name: string, count: number, bodyChars: number): void {
-  let lines = '';
+  const records: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const body = String(i).padEnd(bodyChars, 'x');
-    lines += `${c.seal(JSON.stringify({ type: 'message', text: tokenFor(c, name, body) }))}\n`;
+    records.push(c.seal(JSON.stringify({ type: 'message', text: tokenFor(c, name, body) })));
   }
-  c.write(lines);
+  c.write(Buffer.concat(records));
 }
 
 function tokenFor(c: RawClient, name: string, body: string): string {

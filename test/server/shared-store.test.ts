@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
-import { ChatSession } from '../../lib/client/session.js';
+import { ChatSession } from '../../lib/client/session/session.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { MemoryRoomStore } from '../../lib/rooms/memory.js';
 import type { NameTable, RoomStore } from '../../lib/rooms/seam.js';

@@ -21,7 +21,7 @@ const A_VALID = Buffer.from([2]).toString('base64');
 async function challenge(port: number, room: string): Promise<string> {
   const c = await RawClient.connect({ port });
   try {
-    c.sendJson({ cmd: 'srp_init', v: 2, room, A: A_VALID });
+    c.sendJson({ cmd: 'srp_init', v: 3, room, A: A_VALID });
     const reply = await c.nextJson();
     return JSON.stringify({ salt: reply.salt, room_salt: reply.room_salt, legacy: reply.legacy });
   } finally {

@@ -258,7 +258,8 @@ export class Wire {
           ),
       );
     }
-    queue.decoder.setLimit(maxRecordBytes);
+    if (records.binary) queue.decoder.startRecords(maxRecordBytes);
+    else queue.decoder.setLimit(maxRecordBytes);
     queue.onEnd = (err) => events.lost(this, toSessionError(err));
     queue.conn.stream.on('drain', () => events.drain());
   }

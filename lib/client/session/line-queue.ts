@@ -1,15 +1,18 @@
 /**
  * The client's reading side of a connection: lines pulled one at a time during the
- * handshake (with a timeout), then pushed to a handler once the session is running. The end
- * of the stream fails a pending read and is reported once, after every line before it.
+ * handshake (with a timeout), then units — v3 binary records (`Buffer`) after
+ * `decoder.startRecords`, or lines from an original daemon — pushed to a handler once the
+ * session is running. Nothing is decoded ahead of a pull during the handshake, so the switch
+ * to records falls exactly after its last line. The end of the stream fails a pending read
+ * and is reported once, after every unit before it.
  *
  * Pushed lines are handled in slices of at most SLICE_MS, with a turn of the event loop
- * between slices (a handler that needs more turns for one line holds the queue meanwhile): a backlog (a flood read after the process was starved of CPU) is opened and
- * verified a slice at a time, so keystrokes and the screen are served in between instead of
+ * between slices (a handler that needs more turns for one unit holds the queue meanwhile): a
+ * backlog (a flood read after the process was starved of CPU) is opened and verified a slice at a time, so keystrokes and the screen are served in between instead of
  * waiting for the whole of it. While more than MAX_BACKLOG lines wait, the connection is not
  * read (TCP flow control slows the daemon down, as for any slow reader).
  */
-import { LineDecoder } from '../../protocol/codec.js';
+import { WireDecoder } from '../../protocol/wire-decoder.js';
 import type { Connection } from '../../transport/transport.js';
 import { SessionError } from './error.js';
 
@@ -21,11 +24,13 @@ export const SLICE_MS = 4;
 /** Pushed lines waiting beyond which the connection is paused. */
 export const MAX_BACKLOG = 2000;
 
+/** What one read of the connection yields: a line, or a record after the handshake. */
+export type Unit = string | Buffer;
+
 /** Lines from a connection, read one at a time during the handshake. */
 export class LineQueue {
-  private readonly lines: string[] = [];
-  /** Pushed lines not handled yet (from `head` on), oldest first. */
-  private backlog: string[] = [];
+  /** Pushed units not handled yet (from `head` on), oldest first. */
+  private backlog: Unit[] = [];
   private head = 0;
   private sliceScheduled = false;
   private paused = false;
@@ -35,24 +40,30 @@ export class LineQueue {
   private endHeld: Error | undefined;
   private waiter: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
   private ended: Error | undefined;
-  readonly decoder: LineDecoder;
-  private onLine: ((line: string) => void) | undefined;
+  readonly decoder: WireDecoder;
+  private onLine: ((unit: Unit) => void) | undefined;
 
   constructor(
     readonly conn: Connection,
     maxLineBytes: number,
   ) {
-    this.decoder = new LineDecoder(maxLineBytes);
+    this.decoder = new WireDecoder(maxLineBytes);
     conn.stream.on('data', (chunk: Buffer) => {
-      let lines: string[];
       try {
-        lines = this.decoder.push(chunk);
+        this.decoder.push(chunk);
+        if (this.onLine) {
+          for (let unit = this.decoder.next(); unit !== undefined; unit = this.decoder.next()) {
+            this.backlog.push(unit);
+          }
+        } else if (this.waiter) {
+          const unit = this.decoder.next();
+          if (unit !== undefined) this.deliver(unit);
+        }
       } catch (err) {
         this.fail(err as Error);
         conn.stream.destroy();
         return;
       }
-      for (const line of lines) this.deliver(line);
       // The whole read is queued first, so a slice bounds the work of one read too.
       if (this.onLine && !this.sliceScheduled) this.slice();
     });
@@ -62,16 +73,13 @@ export class LineQueue {
     conn.stream.on('error', lost);
   }
 
-  private deliver(line: string): void {
-    if (this.onLine) {
-      this.backlog.push(line);
-    } else if (this.waiter) {
-      const { resolve } = this.waiter;
-      this.waiter = undefined;
-      resolve(line);
-    } else {
-      this.lines.push(line);
-    }
+  /** A unit for the handshake's pending read: a line (a record there is a protocol error). */
+  private deliver(unit: Unit): void {
+    const waiter = this.waiter;
+    if (!waiter) return;
+    this.waiter = undefined;
+    if (typeof unit === 'string') waiter.resolve(unit);
+    else waiter.reject(new SessionError('protocol', 'the daemon sent a record during the handshake'));
   }
 
   /** Handles waiting lines for up to SLICE_MS; schedules the rest for the next turn. */
@@ -129,8 +137,15 @@ export class LineQueue {
   onEnd: ((err: Error) => void) | undefined;
 
   next(timeoutMs: number): Promise<string> {
-    const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
+    let unit: Unit | undefined;
+    try {
+      unit = this.decoder.next();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (typeof unit === 'string') return Promise.resolve(unit);
+    if (unit !== undefined)
+      return Promise.reject(new SessionError('protocol', 'the daemon sent a record during the handshake'));
     if (this.ended) return Promise.reject(this.ended);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -167,10 +182,17 @@ export class LineQueue {
     }
   }
 
-  /** Switches to push mode: every queued and future line goes to `onLine`. */
-  stream(onLine: (line: string) => void): void {
+  /** Switches to push mode: every unit held and to come goes to `onLine`. */
+  stream(onLine: (unit: Unit) => void): void {
     this.onLine = onLine;
-    for (const line of this.lines.splice(0)) this.backlog.push(line);
+    try {
+      for (let unit = this.decoder.next(); unit !== undefined; unit = this.decoder.next())
+        this.backlog.push(unit);
+    } catch (err) {
+      this.fail(err as Error);
+      this.conn.stream.destroy();
+      return;
+    }
     if (!this.sliceScheduled) this.slice();
   }
 }

@@ -62,8 +62,10 @@ export function bareProtocol(mode: ProtocolMode, context: ProtocolContext): Sess
  */
 function originalRecords(context: ProtocolContext): RecordLayer {
   return {
+    binary: false,
     seal: (frame) => `${JSON.stringify(frame)}\n`,
     open(line) {
+      if (typeof line !== 'string') return [];
       const read = readV1Line(line, context.view.me, context.view.members);
       if (!read) return [];
       if ('error' in read) {

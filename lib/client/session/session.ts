@@ -147,7 +147,7 @@ export class ChatSession extends RoomQueries {
   /** Makes an authenticated connection the session's current one. */
   private attach(queue: LineQueue, result: ClientHandshakeResult): void {
     const records = this.protocol.records(result);
-    wipe(result.c2s, result.s2c, result.roomKey);
+    wipe(result.c2s, result.s2c, result.tag, result.roomKey);
     const keepaliveMs = this.protocol.keepalive ? this.limits.keepaliveMs : 0;
     const wire = new Wire(queue, records, keepaliveMs, this.limits.maxRecordBytes, {
       frame: (from, frame) => this.onFrame(from, frame),
@@ -343,7 +343,7 @@ export class ChatSession extends RoomQueries {
     const auth = await reauthenticate(request, this.fingerprint);
     const { queue, result } = auth;
     if (this.closed) {
-      wipe(result.c2s, result.s2c, result.roomKey);
+      wipe(result.c2s, result.s2c, result.tag, result.roomKey);
       queue.conn.stream.destroy();
       return;
     }
