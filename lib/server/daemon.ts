@@ -79,6 +79,11 @@ interface Authenticated {
   /** Ends the connection when no join succeeds within `joinTimeoutMs`. */
   readonly timeout: NodeJS.Timeout;
   joining: JoinInFlight | undefined;
+  /**
+   * Frames that came while the join was on its way (the name is claimed asynchronously): they
+   * are handled after it, in order, as frames of one connection always are.
+   */
+  waiting: Record<string, unknown>[];
 }
 
 /** A member of `room`. */
@@ -118,6 +123,8 @@ interface ClientState {
 
 /** Handshake frames a client may send ahead of the challenge (srp_verify is the only one). */
 const MAX_DEFERRED_FRAMES = 2;
+/** Frames a client may send while its join is on its way (a client waits for its `init`). */
+const MAX_FRAMES_WHILE_JOINING = 256;
 /** How often the queues are checked while nothing asks for it sooner (ms). */
 const QUEUE_CHECK_MS = 250;
 
@@ -474,6 +481,7 @@ export class Daemon {
         room,
         timeout: setTimeout(() => link.close('timeout'), limits.joinTimeoutMs),
         joining: undefined,
+        waiting: [],
       };
       client.phase = authenticated;
       link.roomInflow = this.inflowOf(room);
@@ -523,6 +531,11 @@ export class Daemon {
   ): void {
     const { link } = client;
     const room = phase.room;
+    if (phase.kind === 'authenticated' && phase.joining !== undefined) {
+      if (phase.waiting.length >= MAX_FRAMES_WHILE_JOINING) link.close('bad_request');
+      else phase.waiting.push(raw);
+      return;
+    }
     try {
       const frame = readClientFrame(raw, this.options.limits.maxMessageChars);
       switch (frame.type) {
@@ -609,6 +622,7 @@ export class Daemon {
         this.join(client, phase, username, options);
       } catch (err) {
         this.reportError(client, err);
+        this.handleWaiting(client, phase);
       }
     }, wait);
     phase.joining = { kind: 'paced', timer };
@@ -648,8 +662,10 @@ export class Daemon {
     room.join(client.link, username, options).then(
       ({ you }) => {
         phase.joining = undefined;
-        if (client.phase === phase) this.joined(client, phase, you.username);
-        else {
+        if (client.phase === phase) {
+          this.joined(client, phase, you.username);
+          this.handleWaiting(client, phase);
+        } else {
           // The connection went while its name was claimed: the claim goes with it.
           room.leave(client.link.userId, false);
           this.options.registry.releaseIfEmpty(room);
@@ -660,9 +676,21 @@ export class Daemon {
         if (client.phase !== phase) return;
         const code = err instanceof ProtocolError ? err.code : 'internal';
         if (fatal) client.link.close(code);
-        else this.reportError(client, err);
+        else {
+          this.reportError(client, err);
+          this.handleWaiting(client, phase);
+        }
       },
     );
+  }
+
+  /** Handles the frames that waited for a join, in order, in whatever phase the join left. */
+  private handleWaiting(client: ClientState, phase: Authenticated): void {
+    for (const raw of phase.waiting.splice(0)) {
+      const now = client.phase;
+      if (now.kind !== 'authenticated' && now.kind !== 'member') return;
+      this.onChannelFrame(client, now, raw);
+    }
   }
 
   private joined(client: ClientState, phase: Authenticated, name: string): void {

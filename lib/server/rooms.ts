@@ -19,6 +19,9 @@ import type { OpenRoomEntry, RoomStore } from '../rooms/seam.js';
 import { HoldQuota } from './holds.js';
 import { type BackingSource, Room, type RoomLimits } from './room.js';
 
+/** How long a room learned from another daemon is kept before it may count as empty (its creator joins meanwhile). */
+const SHARED_ROOM_SETTLE_MS = 10_000;
+
 export interface RegistryOptions extends RoomLimits {
   /** Clients may create rooms (`serve --open-rooms`). */
   openRooms: boolean;
@@ -265,11 +268,24 @@ export class RoomRegistry implements RoomDirectory {
       roomSalt: Buffer.from(entry.roomSalt, 'base64'),
     };
     const room = this.openRoom(name, creds);
-    // Nobody may be left in it (its daemon died): then it goes after the grace, here too.
+    // Nobody may be left in it (its daemon died): then it goes after the grace, here too. Not
+    // at once: its creator may not have claimed its name yet, and an empty room's log goes.
     room.ready().then(
-      () => this.releaseIfEmpty(room),
-      () => this.releaseIfEmpty(room),
+      () => this.releaseLater(room),
+      () => this.releaseLater(room),
     );
+  }
+
+  /** Checks a room learned from another daemon once its creator has had time to join. */
+  private releaseLater(room: Room): void {
+    clearTimeout(this.graceTimers.get(room));
+    const wait = Math.max(this.options.openRoomGraceMs ?? 0, SHARED_ROOM_SETTLE_MS);
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(room);
+      this.releaseIfEmpty(room);
+    }, wait);
+    timer.unref();
+    this.graceTimers.set(room, timer);
   }
 
   /** An open room in the registry, told to check itself when its names empty everywhere. */

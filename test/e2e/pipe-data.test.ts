@@ -157,10 +157,13 @@ describe('pipe mode: data is data', () => {
     }
   });
 
-  test('100 MB without a separator: refused with its size, and the client does not hold it in memory', {
+  test('300 MB without a separator: refused with its size, and the client does not hold it in memory', {
     skip: process.platform !== 'linux' && 'reads /proc',
   }, async () => {
-    const size = 100 * 1024 * 1024;
+    // Large against what passes through unheld: Node takes some 60-90 MB, and the 64 KB
+    // chunks read and dropped reach some 160 MB of peak before the collector catches up,
+    // however much follows (measured with 100 and 300 MB alike).
+    const size = 300 * 1024 * 1024;
     const client = spawnCli(
       ['connect', '127.0.0.1', String(daemon.port), 'flood', '--null', '--follow'],
       ENV,
@@ -177,11 +180,10 @@ describe('pipe mode: data is data', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.match(client.stderr(), new RegExp(`record 1 not sent: ${size} bytes`));
-      // Peak resident memory: Node itself takes some 60-90 MB; buffering the record would add
-      // at least its 100 MB.
+      // Peak resident memory: buffering the record would hold its 300 MB at once.
       const status = readFileSync(`/proc/${client.proc.pid}/status`, 'utf8');
       const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-      assert.ok(peakMb < 150, `peak RSS ${peakMb.toFixed(0)} MB`);
+      assert.ok(peakMb < 250, `peak RSS ${peakMb.toFixed(0)} MB`);
     } finally {
       client.proc.kill('SIGINT');
       await client.exited;
