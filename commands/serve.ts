@@ -383,6 +383,10 @@ async function runDaemon(
         // A daemon silent for three heartbeats has lost its lease: its members' names are held.
         leaseMs: 3 * settings.heartbeatMs,
         onLapsed: () => logger.info('cluster: this daemon lost its lease; its members resume'),
+        onResynced: (restarted) =>
+          logger.info(
+            `cluster: resynchronised${restarted > 0 ? `; ${restarted} room log(s) started over` : ''}`,
+          ),
         direct: (roomId) => new BusDirectChannel(connected, `direct\0${roomId}`),
       }).catch((err: Error) =>
         fail(

@@ -34,6 +34,8 @@ export interface JetStreamStoreOptions {
   onRejected?(): void;
   /** Told when this daemon's lease had lapsed (its members may have been taken for gone). */
   onLapsed?(): void;
+  /** Told when a resynchronisation ended (after a reconnection or a lapse): `restarted` rooms started over. */
+  onResynced?(restarted: number): void;
   /** The direct channel (private messages across daemons) of the room under a key. */
   direct?(roomKey: string): DirectChannel;
 }
@@ -171,6 +173,7 @@ export class JetStreamRoomStore implements RoomStore {
       () => this.buckets,
     );
     await this.leases.renew();
+    let restarted = 0;
     for (const room of this.rooms.values()) {
       const r = await room.catch(() => undefined);
       if (!r) continue;
@@ -178,11 +181,13 @@ export class JetStreamRoomStore implements RoomStore {
       await r.log.sync().catch(() => undefined);
       if (r.log.epoch !== before) {
         // The server started over: the names went with the stream.
+        restarted++;
         r.names.stop();
         r.names.reset();
         await r.names.start().catch(() => undefined);
       }
     }
+    this.options.onResynced?.(restarted);
   }
 
   private async openRoom(roomKey: string): Promise<OpenRoom> {

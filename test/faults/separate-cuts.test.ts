@@ -15,6 +15,22 @@ const PW = 'separate-cuts-password';
 const ENV = { CMD_CHAT_PASSWORD: PW };
 
 /** Polls gently (the processes under test need the CPU more than this one). */
+/** The process's exit code, or undefined when it has not ended within `ms` (a hang fails, never stalls the run). */
+async function exitOf(
+  p: { exited: Promise<number | null> },
+  ms = 60_000,
+): Promise<number | null | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function until(check: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -106,7 +122,7 @@ test('10,000 lines, sender and reader each cut at their own random moments: ever
       );
     }
     sender.proc.stdin.end();
-    assert.equal(await sender.exited, 0, sender.stderr());
+    assert.equal(await exitOf(sender), 0, sender.stderr());
     assert.ok(cuts.sender >= 2 && cuts.reader >= 2, `each side was cut (${JSON.stringify(cuts)})`);
     await until(
       () => occurrences(reader.stdout(), '"user":"sender"') >= LINES,
@@ -154,7 +170,7 @@ test('an outage longer than the resume window: the gap event says exactly how ma
       10_000,
     );
     sender.proc.stdin.end(`${lines.slice(100).join('\n')}\n`);
-    assert.equal(await sender.exited, 0, sender.stderr());
+    assert.equal(await exitOf(sender), 0, sender.stderr());
     readerProxy.refuse(false);
     await until(
       () => fromSender(jsonEvents(reader)).length >= 100 + WINDOW,
@@ -170,7 +186,7 @@ test('an outage longer than the resume window: the gap event says exactly how ma
     assert.equal(gaps[0]?.wiped, 0);
     assert.deepEqual(fromSender(events), [...lines.slice(0, 100), ...lines.slice(1000 - WINDOW)]);
     reader.proc.kill('SIGINT');
-    assert.equal(await reader.exited, ExitCode.messagesLost, reader.stderr());
+    assert.equal(await exitOf(reader), ExitCode.messagesLost, reader.stderr());
     assert.match(reader.stderr(), /700 messages were lost/);
   } finally {
     if (sender.proc.exitCode === null) sender.proc.kill('SIGKILL');
