@@ -119,9 +119,10 @@ export async function member(
   password: string,
   name: string,
   create = false,
+  reconnect = false,
 ): Promise<Member> {
   const session = await ChatSession.open({
-    reconnect: false,
+    reconnect,
     transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
     room,
     password,

@@ -97,8 +97,23 @@ test('nothing touches disk: a whole `serve --workers 2` tree (primary, workers, 
   const daemon = { port } as DaemonProcess;
   const talk = async (tag: string): Promise<void> => {
     const members = [];
-    for (let i = 0; i < 4; i++) members.push(await member(daemon, 'chat', PW, `${tag}${i}`));
-    for (const m of members) m.session.send(`${tag} from ${m.name}`);
+    // Reconnecting members: one joined while its worker still settles after the NATS server
+    // came back may be dropped and resume (a known glitch, issue 24); the traffic goes on.
+    for (let i = 0; i < 4; i++) members.push(await member(daemon, 'chat', PW, `${tag}${i}`, false, true));
+    for (const m of members) {
+      await waitFor(
+        () => {
+          try {
+            m.session.send(`${tag} from ${m.name}`);
+            return true;
+          } catch {
+            return false; // resuming: not in the room for a moment
+          }
+        },
+        `${m.name} in the room`,
+        30_000,
+      );
+    }
     for (const m of members)
       for (const o of members)
         await m.log.waitFor(isMessage(`${tag} from ${o.name}`), `${o.name} → ${m.name}`);
