@@ -134,15 +134,7 @@ export class JetStreamRoomStore implements RoomStore {
     room.names.stop();
     // Nobody in the room on any daemon: its log goes, and a later open starts a new epoch.
     if ((await room.names.list()).length === 0) {
-      const { stream, subject } = roomLogNames(this.keys, roomKey);
-      await new RoomStream(
-        this.jsm,
-        jetstream(this.nc),
-        stream,
-        subject,
-        this.keys.sealKey,
-        this.streamLimits(),
-      ).remove();
+      await this.roomStream(roomKey).remove();
     }
   }
 
@@ -190,9 +182,10 @@ export class JetStreamRoomStore implements RoomStore {
     this.options.onResynced?.(restarted);
   }
 
-  private async openRoom(roomKey: string): Promise<OpenRoom> {
-    const { id, stream, subject } = roomLogNames(this.keys, roomKey);
-    const roomStream = new RoomStream(
+  /** The memory stream of a room's log, under its keyed names. */
+  private roomStream(roomKey: string): RoomStream {
+    const { stream, subject } = roomLogNames(this.keys, roomKey);
+    return new RoomStream(
       this.jsm,
       jetstream(this.nc),
       stream,
@@ -200,6 +193,11 @@ export class JetStreamRoomStore implements RoomStore {
       this.keys.sealKey,
       this.streamLimits(),
     );
+  }
+
+  private async openRoom(roomKey: string): Promise<OpenRoom> {
+    const { id } = roomLogNames(this.keys, roomKey);
+    const roomStream = this.roomStream(roomKey);
     const logOptions = {
       keys: this.keys,
       roomId: id,
