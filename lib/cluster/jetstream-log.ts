@@ -9,7 +9,6 @@
  * one, so a busy room costs one append per round trip, not one per message.
  */
 import { randomBytes } from 'node:crypto';
-import type { ConsumerMessages } from '@nats-io/jetstream';
 import type {
   Appended,
   LoggedEvent,
@@ -21,7 +20,13 @@ import type {
 } from '../rooms/seam.js';
 import { type ClusterKeys, keyedHex } from './keys.js';
 import type { BatchEvent, LogBatch } from './log-batch.js';
-import { AppendConflict, MAX_BATCH_BYTES, type RoomStream, type StreamState } from './room-stream.js';
+import {
+  AppendConflict,
+  type Follower,
+  MAX_BATCH_BYTES,
+  type RoomStream,
+  type StreamState,
+} from './room-stream.js';
 
 /** Events per batch at most. */
 const MAX_BATCH_EVENTS = 256;
@@ -79,7 +84,7 @@ export class JetStreamLog implements RoomLog {
   private readonly recent: Placed[] = [];
   private readonly listeners = new Set<(event: LoggedEvent) => void>();
   private readonly epochListeners = new Set<(epoch: string) => void>();
-  private follower: ConsumerMessages | undefined;
+  private follower: Follower | undefined;
   private closed = false;
   /** Ids of events appended without one: a random prefix and a counter (no HMAC, no entropy per event). */
   private readonly idPrefix = randomBytes(8).toString('hex');

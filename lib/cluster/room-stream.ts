@@ -3,15 +3,19 @@
  * retention by messages and bytes, replicas), tell its epoch and bounds, append a sealed
  * batch only if the stream's last sequence is still the one the appender knows (compare-and-
  * set, so two daemons can never number the same events twice), get a batch by its stream
- * sequence, follow new batches, purge what lies before a wipe, delete it. The stream's
- * sequence numbers count batches; lib/cluster/jetstream-log.ts numbers the events inside.
+ * sequence, follow new batches (a follower that ends itself when its server falls silent, so
+ * the log follows again from the last batch it applied), purge what lies before a wipe,
+ * delete it. The stream's sequence numbers count batches; lib/cluster/jetstream-log.ts
+ * numbers the events inside.
  */
 import { createHash } from 'node:crypto';
 import {
   type ConsumerMessages,
+  type ConsumerNotification,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
 } from '@nats-io/jetstream';
 import { type LogBatch, openBatch, sealBatch } from './log-batch.js';
 
@@ -21,6 +25,29 @@ const WRONG_LAST_SEQUENCE = 10071;
 const DUPLICATE_WINDOW_NS = 120_000_000_000;
 /** Largest batch stored (NATS's default max_payload is 1 MiB; headers and seal fit in the rest). */
 export const MAX_BATCH_BYTES = 1_000_000;
+/**
+ * The idle heartbeat a follower asks of the server. A follower that hears neither a batch nor
+ * a heartbeat for FOLLOW_SILENT_BEATS of them ends, and its log follows again from the last
+ * batch it applied: so a consumer lost with its server (an R1 consumer on the stream leader
+ * killed), or left behind by a reconnection to another server, costs seconds, not the 30 s and
+ * more the client's own recovery takes (its heartbeat watch pauses while disconnected and its
+ * checks back off to the pull's expiry). One tiny message per second per followed room.
+ */
+export const FOLLOW_HEARTBEAT_MS = 1000;
+const FOLLOW_SILENT_BEATS = 2;
+/** What the client reports when the consumer is gone or unreachable: follow again at once. */
+const FOLLOWER_GONE: ReadonlySet<ConsumerNotification['type']> = new Set([
+  'heartbeats_missed',
+  'consumer_deleted',
+  'consumer_not_found',
+  'stream_not_found',
+  'no_responders',
+]);
+
+/** The batches a stream delivers, in order, until it is stopped or falls silent. */
+export interface Follower extends AsyncIterable<JsMsg> {
+  stop(): void;
+}
 
 export interface StreamLimits {
   /** Stream messages (batches) kept. */
@@ -141,10 +168,46 @@ export class RoomStream {
     return stored ? openBatch(this.sealKey, this.subject, epoch, stored.data) : undefined;
   }
 
-  /** Every batch from stream sequence `from` on, as the server stores them; stop with `stop()`. */
-  async follow(from: number): Promise<ConsumerMessages> {
+  /**
+   * Every batch from stream sequence `from` on, as the server stores them, until `stop()` or
+   * until the server falls silent (no batch and no heartbeat for a while, or the client says
+   * the consumer is gone): then the iteration ends and the caller follows again.
+   */
+  async follow(from: number): Promise<Follower> {
     const consumer = await this.js.consumers.get(this.stream, { opt_start_seq: Math.max(1, from) });
-    return consumer.consume({ max_messages: 256 });
+    const messages = await consumer.consume({ max_messages: 256, idle_heartbeat: FOLLOW_HEARTBEAT_MS });
+    let heard = true;
+    let silent = 0;
+    const watchdog = setInterval(() => {
+      if (heard) silent = 0;
+      else if (++silent >= FOLLOW_SILENT_BEATS) messages.stop();
+      heard = false;
+    }, FOLLOW_HEARTBEAT_MS);
+    watchdog.unref();
+    void messages.closed().finally(() => {
+      clearInterval(watchdog);
+      // An ordered consumer is ephemeral: delete it now rather than after its inactivity limit.
+      consumer.delete().catch(() => false);
+    });
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === 'heartbeat') heard = true;
+        else if (FOLLOWER_GONE.has(status.type)) messages.stop();
+      }
+    })().catch(() => undefined);
+    return {
+      stop: () => messages.stop(),
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const m of messages) {
+            heard = true;
+            yield m;
+          }
+        } finally {
+          messages.stop();
+        }
+      },
+    };
   }
 
   /** The batches from stream sequence `from` on, at most `count`, then the end (or 5 s). */
