@@ -1,7 +1,8 @@
 /**
  * The open rooms of a cluster (`OpenRoomDirectory` of lib/rooms/seam.ts) on a JetStream KV
  * bucket: a room a client created on one daemon is recorded under a keyed hash of its name
- * (created by compare-and-set: the first daemon to record a name has it), its name and SRP
+ * (created by compare-and-set: the first daemon to record a name has it, and another that
+ * created the same name at the same moment is given that entry to adopt), its name and SRP
  * salt, verifier and room salt sealed with the cluster key and the bucket key as associated
  * data, so every daemon can authenticate its members and NATS sees neither name nor
  * verifier. Every daemon watches the bucket; a room nobody is in is withdrawn (deleted).
@@ -12,6 +13,8 @@ import { type ClusterKeys, keyedHex } from './keys.js';
 import { openJson, sealJson } from './seal.js';
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** Tries to record a room (each: create, else read what is there) before giving up. */
+const ANNOUNCE_ATTEMPTS = 3;
 
 export class OpenRoomBucket implements OpenRoomDirectory {
   private readonly listeners = new Set<(name: string, entry: OpenRoomEntry | undefined) => void>();
@@ -38,13 +41,27 @@ export class OpenRoomBucket implements OpenRoomDirectory {
     this.stopWatch = undefined;
   }
 
-  async announce(name: string, entry: OpenRoomEntry): Promise<boolean> {
+  async announce(name: string, entry: OpenRoomEntry): Promise<OpenRoomEntry | undefined> {
     const key = this.key(name);
     const sealed = sealJson(this.keys.sealKey, `open room\0${key}`, { name, ...entry });
-    return this.kv.create(key, sealed).then(
-      () => true,
-      () => false,
-    );
+    let failure: unknown;
+    for (let attempt = 0; attempt < ANNOUNCE_ATTEMPTS; attempt++) {
+      try {
+        await this.kv.create(key, sealed);
+        return undefined;
+      } catch (err) {
+        failure = err;
+      }
+      // Not created: another daemon's entry is there (adopt it), or it was withdrawn since
+      // (try again), or the server did not answer (the get fails too: try again).
+      const existing = await this.kv.get(key).catch(() => null);
+      if (existing?.operation === 'PUT') {
+        const opened = this.open(existing);
+        if (!opened) throw new Error('the open room recorded under this name does not open');
+        return opened.entry;
+      }
+    }
+    throw failure instanceof Error ? failure : new Error('could not record the open room');
   }
 
   async withdraw(name: string): Promise<void> {

@@ -224,8 +224,11 @@ export interface OpenRoomEntry {
  * member can join one through any daemon. Only a store shared by daemons has one.
  */
 export interface OpenRoomDirectory {
-  /** Records a room created here: false when the name is recorded already (another daemon's). */
-  announce(name: string, entry: OpenRoomEntry): Promise<boolean>;
+  /**
+   * Records a room created here, by compare-and-set: undefined when recorded, else the entry
+   * recorded first (another daemon's), which the caller adopts in place of its own.
+   */
+  announce(name: string, entry: OpenRoomEntry): Promise<OpenRoomEntry | undefined>;
   /** Forgets a room that nobody is in on any daemon (a later creation may take the name). */
   withdraw(name: string): Promise<void>;
   /** Calls `listener` with every recorded room now, then with every change (undefined: gone). */

@@ -434,11 +434,14 @@ export class Daemon {
       room.ready().then(
         () => this.authenticated(client, phase, room, reply, result),
         (err: unknown) => {
-          this.options.logger.info(`could not open a room: ${(err as Error).message.split('\n')[0]}`);
+          // A refusal (another daemon recorded the open room first) is the client's answer.
+          const refused = err instanceof ProtocolError;
+          if (!refused)
+            this.options.logger.info(`could not open a room: ${(err as Error).message.split('\n')[0]}`);
           room.pendingJoins--;
           this.counters.handshakesFailed++;
           wipeResult(result);
-          link.close('busy');
+          link.close(refused ? err.code : 'busy');
           registry.releaseIfEmpty(room);
         },
       );

@@ -288,9 +288,14 @@ export class RoomRegistry implements RoomDirectory {
     this.graceTimers.set(room, timer);
   }
 
-  /** An open room in the registry, told to check itself when its names empty everywhere. */
-  private openRoom(name: string, creds: RoomCredentials): Room {
-    const room = new Room(name, creds, 'open', this.roomLimits, this.backingOf(name, creds));
+  /**
+   * An open room in the registry, told to check itself when its names empty everywhere;
+   * `before`: what its backing waits for when it first opens.
+   */
+  private openRoom(name: string, creds: RoomCredentials, before?: Promise<void>): Room {
+    const backing = this.backingOf(name, creds);
+    const source = before ? { ...backing, open: () => before.then(backing.open) } : backing;
+    const room = new Room(name, creds, 'open', this.roomLimits, source);
     room.onEmptied = () => this.releaseIfEmpty(room);
     this.rooms.set(name, room);
     return room;
@@ -364,15 +369,28 @@ export class RoomRegistry implements RoomDirectory {
     const perSource = this.options.maxRoomsPerSource ?? 0;
     const held = source === undefined ? 0 : (this.createdBy.get(source) ?? 0);
     if (source !== undefined && perSource > 0 && held >= perSource) throw new ProtocolError('busy');
-    const room = this.openRoom(name, creds);
+    // Other daemons learn it, by compare-and-set, before its creator is answered: of two
+    // daemons creating one name at once, the second adopts the first one's room, and its
+    // creator fails as it would had the other creation come first on this daemon.
+    const directory = this.store.openRooms;
+    const entry = { salt: b64(creds.salt), verifier: b64(creds.verifier), roomSalt: b64(creds.roomSalt) };
+    const recorded = directory?.announce(name, entry).then(
+      (winner) => {
+        if (winner === undefined) return;
+        this.forget(room);
+        this.onSharedOpenRoom(name, winner);
+        throw new ProtocolError('auth_failed');
+      },
+      (err: unknown) => {
+        this.forget(room); // not recorded: never withdraw a name that may be another daemon's
+        throw err;
+      },
+    );
+    const room = this.openRoom(name, creds, recorded);
     if (source !== undefined) {
       this.creatorOf.set(room, source);
       this.createdBy.set(source, held + 1);
     }
-    // Other daemons learn it (two creating one name at once: the first recorded is shared,
-    // the other stays a room of its own daemon, keyed apart by its credentials).
-    const entry = { salt: b64(creds.salt), verifier: b64(creds.verifier), roomSalt: b64(creds.roomSalt) };
-    void this.store.openRooms?.announce(name, entry);
     return room;
   }
 
