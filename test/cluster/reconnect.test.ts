@@ -15,6 +15,7 @@ import { ChatSession, type SessionError } from '../../lib/client/session/session
 import { newMessageId, openEnvelope, sealEnvelope } from '../../lib/crypto/envelope.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { member, skipWithoutNats, startCluster } from '../helpers/cluster.js';
+import { within } from '../helpers/deadline.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { type DaemonProcess, startDaemonProcess } from '../helpers/processes.js';
@@ -62,7 +63,7 @@ async function aliceLost(proxy: FaultProxy, d: DaemonProcess) {
   await waitFor(() => bob.session.memberList().length === 2, 'bob sees alice');
   const ended = new Promise<SessionError | undefined>((resolve) => alice.session.once('close', resolve));
   proxy.cut();
-  await ended;
+  await within(ended, 10_000, "alice's session to close after the cut");
   await bob.log.waitFor(isLeave('alice'), 'alice leaves');
   return { bob, lostAt: Date.now() };
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NATS_USER, skipWithoutNats } from '../helpers/cluster.js';
+import { exitWithin } from '../helpers/deadline.js';
 import { startNatsServer } from '../helpers/nats.js';
 import { freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js';
 
@@ -21,9 +22,7 @@ async function serve(
 ): Promise<{ code: number | null; stderr: string }> {
   const port = await freePort();
   const c = spawnCli(['serve', '127.0.0.1', String(port), '--open-rooms', ...args], env);
-  const timer = setTimeout(() => c.proc.kill('SIGKILL'), 20_000);
-  const code = await c.exited;
-  clearTimeout(timer);
+  const code = await exitWithin(c, 20_000, `serve ${args.join(' ')}`);
   return { code, stderr: c.stderr() };
 }
 

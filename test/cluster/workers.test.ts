@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import type { ChatEvent } from '../../lib/client/events.js';
 import { roomEntry } from '../../lib/server/rooms.js';
 import { clusterForTest, type Member, member, NATS_USER, skipWithoutNats } from '../helpers/cluster.js';
+import { exitWithin, within } from '../helpers/deadline.js';
 import { isMessage } from '../helpers/events.js';
 import { type DaemonProcess, freePort, spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
@@ -94,15 +95,19 @@ test('serve --workers 2: one port, rooms shared across workers, secrets only ove
     "the config is not in the server's environment",
   );
   // The private server is on loopback and asks for an nkey (a nonce to sign) before anything.
-  const info = await new Promise<string>((resolve, reject) => {
-    const port = Number(/ready on 127\.0\.0\.1:(\d+)/.exec(stderr)![1]);
-    const sock = net.connect({ host: '127.0.0.1', port });
-    sock.once('data', (b) => {
-      resolve(b.toString());
-      sock.destroy();
-    });
-    sock.once('error', reject);
-  });
+  const info = await within(
+    new Promise<string>((resolve, reject) => {
+      const port = Number(/ready on 127\.0\.0\.1:(\d+)/.exec(stderr)![1]);
+      const sock = net.connect({ host: '127.0.0.1', port });
+      sock.once('data', (b) => {
+        resolve(b.toString());
+        sock.destroy();
+      });
+      sock.once('error', reject);
+    }),
+    10_000,
+    "the private nats-server's INFO",
+  );
   assert.match(info, /"auth_required":true/);
   assert.match(info, /"nonce":/);
 
@@ -119,27 +124,31 @@ test('serve --workers 2: one port, rooms shared across workers, secrets only ove
   const A = srpMath.computeA(Buffer.alloc(32, 7)).toString('base64');
   const salts = new Set<string>();
   for (let i = 0; i < 4; i++) {
-    const reply = await new Promise<string>((resolve, reject) => {
-      const sock = net.connect({ host: '127.0.0.1', port: d.port }, () =>
-        sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 3, room: 'no-such-room', A })}\n`),
-      );
-      let got = '';
-      sock.on('data', (b) => {
-        got += b.toString();
-        if (got.includes('\n')) {
-          sock.destroy();
-          resolve(got);
-        }
-      });
-      sock.once('error', reject);
-    });
+    const reply = await within(
+      new Promise<string>((resolve, reject) => {
+        const sock = net.connect({ host: '127.0.0.1', port: d.port }, () =>
+          sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 3, room: 'no-such-room', A })}\n`),
+        );
+        let got = '';
+        sock.on('data', (b) => {
+          got += b.toString();
+          if (got.includes('\n')) {
+            sock.destroy();
+            resolve(got);
+          }
+        });
+        sock.once('error', reject);
+      }),
+      10_000,
+      "a worker's decoy challenge",
+    );
     salts.add(String((JSON.parse(reply) as { salt?: string }).salt));
   }
   assert.equal(salts.size, 1, `one decoy salt across workers: ${[...salts].join(', ')}`);
 
   // SIGTERM to the primary: one shutdown of the whole tree, members told.
   assert.equal(await d.stop('SIGTERM'), 0);
-  await Promise.all(ended);
+  await within(Promise.all(ended), 20_000, 'every member told of the shutdown');
   const out = d.stderr();
   assert.equal(out.match(/SIGTERM: stopping 2 worker\(s\)/g)?.length, 1, out);
   for (const slot of [1, 2]) {
@@ -238,7 +247,7 @@ test('serve --workers: clear one-line errors (no nats-server, the port taken, ba
     env: NodeJS.ProcessEnv = {},
   ): Promise<{ code: number | null; err: string }> => {
     const c = spawnCli(['serve', ...args], { CMD_CHAT_PASSWORD: PW, ...env });
-    const code = await c.exited;
+    const code = await exitWithin(c, 30_000, `serve ${args.join(' ')}`);
     return { code, err: c.stderr() };
   };
   const missing = await run(['127.0.0.1', '0', '--workers', '2'], {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { ChatSession } from '../../lib/client/session/session.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
+import { within } from './deadline.js';
 import { EventLog } from './events.js';
 import { type NatsServer, skipWithoutNats, startNatsServer } from './nats.js';
 import { type DaemonProcess, startDaemonProcess } from './processes.js';
@@ -15,6 +16,8 @@ import { waitFor } from './raw-client.js';
 export { skipWithoutNats } from './nats.js';
 
 export const NATS_USER = 'daemons';
+/** How long a member may take to open its session, or to join, before the test fails. */
+const JOIN_MS = 30_000;
 
 export interface TestCluster {
   nats: NatsServer;
@@ -121,17 +124,25 @@ export async function member(
   create = false,
   reconnect = false,
 ): Promise<Member> {
-  const session = await ChatSession.open({
-    reconnect,
-    transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
-    room,
-    password,
-    username: name,
-    create,
-  });
+  const what = `${name} to join ${room} on port ${daemon.port}`;
+  const session = await within(
+    ChatSession.open({
+      reconnect,
+      transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
+      room,
+      password,
+      username: name,
+      create,
+    }),
+    JOIN_MS,
+    what,
+  );
   const log = new EventLog(session);
-  const history = (await session.join(name)).map((m) => m.body);
-  return { session, log, name, history };
+  const joined = await within(session.join(name), JOIN_MS, what).catch(async (err: unknown) => {
+    await session.close();
+    throw err;
+  });
+  return { session, log, name, history: joined.map((m) => m.body) };
 }
 
 /** The names in `m`'s member list, sorted. */

@@ -9,7 +9,11 @@ import { Daemon } from '../../lib/server/daemon.js';
 import { credentialsFromPassword, RoomRegistry } from '../../lib/server/rooms.js';
 import { tcpClient, tcpServer } from '../../lib/transport/tcp.js';
 import type { ClientTransport } from '../../lib/transport/transport.js';
+import { within } from './deadline.js';
 import { silentLogger } from './silent-logger.js';
+
+/** How long opening a session, joining, or a daemon's shutdown may take before the test fails. */
+const SESSION_MS = 30_000;
 
 export interface TestDaemon {
   daemon: Daemon;
@@ -50,7 +54,7 @@ export async function startDaemon(
     registry,
     port,
     client: () => tcpClient({ host: '127.0.0.1', port }),
-    stop: () => daemon.shutdown(),
+    stop: () => within(daemon.shutdown(), SESSION_MS, `the daemon on port ${port} to shut down`),
   };
 }
 
@@ -72,7 +76,11 @@ export function openSession(
   password: string,
   extra: SessionExtra = {},
 ): Promise<ChatSession> {
-  return ChatSession.open({ transport: d.client(), room, password, reconnect: false, ...extra });
+  return within(
+    ChatSession.open({ transport: d.client(), room, password, reconnect: false, ...extra }),
+    SESSION_MS,
+    `a session to ${room} on port ${d.port}`,
+  );
 }
 
 /** Opens a session (as `openSession`) and joins as `name`. */
@@ -84,6 +92,11 @@ export async function joinAs(
   extra: Omit<SessionExtra, 'username'> = {},
 ): Promise<ChatSession> {
   const session = await openSession(d, room, password, { username: name, ...extra });
-  await session.join(name);
+  await within(session.join(name), SESSION_MS, `${name} to join ${room} on port ${d.port}`).catch(
+    async (err: unknown) => {
+      await session.close();
+      throw err;
+    },
+  );
   return session;
 }

@@ -5,6 +5,7 @@
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { exitWithin } from './deadline.js';
 import { builtCli } from './paths.js';
 
 /** `serve` flags that turn off the per-member and per-room pacing (floods in tests and benches). */
@@ -72,6 +73,9 @@ export interface DaemonProcess {
  * `listening on` (commands/serve-startup.ts). The lines after it (PROXY, behind a proxy, the
  * warnings) come in the same turn but may reach us in a later chunk: wait for those.
  */
+/** How long a daemon told to stop may take to exit before the test fails (and kills it). */
+const STOP_MS = 20_000;
+
 const STARTED = /listening on [^\n]*\n(?:.*\n)*?.*limits: [^\n]*\n/;
 
 /**
@@ -112,7 +116,7 @@ export async function startDaemonProcess(
     stdout,
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
+      return exitWithin({ proc, exited, stderr }, STOP_MS, `the daemon (pid ${proc.pid}, ${signal})`);
     },
   };
 }
@@ -212,7 +216,7 @@ export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv):
     stop: async () => {
       proc.stdin.end();
       if (proc.exitCode === null) proc.kill('SIGINT');
-      return exited;
+      return exitWithin({ proc, exited, stderr }, STOP_MS, 'the --follow reader');
     },
     exited,
   };

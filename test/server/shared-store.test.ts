@@ -16,6 +16,7 @@ import { MemoryRoomStore } from '../../lib/rooms/memory.js';
 import type { NameTable, RoomStore } from '../../lib/rooms/seam.js';
 import { tcpClient } from '../../lib/transport/tcp.js';
 import { joinAs, startDaemon } from '../helpers/daemon.js';
+import { within } from '../helpers/deadline.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { rawAuthenticated, waitFor } from '../helpers/raw-client.js';
@@ -34,15 +35,19 @@ test('two daemons on one store: one room, one order, one set of names, resume ac
     await a.stop();
     await b.stop();
   });
-  const alice = await ChatSession.open({
-    transport: tcpClient({ host: '127.0.0.1', port: proxy.port }),
-    room: 'chat',
-    password: PW,
-    username: 'alice',
-    reconnect: { initialDelayMs: 50, maxDelayMs: 200, maxAttempts: 0 },
-  });
+  const alice = await within(
+    ChatSession.open({
+      transport: tcpClient({ host: '127.0.0.1', port: proxy.port }),
+      room: 'chat',
+      password: PW,
+      username: 'alice',
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200, maxAttempts: 0 },
+    }),
+    10_000,
+    "alice's session",
+  );
   const aliceLog = new EventLog(alice);
-  await alice.join('alice');
+  await within(alice.join('alice'), 10_000, 'alice to join');
   t.after(() => alice.close());
   const bob = await joinAs(b, 'chat', PW, 'bob');
   const bobLog = new EventLog(bob);
@@ -71,7 +76,7 @@ test('two daemons on one store: one room, one order, one set of names, resume ac
   raw.destroy();
   assert.equal(answer.type === 'error' ? answer.code : answer.type, 'name_taken');
 
-  await bob.nick('robert');
+  await within(bob.nick('robert'), 10_000, "bob's rename");
   await aliceLog.waitFor((e) => e.type === 'rename' && e.new === 'robert', 'the rename at alice');
   alice.sendPrivate('robert', 'psst');
   await bobLog.waitFor((e) => e.type === 'private' && e.body === 'psst' && !e.mine, 'private across');
