@@ -30,7 +30,8 @@ export interface LeasesOptions {
 export class Leases {
   private revision = 0;
   private timer: NodeJS.Timeout | undefined;
-  private renewing = false;
+  /** The renewal under way (the timer does not start another beside it). */
+  private renewing: Promise<void> | undefined;
 
   private constructor(private readonly options: LeasesOptions) {}
 
@@ -38,7 +39,12 @@ export class Leases {
   static async start(options: LeasesOptions): Promise<Leases> {
     const leases = new Leases(options);
     await leases.create();
-    leases.timer = setInterval(() => void leases.renew(), Math.max(50, options.leaseMs / 3));
+    leases.timer = setInterval(
+      () => {
+        if (!leases.renewing) void leases.renew();
+      },
+      Math.max(50, options.leaseMs / 3),
+    );
     leases.timer.unref();
     return leases;
   }
@@ -67,22 +73,46 @@ export class Leases {
     return entry !== null && entry.operation === 'PUT';
   }
 
-  /** Renews now; on a lapse makes a new key and says so. Also run after a reconnection. */
+  /**
+   * Renews now; on a lapse makes a new key and says so. Also run after a reconnection, and
+   * then even while an earlier renewal still waits: sent before the server went away, its
+   * answer may come only after its timeout, and meanwhile the lease would lapse on the new
+   * server and the other daemons would take this one's members for gone.
+   */
   async renew(): Promise<void> {
-    if (this.renewing) return;
-    this.renewing = true;
+    const attempt = this.renewOnce();
+    this.renewing = attempt;
     try {
-      this.revision = await this.options.daemons.update(this.key(), new Uint8Array(0), this.revision);
-    } catch {
-      // Gone (expired, or the server started over) or changed: a fresh key, and the owner is told.
-      const lapsed = await this.create().then(
-        () => true,
-        () => false,
-      );
-      if (lapsed) this.options.onLapsed?.();
+      await attempt;
     } finally {
-      this.renewing = false;
+      if (this.renewing === attempt) this.renewing = undefined;
     }
+  }
+
+  private async renewOnce(): Promise<void> {
+    const { daemons, leaseMs } = this.options;
+    try {
+      this.revision = await daemons.update(this.key(), new Uint8Array(0), this.revision, leaseMs);
+      return;
+    } catch {
+      // Refused: the key is gone (expired, or the server started over), or its revision moved
+      // on without us learning it (an update applied whose answer was lost). Only this daemon
+      // writes its key: one still there is renewed at its revision; one gone is made again,
+      // and the owner is told.
+    }
+    const entry = await daemons.get(this.key()).catch(() => undefined);
+    if (entry === undefined) return; // no answer: the next renewal tries again
+    if (entry !== null && entry.operation === 'PUT') {
+      this.revision = await daemons
+        .update(this.key(), new Uint8Array(0), entry.revision, leaseMs)
+        .catch(() => this.revision);
+      return;
+    }
+    const lapsed = await this.create().then(
+      () => true,
+      () => false,
+    );
+    if (lapsed) this.options.onLapsed?.();
   }
 
   /** Stops renewing and deletes the key: the other daemons see this one gone at once. */

@@ -122,12 +122,11 @@ export async function member(
   password: string,
   name: string,
   create = false,
-  reconnect = false,
 ): Promise<Member> {
   const what = `${name} to join ${room} on port ${daemon.port}`;
   const session = await within(
     ChatSession.open({
-      reconnect,
+      reconnect: false,
       transport: tcpClient({ host: '127.0.0.1', port: daemon.port }),
       room,
       password,
