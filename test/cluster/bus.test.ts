@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { createUser } from '@nats-io/nkeys';
 import { connect, type Msg } from '@nats-io/transport-node';
 import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
@@ -19,7 +19,8 @@ import { waitFor } from '../helpers/raw-client.js';
 
 const USER = 'daemons';
 const PASS = randomBytes(12).toString('hex');
-const AUTH = `authorization { user: ${USER}, password: "${PASS}" }`;
+// A generous authentication timeout (2 s by default): a starved machine once hit it.
+const AUTH = `authorization { user: ${USER}, password: "${PASS}", timeout: 10 }`;
 
 /** A logger that keeps its lines, for "the log says so" assertions. */
 function memoryLog(): Logger & { lines: string[] } {
@@ -33,25 +34,39 @@ function inbox(): { events: BusEvent[]; handler: (e: BusEvent) => void } {
   return { events, handler: (e) => events.push(e) };
 }
 
+/**
+ * A bus on `server`, closed when the test ends even if the test fails before its own cleanup
+ * (an open connection reconnects for ever and would keep the test file from ending).
+ */
 async function bus(
+  t: TestContext,
   server: NatsServer,
   keys: ClusterKeys,
   extra: Partial<ClusterConnectOptions> = {},
   log: Logger = memoryLog(),
 ): Promise<NatsRoomBus> {
-  return NatsRoomBus.connect(
+  const b = await NatsRoomBus.connect(
     { servers: [server.url], user: USER, password: PASS, reconnectWaitMs: 100, ...extra },
     keys,
     log,
   );
+  t.after(() => b.close());
+  return b;
+}
+
+/** A nats-server stopped when the test ends, whatever happens before. */
+async function natsFor(t: TestContext, config: string): Promise<NatsServer> {
+  const server = await startNatsServer({ config });
+  t.after(() => server.stop());
+  return server;
 }
 
 test('events cross between buses of one cluster, per room, and not to another cluster', async (t) => {
   if (skipWithoutNats(t)) return;
-  const server = await startNatsServer({ config: AUTH });
+  const server = await natsFor(t, AUTH);
   const keys = deriveClusterKeys(randomBytes(32));
-  const [a, b, c] = await Promise.all([bus(server, keys), bus(server, keys), bus(server, keys)]);
-  const stranger = await bus(server, deriveClusterKeys(randomBytes(32)));
+  const [a, b, c] = await Promise.all([bus(t, server, keys), bus(t, server, keys), bus(t, server, keys)]);
+  const stranger = await bus(t, server, deriveClusterKeys(randomBytes(32)));
   try {
     const bGeneral = inbox();
     const bOther = inbox();
@@ -98,10 +113,11 @@ test('events cross between buses of one cluster, per room, and not to another cl
 
 test("a NATS operator's view: only hashed subjects and sealed payloads; replays are dropped", async (t) => {
   if (skipWithoutNats(t)) return;
-  const server = await startNatsServer({ config: AUTH });
+  const server = await natsFor(t, AUTH);
   const keys = deriveClusterKeys(randomBytes(32));
-  const [a, b] = await Promise.all([bus(server, keys), bus(server, keys)]);
+  const [a, b] = await Promise.all([bus(t, server, keys), bus(t, server, keys)]);
   const operator = await connect({ servers: server.url, user: USER, pass: PASS });
+  t.after(() => operator.close());
   const seen: Msg[] = [];
   operator.subscribe('>', {
     callback: (_err, msg) => {
@@ -159,9 +175,10 @@ test("a NATS operator's view: only hashed subjects and sealed payloads; replays 
 test('NATS credentials: an nkey works; a wrong password is a clear error without the password', async (t) => {
   if (skipWithoutNats(t)) return;
   const user = createUser();
-  const server = await startNatsServer({
-    config: `authorization { users = [ { user: ${USER}, password: "${PASS}" }, { nkey: ${user.getPublicKey()} } ] }`,
-  });
+  const server = await natsFor(
+    t,
+    `authorization { users = [ { user: ${USER}, password: "${PASS}" }, { nkey: ${user.getPublicKey()} } ] }`,
+  );
   const keys = deriveClusterKeys(randomBytes(32));
   try {
     const withNkey = await NatsRoomBus.connect(
@@ -169,7 +186,8 @@ test('NATS credentials: an nkey works; a wrong password is a clear error without
       keys,
       memoryLog(),
     );
-    const withPassword = await bus(server, keys);
+    t.after(() => withNkey.close());
+    const withPassword = await bus(t, server, keys);
     const got = inbox();
     withPassword.subscribeRoom('r', got.handler);
     await withPassword.flush();
@@ -188,12 +206,12 @@ test('NATS credentials: an nkey works; a wrong password is a clear error without
 
 test('the bus survives nats-server restarting: the log says so, and events flow again', async (t) => {
   if (skipWithoutNats(t)) return;
-  const server = await startNatsServer({ config: AUTH });
+  const server = await natsFor(t, AUTH);
   const keys = deriveClusterKeys(randomBytes(32));
   const logA = memoryLog();
   const logB = memoryLog();
-  const a = await bus(server, keys, {}, logA);
-  const b = await bus(server, keys, {}, logB);
+  const a = await bus(t, server, keys, {}, logA);
+  const b = await bus(t, server, keys, {}, logB);
   const states: string[] = [];
   b.onState((s) => states.push(s));
   try {

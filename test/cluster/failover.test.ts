@@ -59,6 +59,7 @@ async function proxied(
 test('the posting daemon SIGKILLed, another stopped then killed: every message once, in order, at every survivor', async (t) => {
   if (skipWithoutNats(t) || !shared) return;
   const cluster = await startCluster(3, ['--room', `chat=${PW}`, '--resume-grace', '30'], shared);
+  t.after(() => cluster.stop());
   const [a, b, c] = cluster.daemons as [
     (typeof cluster.daemons)[0],
     (typeof cluster.daemons)[0],
@@ -68,7 +69,6 @@ test('the posting daemon SIGKILLed, another stopped then killed: every message o
   t.after(async () => {
     await poster.session.close().catch(() => {});
     await poster.proxy.stop();
-    await cluster.stop();
   });
   const onB = await member(b, 'chat', PW, 'bea');
   const onC = await member(c, 'chat', PW, 'cid');
@@ -179,12 +179,12 @@ test("throwaway connections from one source on another daemon cannot evict alice
     ],
     shared,
   );
+  t.after(() => cluster.stop());
   const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
   const alice = await proxied(a.port, 'alice');
   t.after(async () => {
     await alice.session.close().catch(() => {});
     await alice.proxy.stop();
-    await cluster.stop();
   });
   const watcher = await member(b, 'chat', PW, 'watcher');
   await waitFor(() => watcher.session.memberList().length === 2, 'the watcher sees alice');

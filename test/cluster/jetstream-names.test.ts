@@ -15,6 +15,7 @@ import type { NameChange, NameRecord } from '../../lib/rooms/seam.js';
 import { type TestStore, testStore } from '../helpers/jetstream.js';
 import { type NatsServer, skipWithoutNats, startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
+import { teardown } from '../helpers/teardown.js';
 
 function record(username: string, owner = 'o'.repeat(64), state: 'present' | 'held' = 'present'): NameRecord {
   return { username, userId: randomBytes(4).toString('hex'), owner, source: '127.0.0.0/24', state };
@@ -26,13 +27,17 @@ async function setup(
   options: { leaseMs?: number; holdMs?: number } = {},
 ): Promise<{ server: NatsServer; daemons: TestStore[] } | undefined> {
   if (skipWithoutNats(t)) return undefined;
+  const defer = teardown(t);
   const server = await startNatsServer({ jetstream: true });
+  defer(() => server.stop());
   const keys = deriveClusterKeys(randomBytes(32));
-  const daemons = await Promise.all(Array.from({ length: n }, () => testStore([server.url], keys, options)));
-  t.after(async () => {
-    await Promise.all(daemons.map((d) => d.close()));
-    await server.stop();
-  });
+  const daemons = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const d = await testStore([server.url], keys, options);
+      defer(() => d.close());
+      return d;
+    }),
+  );
   return { server, daemons };
 }
 
@@ -127,17 +132,16 @@ test('a held name is taken back by its owner before it expires, and is not expir
 
 test('a daemon whose lease lapsed (cut off longer than the lease) learns it at its next renewal', async (t) => {
   if (skipWithoutNats(t)) return;
+  const defer = teardown(t);
   const server = await startNatsServer({ jetstream: true });
+  defer(() => server.stop());
   const keys = deriveClusterKeys(randomBytes(32));
   const runId = randomBytes(16).toString('hex');
   let lapsed = 0;
   const daemon = await testStore([server.url], keys, { runId, leaseMs: 600, onLapsed: () => lapsed++ });
+  defer(() => daemon.close());
   const nc = await connect({ servers: [server.url] });
-  t.after(async () => {
-    await nc.close();
-    await daemon.close();
-    await server.stop();
-  });
+  defer(() => nc.close());
   const leases = await new Kvm(nc).open(bucketNames(keys).leases);
   assert.equal((await leases.get(`d${runId}`))?.operation, 'PUT', 'the lease exists');
   await new Promise((resolve) => setTimeout(resolve, 700));

@@ -14,9 +14,10 @@ import { test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { deriveClusterKeys, roomLogNames } from '../../lib/cluster/keys.js';
 import type { LoggedEvent, RoomLog } from '../../lib/rooms/seam.js';
-import { message, testStore, textOf } from '../helpers/jetstream.js';
+import { message, type TestStore, testStore, textOf } from '../helpers/jetstream.js';
 import { skipWithoutNats, startNatsCluster } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
+import { teardown } from '../helpers/teardown.js';
 
 /** Appends until the log acknowledges, retrying with the same id as a daemon would. */
 async function appendSurely(log: RoomLog, text: string, id: string): Promise<number> {
@@ -40,17 +41,19 @@ const CAUGHT_UP_MS = 12_000;
 
 test('kill the nats-server leading a room while two daemons append: nothing lost, nothing twice', async (t) => {
   if (skipWithoutNats(t)) return;
+  const defer = teardown(t);
   const cluster = await startNatsCluster(3);
+  defer(() => cluster.stop());
   const keys = deriveClusterKeys(randomBytes(32));
   const urls = cluster.urls;
   const options = { replicas: 3, leaseMs: 3000 };
-  const a = await testStore([urls[0]!, urls[1]!, urls[2]!], keys, options);
-  const b = await testStore([urls[1]!, urls[2]!, urls[0]!], keys, options);
-  const stores = [a, b];
-  t.after(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    await cluster.stop();
-  });
+  const store = async (servers: string[]): Promise<TestStore> => {
+    const s = await testStore(servers, keys, options);
+    defer(() => s.close());
+    return s;
+  };
+  const a = await store([urls[0]!, urls[1]!, urls[2]!]);
+  const b = await store([urls[1]!, urls[2]!, urls[0]!]);
   const [la, lb] = [(await a.store.open('room')).log, (await b.store.open('room')).log];
 
   const jsm = await jetstreamManager(a.nc);
@@ -61,9 +64,8 @@ test('kill the nats-server leading a room while two daemons append: nothing lost
   const victim = cluster.servers[v];
   assert.ok(victim, `the stream leader (${leader}) is one of ours`);
   // Two daemons that only read: one on the server about to die, one on a survivor.
-  const onVictim = await testStore([urls[v]!, ...urls.filter((_, i) => i !== v)], keys, options);
-  const onSurvivor = await testStore([urls[(v + 1) % 3]!], keys, options);
-  stores.push(onVictim, onSurvivor);
+  const onVictim = await store([urls[v]!, ...urls.filter((_, i) => i !== v)]);
+  const onSurvivor = await store([urls[(v + 1) % 3]!]);
   const logs = [la, lb, (await onVictim.store.open('room')).log, (await onSurvivor.store.open('room')).log];
   const names = ["a's watcher", "b's watcher", 'a reader on the killed server', 'a reader on a survivor'];
   const seen = logs.map((log) => {

@@ -14,6 +14,7 @@ import { joinAs, startDaemon } from '../helpers/daemon.js';
 import { testStore } from '../helpers/jetstream.js';
 import { skipWithoutNats, startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
+import { teardown } from '../helpers/teardown.js';
 
 const PW = 'correct horse battery staple';
 const RACES = 40;
@@ -25,14 +26,14 @@ function entry(): OpenRoomEntry {
 
 test('two daemons record one open room at once: one entry, the other adopts it', async (t) => {
   if (skipWithoutNats(t)) return;
+  const defer = teardown(t);
   const server = await startNatsServer({ jetstream: true });
+  defer(() => server.stop());
   const keys = deriveClusterKeys(randomBytes(32));
   const a = await testStore([server.url], keys);
+  defer(() => a.close());
   const b = await testStore([server.url], keys);
-  t.after(async () => {
-    await Promise.all([a.close(), b.close()]);
-    await server.stop();
-  });
+  defer(() => b.close());
   const seen = [new Map<string, OpenRoomEntry | undefined>(), new Map<string, OpenRoomEntry | undefined>()];
   a.store.openRooms.watch((name, e) => seen[0]!.set(name, e));
   b.store.openRooms.watch((name, e) => seen[1]!.set(name, e));
@@ -60,19 +61,24 @@ test('two daemons record one open room at once: one entry, the other adopts it',
 
 test('clients creating one open room on two daemons at once end in one room', async (t) => {
   if (skipWithoutNats(t)) return;
+  const defer = teardown(t);
   const server = await startNatsServer({ jetstream: true });
+  defer(() => server.stop());
   const keys = deriveClusterKeys(randomBytes(32));
-  const stores = [await testStore([server.url], keys), await testStore([server.url], keys)];
+  const stores = [];
+  for (let i = 0; i < 2; i++) {
+    const s = await testStore([server.url], keys);
+    defer(() => s.close());
+    stores.push(s);
+  }
   // Every client comes from 127.0.0.1: per-source limits high enough for the races.
   const limits = { maxRoomsPerSource: 1000, handshakeBurstPerSource: 1000, joinBurstPerSource: 1000 };
-  const daemons = await Promise.all(
-    stores.map((s) => startDaemon({}, { store: s.store, openRooms: true, limits })),
-  );
-  t.after(async () => {
-    await Promise.all(daemons.map((d) => d.stop()));
-    await Promise.all(stores.map((s) => s.close()));
-    await server.stop();
-  });
+  const daemons = [];
+  for (const s of stores) {
+    const d = await startDaemon({}, { store: s.store, openRooms: true, limits });
+    defer(() => d.stop());
+    daemons.push(d);
+  }
   const [da, db] = daemons as [(typeof daemons)[0], (typeof daemons)[0]];
 
   const refused: string[] = [];

@@ -17,6 +17,7 @@ import { startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { skipWithoutTools, toolsProblem } from '../helpers/system-tools.js';
+import { teardown } from '../helpers/teardown.js';
 
 const keys = deriveClusterKeys(randomBytes(32));
 let dir = '';
@@ -93,12 +94,15 @@ test('over TLS: the CA file lets the bus in; an untrusted server certificate is 
   const server = await startNatsServer({
     config: `tls { cert_file: "${file('server.pem')}", key_file: "${file('server.key')}" }`,
   });
+  const defer = teardown(t);
+  defer(() => server.stop());
   try {
     const options = { servers: [server.url], tls: { caFile: file('ca.pem') } };
     const [a, b] = await Promise.all([
       NatsRoomBus.connect(options, keys, silentLogger),
       NatsRoomBus.connect(options, keys, silentLogger),
     ]);
+    defer(() => Promise.all([a.close(), b.close()]));
     await exchange(a, b);
     await Promise.all([a.close(), b.close()]);
     await assert.rejects(
@@ -115,12 +119,15 @@ test('over TLS with client certificates: the bus presents its own', async (t) =>
   const server = await startNatsServer({
     config: `tls { cert_file: "${file('server.pem')}", key_file: "${file('server.key')}", ca_file: "${file('ca.pem')}", verify: true }`,
   });
+  const defer = teardown(t);
+  defer(() => server.stop());
   try {
     const tls = { caFile: file('ca.pem'), certFile: file('client.pem'), keyFile: file('client.key') };
     const [a, b] = await Promise.all([
       NatsRoomBus.connect({ servers: [server.url], tls }, keys, silentLogger),
       NatsRoomBus.connect({ servers: [server.url], tls }, keys, silentLogger),
     ]);
+    defer(() => Promise.all([a.close(), b.close()]));
     await exchange(a, b);
     await Promise.all([a.close(), b.close()]);
   } finally {

@@ -64,7 +64,14 @@ export async function startCluster(
     daemons.push(d);
     return d;
   };
-  for (let i = 0; i < count; i++) await addDaemon();
+  try {
+    for (let i = 0; i < count; i++) await addDaemon();
+  } catch (err) {
+    // What did start is stopped: left running, it would outlive the test.
+    await Promise.all(daemons.map((d) => d.stop('SIGKILL').catch(() => null)));
+    if (!shared) await nats.stop();
+    throw err;
+  }
   return {
     nats,
     daemons,

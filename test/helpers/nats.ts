@@ -147,7 +147,7 @@ export interface NatsCluster {
 export async function startNatsCluster(size = 3, options: { traced?: boolean } = {}): Promise<NatsCluster> {
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
   const routes = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const servers = await Promise.all(
+  const started = await Promise.allSettled(
     ports.map((port, i) =>
       startNatsServer({
         port,
@@ -162,6 +162,13 @@ export async function startNatsCluster(size = 3, options: { traced?: boolean } =
       }),
     ),
   );
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    // The servers that did start are stopped: left running, they would outlive the test.
+    await Promise.all(servers.map((s) => s.stop()));
+    throw failed.reason;
+  }
   const cluster: NatsCluster = {
     servers,
     urls: servers.map((s) => s.url),

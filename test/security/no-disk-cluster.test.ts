@@ -25,19 +25,23 @@ import { waitFor } from '../helpers/raw-client.js';
 import { silentLogger } from '../helpers/silent-logger.js';
 import { STRACE_ARGS, tracee, violations } from '../helpers/strace.js';
 import { skipWithoutTools } from '../helpers/system-tools.js';
+import { teardown } from '../helpers/teardown.js';
 
 const PW = 'correct horse battery staple';
 
 test('nothing touches disk: nats-server carrying room traffic and restarted, under strace', async (t) => {
   if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
   if (skipWithoutTools(t, 'strace', 'nats-server')) return;
+  const defer = teardown(t);
   const server = await startNatsServer({ traced: true });
+  defer(() => server.stop());
   const keys = deriveClusterKeys(randomBytes(32));
   const options = { servers: [server.url], reconnectWaitMs: 100 };
   const [a, b] = await Promise.all([
     NatsRoomBus.connect(options, keys, silentLogger),
     NatsRoomBus.connect(options, keys, silentLogger),
   ]);
+  defer(() => Promise.all([a.close(), b.close()]));
   const got: BusEvent[] = [];
   try {
     b.subscribeRoom('room', (e) => got.push(e));
@@ -140,7 +144,10 @@ test('nothing touches disk: a whole `serve --workers 2` tree (primary, workers, 
 async function jetStreamTraffic(urls: string[], replicas: number, tag: string): Promise<void> {
   const keys = deriveClusterKeys(randomBytes(32));
   const a = await testStore(urls, keys, { replicas });
-  const b = await testStore([...urls].reverse(), keys, { replicas });
+  const b = await testStore([...urls].reverse(), keys, { replicas }).catch(async (err: unknown) => {
+    await a.close();
+    throw err;
+  });
   try {
     const [ra, rb] = [await a.store.open('room'), await b.store.open('room')];
     assert.ok(
@@ -193,6 +200,7 @@ test('nothing touches disk: one nats-server with JetStream carrying rooms, resta
   if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
   if (skipWithoutTools(t, 'strace', 'nats-server')) return;
   const server = await startNatsServer({ traced: true, jetstream: true });
+  teardown(t)(() => server.stop());
   const stores: string[] = [];
   let privateStore = false;
   try {
@@ -216,6 +224,7 @@ test('nothing touches disk: a 3-node NATS cluster with replicated memory streams
   if (process.platform !== 'linux') return t.skip('strace exists only on Linux');
   if (skipWithoutTools(t, 'strace', 'nats-server')) return;
   const cluster = await startNatsCluster(3, { traced: true });
+  teardown(t)(() => cluster.stop());
   const stores = cluster.servers.map((s: NatsServer) => s.storeDir()!);
   try {
     await jetStreamTraffic(cluster.urls, 3, 'c');

@@ -20,6 +20,7 @@ import { within } from '../helpers/deadline.js';
 import { EventLog, isMessage } from '../helpers/events.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { rawAuthenticated, waitFor } from '../helpers/raw-client.js';
+import { teardown } from '../helpers/teardown.js';
 
 const PW = 'correct horse battery staple';
 const isJoin = (name: string) => (e: ChatEvent) => e.type === 'join' && e.username === name;
@@ -27,14 +28,13 @@ const isJoin = (name: string) => (e: ChatEvent) => e.type === 'join' && e.userna
 test('two daemons on one store: one room, one order, one set of names, resume across', async (t) => {
   const store = new MemoryRoomStore({ maxEvents: 1000, maxChars: 1_000_000 });
   const limits = { resumeGraceMs: 30_000 };
+  const defer = teardown(t);
   const a = await startDaemon({ chat: PW }, { store, limits: { ...defaultDaemonLimits, ...limits } });
+  defer(() => a.stop());
   const b = await startDaemon({ chat: PW }, { store, limits: { ...defaultDaemonLimits, ...limits } });
+  defer(() => b.stop());
   const proxy = await FaultProxy.start(a.port);
-  t.after(async () => {
-    await proxy.stop();
-    await a.stop();
-    await b.stop();
-  });
+  defer(() => proxy.stop());
   const alice = await within(
     ChatSession.open({
       transport: tcpClient({ host: '127.0.0.1', port: proxy.port }),
@@ -119,12 +119,11 @@ function lateNames(store: MemoryRoomStore, ms: number): RoomStore {
 
 test("a newcomer's first message on another daemon waits for its join there", async (t) => {
   const store = new MemoryRoomStore({ maxEvents: 1000, maxChars: 1_000_000 });
+  const defer = teardown(t);
   const a = await startDaemon({ chat: PW }, { store: lateNames(store, 200) });
+  defer(() => a.stop());
   const b = await startDaemon({ chat: PW }, { store });
-  t.after(async () => {
-    await a.stop();
-    await b.stop();
-  });
+  defer(() => b.stop());
   const bob = await joinAs(a, 'chat', PW, 'bob');
   const bobLog = new EventLog(bob);
   t.after(() => bob.close());
