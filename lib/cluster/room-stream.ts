@@ -33,7 +33,7 @@ export const MAX_BATCH_BYTES = 1_000_000;
  * more the client's own recovery takes (its heartbeat watch pauses while disconnected and its
  * checks back off to the pull's expiry). One tiny message per second per followed room.
  */
-export const FOLLOW_HEARTBEAT_MS = 1000;
+const FOLLOW_HEARTBEAT_MS = 1000;
 const FOLLOW_SILENT_BEATS = 2;
 /** What the client reports when the consumer is gone or unreachable: follow again at once. */
 const FOLLOWER_GONE: ReadonlySet<ConsumerNotification['type']> = new Set([
