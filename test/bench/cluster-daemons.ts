@@ -13,6 +13,7 @@ import { measureModelInputs, modelRows } from './cluster-model.js';
 import { type AddRow, benchRoomSecrets, median, type Reply, round, rpc, runRowsAlone } from './common.js';
 import {
   forkClients,
+  loadNow,
   SCALE_LOAD,
   type ServeTree,
   startServe,
@@ -81,6 +82,7 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       return r;
     };
     const total = (r: ThroughputRun): number => r.busy.reduce((a, b) => a + b, 0);
+    const loadBefore = loadNow();
     await measure('one', single); // warm-up
     await measure('two', workers);
     await workers.probe(); // counters from here on
@@ -107,7 +109,9 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       efficiency.push(b.rate / total(b) / (a.rate / total(a)));
     }
     const counters = await workers.probe();
+    const loadAfter = loadNow();
     add('100-member room on 1 daemon (serve): delivered/s', Math.round(median(oneRate)), 'msg/s');
+    add('  machine load average (1 min) before / after these runs', loadBefore, `/ ${loadAfter}`);
     add('  daemon CPU busy during it (1.0 = one core)', round(median(oneBusy), 2), 'cores');
     add(
       `same room over 2 daemons (--workers 2, ${onFirst}+${MEMBERS - onFirst} members, + nats-server): delivered/s`,
@@ -205,10 +209,12 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     const perMessage = (rate: number, busy: number): number => busy / (rate / MEMBERS);
     const d1 = median(oneRate.map((r, i) => perMessage(r, oneBusy[i]!)));
     const inputs = await measureModelInputs(clients, roomsFile, secrets, d1, log);
+    const loadModel = loadNow();
     modelRows(add, inputs, {
       cpuPerMessage: median(twoRate.map((r, i) => perMessage(r, twoBusy[i]!))),
       efficiency: median(efficiency),
     });
+    add('  machine load average (1 min) after the model inputs', loadModel, '');
 
     // Handshakes/s: one process against --workers 2, interleaved.
     const flood = { room: 'flood', secrets, concurrency: 48 };

@@ -20,6 +20,7 @@ import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { message } from '../helpers/jetstream.js';
 import { natsProblem, startNatsServer } from '../helpers/nats.js';
 import { type AddRow, median, percentile, round, runRowsAlone, sleep } from './common.js';
+import { loadNow } from './serve-tree.js';
 
 const TEXT = 'g'.repeat(400);
 const EVENTS = 20_000;
@@ -198,11 +199,13 @@ async function steadyStateRows(
       return ((selfCpuMs() - c0) * 1000) / (end - from);
     };
     log(`jetstream: filling a room log's id table (${maxIds} ids)`);
+    const loadBefore = loadNow();
     const filling = await appendUpTo(20_000);
     await appendUpTo(maxIds);
     const full = await appendUpTo(maxIds + 40_000);
     add('jetstream: busy room, CPU per event, id table filling (first 20,000)', round(filling, 1), 'µs');
     add(`  id table full (${maxIds} ids: each event forgets the oldest)`, round(full, 1), 'µs');
+    add('  machine load average (1 min) before / after these rows', loadBefore, `/ ${loadNow()}`);
   } finally {
     await store.dispose();
   }

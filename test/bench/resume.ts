@@ -21,7 +21,7 @@ import { natsProblem } from '../helpers/nats.js';
 import { builtCli } from '../helpers/paths.js';
 import { connectionsByPid } from '../helpers/sockets.js';
 import { type AddRow, benchRoomSecrets, median, round, runRowsAlone, sleep } from './common.js';
-import { type ServeTree, startServe } from './serve-tree.js';
+import { loadNow, type ServeTree, startServe } from './serve-tree.js';
 
 const PASSWORD = 'bench: resume after an outage';
 const ROOM = 'resume';
@@ -263,11 +263,13 @@ export async function resumeRows(add: AddRow, log: (text: string) => void): Prom
     log(`resume: ${OUTAGE_MS / 1000} s outage at ${RATE} msg/s, ${label}`);
     const tree = await startServe(roomsFile, [...args, '--resume-window', String(WINDOW)]);
     const runs: ResumeRun[] = [];
+    const loadBefore = loadNow();
     try {
       for (let run = 0; run < RUNS; run++) runs.push(await resumeRun(tree, run, log));
     } finally {
       await tree.stop();
     }
+    const loadAfter = loadNow();
     const counted = runs.filter((r) => r.otherWorker !== false);
     if (counted.length < runs.length)
       log(`${runs.length - counted.length} run(s) left out: reader on the sender's worker`);
@@ -294,6 +296,7 @@ export async function resumeRows(add: AddRow, log: (text: string) => void): Prom
       round(median(counted.map((r) => r.readerBusy)), 2),
       'cores',
     );
+    add('  machine load average (1 min) before / after these runs', loadBefore, `/ ${loadAfter}`);
     add(
       `  messages lost, duplicated or out of order (${counted.length} runs; any fails the bench)`,
       0,

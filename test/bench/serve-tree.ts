@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { builtCli } from '../helpers/paths.js';
@@ -185,4 +186,12 @@ export async function throughputRun(
   } finally {
     clients.off('message', onMark);
   }
+}
+
+/**
+ * The machine's 1-minute load average, for a row beside the figures: they depend on how much
+ * of the 2 shared cores the bench got.
+ */
+export function loadNow(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
 }
