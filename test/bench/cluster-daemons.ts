@@ -9,7 +9,7 @@
  */
 import { natsProblem } from '../helpers/nats.js';
 import { connectionsByPid } from '../helpers/sockets.js';
-import { measureModelInputs, modelRows } from './cluster-model.js';
+import { type ModelRun, type ModelTrees, modelInputs, modelRows, startModelTrees } from './cluster-model.js';
 import { type AddRow, benchRoomSecrets, median, type Reply, round, rpc, runRowsAlone } from './common.js';
 import {
   forkClients,
@@ -40,6 +40,7 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
   const single = await startServe(roomsFile, []);
   const workers = await startServe(roomsFile, ['--workers', '2'], { probe: true });
   const clients = await forkClients();
+  let model: ModelTrees | undefined;
   try {
     // One room, 100 members: on one daemon, and spread over both workers.
     await rpc(clients, 'fanoutSetup', {
@@ -82,6 +83,8 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       return r;
     };
     const total = (r: ThroughputRun): number => r.busy.reduce((a, b) => a + b, 0);
+    model = await startModelTrees(clients, roomsFile, secrets, log);
+    const modelRuns: ModelRun[] = [];
     const loadBefore = loadNow();
     await measure('one', single); // warm-up
     await measure('two', workers);
@@ -98,6 +101,8 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     for (let run = 0; run < RUNS; run++) {
       const a = await measure('one', single);
       const b = await measure('two', workers);
+      // The model's inputs in the same loop, so under the same load as the runs it predicts.
+      modelRuns.push(await model.measure());
       oneRate.push(a.rate);
       twoRate.push(b.rate);
       ratio.push(b.rate / a.rate);
@@ -110,6 +115,8 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     }
     const counters = await workers.probe();
     const loadAfter = loadNow();
+    await model.stop();
+    model = undefined;
     add('100-member room on 1 daemon (serve): delivered/s', Math.round(median(oneRate)), 'msg/s');
     add('  machine load average (1 min) before / after these runs', loadBefore, `/ ${loadAfter}`);
     add('  daemon CPU busy during it (1.0 = one core)', round(median(oneBusy), 2), 'cores');
@@ -205,16 +212,13 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     await rpc(clients, 'closeFanout', { key: 'one' });
     await rpc(clients, 'closeFanout', { key: 'two' });
 
-    // The model of N daemons on N cores, its inputs measured now, checked against the runs above.
+    // The model of N daemons on N cores, its inputs measured in the loop above.
     const perMessage = (rate: number, busy: number): number => busy / (rate / MEMBERS);
     const d1 = median(oneRate.map((r, i) => perMessage(r, oneBusy[i]!)));
-    const inputs = await measureModelInputs(clients, roomsFile, secrets, d1, log);
-    const loadModel = loadNow();
-    modelRows(add, inputs, {
+    modelRows(add, modelInputs(d1, modelRuns), {
       cpuPerMessage: median(twoRate.map((r, i) => perMessage(r, twoBusy[i]!))),
       efficiency: median(efficiency),
     });
-    add('  machine load average (1 min) after the model inputs', loadModel, '');
 
     // Handshakes/s: one process against --workers 2, interleaved.
     const flood = { room: 'flood', secrets, concurrency: 48 };
@@ -242,6 +246,7 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     add('handshakes/s, serve --workers 2', Math.round(median(hsTwo)), 'hs/s');
     add('  ratio --workers 2 / one process (per run, same run)', round(median(hsRatio), 3), '×');
   } finally {
+    await model?.stop();
     clients.disconnect();
     await Promise.all([single.stop(), workers.stop()]);
   }

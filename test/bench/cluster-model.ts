@@ -1,16 +1,19 @@
 /**
  * A model of N daemons on N cores for one 100-member room, from per-message costs measured
- * in the scale-out run, and its check against that run's `--workers 2` figures.
+ * in the scale-out loop (each run of it measures these too, so under the same load as the
+ * `--workers 2` run the model is checked against).
  *
- * Inputs, CPU-seconds per chat message, each measured at the closed-loop load of the rows:
+ * Inputs, CPU-seconds per chat message, each at the closed-loop load of the rows:
  * - D1: one daemon (`serve`, the room log in memory) relaying to 100 members: the whole
  *   room's work on one core (ingress, log, fan-out to 100);
- * - Dc: the same room on one `serve --cluster` daemon against its own nats-server: the
+ * - Dc: the same room on one `serve --cluster` daemon alone on a nats-server of its own: the
  *   room's work with the log on JetStream (appends batched as the code does, its watch);
  * - S0: that nats-server's CPU per message (append, acknowledgement, one follower);
- * - w: a daemon that has the room open for one member: its watch (a batch delivered,
- *   opened and applied) and one fan-out turn, per message (two such daemons, averaged);
- * - s1: the nats-server's extra CPU per message for each such follower.
+ * - w: a daemon that has the room open for one member, on a second such cluster where daemon
+ *   A has the 100 members: its watch (a batch delivered, opened and applied) and one fan-out
+ *   turn, per message (two such daemons, averaged);
+ * - s1: the nats-server's extra CPU per message for each such follower (the second
+ *   cluster's nats-server against the first's, halved).
  * The 100 members spread evenly over N daemons cost Dc once (the per-delivery work does not
  * grow with N) plus w and s1 per extra daemon:
  *   C(N) = Dc + S0 + (N − 1)(w + s1)                       CPU-s per message, all processes
@@ -22,13 +25,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startNatsServer } from '../helpers/nats.js';
+import { type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { type AddRow, type BenchSecrets, median, round, rpc, sleep } from './common.js';
 import { type ServeTree, startServe, throughputRun } from './serve-tree.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
 const MEMBERS = 100;
-const RUNS = 3;
 
 export interface ModelInputs {
   /** CPU-s per message: one daemon, log in memory. */
@@ -53,69 +55,110 @@ export interface MeasuredTwo {
 /** CPU-s per message from a run's deliveries/s and a process's busy cores. */
 const perMessage = (rate: number, busy: number): number => busy / (rate / MEMBERS);
 
+/** One run of each model setup: the inputs as that run measured them. */
+export interface ModelRun {
+  dc: number;
+  s0: number;
+  w: number;
+  /** nats-server CPU-s per message with the room's daemon and two watching daemons. */
+  s2: number;
+}
+
+export interface ModelTrees {
+  /** One closed-loop run on each setup (call it between the scale-out runs: same load). */
+  measure(): Promise<ModelRun>;
+  stop(): Promise<void>;
+}
+
 /**
- * Measures Dc, S0, w and s1: a bench nats-server (JetStream, memory), daemon A with the 100
- * members, then daemons B1 and B2 with one passive member each.
+ * Two clusters of `serve --cluster` daemons, each on a bench nats-server of its own
+ * (JetStream, memory): daemon A0 alone with the 100 members; daemon A with the 100 members
+ * and daemons B1 and B2 with one watching member each.
  */
-export async function measureModelInputs(
+export async function startModelTrees(
   clients: ChildProcess,
   roomsFile: string,
   secrets: BenchSecrets,
-  d1: number,
   log: (text: string) => void,
-): Promise<ModelInputs> {
-  log('model inputs: one `serve --cluster` daemon with the room, then two more watching it');
-  const nats = await startNatsServer({ jetstream: true });
-  const env = { CMD_CHAT_CLUSTER_SECRET: randomBytes(32).toString('base64') };
+): Promise<ModelTrees> {
+  log('model: one `serve --cluster` daemon with the room; another with two more daemons watching it');
+  const servers: NatsServer[] = [];
   const trees: ServeTree[] = [];
-  const passive: SecureMember[] = [];
+  const watchers: SecureMember[] = [];
+  const stop = async (): Promise<void> => {
+    for (const m of watchers) m.close();
+    await Promise.all(trees.map((t) => t.stop()));
+    await Promise.all(servers.map((s) => s.stop()));
+  };
   try {
-    for (let i = 0; i < 3; i++) trees.push(await startServe(roomsFile, ['--cluster', nats.url], { env }));
-    const [a, b1, b2] = trees as [ServeTree, ServeTree, ServeTree];
-    await rpc(clients, 'fanoutSetup', {
-      key: 'model',
-      mode: 'secure',
-      port: a.port,
-      room: 'bench',
-      secrets,
-      members: MEMBERS,
-    });
-    const natsPid = nats.pid()!;
-    const pids = [a.pid, b1.pid, b2.pid, natsPid];
-    await throughputRun(clients, 'model', pids); // warm-up
-    const dc: number[] = [];
-    const s0: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      const r = await throughputRun(clients, 'model', pids);
-      dc.push(perMessage(r.rate, r.busy[0]!));
-      s0.push(perMessage(r.rate, r.busy[3]!));
+    const cluster = async (daemons: number): Promise<ServeTree[]> => {
+      const nats = await startNatsServer({ jetstream: true });
+      servers.push(nats);
+      const env = { CMD_CHAT_CLUSTER_SECRET: randomBytes(32).toString('base64') };
+      const made: ServeTree[] = [];
+      for (let i = 0; i < daemons; i++)
+        made.push(await startServe(roomsFile, ['--cluster', nats.url], { env }));
+      trees.push(...made);
+      return made;
+    };
+    const [a0] = (await cluster(1)) as [ServeTree];
+    const [a, b1, b2] = (await cluster(3)) as [ServeTree, ServeTree, ServeTree];
+    const [nats0, nats2] = servers.map((s) => s.pid()!) as [number, number];
+    for (const [key, tree] of [
+      ['model0', a0],
+      ['model2', a],
+    ] as const) {
+      await rpc(clients, 'fanoutSetup', {
+        key,
+        mode: 'secure',
+        port: tree.port,
+        room: 'bench',
+        secrets,
+        members: MEMBERS,
+      });
     }
     const srp = new SrpRoomClient('bench', secrets);
-    passive.push(await SecureMember.join(b1.port, srp, 'watcher1'));
-    passive.push(await SecureMember.join(b2.port, srp, 'watcher2'));
+    watchers.push(await SecureMember.join(b1.port, srp, 'watcher1'));
+    watchers.push(await SecureMember.join(b2.port, srp, 'watcher2'));
     await sleep(500);
-    await throughputRun(clients, 'model', pids); // warm-up
-    const w: number[] = [];
-    const s2: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      const r = await throughputRun(clients, 'model', pids);
-      w.push((perMessage(r.rate, r.busy[1]!) + perMessage(r.rate, r.busy[2]!)) / 2);
-      s2.push(perMessage(r.rate, r.busy[3]!));
-      if (passive.some((m) => m.count === 0)) throw new Error('a watching daemon delivered nothing');
-    }
-    await rpc(clients, 'closeFanout', { key: 'model' });
-    return {
-      d1,
-      dc: median(dc),
-      s0: median(s0),
-      w: median(w),
-      s1: Math.max(0, (median(s2) - median(s0)) / 2),
+    const measure = async (): Promise<ModelRun> => {
+      const r0 = await throughputRun(clients, 'model0', [a0.pid, nats0]);
+      const before = watchers.map((m) => m.count);
+      const r2 = await throughputRun(clients, 'model2', [b1.pid, b2.pid, nats2]);
+      if (watchers.some((m, i) => m.count === before[i]))
+        throw new Error('a watching daemon delivered nothing');
+      return {
+        dc: perMessage(r0.rate, r0.busy[0]!),
+        s0: perMessage(r0.rate, r0.busy[1]!),
+        w: (perMessage(r2.rate, r2.busy[0]!) + perMessage(r2.rate, r2.busy[1]!)) / 2,
+        s2: perMessage(r2.rate, r2.busy[2]!),
+      };
     };
-  } finally {
-    for (const m of passive) m.close();
-    await Promise.all(trees.map((t) => t.stop()));
-    await nats.stop();
+    await measure(); // warm-up
+    return {
+      measure,
+      stop: async () => {
+        await rpc(clients, 'closeFanout', { key: 'model0' });
+        await rpc(clients, 'closeFanout', { key: 'model2' });
+        await stop();
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
   }
+}
+
+/** The inputs from the runs: medians; `d1` from the one-daemon runs of the same loop. */
+export function modelInputs(d1: number, runs: ModelRun[]): ModelInputs {
+  const s0 = median(runs.map((r) => r.s0));
+  return {
+    d1,
+    dc: median(runs.map((r) => r.dc)),
+    s0,
+    w: median(runs.map((r) => r.w)),
+    s1: Math.max(0, (median(runs.map((r) => r.s2)) - s0) / 2),
+  };
 }
 
 /** C(N): CPU-s per message of N daemons and their nats-server. */
