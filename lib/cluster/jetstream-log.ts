@@ -74,8 +74,16 @@ export class JetStreamLog implements RoomLog {
   /** Last stream sequence applied. */
   private applied = 0;
   private last = 0;
-  /** De-duplication id → sequence number, oldest first. */
+  /** De-duplication id → sequence number. */
   private readonly ids = new Map<string, number>();
+  /**
+   * The same ids in the order they came, a ring of `maxIds` slots: forgetting the oldest is
+   * one delete. (Asking the Map for its first key instead walks past every entry deleted
+   * since its last rehash: in a busy room with a full table that cost more per event than
+   * opening and applying it.)
+   */
+  private readonly order: string[] = [];
+  private oldest = 0;
   private readonly waiting = new Map<string, Pending>();
   private queue: Pending[] = [];
   private flushing = false;
@@ -232,6 +240,8 @@ export class JetStreamLog implements RoomLog {
     this.applied = 0;
     this.last = 0;
     this.ids.clear();
+    this.order.length = 0;
+    this.oldest = 0;
     this.wipes.length = 0;
     this.recent.length = 0;
     // Read what the log holds without telling watchers: the ids of every event it holds (so a
@@ -326,12 +336,16 @@ export class JetStreamLog implements RoomLog {
   }
 
   private remember(id: string, seq: number): void {
+    const known = this.ids.has(id);
     this.ids.set(id, seq);
-    while (this.ids.size > this.options.maxIds) {
-      const oldest = this.ids.keys().next().value;
-      if (oldest === undefined) break;
-      this.ids.delete(oldest);
+    if (known) return;
+    if (this.order.length < this.options.maxIds) {
+      this.order.push(id);
+      return;
     }
+    this.ids.delete(this.order[this.oldest]!);
+    this.order[this.oldest] = id;
+    this.oldest = (this.oldest + 1) % this.order.length;
   }
 
   private learnWipes(batch: LogBatch): void {

@@ -47,6 +47,7 @@ import { jetStreamRows } from './jetstream.js';
 import { keepaliveRows } from './keepalive.js';
 import { reconnectRows } from './reconnect.js';
 import { replRows } from './repl.js';
+import { resumeRows } from './resume.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
 const MEMBERS = 100;
@@ -640,6 +641,8 @@ export const benchRows: BenchRow[] = [
   { name: 'scale-out', run: (ctx) => clusterDaemonRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // Reconnect after a restart and across cuts (reconnect.ts; also runnable by itself).
   { name: 'reconnect', run: (ctx) => reconnectRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
+  // Resume after a 5 s outage at 1,000 msg/s, one daemon and --workers 2 (resume.ts; also alone).
+  { name: 'resume', run: (ctx) => resumeRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
 ];
 
 runBench(benchRows, process.argv.slice(2)).catch((err: unknown) => {

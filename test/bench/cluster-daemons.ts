@@ -7,113 +7,23 @@
  * written to disk. CPU figures come from /proc (Linux). Runnable alone:
  * `node dist/test/bench/cluster-daemons.js`; `npm run bench` adds the rows.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { natsProblem } from '../helpers/nats.js';
-import { builtCli } from '../helpers/paths.js';
-import { freePort, NO_PACING_FLAGS } from '../helpers/processes.js';
 import { connectionsByPid } from '../helpers/sockets.js';
+import { type ModelRun, type ModelTrees, modelInputs, modelRows, startModelTrees } from './cluster-model.js';
+import { type AddRow, benchRoomSecrets, median, type Reply, round, rpc, runRowsAlone } from './common.js';
 import {
-  type AddRow,
-  benchRoomSecrets,
-  median,
-  type Reply,
-  round,
-  rpc,
-  runRowsAlone,
-  sleep,
-} from './common.js';
+  forkClients,
+  loadNow,
+  SCALE_LOAD,
+  type ServeTree,
+  startServe,
+  type ThroughputRun,
+  throughputRun,
+} from './serve-tree.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const PASSWORD = 'bench: correct horse battery staple';
 const MEMBERS = 100;
 const RUNS = 3;
-/** What bench-daemon.ts's benchLimits lift, as `serve` flags: the clients all come from 127.0.0.1. */
-const LIMIT_FLAGS = [
-  ...['--max-clients', '4096', '--max-per-address', '4096', '--max-members', '1024', '--max-pending', '512'],
-  ...NO_PACING_FLAGS,
-  ...['--handshake-rate', '0', '--join-rate', '0'],
-];
-
-interface ServeTree {
-  port: number;
-  /** The primary (or the only daemon), the workers, and nats-server. */
-  pids: () => number[];
-  workerPids: number[];
-  /** What it logged (the last 100 kB). */
-  log(): string;
-  stop(): Promise<void>;
-}
-
-/** `cmd-chat serve` with the bench rooms through a pipe; resolves once it listens. */
-async function startServe(roomsFile: string, extra: string[]): Promise<ServeTree> {
-  const port = await freePort();
-  const child = spawn(
-    'bash',
-    [
-      '-c',
-      'exec "$@" --rooms-file <(printf "%s" "$BENCH_ROOMS")',
-      'bash',
-      process.execPath,
-      builtCli,
-      'serve',
-      '127.0.0.1',
-      String(port),
-      ...LIMIT_FLAGS,
-      ...extra,
-    ],
-    { env: { ...process.env, BENCH_ROOMS: roomsFile }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err = (err + d).slice(-100_000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const until = Date.now() + 60_000;
-  while (!/listening on /.test(err)) {
-    if (Date.now() > until || child.exitCode !== null) throw new Error(`serve did not start:\n${err}`);
-    await sleep(50);
-  }
-  const workerPids = [...err.matchAll(/worker \d+ \(pid (\d+)\) listening/g)].map((m) => Number(m[1]));
-  const natsPid = /nats-server \(pid (\d+)\) ready/.exec(err)?.[1];
-  return {
-    port,
-    workerPids,
-    log: () => err,
-    pids: () => [child.pid!, ...workerPids, ...(natsPid ? [Number(natsPid)] : [])],
-    stop: async () => {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(15_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** CPU time (ms) the processes used so far, from /proc (utime + stime, 100 ticks/s). */
-function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks * 10;
-}
-
-async function forkClients(): Promise<ChildProcess> {
-  const child = fork(join(here, 'bench-clients.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`bench-clients exited (${code})`)));
-  });
-  return child;
-}
 
 export async function clusterDaemonRows(add: AddRow, log: (text: string) => void): Promise<void> {
   const problem = process.platform !== 'linux' ? 'needs Linux (/proc)' : natsProblem();
@@ -128,8 +38,9 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
 
   log('scale-out: one daemon against `serve --workers 2` (two daemons + nats-server)');
   const single = await startServe(roomsFile, []);
-  const workers = await startServe(roomsFile, ['--workers', '2']);
+  const workers = await startServe(roomsFile, ['--workers', '2'], { probe: true });
   const clients = await forkClients();
+  let model: ModelTrees | undefined;
   try {
     // One room, 100 members: on one daemon, and spread over both workers.
     await rpc(clients, 'fanoutSetup', {
@@ -154,25 +65,13 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     const onFirst = workerOf.filter((w) => w === 0).length;
     log(`members per worker: ${onFirst} and ${MEMBERS - onFirst}`);
 
-    const load = { window: 4000, senders: 4, batch: 20, warmMs: 500, durationMs: 2000 };
-    const measure = async (
-      key: string,
-      tree: ServeTree,
-    ): Promise<{ rate: number; busy: number; clients: number }> => {
-      // CPU between the clients' start and end marks (after the warm-up, before the drain).
-      const marks: Array<{ cpu: number; at: number }> = [];
-      const onMark = (m: Reply): void => {
-        if (m.event === 'mark') marks.push({ cpu: cpuMs(tree.pids()), at: performance.now() });
-      };
-      clients.on('message', onMark);
-      const r = await rpc<{ delivered: number; ms: number; lost: number; clientsBusy: number } & Reply>(
-        clients,
-        'throughput',
-        { key, ...load },
-      );
-      clients.off('message', onMark);
-      const [m0, m1] = marks as [{ cpu: number; at: number }, { cpu: number; at: number }];
-      const busy = (m1.cpu - m0.cpu) / (m1.at - m0.at);
+    const senders = workerOf.slice(0, SCALE_LOAD.senders);
+    log(
+      `senders per worker: ${senders.filter((w) => w === 0).length} and ${senders.filter((w) => w === 1).length}`,
+    );
+
+    const measure = async (key: string, tree: ServeTree): Promise<ThroughputRun> => {
+      const r = await throughputRun(clients, key, tree.pids());
       if (r.lost > 0) {
         log(`${key}: ${r.lost} messages not seen by every member after the run`);
         const why = tree
@@ -181,30 +80,45 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
           .filter((l) => /silent|closed a connection|lost the NATS/.test(l));
         for (const line of why.slice(-5)) log(`  ${line}`);
       }
-      return { rate: (r.delivered * 1000) / r.ms, busy, clients: r.clientsBusy };
+      return r;
     };
+    const total = (r: ThroughputRun): number => r.busy.reduce((a, b) => a + b, 0);
+    model = await startModelTrees(clients, roomsFile, secrets, log);
+    const modelRuns: ModelRun[] = [];
+    const loadBefore = loadNow();
     await measure('one', single); // warm-up
     await measure('two', workers);
+    await workers.probe(); // counters from here on
     const oneRate: number[] = [];
     const twoRate: number[] = [];
     const ratio: number[] = [];
     const oneBusy: number[] = [];
     const twoBusy: number[] = [];
+    /** Per process of the two-daemon tree: primary, worker 1, worker 2, nats-server. */
+    const twoSplit: number[][] = [];
     const clientsBusy: number[] = [];
     const efficiency: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const a = await measure('one', single);
       const b = await measure('two', workers);
+      // The model's inputs in the same loop, so under the same load as the runs it predicts.
+      modelRuns.push(await model.measure());
       oneRate.push(a.rate);
       twoRate.push(b.rate);
       ratio.push(b.rate / a.rate);
-      oneBusy.push(a.busy);
-      twoBusy.push(b.busy);
+      oneBusy.push(total(a));
+      twoBusy.push(total(b));
+      twoSplit.push(b.busy);
       clientsBusy.push(b.clients);
       // Deliveries per CPU-second of the serving side (daemons and nats-server), 2 against 1.
-      efficiency.push(b.rate / b.busy / (a.rate / a.busy));
+      efficiency.push(b.rate / total(b) / (a.rate / total(a)));
     }
+    const counters = await workers.probe();
+    const loadAfter = loadNow();
+    await model.stop();
+    model = undefined;
     add('100-member room on 1 daemon (serve): delivered/s', Math.round(median(oneRate)), 'msg/s');
+    add('  machine load average (1 min) before / after these runs', loadBefore, `/ ${loadAfter}`);
     add('  daemon CPU busy during it (1.0 = one core)', round(median(oneBusy), 2), 'cores');
     add(
       `same room over 2 daemons (--workers 2, ${onFirst}+${MEMBERS - onFirst} members, + nats-server): delivered/s`,
@@ -212,6 +126,9 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       'msg/s',
     );
     add('  primary + workers + nats-server CPU busy during it', round(median(twoBusy), 2), 'cores');
+    for (const [i, name] of ['primary', 'worker 1', 'worker 2', 'nats-server'].entries()) {
+      add(`    of which ${name}`, round(median(twoSplit.map((split) => split[i] ?? 0)), 3), 'cores');
+    }
     add('  client process busy during it (100 receivers + senders)', round(median(clientsBusy), 2), 'cores');
     add('  ratio 2 daemons / 1 daemon (per run, same run)', round(median(ratio), 3), '×', '≥ 1.5');
     add('deliveries per CPU-second, 1 daemon', Math.round(median(oneRate) / median(oneBusy)), 'msg/cpu-s');
@@ -221,6 +138,24 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       'msg/cpu-s',
     );
     add('  efficiency 2 daemons / 1 daemon (per run, same run)', round(median(efficiency), 3), '×', '≥ 0.8');
+    const sum = (k: 'batches' | 'batchEvents' | 'conflicts' | 'opened' | 'openedEvents'): number =>
+      counters.reduce((a, c) => a + c[k], 0);
+    add(
+      '  --workers 2: events per stored batch (both workers append)',
+      round(sum('batchEvents') / sum('batches'), 1),
+      '',
+    );
+    add('  compare-and-set conflicts per stored batch', round(sum('conflicts') / sum('batches'), 3), '');
+    add(
+      '  batch open (decrypt + parse) per event watched, in the workers (thread CPU)',
+      round((counters.reduce((a, c) => a + c.openMs, 0) * 1000) / sum('openedEvents'), 2),
+      'µs',
+    );
+    add(
+      '  batch apply (numbering, ids, events to the room) per event, per worker',
+      round((counters.reduce((a, c) => a + c.applyMs, 0) * 1000) / (sum('batchEvents') * 2), 2),
+      'µs',
+    );
 
     // Cross-daemon latency at half the two-daemon load: a sender on one worker, a probe on
     // the other; the same with both on one worker, for reference.
@@ -232,7 +167,10 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       const p50: number[] = [];
       const p99: number[] = [];
       const sameP50: number[] = [];
+      const appendP50: number[] = [];
+      const appendP99: number[] = [];
       for (let run = 0; run < RUNS; run++) {
+        await workers.probe();
         const r = await rpc<{ p50: number; p99: number } & Reply>(clients, 'latency', {
           key: 'two',
           rate,
@@ -242,6 +180,10 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
         });
         p50.push(r.p50);
         p99.push(r.p99);
+        // The sender's worker alone appends: its acknowledgements, timed inside it.
+        const appender = (await workers.probe()).reduce((a, b) => (b.appends > a.appends ? b : a));
+        appendP50.push(appender.p50);
+        appendP99.push(appender.p99);
         const s = await rpc<{ p50: number } & Reply>(clients, 'latency', {
           key: 'two',
           rate,
@@ -258,11 +200,25 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
       );
       add('  cross-daemon latency at half load, p99', round(median(p99), 2), 'ms');
       add('  sender and receiver on one worker, same load, p50', round(median(sameP50), 2), 'ms');
+      add(
+        "  JetStream append latency in the sender's worker (append → acknowledged), same load, p50",
+        round(median(appendP50), 2),
+        'ms',
+      );
+      add('  JetStream append latency in the worker, same load, p99', round(median(appendP99), 2), 'ms');
     } else {
       log('latency row skipped: the members did not spread over both workers');
     }
     await rpc(clients, 'closeFanout', { key: 'one' });
     await rpc(clients, 'closeFanout', { key: 'two' });
+
+    // The model of N daemons on N cores, its inputs measured in the loop above.
+    const perMessage = (rate: number, busy: number): number => busy / (rate / MEMBERS);
+    const d1 = median(oneRate.map((r, i) => perMessage(r, oneBusy[i]!)));
+    modelRows(add, modelInputs(d1, modelRuns), {
+      cpuPerMessage: median(twoRate.map((r, i) => perMessage(r, twoBusy[i]!))),
+      efficiency: median(efficiency),
+    });
 
     // Handshakes/s: one process against --workers 2, interleaved.
     const flood = { room: 'flood', secrets, concurrency: 48 };
@@ -290,6 +246,7 @@ export async function clusterDaemonRows(add: AddRow, log: (text: string) => void
     add('handshakes/s, serve --workers 2', Math.round(median(hsTwo)), 'hs/s');
     add('  ratio --workers 2 / one process (per run, same run)', round(median(hsRatio), 3), '×');
   } finally {
+    await model?.stop();
     clients.disconnect();
     await Promise.all([single.stop(), workers.stop()]);
   }

@@ -16,9 +16,11 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { JetStreamRoomStore } from '../../lib/cluster/jetstream-store.js';
 import { deriveClusterKeys, roomLogNames } from '../../lib/cluster/keys.js';
+import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { message } from '../helpers/jetstream.js';
 import { natsProblem, startNatsServer } from '../helpers/nats.js';
 import { type AddRow, median, percentile, round, runRowsAlone, sleep } from './common.js';
+import { loadNow } from './serve-tree.js';
 
 const TEXT = 'g'.repeat(400);
 const EVENTS = 20_000;
@@ -148,11 +150,64 @@ export async function jetStreamRows(add: AddRow, log: (text: string) => void): P
     );
     add('  append latency at half load, p99', round(percentile(latencies, 99), 2), 'ms');
 
+    await steadyStateRows(add, nc, log);
     await layoutRows(add, jsm, js, server.pid());
   } finally {
     await store.dispose();
     await nc.close();
     await server.stop();
+  }
+}
+
+/**
+ * A busy room long after it opened: the log's table of de-duplication ids is full (sized to
+ * every id the default resume window can hold, about 205,000), so each event applied also
+ * forgets the oldest id. CPU of this process (the daemon's side: appending and applying) per
+ * event while the table fills, and once it is full.
+ */
+async function steadyStateRows(
+  add: AddRow,
+  nc: Awaited<ReturnType<typeof connect>>,
+  log: (text: string) => void,
+): Promise<void> {
+  const limits = {
+    maxEvents: defaultDaemonLimits.resumeWindow,
+    maxChars: defaultDaemonLimits.resumeWindowBytes,
+  };
+  const store = await JetStreamRoomStore.start(nc, deriveClusterKeys(randomBytes(32)), {
+    limits,
+    holdMs: 60_000,
+    leaseMs: 3000,
+  });
+  try {
+    const { log: roomLog } = await store.open('steady');
+    // The table's size, as jetstream-store.ts sizes it (1.5 bytes per character, 192 per event).
+    const maxIds = Math.max(4096, Math.ceil((limits.maxChars * 1.5 + 192 * limits.maxEvents) / 128));
+    const text = 'g'.repeat(40);
+    let next = 0;
+    const appendUpTo = async (end: number): Promise<number> => {
+      const c0 = selfCpuMs();
+      const from = next;
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (next < end) {
+            next++;
+            await roomLog.append(message(text), `steady ${next}`);
+          }
+        }),
+      );
+      return ((selfCpuMs() - c0) * 1000) / (end - from);
+    };
+    log(`jetstream: filling a room log's id table (${maxIds} ids)`);
+    const loadBefore = loadNow();
+    const filling = await appendUpTo(20_000);
+    await appendUpTo(maxIds);
+    const full = await appendUpTo(maxIds + 40_000);
+    add('jetstream: busy room, CPU per event, id table filling (first 20,000)', round(filling, 1), 'µs');
+    add(`  id table full (${maxIds} ids: each event forgets the oldest)`, round(full, 1), 'µs');
+    add('  machine load average (1 min) before / after these rows', loadBefore, `/ ${loadNow()}`);
+  } finally {
+    await store.dispose();
   }
 }
 

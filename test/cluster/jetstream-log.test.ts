@@ -235,6 +235,44 @@ test('a daemon that opens the room later knows every id the log holds: a resend 
   assert.deepEqual(await late.append(message('m50'), 'owner:50'), { seq: 51, duplicate: false });
 });
 
+test('the id table is bounded: past its size the oldest ids are forgotten, every newer one still de-duplicates', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  // A small log (the stream keeps a few batches) with the smallest id table: 4,096 ids.
+  const [a] = await stores(server, 1, { limits: { maxEvents: 100, maxChars: 1000 } });
+  const log = (await a!.store.open('room')).log;
+  const TABLE = 4096;
+  const EXTRA = 100;
+  const acks = await Promise.all(
+    Array.from({ length: TABLE + EXTRA }, (_, i) => log.append(message(`m${i}`), `owner:${i}`)),
+  );
+  assert.deepEqual(
+    acks.map((x) => x.seq),
+    Array.from({ length: TABLE + EXTRA }, (_, i) => i + 1),
+  );
+  // The newest TABLE ids are known, each with its own number (the log itself holds far fewer).
+  for (let i = EXTRA; i < TABLE + EXTRA; i++) {
+    assert.deepEqual(
+      await log.append(message('again'), `owner:${i}`),
+      { seq: i + 1, duplicate: true },
+      `id ${i}`,
+    );
+  }
+  // The EXTRA oldest were forgotten, in the order they came: appended anew.
+  for (let i = 0; i < EXTRA; i++) {
+    assert.deepEqual(await log.append(message('anew'), `owner:${i}`), {
+      seq: TABLE + EXTRA + i + 1,
+      duplicate: false,
+    });
+  }
+  // Those took the places of the next oldest, which are forgotten now; the rest are not.
+  assert.equal((await log.append(message('anew'), `owner:${EXTRA}`)).duplicate, false);
+  assert.deepEqual(await log.append(message('again'), `owner:${2 * EXTRA + 1}`), {
+    seq: 2 * EXTRA + 2,
+    duplicate: true,
+  });
+});
+
 test('closing a room nobody is in deletes its log: opened again, it is a new epoch from 1', async (t) => {
   const server = await withServer(t);
   if (!server) return;
