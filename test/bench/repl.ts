@@ -6,11 +6,18 @@
  *   carries it (its echo, or a redraw of the line that includes it);
  * - the REPL's resident memory (VmRSS, Linux) after 10,000 and after 100,000 messages,
  *   every one rendered: what it keeps is bounded (scrollback.ts), so the two are close.
+ * The latency is measured twice: as the machine is, then busy (beside one CPU-bound process
+ * per core, started and stopped here), with the load average in the log.
  * Runnable alone: `node dist/test/bench/repl.js [--only latency|memory]`; `npm run bench`
  * adds the rows.
  */
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import {
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+  spawn as spawnProcess,
+} from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type IPty, spawn } from '@lydell/node-pty';
 import { builtCli } from '../helpers/paths.js';
@@ -104,8 +111,9 @@ function startRepl(port: number, name: string): Repl {
 }
 
 /** A pipe-mode member whose stdin we feed; returns it and a paced writer. */
-function startFlooder(port: number): ChildProcessWithoutNullStreams {
-  return spawnCli(['connect', '127.0.0.1', String(port), 'flood'], { CMD_CHAT_PASSWORD: PASSWORD })
+/** `name`: each run its own, as a member that just left keeps its name for a while. */
+function startFlooder(port: number, name: string): ChildProcessWithoutNullStreams {
+  return spawnCli(['connect', '127.0.0.1', String(port), name], { CMD_CHAT_PASSWORD: PASSWORD })
     .proc as ChildProcessWithoutNullStreams;
 }
 
@@ -133,10 +141,46 @@ function rssMiB(pid: number): number {
   return round(kb / 1024, 1);
 }
 
-async function keystrokeLatency(daemon: DaemonProcess, add: AddRow, log: (t: string) => void): Promise<void> {
-  const repl = startRepl(daemon.port, 'typist');
-  await repl.waitFor('typist> ', 30_000);
-  const flooder = startFlooder(daemon.port);
+/** One CPU-bound process per core, so the client competes for the CPU; stopped by the caller. */
+function burnCores(): ChildProcess[] {
+  return Array.from({ length: availableParallelism() }, () =>
+    spawnProcess(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
+  );
+}
+
+const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+async function keystrokeLatency(
+  daemon: DaemonProcess,
+  add: AddRow,
+  log: (t: string) => void,
+  busy: boolean,
+): Promise<void> {
+  const burners = busy ? burnCores() : [];
+  try {
+    log(
+      `REPL: ${busy ? 'busy (one CPU-bound process per core)' : 'as the machine is'}, load average ${loadAverage()}`,
+    );
+    await timedKeystrokes(daemon, add, log, busy ? ' (busy)' : '');
+    log(`REPL: load average after ${loadAverage()}`);
+  } finally {
+    for (const burner of burners) burner.kill();
+  }
+}
+
+async function timedKeystrokes(
+  daemon: DaemonProcess,
+  add: AddRow,
+  log: (t: string) => void,
+  label: string,
+): Promise<void> {
+  const run = label ? 'busy' : 'quiet';
+  const repl = startRepl(daemon.port, `typist_${run}`);
+  await repl.waitFor(`typist_${run}> `, 30_000);
+  const flooder = startFlooder(daemon.port, `flood_${run}`);
   let seen = 0;
   repl.onData((d) => {
     seen += d.split('flood line').length - 1;
@@ -179,7 +223,7 @@ async function keystrokeLatency(daemon: DaemonProcess, add: AddRow, log: (t: str
   if (pending.size > 0) log(`REPL: ${pending.size} keystrokes never echoed`);
   log(`REPL: ${latencies.length} keystrokes timed while ${Math.round(shownRate)} messages/s were shown`);
   add(
-    `REPL keystroke → echo under a ${FLOOD_RATE} msg/s flood (real pty), p50`,
+    `REPL keystroke → echo under a ${FLOOD_RATE} msg/s flood (real pty)${label}, p50`,
     round(median(latencies), 1),
     'ms',
   );
@@ -190,7 +234,7 @@ async function keystrokeLatency(daemon: DaemonProcess, add: AddRow, log: (t: str
 async function scrollbackMemory(daemon: DaemonProcess, add: AddRow, log: (t: string) => void): Promise<void> {
   const repl = startRepl(daemon.port, 'reader');
   await repl.waitFor('reader> ', 30_000);
-  const flooder = startFlooder(daemon.port);
+  const flooder = startFlooder(daemon.port, 'flood');
   const joined = repl.waitFor('flood line -1 of', 30_000);
   flooder.stdin.write('flood line -1 of the bench\n');
   await joined;
@@ -233,7 +277,8 @@ export async function replRows(
   try {
     if (only !== 'memory') {
       log(`REPL: keystrokes in a pty while ${FLOOD_RATE} messages/s arrive`);
-      await keystrokeLatency(daemon, add, log);
+      await keystrokeLatency(daemon, add, log, false);
+      await keystrokeLatency(daemon, add, log, true);
     }
     if (only !== 'latency') {
       log(`REPL: resident memory while ${RSS_MESSAGES} messages arrive`);
