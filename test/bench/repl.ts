@@ -135,6 +135,13 @@ async function paced(
   }
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
@@ -206,6 +213,7 @@ async function timedKeystrokes(
     }
   });
   const seenAtStart = seen;
+  const cpuAtStart = cpuMs(repl.pty.pid);
   const t0 = performance.now();
   for (let i = 0; i < KEYSTROKES; i++) {
     if (i % 40 === 39) repl.pty.write('\x15'); // Ctrl-U: keep the line short
@@ -216,6 +224,7 @@ async function timedKeystrokes(
   }
   await sleep(500);
   const shownRate = (seen - seenAtStart) / ((performance.now() - t0) / 1000);
+  const cpuPerMessage = (cpuMs(repl.pty.pid) - cpuAtStart) / Math.max(1, seen - seenAtStart);
   await flooding;
   flooder.stdin.end();
   repl.pty.kill();
@@ -229,6 +238,8 @@ async function timedKeystrokes(
   );
   add('  … p99', round(percentile(latencies, 99), 1), 'ms', '≤ 50');
   add('  … messages shown per second meanwhile', Math.round(shownRate), '/s');
+  // What the flood costs the client: the more, the less CPU is left to echo a key on a busy machine.
+  add('  … client CPU per message shown (keys included)', round(cpuPerMessage, 3), 'ms');
 }
 
 async function scrollbackMemory(daemon: DaemonProcess, add: AddRow, log: (t: string) => void): Promise<void> {
