@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { colorEnabled } from '../lib/client/colors.js';
 import { runPipe } from '../lib/client/pipe/pipe.js';
+import { type ReaderWatch, watchPipeReader } from '../lib/client/pipe/reader-watch.js';
 import type { RoomHandle } from '../lib/client/repl/rooms.js';
 import { isDumbTerminal, spinnerUsable } from '../lib/client/repl/terminal-caps.js';
 import { ChatSession, SessionError, type SessionErrorCode } from '../lib/client/session/session.js';
@@ -393,6 +394,14 @@ async function run(args: ConnectArgs): Promise<void> {
       for (const h of handles) void h.session.close();
     });
   }
+  // A --follow reader may have nothing to write for long: the end of its reader is watched.
+  let readerWatch: ReaderWatch | undefined;
+  const readerGone =
+    !repl && args.follow
+      ? new Promise<void>((resolve) => {
+          readerWatch = watchPipeReader(1, resolve);
+        })
+      : undefined;
   const outcome = repl
     ? await repl.runRepl({
         rooms: handles,
@@ -404,6 +413,7 @@ async function run(args: ConnectArgs): Promise<void> {
         plain: isDumbTerminal(process.env),
       })
     : await runPipe(handles, {
+        readerGone,
         input: process.stdin,
         output: process.stdout,
         errors: process.stderr,
@@ -415,6 +425,7 @@ async function run(args: ConnectArgs): Promise<void> {
         progress: process.stderr.isTTY === true && !args.follow,
         daemon: transport.description,
       });
+  readerWatch?.stop();
   // A --follow reader told of lost messages says so whatever else ended it (0, 6, 7, 130).
   const lost = !repl && args.follow ? handles.reduce((n, h) => n + h.session.messagesLost, 0) : 0;
   const exit = (code: number): Promise<never> =>

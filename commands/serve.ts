@@ -4,10 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { NatsRoomBus } from '../lib/cluster/bus.js';
-import { BusDirectChannel } from '../lib/cluster/direct.js';
-import { JetStreamRoomStore } from '../lib/cluster/jetstream-store.js';
-import { deriveClusterKeys } from '../lib/cluster/keys.js';
+import type { NatsRoomBus } from '../lib/cluster/bus.js';
 import { wipe } from '../lib/crypto/secret.js';
 import { warmUp } from '../lib/crypto/srp.js';
 import { ExitCode } from '../lib/exit-codes.js';
@@ -15,7 +12,7 @@ import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
 import { createLogger, type Logger } from '../lib/server/log.js';
-import { credentialsFromPassword, logLimitsOf, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
+import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
 import {
   DEFAULT_PROXY_FROM,
@@ -362,39 +359,11 @@ async function runDaemon(
         }
       : clusterSettings(args);
     if (settings) {
-      const keys = deriveClusterKeys(settings.secret);
-      settings.secret.fill(0);
-      // Probing an unknown name on two daemons must not tell it from a real room.
-      if (!registry.stableDecoys) registry.setDecoyKey(keys.decoyKey);
-      keys.decoyKey.fill(0);
-      const connected = await NatsRoomBus.connect(
-        { ...settings.connect, reconnectWaitMs: Math.min(1000, settings.heartbeatMs) },
-        keys,
-        logger,
-      ).catch((err: Error) =>
-        fail(`cannot join the cluster: ${err.message.split('\n')[0]}`, ExitCode.cannotConnect),
+      // The NATS client is loaded only here: a daemon alone and the client never pay for it.
+      const { ClusterJoinError, joinCluster } = await import('./serve-cluster.js');
+      bus = await joinCluster(settings, registry, limits, logger).catch((err: Error) =>
+        fail(err.message, err instanceof ClusterJoinError ? ExitCode.cannotConnect : ExitCode.usage),
       );
-      bus = connected;
-      // The rooms live on JetStream: one memory stream per room, names in a KV bucket.
-      const store = await JetStreamRoomStore.start(connected.connection, keys, {
-        limits: logLimitsOf(limits),
-        // A bucket TTL cannot be 0: with no grace, names are released rather than held.
-        holdMs: Math.max(1000, limits.resumeGraceMs),
-        // A daemon silent for three heartbeats has lost its lease: its members' names are held.
-        leaseMs: 3 * settings.heartbeatMs,
-        onLapsed: () => logger.info('cluster: this daemon lost its lease; its members resume'),
-        onResynced: (restarted) =>
-          logger.info(
-            `cluster: resynchronised${restarted > 0 ? `; ${restarted} room log(s) started over` : ''}`,
-          ),
-        direct: (roomId) => new BusDirectChannel(connected, `direct\0${roomId}`),
-      }).catch((err: Error) =>
-        fail(
-          `cannot use JetStream on the NATS server: ${err.message.split('\n')[0]}`,
-          ExitCode.cannotConnect,
-        ),
-      );
-      registry.useStore(store);
     }
     await registry.openAll();
   } catch (err) {

@@ -1,7 +1,8 @@
 /**
- * A concise node:test reporter: one line per test file, every failure in full, the wall time,
- * and a closing `N passed, N failed, N skipped` line. Node's own reporters either print every
- * test (spec, tap) or hide which file failed (dot).
+ * A concise node:test reporter: one line per test file (with the time its tests took, to find
+ * the slow ones), every failure in full, the wall time, and a closing `N passed, N failed,
+ * N skipped` line. Node's own reporters either print every test (spec, tap) or hide which
+ * file failed (dot).
  */
 import { relative } from 'node:path';
 import { inspect } from 'node:util';
@@ -35,12 +36,12 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
   let passed = 0;
   let failed = 0;
   let skipped = 0;
-  const perFile = new Map<string, { passed: number; failed: number; skipped: number }>();
+  const perFile = new Map<string, { passed: number; failed: number; skipped: number; ms: number }>();
   const count = (file: string | undefined) => {
     const key = where(file);
     let entry = perFile.get(key);
     if (!entry) {
-      entry = { passed: 0, failed: 0, skipped: 0 };
+      entry = { passed: 0, failed: 0, skipped: 0, ms: 0 };
       perFile.set(key, entry);
     }
     return entry;
@@ -49,6 +50,10 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
     const { data } = event;
     // Suites count through their tests; a file-level entry (nesting 0 with no type) is a test.
     const isSuite = data?.details?.type === 'suite';
+    // A file's time: the sum of its top-level tests and suites (file-level hooks aside).
+    if ((event.type === 'test:pass' || event.type === 'test:fail') && data.nesting === 0) {
+      count(data.file).ms += data.details?.duration_ms ?? 0;
+    }
     switch (event.type) {
       case 'test:pass':
         // A skipped suite never runs its tests: it counts as one skipped.
@@ -83,7 +88,7 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
   }
   for (const [file, c] of [...perFile].sort(([a], [b]) => a.localeCompare(b))) {
     const extra = (c.failed ? `, ${c.failed} failed` : '') + (c.skipped ? `, ${c.skipped} skipped` : '');
-    yield `${c.failed ? 'not ok' : 'ok    '} ${file} (${c.passed} passed${extra})\n`;
+    yield `${c.failed ? 'not ok' : 'ok    '} ${file} (${c.passed} passed${extra}; ${(c.ms / 1000).toFixed(1)} s)\n`;
   }
   const seconds = Math.round((performance.now() - started) / 1000);
   yield `${perFile.size} files in ${Math.floor(seconds / 60)} min ${seconds % 60} s\n`;

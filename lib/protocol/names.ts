@@ -240,6 +240,26 @@ function fold(s: string): string {
  * `田中` gives `_007530_004e2d`. Changing any step changes keys: it is a protocol change.
  */
 export function nameClass(name: string): string {
+  const known = classes.get(name);
+  if (known !== undefined) return known;
+  const key = computeNameClass(name);
+  if (name.length <= CLASS_CACHE_NAME_MAX) {
+    if (classes.size >= CLASS_CACHE_MAX) classes.delete(classes.keys().next().value!);
+    classes.set(name, key);
+  }
+  return key;
+}
+
+/**
+ * Recent classes by name: a client checks the sender's trust on every message it shows
+ * (about a tenth of its CPU under a flood before this cache). Bounded in entries and in the
+ * length of a name kept; the oldest entry goes first.
+ */
+const classes = new Map<string, string>();
+const CLASS_CACHE_MAX = 1024;
+const CLASS_CACHE_NAME_MAX = 64;
+
+function computeNameClass(name: string): string {
   let key = confusablesSkeleton(fold(name.normalize('NFKC')));
   for (let round = 0; round < 3; round++) {
     const next = confusablesSkeleton(fold(key));

@@ -6,11 +6,18 @@
  *   carries it (its echo, or a redraw of the line that includes it);
  * - the REPL's resident memory (VmRSS, Linux) after 10,000 and after 100,000 messages,
  *   every one rendered: what it keeps is bounded (scrollback.ts), so the two are close.
+ * The latency is measured twice: as the machine is, then busy (beside one CPU-bound process
+ * per core, started and stopped here), with the load average in the log.
  * Runnable alone: `node dist/test/bench/repl.js [--only latency|memory]`; `npm run bench`
  * adds the rows.
  */
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import {
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+  spawn as spawnProcess,
+} from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type IPty, spawn } from '@lydell/node-pty';
 import { builtCli } from '../helpers/paths.js';
@@ -104,8 +111,9 @@ function startRepl(port: number, name: string): Repl {
 }
 
 /** A pipe-mode member whose stdin we feed; returns it and a paced writer. */
-function startFlooder(port: number): ChildProcessWithoutNullStreams {
-  return spawnCli(['connect', '127.0.0.1', String(port), 'flood'], { CMD_CHAT_PASSWORD: PASSWORD })
+/** `name`: each run its own, as a member that just left keeps its name for a while. */
+function startFlooder(port: number, name: string): ChildProcessWithoutNullStreams {
+  return spawnCli(['connect', '127.0.0.1', String(port), name], { CMD_CHAT_PASSWORD: PASSWORD })
     .proc as ChildProcessWithoutNullStreams;
 }
 
@@ -127,16 +135,59 @@ async function paced(
   }
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
   return round(kb / 1024, 1);
 }
 
-async function keystrokeLatency(daemon: DaemonProcess, add: AddRow, log: (t: string) => void): Promise<void> {
-  const repl = startRepl(daemon.port, 'typist');
-  await repl.waitFor('typist> ', 30_000);
-  const flooder = startFlooder(daemon.port);
+/** One CPU-bound process per core, so the client competes for the CPU; stopped by the caller. */
+function burnCores(): ChildProcess[] {
+  return Array.from({ length: availableParallelism() }, () =>
+    spawnProcess(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
+  );
+}
+
+const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+async function keystrokeLatency(
+  daemon: DaemonProcess,
+  add: AddRow,
+  log: (t: string) => void,
+  busy: boolean,
+): Promise<void> {
+  const burners = busy ? burnCores() : [];
+  try {
+    log(
+      `REPL: ${busy ? 'busy (one CPU-bound process per core)' : 'as the machine is'}, load average ${loadAverage()}`,
+    );
+    await timedKeystrokes(daemon, add, log, busy ? ' (busy)' : '');
+    log(`REPL: load average after ${loadAverage()}`);
+  } finally {
+    for (const burner of burners) burner.kill();
+  }
+}
+
+async function timedKeystrokes(
+  daemon: DaemonProcess,
+  add: AddRow,
+  log: (t: string) => void,
+  label: string,
+): Promise<void> {
+  const run = label ? 'busy' : 'quiet';
+  const repl = startRepl(daemon.port, `typist_${run}`);
+  await repl.waitFor(`typist_${run}> `, 30_000);
+  const flooder = startFlooder(daemon.port, `flood_${run}`);
   let seen = 0;
   repl.onData((d) => {
     seen += d.split('flood line').length - 1;
@@ -162,6 +213,7 @@ async function keystrokeLatency(daemon: DaemonProcess, add: AddRow, log: (t: str
     }
   });
   const seenAtStart = seen;
+  const cpuAtStart = cpuMs(repl.pty.pid);
   const t0 = performance.now();
   for (let i = 0; i < KEYSTROKES; i++) {
     if (i % 40 === 39) repl.pty.write('\x15'); // Ctrl-U: keep the line short
@@ -172,6 +224,7 @@ async function keystrokeLatency(daemon: DaemonProcess, add: AddRow, log: (t: str
   }
   await sleep(500);
   const shownRate = (seen - seenAtStart) / ((performance.now() - t0) / 1000);
+  const cpuPerMessage = (cpuMs(repl.pty.pid) - cpuAtStart) / Math.max(1, seen - seenAtStart);
   await flooding;
   flooder.stdin.end();
   repl.pty.kill();
@@ -179,18 +232,20 @@ async function keystrokeLatency(daemon: DaemonProcess, add: AddRow, log: (t: str
   if (pending.size > 0) log(`REPL: ${pending.size} keystrokes never echoed`);
   log(`REPL: ${latencies.length} keystrokes timed while ${Math.round(shownRate)} messages/s were shown`);
   add(
-    `REPL keystroke → echo under a ${FLOOD_RATE} msg/s flood (real pty), p50`,
+    `REPL keystroke → echo under a ${FLOOD_RATE} msg/s flood (real pty)${label}, p50`,
     round(median(latencies), 1),
     'ms',
   );
   add('  … p99', round(percentile(latencies, 99), 1), 'ms', '≤ 50');
   add('  … messages shown per second meanwhile', Math.round(shownRate), '/s');
+  // What the flood costs the client: the more, the less CPU is left to echo a key on a busy machine.
+  add('  … client CPU per message shown (keys included)', round(cpuPerMessage, 3), 'ms');
 }
 
 async function scrollbackMemory(daemon: DaemonProcess, add: AddRow, log: (t: string) => void): Promise<void> {
   const repl = startRepl(daemon.port, 'reader');
   await repl.waitFor('reader> ', 30_000);
-  const flooder = startFlooder(daemon.port);
+  const flooder = startFlooder(daemon.port, 'flood');
   const joined = repl.waitFor('flood line -1 of', 30_000);
   flooder.stdin.write('flood line -1 of the bench\n');
   await joined;
@@ -233,7 +288,8 @@ export async function replRows(
   try {
     if (only !== 'memory') {
       log(`REPL: keystrokes in a pty while ${FLOOD_RATE} messages/s arrive`);
-      await keystrokeLatency(daemon, add, log);
+      await keystrokeLatency(daemon, add, log, false);
+      await keystrokeLatency(daemon, add, log, true);
     }
     if (only !== 'latency') {
       log(`REPL: resident memory while ${RSS_MESSAGES} messages arrive`);

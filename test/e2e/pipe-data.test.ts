@@ -230,6 +230,49 @@ describe('pipe mode: data is data', () => {
     });
   }
 
+  // In a quiet room there is no next write: the end of the reader itself must end the
+  // follower (Linux with GNU tail, reader-watch.ts; elsewhere it waits for the next message).
+  test('--follow in a quiet room, reader gone: exit 0 soon after, not before', {
+    skip: process.platform !== 'linux' && 'the reader is watched on Linux only',
+  }, async (t) => {
+    const seed = await runClient(['127.0.0.1', String(daemon.port), 'quietseed'], {
+      input: 'only line\n',
+      env: ENV,
+    });
+    assert.equal(seed.code, 0, seed.stderr);
+    const dir = mkdtempSync(join(tmpdir(), 'cmd-chat-quiet-'));
+    try {
+      // The reader stays 2 s before reading one line: the follower must not end before it
+      // has gone, then must end with nothing written meanwhile. Times in ms from `date`.
+      const r = await runShell(
+        `{ ${connect} quietfollower --history --follow </dev/null 2>'${dir}/err'; ` +
+          `echo "$? $(date +%s%3N)" >'${dir}/follower'; } | ` +
+          `{ sleep 2; head -1; date +%s%3N >'${dir}/reader'; }`,
+        { ...ENV, PATH: bin.path },
+        30_000,
+      ).done;
+      assert.match(r.stdout, /^\d\d:\d\d [^\n]+\n$/, 'one line of the history');
+      const readerGone = Number(readFileSync(join(dir, 'reader'), 'utf8'));
+      let follower: string;
+      try {
+        follower = readFileSync(join(dir, 'follower'), 'utf8');
+      } catch {
+        assert.fail('the follower was still running 30 s after its reader had gone');
+      }
+      const [code, endedAt] = follower.trim().split(' ').map(Number);
+      assert.equal(code, 0);
+      assert.equal(readFileSync(join(dir, 'err'), 'utf8'), '');
+      const delay = endedAt! - readerGone;
+      t.diagnostic(`the follower ended ${delay} ms after its reader`);
+      assert.ok(delay >= 0, `the follower ended ${-delay} ms before its reader had gone`);
+      // The watch checks twice a second; the rest is leaving the room and exiting (slow
+      // on a loaded machine).
+      assert.ok(delay < 5000, `the follower ended ${delay} ms after its reader had gone`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a sender whose stdout closes early (seq … | cmd-chat | head -1): exit 0, nothing on stderr', async () => {
     const r = await shell(
       // 2,000 lines: the daemon paces them (a burst of 1,000, then 250/s), so echoes are still

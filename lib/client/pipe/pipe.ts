@@ -50,6 +50,11 @@ export interface PipeOptions {
   separator?: Separator;
   /** Show a progress line on `errors` (when it is a terminal). */
   progress?: boolean;
+  /**
+   * Resolves when the reader of `output` has gone though nothing was written (reader-watch.ts):
+   * the run then ends as on EPIPE.
+   */
+  readerGone?: Promise<void>;
   daemon: string;
 }
 
@@ -128,10 +133,14 @@ export async function runPipe(rooms: readonly PipeRoom[], options: PipeOptions):
   // A closed stdout (EPIPE: `| head -1` has read enough) ends the run; nothing more is written.
   let outputError: NodeJS.ErrnoException | undefined;
   const outputClosed = new Promise<'output-closed'>((resolve) => {
-    options.output.on('error', (err: NodeJS.ErrnoException) => {
+    const closed = (err: NodeJS.ErrnoException): void => {
       outputError ??= err;
       resolve('output-closed');
-    });
+    };
+    options.output.on('error', closed);
+    void options.readerGone?.then(() =>
+      closed(Object.assign(new Error('the reader of stdout has gone'), { code: 'EPIPE' })),
+    );
   });
   // A closed stderr has nobody left to tell: its errors must not crash the run.
   options.errors.on('error', () => {});

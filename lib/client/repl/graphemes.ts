@@ -49,8 +49,27 @@ export function keyRepeat(key: string, line: string, cursor: number): number {
   return 1;
 }
 
+/**
+ * The last few answers of displayPos. One redraw measures the same prompt and line several
+ * times (readline's cursor position, its refresh, our input area), and a flood redraws an
+ * unchanged line many times a second: measuring it grapheme by grapheme each time cost more
+ * than rendering the messages.
+ */
+const measured = new Map<string, { cols: number; rows: number }>();
+const MEASURED_MAX = 8;
+
 /** Where `str` ends on a terminal `columns` wide, as readline's getDisplayPos computes it. */
 export function displayPos(str: string, columns: number, tabSize: number): { cols: number; rows: number } {
+  const key = `${columns} ${tabSize} ${str}`;
+  const known = measured.get(key);
+  if (known) return { ...known };
+  const pos = measure(str, columns, tabSize);
+  if (measured.size >= MEASURED_MAX) measured.delete(measured.keys().next().value!);
+  measured.set(key, pos);
+  return { ...pos };
+}
+
+function measure(str: string, columns: number, tabSize: number): { cols: number; rows: number } {
   let offset = 0;
   let rows = 0;
   for (const { segment } of segmenter.segment(stripVTControlCharacters(str))) {

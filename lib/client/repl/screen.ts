@@ -17,6 +17,12 @@ import { displayPos, keyRepeat, measureByCluster } from './graphemes.js';
 export const HISTORY_SIZE = 500;
 
 const CLEAR_SCREEN = '\x1b[2J\x1b[H';
+/**
+ * Printed lines are drawn at most once per this many ms: each drawing clears and redraws the
+ * input, so under a flood one per frame (about 60 a second) instead of one per turn of the
+ * event loop leaves the CPU to reading keys and messages. A keystroke is echoed at once.
+ */
+const FRAME_MS = 16;
 const TAB_SIZE = 4;
 
 /** `text` cut to `max` columns (with an ellipsis), so it takes one row. */
@@ -59,6 +65,8 @@ export class ReplScreen {
   /** Lines printed during this turn of the event loop, written together at its end. */
   private batch: string[] = [];
   private flushScheduled = false;
+  /** When lines were last drawn (performance.now()). */
+  private lastDrawn = Number.NEGATIVE_INFINITY;
   /** Lines to print once the input no longer fills the window (bounded). */
   private waiting: string[] = [];
   private waitingDropped = 0;
@@ -265,7 +273,9 @@ export class ReplScreen {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(this.flush);
+    const wait = this.lastDrawn + FRAME_MS - performance.now();
+    if (wait <= 0) setImmediate(this.flush);
+    else setTimeout(this.flush, wait);
   }
 
   /**
@@ -299,15 +309,19 @@ export class ReplScreen {
     if (lines.length > 0) this.printNow(lines.join('\n'));
   };
 
-  /** Prints finished text above the input line (at the end of this turn of the event loop). */
+  /** Prints finished text above the input line (drawn within a frame, FRAME_MS). */
   printAbove(text: string): void {
     if (this.closed) return;
     this.batch.push(text);
     this.scheduleFlush();
   }
 
-  /** Prints now: clears the input area, writes the text, redraws prompt, input and cursor. */
+  /**
+   * Prints now: clears the input area, writes the text, redraws prompt, input and cursor, in
+   * one write to the terminal (corked: readline's redraw alone is several).
+   */
   private printNow(text: string): void {
+    this.lastDrawn = performance.now();
     if (this.options.plain) {
       // Lines only: a bell appended to a line is a control character too.
       const lines = text.replace(/\x07/g, '').replace(/\r?\n/g, '\n');
@@ -315,6 +329,16 @@ export class ReplScreen {
       this.promptShown = false;
       return;
     }
+    const output = this.options.output;
+    output.cork();
+    try {
+      this.drawAbove(text);
+    } finally {
+      output.uncork();
+    }
+  }
+
+  private drawAbove(text: string): void {
     const rows = this.clearInputArea();
     // The redraw below first moves up by the rows readline believes the cursor was on when it
     // last drew the line (its undocumented `prevRows`; it lags behind when typed text wraps
