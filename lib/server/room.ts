@@ -514,7 +514,8 @@ export class Room {
       // How many older messages the history no longer holds (absent when none).
       ...(!resuming && this.history.dropped > 0 ? { omitted: this.history.dropped } : {}),
       ...(issued ? { resume: issued.secret } : {}),
-      ...(!this.credentials.legacy ? { epoch: log.epoch, seq: cursor } : {}),
+      // `head`: the log's last event now; a resuming member is handed those after `seq` up to it.
+      ...(!this.credentials.legacy ? { epoch: log.epoch, seq: cursor, head: this.seen } : {}),
     };
     peer.sendSerialized(JSON.stringify(init));
     if (cursor < this.seen) this.catchUp(member);
