@@ -2,12 +2,12 @@
  * The daemon: accepts connections from a transport, enforces the connection limits, runs
  * each handshake (scheduled by the admission: members' traffic first, fair across sources,
  * rate-limited and backed off per source; a full table of unfinished handshakes makes room:
- * pending-handshakes.ts), then dispatches channel frames to rooms, each connection through
- * its phases (connection-state.ts). It relays only ciphertext and keeps everything in
- * memory; `shutdown()` tells every member, closes and zeroes the keys. What waits for each
- * member is watched by queue-watch.ts (slow readers, the daemon-wide bound); a member silent
- * for `keepaliveMs` (pinged meanwhile) is gone: it is dropped and the others see it leave
- * (keepalive.ts).
+ * pending-handshakes.ts), then dispatches channel frames to rooms (a join through joins.ts),
+ * each connection through its phases (connection-state.ts). It relays only ciphertext and
+ * keeps everything in memory; `shutdown()` tells every member, closes and zeroes the keys.
+ * What waits for each member is watched by queue-watch.ts (slow readers, the daemon-wide
+ * bound); a member silent for `keepaliveMs` (pinged meanwhile) is gone: it is dropped and the
+ * others see it leave (keepalive.ts).
  */
 
 import { ProtocolError } from '../protocol/errors.js';
@@ -23,13 +23,14 @@ import {
   type Handshaking,
   type Joined,
 } from './connection-state.js';
+import { Joins } from './joins.js';
 import { KeepaliveSweep } from './keepalive.js';
 import { type CloseReason, Link } from './link.js';
 import type { Logger } from './log.js';
 import { PendingHandshakes } from './pending-handshakes.js';
 import { QueueWatch } from './queue-watch.js';
 import { RateBuckets } from './rate-buckets.js';
-import type { JoinOptions, Room } from './room.js';
+import type { Room } from './room.js';
 import type { RoomRegistry } from './rooms.js';
 
 export interface DaemonOptions {
@@ -86,6 +87,7 @@ export class Daemon {
   private readonly keepalive: KeepaliveSweep<Link>;
   private readonly errors: Record<string, number> = {};
   private readonly buckets: RateBuckets;
+  private readonly joins: Joins;
 
   constructor(private readonly options: DaemonOptions) {
     this.sources = new SourceTable(options.limits);
@@ -93,6 +95,12 @@ export class Daemon {
     this.pending = new PendingHandshakes(options.logger);
     this.queues = new QueueWatch(options.limits, options.logger, () => this.clients);
     this.buckets = new RateBuckets(options.limits);
+    const host = {
+      onChannelFrame: (client: ClientState, phase: Authenticated | Joined, raw: Record<string, unknown>) =>
+        this.onChannelFrame(client, phase, raw),
+      reportError: (client: ClientState, err: unknown) => this.reportError(client, err),
+    };
+    this.joins = new Joins(host, options.registry, options.logger, this.buckets);
     this.keepalive = new KeepaliveSweep(
       options.limits.keepaliveMs,
       () => this.authenticatedLinks(),
@@ -320,7 +328,7 @@ export class Daemon {
       // cannot retry another name on this connection.
       if (result.version === 1) {
         try {
-          this.join(client, authenticated, result.username, {}, true);
+          this.joins.join(client, authenticated, result.username, {}, true);
         } catch (err) {
           link.close(err instanceof ProtocolError ? err.code : 'internal');
         }
@@ -351,6 +359,7 @@ export class Daemon {
     );
   }
 
+  /** A frame inside the channel (also a frame that waited for a join: joins.ts). */
   private onChannelFrame(
     client: ClientState,
     phase: Authenticated | Joined,
@@ -368,7 +377,7 @@ export class Daemon {
       switch (frame.type) {
         case 'join':
           if (phase.kind === 'member') throw new ProtocolError('already_joined');
-          this.joinWhenDue(client, phase, frame.username, {
+          this.joins.whenDue(client, phase, frame.username, {
             ...(frame.card !== undefined ? { card: frame.card } : {}),
             ...(frame.resume !== undefined ? { resume: frame.resume } : {}),
             ...(frame.after !== undefined ? { after: frame.after } : {}),
@@ -407,99 +416,6 @@ export class Daemon {
       code,
       message: err instanceof ProtocolError ? err.message : 'internal error',
     });
-  }
-
-  /**
-   * Joins now, or once the source's join tokens are due: repeated join/leave from one source
-   * cannot make every member's client process a stream of presence events.
-   */
-  private joinWhenDue(
-    client: ClientState,
-    phase: Authenticated,
-    username: unknown,
-    options: JoinOptions,
-  ): void {
-    if (phase.joining) throw new ProtocolError('already_joined');
-    const bucket = this.buckets.joinBucketOf(client.budget);
-    if (!bucket) {
-      this.join(client, phase, username, options);
-      return;
-    }
-    const wait = bucket.waitMs(1);
-    bucket.charge(1); // reserved now: a later join from the same source waits behind this one
-    if (wait <= 0) {
-      this.join(client, phase, username, options);
-      return;
-    }
-    const timer = setTimeout(() => {
-      phase.joining = undefined;
-      if (client.phase !== phase) return;
-      try {
-        this.join(client, phase, username, options);
-      } catch (err) {
-        this.reportError(client, err);
-        this.handleWaiting(client, phase);
-      }
-    }, wait);
-    phase.joining = { kind: 'paced', timer };
-  }
-
-  /**
-   * Puts an authenticated client in its room. The room claims the name in its name table
-   * (asynchronous: in a cluster it is a compare-and-set on JetStream); a refusal (`name_taken`,
-   * `bad_name`, `busy`…) reaches the client as an error frame (or, with `fatal`, closes it).
-   */
-  private join(
-    client: ClientState,
-    phase: Authenticated,
-    username: unknown,
-    options: JoinOptions,
-    fatal = false,
-  ): void {
-    if (phase.joining?.kind === 'asked') throw new ProtocolError('already_joined');
-    const { room } = phase;
-    phase.joining = { kind: 'asked' };
-    room.join(client.link, username, options).then(
-      ({ you }) => {
-        phase.joining = undefined;
-        if (client.phase === phase) {
-          this.joined(client, phase, you.username);
-          this.handleWaiting(client, phase);
-        } else {
-          // The connection went while its name was claimed: the claim goes with it.
-          room.leave(client.link.userId, false);
-          this.options.registry.releaseIfEmpty(room);
-        }
-      },
-      (err: unknown) => {
-        phase.joining = undefined;
-        if (client.phase !== phase) return;
-        const code = err instanceof ProtocolError ? err.code : 'internal';
-        if (fatal) client.link.close(code);
-        else {
-          this.reportError(client, err);
-          this.handleWaiting(client, phase);
-        }
-      },
-    );
-  }
-
-  /** Handles the frames that waited for a join, in order, in whatever phase the join left. */
-  private handleWaiting(client: ClientState, phase: Authenticated): void {
-    for (const raw of phase.waiting.splice(0)) {
-      const now = client.phase;
-      if (now.kind !== 'authenticated' && now.kind !== 'member') return;
-      this.onChannelFrame(client, now, raw);
-    }
-  }
-
-  private joined(client: ClientState, phase: Authenticated, name: string): void {
-    const { room } = phase;
-    clearTimeout(phase.timeout);
-    client.phase = { kind: 'member', room };
-    room.pendingJoins--;
-    // The name as the room keeps it (normalised), never the raw string from the wire.
-    this.options.logger.detail(`${JSON.stringify(name)} joined room ${JSON.stringify(room.name)}`);
   }
 
   private onClose(client: ClientState, reason: CloseReason): void {

@@ -22,7 +22,7 @@ import { catchUp } from './catch-up.js';
 import { RoomFanout } from './fanout.js';
 import { History } from './history.js';
 import { JoinWait } from './join-wait.js';
-import { claimName } from './name-claim.js';
+import { claimName, claimRename } from './name-claim.js';
 import { PresenceBatcher } from './presence.js';
 import { issueResumeSecret, resumeHashOf } from './resume.js';
 import { RoomHolds } from './room-holds.js';
@@ -504,28 +504,9 @@ export class Room {
     const names = this.backing?.names;
     if (!member || !names) throw new ProtocolError('not_joined');
     const username = normalizeName(rawName);
-    const key = nameClass(username);
-    const record: NameRecord = { ...member.record, username };
-    if (key === member.key) {
-      const revision = await this.track(names.update(key, record, member.revision));
-      if (revision === undefined) throw new ProtocolError('name_taken');
-      member.revision = revision;
-      member.record = record;
-      const old = member.username;
-      member.username = username;
-      if (old !== username) this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
-      return;
-    }
-    // Read before the claim: the table's watch moves the member to its new key meanwhile.
-    const oldKey = member.key;
-    const oldRevision = member.revision;
-    const revision = await this.track(names.create(key, record));
-    if (revision === undefined) throw new ProtocolError('name_taken');
-    member.revision = revision;
-    member.record = record;
-    member.key = key;
-    member.username = username;
-    await this.track(names.remove(oldKey, oldRevision));
+    const old = await claimRename(names, member, username, (write) => this.track(write));
+    if (old !== undefined && old !== username)
+      this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
   }
 
   /**
