@@ -134,8 +134,11 @@ export interface ReconnectingEvent {
 }
 
 /**
- * Back in the room under the same name. The `missed` messages that follow (history: true)
- * are those of the room's history we had not seen; then come live events again.
+ * Back in the room under the same name. `missed`: how many of the room's events we had not
+ * seen, exactly (the log's head against our place in it): they follow, messages with
+ * `history: true` (and wipes, and a `gap` for any the daemon no longer holds); then come live
+ * events again. From a daemon that does not number its log: the history messages we had not
+ * seen.
  */
 export interface ReconnectedEvent {
   type: 'reconnected';

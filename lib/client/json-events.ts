@@ -25,9 +25,12 @@
  *   {"type":"gap","time":ISO,"lost":number,"wiped":number}   (after a reconnect: messages
  *     the daemon's resume window no longer held, and messages wiped, while we were away)
  *
- * After `reconnected` come the `missed` messages of the room's history this client had not
- * seen (`history: true`), then live events again. `disconnected` and `reconnecting` mean the
- * session is trying again by itself; it only ends (the process exits) when it gives up.
+ * After `reconnected` come the `missed` events of the room this client had not seen, exactly
+ * as many as `missed` says (the room log's head at the rejoin against the client's place in
+ * it): messages with `history: true`, handed over in pages as the client's queue drains; a
+ * `gap` first if the daemon's resume window no longer holds some of them; then live events.
+ * `disconnected` and `reconnecting` mean the session is trying again by itself; it only ends
+ * (the process exits) when it gives up.
  *
  * `time` is ISO-8601 in UTC with milliseconds (`2024-05-01T12:34:56.789Z`), or null if the
  * daemon's timestamp is not a valid date. `text` is "" when `undecryptable` is true.

@@ -2,8 +2,8 @@
  * Sealed bus payloads. Each payload is AES-256-GCM with a random nonce under the cluster seal
  * key, the subject as associated data (a payload moved to another room's subject fails to
  * open), and inside it the sending daemon's run id, a per-sender sequence number and a send
- * time: a receiver drops anything it has seen (a replay by whoever can publish on the NATS
- * server) or anything older than the freshness window (a replay to a daemon started later).
+ * time. Which payloads a receiver accepts (replays refused, no clock read) is
+ * lib/cluster/peers.ts; the send time only lets it note a peer whose clock is far off.
  *
  * Wire layout: version (1 byte) | nonce (12) | ciphertext | tag (16).
  */
@@ -14,10 +14,6 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** Overhead of sealing over the plaintext JSON. */
 export const SEAL_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES;
-/** Payloads older (or further in the future) than this are dropped, in ms. */
-export const FRESHNESS_MS = 120_000;
-/** Senders whose last sequence number a receiver remembers; the oldest is forgotten beyond it. */
-export const MAX_TRACKED_SENDERS = 4096;
 
 /** What travels inside a sealed payload. */
 export interface Envelope {
@@ -25,7 +21,7 @@ export interface Envelope {
   from: string;
   /** Strictly increasing per sender. */
   seq: number;
-  /** Send time, ms since the epoch. */
+  /** Send time by the sender's clock, ms since the epoch: informational, never checked. */
   at: number;
   /** The event itself: a JSON object the bus does not interpret. */
   event: Record<string, unknown>;
@@ -79,33 +75,4 @@ function parseEnvelope(value: unknown): Envelope | undefined {
   if (typeof v.at !== 'number' || !Number.isFinite(v.at)) return undefined;
   if (typeof v.event !== 'object' || v.event === null || Array.isArray(v.event)) return undefined;
   return { from: v.from, seq: v.seq, at: v.at, event: v.event };
-}
-
-/**
- * Accepts each (sender, sequence number) once, in increasing order per sender, and only
- * within the freshness window. Bounded: beyond MAX_TRACKED_SENDERS the least recently heard
- * sender is forgotten (its later payloads still need to be fresh).
- */
-export class ReplayGuard {
-  private readonly lastSeq = new Map<string, number>();
-
-  constructor(private readonly maxSenders = MAX_TRACKED_SENDERS) {}
-
-  accept(envelope: Envelope, now: number = Date.now()): boolean {
-    if (Math.abs(now - envelope.at) > FRESHNESS_MS) return false;
-    const last = this.lastSeq.get(envelope.from);
-    if (last !== undefined && envelope.seq <= last) return false;
-    // Re-inserting keeps the map in order of last contact, oldest first.
-    this.lastSeq.delete(envelope.from);
-    this.lastSeq.set(envelope.from, envelope.seq);
-    if (this.lastSeq.size > this.maxSenders) {
-      const oldest = this.lastSeq.keys().next().value;
-      if (oldest !== undefined) this.lastSeq.delete(oldest);
-    }
-    return true;
-  }
-
-  get senders(): number {
-    return this.lastSeq.size;
-  }
 }

@@ -259,6 +259,12 @@ export type ServerFrame =
       epoch?: string;
       /** The last sequence number this init reflects; later events come numbered after it. */
       seq?: number;
+      /**
+       * The log's last sequence number when the init was sent (≥ `seq`): a resuming member is
+       * handed the `head - seq` events after its cursor (some reported by a `gap` if the
+       * window no longer holds them), then live ones. Absent from older daemons.
+       */
+      head?: number;
     }
   | { type: 'message'; data: MessageData; seq?: number }
   /**
@@ -362,6 +368,11 @@ export function readServerFrame(obj: Obj, v1 = false): ServerFrame {
       if (!v1 && obj.epoch !== undefined) {
         init.epoch = field(obj, 'epoch', MAX_EPOCH_CHARS);
         init.seq = count(obj, 'seq');
+        if (obj.head !== undefined) {
+          const head = count(obj, 'head');
+          if (head < init.seq) throw new ProtocolError('bad_request', 'head before seq');
+          init.head = head;
+        }
       }
       return init;
     }

@@ -1,12 +1,13 @@
 /**
  * The daemon: accepts connections from a transport, enforces the connection limits, runs
  * each handshake (scheduled by the admission: members' traffic first, fair across sources,
- * rate-limited and backed off per source), then dispatches channel frames to rooms. It relays only ciphertext and
+ * rate-limited and backed off per source; a full table of unfinished handshakes makes room:
+ * pending-handshakes.ts), then dispatches channel frames to rooms (a join through joins.ts),
+ * each connection through its phases (connection-state.ts). It relays only ciphertext and
  * keeps everything in memory; `shutdown()` tells every member, closes and zeroes the keys.
- * It also watches what waits for each member: one whose queue stays above `maxQueueBytes`
- * for the grace period is a slow reader, and above `maxQueueTotalBytes` for all members
- * together the largest queues are dropped first. A member silent for `keepaliveMs` (pinged
- * meanwhile) is gone: it is dropped and the others see it leave (keepalive.ts).
+ * What waits for each member is watched by queue-watch.ts (slow readers, the daemon-wide
+ * bound); a member silent for `keepaliveMs` (pinged meanwhile) is gone: it is dropped and the
+ * others see it leave (keepalive.ts).
  */
 
 import { ProtocolError } from '../protocol/errors.js';
@@ -15,12 +16,21 @@ import { type HandshakeResult, ServerHandshake, wipeResult } from '../protocol/h
 import type { DaemonLimits } from '../protocol/limits.js';
 import type { Connection, Listener, ServerTransport } from '../transport/transport.js';
 import { budgetKey, HandshakeScheduler, SourceTable, sourceKey } from './admission.js';
-import { sharedBytesLive } from './fanout.js';
+import {
+  type Authenticated,
+  type ClientState,
+  connectionLost,
+  type Handshaking,
+  type Joined,
+} from './connection-state.js';
+import { Joins } from './joins.js';
 import { KeepaliveSweep } from './keepalive.js';
 import { type CloseReason, Link } from './link.js';
 import type { Logger } from './log.js';
-import { TokenBucket } from './rate.js';
-import type { JoinOptions, Room } from './room.js';
+import { PendingHandshakes } from './pending-handshakes.js';
+import { QueueWatch } from './queue-watch.js';
+import { RateBuckets } from './rate-buckets.js';
+import type { Room } from './room.js';
 import type { RoomRegistry } from './rooms.js';
 
 export interface DaemonOptions {
@@ -55,87 +65,16 @@ export interface DaemonStats {
   errors: Record<string, number>;
 }
 
-/**
- * Before the password proof. srp_init is `unseen`, then `submitted` to the scheduler (the
- * client's next frames wait in `deferred`), then `handled` (the challenge is out).
- */
-interface Handshaking {
-  readonly kind: 'handshaking';
-  readonly handshake: ServerHandshake;
-  /** Ends the connection when the handshake takes longer than `handshakeTimeoutMs`. */
-  readonly timeout: NodeJS.Timeout;
-  readonly acceptedAt: number;
-  init: 'unseen' | 'submitted' | 'handled';
-  readonly deferred: Array<Record<string, unknown>>;
-}
-
-/** A join on its way: held back by the source's join rate, or claiming its name in the room. */
-type JoinInFlight = { readonly kind: 'paced'; readonly timer: NodeJS.Timeout } | { readonly kind: 'asked' };
-
-/** Proved the password for `room` (counted in its `pendingJoins`), not a member yet. */
-interface Authenticated {
-  readonly kind: 'authenticated';
-  readonly room: Room;
-  /** Ends the connection when no join succeeds within `joinTimeoutMs`. */
-  readonly timeout: NodeJS.Timeout;
-  joining: JoinInFlight | undefined;
-  /**
-   * Frames that came while the join was on its way (the name is claimed asynchronously): they
-   * are handled after it, in order, as frames of one connection always are.
-   */
-  waiting: Record<string, unknown>[];
-}
-
-/** A member of `room`. */
-interface Joined {
-  readonly kind: 'member';
-  readonly room: Room;
-  /** The member said goodbye (`leave`): its name is not held for a reconnect. */
-  leaving?: boolean;
-}
-
-/** The link has closed and the client's traces are removed. */
-interface Closed {
-  readonly kind: 'closed';
-}
-
-type Phase = Handshaking | Authenticated | Joined | Closed;
-
-/**
- * Whether a member's connection ended by the network rather than by anyone's choice: the
- * peer went away without a goodbye, fell silent (keepalive) or stopped reading. Only then is
- * its name held for its reconnect; a member closed for breaking the protocol, or taken over
- * by its own reconnect, gets no hold.
- */
-function connectionLost(reason: CloseReason): boolean {
-  return reason === 'peer_closed' || reason === 'keepalive' || reason === 'slow_reader';
-}
-
-/** One connection as the daemon tracks it; what holds in each phase is in `phase`. */
-interface ClientState {
-  readonly link: Link;
-  /** What per-source connection counts count against (undefined behind a proxy). */
-  readonly source: string | undefined;
-  /** What its handshake rate, back-off, join rate and open rooms count against (`budgetKey`). */
-  readonly budget: string | undefined;
-  phase: Phase;
-}
-
 /** Handshake frames a client may send ahead of the challenge (srp_verify is the only one). */
 const MAX_DEFERRED_FRAMES = 2;
 /** Frames a client may send while its join is on its way (a client waits for its `init`). */
 const MAX_FRAMES_WHILE_JOINING = 256;
-/** How often the queues are checked while nothing asks for it sooner (ms). */
-const QUEUE_CHECK_MS = 250;
 
 export class Daemon {
   private readonly clients = new Set<ClientState>();
   private readonly perAddress = new Map<string, number>();
   private readonly listeners: Listener[] = [];
-  /** Unfinished handshakes, oldest first (evicted first when the table is full). */
-  private readonly pending = new Set<ClientState>();
-  /** Unfinished handshakes per source (sources keyed by address only). */
-  private readonly pendingBySource = new Map<string, number>();
+  private readonly pending: PendingHandshakes;
   private readonly sources: SourceTable;
   private readonly scheduler: HandshakeScheduler;
   private stopping = false;
@@ -143,24 +82,25 @@ export class Daemon {
     handshakesOk: 0,
     handshakesFailed: 0,
     refusedBusy: 0,
-    evicted: 0,
-    droppedForMemory: 0,
   };
-  private readonly queueTimer: NodeJS.Timeout;
+  private readonly queues: QueueWatch;
   private readonly keepalive: KeepaliveSweep<Link>;
-  private queueCheckScheduled = false;
-  private peakQueuedBytes = 0;
   private readonly errors: Record<string, number> = {};
-  /** Each room's inflow bucket, shared by its members' links. */
-  private readonly roomInflow = new WeakMap<Room, TokenBucket>();
-  /** Join buckets per source (least recently used first), bounded by `maxTrackedSources`. */
-  private readonly joinBuckets = new Map<string, TokenBucket>();
+  private readonly buckets: RateBuckets;
+  private readonly joins: Joins;
 
   constructor(private readonly options: DaemonOptions) {
     this.sources = new SourceTable(options.limits);
     this.scheduler = new HandshakeScheduler(options.behindProxy ? undefined : this.sources);
-    this.queueTimer = setInterval(() => this.checkQueues(), QUEUE_CHECK_MS);
-    this.queueTimer.unref();
+    this.pending = new PendingHandshakes(options.logger);
+    this.queues = new QueueWatch(options.limits, options.logger, () => this.clients);
+    this.buckets = new RateBuckets(options.limits);
+    const host = {
+      onChannelFrame: (client: ClientState, phase: Authenticated | Joined, raw: Record<string, unknown>) =>
+        this.onChannelFrame(client, phase, raw),
+      reportError: (client: ClientState, err: unknown) => this.reportError(client, err),
+    };
+    this.joins = new Joins(host, options.registry, options.logger, this.buckets);
     this.keepalive = new KeepaliveSweep(
       options.limits.keepaliveMs,
       () => this.authenticatedLinks(),
@@ -189,11 +129,13 @@ export class Daemon {
       connections: this.clients.size,
       pendingHandshakes: this.pending.size,
       trackedSources: this.sources.size,
-      queuedBytes: this.totalQueued(),
-      peakQueuedBytes: this.peakQueuedBytes,
+      queuedBytes: this.queues.totalQueued(),
+      peakQueuedBytes: this.queues.peakQueuedBytes,
       members,
       rooms: this.options.registry.size,
       ...this.counters,
+      evicted: this.pending.evicted,
+      droppedForMemory: this.queues.droppedForMemory,
       errors: { ...this.errors },
     };
   }
@@ -202,7 +144,7 @@ export class Daemon {
   async shutdown(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearInterval(this.queueTimer);
+    this.queues.stop();
     this.keepalive.stop();
     this.scheduler.clear();
     await Promise.all(this.listeners.map((l) => l.close()));
@@ -242,7 +184,7 @@ export class Daemon {
       link.close('busy');
       return;
     }
-    if (this.pending.size >= limits.maxPendingHandshakes) this.evictPending();
+    if (this.pending.size >= limits.maxPendingHandshakes) this.pending.evictOne();
     const client: ClientState = {
       link,
       source,
@@ -258,119 +200,12 @@ export class Daemon {
     };
     this.clients.add(client);
     if (source !== undefined) this.perAddress.set(source, fromAddress + 1);
-    this.addPending(client);
+    this.pending.add(client);
     link.start({
       onFrame: (frame) => this.onFrame(client, frame),
       onClose: (reason) => this.onClose(client, reason),
-      onQueueOver: () => this.scheduleQueueCheck(),
+      onQueueOver: () => this.queues.schedule(),
     });
-  }
-
-  /** Every member's own queued bytes, and each shared batch not yet taken by all once. */
-  private totalQueued(): number {
-    let total = sharedBytesLive();
-    for (const client of this.clients) total += client.link.ownQueuedBytes;
-    return total;
-  }
-
-  /** A queue went over its bound: check all of them once this turn's output is sealed. */
-  private scheduleQueueCheck(): void {
-    if (this.queueCheckScheduled) return;
-    this.queueCheckScheduled = true;
-    setImmediate(() => {
-      this.queueCheckScheduled = false;
-      this.checkQueues();
-    });
-  }
-
-  /**
-   * The queue bounds. Above the daemon-wide bound, the members with the largest queues are
-   * dropped at once until the rest fits (non-readers hold the most). A member whose queue
-   * stays above its own bound for the grace period is dropped as a slow reader and told so;
-   * one that catches up within it stays, so a burst from others never costs a reader its seat.
-   */
-  private checkQueues(): void {
-    const { maxQueueBytes, maxQueueTotalBytes, slowReaderGraceMs } = this.options.limits;
-    const now = performance.now();
-    const queued: Array<[ClientState, number]> = [];
-    for (const client of this.clients) {
-      const bytes = client.link.queuedBytes;
-      if (bytes > 0) queued.push([client, bytes]);
-    }
-    let total = this.totalQueued();
-    if (maxQueueTotalBytes > 0 && total > maxQueueTotalBytes) {
-      queued.sort((a, b) => b[1] - a[1]);
-      for (const [client] of queued) {
-        if (total <= maxQueueTotalBytes) break;
-        this.counters.droppedForMemory++;
-        this.options.logger.detail(
-          `dropped a member of ${client.link.conn.peer}: all queues together passed --max-queue-total`,
-        );
-        client.link.close('slow_reader', { now: true });
-        // Its own bytes are gone, and the shared batches only it still held.
-        total = this.totalQueued();
-      }
-    }
-    if (total > this.peakQueuedBytes) this.peakQueuedBytes = total;
-    for (const [client, bytes] of queued) {
-      const link = client.link;
-      if (link.isClosed) continue;
-      if (bytes <= maxQueueBytes) {
-        link.overSince = undefined;
-        continue;
-      }
-      link.overSince ??= now;
-      if (now - link.overSince >= slowReaderGraceMs) link.close('slow_reader');
-    }
-    for (const client of this.clients) {
-      if (client.link.overSince !== undefined && client.link.queuedBytes <= maxQueueBytes) {
-        client.link.overSince = undefined;
-      }
-    }
-  }
-
-  private addPending(client: ClientState): void {
-    this.pending.add(client);
-    if (client.source !== undefined) {
-      this.pendingBySource.set(client.source, (this.pendingBySource.get(client.source) ?? 0) + 1);
-    }
-  }
-
-  private removePending(client: ClientState): void {
-    if (!this.pending.delete(client) || client.source === undefined) return;
-    const left = (this.pendingBySource.get(client.source) ?? 1) - 1;
-    if (left <= 0) this.pendingBySource.delete(client.source);
-    else this.pendingBySource.set(client.source, left);
-  }
-
-  /**
-   * A full pending table makes room instead of refusing: the source holding the most
-   * unfinished handshakes gives up its oldest (behind a proxy, or when no source holds more
-   * than one: the oldest of all). Idle or slow sockets then cannot lock new clients out, and
-   * a source filling the table pushes out its own handshakes first.
-   */
-  private evictPending(): void {
-    let top: string | undefined;
-    let most = 1;
-    for (const [source, n] of this.pendingBySource) {
-      if (n > most) {
-        top = source;
-        most = n;
-      }
-    }
-    let victim: ClientState | undefined;
-    for (const c of this.pending) {
-      if (top === undefined || c.source === top) {
-        victim = c;
-        break;
-      }
-    }
-    if (!victim) return;
-    this.counters.evicted++;
-    this.options.logger.detail(
-      `closed the oldest unfinished handshake of ${victim.link.conn.peer}: the pending table is full`,
-    );
-    victim.link.close('busy');
   }
 
   private onFrame(client: ClientState, frame: Record<string, unknown>): void {
@@ -487,8 +322,8 @@ export class Daemon {
         waiting: [],
       };
       client.phase = authenticated;
-      link.roomInflow = this.inflowOf(room);
-      this.removePending(client);
+      link.roomInflow = this.buckets.inflowOf(room);
+      this.pending.remove(client);
       // A success forgives its own source; the shared budget of PROXY UNKNOWN keeps its failures.
       if (client.source !== undefined && client.source === client.budget) this.sources.succeed(client.source);
       this.counters.handshakesOk++;
@@ -496,7 +331,7 @@ export class Daemon {
       // cannot retry another name on this connection.
       if (result.version === 1) {
         try {
-          this.join(client, authenticated, result.username, {}, true);
+          this.joins.join(client, authenticated, result.username, {}, true);
         } catch (err) {
           link.close(err instanceof ProtocolError ? err.code : 'internal');
         }
@@ -527,6 +362,7 @@ export class Daemon {
     );
   }
 
+  /** A frame inside the channel (also a frame that waited for a join: joins.ts). */
   private onChannelFrame(
     client: ClientState,
     phase: Authenticated | Joined,
@@ -544,7 +380,7 @@ export class Daemon {
       switch (frame.type) {
         case 'join':
           if (phase.kind === 'member') throw new ProtocolError('already_joined');
-          this.joinWhenDue(client, phase, frame.username, {
+          this.joins.whenDue(client, phase, frame.username, {
             ...(frame.card !== undefined ? { card: frame.card } : {}),
             ...(frame.resume !== undefined ? { resume: frame.resume } : {}),
             ...(frame.after !== undefined ? { after: frame.after } : {}),
@@ -585,126 +421,6 @@ export class Daemon {
     });
   }
 
-  private inflowOf(room: Room): TokenBucket | undefined {
-    const { roomRateBytesPerSecond, roomBurstBytes } = this.options.limits;
-    if (roomRateBytesPerSecond <= 0) return undefined;
-    let bucket = this.roomInflow.get(room);
-    if (!bucket) {
-      bucket = new TokenBucket(roomRateBytesPerSecond, roomBurstBytes);
-      this.roomInflow.set(room, bucket);
-    }
-    return bucket;
-  }
-
-  /**
-   * Joins now, or once the source's join tokens are due: repeated join/leave from one source
-   * cannot make every member's client process a stream of presence events.
-   */
-  private joinWhenDue(
-    client: ClientState,
-    phase: Authenticated,
-    username: unknown,
-    options: JoinOptions,
-  ): void {
-    if (phase.joining) throw new ProtocolError('already_joined');
-    const bucket = this.joinBucketOf(client.budget);
-    if (!bucket) {
-      this.join(client, phase, username, options);
-      return;
-    }
-    const wait = bucket.waitMs(1);
-    bucket.charge(1); // reserved now: a later join from the same source waits behind this one
-    if (wait <= 0) {
-      this.join(client, phase, username, options);
-      return;
-    }
-    const timer = setTimeout(() => {
-      phase.joining = undefined;
-      if (client.phase !== phase) return;
-      try {
-        this.join(client, phase, username, options);
-      } catch (err) {
-        this.reportError(client, err);
-        this.handleWaiting(client, phase);
-      }
-    }, wait);
-    phase.joining = { kind: 'paced', timer };
-  }
-
-  private joinBucketOf(source: string | undefined): TokenBucket | undefined {
-    const { joinRatePerSource, joinBurstPerSource, maxTrackedSources } = this.options.limits;
-    if (source === undefined || joinRatePerSource <= 0) return undefined;
-    let bucket = this.joinBuckets.get(source);
-    if (bucket) this.joinBuckets.delete(source);
-    else {
-      bucket = new TokenBucket(joinRatePerSource, joinBurstPerSource);
-      if (this.joinBuckets.size >= maxTrackedSources) {
-        const oldest = this.joinBuckets.keys().next().value;
-        if (oldest !== undefined) this.joinBuckets.delete(oldest);
-      }
-    }
-    this.joinBuckets.set(source, bucket);
-    return bucket;
-  }
-
-  /**
-   * Puts an authenticated client in its room. The room claims the name in its name table
-   * (asynchronous: in a cluster it is a compare-and-set on JetStream); a refusal (`name_taken`,
-   * `bad_name`, `busy`…) reaches the client as an error frame (or, with `fatal`, closes it).
-   */
-  private join(
-    client: ClientState,
-    phase: Authenticated,
-    username: unknown,
-    options: JoinOptions,
-    fatal = false,
-  ): void {
-    if (phase.joining?.kind === 'asked') throw new ProtocolError('already_joined');
-    const { room } = phase;
-    phase.joining = { kind: 'asked' };
-    room.join(client.link, username, options).then(
-      ({ you }) => {
-        phase.joining = undefined;
-        if (client.phase === phase) {
-          this.joined(client, phase, you.username);
-          this.handleWaiting(client, phase);
-        } else {
-          // The connection went while its name was claimed: the claim goes with it.
-          room.leave(client.link.userId, false);
-          this.options.registry.releaseIfEmpty(room);
-        }
-      },
-      (err: unknown) => {
-        phase.joining = undefined;
-        if (client.phase !== phase) return;
-        const code = err instanceof ProtocolError ? err.code : 'internal';
-        if (fatal) client.link.close(code);
-        else {
-          this.reportError(client, err);
-          this.handleWaiting(client, phase);
-        }
-      },
-    );
-  }
-
-  /** Handles the frames that waited for a join, in order, in whatever phase the join left. */
-  private handleWaiting(client: ClientState, phase: Authenticated): void {
-    for (const raw of phase.waiting.splice(0)) {
-      const now = client.phase;
-      if (now.kind !== 'authenticated' && now.kind !== 'member') return;
-      this.onChannelFrame(client, now, raw);
-    }
-  }
-
-  private joined(client: ClientState, phase: Authenticated, name: string): void {
-    const { room } = phase;
-    clearTimeout(phase.timeout);
-    client.phase = { kind: 'member', room };
-    room.pendingJoins--;
-    // The name as the room keeps it (normalised), never the raw string from the wire.
-    this.options.logger.detail(`${JSON.stringify(name)} joined room ${JSON.stringify(room.name)}`);
-  }
-
   private onClose(client: ClientState, reason: CloseReason): void {
     if (!this.clients.delete(client)) return;
     const phase = client.phase;
@@ -718,7 +434,7 @@ export class Daemon {
     switch (phase.kind) {
       case 'handshaking':
         clearTimeout(phase.timeout);
-        this.removePending(client);
+        this.pending.remove(client);
         phase.handshake.destroy();
         break;
       case 'authenticated':

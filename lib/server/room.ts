@@ -1,13 +1,15 @@
 /**
  * One room of the daemon: its members on this daemon, its bounded history of ciphertext
  * messages, and the fan-out of frames to members. It knows nothing of sockets (members are
- * `Peer`s that accept serialised frames) nor of where the room lives: its log and its name
- * table come from a `RoomBacking` (lib/rooms), in memory for one daemon or on JetStream for
- * a cluster, and this code is the same for both. Messages and wipes are appended to the log
- * and reach every member through the log's watch, in log order, numbered, from the member's
- * place in it (a returning member gets what it missed in pages that respect its send queue,
- * or a gap). Names are claimed, held and released by compare-and-set in the name table, and
- * presence (`user_joined`, `user_left`, `user_renamed`) comes from its watch (room-names.ts).
+ * `Peer`s that accept serialised frames: room-member.ts) nor of where the room lives: its log
+ * and its name table come from a `RoomBacking` (lib/rooms), in memory for one daemon or on
+ * JetStream for a cluster, and this code is the same for both. Messages and wipes are
+ * appended to the log and reach every member through the log's watch, in log order, numbered
+ * (held back while their sender's join is not seen yet: join-wait.ts), from the member's place
+ * in it (a returning member gets what it missed in pages that respect its send queue, or a
+ * gap: catch-up.ts). Names are claimed (name-claim.ts), held (room-holds.ts) and released by
+ * compare-and-set in the name table, and presence (`user_joined`, `user_left`,
+ * `user_renamed`) comes from its watch (room-names.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
@@ -15,107 +17,27 @@ import { legacyTimestamp, type Member, type MessageData, type ServerFrame } from
 import type { RoomCredentials } from '../protocol/handshake-server.js';
 import { nameClass, normalizeName } from '../protocol/names.js';
 import { appendWithRetry } from '../rooms/append.js';
-import type { SharedBudget } from '../rooms/budget.js';
-import type { LoggedEvent, NameChange, NameRecord, PageLimits, RoomBacking, RoomLog } from '../rooms/seam.js';
-import { type BatchPeer, RoomFanout } from './fanout.js';
+import type { LoggedEvent, NameChange, NameRecord, RoomBacking, RoomLog } from '../rooms/seam.js';
+import { catchUp } from './catch-up.js';
+import { RoomFanout } from './fanout.js';
 import { History } from './history.js';
-import type { HoldQuota } from './holds.js';
+import { JoinWait } from './join-wait.js';
+import { claimName, claimRename } from './name-claim.js';
 import { PresenceBatcher } from './presence.js';
-import { issueResumeSecret, resumeHashesMatch, resumeHashOf } from './resume.js';
+import { issueResumeSecret, resumeHashOf } from './resume.js';
+import { RoomHolds } from './room-holds.js';
+import type { BackingSource, JoinOptions, Peer, RoomLimits, RoomMember } from './room-member.js';
 import { NameMirror, type PresenceChange } from './room-names.js';
 
-/** A room member's connection as the room sees it (frames for all go out as shared batches: fanout.ts). */
-export interface Peer extends BatchPeer {
-  readonly userId: string;
-  /** Queues one serialised frame (JSON, no newline) for this member alone. */
-  sendSerialized(json: string): void;
-  /**
-   * Closes the connection: `replaced`, the member came back on a new one; `keepalive`, the
-   * room took its connection for lost (another daemon held its name): it resumes.
-   */
-  close(reason: 'replaced' | 'keepalive'): void;
-  /** Bytes waiting to be written (a catching-up member gets its next page below a bound). */
-  readonly queuedBytes?: number;
-}
-
-interface RoomMember {
-  peer: Peer;
-  username: string;
-  /** `nameClass(username)`: the one key under which the name is unique in the room. */
-  key: string;
-  /** The revision of its entry in the name table (what its next compare-and-set names). */
-  revision: number;
-  /** Its entry as written (the record a hold or a re-claim starts from). */
-  record: NameRecord;
-  /** Opaque to the daemon: sealed under the room key by the member. */
-  card?: string;
-  /** The last presence event its `init` reflected (see presence.ts). */
-  since: number;
-  /** The last log event handed to it. */
-  cursor: number;
-  /** It is handed pages of the log (after a resume) rather than live events. */
-  catchingUp: boolean;
-}
-
-/** How a member joins: with the secret of an earlier connection, and whether it may resume later. */
-export interface JoinOptions {
-  card?: string;
-  /** The resume secret from the `init` of the member's previous connection. */
-  resume?: string;
-  /** Issue a resume secret (members on a sealed channel; never in plaintext). */
-  resumable?: boolean;
-  /** The member's place in the log on its previous connection (honoured with a valid `resume`). */
-  after?: { epoch: string; seq: number };
-  /** Where the connection comes from (holds are counted per source). */
-  source?: string;
-}
-
-/** The limits a room enforces itself. */
-export interface RoomLimits {
-  historySize: number;
-  historyBytes: number;
-  maxMembersPerRoom: number;
-  /** Shared bound on all histories of the daemon (characters); absent: per room only. */
-  historyBudget?: SharedBudget;
-  /** Presence events are sent at most once per this many ms (batched); absent or 0: at once. */
-  presenceIntervalMs?: number;
-  /** How long the name of a member whose connection was lost stays held for it (ms; 0 = not). */
-  resumeGraceMs?: number;
-  /** Daemon-wide holds per source; absent: not counted. */
-  holdQuota?: HoldQuota;
-  /** A returning member is handed the log in pages of this size… */
-  resumePage?: PageLimits;
-  /** …each once its send queue is down to this many bytes. */
-  resumeQueueLowBytes?: number;
-}
-
-/** Where the room's backing comes from: a new life of it at each open (the registry's store). */
-export interface BackingSource {
-  open(): Promise<RoomBacking>;
-  close(): Promise<void>;
-}
-
-const DEFAULT_PAGE: PageLimits = { maxEvents: 256, maxChars: 1024 * 1024 };
-/** How often a catching-up member's queue is looked at while it is above the bound (ms). */
-const DRAIN_POLL_MS = 10;
-/** Pause before reading again after a failed read (ms). */
-const READ_RETRY_MS = 100;
-/** Compare-and-set rounds a join tries before it gives up (others kept changing the name). */
-const CLAIM_ROUNDS = 3;
-/**
- * How long a message from a member this daemon has not seen join yet waits for its join (ms).
- * The log and the name table are watched apart, so on another daemon a newcomer's first
- * message may come before its `user_joined`; members would see it from a stranger.
- */
-const JOIN_WAIT_MS = 500;
+export type { BackingSource, JoinOptions, Peer, RoomLimits } from './room-member.js';
 
 export class Room {
   private readonly members = new Map<string, RoomMember>();
   private readonly history: History;
   private readonly presence: PresenceBatcher;
   private readonly names = new NameMirror();
-  /** Holds this daemon took, by key: their source's quota share is given back when they end. */
-  private readonly localHolds = new Map<string, { source: string | undefined; revision: number }>();
+  /** Names this daemon holds for its lost members, against their sources' quotas. */
+  private readonly holds: RoomHolds;
   /** Name-table writes under way (awaited before the daemon lets go of the backing). */
   private readonly writes = new Set<Promise<unknown>>();
   private nextId = 1;
@@ -133,9 +55,11 @@ export class Room {
   private seen = 0;
   /** Log events that came while the history was read at open (handled after it). */
   private early: LoggedEvent[] | undefined;
-  /** Log events waiting for their sender's join (see JOIN_WAIT_MS), in order. */
-  private waiting: LoggedEvent[] = [];
-  private waitTimer: NodeJS.Timeout | undefined;
+  /** Log events waiting for their sender's join (join-wait.ts). */
+  private readonly waiting = new JoinWait(
+    (event) => this.fromStranger(event),
+    (event) => this.onLogged(event),
+  );
   private readonly fanout = new RoomFanout(() => this.peers());
 
   constructor(
@@ -148,6 +72,7 @@ export class Room {
   ) {
     this.history = new History(limits.historySize, limits.historyBytes, limits.historyBudget);
     this.presence = new PresenceBatcher(limits.presenceIntervalMs ?? 0, () => this.members.values());
+    this.holds = new RoomHolds(limits, this.names, (write) => this.track(write));
   }
 
   /** Opens the room's backing if it is not open; resolves when it is (rejects if it cannot be). */
@@ -174,7 +99,7 @@ export class Room {
     this.seen = 0;
     const stops = [
       log.watch(
-        (event) => (this.early ? this.early.push(event) : this.onWatched(event)),
+        (event) => (this.early ? this.early.push(event) : this.waiting.push(event)),
         () => this.onRestart(),
       ),
       names.watch((change) => this.onNameChange(change)),
@@ -205,11 +130,10 @@ export class Room {
   private async closeBacking(): Promise<void> {
     this.detach?.();
     this.detach = undefined;
-    this.release(true);
+    this.waiting.release(true);
     this.backing = undefined;
     this.names.clear();
-    for (const hold of this.localHolds.values()) this.limits.holdQuota?.give(hold.source);
-    this.localHolds.clear();
+    this.holds.clear();
     await this.settle();
     await this.source.close();
   }
@@ -228,34 +152,10 @@ export class Room {
     return write;
   }
 
-  /** A live log event: handed on, unless its sender's join has not been seen yet. */
-  private onWatched(event: LoggedEvent): void {
-    if (this.waiting.length === 0 && !this.fromStranger(event)) {
-      this.onLogged(event);
-      return;
-    }
-    this.waiting.push(event);
-    if (!this.waitTimer) {
-      this.waitTimer = setTimeout(() => this.release(true), JOIN_WAIT_MS);
-      this.waitTimer.unref();
-    }
-  }
-
   private fromStranger(event: LoggedEvent): boolean {
     if (event.kind !== 'message') return false;
     const from = event.data.user_id;
     return !this.members.has(from) && this.names.recordOf(from) === undefined;
-  }
-
-  /** Hands on the waiting events whose sender is known now (all of them when `all`), in order. */
-  private release(all: boolean): void {
-    while (this.waiting.length > 0 && (all || !this.fromStranger(this.waiting[0]!))) {
-      this.onLogged(this.waiting.shift()!);
-    }
-    if (this.waiting.length === 0 || all) {
-      clearTimeout(this.waitTimer);
-      this.waitTimer = undefined;
-    }
   }
 
   /** Numbered frames carry `seq`; legacy rooms keep the original frames. */
@@ -291,9 +191,7 @@ export class Room {
   /** The log started over under us: every member's place is its start. */
   private onRestart(): void {
     // What waited belongs to the old life of the log.
-    this.waiting = [];
-    clearTimeout(this.waitTimer);
-    this.waitTimer = undefined;
+    this.waiting.drop();
     this.seen = 0;
     this.history.clear();
     for (const member of this.members.values()) member.cursor = 0;
@@ -301,16 +199,23 @@ export class Room {
 
   /** A change of the name table (ours or another daemon's): the mirror, then the members. */
   private onNameChange(change: NameChange): void {
-    const key = change.op === 'put' ? change.entry.key : change.key;
-    const hold = this.localHolds.get(key);
-    if (hold && !(change.op === 'put' && change.entry.revision === hold.revision)) {
-      // The hold this daemon took ended (resumed, released, expired): its quota share returns.
-      this.localHolds.delete(key);
-      this.limits.holdQuota?.give(hold.source);
-    }
+    this.holds.changed(change);
     for (const p of this.names.apply(change)) this.present(p);
-    if (this.waiting.length > 0) this.release(false);
+    this.waiting.release(false);
     if (this.members.size === 0 && this.namesEverywhere === 0) this.onEmptied?.();
+  }
+
+  /** Hands a member the log from its cursor in pages (catch-up.ts), then live events again. */
+  private catchUp(member: RoomMember): void {
+    if (member.catchingUp) return;
+    member.catchingUp = true;
+    void catchUp(member, {
+      limits: this.limits,
+      log: () => this.log,
+      seen: () => this.seen,
+      has: (m) => this.members.get(m.peer.userId) === m,
+      send: (readers, event) => this.fanout.send(readers, JSON.stringify(this.frameOf(event)), event.seq),
+    });
   }
 
   private present(p: PresenceChange): void {
@@ -352,63 +257,6 @@ export class Room {
       this.members.delete(member.peer.userId);
       this.fanout.membersChanged();
       member.peer.close('replaced');
-    }
-  }
-
-  /** Hands a member the log from its cursor in pages, then live events again. */
-  private catchUp(member: RoomMember): void {
-    if (member.catchingUp) return;
-    member.catchingUp = true;
-    void this.pump(member);
-  }
-
-  private async pump(member: RoomMember): Promise<void> {
-    const page = this.limits.resumePage ?? DEFAULT_PAGE;
-    const low = this.limits.resumeQueueLowBytes ?? Number.POSITIVE_INFINITY;
-    const here = (): boolean => this.members.get(member.peer.userId) === member;
-    while (here()) {
-      const log = this.log;
-      if (!log || member.cursor >= this.seen) {
-        member.catchingUp = false;
-        return;
-      }
-      if ((member.peer.queuedBytes ?? 0) > low) {
-        await sleep(DRAIN_POLL_MS);
-        continue;
-      }
-      let read: Awaited<ReturnType<RoomLog['read']>>;
-      try {
-        read = await log.read(member.cursor, page);
-      } catch {
-        await sleep(READ_RETRY_MS);
-        continue;
-      }
-      if (!here() || log !== this.log || read.epoch !== log.epoch) continue;
-      if (read.firstSeq > member.cursor + 1) {
-        if (read.lost > 0 || read.wiped > 0) {
-          const gap: ServerFrame = {
-            type: 'gap',
-            lost: read.lost,
-            wiped: read.wiped,
-            seq: read.firstSeq - 1,
-          };
-          member.peer.sendSerialized(JSON.stringify(gap));
-        }
-        member.cursor = read.firstSeq - 1;
-      }
-      // A page goes the way of live events: a batch under the room's broadcast key (for this
-      // member alone), never sealed under a nonce of its own sequence numbers.
-      const reader = [member.peer];
-      for (const event of read.events) {
-        if (event.seq !== member.cursor + 1) continue;
-        this.fanout.send(reader, JSON.stringify(this.frameOf(event)), event.seq);
-        member.cursor = event.seq;
-      }
-      // Nothing more to read than what the watch has not delivered yet: live from here.
-      if (read.events.length === 0 && read.lastSeq <= member.cursor) {
-        member.catchingUp = false;
-        return;
-      }
     }
   }
 
@@ -456,27 +304,11 @@ export class Room {
     };
     if (options.card !== undefined) record.card = options.card;
     if (issued) record.resume = issued.hash.toString('hex');
-    let revision: number | undefined;
-    let resumed = false;
-    for (let round = 0; round < CLAIM_ROUNDS && revision === undefined; round++) {
-      const existing = await backing.names.get(key);
-      const takesBack =
-        existing !== undefined &&
-        offered !== undefined &&
-        existing.record.resume !== undefined &&
-        resumeHashesMatch(Buffer.from(existing.record.resume, 'hex'), offered);
-      const replacing = takesBack && existing.record.state === 'present' ? 1 : 0;
-      if (this.names.presentCount - replacing >= this.limits.maxMembersPerRoom)
-        throw new ProtocolError('busy');
-      if (existing && !takesBack) throw new ProtocolError('name_taken');
-      if (existing) {
-        // The owner's id stays: the log's de-duplication ids of its messages start with it.
-        record.owner = existing.record.owner;
-        revision = await this.track(backing.names.update(key, record, existing.revision));
-        resumed = revision !== undefined;
-      } else revision = await this.track(backing.names.create(key, record));
-    }
-    if (revision === undefined) throw new ProtocolError('name_taken');
+    const { revision, resumed } = await claimName(backing.names, key, record, offered, {
+      present: () => this.names.presentCount,
+      maxMembers: this.limits.maxMembersPerRoom,
+      track: (write) => this.track(write),
+    });
     if (this.backing !== backing) {
       // The room started a new life meanwhile (it emptied): the claim went with the old one.
       throw new ProtocolError('busy');
@@ -514,7 +346,8 @@ export class Room {
       // How many older messages the history no longer holds (absent when none).
       ...(!resuming && this.history.dropped > 0 ? { omitted: this.history.dropped } : {}),
       ...(issued ? { resume: issued.secret } : {}),
-      ...(!this.credentials.legacy ? { epoch: log.epoch, seq: cursor } : {}),
+      // `head`: the log's last event now; a resuming member is handed those after `seq` up to it.
+      ...(!this.credentials.legacy ? { epoch: log.epoch, seq: cursor, head: this.seen } : {}),
     };
     peer.sendSerialized(JSON.stringify(init));
     if (cursor < this.seen) this.catchUp(member);
@@ -557,31 +390,7 @@ export class Room {
     this.members.delete(userId);
     this.fanout.membersChanged();
     const names = this.backing?.names;
-    if (!names) return;
-    const graceMs = this.limits.resumeGraceMs ?? 0;
-    // Behind a proxy there is no source (''): holds are not counted per source then.
-    const source = member.record.source === '' ? undefined : member.record.source;
-    const canHold =
-      holdName &&
-      graceMs > 0 &&
-      member.record.resume !== undefined &&
-      this.names.heldCount < this.limits.maxMembersPerRoom &&
-      (this.limits.holdQuota?.take(source) ?? true);
-    if (!canHold) {
-      void this.track(names.remove(member.key, member.revision));
-      return;
-    }
-    const held = { ...member.record, username: member.username, state: 'held' as const };
-    void this.track(names.hold(member.key, held, member.revision, graceMs)).then(
-      (revision) => {
-        const entry = this.names.get(member.key);
-        // Taken (the quota share with it) unless the entry moved on already.
-        if (revision !== undefined && (entry === undefined || entry.revision <= revision)) {
-          this.localHolds.set(member.key, { source, revision });
-        } else this.limits.holdQuota?.give(source);
-      },
-      () => this.limits.holdQuota?.give(source),
-    );
+    if (names) this.holds.letGo(names, member, holdName);
   }
 
   /**
@@ -695,28 +504,9 @@ export class Room {
     const names = this.backing?.names;
     if (!member || !names) throw new ProtocolError('not_joined');
     const username = normalizeName(rawName);
-    const key = nameClass(username);
-    const record: NameRecord = { ...member.record, username };
-    if (key === member.key) {
-      const revision = await this.track(names.update(key, record, member.revision));
-      if (revision === undefined) throw new ProtocolError('name_taken');
-      member.revision = revision;
-      member.record = record;
-      const old = member.username;
-      member.username = username;
-      if (old !== username) this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
-      return;
-    }
-    // Read before the claim: the table's watch moves the member to its new key meanwhile.
-    const oldKey = member.key;
-    const oldRevision = member.revision;
-    const revision = await this.track(names.create(key, record));
-    if (revision === undefined) throw new ProtocolError('name_taken');
-    member.revision = revision;
-    member.record = record;
-    member.key = key;
-    member.username = username;
-    await this.track(names.remove(oldKey, oldRevision));
+    const old = await claimRename(names, member, username, (write) => this.track(write));
+    if (old !== undefined && old !== username)
+      this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
   }
 
   /**
@@ -743,8 +533,4 @@ export class Room {
           : { user_id: r.userId, username: r.username, card: r.card },
       );
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -26,8 +26,10 @@ serve({
       }
     });
     await b.flush();
-    return {};
+    return { nodeId: b.nodeId };
   },
+  /** Whether this bus accepts events from the daemon with `nodeId` (they introduced themselves). */
+  knows: async (req: Request) => ({ knows: bus?.knows(String(req.nodeId)) === true }),
   /** Resolves once `count` events have arrived since the last reset. */
   await: async (req: Request) => {
     const count = Number(req.count);

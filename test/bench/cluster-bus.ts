@@ -34,7 +34,16 @@ export async function clusterBusRows(add: AddRow, log: (text: string) => void): 
   await new Promise<void>((resolve) => peer.once('message', () => resolve()));
   const bus = await NatsRoomBus.connect({ servers: [server.url] }, deriveClusterKeys(secret), silentLogger);
   try {
-    await rpc(peer, 'start', { url: server.url, secret: secret.toString('base64') });
+    const { nodeId } = await rpc<{ nodeId: string }>(peer, 'start', {
+      url: server.url,
+      secret: secret.toString('base64'),
+    });
+    // Each bus accepts the other's events once they have introduced themselves.
+    for (let i = 0; i < 500; i++) {
+      const { knows } = await rpc<{ knows: boolean }>(peer, 'knows', { nodeId: bus.nodeId });
+      if (knows && bus.knows(nodeId)) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const rates: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       await rpc(peer, 'reset');

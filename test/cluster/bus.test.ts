@@ -14,6 +14,7 @@ import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import type { ClusterConnectOptions } from '../../lib/cluster/connection.js';
 import { type ClusterKeys, deriveClusterKeys, roomSubject } from '../../lib/cluster/keys.js';
 import type { Logger } from '../../lib/server/log.js';
+import { introduced } from '../helpers/bus-peers.js';
 import { type NatsServer, skipWithoutNats, startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
 
@@ -67,6 +68,7 @@ test('events cross between buses of one cluster, per room, and not to another cl
   const keys = deriveClusterKeys(randomBytes(32));
   const [a, b, c] = await Promise.all([bus(t, server, keys), bus(t, server, keys), bus(t, server, keys)]);
   const stranger = await bus(t, server, deriveClusterKeys(randomBytes(32)));
+  await introduced(a, b, c);
   try {
     const bGeneral = inbox();
     const bOther = inbox();
@@ -116,6 +118,7 @@ test("a NATS operator's view: only hashed subjects and sealed payloads; replays 
   const server = await natsFor(t, AUTH);
   const keys = deriveClusterKeys(randomBytes(32));
   const [a, b] = await Promise.all([bus(t, server, keys), bus(t, server, keys)]);
+  await introduced(a, b);
   const operator = await connect({ servers: server.url, user: USER, pass: PASS });
   t.after(() => operator.close());
   const seen: Msg[] = [];
@@ -165,6 +168,25 @@ test("a NATS operator's view: only hashed subjects and sealed payloads; replays 
     await waitFor(() => got.events.length === 3, 'the genuine event after the replays');
     assert.equal(got.events[2]!.text, 'after the replay');
     assert.equal(b.stats.rejected - rejectedBefore, 3);
+
+    // A daemon started later, whatever the payloads' age and whatever its clock: the replays
+    // of what was sent before it came are dropped, and what is sent after reaches it.
+    const late = await bus(t, server, keys);
+    try {
+      await introduced(a, late);
+      const lateGot = inbox();
+      late.subscribeRoom('secret-room-name', lateGot.handler);
+      await late.flush();
+      for (const msg of roomMsgs) operator.publish(msg.subject, msg.data);
+      await operator.flush();
+      a.publish('secret-room-name', { type: 'message', text: 'for the late one' });
+      await a.flush();
+      await waitFor(() => lateGot.events.length === 1, 'the genuine event at the late bus');
+      assert.equal(lateGot.events[0]!.text, 'for the late one');
+      assert.equal(late.stats.rejected, 2);
+    } finally {
+      await late.close();
+    }
   } finally {
     await operator.close();
     await Promise.all([a.close(), b.close()]);
@@ -188,6 +210,7 @@ test('NATS credentials: an nkey works; a wrong password is a clear error without
     );
     t.after(() => withNkey.close());
     const withPassword = await bus(t, server, keys);
+    await introduced(withNkey, withPassword);
     const got = inbox();
     withPassword.subscribeRoom('r', got.handler);
     await withPassword.flush();
@@ -212,6 +235,7 @@ test('the bus survives nats-server restarting: the log says so, and events flow 
   const logB = memoryLog();
   const a = await bus(t, server, keys, {}, logA);
   const b = await bus(t, server, keys, {}, logB);
+  await introduced(a, b);
   const states: string[] = [];
   b.onState((s) => states.push(s));
   try {

@@ -1,13 +1,13 @@
 /**
  * The cluster's keyed subjects and sealed payloads, without a server: subjects hide room
  * names and depend on the secret; a payload opens only with the key and under its own
- * subject; the replay guard accepts each sender's sequence once, in order, while fresh.
+ * subject (which payloads a daemon accepts: test/cluster/peers.test.ts).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { controlSubject, deriveClusterKeys, roomSubject } from '../../lib/cluster/keys.js';
-import { type Envelope, FRESHNESS_MS, open, ReplayGuard, seal } from '../../lib/cluster/seal.js';
+import { type Envelope, open, seal } from '../../lib/cluster/seal.js';
 
 const secret = randomBytes(32);
 const keys = deriveClusterKeys(secret);
@@ -62,28 +62,4 @@ test('a sealed envelope of the wrong shape is refused', () => {
   assert.equal(open(keys.sealKey, subject, seal(keys.sealKey, subject, bad)), undefined);
   const noEvent = { ...envelope(1), event: [] as unknown as Record<string, unknown> };
   assert.equal(open(keys.sealKey, subject, seal(keys.sealKey, subject, noEvent)), undefined);
-});
-
-test('the replay guard accepts each sequence number once, in order, while fresh', () => {
-  const guard = new ReplayGuard();
-  const now = Date.now();
-  assert.ok(guard.accept(envelope(1, now), now));
-  assert.ok(!guard.accept(envelope(1, now), now), 'replayed');
-  assert.ok(guard.accept(envelope(5, now), now), 'gaps are fine (a lost message)');
-  assert.ok(!guard.accept(envelope(4, now), now), 'older than the last');
-  const other = randomBytes(16).toString('hex');
-  assert.ok(guard.accept(envelope(1, now, other), now), 'senders are independent');
-  assert.ok(!guard.accept(envelope(9, now - FRESHNESS_MS - 1, randomBytes(16).toString('hex')), now));
-  assert.ok(!guard.accept(envelope(9, now + FRESHNESS_MS + 1, randomBytes(16).toString('hex')), now));
-});
-
-test('the replay guard is bounded: the least recently heard sender is forgotten', () => {
-  const guard = new ReplayGuard(3);
-  const senders = Array.from({ length: 4 }, () => randomBytes(16).toString('hex'));
-  const now = Date.now();
-  for (const s of senders.slice(0, 3)) assert.ok(guard.accept(envelope(1, now, s), now));
-  assert.ok(guard.accept(envelope(2, now, senders[0]), now)); // senders[0] heard again
-  assert.ok(guard.accept(envelope(1, now, senders[3]), now)); // senders[1] forgotten
-  assert.equal(guard.senders, 3);
-  assert.ok(!guard.accept(envelope(2, now, senders[0]), now), 'still remembered');
 });

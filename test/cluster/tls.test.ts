@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
+import { introduced } from '../helpers/bus-peers.js';
 import { startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
 import { silentLogger } from '../helpers/silent-logger.js';
@@ -82,6 +83,7 @@ after(() => {
 });
 
 async function exchange(a: NatsRoomBus, b: NatsRoomBus): Promise<void> {
+  await introduced(a, b);
   const got: BusEvent[] = [];
   b.subscribeRoom('r', (e) => got.push(e));
   await b.flush();

@@ -14,6 +14,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { type BusEvent, NatsRoomBus } from '../../lib/cluster/bus.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
+import { introduced } from '../helpers/bus-peers.js';
 import { member } from '../helpers/cluster.js';
 import { exitWithin } from '../helpers/deadline.js';
 import { isMessage } from '../helpers/events.js';
@@ -44,6 +45,7 @@ test('nothing touches disk: nats-server carrying room traffic and restarted, und
   defer(() => Promise.all([a.close(), b.close()]));
   const got: BusEvent[] = [];
   try {
+    await introduced(a, b);
     b.subscribeRoom('room', (e) => got.push(e));
     await b.flush();
     for (let i = 0; i < 200; i++) a.publish('room', { type: 'message', text: `m${i}`.padEnd(300, '.') });

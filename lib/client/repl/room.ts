@@ -91,8 +91,12 @@ export class ReplRoom {
       this.missedLeft = ev.missed;
       return false;
     }
-    if (this.missedLeft > 0 && ev.type === 'message' && ev.history) return --this.missedLeft === 0;
-    return false;
+    if (this.missedLeft <= 0) return false;
+    // The count is of the log's events: messages, wipes, and those a gap says are gone.
+    if ((ev.type === 'message' && ev.history) || ev.type === 'cleared') this.missedLeft--;
+    else if (ev.type === 'gap') this.missedLeft -= ev.lost + ev.wiped;
+    else return false;
+    return this.missedLeft <= 0;
   }
 
   private showEvent(ev: ChatEvent): void {

@@ -3,7 +3,8 @@
  * checked by the protocol, skipped when our place in the log (the cursor) says they were
  * handled already; wipes and gaps counted; our own echoes and `received` confirming what we
  * sent; membership and private messages through the room view. An `init` yields the room's
- * history, after a rejoin only what we had not seen.
+ * history, after a rejoin only what we had not seen, and how many events the daemon will hand
+ * us after our cursor (up to the log's head then): those messages come marked as history.
  */
 import type { Cursor, MessageData, ServerFrame } from '../../protocol/frames.js';
 import type { ChatEvent, MessageEvent } from '../events.js';
@@ -25,6 +26,8 @@ export class RoomFeed {
   private readonly cursor = new RoomCursor();
   /** The latest daemon message id seen: a rejoin's history after it is what we missed. */
   private lastSeq: { prefix: string; n: number } | undefined;
+  /** The log's head at the last rejoin: messages up to it were missed, not live. */
+  private missedUpTo = 0;
 
   constructor(
     private readonly protocol: SessionProtocol,
@@ -44,15 +47,18 @@ export class RoomFeed {
   }
 
   /**
-   * An `init`: where the log is, and the history it carries that is new to us; `restarted`
-   * when the log started over since our last cursor (another epoch).
+   * An `init`: where the log is, the history it carries that is new to us, and `behind`: the
+   * events the daemon hands us after it (numbered up to the log's head); `restarted` when the
+   * log started over since our last cursor (another epoch).
    */
   init(
     frame: Extract<ServerFrame, { type: 'init' }>,
     rejoin: boolean,
-  ): { history: MessageEvent[]; restarted: boolean } {
+  ): { history: MessageEvent[]; behind: number; restarted: boolean } {
     this.view.reset(frame, Date.now());
     const restarted = this.cursor.start(frame.epoch, frame.seq);
+    const behind = frame.head !== undefined && frame.seq !== undefined ? frame.head - frame.seq : 0;
+    this.missedUpTo = rejoin && behind > 0 ? (frame.head ?? 0) : 0;
     const seenBefore = this.lastSeq;
     const history: MessageEvent[] = [];
     for (const data of frame.messages) {
@@ -63,7 +69,7 @@ export class RoomFeed {
       const event = this.open(data, true);
       if (event) history.push(event);
     }
-    return { history, restarted };
+    return { history, behind, restarted };
   }
 
   /** Handles a frame of the room's events; false for a frame that is not one. */
@@ -71,7 +77,8 @@ export class RoomFeed {
     switch (frame.type) {
       case 'message': {
         if (!this.cursor.accept(frame.seq)) return true; // handled already
-        const event = this.open(frame.data, false);
+        const missed = frame.seq !== undefined && frame.seq <= this.missedUpTo;
+        const event = this.open(frame.data, missed);
         if (event) this.emit(event);
         return true;
       }

@@ -377,14 +377,15 @@ export class ChatSession extends RoomQueries {
    * then sends what was written but never confirmed (the daemon relays it once) and what was
    * queued meanwhile, in the order it was typed.
    */
-  private rejoined(missed: MessageEvent[], restarted: boolean): void {
+  private rejoined(missed: MessageEvent[], behind: number, restarted: boolean): void {
     this.connected = true;
     this.reconnector?.rejoined();
     this.emitEvent({
       type: 'reconnected',
       at: Date.now(),
       attempt: this.reconnector?.attempt ?? 0,
-      missed: missed.length,
+      // What the init carried, and the events it says follow after our cursor (exact).
+      missed: missed.length + behind,
       pending: this.sender.pending,
     });
     // Not a gap: the count of what was said meanwhile is unknown, and is not counted as lost.
@@ -458,10 +459,10 @@ export class ChatSession extends RoomQueries {
     if (!rejoin) this.connected = true;
     this.historyOmitted = frame.omitted ?? 0;
     if (frame.resume !== undefined) this.secrets?.issued(frame.resume);
-    const { history, restarted } = this.feed.init(frame, rejoin);
+    const { history, behind, restarted } = this.feed.init(frame, rejoin);
     const join = this.pendingJoin;
     this.pendingJoin = undefined;
-    if (rejoin) this.rejoined(history, restarted);
+    if (rejoin) this.rejoined(history, behind, restarted);
     else if (!join) this.earlyInit = history;
     join?.resolve(history);
     if (!rejoin) this.sender.pump();
