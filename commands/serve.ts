@@ -4,16 +4,14 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { NatsRoomBus } from '../lib/cluster/bus.js';
-import { BusDirectChannel } from '../lib/cluster/direct.js';
-import { JetStreamRoomStore } from '../lib/cluster/jetstream-store.js';
-import { deriveClusterKeys } from '../lib/cluster/keys.js';
+import type { NatsRoomBus } from '../lib/cluster/bus.js';
 import { wipe } from '../lib/crypto/secret.js';
 import { warmUp } from '../lib/crypto/srp.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
+import { keepYoungGenerationSmall } from '../lib/server/heap.js';
 import { createLogger, type Logger } from '../lib/server/log.js';
 import { credentialsFromPassword, logLimitsOf, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
@@ -228,7 +226,10 @@ async function run(args: ServeArgs): Promise<void> {
     slot !== undefined
       ? await receiveWorkerConfig().catch((err: Error) => fail(err.message, ExitCode.internal))
       : undefined;
-  if (args.workers === undefined || slot !== undefined) warmUp(); // OpenSSL's SRP group, once, before the first client
+  if (args.workers === undefined || slot !== undefined) {
+    warmUp(); // OpenSSL's SRP group, once, before the first client
+    keepYoungGenerationSmall(); // a process that relays: docs/benchmarks.md (backlog RSS)
+  }
   const limits = limitsFromArgs(args);
   const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
   if (fromPrimary) {
@@ -362,6 +363,14 @@ async function runDaemon(
         }
       : clusterSettings(args);
     if (settings) {
+      // Loaded only here: a daemon without --cluster never pays for the NATS client in memory.
+      const [{ NatsRoomBus }, { BusDirectChannel }, { JetStreamRoomStore }, { deriveClusterKeys }] =
+        await Promise.all([
+          import('../lib/cluster/bus.js'),
+          import('../lib/cluster/direct.js'),
+          import('../lib/cluster/jetstream-store.js'),
+          import('../lib/cluster/keys.js'),
+        ]);
       const keys = deriveClusterKeys(settings.secret);
       settings.secret.fill(0);
       // Probing an unknown name on two daemons must not tell it from a real room.

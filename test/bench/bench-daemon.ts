@@ -8,9 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { warmUp } from '../../lib/crypto/srp.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';
+import { keepYoungGenerationSmall } from '../../lib/server/heap.js';
 import { RoomRegistry } from '../../lib/server/rooms.js';
 import { tcpServer } from '../../lib/transport/tcp.js';
 import { silentLogger } from '../helpers/silent-logger.js';
@@ -138,13 +140,24 @@ function cpuMs(): number {
 
 function memory(): Record<string, number> {
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  const spaces: Record<string, number> = {};
+  for (const s of getHeapSpaceStatistics()) spaces[`space:${s.space_name}`] = s.physical_space_size;
+  return {
+    rss: m.rss,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    ...spaces,
+  };
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 serve({
   start: async (req: Request) => {
+    // As `serve` does, unless the row compares against V8's default growth.
+    if (req.heap !== 'v8-default') keepYoungGenerationSmall();
     const port =
       req.mode === 'bare'
         ? await startBare()
