@@ -28,6 +28,7 @@ import { deriveMaster } from '../../lib/crypto/kdf.js';
 import { safetyPhrase } from '../../lib/crypto/safety-phrase.js';
 import { defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { builtCli, cliPath } from '../helpers/paths.js';
+import { backlogMemoryRows } from './backlog.js';
 import { clusterBusRows } from './cluster-bus.js';
 import { clusterDaemonRows } from './cluster-daemons.js';
 import { median, percentile, type Reply, round, rpc, sleep } from './common.js';
@@ -568,51 +569,6 @@ async function idleMemoryRows(ctx: BenchContext): Promise<void> {
     '≤ 64',
   );
   ctx.add('  JS heap per idle joined connection', round(median(heapPer), 1), 'KiB');
-}
-
-/**
- * Daemon RSS while it holds a backlog: 100 members of one room each send 60 messages (one per
- * record) while none of them reads, so every member has 6,000 messages waiting (the probe
- * shape of the side-by-side with the original). Measured after gc() once the daemon has relayed
- * them; a fresh daemon each run.
- */
-async function backlogMemoryRows(ctx: BenchContext): Promise<void> {
-  ctx.log('100 members × 60 messages, nobody reading');
-  await ctx.secrets();
-  const rss: number[] = [];
-  const added: number[] = [];
-  for (let run = 0; run < 3; run++) {
-    await ctx.withDaemon('secure', async (d) => {
-      const members: SecureMember[] = [];
-      for (let i = 0; i < 100; i++) members.push(await SecureMember.join(d.port, ctx.srp('idle0'), `b${i}`));
-      await sleep(300);
-      const before = await rpc<{ rss: number } & Reply>(d.proc, 'memory');
-      for (const m of members) m.pause();
-      for (const m of members) {
-        for (let j = 0; j < 60; j++) {
-          const text = sealEnvelope(m.fernet, { from: 'b', kind: 'text', body: 'x'.repeat(64) });
-          m.sendFrames([JSON.stringify({ type: 'message', text })]);
-        }
-      }
-      await sleep(2000);
-      const held = await rpc<{ rss: number } & Reply>(d.proc, 'memory');
-      rss.push(held.rss / 1024 / 1024);
-      added.push((held.rss - before.rss) / 1024 / 1024);
-      for (const m of members) m.resume();
-      const deadline = Date.now() + 20_000;
-      while (members.some((m) => m.count < 6000) && Date.now() < deadline) await sleep(50);
-      const short = members.filter((m) => m.count < 6000).length;
-      if (short > 0) throw new Error(`${short} members did not get all 6,000 messages`);
-      for (const m of members) m.close();
-    });
-  }
-  ctx.add(
-    'daemon RSS, 100 members × 60-message backlog (6,000 waiting each)',
-    round(median(rss), 1),
-    'MB',
-    '≤ 64',
-  );
-  ctx.add('  of which the backlog (RSS after − before the sends)', round(median(added), 1), 'MB');
 }
 
 /** Every row, in table order; `npm run bench -- <word>` runs those whose name contains it. */
