@@ -53,9 +53,14 @@ export interface BenchDaemon {
   mark(resetEld?: boolean): Promise<Mark>;
 }
 
-/** Closed-loop fan-out load (bench-clients.ts `throughput`). */
+/**
+ * Fan-out load (bench-clients.ts `throughput`): closed loop (at most `window` messages not yet
+ * seen by every member), or open loop at `rate` messages/s when given (the same load whatever
+ * the frames, so the daemon's CPU per delivery compares like for like).
+ */
 export interface FanoutLoad {
   window: number;
+  rate?: number;
   senders: number;
   batch: number;
   warmMs: number;
