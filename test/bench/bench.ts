@@ -37,7 +37,7 @@ import {
   type BenchContext,
   type BenchDaemon,
   type BenchRow,
-  type FanoutLoad,
+  FANOUT_LOAD,
   IDLE_ROOMS,
   PASSWORD,
   RUNS,
@@ -48,12 +48,11 @@ import { jetStreamRows } from './jetstream.js';
 import { keepaliveRows } from './keepalive.js';
 import { reconnectRows } from './reconnect.js';
 import { replRows } from './repl.js';
+import { sameLoadRows } from './same-load.js';
 import { SecureMember, SrpRoomClient } from './wire.js';
 
 const MEMBERS = 100;
 const IDLE_PER_ROOM = 100;
-/** The closed-loop load of the 100-member rows. */
-const FANOUT_LOAD: FanoutLoad = { window: 4000, senders: 4, batch: 20, warmMs: 500, durationMs: 2000 };
 
 /**
  * A member that sends `frame()` every `everyMs` and keeps the latency `latency(frame)` reads
@@ -622,6 +621,8 @@ export const benchRows: BenchRow[] = [
   { name: 'fanout-signed', run: fanoutSignedRows },
   { name: 'idle-memory', run: idleMemoryRows },
   { name: 'backlog-memory', run: backlogMemoryRows },
+  // v2 and v3 daemons at one load (same-load.ts; skips without the old build).
+  { name: 'same-load', run: sameLoadRows },
   { name: 'cluster-bus', run: (ctx) => clusterBusRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // Room logs on JetStream: batched appends, latency, layout (jetstream.ts; also runnable by itself).
   { name: 'jetstream', run: (ctx) => jetStreamRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },

@@ -67,6 +67,9 @@ export interface FanoutLoad {
   durationMs: number;
 }
 
+/** The closed-loop load of the 100-member fan-out rows. */
+export const FANOUT_LOAD: FanoutLoad = { window: 4000, senders: 4, batch: 20, warmMs: 500, durationMs: 2000 };
+
 export interface FanoutResult {
   /** Deliveries per second (one message to 100 members counts 100). */
   rate: number;
