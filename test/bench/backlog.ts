@@ -1,41 +1,12 @@
-/**
- * Daemon memory while it holds a backlog (issue 23): 100 members of one room stop reading and
- * each sends 60 messages (one per record), so every member has 6,000 messages waiting; then
- * they read again and must each count all 6,000 (the probe shape of the side-by-side with the
- * original).
- *
- * - The figure the target is about: `cmd-chat serve` as it ships (the built bin, room "chat"
- *   with its password from the environment, limits raised for 100 members from one address;
- *   the members derive the room's key once, from the salt it answers), resident memory from
- *   /proc, no forced GC: what `top` shows. Split into file-backed pages (Node's own binary and
- *   libraries, shared with every node process) and private ones, beside an idle `node`
- *   process of the same run for reference.
- * - The young-generation setting of lib/server/heap.ts, measured: the bench daemon after gc()
- *   with the backlog, kept small (as serve) against V8's default growth, runs interleaved.
- */
-import net from 'node:net';
 import { sealEnvelope } from '../../lib/crypto/envelope.js';
-import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
-import { cliPath } from '../helpers/paths.js';
-import { type BenchSecrets, median, type Reply, round, rpc, sleep } from './common.js';
-import { procMemory, procReadable, startExternal } from './external.js';
-import { type BenchContext, PASSWORD } from './harness.js';
-import { LineSplitter, SecureMember, SrpRoomClient } from './wire.js';
+import { median, type Reply, round, rpc, sleep } from './common.js';
+import { procMemory, procReadable, startExternal, startServe } from './external.js';
+import type { BenchContext } from './harness.js';
+import { SecureMember, type SrpRoomClient } from './wire.js';
 
 const MEMBERS = 100;
 const PER_MEMBER = 60;
 const WAITING = MEMBERS * PER_MEMBER;
-/** What `serve` needs to admit 100 members from 127.0.0.1 at once and take their burst. */
-const SERVE_LIMITS = [
-  '--max-per-address', '4096',
-  '--max-pending', '512',
-  '--handshake-rate', '0',
-  '--join-rate', '0',
-  '--rate', '0',
-  '--rate-bytes', '0',
-  '--room-rate-bytes', '0',
-]; // biome-ignore format: flag, value pairs
-
 /**
  * Joins the members, then `measure('joined')`; the members stop reading and send; after 2 s
  * `measure('held')`; then they read again and must get everything.
@@ -69,22 +40,6 @@ async function withBacklog(
   }
 }
 
-/** The secrets of `room` on the daemon at `port`: its salt from one srp_init, then one scrypt. */
-async function secretsFromSalt(port: number, room: string, dummy: SrpRoomClient): Promise<BenchSecrets> {
-  const sock = net.connect({ host: '127.0.0.1', port });
-  const line = await new Promise<string>((resolve, reject) => {
-    const splitter = new LineSplitter();
-    sock.on('data', (chunk: Buffer) => splitter.push(chunk, (l) => resolve(l.toString('utf8'))));
-    sock.on('error', reject);
-    sock.on('close', () => reject(new Error('the daemon closed the connection before the challenge')));
-    const { A } = dummy.ephemeral();
-    sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 3, room, A: A.toString('base64') })}\n`);
-  });
-  sock.destroy();
-  const master = await deriveMaster(PASSWORD, Buffer.from(String(JSON.parse(line).salt), 'base64'));
-  return { master: master.toString('base64'), srpPassword: srpPasswordV2(master).toString('base64') };
-}
-
 /** `cmd-chat serve` as it ships, measured from /proc. */
 async function serveRows(ctx: BenchContext): Promise<void> {
   const runs = { idle: [] as number[], joined: [] as number[], held: [] as number[], anon: [] as number[] };
@@ -103,14 +58,10 @@ async function serveRows(ctx: BenchContext): Promise<void> {
     await sleep(500);
     node.push(procMemory(bare.pid).rss);
     await bare.stop();
-    const serve = await startExternal(process.execPath, [cliPath, 'serve', '--port', '0', ...SERVE_LIMITS], {
-      portLine: /listening on 127\.0\.0\.1:(\d+)/,
-      env: { ...process.env, CMD_CHAT_PASSWORD: PASSWORD },
-    });
+    const { daemon: serve, srp } = await startServe(ctx);
     try {
       await sleep(500);
       runs.idle.push(procMemory(serve.pid).rss);
-      const srp = new SrpRoomClient('chat', await secretsFromSalt(serve.port, 'chat', ctx.srp('idle0')), 4);
       await withBacklog(
         serve.port,
         () => srp,

@@ -46,6 +46,7 @@ import {
 } from './harness.js';
 import { jetStreamRows } from './jetstream.js';
 import { keepaliveRows } from './keepalive.js';
+import { originalRows } from './original.js';
 import { reconnectRows } from './reconnect.js';
 import { replRows } from './repl.js';
 import { sameLoadRows } from './same-load.js';
@@ -623,6 +624,8 @@ export const benchRows: BenchRow[] = [
   { name: 'backlog-memory', run: backlogMemoryRows },
   // v2 and v3 daemons at one load (same-load.ts; skips without the old build).
   { name: 'same-load', run: sameLoadRows },
+  // Against the original Python daemon (original.ts; skips without a checkout of it).
+  { name: 'original', run: originalRows },
   { name: 'cluster-bus', run: (ctx) => clusterBusRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // Room logs on JetStream: batched appends, latency, layout (jetstream.ts; also runnable by itself).
   { name: 'jetstream', run: (ctx) => jetStreamRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },

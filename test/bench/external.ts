@@ -6,7 +6,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { sleep } from './common.js';
+import net from 'node:net';
+import { deriveMaster, srpPasswordV2 } from '../../lib/crypto/kdf.js';
+import { cliPath } from '../helpers/paths.js';
+import { type BenchSecrets, sleep } from './common.js';
+import { type BenchContext, PASSWORD } from './harness.js';
+import { LineSplitter, SrpRoomClient } from './wire.js';
 
 /** Whether /proc can be read for a child's CPU and memory. */
 export const procReadable: boolean = process.platform === 'linux' && existsSync('/proc/self/stat');
@@ -93,4 +98,51 @@ export async function startExternal(
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   };
   return { proc, pid: proc.pid!, port, stop };
+}
+
+/** What `serve` needs to admit 100 members from 127.0.0.1 at once and take their burst. */
+const SERVE_LIMITS = [
+  '--max-per-address', '4096',
+  '--max-pending', '512',
+  '--handshake-rate', '0',
+  '--join-rate', '0',
+  '--rate', '0',
+  '--rate-bytes', '0',
+  '--room-rate-bytes', '0',
+]; // biome-ignore format: flag, value pairs
+
+/** The secrets of `room` on the daemon at `port`: its salt from one srp_init, then one scrypt. */
+async function secretsFromSalt(port: number, room: string, dummy: SrpRoomClient): Promise<BenchSecrets> {
+  const sock = net.connect({ host: '127.0.0.1', port });
+  const line = await new Promise<string>((resolve, reject) => {
+    const splitter = new LineSplitter();
+    sock.on('data', (chunk: Buffer) => splitter.push(chunk, (l) => resolve(l.toString('utf8'))));
+    sock.on('error', reject);
+    sock.on('close', () => reject(new Error('the daemon closed the connection before the challenge')));
+    const { A } = dummy.ephemeral();
+    sock.write(`${JSON.stringify({ cmd: 'srp_init', v: 3, room, A: A.toString('base64') })}\n`);
+  });
+  sock.destroy();
+  const master = await deriveMaster(PASSWORD, Buffer.from(String(JSON.parse(line).salt), 'base64'));
+  return { master: master.toString('base64'), srpPassword: srpPasswordV2(master).toString('base64') };
+}
+
+/**
+ * `cmd-chat serve` as it ships (the built bin): room "chat" with the bench password from the
+ * environment, limits raised for 100 members from one address; and an SRP client for it (the
+ * room's key derived once, from the salt it answers).
+ */
+export async function startServe(ctx: BenchContext): Promise<{ daemon: ExternalDaemon; srp: SrpRoomClient }> {
+  const daemon = await startExternal(process.execPath, [cliPath, 'serve', '--port', '0', ...SERVE_LIMITS], {
+    portLine: /listening on 127\.0\.0\.1:(\d+)/,
+    env: { ...process.env, CMD_CHAT_PASSWORD: PASSWORD },
+  });
+  try {
+    await ctx.secrets();
+    const secrets = await secretsFromSalt(daemon.port, 'chat', ctx.srp('idle0'));
+    return { daemon, srp: new SrpRoomClient('chat', secrets, 4) };
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
 }
