@@ -133,13 +133,34 @@ const asksHelp = (argv: readonly string[]): boolean => {
   return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
 };
 
+/** The part of yargs' internals that renders a command's help as the command starts. */
+interface HelpCache {
+  getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
+}
+
+/**
+ * Stops yargs from rendering the chosen command's whole help as the command starts (kept in
+ * case the command fails later; our failures print a hint, never that help). Rendering it
+ * measures every line with Intl.Segmenter and stayed resident: about 8 MB of a daemon's RSS
+ * (docs/benchmarks.md, backlog RSS). Returns whether the hook was there (a yargs upgrade
+ * that removes it costs memory, not behaviour: test/e2e/cli.test.ts notices).
+ */
+export function skipHelpCache(cli: Argv): boolean {
+  const usage = (cli as unknown as HelpCache).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage !== 'function') return false;
+  usage.cacheHelpMessage = () => {};
+  return true;
+}
+
 /** Parses argv and runs the chosen subcommand. Resolves when the command's work is finished. */
 export async function main(argv: string[]): Promise<void> {
   if (asksHelp(argv)) {
     process.stdout.write(await renderHelp(argv, helpWidth()));
     return;
   }
-  await buildCli(argv, helpWidth()).parseAsync();
+  const cli = buildCli(argv, helpWidth());
+  skipHelpCache(cli);
+  await cli.parseAsync();
 }
 
 // Run directly (tests spawn the compiled file next to them): behave like bin/cmd-chat.js.
