@@ -42,18 +42,25 @@ interface Sample {
   p50: number;
   p99: number;
   eldP99: number;
+  /** The daemon's CPU per delivery over the run, µs (every message goes to all members). */
+  cpuUs: number;
 }
 
 /** Open-loop latency at `rate` (bench-clients.ts `latency`) and the daemon's event-loop delay over it. */
 async function sample(side: Side, rate: number): Promise<Sample> {
-  await side.mark(true);
-  const r = await rpc<{ p50: number; p99: number } & Reply>(side.clients, 'latency', {
+  const m0 = await side.mark(true);
+  const r = await rpc<{ p50: number; p99: number; sent: number } & Reply>(side.clients, 'latency', {
     key: side.name,
     rate,
     durationMs: 2000,
   });
   const m = await side.mark();
-  return { p50: r.p50, p99: r.p99, eldP99: m.eldP99 };
+  return {
+    p50: r.p50,
+    p99: r.p99,
+    eldP99: m.eldP99,
+    cpuUs: ((m.cpuMs - m0.cpuMs) * 1000) / (r.sent * MEMBERS),
+  };
 }
 
 export async function sameLoadRows(ctx: BenchContext): Promise<void> {
@@ -129,6 +136,8 @@ export async function sameLoadRows(ctx: BenchContext): Promise<void> {
       ctx.add('  latency p99 now', round(med('after', 'p99'), 2), 'ms');
       ctx.add('  daemon event-loop delay p99 before v3', round(med('before', 'eldP99'), 2), 'ms');
       ctx.add('  daemon event-loop delay p99 now', round(med('after', 'eldP99'), 2), 'ms');
+      ctx.add('  daemon CPU per delivery before v3', round(med('before', 'cpuUs'), 3), 'µs');
+      ctx.add('  daemon CPU per delivery now', round(med('after', 'cpuUs'), 3), 'µs');
       ctx.add("  latency p99 now, V8's default young generation", round(med('afterV8', 'p99'), 2), 'ms');
       ctx.add(
         "  daemon event-loop delay p99 now, V8's default young generation",
