@@ -143,7 +143,7 @@ interface HelpCache {
  * case the command fails later; our failures print a hint, never that help). Rendering it
  * measures every line with Intl.Segmenter and stayed resident: about 8 MB of a daemon's RSS
  * (docs/benchmarks.md, backlog RSS). Returns whether the hook was there (a yargs upgrade
- * that removes it costs memory, not behaviour: test/e2e/cli.test.ts notices).
+ * that removes it costs memory, not behaviour: test/e2e/help-cache.test.ts notices).
  */
 export function skipHelpCache(cli: Argv): boolean {
   const usage = (cli as unknown as HelpCache).getInternalMethods?.().getUsageInstance?.();

@@ -8,8 +8,8 @@
  * resident afterwards. A hundred members each sending 60 messages at once left the daemon
  * 10–15 MB larger for good. The growth factor is read at each growth, so setting it after
  * start-up works (the maximum semi-space size is fixed at start-up and cannot be changed from
- * inside); the cost is more frequent scavenges, measured by `npm run bench -- fanout`
- * (docs/benchmarks.md, issue 23).
+ * inside); the cost is more frequent scavenges. `npm run bench -- backlog-memory same-load`
+ * measures both sides against V8's default (docs/benchmarks.md, issue 23).
  */
 import { setFlagsFromString } from 'node:v8';
 

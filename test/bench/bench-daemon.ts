@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
 import { warmUp } from '../../lib/crypto/srp.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';
@@ -140,16 +139,7 @@ function cpuMs(): number {
 
 function memory(): Record<string, number> {
   const m = process.memoryUsage();
-  const spaces: Record<string, number> = {};
-  for (const s of getHeapSpaceStatistics()) spaces[`space:${s.space_name}`] = s.physical_space_size;
-  return {
-    rss: m.rss,
-    heapTotal: m.heapTotal,
-    heapUsed: m.heapUsed,
-    external: m.external,
-    arrayBuffers: m.arrayBuffers,
-    ...spaces,
-  };
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
