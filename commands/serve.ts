@@ -11,6 +11,7 @@ import { ExitCode } from '../lib/exit-codes.js';
 import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
 import { DEFAULT_ROOM, normalizeRoomName } from '../lib/protocol/names.js';
 import { Daemon } from '../lib/server/daemon.js';
+import { keepYoungGenerationSmall } from '../lib/server/heap.js';
 import { createLogger, type Logger } from '../lib/server/log.js';
 import { credentialsFromPassword, parseRoomsFile, RoomRegistry } from '../lib/server/rooms.js';
 import { serverTransportFor } from '../lib/transport/index.js';
@@ -225,7 +226,10 @@ async function run(args: ServeArgs): Promise<void> {
     slot !== undefined
       ? await receiveWorkerConfig().catch((err: Error) => fail(err.message, ExitCode.internal))
       : undefined;
-  if (args.workers === undefined || slot !== undefined) warmUp(); // OpenSSL's SRP group, once, before the first client
+  if (args.workers === undefined || slot !== undefined) {
+    warmUp(); // OpenSSL's SRP group, once, before the first client
+    keepYoungGenerationSmall(); // a process that relays: docs/benchmarks.md (backlog RSS)
+  }
   const limits = limitsFromArgs(args);
   const registry = new RoomRegistry({ ...limits, openRooms: args.openRooms });
   if (fromPrimary) {

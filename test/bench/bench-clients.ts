@@ -127,30 +127,47 @@ serve({
     return { frameBytes: setup.frames[0]!.length };
   },
 
-  /** Closed loop: keep at most `window` messages not yet seen by every member in flight. */
+  /**
+   * Closed loop: keep at most `window` messages not yet seen by every member in flight; or,
+   * with `rate`, open loop: `rate` messages/s in records of `batch`, paced by a 1 ms timer.
+   */
   throughput: async (req: Request) => {
     const setup = setups.get(String(req.key))!;
     const { members, frames } = setup;
     const windowSize = Number(req.window);
     const senders = Number(req.senders);
     const batch = Number(req.batch);
+    const rate = req.rate === undefined ? 0 : Number(req.rate);
     let sender = 0;
     let f = 0;
     let running = true;
+    const sendRecord = (): void => {
+      const out: string[] = new Array(batch);
+      for (let i = 0; i < batch; i++) out[i] = frames[f++ % frames.length]!;
+      members[sender]!.sendFrames(out);
+      sender = (sender + 1) % senders;
+      setup.sent += batch;
+    };
     const pump = (): void => {
       if (!running) return;
       let room = windowSize - (setup.sent - minCount(members));
       while (room >= batch) {
-        const out: string[] = new Array(batch);
-        for (let i = 0; i < batch; i++) out[i] = frames[f++ % frames.length]!;
-        members[sender]!.sendFrames(out);
-        sender = (sender + 1) % senders;
-        setup.sent += batch;
+        sendRecord();
         room -= batch;
       }
     };
-    for (const m of members) m.onData = pump;
-    pump();
+    let timer: NodeJS.Timeout | undefined;
+    if (rate > 0) {
+      const start = performance.now();
+      const sent0 = setup.sent;
+      timer = setInterval(() => {
+        const due = sent0 + Math.floor(((performance.now() - start) * rate) / 1000);
+        while (setup.sent + batch <= due) sendRecord();
+      }, 1);
+    } else {
+      for (const m of members) m.onData = pump;
+      pump();
+    }
     await sleep(Number(req.warmMs));
     mark('start');
     const c0 = sumCount(members);
@@ -162,6 +179,7 @@ serve({
     const cpu1 = process.cpuUsage(cpu0);
     mark('end');
     running = false;
+    clearInterval(timer);
     for (const m of members) m.onData = undefined;
     await drain(setup, 10_000);
     return {

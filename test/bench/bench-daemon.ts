@@ -11,6 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { warmUp } from '../../lib/crypto/srp.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import { Daemon } from '../../lib/server/daemon.js';
+import { keepYoungGenerationSmall } from '../../lib/server/heap.js';
 import { RoomRegistry } from '../../lib/server/rooms.js';
 import { tcpServer } from '../../lib/transport/tcp.js';
 import { silentLogger } from '../helpers/silent-logger.js';
@@ -145,6 +146,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 serve({
   start: async (req: Request) => {
+    // As `serve` does, unless the row compares against V8's default growth.
+    if (req.heap !== 'v8-default') keepYoungGenerationSmall();
     const port =
       req.mode === 'bare'
         ? await startBare()

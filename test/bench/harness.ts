@@ -53,14 +53,22 @@ export interface BenchDaemon {
   mark(resetEld?: boolean): Promise<Mark>;
 }
 
-/** Closed-loop fan-out load (bench-clients.ts `throughput`). */
+/**
+ * Fan-out load (bench-clients.ts `throughput`): closed loop (at most `window` messages not yet
+ * seen by every member), or open loop at `rate` messages/s when given (the same load whatever
+ * the frames, so the daemon's CPU per delivery compares like for like).
+ */
 export interface FanoutLoad {
   window: number;
+  rate?: number;
   senders: number;
   batch: number;
   warmMs: number;
   durationMs: number;
 }
+
+/** The closed-loop load of the 100-member fan-out rows. */
+export const FANOUT_LOAD: FanoutLoad = { window: 4000, senders: 4, batch: 20, warmMs: 500, durationMs: 2000 };
 
 export interface FanoutResult {
   /** Deliveries per second (one message to 100 members counts 100). */
@@ -81,11 +89,16 @@ export interface BenchContext {
   srp(room: string): SrpRoomClient;
   /** The light-client process (forked on first use, shared by the rows). */
   clients(): Promise<ChildProcess>;
-  /** Starts a daemon child (secure: the real Daemon with the bench rooms; bare: the relay), runs `body`, stops it. */
+  /**
+   * Starts a daemon child (secure: the real Daemon with the bench rooms; bare: the relay), runs
+   * `body`, stops it. Its young generation is kept small as `serve` keeps it, unless `heap` is
+   * 'v8-default' (lib/server/heap.ts).
+   */
   withDaemon<T>(
     mode: 'secure' | 'bare',
     body: (d: BenchDaemon) => Promise<T>,
     limits?: Partial<DaemonLimits>,
+    heap?: 'serve' | 'v8-default',
   ): Promise<T>;
   /** One closed-loop throughput window of fan-out setup `key` (bench-clients.ts) against daemon `d`. */
   fanout(key: string, d: BenchDaemon, load: FanoutLoad): Promise<FanoutResult>;
@@ -174,11 +187,12 @@ class Harness implements BenchContext {
     mode: 'secure' | 'bare',
     body: (d: BenchDaemon) => Promise<T>,
     limits: Partial<DaemonLimits> = {},
+    heap: 'serve' | 'v8-default' = 'serve',
   ): Promise<T> {
     const rooms = mode === 'secure' ? (await this.secrets()).rooms : [];
     const proc = await this.forkChild('bench-daemon.js', ['--expose-gc']);
     try {
-      const { port } = await rpc<{ port: number }>(proc, 'start', { mode, rooms, limits });
+      const { port } = await rpc<{ port: number }>(proc, 'start', { mode, rooms, limits, heap });
       const mark = (resetEld = false): Promise<Mark> => rpc<Mark & Reply>(proc, 'mark', { resetEld });
       return await body({ proc, port, mark });
     } finally {

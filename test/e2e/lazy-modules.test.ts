@@ -1,56 +1,41 @@
 /**
  * What a CLI start loads: every command's start goes through dist/commands/cli.js, so the
  * modules it reaches by static imports are paid for by `connect`, `serve` and `room-entry`
- * alike (0.1-0.2 s of CPU per hundred modules). The NATS client (with lib/cluster), the
- * syntax highlighter and the spinner are loaded by dynamic `import()` only when used:
+ * alike, in CPU (0.1-0.2 s per hundred modules) and in the daemon's memory
+ * (docs/benchmarks.md, backlog RSS). The NATS client (with lib/cluster), the syntax
+ * highlighter and the spinner are loaded by dynamic `import()` only when used:
  * `--cluster`/`--workers`, a code fence, a spinner on a terminal.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
+import { importGraph, STATIC_IMPORT } from '../helpers/import-graph.js';
 import { builtCli } from '../helpers/paths.js';
 
-// Static imports and re-exports, and bare `import 'x'`; `import(…)` is deliberately not matched.
-const STATIC_IMPORT = /(?:^|[\s;])(?:import|export)\s(?:[^'"();]*?\sfrom\s*)?['"]([^'"]+)['"]/gm;
+const distRoot = resolve(dirname(builtCli), '..');
+const clusterDir = join(distRoot, 'lib', 'cluster');
 
-/** The compiled modules loaded at start from `entry`, and the packages they import. */
-function staticGraph(entry: string): { files: Set<string>; packages: Map<string, string> } {
-  const files = new Set<string>();
+/** The lib/cluster modules in `graph`, by file name. */
+const clusterModules = (graph: ReturnType<typeof importGraph>): string[] =>
+  [...graph.keys()].filter((f) => !relative(clusterDir, f).startsWith('..')).map((f) => basename(f));
+
+/** Each package `graph` imports, with one module that imports it. */
+function packagesOf(graph: ReturnType<typeof importGraph>): Map<string, string> {
   const packages = new Map<string, string>();
-  const todo = [entry];
-  while (todo.length > 0) {
-    const file = todo.pop()!;
-    if (files.has(file)) continue;
-    files.add(file);
-    for (const m of readFileSync(file, 'utf8').matchAll(STATIC_IMPORT)) {
-      const spec = m[1]!;
-      if (spec.startsWith('.')) {
-        const dep = resolve(dirname(file), spec);
-        if (existsSync(dep)) todo.push(dep);
-      } else if (!spec.startsWith('node:')) {
-        packages.set(spec, file);
-      }
-    }
-  }
-  return { files, packages };
+  for (const [file, { packages: names }] of graph) for (const name of names) packages.set(name, file);
+  return packages;
 }
 
-const distRoot = resolve(dirname(builtCli), '..');
-
 test('a CLI start loads neither the NATS client nor lib/cluster', () => {
-  const { files, packages } = staticGraph(builtCli);
-  assert.ok(files.size > 20, `the graph was read (${files.size} modules)`);
+  const graph = importGraph(builtCli, { dynamic: false });
+  assert.ok(graph.size > 20, `the graph was read (${graph.size} modules)`);
   // keys.js holds the secret's minimum length that serve's option check needs (node:crypto only).
-  const cluster = [...files].filter(
-    (f) => !relative(join(distRoot, 'lib', 'cluster'), f).startsWith('..') && !f.endsWith('keys.js'),
-  );
   assert.deepEqual(
-    cluster.map((f) => relative(distRoot, f)),
-    [],
+    clusterModules(graph),
+    ['keys.js'],
     'lib/cluster is imported only with --cluster or --workers',
   );
-  const nats = [...packages].filter(([name]) => name.startsWith('@nats-io/'));
+  const nats = [...packagesOf(graph)].filter(([name]) => name.startsWith('@nats-io/'));
   assert.deepEqual(
     nats.map(([name, by]) => `${name} (from ${relative(distRoot, by)})`),
     [],
@@ -58,8 +43,15 @@ test('a CLI start loads neither the NATS client nor lib/cluster', () => {
   );
 });
 
+test('the check can fail: with the dynamic imports, serve reaches the NATS store', () => {
+  const graph = importGraph(builtCli, { dynamic: true });
+  const loaded = clusterModules(graph);
+  for (const m of ['bus.js', 'jetstream-store.js', 'connection.js']) assert.ok(loaded.includes(m), m);
+  assert.ok([...packagesOf(graph).keys()].some((name) => name.startsWith('@nats-io/')));
+});
+
 test('a CLI start loads neither the syntax highlighter nor the spinner', () => {
-  const { packages } = staticGraph(builtCli);
+  const packages = packagesOf(importGraph(builtCli, { dynamic: false }));
   for (const name of ['cli-highlight', 'ora']) {
     const by = packages.get(name);
     assert.equal(by, undefined, `${name} is imported statically by ${by && relative(distRoot, by)}`);

@@ -5,35 +5,16 @@
  * imports that compilation erases.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { importGraph } from '../helpers/import-graph.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const distLib = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib');
 const IMPORT =
   /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
-
-/** Every compiled module that `start` loads, itself included (relative imports only). */
-function importGraph(start: string): Map<string, string[]> {
-  const graph = new Map<string, string[]>();
-  const todo = [start];
-  while (todo.length > 0) {
-    const file = todo.pop()!;
-    if (graph.has(file)) continue;
-    const deps: string[] = [];
-    for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
-      const spec = m[1] ?? m[2];
-      if (!spec?.startsWith('.')) continue;
-      const dep = resolve(dirname(file), spec);
-      deps.push(dep);
-      if (existsSync(dep)) todo.push(dep);
-    }
-    graph.set(file, deps);
-  }
-  return graph;
-}
 
 test('lib/server never loads lib/cluster, directly or through another module', () => {
   const serverDir = join(distLib, 'server');
@@ -41,8 +22,8 @@ test('lib/server never loads lib/cluster, directly or through another module', (
   assert.ok(entries.includes('daemon.js') && entries.includes('room.js'), 'the built daemon is there');
   const cluster = join(distLib, 'cluster');
   for (const entry of entries) {
-    const graph = importGraph(join(serverDir, entry));
-    for (const [file, deps] of graph) {
+    const graph = importGraph(join(serverDir, entry), { dynamic: true });
+    for (const [file, { files: deps }] of graph) {
       for (const dep of deps) {
         assert.ok(
           relative(cluster, dep).startsWith('..'),
@@ -66,6 +47,6 @@ test('no source file of lib/server imports lib/cluster, not even a type', () => 
 test('the check sees an import of lib/cluster (it can fail)', () => {
   // commands/serve.js chooses the store, so it must show up as importing lib/cluster.
   const serve = resolve(distLib, '..', 'commands', 'serve.js');
-  const deps = [...importGraph(serve).values()].flat();
+  const deps = [...importGraph(serve, { dynamic: true }).values()].flatMap((m) => m.files);
   assert.ok(deps.some((dep) => !relative(join(distLib, 'cluster'), dep).startsWith('..')));
 });
