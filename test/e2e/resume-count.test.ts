@@ -8,7 +8,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { type Captured, NO_PACING_FLAGS, spawnCli, startDaemonProcess } from '../helpers/processes.js';
+import {
+  type Captured,
+  jsonEvents,
+  NO_PACING_FLAGS,
+  spawnCli,
+  startDaemonProcess,
+} from '../helpers/processes.js';
 
 const PW = 'resume-count-password';
 const ENV = { CMD_CHAT_PASSWORD: PW };
@@ -20,14 +26,6 @@ async function until(check: () => boolean, what: () => string, timeoutMs = 30_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function jsonEvents(c: Captured): Array<Record<string, unknown>> {
-  return c
-    .stdout()
-    .split('\n')
-    .filter((l) => l.trim().startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 test('readers cut while N lines are posted: `missed` is exactly N, then exactly those N arrive', async () => {

@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ExitCode } from '../../lib/exit-codes.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { type Captured, NO_PACING_FLAGS, spawnCli, startDaemonProcess } from '../helpers/processes.js';
+import {
+  type Captured,
+  jsonEvents,
+  NO_PACING_FLAGS,
+  spawnCli,
+  startDaemonProcess,
+} from '../helpers/processes.js';
 
 const PW = 'separate-cuts-password';
 const ENV = { CMD_CHAT_PASSWORD: PW };
@@ -43,14 +49,6 @@ function occurrences(text: string, needle: string): number {
   let n = 0;
   for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) n++;
   return n;
-}
-
-function jsonEvents(c: Captured): Array<Record<string, unknown>> {
-  return c
-    .stdout()
-    .split('\n')
-    .filter((l) => l.trim().startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const fromSender = (events: Array<Record<string, unknown>>): string[] =>

@@ -53,6 +53,15 @@ export function spawnCaptured(command: string, args: string[], env: NodeJS.Proce
   return { proc, stdout: () => out, stderr: () => err, exited };
 }
 
+/** The JSON events a `--json` client has printed so far, one object per line. */
+export function jsonEvents(c: Captured): Array<Record<string, unknown>> {
+  return c
+    .stdout()
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /** Spawns the compiled CLI (`cmd-chat ARGS…`) beside the tests. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Captured {
   return spawnCaptured(process.execPath, [builtCli, ...args], env);
