@@ -15,18 +15,15 @@ import {
   spawnCli,
   startDaemonProcess,
 } from '../helpers/processes.js';
+import { waitFor } from '../helpers/raw-client.js';
 
 const PW = 'resume-count-password';
 const ENV = { CMD_CHAT_PASSWORD: PW };
 const N = 700;
 
-async function until(check: () => boolean, what: () => string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Polled every 50 ms: a check may parse a whole reader's output.
+const until = (check: () => boolean, what: () => string, timeoutMs = 30_000): Promise<void> =>
+  waitFor(check, what, timeoutMs, 50);
 
 test('readers cut while N lines are posted: `missed` is exactly N, then exactly those N arrive', async () => {
   const daemon = await startDaemonProcess([

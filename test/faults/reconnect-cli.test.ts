@@ -49,13 +49,9 @@ function lineCounter(output: () => string, needle: string): () => number {
 }
 
 /** Polls gently (the processes under test need the CPU more than this one). */
-async function until(check: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Polled every 50 ms: a check may parse a whole reader's output.
+const until = (check: () => boolean, what: () => string, timeoutMs: number): Promise<void> =>
+  waitFor(check, what, timeoutMs, 50);
 
 /** `cmd-chat serve 127.0.0.1 PORT …` on a given port (to restart a daemon where it was). */
 async function serveOn(port: number, args: string[]): Promise<Captured> {

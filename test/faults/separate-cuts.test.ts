@@ -16,6 +16,7 @@ import {
   spawnCli,
   startDaemonProcess,
 } from '../helpers/processes.js';
+import { waitFor } from '../helpers/raw-client.js';
 
 const PW = 'separate-cuts-password';
 const ENV = { CMD_CHAT_PASSWORD: PW };
@@ -37,13 +38,9 @@ async function exitOf(
   }
 }
 
-async function until(check: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Polled every 50 ms: a check may parse a whole reader's output.
+const until = (check: () => boolean, what: () => string, timeoutMs: number): Promise<void> =>
+  waitFor(check, what, timeoutMs, 50);
 
 function occurrences(text: string, needle: string): number {
   let n = 0;

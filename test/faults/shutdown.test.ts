@@ -12,16 +12,12 @@ import { tcpClient } from '../../lib/transport/tcp.js';
 import { EventLog } from '../helpers/events.js';
 import { spawnCli, startDaemonProcess } from '../helpers/processes.js';
 import { startPtyClient } from '../helpers/pty.js';
+import { waitFor } from '../helpers/raw-client.js';
 
 const PW = 'shutdown-pw';
 
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> =>
+  waitFor(check, what, timeoutMs, 25);
 
 test('SIGTERM: every member sees one shutdown line and nobody sees the others leave', async () => {
   const daemon = await startDaemonProcess(['--password', PW]);

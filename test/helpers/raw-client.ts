@@ -23,12 +23,21 @@ export interface RawConnectOptions {
   localAddress?: string;
 }
 
-/** Waits until `check()` is true, polling; throws with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+/**
+ * Waits until `check()` is true, polling every `pollMs`; throws with `what` (a function: read
+ * only then, for a message that shows the state at the timeout) after `timeoutMs`.
+ */
+export async function waitFor(
+  check: () => boolean,
+  what: string | (() => string),
+  timeoutMs = 15_000,
+  pollMs = 10,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
