@@ -1,6 +1,6 @@
 /**
  * The daemon process's V8 heap setting (called once by `serve`, never by a library user):
- * the young generation stays at its initial size instead of growing under a burst.
+ * the young generation stays at (or, rarely, near) its initial size instead of growing under a burst.
  *
  * Why: a relay's objects live for one turn (a record read, its batch sealed and written), so
  * a large young generation buys little; but V8 grows it (doubling, up to 16 MB per semi-space)

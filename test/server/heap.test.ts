@@ -37,9 +37,12 @@ function youngAfterBurst(keepSmall: boolean): { after: number } {
 /** V8's initial young generation on 64-bit: two semi-spaces of 1 MiB (it grows to 2 × 16 MiB). */
 const INITIAL_YOUNG = 2 * 2 ** 20;
 
-test('the young generation keeps its initial size through a burst', () => {
+// Usually it stays at exactly INITIAL_YOUNG; once in four full runs, on a loaded machine, V8
+// still grew it to 5.3 MB (its own heuristics beside the growth factor). The bound is what the
+// setting holds every time: never the 4× and more that V8's default reaches.
+test('the young generation stays small through a burst', () => {
   const { after } = youngAfterBurst(true);
-  assert.ok(after <= INITIAL_YOUNG, `grew to ${after} bytes`);
+  assert.ok(after < 4 * INITIAL_YOUNG, `grew to ${after} bytes`);
 });
 
 test('the check can fail: without the setting, the same burst grows it', () => {
