@@ -3,8 +3,8 @@
  * A name is Unicode NFKC, trimmed, of bounded length, and holds nothing invisible or
  * terminal-active (controls, bidi overrides, every default-ignorable code point, invisible
  * fillers), no combining mark that NFC could not compose on a Latin, Greek, Cyrillic or
- * script-less base (`i` + U+0307 is not a letter anyone can see; Devanagari and Thai keep
- * their marks), and one script (TS #39 "highly restrictive"; see `scriptsAllowed`). User
+ * script-less base (`i` + U+0307 is not a letter anyone can see), no mark of another script
+ * than its letter's (Devanagari and Thai keep their own marks), and one script (TS #39 "highly restrictive"; see `scriptsAllowed`). User
  * names also carry nothing that could forge a line of an output format.
  * Uniqueness in a room is one key per name, `nameClass`: the UTS #39 skeleton over the name
  * with case and small capitals folded, and i, l, 1, I, ӏ … as one class.
@@ -85,7 +85,8 @@ function normalizeLabel(raw: unknown, maxChars: number): string {
 
 /**
  * Combining marks only where NFC leaves them by design: on a letter of a script that is not
- * Latin, Greek or Cyrillic (Devanagari vowel signs, Thai tone marks), a few in a row at most.
+ * Latin, Greek or Cyrillic (Devanagari vowel signs, Thai tone marks), a mark of that letter's
+ * own script, a few in a row at most.
  * `name` is NFKC, so every mark that could compose with its base already has.
  */
 function marksAllowed(name: string): boolean {
@@ -100,11 +101,23 @@ function marksAllowed(name: string): boolean {
       continue;
     }
     if (base === undefined || COMPOSING_BASE.test(base) || !/\p{L}/u.test(base)) return false;
+    // The mark must be one of its base's script: an Inherited mark (U+1D167 tremolo, U+20D2
+    // overlay) draws as nothing in most terminal fonts, and a Latin accent on 中 would let
+    // `田中́` sit beside `田中` under the Latin-with-Han mix of `scriptsAllowed`.
+    if (!sharesScript(ch, base)) return false;
     run++;
     if (run > MAX_MARKS_IN_A_ROW || ch === previous) return false;
     previous = ch;
   }
   return true;
+}
+
+/**
+ * True when the mark's Script_Extensions and its letter's share a script, as Unicode lists
+ * them (not widened to writing systems: a kana sound mark has no place on a Han letter).
+ */
+function sharesScript(mark: string, base: string): boolean {
+  return SCRIPTS.some(([, re]) => re.test(mark) && re.test(base));
 }
 
 // Every script Unicode 17 lists (ISO 15924 codes) but Common, Inherited and Unknown; a code

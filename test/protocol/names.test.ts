@@ -232,3 +232,34 @@ test('nameClass is printable, stable and one string per name', () => {
   ];
   for (const [a, b] of pairs) assert.equal(nameClass(a), nameClass(b), `${a} / ${b}`);
 });
+
+test('a mark must belong to its letter’s script: nothing invisible or foreign after 田中 or สมชาย', () => {
+  // The review's invisible tremolo after alice, tried after names of other scripts; and a
+  // Latin accent on a Han letter (Latin with Han is an allowed mix of scripts).
+  for (const name of ['田中', '田中さくら', 'สมชาย', 'प्रिया', '김민준', 'محمد']) {
+    for (const mark of ['\u{1d167}', '\u20d2', '\u{1bc9d}']) bad(`${name}${mark}`);
+  }
+  for (const name of ['田中', '김민준']) for (const mark of ['\u0301', '\u0303']) bad(`${name}${mark}`);
+  // Every combining mark after each real name: refused, the name's own class, or a mark of
+  // the script of the letter before it (a Thai tone mark, a Devanagari sign).
+  const scriptOf = (ch: string): RegExp | undefined =>
+    [/\p{scx=Thai}/u, /\p{scx=Deva}/u, /\p{scx=Hani}/u, /\p{scx=Hira}/u, /\p{scx=Cyrl}/u].find((re) =>
+      re.test(ch),
+    );
+  const foreign: string[] = [];
+  for (const name of NAMES_IN_MANY_SCRIPTS) {
+    const last = [...name].at(-1)!;
+    const own = scriptOf(last);
+    for (let cp = 0x300; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      if (!/\p{M}/u.test(ch) || (own?.test(ch) ?? false)) continue;
+      try {
+        const accepted = normalizeName(`${name}${ch}`);
+        if (nameClass(accepted) !== nameClass(name) && [...accepted].length > [...name].length)
+          foreign.push(`${name}+${cp.toString(16)}`);
+      } catch {}
+    }
+  }
+  assert.deepEqual(foreign, []);
+});
