@@ -90,9 +90,10 @@ export function buildCli(argv: string[], width: number | null): Argv {
       process.stderr.write(`cmd-chat: ${text}\n${helpHint(argv)}\n`);
       process.exit(ExitCode.usage);
     });
+  // `completion` is one of these (commands/completion.ts); yargs answers the script's
+  // `--get-yargs-completions` without a `.completion()` call.
   for (const mod of commandModules) cli = cli.command(mod);
-  // `cmd-chat completion` prints a bash script, or a zsh one when $SHELL is zsh.
-  return cli.completion('completion', 'print the shell completion script (bash; zsh when $SHELL is zsh)');
+  return cli;
 }
 
 const TYPE_TAG = /(\S)(\[(?:string|number|boolean|array|count|required)\].*)$/;

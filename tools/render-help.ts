@@ -13,7 +13,7 @@ import { writeManPage } from './render-man.js';
 
 const MAN_WIDTH = 80;
 
-const commands = ['', ...commandModules.map((m) => String(m.command).split(' ')[0] ?? ''), 'completion'];
+const commands = ['', ...commandModules.map((m) => String(m.command).split(' ')[0] ?? '')];
 const help: PrerenderedHelp = { minWidth: MIN_PRERENDERED_WIDTH, texts: {} };
 const manTexts = new Map<string, string>();
 for (const command of commands) {

@@ -47,6 +47,25 @@ test('zsh: with $SHELL zsh the script is a compdef function for cmd-chat', () =>
   assert.match(r.stdout, /cmd-chat --get-yargs-completions/);
 });
 
+test('completion --help explains the script instead of printing it; the script is unchanged', () => {
+  const run = (...args: string[]): string => {
+    const r = spawnSync(process.execPath, [builtCli, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, COLUMNS: '80', SHELL: '/bin/bash' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  for (const help of [run('completion', '--help'), run('completion', '-h')]) {
+    assert.doesNotMatch(help, /yargs_completions/);
+    assert.match(help, /^cmd-chat completion\n/);
+    assert.match(help, /cmd-chat completion >> ~\/\.bashrc/);
+  }
+  const script = run('completion');
+  assert.match(script, /^###-begin-cmd-chat-completions-###\n/);
+  assert.match(script, /complete -o bashdefault -o default -F _cmd-chat_yargs_completions cmd-chat/);
+});
+
 test('the man page holds the 80-column --help of every command and every exit code', () => {
   const page = readFileSync(manPage, 'utf8');
   const literal = (text: string): string =>
@@ -59,7 +78,13 @@ test('the man page holds the 80-column --help of every command and every exit co
         (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`,
       )
       .replace(/^([.'])/gm, '\\&$1');
-  for (const args of [['--help'], ['serve', '--help'], ['connect', '--help'], ['room-entry', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['serve', '--help'],
+    ['connect', '--help'],
+    ['room-entry', '--help'],
+    ['completion', '--help'],
+  ]) {
     const help = spawnSync(process.execPath, [builtCli, ...args], {
       encoding: 'utf8',
       env: { ...process.env, COLUMNS: '80' },
