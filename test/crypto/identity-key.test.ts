@@ -74,6 +74,21 @@ describe('the passphrase rule', () => {
     }
   });
 
+  test('a repeated stretch of other text counts once: a name or a word said nine times fails', () => {
+    for (const weak of [
+      'alice alice alice alice alice alice alice alice alice',
+      'qwerty qwerty qwerty qwerty qwerty qwerty qwerty qwerty qwerty',
+      'Password1Password1Password1Password1Password1Password1',
+      'iloveyouiloveyouiloveyouiloveyouiloveyouiloveyou',
+      'Summer2024! Summer2024! Summer2024! Summer2024!',
+    ]) {
+      assert.ok(passphraseBits(weak) < MIN_PASSPHRASE_BITS, `${weak}: ${passphraseBits(weak)}`);
+    }
+    // Counted once, as written the first time.
+    assert.equal(passphraseBits('alice alice'), passphraseBits('alice'));
+    assert.ok(strongEnough('my cat Ziggy sleeps on the warm oven every winter afternoon, right?'));
+  });
+
   test('six random list words pass, five do not; long plain text passes', () => {
     assert.ok(strongEnough('orbit velvet frost maple zebra tunnel'));
     assert.ok(!strongEnough('orbit velvet frost maple zebra'));
