@@ -16,7 +16,7 @@
  *   12:34 -- alice joined / left / is now bob / wiped the room's history   (colour: dim)
  *   12:34 ! message                 error (colour: red)
  *   12:34 ✉ (private) alice ? → you: hi   a private message (`you → bob ✓` for ours)
- *   12:34 -- safety phrase: eight words …   the room's safety phrase (when it changes)
+ *   12:34 -- safety phrase: nine words …   the room's safety phrase (when it changes)
  * An event from another day than `now` gets its date: `2024-05-01 12:34`. Continuation lines
  * of a multi-line body are indented to where the text starts (at most MAX_INDENT columns).
  *

@@ -41,7 +41,7 @@ describe('trust marks on a plain terminal', () => {
     alice.write('/who\r');
     await alice.waitForText('3 in chat: alice (you), bob ✓, carol ?');
     await alice.waitForScreen(
-      (s) => /safety phrase: [a-z]+( [a-z]+){7} /.test(s.text()),
+      (s) => /safety phrase: [a-z]+( [a-z]+){8} /.test(s.text()),
       'the safety phrase',
     );
 

@@ -109,7 +109,7 @@ describe('the word list', () => {
 describe('the safety phrase', () => {
   const k = (n: number): Buffer => Buffer.alloc(32, n);
   const room = 'ABCD-EFGH-IJKL-MNOP-QRST';
-  test('its cost, and eight words that depend on names, keys and the room, not on order', async () => {
+  test('its cost, and nine words (99 bits) that depend on names, keys and the room, not on order', async () => {
     assert.ok(SAFETY_SCRYPT.N >= 2 ** 15 && SAFETY_SCRYPT.r >= 8);
     const members = [
       { name: 'alice', signPublic: k(1) },
@@ -117,7 +117,7 @@ describe('the safety phrase', () => {
       { name: 'eve', signPublic: undefined },
     ];
     const p = await safetyPhrase(room, members);
-    assert.equal(p.split(' ').length, 8);
+    assert.equal(p.split(' ').length, 9);
     assert.ok(p.split(' ').every((w) => WORDS.includes(w)));
     assert.equal(await safetyPhrase(room, [...members].reverse()), p);
     for (const other of [

@@ -94,7 +94,7 @@ describe('a room-key holder that mints cards', () => {
     // The phrases show it: each member's view has another member's key.
     const [pa, pb] = [await alice.safetyPhrase(), await bob.safetyPhrase()];
     assert.ok(pa && pb);
-    assert.match(pa, /^[a-z]+( [a-z]+){7}$/);
+    assert.match(pa, /^[a-z]+( [a-z]+){8}$/);
     assert.notEqual(pa, pb);
     await alice.close();
   });
