@@ -10,7 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { treeCpuMs } from './helpers/file-usage.js';
 import { INSTALL_COMMAND, missingTools } from './helpers/system-tools.js';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -50,12 +51,26 @@ if (missingLine && process.env.CI) {
 }
 // TEST_REPORTER=spec (or tap) gives node's own detailed output instead of the concise one.
 const reporter = process.env.TEST_REPORTER ?? join(root, 'reporter.js');
+// SUITE_TIMES=1 (or a count of rows) ends the run with the slowest files' wall and CPU times.
+const usage = process.env.SUITE_TIMES
+  ? ['--import', pathToFileURL(join(root, 'helpers', 'file-usage.js')).href]
+  : [];
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...files],
+  ['--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...usage, ...files],
   {
     stdio: 'inherit',
   },
 );
+if (usage.length > 0) {
+  // Every process of the run, the runner included, was waited for by now.
+  const cpuMs = treeCpuMs();
+  const wallMs = performance.now();
+  if (cpuMs !== undefined) {
+    process.stdout.write(
+      `the whole run: ${(cpuMs / 1000).toFixed(1)} s of CPU in ${(wallMs / 1000).toFixed(1)} s\n`,
+    );
+  }
+}
 if (missingLine) process.stderr.write(`${missingLine}\n`);
 process.exit(result.status ?? 1);
