@@ -4,8 +4,10 @@
  * N skipped` line. Node's own reporters either print every test (spec, tap) or hide which
  * file failed (dot).
  */
+import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { inspect } from 'node:util';
+import { USAGE_MARK } from './helpers/file-usage.js';
 
 interface TestData {
   name: string;
@@ -37,6 +39,8 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
   let failed = 0;
   let skipped = 0;
   const perFile = new Map<string, { passed: number; failed: number; skipped: number; ms: number }>();
+  // SUITE_TIMES: each file's wall and CPU time, from its own process (helpers/file-usage.ts).
+  const usage = new Map<string, { wallMs: number; cpuMs: number }>();
   const count = (file: string | undefined) => {
     const key = where(file);
     let entry = perFile.get(key);
@@ -80,6 +84,10 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
         yield `FAIL ${where(data.file)} › ${data.name}\n${describeError(data.details.error)}\n`;
         break;
       case 'test:stderr':
+        if (data.message?.startsWith(USAGE_MARK)) {
+          usage.set(where(data.file), JSON.parse(data.message.slice(USAGE_MARK.length)));
+          break;
+        }
         if (process.env.TEST_VERBOSE) yield data.message ?? '';
         break;
       default:
@@ -90,7 +98,34 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
     const extra = (c.failed ? `, ${c.failed} failed` : '') + (c.skipped ? `, ${c.skipped} skipped` : '');
     yield `${c.failed ? 'not ok' : 'ok    '} ${file} (${c.passed} passed${extra}; ${(c.ms / 1000).toFixed(1)} s)\n`;
   }
-  const seconds = Math.round((performance.now() - started) / 1000);
+  const wallMs = performance.now() - started;
+  if (usage.size > 0) yield* usageSummary(usage, wallMs);
+  const seconds = Math.round(wallMs / 1000);
   yield `${perFile.size} files in ${Math.floor(seconds / 60)} min ${seconds % 60} s\n`;
   yield `${passed} passed, ${failed} failed, ${skipped} skipped\n`;
+}
+
+const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * The slowest files by wall time, each with its CPU (its process and the children it waited
+ * for) and their ratio: a file whose CPU is far below its wall time waits (sleeps, timeouts,
+ * cut connections); one near or above it computes. Then the whole run's CPU against what its
+ * cores could have given in its wall time.
+ */
+function* usageSummary(
+  usage: Map<string, { wallMs: number; cpuMs: number }>,
+  wallMs: number,
+): Generator<string> {
+  const rows = [...usage].sort(([, a], [, b]) => b.wallMs - a.wallMs);
+  const shown = Number(process.env.SUITE_TIMES) > 1 ? Number(process.env.SUITE_TIMES) : 15;
+  yield `slowest files (wall, CPU of the file and its children, CPU/wall):\n`;
+  for (const [file, u] of rows.slice(0, shown)) {
+    yield `  ${s(u.wallMs).padStart(8)} ${s(u.cpuMs).padStart(8)}  ${(u.cpuMs / u.wallMs).toFixed(2)}  ${file}\n`;
+  }
+  const cpu = rows.reduce((sum, [, u]) => sum + u.cpuMs, 0);
+  const fileWall = rows.reduce((sum, [, u]) => sum + u.wallMs, 0);
+  const cores = availableParallelism();
+  yield `all ${rows.length} files: ${s(fileWall)} of file time, ${s(cpu)} of CPU in ${s(wallMs)} ` +
+    `of wall time; ${cores} cores could give ${s(cores * wallMs)} (${Math.round((100 * cpu) / (cores * wallMs))}% used)\n`;
 }

@@ -10,7 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { treeCpuMs } from './helpers/file-usage.js';
 import { INSTALL_COMMAND, missingTools } from './helpers/system-tools.js';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -29,11 +30,44 @@ function findTests(dir: string): string[] {
   return found;
 }
 
+/**
+ * The files that take longest, longest first (a full run with SUITE_TIMES=1 lists them). The
+ * runner starts files in the order given: a long file started last would run alone at the end
+ * while the other core idles, so these go first and the short ones fill in around them.
+ */
+const SLOW_FIRST = [
+  'e2e/pipe.test.js',
+  'e2e/pipe-data.test.js',
+  'e2e/identity.test.js',
+  'faults/reconnect-cli.test.js',
+  'cluster/workers-nats-restart.test.js',
+  'e2e/cli.test.js',
+  'cluster/daemons.test.js',
+  'e2e/connect-flow.test.js',
+  'cluster/workers.test.js',
+  'cluster/failover.test.js',
+  'security/bad-input.test.js',
+  'cluster/reconnect.test.js',
+  'e2e/pipe-rooms.test.js',
+  'cluster/faults.test.js',
+  'client/repl-screen.test.js',
+  'e2e/transports.test.js',
+  'faults/separate-cuts.test.js',
+  'faults/faults.test.js',
+  'server/daemon.test.js',
+  'security/queues.test.js',
+].map((file) => join(root, file));
+
+const rank = (file: string): number => {
+  const i = SLOW_FIRST.indexOf(file);
+  return i === -1 ? SLOW_FIRST.length : i;
+};
+
 const filters = process.argv.slice(2);
 const files = findTests(root)
   .filter(hasSource)
   .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)))
-  .sort();
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 if (files.length === 0) {
   process.stderr.write('no test files found\n');
   process.exit(1);
@@ -50,12 +84,26 @@ if (missingLine && process.env.CI) {
 }
 // TEST_REPORTER=spec (or tap) gives node's own detailed output instead of the concise one.
 const reporter = process.env.TEST_REPORTER ?? join(root, 'reporter.js');
+// SUITE_TIMES=1 (or a count of rows) ends the run with the slowest files' wall and CPU times.
+const usage = process.env.SUITE_TIMES
+  ? ['--import', pathToFileURL(join(root, 'helpers', 'file-usage.js')).href]
+  : [];
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...files],
+  ['--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...usage, ...files],
   {
     stdio: 'inherit',
   },
 );
+if (usage.length > 0) {
+  // Every process of the run, the runner included, was waited for by now.
+  const cpuMs = treeCpuMs();
+  const wallMs = performance.now();
+  if (cpuMs !== undefined) {
+    process.stdout.write(
+      `the whole run: ${(cpuMs / 1000).toFixed(1)} s of CPU in ${(wallMs / 1000).toFixed(1)} s\n`,
+    );
+  }
+}
 if (missingLine) process.stderr.write(`${missingLine}\n`);
 process.exit(result.status ?? 1);

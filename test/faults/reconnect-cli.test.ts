@@ -203,6 +203,9 @@ test('REPL: a lost connection keeps the half-typed line, shows lines typed meanw
       (evs) => evs.some((e) => e.type === 'message' && e.text === 'half typed'),
       'the half-typed line, sent',
     );
+    // Its echo confirms it: until then it would still count as not sent after the next cut
+    // (the reader, not behind the proxy, can see it first).
+    await alice.waitForText('alice: half typed');
     assert.equal(alice.exitCode(), undefined, 'the REPL is still running');
     // Lost again with a line pending: a second /quit leaves without it.
     proxy.refuse(true);

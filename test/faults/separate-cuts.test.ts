@@ -21,7 +21,6 @@ import { waitFor } from '../helpers/raw-client.js';
 const PW = 'separate-cuts-password';
 const ENV = { CMD_CHAT_PASSWORD: PW };
 
-/** Polls gently (the processes under test need the CPU more than this one). */
 /** The process's exit code, or undefined when it has not ended within `ms` (a hang fails, never stalls the run). */
 async function exitOf(
   p: { exited: Promise<number | null> },
@@ -41,6 +40,11 @@ async function exitOf(
 // Polled every 50 ms: a check may parse a whole reader's output.
 const until = (check: () => boolean, what: () => string, timeoutMs: number): Promise<void> =>
   waitFor(check, what, timeoutMs, 50);
+
+type Side = 'sender' | 'reader';
+const SIDES: readonly Side[] = ['sender', 'reader'];
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function occurrences(text: string, needle: string): number {
   let n = 0;
@@ -66,8 +70,17 @@ async function startReader(port: number): Promise<Captured> {
   return reader;
 }
 
-test('10,000 lines, sender and reader each cut at their own random moments: every line once, in order, at the reader', async () => {
+/**
+ * Cuts per side. Each cut within 10 s of that side's last rejoin doubles its reconnect delay
+ * (lib/client/session/reconnect.ts), so the run's time is mostly those delays: four a side
+ * (0.25–4 s each) is what it can afford. Each side is still cut at random moments, both while
+ * lines are fed and in flight, and each sees that back-off grow.
+ */
+const CUTS = 4;
+
+test('10,000 lines, sender and reader each cut at their own random moments: every line once, in order, at the reader', async (t) => {
   const LINES = 10_000;
+  const SLICES = 50;
   const daemon = await startDaemonProcess([
     '--password',
     PW,
@@ -81,50 +94,85 @@ test('10,000 lines, sender and reader each cut at their own random moments: ever
   const sender = spawnCli(['connect', '127.0.0.1', String(senderProxy.port), 'sender'], ENV);
   try {
     const lines = Array.from({ length: LINES }, (_, i) => `line ${i + 1}`);
-    // Fed in slices, so the run lasts long enough for the cuts to land while it posts.
-    let written = 0;
+    const per = LINES / SLICES;
     const cuts = { sender: 0, reader: 0 };
+    // Slices written to the sender while that side was away: they wait in the sender's queue
+    // (sender away) or in the daemon's log for the reader (reader away).
+    const fedAway = { sender: 0, reader: 0 };
     const back = {
       sender: (): number => occurrences(sender.stderr(), '-- reconnected'),
       reader: (): number => occurrences(reader.stdout(), '"type":"reconnected"'),
     };
-    const bothIn = (): boolean => back.sender() === cuts.sender && back.reader() === cuts.reader;
-    const feed = (n: number): void => {
-      sender.proc.stdin.write(`${lines.slice(written, n).join('\n')}\n`);
-      written = n;
+    const away = (side: Side): boolean => back[side]() < cuts[side];
+    const ended = (): boolean => sender.proc.exitCode !== null || reader.proc.exitCode !== null;
+    const needs = (side: Side): boolean => cuts[side] < CUTS || fedAway[side] === 0;
+    let written = 0;
+    const feed = (): void => {
+      for (const side of SIDES) if (away(side)) fedAway[side]++;
+      sender.proc.stdin.write(`${lines.slice(written, written + per).join('\n')}\n`);
+      written += per;
     };
-    feed(400);
+    feed();
     // Cuts start once the sender is in the room (a cut before its first join is not a reconnect).
     await until(
-      () => sender.stdout().includes('sender: line 1\n') || sender.proc.exitCode !== null,
+      () => sender.stdout().includes('sender: line 1\n') || ended(),
       () => `the sender: ${sender.stderr()}`,
       30_000,
     );
-    while (written < LINES && sender.proc.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
-      feed(Math.min(LINES, written + 400));
-      await new Promise((r) => setTimeout(r, Math.random() * 300));
-      // One side at a time, and only when both are in the room: the other keeps going.
-      if (bothIn() && Math.random() < 0.7) {
-        const side = Math.random() < 0.5 ? 'sender' : 'reader';
+    // The cuts, on their own clock: one side at a time, only when both are in the room, the
+    // side cut less so far first (a coin decides a tie); the other side keeps going.
+    let feeding = true;
+    const cutter = (async (): Promise<void> => {
+      while ((feeding || SIDES.some((side) => cuts[side] < CUTS)) && !ended()) {
+        await sleep(150 + Math.random() * 500);
+        await until(
+          () => SIDES.every((side) => !away(side)) || ended(),
+          () => `both back (${JSON.stringify(cuts)}): ${sender.stderr()} ${reader.stderr()}`,
+          30_000,
+        );
+        // A side that was never away while a slice was fed gets another cut while slices remain.
+        const open = SIDES.filter((side) => cuts[side] < CUTS || (feeding && fedAway[side] === 0));
+        if (open.length === 0 || ended()) continue;
+        const side =
+          open.length === 1 || cuts.sender === cuts.reader
+            ? open[Math.floor(Math.random() * open.length)]!
+            : cuts.sender < cuts.reader
+              ? 'sender'
+              : 'reader';
         (side === 'sender' ? senderProxy : readerProxy).cut();
         cuts[side]++;
       }
-      await until(
-        () => bothIn() || sender.proc.exitCode !== null || reader.proc.exitCode !== null,
-        () => `both back (${JSON.stringify(cuts)}): ${sender.stderr()} ${reader.stderr()}`,
-        30_000,
-      );
+    })();
+    // The lines, on theirs: a slice every 0.1–0.4 s. The last few wait, while a side still
+    // lacks its cuts or a slice fed in its absence, for that side to be away (or for nothing
+    // to be lacking), so that every run proves both.
+    for (let i = 1; i < SLICES && !ended(); i++) {
+      await sleep(100 + Math.random() * 300);
+      if (i >= SLICES - 5) {
+        await until(
+          () => !SIDES.some(needs) || SIDES.some((side) => needs(side) && away(side)) || ended(),
+          () => `a side to be away (${JSON.stringify({ cuts, fedAway })})`,
+          60_000,
+        );
+      }
+      feed();
     }
+    feeding = false;
+    await cutter;
     sender.proc.stdin.end();
     assert.equal(await exitOf(sender), 0, sender.stderr());
-    assert.ok(cuts.sender >= 2 && cuts.reader >= 2, `each side was cut (${JSON.stringify(cuts)})`);
+    assert.ok(cuts.sender >= CUTS && cuts.reader >= CUTS, `each side was cut (${JSON.stringify(cuts)})`);
+    assert.ok(
+      fedAway.sender > 0 && fedAway.reader > 0,
+      `lines were fed while each side was away (${JSON.stringify(fedAway)})`,
+    );
+    t.diagnostic(`cuts ${JSON.stringify(cuts)}; slices fed while away ${JSON.stringify(fedAway)}`);
     await until(
       () => occurrences(reader.stdout(), '"user":"sender"') >= LINES,
       () => `every line at the reader: ${occurrences(reader.stdout(), '"user":"sender"')}`,
       60_000,
     );
-    await new Promise((r) => setTimeout(r, 300)); // a duplicate would arrive now
+    await sleep(300); // a duplicate would arrive now
     const events = jsonEvents(reader);
     assert.deepEqual(fromSender(events), lines);
     assert.equal(events.filter((e) => e.type === 'gap').length, 0);
@@ -172,7 +220,7 @@ test('an outage longer than the resume window: the gap event says exactly how ma
       () => `the reader back: ${reader.stderr()}`,
       30_000,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const events = jsonEvents(reader);
     const gaps = events.filter((e) => e.type === 'gap');
     assert.equal(gaps.length, 1, JSON.stringify(gaps));

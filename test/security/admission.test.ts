@@ -12,7 +12,7 @@ import { sourceKey } from '../../lib/server/admission.js';
 import { parseProxyHeader } from '../../lib/transport/proxy-protocol.js';
 import { joinAs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startDaemonProcess } from '../helpers/processes.js';
-import { RawClient, waitFor } from '../helpers/raw-client.js';
+import { deriveAhead, RawClient, waitFor } from '../helpers/raw-client.js';
 
 const PW = 'admission-pw';
 const A_VALID = modPowBigInt(Buffer.from([2]), Buffer.alloc(32, 7)).toString('base64');
@@ -99,6 +99,9 @@ describe('sources', () => {
   });
 
   test('failed proofs back a source off (doubling), others are unaffected', async () => {
+    // The handshake limit (1.5 s, under the 2 s back-off) also times the client's scrypt, which
+    // a loaded machine can stretch past it: the keys are derived before.
+    await Promise.all(['wrong-1', 'wrong-2', 'wrong-3', PW].map((pw) => deriveAhead('chat', pw)));
     const td = await startDaemon(
       { chat: PW },
       { limits: { failuresBeforeBackoff: 1, handshakeTimeoutMs: 1500 } },
