@@ -142,6 +142,43 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * The main thread's scheduler figures (Linux, /proc/PID/schedstat): ns on a CPU, ns waiting
+ * runnable in a run queue, and the number of times it was given a CPU.
+ */
+function schedstat(pid: number): [number, number, number] {
+  const [run, wait, slices] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return [run ?? 0, wait ?? 0, slices ?? 0];
+}
+
+/**
+ * Where each process of the run spent the keystroke phase: CPU used (cores, whole process)
+ * and how long its main thread waited runnable for a CPU (a share of the phase, and per
+ * time it was given one). A keystroke is echoed only once the client's main thread runs.
+ */
+function schedWatch(procs: Record<string, number>): () => string {
+  const t0 = performance.now();
+  const start = Object.entries(procs).map(([name, pid]) => ({
+    name,
+    pid,
+    cpu: cpuMs(pid),
+    sched: schedstat(pid),
+  }));
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    return start
+      .map(({ name, pid, cpu, sched }) => {
+        const [run, wait, slices] = schedstat(pid);
+        const cores = (cpuMs(pid) - cpu) / 1000 / seconds;
+        const waitShare = (wait - sched[1]) / 1e9 / seconds;
+        const perSlice = (wait - sched[1]) / 1e6 / Math.max(1, slices - sched[2]);
+        const runShare = (run - sched[0]) / 1e9 / seconds;
+        return `${name} ${cores.toFixed(2)} cores (main thread ${runShare.toFixed(2)}), waited for a CPU ${(waitShare * 100).toFixed(0)} % of the time, ${perSlice.toFixed(2)} ms a wake`;
+      })
+      .join('; ');
+  };
+}
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
@@ -214,6 +251,12 @@ async function timedKeystrokes(
   });
   const seenAtStart = seen;
   const cpuAtStart = cpuMs(repl.pty.pid);
+  const sched = schedWatch({
+    client: repl.pty.pid,
+    daemon: daemon.proc.pid ?? 0,
+    flooder: flooder.pid ?? 0,
+    bench: process.pid,
+  });
   const t0 = performance.now();
   for (let i = 0; i < KEYSTROKES; i++) {
     if (i % 40 === 39) repl.pty.write('\x15'); // Ctrl-U: keep the line short
@@ -225,6 +268,7 @@ async function timedKeystrokes(
   await sleep(500);
   const shownRate = (seen - seenAtStart) / ((performance.now() - t0) / 1000);
   const cpuPerMessage = (cpuMs(repl.pty.pid) - cpuAtStart) / Math.max(1, seen - seenAtStart);
+  log(`REPL: ${sched()}`);
   await flooding;
   flooder.stdin.end();
   repl.pty.kill();
