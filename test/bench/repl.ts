@@ -7,7 +7,8 @@
  * - the REPL's resident memory (VmRSS, Linux) after 10,000 and after 100,000 messages,
  *   every one rendered: what it keeps is bounded (scrollback.ts), so the two are close.
  * The latency is measured twice: as the machine is, then busy (beside one CPU-bound process
- * per core, started and stopped here), with the load average in the log.
+ * per core, each in a session of its own, started and stopped here), with the load average,
+ * and each process's CPU and wait for a CPU (/proc/PID/schedstat), in the log.
  * Runnable alone: `node dist/test/bench/repl.js [--only latency|memory]`; `npm run bench`
  * adds the rows.
  */
@@ -185,10 +186,23 @@ function rssMiB(pid: number): number {
   return round(kb / 1024, 1);
 }
 
-/** One CPU-bound process per core, so the client competes for the CPU; stopped by the caller. */
+/**
+ * One CPU-bound process per core, so the client competes for the CPU; stopped by the caller.
+ * Each in a session of its own, as a job started from another terminal would be: Linux puts
+ * every session in a scheduling group of its own (autogroup), so busy processes in the bench's
+ * session would take the CPU from the bench's group (the flooder, the daemon and this process,
+ * which times the echoes) rather than from the client, which node-pty starts in its own
+ * session. BENCH_BURN=session keeps them in the bench's session (the figures before
+ * 2026-12-07 13:00).
+ */
+const BURN =
+  'const p = Number(process.argv[1]); for (let i = 1; ; i++) if (i % 1e7 === 0 && process.ppid !== p) break;';
+
 function burnCores(): ChildProcess[] {
+  const detached = process.env.BENCH_BURN !== 'session';
   return Array.from({ length: availableParallelism() }, () =>
-    spawnProcess(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
+    // It stops by itself once the bench is gone (a detached process outlives a crash).
+    spawnProcess(process.execPath, ['-e', BURN, String(process.pid)], { stdio: 'ignore', detached }),
   );
 }
 
@@ -206,7 +220,7 @@ async function keystrokeLatency(
   const burners = busy ? burnCores() : [];
   try {
     log(
-      `REPL: ${busy ? 'busy (one CPU-bound process per core)' : 'as the machine is'}, load average ${loadAverage()}`,
+      `REPL: ${busy ? `busy (one CPU-bound process per core${process.env.BENCH_BURN === 'session' ? ", in the bench's session" : ''})` : 'as the machine is'}, load average ${loadAverage()}`,
     );
     await timedKeystrokes(daemon, add, log, busy ? ' (busy)' : '');
     log(`REPL: load average after ${loadAverage()}`);
