@@ -7,7 +7,8 @@
  * - the REPL's resident memory (VmRSS, Linux) after 10,000 and after 100,000 messages,
  *   every one rendered: what it keeps is bounded (scrollback.ts), so the two are close.
  * The latency is measured twice: as the machine is, then busy (beside one CPU-bound process
- * per core, started and stopped here), with the load average in the log.
+ * per core, each in a session of its own, started and stopped here), with the load average,
+ * and each process's CPU and wait for a CPU (/proc/PID/schedstat), in the log.
  * Runnable alone: `node dist/test/bench/repl.js [--only latency|memory]`; `npm run bench`
  * adds the rows.
  */
@@ -142,16 +143,66 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * The main thread's scheduler figures (Linux, /proc/PID/schedstat): ns on a CPU, ns waiting
+ * runnable in a run queue, and the number of times it was given a CPU.
+ */
+function schedstat(pid: number): [number, number, number] {
+  const [run, wait, slices] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return [run ?? 0, wait ?? 0, slices ?? 0];
+}
+
+/**
+ * Where each process of the run spent the keystroke phase: CPU used (cores, whole process)
+ * and how long its main thread waited runnable for a CPU (a share of the phase, and per
+ * time it was given one). A keystroke is echoed only once the client's main thread runs.
+ */
+function schedWatch(procs: Record<string, number>): () => string {
+  const t0 = performance.now();
+  const start = Object.entries(procs).map(([name, pid]) => ({
+    name,
+    pid,
+    cpu: cpuMs(pid),
+    sched: schedstat(pid),
+  }));
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    return start
+      .map(({ name, pid, cpu, sched }) => {
+        const [run, wait, slices] = schedstat(pid);
+        const cores = (cpuMs(pid) - cpu) / 1000 / seconds;
+        const waitShare = (wait - sched[1]) / 1e9 / seconds;
+        const perSlice = (wait - sched[1]) / 1e6 / Math.max(1, slices - sched[2]);
+        const runShare = (run - sched[0]) / 1e9 / seconds;
+        return `${name} ${cores.toFixed(2)} cores (main thread ${runShare.toFixed(2)}), waited for a CPU ${(waitShare * 100).toFixed(0)} % of the time, ${perSlice.toFixed(2)} ms a wake`;
+      })
+      .join('; ');
+  };
+}
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
   return round(kb / 1024, 1);
 }
 
-/** One CPU-bound process per core, so the client competes for the CPU; stopped by the caller. */
+/**
+ * One CPU-bound process per core, so the client competes for the CPU; stopped by the caller.
+ * Each in a session of its own, as a job started from another terminal would be: Linux puts
+ * every session in a scheduling group of its own (autogroup), so busy processes in the bench's
+ * session would take the CPU from the bench's group (the flooder, the daemon and this process,
+ * which times the echoes) rather than from the client, which node-pty starts in its own
+ * session. BENCH_BURN=session keeps them in the bench's session (the figures before
+ * 2026-12-07 13:00).
+ */
+const BURN =
+  'const p = Number(process.argv[1]); for (let i = 1; ; i++) if (i % 1e7 === 0 && process.ppid !== p) break;';
+
 function burnCores(): ChildProcess[] {
+  const detached = process.env.BENCH_BURN !== 'session';
   return Array.from({ length: availableParallelism() }, () =>
-    spawnProcess(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
+    // It stops by itself once the bench is gone (a detached process outlives a crash).
+    spawnProcess(process.execPath, ['-e', BURN, String(process.pid)], { stdio: 'ignore', detached }),
   );
 }
 
@@ -169,7 +220,7 @@ async function keystrokeLatency(
   const burners = busy ? burnCores() : [];
   try {
     log(
-      `REPL: ${busy ? 'busy (one CPU-bound process per core)' : 'as the machine is'}, load average ${loadAverage()}`,
+      `REPL: ${busy ? `busy (one CPU-bound process per core${process.env.BENCH_BURN === 'session' ? ", in the bench's session" : ''})` : 'as the machine is'}, load average ${loadAverage()}`,
     );
     await timedKeystrokes(daemon, add, log, busy ? ' (busy)' : '');
     log(`REPL: load average after ${loadAverage()}`);
@@ -214,6 +265,12 @@ async function timedKeystrokes(
   });
   const seenAtStart = seen;
   const cpuAtStart = cpuMs(repl.pty.pid);
+  const sched = schedWatch({
+    client: repl.pty.pid,
+    daemon: daemon.proc.pid ?? 0,
+    flooder: flooder.pid ?? 0,
+    bench: process.pid,
+  });
   const t0 = performance.now();
   for (let i = 0; i < KEYSTROKES; i++) {
     if (i % 40 === 39) repl.pty.write('\x15'); // Ctrl-U: keep the line short
@@ -225,6 +282,7 @@ async function timedKeystrokes(
   await sleep(500);
   const shownRate = (seen - seenAtStart) / ((performance.now() - t0) / 1000);
   const cpuPerMessage = (cpuMs(repl.pty.pid) - cpuAtStart) / Math.max(1, seen - seenAtStart);
+  log(`REPL: ${sched()}`);
   await flooding;
   flooder.stdin.end();
   repl.pty.kill();

@@ -109,3 +109,46 @@ test('a handler that holds the queue gets no further line, nor the end, until it
   client.destroy();
   server.close();
 });
+
+/** A connected pair over loopback TCP: [our end, the far end]. */
+async function socketPair(): Promise<[Socket, Socket]> {
+  let far: Socket | undefined;
+  const server = createServer((s) => {
+    far = s;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const near = tcpConnect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => near.once('connect', resolve));
+  while (!far) await new Promise((r) => setImmediate(r));
+  server.close();
+  return [near, far];
+}
+
+test('a key read in the same turn as a burst of lines is handled before any of them', async () => {
+  // `keys` stands in for the terminal. The lines reach the kernel first (a write is tried at
+  // once) and the loop is kept busy meanwhile, so one poll finds both reads, the lines' first.
+  const [chat, chatFar] = await socketPair();
+  const [keys, keysFar] = await socketPair();
+  const order: string[] = [];
+  const queue = new LineQueue({ stream: chat, peer: 'test' }, 1024);
+  queue.stream((line) => {
+    order.push(`line ${line}`);
+    busy(1);
+  });
+  keys.on('data', () => order.push('key'));
+  // Several rounds: the order in which one poll reports two ready sockets is the kernel's.
+  try {
+    for (let round = 0; round < 5; round++) {
+      order.length = 0;
+      chatFar.write('1\n2\n3\n');
+      keysFar.write('k');
+      busy(50); // both reads are ready by the next poll
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(order[0], 'key', `round ${round}: ${order.join(', ')}`);
+      assert.deepEqual(order.slice(1), ['line 1', 'line 2', 'line 3']);
+    }
+  } finally {
+    for (const s of [chat, chatFar, keys, keysFar]) s.destroy();
+  }
+});

@@ -49,47 +49,116 @@ export function keyRepeat(key: string, line: string, cursor: number): number {
   return 1;
 }
 
+/** A measured text (control sequences stripped) and where measuring stood before its last cluster. */
+interface Measured {
+  readonly columns: number;
+  readonly tabSize: number;
+  readonly text: string;
+  readonly cols: number;
+  readonly rows: number;
+  /** Where the text's last cluster starts (its length when it has none) … */
+  readonly lastStart: number;
+  /** … and the column offset and rows counted before it. */
+  readonly before: Walk;
+}
+
+interface Walk {
+  offset: number;
+  rows: number;
+}
+
 /**
  * The last few answers of displayPos. One redraw measures the same prompt and line several
  * times (readline's cursor position, its refresh, our input area), and a flood redraws an
  * unchanged line many times a second: measuring it grapheme by grapheme each time cost more
- * than rendering the messages.
+ * than rendering the messages. A text that extends a remembered one (a key typed at the end
+ * of the line) is measured from the remembered one's last cluster on, so a keystroke costs
+ * the width of what it added, not of the whole line.
  */
-const measured = new Map<string, { cols: number; rows: number }>();
+const measured = new Map<string, Measured>();
 const MEASURED_MAX = 8;
+
+/** Widths of recent non-ASCII clusters (string-width is slow for them); bounded. */
+const clusterWidths = new Map<string, number>();
+const CLUSTER_WIDTHS_MAX = 1024;
 
 /** Where `str` ends on a terminal `columns` wide, as readline's getDisplayPos computes it. */
 export function displayPos(str: string, columns: number, tabSize: number): { cols: number; rows: number } {
   const key = `${columns} ${tabSize} ${str}`;
   const known = measured.get(key);
-  if (known) return { ...known };
-  const pos = measure(str, columns, tabSize);
+  if (known) return { cols: known.cols, rows: known.rows };
+  const text = stripVTControlCharacters(str);
+  const pos = measure(text, columns, tabSize, resumeFrom(text, columns, tabSize) ?? null);
   if (measured.size >= MEASURED_MAX) measured.delete(measured.keys().next().value!);
   measured.set(key, pos);
-  return { ...pos };
+  return { cols: pos.cols, rows: pos.rows };
 }
 
-function measure(str: string, columns: number, tabSize: number): { cols: number; rows: number } {
-  let offset = 0;
-  let rows = 0;
-  for (const { segment } of segmenter.segment(stripVTControlCharacters(str))) {
-    if (segment === '\n' || segment === '\r\n') {
-      rows += Math.ceil(offset / columns) || 1;
-      offset = 0;
-      continue;
-    }
-    if (segment === '\t') {
-      offset += tabSize - (offset % tabSize);
-      continue;
-    }
-    const width = columnsOf(segment);
-    // A wide character does not start in the last column: the terminal wraps it whole.
-    if (width === 2 && (offset + 1) % columns === 0) offset++;
-    offset += width;
+/**
+ * The longest remembered text that `text` extends, measured on the same terminal. Appending
+ * can only change the cluster at the end (a grapheme break depends on what precedes it and
+ * the one character after), so measuring may resume at the start of that last cluster.
+ */
+function resumeFrom(text: string, columns: number, tabSize: number): Measured | undefined {
+  let best: Measured | undefined;
+  for (const m of measured.values()) {
+    if (m.columns !== columns || m.tabSize !== tabSize || m.text.length > text.length) continue;
+    if ((best === undefined || m.text.length > best.text.length) && text.startsWith(m.text)) best = m;
   }
-  const cols = offset % columns;
-  rows += (offset - cols) / columns;
+  return best;
+}
+
+/**
+ * Where `text` (no control sequences) ends, measured from its start without the memory of
+ * displayPos (what that memory must always agree with).
+ */
+export function measureText(text: string, columns: number, tabSize: number): { cols: number; rows: number } {
+  const { cols, rows } = measure(text, columns, tabSize, null);
   return { cols, rows };
+}
+
+function measure(text: string, columns: number, tabSize: number, from: Measured | null): Measured {
+  const start = from ? from.lastStart : 0;
+  const walk: Walk = from ? { ...from.before } : { offset: 0, rows: 0 };
+  let lastStart = text.length;
+  let before: Walk = { ...walk };
+  for (const { segment, index } of segmenter.segment(text.slice(start))) {
+    lastStart = start + index;
+    before = { ...walk };
+    advance(walk, segment, columns, tabSize);
+  }
+  const cols = walk.offset % columns;
+  const rows = walk.rows + (walk.offset - cols) / columns;
+  return { columns, tabSize, text, cols, rows, lastStart, before };
+}
+
+/** Moves `walk` past one grapheme cluster. */
+function advance(walk: Walk, segment: string, columns: number, tabSize: number): void {
+  if (segment === '\n' || segment === '\r\n') {
+    walk.rows += Math.ceil(walk.offset / columns) || 1;
+    walk.offset = 0;
+    return;
+  }
+  if (segment === '\t') {
+    walk.offset += tabSize - (walk.offset % tabSize);
+    return;
+  }
+  const width = clusterWidth(segment);
+  // A wide character does not start in the last column: the terminal wraps it whole.
+  if (width === 2 && (walk.offset + 1) % columns === 0) walk.offset++;
+  walk.offset += width;
+}
+
+function clusterWidth(segment: string): number {
+  const code = segment.charCodeAt(0);
+  if (segment.length === 1 && code >= 0x20 && code < 0x7f) return 1;
+  let width = clusterWidths.get(segment);
+  if (width === undefined) {
+    width = columnsOf(segment);
+    if (clusterWidths.size >= CLUSTER_WIDTHS_MAX) clusterWidths.clear();
+    clusterWidths.set(segment, width);
+  }
+  return width;
 }
 
 /**

@@ -6,10 +6,12 @@
  * to records falls exactly after its last line. The end of the stream fails a pending read
  * and is reported once, after every unit before it.
  *
- * Pushed lines are handled in slices of at most SLICE_MS, with a turn of the event loop
- * between slices (a handler that needs more turns for one unit holds the queue meanwhile): a
- * backlog (a flood read after the process was starved of CPU) is opened and verified a slice at a time, so keystrokes and the screen are served in between instead of
- * waiting for the whole of it. While more than MAX_BACKLOG lines wait, the connection is not
+ * Pushed lines are handled in slices of at most SLICE_MS, each in the check phase of the
+ * event loop (setImmediate), after the turn's reads, so a key read in the same turn is never
+ * behind them (a handler that needs more turns for one unit holds the queue meanwhile): a
+ * backlog (a flood read after the process was starved of CPU) is opened and verified a slice
+ * at a time, so keystrokes and the screen are served in between instead of waiting for the
+ * whole of it. While more than MAX_BACKLOG lines wait, the connection is not
  * read (TCP flow control slows the daemon down, as for any slow reader).
  */
 import { WireDecoder } from '../../protocol/wire-decoder.js';
@@ -64,8 +66,12 @@ export class LineQueue {
         conn.stream.destroy();
         return;
       }
-      // The whole read is queued first, so a slice bounds the work of one read too.
-      if (this.onLine && !this.sliceScheduled) this.slice();
+      // The whole read is queued first, so a slice bounds the work of one read too. The slice
+      // runs after this turn's other reads: a key read in the same turn is echoed first.
+      if (this.onLine && !this.sliceScheduled) {
+        this.sliceScheduled = true;
+        setImmediate(this.slice);
+      }
     });
     const lost = (): void => this.fail(new SessionError('connection_lost', CLOSED_BY_PEER));
     conn.stream.on('end', lost);
