@@ -214,9 +214,12 @@ async function importsOfServe(args: string[]): Promise<string[]> {
   return [...daemon.stderr().matchAll(/^imported (.+)$/gm)].map((m) => m[1]!);
 }
 
-/** What a daemon has no use for: the CLI's parser and help, the client, the cluster. */
+/**
+ * What a daemon has no use for: the CLI's parser and help, the client, the cluster and its
+ * built-in module (only `--workers`), DNS (only the SOCKS5 client resolves names).
+ */
 const NOT_FOR_A_DAEMON =
-  /node_modules\/(yargs|cli-highlight|ora|@nats-io)\/|\/commands\/(cli|registry|connect|room-entry|fast-help|help-width|suggest)\.js$|\/lib\/(client|cluster\/(?!keys\.js))/;
+  /node_modules\/(yargs|cli-highlight|ora|@nats-io)\/|\/commands\/(cli|registry|connect|room-entry|fast-help|help-width|suggest)\.js$|\/lib\/(client|cluster\/(?!keys\.js))|^node:(cluster|dns|dns\/promises|zlib|readline|readline\/promises)$/;
 
 test('a daemon started by the bin loads neither yargs nor the client, help or cluster modules', async () => {
   const loaded = await importsOfServe(['--verbose', '--max-clients', '64']);
