@@ -45,10 +45,8 @@ const staticRequires: Plugin = {
         const patched = source
           .replace("require('../../package.json')", JSON.stringify({ version }))
           .replace("createRequire(import.meta.url)('cli-highlight')", "require('cli-highlight')")
-          .replace(
-            "createRequire(import.meta.url)('unhomoglyph/data.json')",
-            "require('unhomoglyph/data.json')",
-          );
+          .replace("createRequire(import.meta.url).resolve('unhomoglyph/data.json')", "''")
+          .replace("JSON.parse(readFileSync(path, 'utf8'))", "require('unhomoglyph/data.json')");
         if (patched === source) throw new Error(`build-sea: nothing to patch in ${args.path}`);
         return { contents: patched, loader: 'js' };
       },
