@@ -5,7 +5,6 @@
  * bin then loads neither yargs nor the client's or the help's modules.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -208,8 +207,9 @@ async function importsOfServe(args: string[]): Promise<string[]> {
     }
     assert.match(daemon.stderr(), /listening on/, daemon.stderr());
   } finally {
-    daemon.proc.kill('SIGTERM');
-    await once(daemon.proc, 'exit');
+    // `exited` was listened for at spawn: it resolves even for a daemon that failed to start.
+    if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill('SIGTERM');
+    await daemon.exited;
   }
   return [...daemon.stderr().matchAll(/^imported (.+)$/gm)].map((m) => m[1]!);
 }
