@@ -155,6 +155,12 @@ export function skipHelpCache(cli: Argv): boolean {
 
 /** Parses argv and runs the chosen subcommand. Resolves when the command's work is finished. */
 export async function main(argv: string[]): Promise<void> {
+  // The route bin/cmd-chat.js takes before it loads this module: a plain `serve` line runs
+  // without yargs. Taken here too, so whoever runs this file gets the same parsing.
+  if (argv[0] === 'serve') {
+    const { serveWithoutYargs } = await import('./serve-fast.js');
+    if (await serveWithoutYargs(argv.slice(1))) return;
+  }
   if (asksHelp(argv)) {
     process.stdout.write(await renderHelp(argv, helpWidth()));
     return;

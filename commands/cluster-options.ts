@@ -4,7 +4,7 @@
  * from the command line; errors are one line and never echo a secret.
  */
 import { readFileSync } from 'node:fs';
-import type { Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
 import type { ClusterConnectOptions } from '../lib/cluster/connection.js';
 import { MIN_CLUSTER_SECRET_BYTES } from '../lib/cluster/keys.js';
 import { UsageError } from './usage-error.js';
@@ -34,44 +34,48 @@ export interface ClusterSettings {
   heartbeatMs: number;
 }
 
+/** The cluster flags, in the order `serve --help` lists them (read by serve-fast.ts too). */
+export const CLUSTER_OPTIONS = {
+  cluster: {
+    type: 'string',
+    array: true,
+    group: GROUP,
+    describe: `share rooms with the other daemons on this NATS server: nats://HOST:PORT or tls://HOST:PORT (repeatable); needs the cluster secret (--cluster-secret-file or ${CLUSTER_SECRET_ENV})`,
+  },
+  'cluster-secret-file': {
+    type: 'string',
+    group: GROUP,
+    describe: `file holding the cluster secret, the same on every daemon (at least ${MIN_CLUSTER_SECRET_BYTES} bytes, e.g. \`head -c 32 /dev/urandom | base64\`); or ${CLUSTER_SECRET_ENV}`,
+  },
+  'nats-user': { type: 'string', group: GROUP, describe: 'NATS user name' },
+  'nats-password-file': {
+    type: 'string',
+    group: GROUP,
+    describe: `file holding the NATS password (first line); or ${NATS_PASSWORD_ENV}`,
+  },
+  'nats-nkey-file': {
+    type: 'string',
+    group: GROUP,
+    describe: `file holding the NATS nkey seed (SU...); or ${NATS_NKEY_ENV}`,
+  },
+  'nats-tls-ca': {
+    type: 'string',
+    group: GROUP,
+    describe: 'CA file to verify the NATS server (PEM)',
+  },
+  'nats-tls-cert': { type: 'string', group: GROUP, describe: 'client certificate for NATS (PEM)' },
+  'nats-tls-key': { type: 'string', group: GROUP, describe: 'key of the client certificate (PEM)' },
+  'cluster-heartbeat': {
+    type: 'number',
+    default: 1,
+    group: GROUP,
+    describe:
+      "a third of a daemon's lease in seconds: a daemon silent for three is taken for gone and its members' names are held for their resume",
+  },
+} satisfies Record<string, Options>;
+
 export function withClusterOptions<T>(y: Argv<T>): Argv<T & ClusterArgs> {
-  return y
-    .option('cluster', {
-      type: 'string',
-      array: true,
-      group: GROUP,
-      describe: `share rooms with the other daemons on this NATS server: nats://HOST:PORT or tls://HOST:PORT (repeatable); needs the cluster secret (--cluster-secret-file or ${CLUSTER_SECRET_ENV})`,
-    })
-    .option('cluster-secret-file', {
-      type: 'string',
-      group: GROUP,
-      describe: `file holding the cluster secret, the same on every daemon (at least ${MIN_CLUSTER_SECRET_BYTES} bytes, e.g. \`head -c 32 /dev/urandom | base64\`); or ${CLUSTER_SECRET_ENV}`,
-    })
-    .option('nats-user', { type: 'string', group: GROUP, describe: 'NATS user name' })
-    .option('nats-password-file', {
-      type: 'string',
-      group: GROUP,
-      describe: `file holding the NATS password (first line); or ${NATS_PASSWORD_ENV}`,
-    })
-    .option('nats-nkey-file', {
-      type: 'string',
-      group: GROUP,
-      describe: `file holding the NATS nkey seed (SU...); or ${NATS_NKEY_ENV}`,
-    })
-    .option('nats-tls-ca', {
-      type: 'string',
-      group: GROUP,
-      describe: 'CA file to verify the NATS server (PEM)',
-    })
-    .option('nats-tls-cert', { type: 'string', group: GROUP, describe: 'client certificate for NATS (PEM)' })
-    .option('nats-tls-key', { type: 'string', group: GROUP, describe: 'key of the client certificate (PEM)' })
-    .option('cluster-heartbeat', {
-      type: 'number',
-      default: 1,
-      group: GROUP,
-      describe:
-        "a third of a daemon's lease in seconds: a daemon silent for three is taken for gone and its members' names are held for their resume",
-    }) as unknown as Argv<T & ClusterArgs>;
+  return y.options(CLUSTER_OPTIONS) as unknown as Argv<T & ClusterArgs>;
 }
 
 function readSecretFile(what: string, path: string): string {

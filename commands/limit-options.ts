@@ -20,9 +20,9 @@ function toFlagValue(d: LimitDeclaration, value: number): number {
   return d.unit === 'ms' ? value / 1000 : value;
 }
 
-/** Adds one option per declared limit flag. */
-export function withLimitOptions<T>(y: Argv<T>): Argv<T> {
-  let out = y;
+/** One option per declared limit flag, by flag name (read by serve-fast.ts too). */
+export function limitOptions(): Record<string, Options> {
+  const options: Record<string, Options> = {};
   for (const [, d] of daemonLimitList) {
     if (d.flag === undefined) continue;
     const option: Options = {
@@ -32,9 +32,14 @@ export function withLimitOptions<T>(y: Argv<T>): Argv<T> {
       describe: d.describe,
     };
     if (d.aliases !== undefined) option.alias = [...d.aliases];
-    out = out.option(d.flag, option) as Argv<T>;
+    options[d.flag] = option;
   }
-  return out;
+  return options;
+}
+
+/** Adds one option per declared limit flag. */
+export function withLimitOptions<T>(y: Argv<T>): Argv<T> {
+  return y.options(limitOptions()) as Argv<T>;
 }
 
 /** Reads a parsed flag by its dashed name (yargs keeps both spellings). */

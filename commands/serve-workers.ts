@@ -6,7 +6,7 @@
  * (never a file, the environment or a command line); this module is that channel's worker end
  * and what both ends share.
  */
-import cluster from 'node:cluster';
+import type { Cluster } from 'node:cluster';
 import type { ClusterConnectOptions } from '../lib/cluster/connection.js';
 import type { RoomCredentials } from '../lib/protocol/handshake-server.js';
 import type { Logger } from '../lib/server/log.js';
@@ -31,6 +31,11 @@ export type FromWorker = { t: 'ready' } | { t: 'listening'; address: string; por
 
 /** This process is a worker of `serve --workers` (its slot), or undefined. */
 export function workerSlot(): number | undefined {
+  // Only a process started with our variable loads the cluster module: a daemon alone, or
+  // the primary, never needs it here (docs/benchmarks.md, backlog RSS).
+  if (process.env[WORKER_ENV] === undefined) return undefined;
+  // The module's CommonJS object is the cluster itself (its types only know the ES namespace).
+  const cluster = process.getBuiltinModule('node:cluster') as unknown as Cluster;
   if (!cluster.isWorker) return undefined;
   const slot = Number(process.env[WORKER_ENV]);
   return Number.isInteger(slot) && slot > 0 ? slot : undefined;

@@ -3,7 +3,7 @@
  * or a Unix socket, and stop cleanly on SIGINT/SIGTERM.
  */
 import { readFileSync } from 'node:fs';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import type { NatsRoomBus } from '../lib/cluster/bus.js';
 import { wipe } from '../lib/crypto/secret.js';
 import { warmUp } from '../lib/crypto/srp.js';
@@ -43,7 +43,8 @@ import {
 } from './serve-workers.js';
 import { UsageError } from './usage-error.js';
 
-interface ServeArgs extends ClusterArgs {
+/** serve's parsed arguments (yargs' object, or the same from serve-fast.ts). */
+export interface ServeArgs extends ClusterArgs {
   host: string;
   port: number;
   password?: string;
@@ -84,6 +85,128 @@ function proxyFromOf(args: ServeArgs): TrustedNetworks {
   );
 }
 
+/** serve's positionals, in their order on the command line. */
+export const SERVE_POSITIONALS = {
+  host: { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0 or :: for all)' },
+  port: { type: 'number', default: 3000, describe: 'TCP port (0 picks a free one)' },
+} satisfies Record<string, PositionalOptions>;
+
+/**
+ * serve's own options after its positionals (host, port), in the order `serve --help` lists
+ * them; the yargs builder and the parser of the daemon's start (serve-fast.ts) both read them.
+ */
+export const SERVE_OPTIONS = {
+  password: {
+    group: ROOMS_GROUP,
+    type: 'string',
+    describe: 'password of the default room "chat" (bare flag: ask on the terminal)',
+  },
+  'password-file': {
+    group: ROOMS_GROUP,
+    type: 'string',
+    describe: "read the default room's password from the first line of a file",
+  },
+  room: {
+    group: ROOMS_GROUP,
+    type: 'string',
+    array: true,
+    describe: 'add a room: NAME=PASSWORD (repeatable); NAME alone asks for its password on the terminal',
+  },
+  'rooms-file': {
+    group: ROOMS_GROUP,
+    type: 'string',
+    describe:
+      'rooms from a file of verifiers made by `cmd-chat room-entry` (the daemon never sees their passwords)',
+  },
+  'open-rooms': {
+    group: ROOMS_GROUP,
+    type: 'boolean',
+    default: false,
+    describe:
+      'let clients create rooms (connect --create); such a room vanishes after its last member leaves (see --room-grace)',
+  },
+  socket: {
+    group: LISTEN_GROUP,
+    type: 'string',
+    describe: 'listen on a Unix domain socket at PATH instead of TCP',
+  },
+  legacy: {
+    group: ROOMS_GROUP,
+    type: 'boolean',
+    default: false,
+    describe:
+      'also accept original (v1) cmd-chat clients, in room "chat": weaker, see docs/compatibility.md; rooms given with passwords become legacy rooms',
+  },
+  verbose: {
+    group: LISTEN_GROUP,
+    type: 'boolean',
+    default: false,
+    describe: 'log names, rooms and addresses (off by default)',
+  },
+  'behind-proxy': {
+    group: LISTEN_GROUP,
+    type: 'boolean',
+    default: false,
+    describe:
+      'every client arrives through a proxy (Tor onion service, reverse proxy): key no limit by address (see docs/transports.md)',
+  },
+  'proxy-protocol': {
+    group: LISTEN_GROUP,
+    type: 'boolean',
+    default: false,
+    describe:
+      "each connection opens with a PROXY v1 header from a trusted proxy (--proxy-from); limits count against its source (Tor: the client's circuit)",
+  },
+  'proxy-from': {
+    type: 'string',
+    array: true,
+    describe:
+      'with --proxy-protocol: a network (CIDR) the proxy connects from, repeatable (default: loopback); connections from anywhere else are closed unread',
+  },
+  workers: {
+    group: LISTEN_GROUP,
+    type: 'number',
+    describe:
+      'run N daemon processes on this port, sharing rooms through NATS (--cluster, or a private nats-server started on 127.0.0.1), to use N cores; see docs/cluster.md',
+  },
+} satisfies Record<string, Options>;
+
+/** The checks of serve's options across flags (yargs' check, and the daemon's start): a UsageError. */
+export function checkServeArgs(argv: ServeArgs): void {
+  limitsFromArgs(argv);
+  checkClusterArgs(argv);
+  if (argv.behindProxy && argv.proxyProtocol)
+    throw new UsageError(
+      '--behind-proxy and --proxy-protocol exclude each other: with --proxy-protocol, limits count per source the header names',
+    );
+  if (argv.proxyFrom !== undefined && !argv.proxyProtocol)
+    throw new UsageError('--proxy-from names where PROXY headers may come from: it needs --proxy-protocol');
+  if (argv.proxyFrom !== undefined) {
+    try {
+      proxyFromOf(argv);
+    } catch (err) {
+      throw new UsageError(`--proxy-from: ${(err as Error).message}`);
+    }
+  }
+  if (
+    argv.proxyProtocol &&
+    argv.proxyFrom === undefined &&
+    argv.socket === undefined &&
+    !isLoopbackHost(argv.host)
+  )
+    throw new UsageError(
+      `--proxy-protocol on ${argv.host} would trust a PROXY header from anyone who can reach it (any source, no per-source limit): name your proxy's network with --proxy-from CIDR`,
+    );
+  if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
+    throw new UsageError('port must be 0-65535');
+  if (argv.workers !== undefined) {
+    if (!Number.isInteger(argv.workers) || argv.workers < 1 || argv.workers > MAX_WORKERS)
+      throw new UsageError(`--workers takes 1 to ${MAX_WORKERS}`);
+    if (argv.socket !== undefined)
+      throw new UsageError('--workers shares a TCP port; with --socket run one daemon');
+  }
+}
+
 function builder(y: Argv): Argv<ServeArgs> {
   const options = y
     .usage(
@@ -95,119 +218,11 @@ function builder(y: Argv): Argv<ServeArgs> {
     // At the end, where a terminal shows them without scrolling back (yargs' usage text
     // would lose their indentation).
     .epilogue(examplesBlock(SERVE_EXAMPLES))
-    .positional('host', {
-      type: 'string',
-      default: '127.0.0.1',
-      describe: 'address to listen on (0.0.0.0 or :: for all)',
-    })
-    .positional('port', { type: 'number', default: 3000, describe: 'TCP port (0 picks a free one)' })
-    .option('password', {
-      group: ROOMS_GROUP,
-      type: 'string',
-      describe: 'password of the default room "chat" (bare flag: ask on the terminal)',
-    })
-    .option('password-file', {
-      group: ROOMS_GROUP,
-      type: 'string',
-      describe: "read the default room's password from the first line of a file",
-    })
-    .option('room', {
-      group: ROOMS_GROUP,
-      type: 'string',
-      array: true,
-      describe: 'add a room: NAME=PASSWORD (repeatable); NAME alone asks for its password on the terminal',
-    })
-    .option('rooms-file', {
-      group: ROOMS_GROUP,
-      type: 'string',
-      describe:
-        'rooms from a file of verifiers made by `cmd-chat room-entry` (the daemon never sees their passwords)',
-    })
-    .option('open-rooms', {
-      group: ROOMS_GROUP,
-      type: 'boolean',
-      default: false,
-      describe:
-        'let clients create rooms (connect --create); such a room vanishes after its last member leaves (see --room-grace)',
-    })
-    .option('socket', {
-      group: LISTEN_GROUP,
-      type: 'string',
-      describe: 'listen on a Unix domain socket at PATH instead of TCP',
-    })
-    .option('legacy', {
-      group: ROOMS_GROUP,
-      type: 'boolean',
-      default: false,
-      describe:
-        'also accept original (v1) cmd-chat clients, in room "chat": weaker, see docs/compatibility.md; rooms given with passwords become legacy rooms',
-    })
-    .option('verbose', {
-      group: LISTEN_GROUP,
-      type: 'boolean',
-      default: false,
-      describe: 'log names, rooms and addresses (off by default)',
-    })
-    .option('behind-proxy', {
-      group: LISTEN_GROUP,
-      type: 'boolean',
-      default: false,
-      describe:
-        'every client arrives through a proxy (Tor onion service, reverse proxy): key no limit by address (see docs/transports.md)',
-    })
-    .option('proxy-protocol', {
-      group: LISTEN_GROUP,
-      type: 'boolean',
-      default: false,
-      describe:
-        "each connection opens with a PROXY v1 header from a trusted proxy (--proxy-from); limits count against its source (Tor: the client's circuit)",
-    })
-    .option('proxy-from', {
-      type: 'string',
-      array: true,
-      describe:
-        'with --proxy-protocol: a network (CIDR) the proxy connects from, repeatable (default: loopback); connections from anywhere else are closed unread',
-    })
-    .option('workers', {
-      group: LISTEN_GROUP,
-      type: 'number',
-      describe:
-        'run N daemon processes on this port, sharing rooms through NATS (--cluster, or a private nats-server started on 127.0.0.1), to use N cores; see docs/cluster.md',
-    });
+    .positional('host', SERVE_POSITIONALS.host)
+    .positional('port', SERVE_POSITIONALS.port)
+    .options(SERVE_OPTIONS);
   return withLimitOptions(withClusterOptions(options)).check((parsed) => {
-    const argv = parsed as unknown as ServeArgs;
-    limitsFromArgs(argv);
-    checkClusterArgs(argv);
-    if (argv.behindProxy && argv.proxyProtocol)
-      throw new UsageError(
-        '--behind-proxy and --proxy-protocol exclude each other: with --proxy-protocol, limits count per source the header names',
-      );
-    if (argv.proxyFrom !== undefined && !argv.proxyProtocol)
-      throw new UsageError('--proxy-from names where PROXY headers may come from: it needs --proxy-protocol');
-    if (argv.proxyFrom !== undefined) {
-      try {
-        proxyFromOf(argv);
-      } catch (err) {
-        throw new UsageError(`--proxy-from: ${(err as Error).message}`);
-      }
-    }
-    if (
-      argv.proxyProtocol &&
-      argv.proxyFrom === undefined &&
-      argv.socket === undefined &&
-      !isLoopbackHost(argv.host)
-    )
-      throw new UsageError(
-        `--proxy-protocol on ${argv.host} would trust a PROXY header from anyone who can reach it (any source, no per-source limit): name your proxy's network with --proxy-from CIDR`,
-      );
-    if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
-      throw new UsageError('port must be 0-65535');
-    if (argv.workers !== undefined) {
-      if (!Number.isInteger(argv.workers) || argv.workers < 1 || argv.workers > MAX_WORKERS)
-        throw new UsageError(`--workers takes 1 to ${MAX_WORKERS}`);
-      if (argv.socket !== undefined)
-        throw new UsageError('--workers shares a TCP port; with --socket run one daemon');
-    }
+    checkServeArgs(parsed as unknown as ServeArgs);
     return true;
   }) as unknown as Argv<ServeArgs>;
 }
@@ -219,7 +234,8 @@ function fail(message: string, code: number = ExitCode.usage): never {
   process.exit(code);
 }
 
-async function run(args: ServeArgs): Promise<void> {
+/** Runs `serve` with checked arguments: resolves once the daemon listens (or the workers started). */
+export async function runServe(args: ServeArgs): Promise<void> {
   // A worker of `serve --workers` gets its rooms and secrets from the primary.
   const slot = args.workers !== undefined ? workerSlot() : undefined;
   const fromPrimary =
@@ -493,5 +509,5 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve [host] [port]',
   describe: 'run the daemon (rooms, limits, TCP or Unix socket)',
   builder,
-  handler: run,
+  handler: runServe,
 };

@@ -45,10 +45,8 @@ const staticRequires: Plugin = {
         const patched = source
           .replace("require('../../package.json')", JSON.stringify({ version }))
           .replace("createRequire(import.meta.url)('cli-highlight')", "require('cli-highlight')")
-          .replace(
-            "createRequire(import.meta.url)('unhomoglyph/data.json')",
-            "require('unhomoglyph/data.json')",
-          );
+          .replace("createRequire(import.meta.url).resolve('unhomoglyph/data.json')", "''")
+          .replace("JSON.parse(readFileSync(path, 'utf8'))", "require('unhomoglyph/data.json')");
         if (patched === source) throw new Error(`build-sea: nothing to patch in ${args.path}`);
         return { contents: patched, loader: 'js' };
       },
@@ -61,14 +59,20 @@ mkdirSync(out, { recursive: true });
 const bundle = join(out, 'cmd-chat.cjs');
 await build({
   stdin: {
-    // The fast path first; the CLI (yargs and the rest) is evaluated only when it is needed.
+    // The fast paths first; the CLI (yargs and the rest) is evaluated only when it is needed.
     contents: [
       "import { getAsset } from 'node:sea';",
       "import { fastAnswer } from './dist/commands/fast-help.js';",
       'const args = process.argv.slice(2);',
-      `const answer = fastAnswer(args, { version: () => ${JSON.stringify(version)}, compressedHelp: () => new Uint8Array(getAsset('help.json.br')) });`,
-      'if (answer !== undefined) process.stdout.write(answer);',
-      "else void import('./dist/commands/cli.js').then((cli) => cli.main(args));",
+      'function cli() {',
+      `  const answer = fastAnswer(args, { version: () => ${JSON.stringify(version)}, compressedHelp: () => new Uint8Array(getAsset('help.json.br')) });`,
+      '  if (answer !== undefined) process.stdout.write(answer);',
+      "  else void import('./dist/commands/cli.js').then((cli) => cli.main(args));",
+      '}',
+      // As bin/cmd-chat.js: a plain `serve` line runs without yargs.
+      "if (args[0] === 'serve')",
+      "  void import('./dist/commands/serve-fast.js').then((s) => s.serveWithoutYargs(args.slice(1))).then((done) => done || cli());",
+      'else cli();',
       '',
     ].join('\n'),
     resolveDir: root,

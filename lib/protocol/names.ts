@@ -9,6 +9,7 @@
  * Uniqueness in a room is one key per name, `nameClass`: the UTS #39 skeleton over the name
  * with case and small capitals folded, and i, l, 1, I, ӏ … as one class.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ProtocolError } from './errors.js';
 
@@ -48,7 +49,59 @@ const COMPOSING_BASE = /[\p{scx=Latn}\p{scx=Grek}\p{scx=Cyrl}\p{sc=Zyyy}]/u;
 const MAX_MARKS_IN_A_ROW = 4;
 
 type ConfusablesTable = Readonly<Record<string, string>>;
-const CONFUSABLES: ConfusablesTable = createRequire(import.meta.url)('unhomoglyph/data.json');
+
+/** The confusables data: read, not required (require() would keep the parsed object for good). */
+function readConfusables(): ConfusablesTable {
+  const path = createRequire(import.meta.url).resolve('unhomoglyph/data.json');
+  return JSON.parse(readFileSync(path, 'utf8')) as ConfusablesTable;
+}
+
+/**
+ * The confusables data kept compact: its code points sorted in one array, their prototypes
+ * in one string (prototype i is `text.slice(at[i], at[i + 1])`). About 0.1 MB, where the
+ * parsed object of 6,311 properties held 0.64 MB of a daemon's heap for good
+ * (docs/benchmarks.md, backlog RSS).
+ */
+class PrototypeTable {
+  private readonly points: Uint32Array;
+  private readonly at: Uint32Array;
+  private readonly text: string;
+
+  constructor(data: ConfusablesTable) {
+    const entries = Object.entries(data)
+      .map(([ch, prototype]) => [ch.codePointAt(0)!, prototype] as const)
+      .sort((a, b) => a[0] - b[0]);
+    this.points = Uint32Array.from(entries, ([point]) => point);
+    this.at = new Uint32Array(entries.length + 1);
+    entries.forEach(([, prototype], i) => {
+      this.at[i + 1] = this.at[i]! + prototype.length;
+    });
+    // Joined, so one flat string (appending would leave a tree of 6,311 pieces).
+    this.text = entries.map(([, prototype]) => prototype).join('');
+  }
+
+  /** The prototype of one code point, or undefined when it has none. */
+  get(ch: string): string | undefined {
+    const point = ch.codePointAt(0)!;
+    let lo = 0;
+    let hi = this.points.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const p = this.points[mid]!;
+      if (p === point) return this.text.slice(this.at[mid], this.at[mid + 1]);
+      if (p < point) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+}
+
+const CONFUSABLES = new PrototypeTable(readConfusables());
+
+/** The UTS #39 prototype of one code point (confusables.txt), or undefined. */
+export function confusablePrototype(ch: string): string | undefined {
+  return CONFUSABLES.get(ch);
+}
 
 /** Returns the normalised name, or throws `bad_name`. */
 export function normalizeName(raw: unknown, maxChars: number = MAX_USER_NAME): string {
@@ -185,7 +238,7 @@ function scriptsAllowed(name: string): boolean {
 /** The UTS #39 skeleton: NFD, every code point replaced by its prototype, NFD again. */
 export function confusablesSkeleton(s: string): string {
   let out = '';
-  for (const ch of s.normalize('NFD')) out += CONFUSABLES[ch] ?? ch;
+  for (const ch of s.normalize('NFD')) out += CONFUSABLES.get(ch) ?? ch;
   return out.normalize('NFD');
 }
 

@@ -5,7 +5,6 @@
  * sends only an address. Once the proxy reports success the socket is handed over as is:
  * any bytes that arrived together with the proxy's reply stay in the stream.
  */
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { describeSystemError, formatHostPort, unbracket } from './net-errors.js';
 import { checkPort } from './tcp.js';
@@ -203,6 +202,8 @@ export function socks5Client(opts: Socks5Options): ClientTransport {
     if (!proxy.resolveLocally || net.isIP(host) !== 0) return connectRequest(host, opts.port);
     // socks5:// means "resolve here": the proxy only ever sees an address.
     try {
+      // Loaded here: only socks5:// resolves locally, and a daemon never does.
+      const { lookup } = await import('node:dns/promises');
       const { address } = await lookup(host);
       return connectRequest(address, opts.port);
     } catch (err) {

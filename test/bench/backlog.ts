@@ -1,4 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sealEnvelope } from '../../lib/crypto/envelope.js';
+import { Fernet } from '../../lib/crypto/fernet.js';
 import { median, type Reply, round, rpc, sleep } from './common.js';
 import { procMemory, procReadable, startExternal, startServe } from './external.js';
 import type { BenchContext } from './harness.js';
@@ -7,6 +13,14 @@ import { SecureMember, type SrpRoomClient } from './wire.js';
 const MEMBERS = 100;
 const PER_MEMBER = 60;
 const WAITING = MEMBERS * PER_MEMBER;
+/** The message frame each member sends (a 64-character body, sealed with its room key). */
+const frame = (fernet: Fernet): string =>
+  JSON.stringify({
+    type: 'message',
+    text: sealEnvelope(fernet, { from: 'b', kind: 'text', body: 'x'.repeat(64) }),
+  });
+/** Its size, for the floor's lines. */
+const frameBytes = frame(new Fernet(randomBytes(32))).length + 1;
 /**
  * Joins the members, then `measure('joined')`; the members stop reading and send; after 2 s
  * `measure('held')`; then they read again and must get everything.
@@ -23,10 +37,7 @@ async function withBacklog(
     await measure('joined');
     for (const m of members) m.pause();
     for (const m of members) {
-      for (let j = 0; j < PER_MEMBER; j++) {
-        const text = sealEnvelope(m.fernet, { from: 'b', kind: 'text', body: 'x'.repeat(64) });
-        m.sendFrames([JSON.stringify({ type: 'message', text })]);
-      }
+      for (let j = 0; j < PER_MEMBER; j++) m.sendFrames([frame(m.fernet)]);
     }
     await sleep(2000);
     await measure('held');
@@ -40,12 +51,41 @@ async function withBacklog(
   }
 }
 
+const floorRelay = join(dirname(fileURLToPath(import.meta.url)), 'floor-relay.js');
+
+/**
+ * The floor: RSS of floor-relay.ts (plain Node relaying lines, no crypto) when the same
+ * backlog waits, from /proc: 100 clients that stop reading, each sending 60 lines of
+ * `lineBytes` (a message frame's size).
+ */
+async function floorRss(lineBytes: number): Promise<number> {
+  const relay = await startExternal(process.execPath, [floorRelay], { portLine: /port (\d+)/ });
+  const clients: net.Socket[] = [];
+  try {
+    for (let i = 0; i < MEMBERS; i++) {
+      const c = net.connect(relay.port, '127.0.0.1');
+      await once(c, 'connect');
+      c.pause();
+      c.on('error', () => {});
+      clients.push(c);
+    }
+    const line = `${'m'.repeat(lineBytes - 1)}\n`;
+    for (const c of clients) for (let j = 0; j < PER_MEMBER; j++) c.write(line);
+    await sleep(2000);
+    return procMemory(relay.pid).rss;
+  } finally {
+    for (const c of clients) c.destroy();
+    await relay.stop();
+  }
+}
+
 /** `cmd-chat serve` as it ships, measured from /proc. */
 async function serveRows(ctx: BenchContext): Promise<void> {
   const runs = { idle: [] as number[], joined: [] as number[], held: [] as number[], anon: [] as number[] };
   const file: number[] = [];
   const peak: number[] = [];
   const node: number[] = [];
+  const floor: number[] = [];
   for (let run = 0; run < 3; run++) {
     // The floor: a node process that only waits.
     const bare = await startExternal(
@@ -58,6 +98,7 @@ async function serveRows(ctx: BenchContext): Promise<void> {
     await sleep(500);
     node.push(procMemory(bare.pid).rss);
     await bare.stop();
+    floor.push(await floorRss(frameBytes));
     const { daemon: serve, srp } = await startServe(ctx);
     try {
       await sleep(500);
@@ -98,7 +139,12 @@ async function serveRows(ctx: BenchContext): Promise<void> {
     round(median(runs.joined), 1),
     'MB',
   );
-  ctx.add('  an idle `node` process in the same run (the floor)', round(median(node), 1), 'MB');
+  ctx.add('  an idle `node` process in the same run', round(median(node), 1), 'MB');
+  ctx.add(
+    `  the floor: a bare Node relay (no crypto) holding the same backlog (${frameBytes}-byte lines)`,
+    round(median(floor), 1),
+    'MB',
+  );
 }
 
 /** The bench daemon after gc() with the backlog: young generation kept small (as serve) or V8's default. */

@@ -4,7 +4,9 @@
  * alike, in CPU (0.1-0.2 s per hundred modules) and in the daemon's memory
  * (docs/benchmarks.md, backlog RSS). The NATS client (with lib/cluster), the syntax
  * highlighter and the spinner are loaded by dynamic `import()` only when used:
- * `--cluster`/`--workers`, a code fence, a spinner on a terminal.
+ * `--cluster`/`--workers`, a code fence, a spinner on a terminal. A daemon's start
+ * (commands/serve-fast.js, which the bin runs for `serve`) loads no package at all: neither
+ * yargs nor the client's modules (test/e2e/serve-fast.test.ts checks a real start).
  */
 import assert from 'node:assert/strict';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -56,6 +58,28 @@ test('a CLI start loads neither the syntax highlighter nor the spinner', () => {
     const by = packages.get(name);
     assert.equal(by, undefined, `${name} is imported statically by ${by && relative(distRoot, by)}`);
   }
+});
+
+test("serve's start (the bin's route without yargs) loads no package and none of the CLI's or client's modules", () => {
+  const graph = importGraph(join(distRoot, 'commands', 'serve-fast.js'), { dynamic: false });
+  assert.ok(graph.has(join(distRoot, 'lib', 'server', 'daemon.js')), 'the graph reaches the daemon');
+  assert.deepEqual(
+    [...packagesOf(graph)].map(([name, by]) => `${name} (from ${relative(distRoot, by)})`),
+    [],
+  );
+  const unwanted = [...graph.keys()]
+    .map((f) => relative(distRoot, f).replaceAll('\\', '/'))
+    .filter((f) =>
+      /^lib\/client\/|^commands\/(cli|registry|connect|room-entry|fast-help|help-width|suggest)\.js$/.test(f),
+    );
+  assert.deepEqual(unwanted, []);
+  assert.deepEqual(clusterModules(graph), ['keys.js']);
+});
+
+test('the check can fail: the whole CLI reaches yargs and the client', () => {
+  const graph = importGraph(builtCli, { dynamic: false });
+  assert.ok(packagesOf(graph).has('yargs'));
+  assert.ok([...graph.keys()].some((f) => relative(distRoot, f).startsWith(join('lib', 'client'))));
 });
 
 test('the regular expression sees static imports, and only those', () => {
