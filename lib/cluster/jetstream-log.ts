@@ -8,7 +8,7 @@
  * order. Appends wait for no timer: what arrives while a batch is in flight goes into the next
  * one, so a busy room costs one append per round trip, not one per message.
  */
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type {
   Appended,
   LoggedEvent,
@@ -18,6 +18,7 @@ import type {
   RoomEvent,
   RoomLog,
 } from '../rooms/seam.js';
+import { IdWindow } from './id-window.js';
 import { type ClusterKeys, keyedHex } from './keys.js';
 import type { BatchEvent, LogBatch } from './log-batch.js';
 import {
@@ -74,16 +75,8 @@ export class JetStreamLog implements RoomLog {
   /** Last stream sequence applied. */
   private applied = 0;
   private last = 0;
-  /** De-duplication id → sequence number. */
-  private readonly ids = new Map<string, number>();
-  /**
-   * The same ids in the order they came, a ring of `maxIds` slots: forgetting the oldest is
-   * one delete. (Asking the Map for its first key instead walks past every entry deleted
-   * since its last rehash: in a busy room with a full table that cost more per event than
-   * opening and applying it.)
-   */
-  private readonly order: string[] = [];
-  private oldest = 0;
+  /** De-duplication id → sequence number, the newest `maxIds` of them. */
+  private readonly ids: IdWindow;
   private readonly waiting = new Map<string, Pending>();
   private queue: Pending[] = [];
   private flushing = false;
@@ -101,7 +94,9 @@ export class JetStreamLog implements RoomLog {
   private constructor(
     private readonly stream: RoomStream,
     private readonly options: JetStreamLogOptions,
-  ) {}
+  ) {
+    this.ids = new IdWindow(options.maxIds);
+  }
 
   /** Makes (or finds) the stream, learns where it stands and starts following it. */
   static async open(stream: RoomStream, options: JetStreamLogOptions): Promise<JetStreamLog> {
@@ -119,10 +114,12 @@ export class JetStreamLog implements RoomLog {
   }
 
   append(event: RoomEvent & { kind: 'message' }, dedupeId?: string): Promise<Appended> {
+    // The id travels inside the sealed batch only, so a plain hash is enough (one-shot: a
+    // keyed hash object per message cost more than the rest of the append).
     const id =
       dedupeId === undefined
         ? this.uniqueId()
-        : keyedHex(this.options.keys, 'event id', [this.options.roomId, dedupeId]);
+        : hash('sha256', `${this.options.roomId}\0${dedupeId}`, 'hex').slice(0, 32);
     const seq = this.ids.get(id);
     if (seq !== undefined) return Promise.resolve({ seq, duplicate: true });
     const earlier = this.waiting.get(id);
@@ -240,8 +237,6 @@ export class JetStreamLog implements RoomLog {
     this.applied = 0;
     this.last = 0;
     this.ids.clear();
-    this.order.length = 0;
-    this.oldest = 0;
     this.wipes.length = 0;
     this.recent.length = 0;
     // Read what the log holds without telling watchers: the ids of every event it holds (so a
@@ -320,36 +315,31 @@ export class JetStreamLog implements RoomLog {
     this.recent.push({ s, first: batch.first, count: batch.events.length });
     if (this.recent.length > RECENT_BATCHES) this.recent.shift();
     this.learnWipes(batch);
-    for (const [i, e] of batch.events.entries()) {
-      const seq = batch.first + i;
-      this.remember(e.id, seq);
-      const pending = this.waiting.get(e.id);
-      if (pending) {
-        this.waiting.delete(e.id);
-        pending.resolve({ seq, duplicate: !pending.tokens.includes(batch.token) });
+    const { events, first } = batch;
+    // Events still queued here and logged by another daemon meanwhile are skipped when taken.
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const seq = first + i;
+      this.ids.set(e.id, seq);
+      if (this.waiting.size > 0) {
+        const pending = this.waiting.get(e.id);
+        if (pending) {
+          this.waiting.delete(e.id);
+          pending.resolve({ seq, duplicate: !pending.tokens.includes(batch.token) });
+        }
       }
-      if (!tell) continue;
-      const logged: LoggedEvent = { ...e.event, seq };
+      if (!tell || this.listeners.size === 0) continue;
+      const logged: LoggedEvent =
+        e.event.kind === 'message'
+          ? { kind: 'message', data: e.event.data, seq }
+          : { kind: 'wipe', by: e.event.by, wiped: e.event.wiped, seq };
       for (const listener of this.listeners) listener(logged);
     }
-    this.queue = this.queue.filter((p) => this.waiting.has(p.id));
-  }
-
-  private remember(id: string, seq: number): void {
-    const known = this.ids.has(id);
-    this.ids.set(id, seq);
-    if (known) return;
-    if (this.order.length < this.options.maxIds) {
-      this.order.push(id);
-      return;
-    }
-    this.ids.delete(this.order[this.oldest]!);
-    this.order[this.oldest] = id;
-    this.oldest = (this.oldest + 1) % this.order.length;
   }
 
   private learnWipes(batch: LogBatch): void {
-    for (const [i, e] of batch.events.entries()) {
+    for (let i = 0; i < batch.events.length; i++) {
+      const e = batch.events[i]!;
       const seq = batch.first + i;
       if (e.event.kind !== 'wipe' || this.wipes.some((w) => w.seq === seq)) continue;
       this.wipes.push({ seq, from: e.from ?? seq, wiped: e.event.wiped });
@@ -464,7 +454,6 @@ export class JetStreamLog implements RoomLog {
               this.waiting.delete(p.id);
               p.reject(new Error('the room log did not acknowledge the event'));
             }
-            this.queue = this.queue.filter((p) => this.waiting.has(p.id));
             break;
           }
           await this.sync().catch(() => undefined);
@@ -473,19 +462,32 @@ export class JetStreamLog implements RoomLog {
     }
   }
 
-  /** Takes the next batch off the queue: a wipe alone (it must start its batch), else messages up to the limits. */
+  /**
+   * Takes the next batch off the queue: a wipe alone (it must start its batch), else messages
+   * up to the limits. Entries settled meanwhile (logged by another daemon, or rejected) are
+   * dropped here rather than filtered out after every batch applied.
+   */
   private takeBatch(): Pending[] {
-    const first = this.queue[0]!;
-    if (first.event.kind === 'wipe') return this.queue.splice(0, 1);
-    let n = 0;
+    const taken: Pending[] = [];
     let text = 0;
-    for (const p of this.queue) {
-      if (p.event.kind !== 'message' || n >= MAX_BATCH_EVENTS) break;
+    let n = 0;
+    for (; n < this.queue.length; n++) {
+      const p = this.queue[n]!;
+      if (this.waiting.get(p.id) !== p) continue;
+      if (p.event.kind === 'wipe') {
+        if (taken.length === 0) {
+          taken.push(p);
+          n++;
+        }
+        break;
+      }
+      if (taken.length >= MAX_BATCH_EVENTS) break;
       text += p.event.data.text.length;
-      if (n > 0 && text > MAX_BATCH_TEXT) break;
-      n++;
+      if (taken.length > 0 && text > MAX_BATCH_TEXT) break;
+      taken.push(p);
     }
-    return this.queue.splice(0, n);
+    this.queue.splice(0, n);
+    return taken;
   }
 
   private async appendBatch(items: Pending[]): Promise<void> {
