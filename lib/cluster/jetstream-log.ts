@@ -8,7 +8,7 @@
  * order. Appends wait for no timer: what arrives while a batch is in flight goes into the next
  * one, so a busy room costs one append per round trip, not one per message.
  */
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type {
   Appended,
   LoggedEvent,
@@ -18,8 +18,10 @@ import type {
   RoomEvent,
   RoomLog,
 } from '../rooms/seam.js';
+import { IdWindow } from './id-window.js';
 import { type ClusterKeys, keyedHex } from './keys.js';
 import type { BatchEvent, LogBatch } from './log-batch.js';
+import { LogWipes } from './log-wipes.js';
 import {
   AppendConflict,
   type Follower,
@@ -36,8 +38,6 @@ const MAX_BATCH_TEXT = MAX_BATCH_BYTES / 3;
 const ACK_TIMEOUT_MS = 2000;
 /** Attempts before an append is rejected (the caller may retry with the same id). */
 const MAX_ATTEMPTS = 8;
-/** Wipes whose ranges are remembered (older ones count as lost). */
-const MAX_WIPES = 64;
 /** Recently applied batches whose place is remembered (a resume close behind needs no search). */
 const RECENT_BATCHES = 1024;
 /** Appends waiting for the log at most (NATS gone for long): beyond it an append fails at once. */
@@ -74,21 +74,12 @@ export class JetStreamLog implements RoomLog {
   /** Last stream sequence applied. */
   private applied = 0;
   private last = 0;
-  /** De-duplication id → sequence number. */
-  private readonly ids = new Map<string, number>();
-  /**
-   * The same ids in the order they came, a ring of `maxIds` slots: forgetting the oldest is
-   * one delete. (Asking the Map for its first key instead walks past every entry deleted
-   * since its last rehash: in a busy room with a full table that cost more per event than
-   * opening and applying it.)
-   */
-  private readonly order: string[] = [];
-  private oldest = 0;
+  /** De-duplication id → sequence number, the newest `maxIds` of them. */
+  private readonly ids: IdWindow;
   private readonly waiting = new Map<string, Pending>();
   private queue: Pending[] = [];
   private flushing = false;
-  /** Known wipes: the wipe's number, the first number it removed, how many messages. */
-  private readonly wipes: Array<{ seq: number; from: number; wiped: number }> = [];
+  private readonly wipes = new LogWipes();
   private readonly recent: Placed[] = [];
   private readonly listeners = new Set<(event: LoggedEvent) => void>();
   private readonly epochListeners = new Set<(epoch: string) => void>();
@@ -101,7 +92,9 @@ export class JetStreamLog implements RoomLog {
   private constructor(
     private readonly stream: RoomStream,
     private readonly options: JetStreamLogOptions,
-  ) {}
+  ) {
+    this.ids = new IdWindow(options.maxIds);
+  }
 
   /** Makes (or finds) the stream, learns where it stands and starts following it. */
   static async open(stream: RoomStream, options: JetStreamLogOptions): Promise<JetStreamLog> {
@@ -119,33 +112,21 @@ export class JetStreamLog implements RoomLog {
   }
 
   append(event: RoomEvent & { kind: 'message' }, dedupeId?: string): Promise<Appended> {
-    const id =
-      dedupeId === undefined
-        ? this.uniqueId()
-        : keyedHex(this.options.keys, 'event id', [this.options.roomId, dedupeId]);
+    // A fresh id cannot be a duplicate: no look-up.
+    if (dedupeId === undefined) return this.enqueue(this.uniqueId(), event, MAX_BACKLOG);
+    // The id travels inside the sealed batch only, so a plain hash is enough (one-shot: a
+    // keyed hash object per message cost more than the rest of the append).
+    const id = hash('sha256', `${this.options.roomId}\0${dedupeId}`, 'hex').slice(0, 32);
     const seq = this.ids.get(id);
     if (seq !== undefined) return Promise.resolve({ seq, duplicate: true });
     const earlier = this.waiting.get(id);
     if (earlier) return new Promise((resolve, reject) => this.enqueueAfter(earlier, resolve, reject));
-    if (this.waiting.size >= MAX_BACKLOG)
-      return Promise.reject(new Error('the room log is not answering (backlog full)'));
-    return new Promise((resolve, reject) => {
-      const pending: Pending = { id, event, tokens: [], resolve, reject };
-      this.waiting.set(id, pending);
-      this.queue.push(pending);
-      this.kick();
-    });
+    return this.enqueue(id, event, MAX_BACKLOG);
   }
 
   async wipe(by: string): Promise<LoggedEvent & { kind: 'wipe' }> {
-    const id = this.uniqueId();
-    const appended = await new Promise<Appended>((resolve, reject) => {
-      const pending: Pending = { id, event: { kind: 'wipe', by, wiped: 0 }, tokens: [], resolve, reject };
-      this.waiting.set(id, pending);
-      this.queue.push(pending);
-      this.kick();
-    });
-    const wipe = this.wipes.find((w) => w.seq === appended.seq);
+    const appended = await this.enqueue(this.uniqueId(), { kind: 'wipe', by, wiped: 0 });
+    const wipe = this.wipes.at(appended.seq);
     const placed = this.recent.find((p) => p.first === appended.seq)?.s;
     const state = placed === undefined ? await this.stream.state() : undefined;
     const at = placed ?? (state ? await this.locate(appended.seq, state.first, state.last) : undefined);
@@ -166,10 +147,10 @@ export class JetStreamLog implements RoomLog {
     if (state.last === 0 || state.last < state.first) return empty(this.last + 1, { lost: 0, wiped: 0 });
     const head = await this.batchAtOrAfter(state.first, state.last);
     if (!head) return empty(this.last + 1, { lost: 0, wiped: 0 });
-    this.learnWipes(head.batch);
+    this.wipes.learn(head.batch);
     const firstSeq = head.batch.first;
     const target = Math.max(afterSeq + 1, 1);
-    const missing = target < firstSeq ? this.missing(target, firstSeq - 1) : { lost: 0, wiped: 0 };
+    const missing = target < firstSeq ? this.wipes.missing(target, firstSeq - 1) : { lost: 0, wiped: 0 };
     const start = Math.max(target, firstSeq);
     if (start > this.last) return empty(firstSeq, missing);
     const events: LoggedEvent[] = [];
@@ -178,7 +159,7 @@ export class JetStreamLog implements RoomLog {
     for (; s <= state.last; s++) {
       const batch = await this.stream.get(s, this.currentEpoch);
       if (!batch) continue;
-      this.learnWipes(batch);
+      this.wipes.learn(batch);
       for (let i = 0; i < batch.events.length; i++) {
         const seq = batch.first + i;
         if (seq < start) continue;
@@ -240,9 +221,7 @@ export class JetStreamLog implements RoomLog {
     this.applied = 0;
     this.last = 0;
     this.ids.clear();
-    this.order.length = 0;
-    this.oldest = 0;
-    this.wipes.length = 0;
+    this.wipes.clear();
     this.recent.length = 0;
     // Read what the log holds without telling watchers: the ids of every event it holds (so a
     // resend to a daemon that opened the room later is still a duplicate), its wipes, its end.
@@ -319,66 +298,27 @@ export class JetStreamLog implements RoomLog {
     this.last = batch.first + batch.events.length - 1;
     this.recent.push({ s, first: batch.first, count: batch.events.length });
     if (this.recent.length > RECENT_BATCHES) this.recent.shift();
-    this.learnWipes(batch);
-    for (const [i, e] of batch.events.entries()) {
-      const seq = batch.first + i;
-      this.remember(e.id, seq);
-      const pending = this.waiting.get(e.id);
-      if (pending) {
-        this.waiting.delete(e.id);
-        pending.resolve({ seq, duplicate: !pending.tokens.includes(batch.token) });
+    this.wipes.learn(batch);
+    const { events, first } = batch;
+    // Events still queued here and logged by another daemon meanwhile are skipped when taken.
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const seq = first + i;
+      this.ids.set(e.id, seq);
+      if (this.waiting.size > 0) {
+        const pending = this.waiting.get(e.id);
+        if (pending) {
+          this.waiting.delete(e.id);
+          pending.resolve({ seq, duplicate: !pending.tokens.includes(batch.token) });
+        }
       }
-      if (!tell) continue;
-      const logged: LoggedEvent = { ...e.event, seq };
+      if (!tell || this.listeners.size === 0) continue;
+      const logged: LoggedEvent =
+        e.event.kind === 'message'
+          ? { kind: 'message', data: e.event.data, seq }
+          : { kind: 'wipe', by: e.event.by, wiped: e.event.wiped, seq };
       for (const listener of this.listeners) listener(logged);
     }
-    this.queue = this.queue.filter((p) => this.waiting.has(p.id));
-  }
-
-  private remember(id: string, seq: number): void {
-    const known = this.ids.has(id);
-    this.ids.set(id, seq);
-    if (known) return;
-    if (this.order.length < this.options.maxIds) {
-      this.order.push(id);
-      return;
-    }
-    this.ids.delete(this.order[this.oldest]!);
-    this.order[this.oldest] = id;
-    this.oldest = (this.oldest + 1) % this.order.length;
-  }
-
-  private learnWipes(batch: LogBatch): void {
-    for (const [i, e] of batch.events.entries()) {
-      const seq = batch.first + i;
-      if (e.event.kind !== 'wipe' || this.wipes.some((w) => w.seq === seq)) continue;
-      this.wipes.push({ seq, from: e.from ?? seq, wiped: e.event.wiped });
-      this.wipes.sort((a, b) => a.seq - b.seq);
-      if (this.wipes.length > MAX_WIPES) this.wipes.shift();
-    }
-  }
-
-  /** Messages among the sequence numbers [a, b] (known wipe events are not messages). */
-  private messagesIn(a: number, b: number): number {
-    if (b < a) return 0;
-    return b - a + 1 - this.wipes.filter((w) => w.seq >= a && w.seq <= b).length;
-  }
-
-  /** What lies in [a, b], which the log no longer holds: wiped (inside a known wipe's range) or lost. */
-  private missing(a: number, b: number): Missing {
-    let wiped = 0;
-    let covered = 0;
-    for (const w of this.wipes) {
-      const lo = Math.max(a, w.from);
-      const hi = Math.min(b, w.seq - 1);
-      if (hi < lo) continue;
-      covered += hi - lo + 1;
-      wiped += this.messagesIn(lo, hi);
-    }
-    const wipeEventsOutside = this.wipes.filter(
-      (w) => w.seq >= a && w.seq <= b && !this.wipes.some((o) => w.seq >= o.from && w.seq <= o.seq - 1),
-    ).length;
-    return { lost: b - a + 1 - covered - wipeEventsOutside, wiped };
   }
 
   /** The first batch stored at or after stream sequence `from`. */
@@ -416,6 +356,18 @@ export class JetStreamLog implements RoomLog {
 
   private uniqueId(): string {
     return this.idPrefix + (++this.idCounter).toString(16).padStart(16, '0');
+  }
+
+  /** Queues an event for the next batch; refused at once when `bound` appends already wait. */
+  private enqueue(id: string, event: RoomEvent, bound = Number.POSITIVE_INFINITY): Promise<Appended> {
+    if (this.waiting.size >= bound)
+      return Promise.reject(new Error('the room log is not answering (backlog full)'));
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { id, event, tokens: [], resolve, reject };
+      this.waiting.set(id, pending);
+      this.queue.push(pending);
+      this.kick();
+    });
   }
 
   private enqueueAfter(earlier: Pending, resolve: (a: Appended) => void, reject: (e: Error) => void): void {
@@ -464,7 +416,6 @@ export class JetStreamLog implements RoomLog {
               this.waiting.delete(p.id);
               p.reject(new Error('the room log did not acknowledge the event'));
             }
-            this.queue = this.queue.filter((p) => this.waiting.has(p.id));
             break;
           }
           await this.sync().catch(() => undefined);
@@ -473,19 +424,32 @@ export class JetStreamLog implements RoomLog {
     }
   }
 
-  /** Takes the next batch off the queue: a wipe alone (it must start its batch), else messages up to the limits. */
+  /**
+   * Takes the next batch off the queue: a wipe alone (it must start its batch), else messages
+   * up to the limits. Entries settled meanwhile (logged by another daemon, or rejected) are
+   * dropped here rather than filtered out after every batch applied.
+   */
   private takeBatch(): Pending[] {
-    const first = this.queue[0]!;
-    if (first.event.kind === 'wipe') return this.queue.splice(0, 1);
-    let n = 0;
+    const taken: Pending[] = [];
     let text = 0;
-    for (const p of this.queue) {
-      if (p.event.kind !== 'message' || n >= MAX_BATCH_EVENTS) break;
+    let n = 0;
+    for (; n < this.queue.length; n++) {
+      const p = this.queue[n]!;
+      if (this.waiting.get(p.id) !== p) continue;
+      if (p.event.kind === 'wipe') {
+        if (taken.length === 0) {
+          taken.push(p);
+          n++;
+        }
+        break;
+      }
+      if (taken.length >= MAX_BATCH_EVENTS) break;
       text += p.event.data.text.length;
-      if (n > 0 && text > MAX_BATCH_TEXT) break;
-      n++;
+      if (taken.length > 0 && text > MAX_BATCH_TEXT) break;
+      taken.push(p);
     }
-    return this.queue.splice(0, n);
+    this.queue.splice(0, n);
+    return taken;
   }
 
   private async appendBatch(items: Pending[]): Promise<void> {
@@ -494,7 +458,7 @@ export class JetStreamLog implements RoomLog {
     const from = items[0]?.event.kind === 'wipe' ? await this.firstHeld(first) : first;
     const events: BatchEvent[] = items.map((p) =>
       p.event.kind === 'wipe'
-        ? { id: p.id, event: { ...p.event, wiped: this.messagesIn(from, first - 1) }, from }
+        ? { id: p.id, event: { ...p.event, wiped: this.wipes.messagesIn(from, first - 1) }, from }
         : { id: p.id, event: p.event },
     );
     const batch: LogBatch = { first, events, token: randomBytes(8).toString('hex') };

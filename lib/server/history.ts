@@ -4,6 +4,7 @@
  */
 import type { MessageData } from '../protocol/frames.js';
 import type { SharedBudget, Shrinkable } from '../rooms/budget.js';
+import { Fifo } from '../rooms/fifo.js';
 
 /**
  * The last messages of a room, bounded in count and in characters of ciphertext, so that a
@@ -11,7 +12,8 @@ import type { SharedBudget, Shrinkable } from '../rooms/budget.js';
  * later joiner huge. The oldest go first. Also bounded daemon-wide by a shared budget.
  */
 export class History implements Shrinkable {
-  private items: MessageData[] = [];
+  /** A Fifo: `--history` may be large, and a full history drops one message per message. */
+  private readonly items = new Fifo<MessageData>();
   private chars = 0;
   /** Messages dropped since the last clear (too many, too large, or the daemon-wide budget). */
   dropped = 0;
@@ -60,7 +62,7 @@ export class History implements Shrinkable {
 
   clear(): void {
     if (this.budget) this.budget.used -= this.chars;
-    this.items = [];
+    this.items.clear();
     this.chars = 0;
     this.dropped = 0;
   }

@@ -9,7 +9,7 @@
  * in it (a returning member gets what it missed in pages that respect its send queue, or a
  * gap: catch-up.ts). Names are claimed (name-claim.ts), held (room-holds.ts) and released by
  * compare-and-set in the name table, and presence (`user_joined`, `user_left`,
- * `user_renamed`) comes from its watch (room-names.ts).
+ * `user_renamed`) comes from its watch (room-names.ts, room-presence.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../protocol/errors.js';
@@ -27,7 +27,9 @@ import { PresenceBatcher } from './presence.js';
 import { issueResumeSecret, resumeHashOf } from './resume.js';
 import { RoomHolds } from './room-holds.js';
 import type { BackingSource, JoinOptions, Peer, RoomLimits, RoomMember } from './room-member.js';
-import { NameMirror, type PresenceChange } from './room-names.js';
+import { NameMirror } from './room-names.js';
+import { memberOf, type PresenceRoom, present } from './room-presence.js';
+import { Writes } from './writes.js';
 
 export type { BackingSource, JoinOptions, Peer, RoomLimits } from './room-member.js';
 
@@ -39,7 +41,7 @@ export class Room {
   /** Names this daemon holds for its lost members, against their sources' quotas. */
   private readonly holds: RoomHolds;
   /** Name-table writes under way (awaited before the daemon lets go of the backing). */
-  private readonly writes = new Set<Promise<unknown>>();
+  private readonly writes = new Writes();
   private nextId = 1;
   /** Authenticated connections that have not joined yet: an open room stays while they exist. */
   pendingJoins = 0;
@@ -61,6 +63,15 @@ export class Room {
     (event) => this.onLogged(event),
   );
   private readonly fanout = new RoomFanout(() => this.peers());
+  /** What the presence handling (room-presence.ts) may see and do of the room. */
+  private readonly presenceRoom: PresenceRoom = {
+    members: this.members,
+    names: () => this.backing?.names,
+    announce: (frame, except) => this.announce(frame, except),
+    broadcast: (frame) => this.broadcast(frame),
+    track: (write) => this.writes.track(write),
+    remove: (member, reason) => this.remove(member.peer.userId, reason),
+  };
 
   constructor(
     readonly name: string,
@@ -72,7 +83,7 @@ export class Room {
   ) {
     this.history = new History(limits.historySize, limits.historyBytes, limits.historyBudget);
     this.presence = new PresenceBatcher(limits.presenceIntervalMs ?? 0, () => this.members.values());
-    this.holds = new RoomHolds(limits, this.names, (write) => this.track(write));
+    this.holds = new RoomHolds(limits, this.names, (write) => this.writes.track(write));
   }
 
   /** Opens the room's backing if it is not open; resolves when it is (rejects if it cannot be). */
@@ -139,17 +150,8 @@ export class Room {
   }
 
   /** Resolves when every name-table write under way has ended. */
-  async settle(): Promise<void> {
-    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
-  }
-
-  private track<T>(write: Promise<T>): Promise<T> {
-    this.writes.add(write);
-    const done = (): void => {
-      this.writes.delete(write);
-    };
-    write.then(done, done);
-    return write;
+  settle(): Promise<void> {
+    return this.writes.settle();
   }
 
   private fromStranger(event: LoggedEvent): boolean {
@@ -200,7 +202,7 @@ export class Room {
   /** A change of the name table (ours or another daemon's): the mirror, then the members. */
   private onNameChange(change: NameChange): void {
     this.holds.changed(change);
-    for (const p of this.names.apply(change)) this.present(p);
+    for (const p of this.names.apply(change)) present(this.presenceRoom, p);
     this.waiting.release(false);
     if (this.members.size === 0 && this.namesEverywhere === 0) this.onEmptied?.();
   }
@@ -218,46 +220,13 @@ export class Room {
     });
   }
 
-  private present(p: PresenceChange): void {
-    const { userId, username, card } = p.record;
-    const local = this.members.get(userId);
-    if (p.kind === 'joined') {
-      const you: Member =
-        card === undefined ? { user_id: userId, username } : { user_id: userId, username, card };
-      this.announce({ type: 'user_joined', ...you }, userId);
-      return;
-    }
-    if (p.kind === 'renamed') {
-      if (local) {
-        local.username = username;
-        local.key = p.key;
-      }
-      this.broadcast({ type: 'user_renamed', user_id: userId, old: p.old, new: username });
-      return;
-    }
-    if (local && local.key === p.key && (p.why === 'released' || p.why === 'expired')) {
-      // The name went under a connected member (its backing started over): claim it again.
-      void this.reclaim(local);
-      return;
-    }
-    this.announce({ type: 'user_left', user_id: userId, username });
-    if (!local || local.key !== p.key) return;
+  /** Takes a member of this daemon out of the room and closes its connection. */
+  private remove(userId: string, reason: 'replaced' | 'keepalive'): void {
+    const member = this.members.get(userId);
+    if (!member) return;
     this.members.delete(userId);
     this.fanout.membersChanged();
-    // Replaced by its own resume elsewhere, or held by another daemon that took it for gone.
-    local.peer.close(p.why === 'held' ? 'keepalive' : 'replaced');
-  }
-
-  private async reclaim(member: RoomMember): Promise<void> {
-    const names = this.backing?.names;
-    const revision =
-      names && (await this.track(names.create(member.key, member.record)).catch(() => undefined));
-    if (revision !== undefined) member.revision = revision;
-    else if (this.members.get(member.peer.userId) === member) {
-      this.members.delete(member.peer.userId);
-      this.fanout.membersChanged();
-      member.peer.close('replaced');
-    }
+    member.peer.close(reason);
   }
 
   /** Members connected to this daemon. */
@@ -307,16 +276,13 @@ export class Room {
     const { revision, resumed } = await claimName(backing.names, key, record, offered, {
       present: () => this.names.presentCount,
       maxMembers: this.limits.maxMembersPerRoom,
-      track: (write) => this.track(write),
+      track: (write) => this.writes.track(write),
     });
     if (this.backing !== backing) {
       // The room started a new life meanwhile (it emptied): the claim went with the old one.
       throw new ProtocolError('busy');
     }
-    const you: Member =
-      options.card === undefined
-        ? { user_id: peer.userId, username }
-        : { user_id: peer.userId, username, card: options.card };
+    const you = memberOf(peer.userId, username, options.card);
     const log = backing.log;
     const after = resumed ? options.after : undefined;
     // A cursor of this life of the log, not ahead of it: the member is handed what it missed.
@@ -504,7 +470,7 @@ export class Room {
     const names = this.backing?.names;
     if (!member || !names) throw new ProtocolError('not_joined');
     const username = normalizeName(rawName);
-    const old = await claimRename(names, member, username, (write) => this.track(write));
+    const old = await claimRename(names, member, username, (write) => this.writes.track(write));
     if (old !== undefined && old !== username)
       this.broadcast({ type: 'user_renamed', user_id: userId, old, new: username });
   }
@@ -525,12 +491,6 @@ export class Room {
 
   /** The members present in the room, on every daemon. */
   memberList(): Member[] {
-    return this.names
-      .presentRecords()
-      .map((r) =>
-        r.card === undefined
-          ? { user_id: r.userId, username: r.username }
-          : { user_id: r.userId, username: r.username, card: r.card },
-      );
+    return this.names.presentRecords().map((r) => memberOf(r.userId, r.username, r.card));
   }
 }

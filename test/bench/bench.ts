@@ -46,6 +46,7 @@ import {
 } from './harness.js';
 import { jetStreamRows } from './jetstream.js';
 import { keepaliveRows } from './keepalive.js';
+import { logCpuRows } from './log-cpu.js';
 import { originalRows } from './original.js';
 import { reconnectRows } from './reconnect.js';
 import { replRows } from './repl.js';
@@ -630,6 +631,8 @@ export const benchRows: BenchRow[] = [
   { name: 'cluster-bus', run: (ctx) => clusterBusRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // Room logs on JetStream: batched appends, latency, layout (jetstream.ts; also runnable by itself).
   { name: 'jetstream', run: (ctx) => jetStreamRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
+  // The room logs' own CPU per event, in process (log-cpu.ts; also runnable by itself).
+  { name: 'log-cpu', run: (ctx) => logCpuRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // The interactive client in a real pty (repl.ts; also runnable by itself).
   { name: 'repl-latency', run: (ctx) => replRows(ctx.add.bind(ctx), ctx.log.bind(ctx), 'latency') },
   { name: 'repl-memory', run: (ctx) => replRows(ctx.add.bind(ctx), ctx.log.bind(ctx), 'memory') },
