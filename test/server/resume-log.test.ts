@@ -166,6 +166,19 @@ test('a resend after a resume is recognised by the log: received, not relayed tw
   });
 });
 
+test("a member reusing another member's mid is not taken for a resend: both messages are logged", async () => {
+  await withAliceAndBob({}, async ({ alice, bob }) => {
+    // bob sees alice's mid on nothing, but a lying client may pick any: ids are per member.
+    alice.c.sendFrame({ type: 'message', text: 'gAAAAABfromalicefromalicefromalice', mid: 'm-1' });
+    const first = await bob.c.nextFrameWhere((f) => f.type === 'message');
+    bob.c.sendFrame({ type: 'message', text: 'gAAAAABfrombobfrombobfrombobfrombob', mid: 'm-1' });
+    const second = await alice.c.nextFrameWhere(
+      (f) => f.type === 'message' && (f.data as Frame).text === 'gAAAAABfrombobfrombobfrombobfrombob',
+    );
+    assert.deepEqual([first.seq, second.seq], [1, 2], "bob's message was appended, not merged into alice's");
+  });
+});
+
 test('throwaway connections from one source cannot evict a held name: its owner takes it back', async () => {
   const d = await startDaemon(
     { chat: PW },
