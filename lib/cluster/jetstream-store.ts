@@ -203,6 +203,8 @@ export class JetStreamRoomStore implements RoomStore {
       roomId: id,
       // Every id the log can hold: no stored event is smaller than 128 bytes.
       maxIds: Math.max(4096, Math.ceil(this.streamLimits().maxBytes / 128)),
+      // A batch the stream's byte limit could not keep would be dropped as soon as stored.
+      maxBatchBytes: Math.floor(this.streamLimits().maxBytes / 4),
       ...(this.options.onRejected ? { onRejected: this.options.onRejected } : {}),
     };
     const log = await JetStreamLog.open(roomStream, logOptions);

@@ -8,7 +8,7 @@
  */
 import type { MessageData } from '../protocol/frames.js';
 import type { RoomEvent } from '../rooms/seam.js';
-import { openJson, sealJson } from './seal.js';
+import { openJson, SEAL_OVERHEAD, sealText } from './seal.js';
 
 /** One event of a batch, with the id it is de-duplicated by. */
 export interface BatchEvent {
@@ -17,6 +17,8 @@ export interface BatchEvent {
   event: RoomEvent;
   /** For a wipe: the first sequence number it removed. */
   from?: number;
+  /** Its encoding inside the sealed batch (`encodeBatchEvent`), when the appender made it already. */
+  encoded?: string;
 }
 
 export interface LogBatch {
@@ -32,16 +34,24 @@ function context(subject: string, epoch: string): string {
   return `log\0${subject}\0${epoch}`;
 }
 
+/** One event as the sealed batch holds it (JSON), made once per event however often its batch is sent. */
+export function encodeBatchEvent(b: BatchEvent): string {
+  return JSON.stringify(
+    b.event.kind === 'message'
+      ? { i: b.id, m: b.event.data }
+      : { i: b.id, w: { by: b.event.by, n: b.event.wiped, from: b.from ?? 0 } },
+  );
+}
+
+/** Bytes a batch adds to its events' encodings (UTF-8): the header, the commas, the seal. */
+export function batchOverhead(events: number, tokenChars: number): number {
+  return `{"f":${Number.MAX_SAFE_INTEGER},"t":"","e":[]}`.length + tokenChars + events + SEAL_OVERHEAD;
+}
+
 export function sealBatch(key: Buffer, subject: string, epoch: string, batch: LogBatch): Uint8Array {
-  return sealJson(key, context(subject, epoch), {
-    f: batch.first,
-    t: batch.token,
-    e: batch.events.map((b) =>
-      b.event.kind === 'message'
-        ? { i: b.id, m: b.event.data }
-        : { i: b.id, w: { by: b.event.by, n: b.event.wiped, from: b.from ?? 0 } },
-    ),
-  });
+  const events = batch.events.map((b) => b.encoded ?? encodeBatchEvent(b)).join(',');
+  const text = `{"f":${batch.first},"t":${JSON.stringify(batch.token)},"e":[${events}]}`;
+  return sealText(key, context(subject, epoch), text);
 }
 
 /** Opens and checks a stored batch; undefined when it does not open or is malformed. */

@@ -34,6 +34,11 @@ export const MAX_BATCH_BYTES = 1_000_000;
  * checks back off to the pull's expiry). One tiny message per second per followed room.
  */
 const FOLLOW_HEARTBEAT_MS = 1000;
+/**
+ * Bytes of batches a follower asks the server for ahead of what it has applied: what a room's
+ * follower may hold in memory when its daemon falls behind (batches reach MAX_BATCH_BYTES).
+ */
+const FOLLOW_MAX_BYTES = 4 * MAX_BATCH_BYTES;
 const FOLLOW_SILENT_BEATS = 2;
 /** What the client reports when the consumer is gone or unreachable: follow again at once. */
 const FOLLOWER_GONE: ReadonlySet<ConsumerNotification['type']> = new Set([
@@ -175,7 +180,10 @@ export class RoomStream {
    */
   async follow(from: number): Promise<Follower> {
     const consumer = await this.js.consumers.get(this.stream, { opt_start_seq: Math.max(1, from) });
-    const messages = await consumer.consume({ max_messages: 256, idle_heartbeat: FOLLOW_HEARTBEAT_MS });
+    const messages = await consumer.consume({
+      max_bytes: FOLLOW_MAX_BYTES,
+      idle_heartbeat: FOLLOW_HEARTBEAT_MS,
+    });
     let heard = true;
     let silent = 0;
     const watchdog = setInterval(() => {

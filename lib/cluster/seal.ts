@@ -42,10 +42,15 @@ export function open(key: Buffer, subject: string, data: Uint8Array): Envelope |
  * room logs and name tables of lib/cluster store their entries this way.
  */
 export function sealJson(key: Buffer, context: string, value: unknown): Uint8Array {
+  return sealText(key, context, JSON.stringify(value));
+}
+
+/** Seals a JSON text made by the caller (`openJson` opens it like any other). */
+export function sealText(key: Buffer, context: string, json: string): Uint8Array {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(context, 'utf8'));
-  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  const body = Buffer.concat([cipher.update(json, 'utf8'), cipher.final()]);
   return Buffer.concat([Buffer.of(VERSION), nonce, body, cipher.getAuthTag()]);
 }
 

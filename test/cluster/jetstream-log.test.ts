@@ -171,6 +171,50 @@ test('retention by messages and by bytes: the log drops the oldest and a reader 
   assert.ok(chars <= 20_000 * 1.5 + 192 * 20, `${chars} characters kept`);
 });
 
+test('a batch never outgrows the payload limit: messages that encode to 6 bytes a character are logged with others', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  const [a, b] = await stores(server, 2, { limits: { maxEvents: 10_000, maxChars: 16_000_000 } });
+  const [la, lb] = [(await a!.store.open('room')).log, (await b!.store.open('room')).log];
+  const seen: LoggedEvent[] = [];
+  lb.watch((e) => seen.push(e));
+  // A control character is written \u0001 in the batch's JSON: 64 Ki of them make 384 KiB,
+  // so three such messages and their neighbours queued at once exceed one server message.
+  const wide = '\u0001'.repeat(64 * 1024);
+  const texts = Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? `${i}${wide}` : `small ${i}`));
+  const acks = await Promise.all(texts.map((text, i) => la.append(message(text), `id${i}`)));
+  assert.deepEqual(
+    acks.map((x) => x.seq).sort((x, y) => x - y),
+    Array.from({ length: texts.length }, (_, i) => i + 1),
+    'every message logged, none refused',
+  );
+  await waitFor(() => seen.length === texts.length, 'the other daemon saw every event');
+  assert.deepEqual(
+    seen.map(textOf),
+    [...acks.keys()].sort((x, y) => acks[x]!.seq - acks[y]!.seq).map((i) => texts[i]),
+  );
+});
+
+test('a stream with a small byte limit gets batches it can keep: another daemon misses none', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  // 100 events and 100,000 characters: the stream keeps about 170 kB; batches of 1,000-character
+  // messages that reached it would be stored and dropped at once, unseen by other daemons.
+  const [a, b] = await stores(server, 2, { limits: { maxEvents: 100, maxChars: 100_000 } });
+  const [la, lb] = [(await a!.store.open('small')).log, (await b!.store.open('small')).log];
+  const seen: LoggedEvent[] = [];
+  lb.watch((e) => seen.push(e));
+  const texts = Array.from({ length: 300 }, (_, i) => `${i}:${'y'.repeat(1000)}`);
+  const acks = await Promise.all(texts.map((text) => la.append(message(text))));
+  assert.equal(new Set(acks.map((x) => x.seq)).size, texts.length);
+  await waitFor(() => seen.length === texts.length, 'the other daemon saw every event', 10_000);
+  assert.deepEqual(
+    seen.map((e) => e.seq),
+    Array.from({ length: texts.length }, (_, i) => i + 1),
+    'in order, without a hole',
+  );
+});
+
 test('wipe: purges what came before, counts it as wiped (not lost), and the log goes on', async (t) => {
   const server = await withServer(t);
   if (!server) return;
