@@ -54,6 +54,12 @@ interface OpenRoom {
  */
 const BYTES_PER_CHAR = 1.5;
 const EVENT_OVERHEAD = 192;
+/**
+ * A stream's byte limit at least: the largest event (a 64 Ki-character message whose every
+ * character JSON escapes to 6 bytes) with room to spare. A stream drops a message larger than
+ * its byte limit as soon as it is stored, so with a smaller limit no other daemon would see it.
+ */
+const MIN_STREAM_BYTES = 512 * 1024;
 
 export class JetStreamRoomStore implements RoomStore {
   private readonly rooms = new Map<string, Promise<OpenRoom>>();
@@ -224,7 +230,7 @@ export class JetStreamRoomStore implements RoomStore {
     const { maxEvents, maxChars } = this.options.limits;
     return {
       maxMsgs: maxEvents,
-      maxBytes: Math.ceil(maxChars * BYTES_PER_CHAR) + EVENT_OVERHEAD * maxEvents,
+      maxBytes: Math.max(MIN_STREAM_BYTES, Math.ceil(maxChars * BYTES_PER_CHAR) + EVENT_OVERHEAD * maxEvents),
       replicas: this.options.replicas ?? 1,
     };
   }

@@ -155,20 +155,20 @@ test('retention by messages and by bytes: the log drops the oldest and a reader 
   const mid = await log.read(15, PAGE);
   assert.deepEqual([mid.firstSeq, mid.lost], [21, 5], 'a cursor inside the lost range: only what it missed');
 
-  // 20 events and 20,000 characters: 4,000-character messages are bounded by bytes first.
-  const [b] = await stores(server, 1, { limits: { maxEvents: 20, maxChars: 20_000 } });
+  // 100 events and 400,000 characters: 40,000-character messages are bounded by bytes first.
+  const [b] = await stores(server, 1, { limits: { maxEvents: 100, maxChars: 400_000 } });
   const byBytes = (await b!.store.open('by-bytes')).log;
-  const big = 'x'.repeat(4000);
+  const big = 'x'.repeat(40_000);
   for (let i = 1; i <= 40; i++) await byBytes.append(message(`${i}:${big}`));
   const kept = await byBytes.read(0, PAGE);
   assert.ok(
-    kept.firstSeq > 21 && kept.firstSeq < 40,
+    kept.firstSeq > 10 && kept.firstSeq < 40,
     `bytes bound the log before the count (first ${kept.firstSeq})`,
   );
   assert.equal(kept.lost, kept.firstSeq - 1);
   assert.equal(kept.events.length, 40 - kept.lost);
   const chars = kept.events.reduce((n, e) => n + textOf(e).length, 0);
-  assert.ok(chars <= 20_000 * 1.5 + 192 * 20, `${chars} characters kept`);
+  assert.ok(chars <= 400_000 * 1.5 + 192 * 100, `${chars} characters kept`);
 });
 
 test('a batch never outgrows the payload limit: messages that encode to 6 bytes a character are logged with others', async (t) => {
@@ -198,13 +198,14 @@ test('a batch never outgrows the payload limit: messages that encode to 6 bytes 
 test('a stream with a small byte limit gets batches it can keep: another daemon misses none', async (t) => {
   const server = await withServer(t);
   if (!server) return;
-  // 100 events and 100,000 characters: the stream keeps about 170 kB; batches of 1,000-character
-  // messages that reached it would be stored and dropped at once, unseen by other daemons.
+  // 100 events and 100,000 characters: the stream keeps its least, 512 KiB. The 1.2 MB of
+  // messages queued at once would make batches of up to 1 MB, stored and dropped at once,
+  // unseen by other daemons; a batch takes a quarter of the stream's bytes at most.
   const [a, b] = await stores(server, 2, { limits: { maxEvents: 100, maxChars: 100_000 } });
   const [la, lb] = [(await a!.store.open('small')).log, (await b!.store.open('small')).log];
   const seen: LoggedEvent[] = [];
   lb.watch((e) => seen.push(e));
-  const texts = Array.from({ length: 300 }, (_, i) => `${i}:${'y'.repeat(1000)}`);
+  const texts = Array.from({ length: 300 }, (_, i) => `${i}:${'y'.repeat(4000)}`);
   const acks = await Promise.all(texts.map((text) => la.append(message(text))));
   assert.equal(new Set(acks.map((x) => x.seq)).size, texts.length);
   await waitFor(() => seen.length === texts.length, 'the other daemon saw every event', 10_000);
@@ -213,6 +214,26 @@ test('a stream with a small byte limit gets batches it can keep: another daemon 
     Array.from({ length: texts.length }, (_, i) => i + 1),
     'in order, without a hole',
   );
+});
+
+test('the smallest resume window (1 message, 1 character) still carries every message, the largest too, to the other daemons', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  const [a, b] = await stores(server, 2, { limits: { maxEvents: 1, maxChars: 1 } });
+  const [la, lb] = [(await a!.store.open('tiny')).log, (await b!.store.open('tiny')).log];
+  const seen: LoggedEvent[] = [];
+  lb.watch((e) => seen.push(e));
+  // The largest message a member can send (64 Ki characters), each written \u0001 in JSON.
+  const largest = '\u0001'.repeat(64 * 1024);
+  const texts = ['m1', largest, 'm3', 'm4', 'm5'];
+  for (const text of texts) await la.append(message(text));
+  await waitFor(
+    () => seen.length === 5,
+    () => `the other daemon saw ${seen.length} of 5`,
+  );
+  assert.deepEqual(seen.map(textOf), texts);
+  const page = await lb.read(0, PAGE);
+  assert.deepEqual([page.events.map(textOf), page.lost], [['m5'], 4], 'the log keeps the newest one');
 });
 
 test('wipe: purges what came before, counts it as wiped (not lost), and the log goes on', async (t) => {
