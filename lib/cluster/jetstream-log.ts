@@ -100,6 +100,8 @@ export class JetStreamLog implements RoomLog {
   private flushing = false;
   private readonly wipes = new LogWipes();
   private readonly recent: Placed[] = [];
+  /** The batch `getBatch` read last. */
+  private lastRead: { s: number; epoch: string; batch: LogBatch } | undefined;
   private readonly listeners = new Set<(event: LoggedEvent) => void>();
   private readonly epochListeners = new Set<(epoch: string) => void>();
   private follower: Follower | undefined;
@@ -177,7 +179,7 @@ export class JetStreamLog implements RoomLog {
     let chars = 0;
     let s = start === firstSeq ? head.s : await this.locate(start, head.s, state.last);
     for (; s <= state.last; s++) {
-      const batch = await this.stream.get(s, this.currentEpoch);
+      const batch = await this.getBatch(s);
       if (!batch) continue;
       this.wipes.learn(batch);
       for (let i = 0; i < batch.events.length; i++) {
@@ -217,7 +219,7 @@ export class JetStreamLog implements RoomLog {
     // One request per batch: a batch that cannot be had now (a leader being elected) stops the
     // catching up rather than being skipped, so watchers never miss one.
     for (let s = Math.max(this.applied + 1, state.first); s <= state.last; s++) {
-      const batch = await this.stream.get(s, this.currentEpoch);
+      const batch = await this.getBatch(s);
       if (batch) this.apply(s, batch);
     }
     return state;
@@ -341,13 +343,27 @@ export class JetStreamLog implements RoomLog {
     }
   }
 
+  /**
+   * The batch at stream sequence `s` (read from the server; the last one read is kept, since
+   * the pages of a read take up to MAX_BATCH_EVENTS / 256 turns over one batch). A stored
+   * batch never changes within an epoch; callers ask only for sequences the stream holds.
+   */
+  private async getBatch(s: number): Promise<LogBatch | undefined> {
+    const kept = this.lastRead;
+    if (kept && kept.s === s && kept.epoch === this.currentEpoch) return kept.batch;
+    const epoch = this.currentEpoch;
+    const batch = await this.stream.get(s, epoch);
+    if (batch) this.lastRead = { s, epoch, batch };
+    return batch;
+  }
+
   /** The first batch stored at or after stream sequence `from`. */
   private async batchAtOrAfter(
     from: number,
     last: number,
   ): Promise<{ s: number; batch: LogBatch } | undefined> {
     for (let s = from; s <= last; s++) {
-      const batch = await this.stream.get(s, this.currentEpoch);
+      const batch = await this.getBatch(s);
       if (batch) return { s, batch };
     }
     return undefined;
@@ -360,7 +376,7 @@ export class JetStreamLog implements RoomLog {
     let found = lo;
     while (lo <= hi) {
       const mid = Math.floor((lo + hi) / 2);
-      const batch = await this.stream.get(mid, this.currentEpoch);
+      const batch = await this.getBatch(mid);
       if (!batch) {
         lo = mid + 1;
         continue;
