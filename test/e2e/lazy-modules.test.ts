@@ -5,7 +5,8 @@
  * (docs/benchmarks.md, backlog RSS). The NATS client (with lib/cluster), the syntax
  * highlighter and the spinner are loaded by dynamic `import()` only when used:
  * `--cluster`/`--workers`, a code fence, a spinner on a terminal; the daemon's modules only
- * when serve runs (commands/serve-run.js). A daemon's start
+ * when serve runs (commands/serve-run.js); yargs only for a line that neither
+ * commands/connect-fast.js nor serve-fast.js reads plainly. A daemon's start
  * (commands/serve-fast.js, which the bin runs for `serve`) loads no package at all: neither
  * yargs nor the client's modules (test/e2e/serve-fast.test.ts checks a real start).
  */
@@ -101,8 +102,15 @@ test("serve's start (the bin's route without yargs) loads no package and none of
   assert.deepEqual(clusterModules(graph), ['keys.js']);
 });
 
+test('a CLI start loads yargs only for a line the fast parsers leave to it', () => {
+  // cli.js routes a plain connect line to connect-fast.js and a plain serve line to
+  // serve-fast.js before it imports yargs (test/e2e/connect-fast.test.ts, serve-fast.test.ts).
+  const by = packagesOf(importGraph(builtCli, { dynamic: false })).get('yargs');
+  assert.equal(by, undefined, `yargs is imported statically by ${by && relative(distRoot, by)}`);
+});
+
 test('the check can fail: the whole CLI reaches yargs and the client', () => {
-  const graph = importGraph(builtCli, { dynamic: false });
+  const graph = importGraph(builtCli, { dynamic: true });
   assert.ok(packagesOf(graph).has('yargs'));
   assert.ok([...graph.keys()].some((f) => relative(distRoot, f).startsWith(join('lib', 'client'))));
 });
