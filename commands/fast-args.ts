@@ -50,10 +50,17 @@ export function parsePlain(
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('-')) {
-      const name = positionalNames[nextPositional++];
-      if (name === undefined || given.has(name)) return undefined;
+      const name = positionalNames[nextPositional];
+      if (name === undefined) return undefined;
       const value = typed(positionals[name]!, arg);
       if (value === undefined) return undefined;
+      if (positionals[name]!.array) {
+        // A variadic positional (connect's `[args..]`) takes every word that is no option's value.
+        given.set(name, [...((given.get(name) as unknown[] | undefined) ?? []), value]);
+        continue;
+      }
+      if (given.has(name)) return undefined;
+      nextPositional++;
       given.set(name, value);
       continue;
     }
@@ -69,6 +76,8 @@ export function parsePlain(
       if (key === undefined || declared[key]!.type !== 'boolean') return undefined;
     }
     if (key === undefined) return undefined;
+    // `--args x` beside connect's words: yargs merges the two its own way.
+    if (positionals[key]?.array) return undefined;
     const d = declared[key]!;
     if (d.type === 'boolean') {
       // `--flag=false` and `--flag false` are yargs' to read.

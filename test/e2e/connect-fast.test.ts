@@ -80,6 +80,8 @@ test('every option in every plain form is read without yargs, as yargs reads it'
     ['127.0.0.1', '03000', 'alice', '--keepalive', '0.5', '--reconnect-attempts', '0'],
     ['127.0.0.1', '3000', 'alice', '--password'],
     ['127.0.0.1', '3000', 'alice', '--no-reconnect', '--trust', 'bob=AB12'],
+    ['--socket', '/run/cmd-chat.sock', 'alice', 'pw'],
+    ['--json', '127.0.0.1', '3000', '--keepalive', '5', 'alice'],
   ]) {
     if (parseConnectArgs(line) === undefined) problems.push(`${line.join(' ')}: left to yargs`);
     problems.push(await disagreement(line));
@@ -104,7 +106,7 @@ function random(seed: number): () => number {
 test('generated command lines: whatever is read without yargs equals what yargs reads', async () => {
   const next = random(29);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
-  const names = Object.keys(CONNECT_OPTIONS);
+  const names = [...Object.keys(CONNECT_OPTIONS), 'args'];
   const values = [
     '0',
     '7',
@@ -138,12 +140,10 @@ test('generated command lines: whatever is read without yargs equals what yargs 
   const LINES = 200;
   for (let n = 0; n < LINES; n++) {
     const line: string[] = [];
-    const words = Math.floor(next() * 5);
-    for (let k = 0; k < words; k++) line.push(pick(values).replace(/^$/, 'x'));
-    const count = Math.floor(next() * 5);
+    const count = Math.floor(next() * 8);
     for (let k = 0; k < count; k++) {
       const r = next();
-      if (r < 0.1) line.push(pick(values).replace(/^$/, '0'));
+      if (r < 0.35) line.push(pick(values).replace(/^$/, '0'));
       else if (r < 0.2) line.push(pick(noise));
       else {
         const name = pick(names);
@@ -165,9 +165,9 @@ test('generated command lines: whatever is read without yargs equals what yargs 
 test('lines yargs reads in its own way are left to it', () => {
   for (const line of [
     [],
-    ['--json', '127.0.0.1', '3000', 'alice'], // options before the words
     ['127.0.0.1', '3000', 'alice', '--json', 'true'], // a boolean takes the word after it
-    ['127.0.0.1', '3000', 'alice', '--room', 'a', 'b'], // an array takes the words after it
+    ['127.0.0.1', '3000', '--room', 'a', 'alice'], // an array takes the words after it
+    ['127.0.0.1', '3000', 'alice', '--args', 'pw'], // the words' positional as an option
     ['127.0.0.1', '3000', 'alice', '--keepalive', '1', '--keepalive', '2'],
     ['127.0.0.1', '3000', 'alice', '-0'],
     ['127.0.0.1', '3000', 'alice', '--', '-pw'],
