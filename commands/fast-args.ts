@@ -1,12 +1,13 @@
 /**
- * A command line parsed without yargs, for a daemon's start: the plain forms of a command's
- * options (`--name value`, `--name=value`, `--flag`, `--no-flag`, positionals) give the very
- * object yargs gives, from the same option declarations; anything else (a typo, a short flag,
- * `--`, a value that looks like a flag, an array followed by loose words, a number yargs might
- * read differently) gives undefined, and the caller hands the whole line to yargs, which
- * parses it or explains what is wrong exactly as before. yargs and its help cost a daemon
- * about 13 MB of memory for good (docs/benchmarks.md, backlog RSS);
- * test/e2e/serve-fast.test.ts holds the two parsers to the same results.
+ * A command line parsed without yargs, for a daemon's or a client's start: the plain forms of
+ * a command's options (`--name value`, `--name=value`, `--flag`, `--no-flag`, positionals)
+ * give the very object yargs gives, from the same option declarations; anything else (a typo,
+ * a short flag, `--`, a value that looks like a flag, an array followed by loose words, a
+ * number yargs might read differently) gives undefined, and the caller hands the whole line
+ * to yargs, which parses it or explains what is wrong exactly as before. yargs and its help
+ * cost a daemon about 13 MB of memory for good (docs/benchmarks.md, backlog RSS), and a
+ * client a third of its start-up CPU; test/e2e/serve-fast.test.ts and connect-fast.test.ts
+ * hold the parsers to the same results.
  */
 import type { Options, PositionalOptions } from 'yargs';
 
