@@ -2,7 +2,8 @@
 // Entry point of the `cmd-chat` command: runs the CLI compiled into dist/ by `npm run build`.
 // `--help`, `<command> --help` and `--version` are answered without loading yargs (which
 // costs more than the whole 150 ms budget): yargs renders the help texts at build time;
-// `serve` parses a plain command line without it (dist/commands/serve-fast.js).
+// `serve` parses a plain command line without it (dist/commands/serve-fast.js), and so does
+// `connect` (dist/commands/cli.js hands a plain line to connect-fast.js before loading yargs).
 const args = process.argv.slice(2);
 
 function notBuilt(err) {

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
+import type { Argv, MiddlewareFunction } from 'yargs';
 import { EXIT_CODE_SUMMARY, ExitCode } from '../lib/exit-codes.js';
 import { type Example, examplesBlock } from './examples.js';
 import { helpWidth } from './help-width.js';
@@ -56,8 +56,12 @@ interface OptionsView {
   getOptions(): { key: Record<string, unknown> };
 }
 
-/** The whole command line, help wrapped to `width` columns (null: not wrapped). */
-export function buildCli(argv: string[], width: number | null): Argv {
+/**
+ * The whole command line, help wrapped to `width` columns (null: not wrapped). yargs is
+ * imported here, not by this module: a plain connect or serve line never loads it.
+ */
+export async function buildCli(argv: string[], width: number | null): Promise<Argv> {
+  const { default: yargs } = await import('yargs');
   // The instance validating the arguments, so a typo is compared with that command's options.
   let parsing: OptionsView | undefined;
   let cli = yargs(argv)
@@ -121,11 +125,9 @@ export function separateTypeTags(text: string, width: number): string {
  */
 export async function renderHelp(args: string[], width: number): Promise<string> {
   let text = '';
-  await buildCli(args, width)
-    .exitProcess(false)
-    .parseAsync(args, {}, (_err, _argv, output) => {
-      text = output;
-    });
+  await (await buildCli(args, width)).exitProcess(false).parseAsync(args, {}, (_err, _argv, output) => {
+    text = output;
+  });
   return `${separateTypeTags(text, width)}\n`;
 }
 
@@ -161,6 +163,11 @@ export async function main(argv: string[]): Promise<void> {
     const { serveWithoutYargs } = await import('./serve-fast.js');
     if (await serveWithoutYargs(argv.slice(1))) return;
   }
+  // A plain connect line, likewise (what the bin and the tests start most).
+  if (argv[0] === 'connect') {
+    const { connectWithoutYargs } = await import('./connect-fast.js');
+    if (await connectWithoutYargs(argv.slice(1))) return;
+  }
   if (asksHelp(argv)) {
     process.stdout.write(await renderHelp(argv, helpWidth()));
     return;
@@ -169,7 +176,7 @@ export async function main(argv: string[]): Promise<void> {
   // renders the command's help before running it: unwrapped, that costs a daemon's start
   // about 40 ms less CPU (serve's help is long), a client's about 15; skipped, it no longer
   // stays in the daemon's memory either.
-  const cli = buildCli(argv, null);
+  const cli = await buildCli(argv, null);
   skipHelpCache(cli);
   await cli.parseAsync();
 }

@@ -4,7 +4,7 @@
  * on a terminal or pipe mode otherwise, and exit with a documented code.
  */
 import { createInterface } from 'node:readline/promises';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import { colorEnabled } from '../lib/client/colors.js';
 import { runPipe } from '../lib/client/pipe/pipe.js';
 import { type ReaderWatch, watchPipeReader } from '../lib/client/pipe/reader-watch.js';
@@ -21,7 +21,7 @@ import type { ClientTransport } from '../lib/transport/transport.js';
 import { IDENTITY_ENV, identityFromOptions } from './identity-source.js';
 import { PASSWORD_ENV, passwordFromSources, promptHidden, readPasswordLines } from './password.js';
 
-interface ConnectArgs {
+export interface ConnectArgs {
   args: Array<string | number>;
   room: string[];
   password?: string;
@@ -224,7 +224,7 @@ function passwordsFor(
   return rooms.map(() => undefined);
 }
 
-async function run(args: ConnectArgs): Promise<void> {
+export async function runConnect(args: ConnectArgs): Promise<void> {
   const interactive = process.stdin.isTTY === true;
   if (interactive) warnPipeOnly(args);
   if (typeof args.keepalive !== 'number' || !Number.isFinite(args.keepalive) || args.keepalive < 0)
@@ -465,6 +465,125 @@ const OUTRANKED_BY_LOSS = new Set<ExitCodeValue>([
   ExitCode.interrupted,
 ]);
 
+/** connect's options, in the order `connect --help` lists them; yargs and connect-fast.ts read them. */
+export const CONNECT_OPTIONS = {
+  room: {
+    type: 'string',
+    array: true,
+    default: [DEFAULT_ROOM],
+    describe: `room to join; repeat it to join several (at most ${MAX_ROOMS}; Alt+number switches)`,
+  },
+  password: {
+    type: 'string',
+    describe: 'the room password (visible in `ps`: prefer the alternatives)',
+  },
+  'password-file': {
+    type: 'string',
+    describe: 'read the password from a file: one line per --room in order, or one line for all',
+  },
+  socket: { type: 'string', describe: 'connect to a daemon on a Unix domain socket' },
+  proxy: {
+    type: 'string',
+    describe: 'connect through SOCKS5, e.g. socks5h://127.0.0.1:9050 (Tor)',
+  },
+  create: {
+    type: 'boolean',
+    default: false,
+    describe: 'create the room if the daemon runs with --open-rooms',
+  },
+  legacy: {
+    type: 'boolean',
+    default: false,
+    describe:
+      "join a legacy room of a v2 daemon, shared with original clients (weaker: the room key can be guessed offline from the room's traffic); the handshake stays v2",
+  },
+  'original-protocol': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'speak the original cmd-chat protocol (v1), for an original daemon only: nothing is sealed, names and events travel in clear, the room key can be guessed offline',
+  },
+  identity: {
+    type: 'boolean',
+    default: false,
+    describe: `a long-term identity from a personal passphrase (hidden prompt, --identity-fd or ${IDENTITY_ENV}): the same fingerprint in every session, room and daemon; nothing is stored`,
+  },
+  'identity-label': {
+    type: 'string',
+    describe:
+      'with --identity: the label mixed into the derivation (default: NAME); the same passphrase and label give the same key',
+  },
+  'identity-fd': {
+    type: 'number',
+    describe:
+      'with --identity: read the passphrase from this open file descriptor (first line), e.g. 3 with 3<file',
+  },
+  trust: {
+    type: 'string',
+    array: true,
+    describe: `pin a person: NAME=FINGERPRINT (repeatable; also ${TRUST_ENV}, space-separated). Another key under that name (or a look-alike) is flagged and /msg to it refused`,
+  },
+  keepalive: {
+    type: 'number',
+    default: defaultClientLimits.keepaliveMs / 1000,
+    describe:
+      'seconds of silence from the daemon after which the connection counts as lost (it is pinged after a third of it; 0 = never)',
+  },
+  reconnect: {
+    type: 'boolean',
+    default: true,
+    describe:
+      'reconnect by itself when the connection is lost (--no-reconnect: exit at once, code 6; original-protocol sessions never reconnect)',
+  },
+  'reconnect-attempts': {
+    type: 'number',
+    default: 30,
+    describe: 'attempts before giving up (exit code 6); 0 = never give up',
+  },
+  json: {
+    type: 'boolean',
+    default: false,
+    describe: 'pipe mode: print NDJSON events instead of text lines',
+  },
+  follow: {
+    type: 'boolean',
+    default: false,
+    describe: "pipe mode: print everyone's messages and keep printing after stdin ends",
+  },
+  history: {
+    type: 'boolean',
+    default: false,
+    describe: "pipe mode: print the room's recent history first",
+  },
+  commands: {
+    type: 'boolean',
+    default: false,
+    describe:
+      'pipe mode: a line starting with / is a command (/me, /msg, /switch, /quit …; //text sends /text). ' +
+      'Without it every line is sent as text. A failed command exits 10',
+  },
+  null: {
+    alias: '0',
+    type: 'boolean',
+    default: false,
+    describe:
+      'pipe mode: input messages end with a NUL byte, not a newline, so one message may span lines ' +
+      "(printf '%s\\0', find -print0, jq -j)",
+  },
+  color: {
+    type: 'boolean',
+    default: true,
+    describe: 'colours (--no-color or NO_COLOR turn them off)',
+  },
+} satisfies Record<string, Options>;
+
+/** connect's one positional: HOST PORT NAME [PASSWORD] (or HOST:PORT, or with --socket PATH). */
+export const CONNECT_POSITIONAL: PositionalOptions = {
+  type: 'string',
+  array: true,
+  describe: 'HOST PORT NAME [PASSWORD]',
+};
+
 export const connectCommand: CommandModule<object, ConnectArgs> = {
   command: 'connect [args..]',
   describe: 'join a room: HOST PORT NAME [PASSWORD] (or HOST:PORT), or --socket PATH NAME [PASSWORD]',
@@ -479,115 +598,8 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
           `A password given as an argument shows in \`ps\` and in shell history: prefer ${PASSWORD_ENV}, --password-file ` +
           'or the hidden prompt (on a terminal).',
       )
-      .positional('args', { type: 'string', array: true, describe: 'HOST PORT NAME [PASSWORD]' })
-      .option('room', {
-        type: 'string',
-        array: true,
-        default: [DEFAULT_ROOM],
-        describe: `room to join; repeat it to join several (at most ${MAX_ROOMS}; Alt+number switches)`,
-      })
-      .option('password', {
-        type: 'string',
-        describe: 'the room password (visible in `ps`: prefer the alternatives)',
-      })
-      .option('password-file', {
-        type: 'string',
-        describe: 'read the password from a file: one line per --room in order, or one line for all',
-      })
-      .option('socket', { type: 'string', describe: 'connect to a daemon on a Unix domain socket' })
-      .option('proxy', {
-        type: 'string',
-        describe: 'connect through SOCKS5, e.g. socks5h://127.0.0.1:9050 (Tor)',
-      })
-      .option('create', {
-        type: 'boolean',
-        default: false,
-        describe: 'create the room if the daemon runs with --open-rooms',
-      })
-      .option('legacy', {
-        type: 'boolean',
-        default: false,
-        describe:
-          "join a legacy room of a v2 daemon, shared with original clients (weaker: the room key can be guessed offline from the room's traffic); the handshake stays v2",
-      })
-      .option('original-protocol', {
-        type: 'boolean',
-        default: false,
-        describe:
-          'speak the original cmd-chat protocol (v1), for an original daemon only: nothing is sealed, names and events travel in clear, the room key can be guessed offline',
-      })
-      .option('identity', {
-        type: 'boolean',
-        default: false,
-        describe: `a long-term identity from a personal passphrase (hidden prompt, --identity-fd or ${IDENTITY_ENV}): the same fingerprint in every session, room and daemon; nothing is stored`,
-      })
-      .option('identity-label', {
-        type: 'string',
-        describe:
-          'with --identity: the label mixed into the derivation (default: NAME); the same passphrase and label give the same key',
-      })
-      .option('identity-fd', {
-        type: 'number',
-        describe:
-          'with --identity: read the passphrase from this open file descriptor (first line), e.g. 3 with 3<file',
-      })
-      .option('trust', {
-        type: 'string',
-        array: true,
-        describe: `pin a person: NAME=FINGERPRINT (repeatable; also ${TRUST_ENV}, space-separated). Another key under that name (or a look-alike) is flagged and /msg to it refused`,
-      })
-      .option('keepalive', {
-        type: 'number',
-        default: defaultClientLimits.keepaliveMs / 1000,
-        describe:
-          'seconds of silence from the daemon after which the connection counts as lost (it is pinged after a third of it; 0 = never)',
-      })
-      .option('reconnect', {
-        type: 'boolean',
-        default: true,
-        describe:
-          'reconnect by itself when the connection is lost (--no-reconnect: exit at once, code 6; original-protocol sessions never reconnect)',
-      })
-      .option('reconnect-attempts', {
-        type: 'number',
-        default: 30,
-        describe: 'attempts before giving up (exit code 6); 0 = never give up',
-      })
-      .option('json', {
-        type: 'boolean',
-        default: false,
-        describe: 'pipe mode: print NDJSON events instead of text lines',
-      })
-      .option('follow', {
-        type: 'boolean',
-        default: false,
-        describe: "pipe mode: print everyone's messages and keep printing after stdin ends",
-      })
-      .option('history', {
-        type: 'boolean',
-        default: false,
-        describe: "pipe mode: print the room's recent history first",
-      })
-      .option('commands', {
-        type: 'boolean',
-        default: false,
-        describe:
-          'pipe mode: a line starting with / is a command (/me, /msg, /switch, /quit …; //text sends /text). ' +
-          'Without it every line is sent as text. A failed command exits 10',
-      })
-      .option('null', {
-        alias: '0',
-        type: 'boolean',
-        default: false,
-        describe:
-          'pipe mode: input messages end with a NUL byte, not a newline, so one message may span lines ' +
-          "(printf '%s\\0', find -print0, jq -j)",
-      })
-      .option('color', {
-        type: 'boolean',
-        default: true,
-        describe: 'colours (--no-color or NO_COLOR turn them off)',
-      })
+      .positional('args', CONNECT_POSITIONAL)
+      .options(CONNECT_OPTIONS)
       // Examples as an epilogue, one command per line: yargs' example table gives a command at
       // most half the width and would break it mid-command.
       .epilogue(
@@ -603,5 +615,5 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
           '  cmd-chat connect host 3000 bot --json --follow < /dev/null\n' +
           `      a bot reading the room as NDJSON (password from ${PASSWORD_ENV})`,
       ) as unknown as Argv<ConnectArgs>,
-  handler: run,
+  handler: runConnect,
 };

@@ -1,12 +1,13 @@
 /**
- * A command line parsed without yargs, for a daemon's start: the plain forms of a command's
- * options (`--name value`, `--name=value`, `--flag`, `--no-flag`, positionals) give the very
- * object yargs gives, from the same option declarations; anything else (a typo, a short flag,
- * `--`, a value that looks like a flag, an array followed by loose words, a number yargs might
- * read differently) gives undefined, and the caller hands the whole line to yargs, which
- * parses it or explains what is wrong exactly as before. yargs and its help cost a daemon
- * about 13 MB of memory for good (docs/benchmarks.md, backlog RSS);
- * test/e2e/serve-fast.test.ts holds the two parsers to the same results.
+ * A command line parsed without yargs, for a daemon's or a client's start: the plain forms of
+ * a command's options (`--name value`, `--name=value`, `--flag`, `--no-flag`, positionals)
+ * give the very object yargs gives, from the same option declarations; anything else (a typo,
+ * a short flag, `--`, a value that looks like a flag, an array followed by loose words, a
+ * number yargs might read differently) gives undefined, and the caller hands the whole line
+ * to yargs, which parses it or explains what is wrong exactly as before. yargs and its help
+ * cost a daemon about 13 MB of memory for good (docs/benchmarks.md, backlog RSS), and a
+ * client a third of its start-up CPU; test/e2e/serve-fast.test.ts and connect-fast.test.ts
+ * hold the parsers to the same results.
  */
 import type { Options, PositionalOptions } from 'yargs';
 
@@ -50,10 +51,17 @@ export function parsePlain(
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('-')) {
-      const name = positionalNames[nextPositional++];
-      if (name === undefined || given.has(name)) return undefined;
+      const name = positionalNames[nextPositional];
+      if (name === undefined) return undefined;
       const value = typed(positionals[name]!, arg);
       if (value === undefined) return undefined;
+      if (positionals[name]!.array) {
+        // A variadic positional (connect's `[args..]`) takes every word that is no option's value.
+        given.set(name, [...((given.get(name) as unknown[] | undefined) ?? []), value]);
+        continue;
+      }
+      if (given.has(name)) return undefined;
+      nextPositional++;
       given.set(name, value);
       continue;
     }
@@ -69,6 +77,8 @@ export function parsePlain(
       if (key === undefined || declared[key]!.type !== 'boolean') return undefined;
     }
     if (key === undefined) return undefined;
+    // `--args x` beside connect's words: yargs merges the two its own way.
+    if (positionals[key]?.array) return undefined;
     const d = declared[key]!;
     if (d.type === 'boolean') {
       // `--flag=false` and `--flag false` are yargs' to read.

@@ -6,7 +6,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode } from '../lib/exit-codes.js';
 import { normalizeRoomName } from '../lib/protocol/names.js';
-import { decoyKeyEntry, roomEntry } from '../lib/server/rooms.js';
+import { decoyKeyEntry, roomEntry } from '../lib/server/room-credentials.js';
 import { PASSWORD_ENV, passwordFromSources, promptHidden } from './password.js';
 
 interface RoomEntryArgs {

@@ -9,7 +9,8 @@
 import { CLUSTER_OPTIONS } from './cluster-options.js';
 import { parsePlain } from './fast-args.js';
 import { limitOptions } from './limit-options.js';
-import { checkServeArgs, runServe, SERVE_OPTIONS, SERVE_POSITIONALS, type ServeArgs } from './serve.js';
+import { checkServeArgs, SERVE_OPTIONS, SERVE_POSITIONALS, type ServeArgs } from './serve.js';
+import { runServe } from './serve-run.js';
 
 /** serve's arguments as yargs would give them, or undefined when yargs must parse the line. */
 export function parseServeArgs(args: readonly string[]): ServeArgs | undefined {

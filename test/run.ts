@@ -6,9 +6,12 @@
  * Tests that need a program outside npm (test/helpers/system-tools.ts) are skipped where it is
  * missing, and the run ends with a line naming what is missing and how to install it; under
  * `CI=true` a missing program stops the run before it starts.
+ * Every process of the run (test files, the daemons and clients they start) shares one V8
+ * compile cache in a temporary folder, removed at the end: see COMPILE_CACHE below.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { treeCpuMs } from './helpers/file-usage.js';
@@ -88,13 +91,23 @@ const reporter = process.env.TEST_REPORTER ?? join(root, 'reporter.js');
 const usage = process.env.SUITE_TIMES
   ? ['--import', pathToFileURL(join(root, 'helpers', 'file-usage.js')).href]
   : [];
+/**
+ * The suite starts several hundred node processes, each compiling the same ~180 modules: with
+ * NODE_COMPILE_CACHE (Node 22.1+) each module is compiled once for the whole run and its V8
+ * code read back after. A harness folder, never the product's: the CLI sets no cache, and the
+ * no-disk tests run it without this one (test/security/no-disk*.test.ts).
+ */
+const COMPILE_CACHE = 'NODE_COMPILE_CACHE';
+const cacheDir = process.env[COMPILE_CACHE] ?? mkdtempSync(join(tmpdir(), 'cmd-chat-test-cache-'));
 const result = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=2', `--test-reporter=${reporter}`, ...usage, ...files],
   {
     stdio: 'inherit',
+    env: { ...process.env, [COMPILE_CACHE]: cacheDir },
   },
 );
+if (process.env[COMPILE_CACHE] === undefined) rmSync(cacheDir, { recursive: true, force: true });
 if (usage.length > 0) {
   // Every process of the run, the runner included, was waited for by now.
   const cpuMs = treeCpuMs();

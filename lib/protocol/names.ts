@@ -56,11 +56,15 @@ function readConfusables(): ConfusablesTable {
   return JSON.parse(readFileSync(path, 'utf8')) as ConfusablesTable;
 }
 
+/** Entries the table's one numeric sort can order (a code point times this, plus its index). */
+const INDEX_SPAN = 2 ** 16;
+
 /**
  * The confusables data kept compact: its code points sorted in one array, their prototypes
  * in one string (prototype i is `text.slice(at[i], at[i + 1])`). About 0.1 MB, where the
  * parsed object of 6,311 properties held 0.64 MB of a daemon's heap for good
- * (docs/benchmarks.md, backlog RSS).
+ * (docs/benchmarks.md, backlog RSS). Built with one native sort of numbers (code point and
+ * index in one float) and no array per entry: every client and daemon builds it as it starts.
  */
 class PrototypeTable {
   private readonly points: Uint32Array;
@@ -68,16 +72,23 @@ class PrototypeTable {
   private readonly text: string;
 
   constructor(data: ConfusablesTable) {
-    const entries = Object.entries(data)
-      .map(([ch, prototype]) => [ch.codePointAt(0)!, prototype] as const)
-      .sort((a, b) => a[0] - b[0]);
-    this.points = Uint32Array.from(entries, ([point]) => point);
-    this.at = new Uint32Array(entries.length + 1);
-    entries.forEach(([, prototype], i) => {
+    const chars = Object.keys(data);
+    if (chars.length >= INDEX_SPAN) throw new Error('confusables data larger than expected');
+    const order = new Float64Array(chars.length);
+    for (let i = 0; i < chars.length; i++) order[i] = chars[i]!.codePointAt(0)! * INDEX_SPAN + i;
+    order.sort();
+    this.points = new Uint32Array(chars.length);
+    this.at = new Uint32Array(chars.length + 1);
+    const prototypes = new Array<string>(chars.length);
+    for (let i = 0; i < order.length; i++) {
+      const key = order[i]!;
+      const prototype = data[chars[key % INDEX_SPAN]!]!;
+      this.points[i] = Math.floor(key / INDEX_SPAN);
       this.at[i + 1] = this.at[i]! + prototype.length;
-    });
+      prototypes[i] = prototype;
+    }
     // Joined, so one flat string (appending would leave a tree of 6,311 pieces).
-    this.text = entries.map(([, prototype]) => prototype).join('');
+    this.text = prototypes.join('');
   }
 
   /** The prototype of one code point, or undefined when it has none. */
@@ -170,7 +181,7 @@ function marksAllowed(name: string): boolean {
  * them (not widened to writing systems: a kana sound mark has no place on a Han letter).
  */
 function sharesScript(mark: string, base: string): boolean {
-  return SCRIPTS.some(([, re]) => re.test(mark) && re.test(base));
+  return scriptTable().some(([, re]) => re.test(mark) && re.test(base));
 }
 
 // Every script Unicode 17 lists (ISO 15924 codes) but Common, Inherited and Unknown; a code
@@ -178,13 +189,22 @@ function sharesScript(mark: string, base: string): boolean {
 // and such a letter is a script of its own in `scriptsAllowed`).
 const SCRIPT_CODES =
   'Adlm Aghb Ahom Arab Armi Armn Avst Bali Bamu Bass Batk Beng Bhks Bopo Brah Brai Bugi Buhd Cakm Cans Cari Cham Cher Chrs Copt Cpmn Cprt Cyrl Deva Diak Dogr Dsrt Dupl Egyp Elba Elym Ethi Gara Geor Glag Gong Gonm Goth Gran Grek Gujr Gukh Guru Hang Hani Hano Hatr Hebr Hira Hluw Hmng Hmnp Hung Ital Java Kali Kana Kawi Khar Khmr Khoj Kits Knda Krai Kthi Lana Laoo Latn Lepc Limb Lina Linb Lisu Lyci Lydi Mahj Maka Mand Mani Marc Medf Mend Merc Mero Mlym Modi Mong Mroo Mtei Mult Mymr Nagm Nand Narb Nbat Newa Nkoo Nshu Ogam Olck Onao Orkh Orya Osge Osma Ougr Palm Pauc Perm Phag Phli Phlp Phnx Plrd Prti Rjng Rohg Runr Samr Sarb Saur Sgnw Shaw Shrd Sidd Sind Sinh Sogd Sogo Sora Soyo Sund Sunu Sylo Syrc Tagb Takr Tale Talu Taml Tang Tavt Telu Tfng Tglg Thaa Thai Tibt Tirh Tnsa Todr Toto Tutg Ugar Vaii Vith Wara Wcho Xpeo Xsux Yezi Yiii Zanb';
-const SCRIPTS: ReadonlyArray<readonly [string, RegExp]> = SCRIPT_CODES.split(' ').flatMap((code) => {
-  try {
-    return [[code, new RegExp(`\\p{scx=${code}}`, 'u')] as const];
-  } catch {
-    return [];
-  }
-});
+type ScriptTests = ReadonlyArray<readonly [string, RegExp]>;
+let scriptTests: ScriptTests | undefined;
+/**
+ * One test a script, compiled on first use: ~170 Unicode property classes cost a process
+ * ~20 ms to compile, and an ASCII name, the usual case, never needs them.
+ */
+function scriptTable(): ScriptTests {
+  scriptTests ??= SCRIPT_CODES.split(' ').flatMap((code) => {
+    try {
+      return [[code, new RegExp(`\\p{scx=${code}}`, 'u')] as const];
+    } catch {
+      return [];
+    }
+  });
+  return scriptTests;
+}
 // Characters of every script (Script_Extensions Common or Inherited: digits, punctuation,
 // emoji, most marks) do not count towards a name's scripts.
 const ANY_SCRIPT = /[\p{scx=Zyyy}\p{scx=Zinh}]/u;
@@ -203,7 +223,7 @@ function scriptsOf(ch: string): readonly string[] {
   const cached = scriptCache.get(ch);
   if (cached) return cached;
   const found: string[] = [];
-  for (const [code, re] of SCRIPTS) if (re.test(ch)) found.push(...(WRITING_SYSTEMS[code] ?? [code]));
+  for (const [code, re] of scriptTable()) if (re.test(ch)) found.push(...(WRITING_SYSTEMS[code] ?? [code]));
   // A letter the table does not know is a script of its own.
   const scripts = found.length > 0 ? found : [`?${ch}`];
   if (scriptCache.size >= 4096) scriptCache.clear(); // bounded: names come from the network

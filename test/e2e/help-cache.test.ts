@@ -11,8 +11,8 @@ import { buildCli, skipHelpCache } from '../../commands/cli.js';
 import { ExitCode } from '../../lib/exit-codes.js';
 import { builtCli } from '../helpers/paths.js';
 
-test("yargs still has the hook that renders a command's help as it starts", () => {
-  assert.equal(skipHelpCache(buildCli(['serve'], 80)), true);
+test("yargs still has the hook that renders a command's help as it starts", async () => {
+  assert.equal(skipHelpCache(await buildCli(['serve'], 80)), true);
 });
 
 test('a usage error still prints the hint and exits 2', () => {

@@ -4,7 +4,9 @@
  * alike, in CPU (0.1-0.2 s per hundred modules) and in the daemon's memory
  * (docs/benchmarks.md, backlog RSS). The NATS client (with lib/cluster), the syntax
  * highlighter and the spinner are loaded by dynamic `import()` only when used:
- * `--cluster`/`--workers`, a code fence, a spinner on a terminal. A daemon's start
+ * `--cluster`/`--workers`, a code fence, a spinner on a terminal; the daemon's modules only
+ * when serve runs (commands/serve-run.js); yargs only for a line that neither
+ * commands/connect-fast.js nor serve-fast.js reads plainly. A daemon's start
  * (commands/serve-fast.js, which the bin runs for `serve`) loads no package at all: neither
  * yargs nor the client's modules (test/e2e/serve-fast.test.ts checks a real start).
  */
@@ -52,6 +54,30 @@ test('the check can fail: with the dynamic imports, serve reaches the NATS store
   assert.ok([...packagesOf(graph).keys()].some((name) => name.startsWith('@nats-io/')));
 });
 
+/** The daemon's modules (lib/server, lib/rooms) in `graph`, relative to dist/. */
+const daemonModules = (graph: ReturnType<typeof importGraph>): string[] =>
+  [...graph.keys()]
+    .map((f) => relative(distRoot, f).replaceAll('\\', '/'))
+    .filter((f) => /^lib\/(server|rooms)\//.test(f));
+
+test("a CLI start (connect, room-entry, help) loads none of the daemon's modules", () => {
+  // serve's options are declared in commands/serve.js; running it is serve-run.js, imported
+  // when serve runs. A room-entry line needs only lib/server/room-credentials.js.
+  assert.deepEqual(
+    daemonModules(importGraph(builtCli, { dynamic: false })).filter(
+      (f) => f !== 'lib/server/room-credentials.js',
+    ),
+    [],
+  );
+});
+
+test('the check can fail: with the dynamic imports, the CLI reaches the daemon', () => {
+  const loaded = daemonModules(importGraph(builtCli, { dynamic: true }));
+  for (const m of ['lib/server/daemon.js', 'lib/server/rooms.js', 'lib/rooms/memory.js']) {
+    assert.ok(loaded.includes(m), m);
+  }
+});
+
 test('a CLI start loads neither the syntax highlighter nor the spinner', () => {
   const packages = packagesOf(importGraph(builtCli, { dynamic: false }));
   for (const name of ['cli-highlight', 'ora']) {
@@ -76,8 +102,15 @@ test("serve's start (the bin's route without yargs) loads no package and none of
   assert.deepEqual(clusterModules(graph), ['keys.js']);
 });
 
+test('a CLI start loads yargs only for a line the fast parsers leave to it', () => {
+  // cli.js routes a plain connect line to connect-fast.js and a plain serve line to
+  // serve-fast.js before it imports yargs (test/e2e/connect-fast.test.ts, serve-fast.test.ts).
+  const by = packagesOf(importGraph(builtCli, { dynamic: false })).get('yargs');
+  assert.equal(by, undefined, `yargs is imported statically by ${by && relative(distRoot, by)}`);
+});
+
 test('the check can fail: the whole CLI reaches yargs and the client', () => {
-  const graph = importGraph(builtCli, { dynamic: false });
+  const graph = importGraph(builtCli, { dynamic: true });
   assert.ok(packagesOf(graph).has('yargs'));
   assert.ok([...graph.keys()].some((f) => relative(distRoot, f).startsWith(join('lib', 'client'))));
 });

@@ -3,6 +3,7 @@
  * that join it, so protocol tests read as a scenario.
  */
 import { ChatSession, type SessionOptions } from '../../lib/client/session/session.js';
+import type { RoomCredentials } from '../../lib/protocol/handshake-server.js';
 import { type DaemonLimits, defaultDaemonLimits } from '../../lib/protocol/limits.js';
 import type { RoomStore } from '../../lib/rooms/seam.js';
 import { Daemon } from '../../lib/server/daemon.js';
@@ -23,6 +24,32 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
+/** Each room's credentials as first derived in this process, by name, password and legacy flag. */
+const derived = new Map<string, Promise<RoomCredentials>>();
+
+/**
+ * A room's credentials from its password, as `--room NAME=PASSWORD` gives them: a function of
+ * the name and password (stable salts), so derived once per test process (a scrypt each) and
+ * handed out as copies, since a daemon wipes its rooms' credentials when it stops.
+ */
+async function roomCredentials(name: string, password: string, legacy: boolean): Promise<RoomCredentials> {
+  const key = JSON.stringify([name, password, legacy]);
+  let credentials = derived.get(key);
+  if (credentials === undefined) {
+    credentials = credentialsFromPassword(name, password, legacy);
+    derived.set(key, credentials);
+  }
+  const { identity, salt, verifier, roomSalt, legacy: v1 } = await credentials;
+  const copy: RoomCredentials = {
+    identity: Buffer.from(identity),
+    salt: Buffer.from(salt),
+    verifier: Buffer.from(verifier),
+    roomSalt: Buffer.from(roomSalt),
+  };
+  if (v1) copy.legacy = { salt: Buffer.from(v1.salt), verifier: Buffer.from(v1.verifier) };
+  return copy;
+}
+
 /** Starts a daemon on 127.0.0.1 with an ephemeral port and the given rooms. */
 export async function startDaemon(
   rooms: Record<string, string>,
@@ -39,7 +66,7 @@ export async function startDaemon(
   const registry = new RoomRegistry({ ...limits, openRooms: options.openRooms ?? false });
   if (options.store) registry.useStore(options.store);
   for (const [name, password] of Object.entries(rooms)) {
-    registry.addStatic(name, await credentialsFromPassword(name, password, options.legacy ?? false));
+    registry.addStatic(name, await roomCredentials(name, password, options.legacy ?? false));
   }
   const daemon = new Daemon({
     limits,

@@ -28,6 +28,10 @@ import { STRACE_ARGS, tracee, violations } from '../helpers/strace.js';
 import { skipWithoutTools } from '../helpers/system-tools.js';
 import { teardown } from '../helpers/teardown.js';
 
+// The suite's runner gives its processes a V8 compile cache on disk (test/run.ts): what runs
+// here runs as a user runs it, without one.
+delete process.env.NODE_COMPILE_CACHE;
+
 const PW = 'correct horse battery staple';
 
 test('nothing touches disk: nats-server carrying room traffic and restarted, under strace', async (t) => {

@@ -19,6 +19,10 @@ import { waitFor } from '../helpers/raw-client.js';
 import { STRACE_ARGS, tracee, violations } from '../helpers/strace.js';
 import { skipWithoutTools } from '../helpers/system-tools.js';
 
+// The suite's runner gives its processes a V8 compile cache on disk (test/run.ts): what runs
+// here runs as a user runs it, without one.
+delete process.env.NODE_COMPILE_CACHE;
+
 const PASSWORD = 'no-disk-password';
 
 interface Traced {
