@@ -32,10 +32,11 @@ import {
 
 /**
  * Events per batch at most. Under load a batch carries what arrived during the previous append's
- * round trip: larger batches cost fewer appends, acknowledgements and fan-out turns per event,
- * and a watching daemon applies one batch in one turn of its event loop (about 10 ms at 1,024).
+ * round trip. Larger ones cost fewer appends per event but more to open and apply on every
+ * daemon (a batch of 400-byte events past ~300 is a large-object allocation for V8): at 512
+ * and 1,024 the cluster's CPU per message was no lower (docs/benchmarks.md, "Batch size").
  */
-const MAX_BATCH_EVENTS = 1024;
+const MAX_BATCH_EVENTS = 256;
 /** Random bytes of a batch's token (hex in the batch). */
 const TOKEN_BYTES = 8;
 /** What a wipe's encoding counts against a batch's bytes (made when its batch is; always smaller). */
@@ -345,7 +346,7 @@ export class JetStreamLog implements RoomLog {
 
   /**
    * The batch at stream sequence `s` (read from the server; the last one read is kept, since
-   * the pages of a read take up to MAX_BATCH_EVENTS / 256 turns over one batch). A stored
+   * a page of a read that ends inside a batch is followed by one that starts there). A stored
    * batch never changes within an epoch; callers ask only for sequences the stream holds.
    */
   private async getBatch(s: number): Promise<LogBatch | undefined> {
