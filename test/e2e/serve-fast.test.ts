@@ -9,68 +9,19 @@ import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { isDeepStrictEqual } from 'node:util';
-import yargs from 'yargs';
 import { CLUSTER_OPTIONS } from '../../commands/cluster-options.js';
 import { limitOptions } from '../../commands/limit-options.js';
 import { SERVE_OPTIONS, serveCommand } from '../../commands/serve.js';
 import { parseServeArgs } from '../../commands/serve-fast.js';
 import { ExitCode } from '../../lib/exit-codes.js';
+import { disagreement, plainForm, randomLines } from '../helpers/fast-parse.js';
 import { cliPath } from '../helpers/paths.js';
 import { freePort, spawnCaptured } from '../helpers/processes.js';
 
-type Parsed = Record<string, unknown>;
-
-/** What yargs makes of `serve ARGS` (strict, as the CLI): its object without `_`/`$0`, or its error. */
-async function viaYargs(args: readonly string[]): Promise<Parsed | { error: string }> {
-  let parsed: Parsed | undefined;
-  let error = '';
-  await yargs(['serve', ...args])
-    .strict()
-    .exitProcess(false)
-    .command({
-      command: serveCommand.command!,
-      builder: serveCommand.builder!,
-      handler: (argv) => {
-        parsed = argv as Parsed;
-      },
-    })
-    .fail((msg, err) => {
-      error = msg ?? err?.message ?? 'failed';
-    })
-    .parseAsync()
-    .catch((err: Error) => {
-      error = err.message;
-    });
-  if (parsed === undefined) return { error };
-  const { _, $0, ...rest } = parsed;
-  return rest;
-}
-
-/** Where the fast parser and yargs differ on `args` ('' when they agree or the fast one defers). */
-async function disagreement(args: readonly string[]): Promise<string> {
-  const fast = parseServeArgs(args);
-  if (fast === undefined) return '';
-  const slow = await viaYargs(args);
-  if ('error' in slow) return `${JSON.stringify(args)}: read plainly, but yargs refuses it (${slow.error})`;
-  if (isDeepStrictEqual({ ...fast }, slow)) return '';
-  const keys = new Set([...Object.keys(fast), ...Object.keys(slow)]);
-  const diff = [...keys]
-    .filter((k) => !isDeepStrictEqual((fast as unknown as Parsed)[k], slow[k]))
-    .map(
-      (k) => `${k}: ${JSON.stringify((fast as unknown as Parsed)[k])} vs yargs ${JSON.stringify(slow[k])}`,
-    );
-  return `${JSON.stringify(args)}: ${diff.join('; ')}`;
-}
-
 const options = { ...SERVE_OPTIONS, ...CLUSTER_OPTIONS, ...limitOptions() };
 
-/** Each option in one plain form: `--name value` (a boolean: `--name`), or `--name=value` (`--no-name`). */
-function plainForm(name: string, type: string | undefined, inline: boolean): string[] {
-  if (type === 'boolean') return [inline ? `--no-${name}` : `--${name}`];
-  const value = type === 'number' ? '2' : 'x=1';
-  return inline ? [`--${name}=${value}`] : [`--${name}`, value];
-}
+const differs = (args: readonly string[]): Promise<string> =>
+  disagreement(parseServeArgs, 'serve', serveCommand, args);
 
 test('every option in every plain form is read without yargs, as yargs reads it', async () => {
   const problems: string[] = [];
@@ -78,7 +29,7 @@ test('every option in every plain form is read without yargs, as yargs reads it'
   for (const inline of [false, true]) {
     const line = Object.entries(options).flatMap(([name, d]) => plainForm(name, d.type, inline));
     if (parseServeArgs(line) === undefined) problems.push(`${line.join(' ')}: left to yargs`);
-    problems.push(await disagreement(line));
+    problems.push(await differs(line));
   }
   for (const line of [
     ['0.0.0.0'],
@@ -88,7 +39,7 @@ test('every option in every plain form is read without yargs, as yargs reads it'
     ['--password', '--verbose'],
   ]) {
     if (parseServeArgs(line) === undefined) problems.push(`${line.join(' ')}: left to yargs`);
-    problems.push(await disagreement(line));
+    problems.push(await differs(line));
   }
   assert.deepEqual(
     problems.filter((p) => p !== ''),
@@ -96,20 +47,7 @@ test('every option in every plain form is read without yargs, as yargs reads it'
   );
 });
 
-/** A seeded generator (mulberry32): the same lines on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('generated command lines: whatever is read without yargs equals what yargs reads', async () => {
-  const next = random(23);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const names = [...Object.keys(options), 'host', 'port'];
   const values = [
     '0',
@@ -143,24 +81,19 @@ test('generated command lines: whatever is read without yargs equals what yargs 
   let plain = 0;
   // Only a line read plainly costs a yargs parse; about a third are.
   const LINES = 300;
-  for (let n = 0; n < LINES; n++) {
-    const line: string[] = [];
-    const count = Math.floor(next() * 6);
-    for (let k = 0; k < count; k++) {
-      const r = next();
-      if (r < 0.12) line.push(pick(values).replace(/^$/, '0'));
-      else if (r < 0.2) line.push(pick(noise));
-      else {
-        const name = pick(names);
-        const form = next();
-        if (form < 0.45) line.push(`--${name}`, pick(values));
-        else if (form < 0.8) line.push(`--${name}=${pick(values)}`);
-        else if (form < 0.9) line.push(`--${name}`);
-        else line.push(`--no-${name}`);
-      }
-    }
+  const lines = randomLines({
+    seed: 23,
+    lines: LINES,
+    maxWords: 6,
+    names,
+    values,
+    noise,
+    looseShare: 0.12,
+    noiseShare: 0.08,
+  });
+  for (const line of lines) {
     if (parseServeArgs(line) !== undefined) plain++;
-    const diff = await disagreement(line);
+    const diff = await differs(line);
     if (diff) problems.push(diff);
   }
   assert.deepEqual(problems.slice(0, 10), [], `${problems.length} of ${LINES} lines differ`);
