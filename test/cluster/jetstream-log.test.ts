@@ -205,13 +205,16 @@ test('a stream with a small byte limit gets batches it can keep: another daemon 
   const [la, lb] = [(await a!.store.open('small')).log, (await b!.store.open('small')).log];
   const seen: LoggedEvent[] = [];
   lb.watch((e) => seen.push(e));
+  // The other daemon follows the stream before the burst (else retention may pass it by).
+  await la.append(message('first'));
+  await waitFor(() => seen.length === 1, 'the other daemon follows');
   const texts = Array.from({ length: 300 }, (_, i) => `${i}:${'y'.repeat(4000)}`);
   const acks = await Promise.all(texts.map((text) => la.append(message(text))));
   assert.equal(new Set(acks.map((x) => x.seq)).size, texts.length);
-  await waitFor(() => seen.length === texts.length, 'the other daemon saw every event', 10_000);
+  await waitFor(() => seen.length === texts.length + 1, 'the other daemon saw every event', 10_000);
   assert.deepEqual(
     seen.map((e) => e.seq),
-    Array.from({ length: texts.length }, (_, i) => i + 1),
+    Array.from({ length: texts.length + 1 }, (_, i) => i + 1),
     'in order, without a hole',
   );
 });
@@ -226,11 +229,15 @@ test('the smallest resume window (1 message, 1 character) still carries every me
   // The largest message a member can send (64 Ki characters), each written \u0001 in JSON.
   const largest = '\u0001'.repeat(64 * 1024);
   const texts = ['m1', largest, 'm3', 'm4', 'm5'];
-  for (const text of texts) await la.append(message(text));
-  await waitFor(
-    () => seen.length === 5,
-    () => `the other daemon saw ${seen.length} of 5`,
-  );
+  // One at a time, each seen before the next: the stream keeps one message, so the next
+  // append drops it, and a follower just behind would count it lost (as the window says).
+  for (const [i, text] of texts.entries()) {
+    await la.append(message(text));
+    await waitFor(
+      () => seen.length === i + 1,
+      () => `the other daemon saw ${seen.length} of ${i + 1}`,
+    );
+  }
   assert.deepEqual(seen.map(textOf), texts);
   const page = await lb.read(0, PAGE);
   assert.deepEqual([page.events.map(textOf), page.lost], [['m5'], 4], 'the log keeps the newest one');
