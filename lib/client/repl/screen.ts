@@ -338,7 +338,32 @@ export class ReplScreen {
     }
   }
 
+  /**
+   * Takes in a resize the terminal made that Node has not been told of yet: its signal comes
+   * later, and meanwhile the input's rows were counted at the old width. On a terminal that
+   * reflows, a line printed in between moved up too far (erasing a received line above the
+   * prompt, wider) or not far enough (leaving a copy of the prompt, narrower). The size is
+   * asked of the terminal (one ioctl) and a change is handled as the signal would handle it;
+   * when the signal comes, Node finds the size unchanged and does nothing more.
+   */
+  private catchUpResize(): void {
+    const output = this.options.output as NodeJS.WriteStream & { getWindowSize?: () => [number, number] };
+    if (typeof output.getWindowSize !== 'function') return;
+    let size: [number, number];
+    try {
+      size = output.getWindowSize();
+    } catch {
+      return; // not a terminal any more
+    }
+    const [columns, rows] = size;
+    if (!(columns > 0 && rows > 0) || (columns === output.columns && rows === output.rows)) return;
+    output.columns = columns;
+    output.rows = rows;
+    output.emit('resize');
+  }
+
   private drawAbove(text: string): void {
+    this.catchUpResize();
     const rows = this.clearInputArea();
     // The redraw below first moves up by the rows readline believes the cursor was on when it
     // last drew the line (its undocumented `prevRows`; it lags behind when typed text wraps
