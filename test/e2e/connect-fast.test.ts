@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CONNECT_OPTIONS, connectCommand } from '../../commands/connect.js';
 import { parseConnectArgs } from '../../commands/connect-fast.js';
-import { disagreement, plainForm, randomLines } from '../helpers/fast-parse.js';
+import { compareLines, disagreement, plainForm, randomLines } from '../helpers/fast-parse.js';
 
 const differs = (args: readonly string[]): Promise<string> =>
   disagreement(parseConnectArgs, 'connect', connectCommand, args);
@@ -75,8 +75,6 @@ test('generated command lines: whatever is read without yargs equals what yargs 
     '--keepalive=',
     '--json=false',
   ];
-  const problems: string[] = [];
-  let plain = 0;
   const LINES = 200;
   const lines = randomLines({
     seed: 29,
@@ -88,11 +86,7 @@ test('generated command lines: whatever is read without yargs equals what yargs 
     looseShare: 0.35,
     noiseShare: 0.1,
   });
-  for (const line of lines) {
-    if (parseConnectArgs(line) !== undefined) plain++;
-    const diff = await differs(line);
-    if (diff) problems.push(diff);
-  }
+  const { problems, plain } = await compareLines(lines, parseConnectArgs, differs);
   assert.deepEqual(problems.slice(0, 10), [], `${problems.length} of ${LINES} lines differ`);
   assert.ok(plain > LINES * 0.1 && plain < LINES * 0.9, `${plain} of ${LINES} lines read plainly`);
 });

@@ -14,7 +14,7 @@ import { limitOptions } from '../../commands/limit-options.js';
 import { SERVE_OPTIONS, serveCommand } from '../../commands/serve.js';
 import { parseServeArgs } from '../../commands/serve-fast.js';
 import { ExitCode } from '../../lib/exit-codes.js';
-import { disagreement, plainForm, randomLines } from '../helpers/fast-parse.js';
+import { compareLines, disagreement, plainForm, randomLines } from '../helpers/fast-parse.js';
 import { cliPath } from '../helpers/paths.js';
 import { freePort, spawnCaptured } from '../helpers/processes.js';
 
@@ -77,8 +77,6 @@ test('generated command lines: whatever is read without yargs equals what yargs 
     '--max-clients=',
     '--legacy=false',
   ];
-  const problems: string[] = [];
-  let plain = 0;
   // Only a line read plainly costs a yargs parse; about a third are.
   const LINES = 300;
   const lines = randomLines({
@@ -91,11 +89,7 @@ test('generated command lines: whatever is read without yargs equals what yargs 
     looseShare: 0.12,
     noiseShare: 0.08,
   });
-  for (const line of lines) {
-    if (parseServeArgs(line) !== undefined) plain++;
-    const diff = await differs(line);
-    if (diff) problems.push(diff);
-  }
+  const { problems, plain } = await compareLines(lines, parseServeArgs, differs);
   assert.deepEqual(problems.slice(0, 10), [], `${problems.length} of ${LINES} lines differ`);
   // The generator must reach both sides: lines read plainly, and lines left to yargs.
   assert.ok(plain > LINES * 0.1 && plain < LINES * 0.9, `${plain} of ${LINES} lines read plainly`);

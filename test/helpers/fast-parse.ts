@@ -119,3 +119,19 @@ export function randomLines(mix: LineMix): string[][] {
   }
   return lines;
 }
+
+/** Every line through both parsers: where they differ, and how many lines the fast one read. */
+export async function compareLines(
+  lines: readonly string[][],
+  fastParse: (args: readonly string[]) => object | undefined,
+  differs: (args: readonly string[]) => Promise<string>,
+): Promise<{ problems: string[]; plain: number }> {
+  const problems: string[] = [];
+  let plain = 0;
+  for (const line of lines) {
+    if (fastParse(line) !== undefined) plain++;
+    const diff = await differs(line);
+    if (diff) problems.push(diff);
+  }
+  return { problems, plain };
+}
