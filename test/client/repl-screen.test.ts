@@ -179,6 +179,8 @@ describe('the history marker', () => {
     const client = startPtyClient(daemon.port, 'hist2', { password: PASSWORD });
     try {
       await client.waitForText('-- 3 earlier messages (2 older no longer kept by the daemon) --', 20_000);
+      // The header comes first; the messages under it are checked and drawn a slice at a time.
+      await client.waitForText('old line 5', 20_000);
       const shown = client.screen.lines().filter((l) => / hist1\b.*: old line \d$/.test(l));
       assert.deepEqual(
         shown.map((l) => l.slice(-10)),
