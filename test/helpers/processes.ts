@@ -101,7 +101,24 @@ export async function startDaemonProcess(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<DaemonProcess> {
-  const port = await freePort();
+  // freePort's port is free when asked, not when the daemon binds it: a process of another
+  // test file may take it in between (a listener on port 0, a client's own port). The daemon
+  // then exits at once saying so, and it is started again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDaemonOnce(await freePort(), args, env);
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !(err instanceof PortTaken)) throw err;
+    }
+  }
+}
+
+/** Times a daemon is started on another port when the one chosen was taken meanwhile. */
+const PORT_ATTEMPTS = 3;
+
+class PortTaken extends Error {}
+
+async function startDaemonOnce(port: number, args: string[], env: NodeJS.ProcessEnv): Promise<DaemonProcess> {
   const { proc, stdout, stderr, exited } = spawnCli(['serve', '127.0.0.1', String(port), ...args], env);
   await new Promise<void>((resolve, reject) => {
     // A daemon that is late is stopped (SIGTERM stops a --workers tree too): left running, it
@@ -129,7 +146,8 @@ export async function startDaemonProcess(
     proc.stderr.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`daemon exited with ${code}:\n${stderr()}`));
+      const taken = stderr().includes(`address 127.0.0.1:${port} is already in use`);
+      reject(new (taken ? PortTaken : Error)(`daemon exited with ${code}:\n${stderr()}`));
     });
   });
   return {
