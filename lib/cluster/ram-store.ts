@@ -12,11 +12,13 @@
  * (ours only: our prefix, our user, empty, its maker dead).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Where the directory is made: a tmpfs on every Linux system. */
+/** Where the directory is made: a tmpfs on Linux systems (checked before use: `notInRam`). */
 const SHM = '/dev/shm';
+/** statfs magic numbers of the file systems that live in RAM: tmpfs and ramfs. */
+const RAM_FS_TYPES: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
 const PREFIX = 'cmd-chat-js-';
 /** `cmd-chat-js-<pid of its maker>-<mkdtemp's six characters>`. */
 const STORE_NAME = /^cmd-chat-js-(\d+)-[A-Za-z0-9]{6}$/;
@@ -53,6 +55,9 @@ export function ramStore(): RamStore {
   if (process.platform !== 'linux' || !existsSync(SHM)) {
     throw new Error(`JetStream needs a store directory in RAM, and ${SHM} is missing here`);
   }
+  // A system may mount a disk there (or nothing, leaving a plain directory on the root disk).
+  const problem = notInRam(SHM);
+  if (problem) throw new Error(`JetStream needs a store directory in RAM, and ${problem}`);
   unshareWorks ??= canUnshare();
   const isPrivate = unshareWorks;
   sweepStaleStores();
@@ -78,6 +83,17 @@ export function ramStore(): RamStore {
         : [...command],
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** Why `path` cannot hold the store (undefined: it is on tmpfs or ramfs). */
+export function notInRam(path: string): string | undefined {
+  let type: number;
+  try {
+    type = statfsSync(path).type;
+  } catch {
+    return `${path} cannot be examined`;
+  }
+  return RAM_FS_TYPES.has(type) ? undefined : `${path} is not a RAM file system (tmpfs)`;
 }
 
 /** Whether process `pid` exists (one of another user's counts as existing). */

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { sweepStaleStores } from '../../lib/cluster/ram-store.js';
+import { notInRam, sweepStaleStores } from '../../lib/cluster/ram-store.js';
 
 /** The pid of a process that has exited (and, on a quiet system, not been reused yet). */
 function deadPid(): number {
@@ -40,4 +40,11 @@ test('sweepStaleStores removes only the empty store directories of dead makers',
     assert.ok(existsSync(kept), `${kept} stays`);
   }
   assert.deepEqual(sweepStaleStores(dir), [], 'a second sweep finds nothing');
+});
+
+test('the store goes only on a RAM file system: /dev/shm is one, /proc and a missing path are not', (t) => {
+  if (process.platform !== 'linux') return t.skip('statfs types are checked on Linux only');
+  assert.equal(notInRam('/dev/shm'), undefined);
+  assert.match(notInRam('/proc') ?? '', /is not a RAM file system/);
+  assert.match(notInRam('/no/such/dir') ?? '', /cannot be examined/);
 });
