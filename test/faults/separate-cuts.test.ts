@@ -169,7 +169,15 @@ test('10,000 lines, sender and reader each cut at their own random moments: ever
     t.diagnostic(`cuts ${JSON.stringify(cuts)}; slices fed while away ${JSON.stringify(fedAway)}`);
     await until(
       () => occurrences(reader.stdout(), '"user":"sender"') >= LINES,
-      () => `every line at the reader: ${occurrences(reader.stdout(), '"user":"sender"')}`,
+      () =>
+        `every line at the reader: ${occurrences(reader.stdout(), '"user":"sender"')}; ` +
+        `its last events: ${reader
+          .stdout()
+          .split('\n')
+          .filter((l) => !l.includes('"user":"sender"'))
+          .slice(-8)
+          .join('\n')}\n` +
+        `its stderr: ${reader.stderr().slice(-2000)}`,
       60_000,
     );
     await sleep(300); // a duplicate would arrive now

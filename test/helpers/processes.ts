@@ -93,33 +93,17 @@ const START_MAX_MS = 60_000;
 const STARTED = /listening on [^\n]*\n(?:.*\n)*?.*limits: [^\n]*\n/;
 
 /**
- * Starts `cmd-chat serve 127.0.0.1 PORT ...args` and waits for its start-up lines (to the
- * `limits:` line, so a test may read them at once). Pass `--socket PATH` in args for a Unix
- * socket daemon (port is then unused).
+ * Starts `cmd-chat serve 127.0.0.1 0 ...args` and waits for its start-up lines (to the
+ * `limits:` line, so a test may read them at once); its port is the one it says it listens on.
+ * Pass `--socket PATH` in args for a Unix socket daemon (port is then 0).
  */
 export async function startDaemonProcess(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<DaemonProcess> {
-  // freePort's port is free when asked, not when the daemon binds it: a process of another
-  // test file may take it in between (a listener on port 0, a client's own port). The daemon
-  // then exits at once saying so, and it is started again on another port.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startDaemonOnce(await freePort(), args, env);
-    } catch (err) {
-      if (attempt >= PORT_ATTEMPTS || !(err instanceof PortTaken)) throw err;
-    }
-  }
-}
-
-/** Times a daemon is started on another port when the one chosen was taken meanwhile. */
-const PORT_ATTEMPTS = 3;
-
-class PortTaken extends Error {}
-
-async function startDaemonOnce(port: number, args: string[], env: NodeJS.ProcessEnv): Promise<DaemonProcess> {
-  const { proc, stdout, stderr, exited } = spawnCli(['serve', '127.0.0.1', String(port), ...args], env);
+  // Port 0: the daemon binds a free port itself and says which (a port found free beforehand
+  // could be taken by another test file's process before the daemon bound it).
+  const { proc, stdout, stderr, exited } = spawnCli(['serve', '127.0.0.1', '0', ...args], env);
   await new Promise<void>((resolve, reject) => {
     // A daemon that is late is stopped (SIGTERM stops a --workers tree too): left running, it
     // would keep the test file from ever exiting. Late means silent for START_QUIET_MS: a
@@ -146,13 +130,12 @@ async function startDaemonOnce(port: number, args: string[], env: NodeJS.Process
     proc.stderr.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
-      const taken = stderr().includes(`address 127.0.0.1:${port} is already in use`);
-      reject(new (taken ? PortTaken : Error)(`daemon exited with ${code}:\n${stderr()}`));
+      reject(new Error(`daemon exited with ${code}:\n${stderr()}`));
     });
   });
   return {
     proc,
-    port,
+    port: Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stderr())?.[1] ?? 0),
     stderr,
     stdout,
     stop: async (signal = 'SIGTERM') => {
