@@ -56,6 +56,7 @@ const SLOW_FIRST = [
   'client/repl-screen.test.js',
   'e2e/transports.test.js',
   'faults/separate-cuts.test.js',
+  'cluster/follow-cuts.test.js',
   'faults/faults.test.js',
   'server/daemon.test.js',
   'security/queues.test.js',
