@@ -47,6 +47,7 @@ import {
 import { jetStreamRows } from './jetstream.js';
 import { keepaliveRows } from './keepalive.js';
 import { logCpuRows } from './log-cpu.js';
+import { natsFloorRows } from './nats-floor.js';
 import { originalRows } from './original.js';
 import { reconnectRows } from './reconnect.js';
 import { replRows } from './repl.js';
@@ -631,6 +632,8 @@ export const benchRows: BenchRow[] = [
   { name: 'cluster-bus', run: (ctx) => clusterBusRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // Room logs on JetStream: batched appends, latency, layout (jetstream.ts; also runnable by itself).
   { name: 'jetstream', run: (ctx) => jetStreamRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
+  // What JetStream itself costs per event, before any daemon code (nats-floor.ts; also alone).
+  { name: 'nats-floor', run: (ctx) => natsFloorRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // The room logs' own CPU per event, in process (log-cpu.ts; also runnable by itself).
   { name: 'log-cpu', run: (ctx) => logCpuRows(ctx.add.bind(ctx), ctx.log.bind(ctx)) },
   // The interactive client in a real pty (repl.ts; also runnable by itself).
