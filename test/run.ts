@@ -108,9 +108,23 @@ const cacheDir = process.env[COMPILE_CACHE] ?? mkdtempSync(join(tmpdir(), 'cmd-c
  * TEST_CONCURRENCY sets another count.
  */
 const concurrency = Number(process.env.TEST_CONCURRENCY) || availableParallelism() + 1;
+/**
+ * A run always ends. A file whose tests are done exits even if something it made is still
+ * open (a NATS client reconnecting for ever to a server that stopped kept one file, and so a
+ * whole run, waiting 11 minutes), and a test that waits on what never comes fails after 5
+ * minutes (the slowest file takes under a minute).
+ */
+const ALWAYS_ENDS = ['--test-force-exit', '--test-timeout=300000'];
 const result = spawnSync(
   process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, `--test-reporter=${reporter}`, ...usage, ...files],
+  [
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    ...ALWAYS_ENDS,
+    `--test-reporter=${reporter}`,
+    ...usage,
+    ...files,
+  ],
   {
     stdio: 'inherit',
     env: { ...process.env, [COMPILE_CACHE]: cacheDir },

@@ -8,8 +8,8 @@
  * its memory streams: the logs start over with a new epoch and the name tables empty).
  */
 import { randomBytes } from 'node:crypto';
-import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { type KV, Kvm } from '@nats-io/kv';
+import { JetStreamApiError, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type KV, Kvm, type KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DirectChannel, LogLimits, RoomBacking, RoomStore } from '../rooms/seam.js';
 import { JetStreamLog } from './jetstream-log.js';
@@ -60,6 +60,32 @@ const EVENT_OVERHEAD = 192;
  * its byte limit as soon as it is stored, so with a smaller limit no other daemon would see it.
  */
 const MIN_STREAM_BYTES = 512 * 1024;
+
+/** JetStream's error code for a new stream whose subjects another stream has. */
+const SUBJECTS_OVERLAP = 10065;
+const BUCKET_ATTEMPTS = 5;
+
+/**
+ * Makes a bucket, or finds the one another daemon made. Daemons starting at once (`serve
+ * --workers`) race to make the same buckets, and nats-server can refuse the later maker with
+ * "subjects overlap with an existing stream" while the first is being made (seen under load):
+ * a new attempt finds the bucket made. Any other refusal (another configuration) is final.
+ */
+export async function createBucket(
+  kvm: Pick<Kvm, 'create'>,
+  name: string,
+  options: Partial<KvOptions>,
+): Promise<KV> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await kvm.create(name, options);
+    } catch (err) {
+      const racing = err instanceof JetStreamApiError && err.code === SUBJECTS_OVERLAP;
+      if (!racing || attempt >= BUCKET_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+}
 
 export class JetStreamRoomStore implements RoomStore {
   private readonly rooms = new Map<string, Promise<OpenRoom>>();
@@ -114,10 +140,10 @@ export class JetStreamRoomStore implements RoomStore {
     const names = bucketNames(keys);
     const common = { storage: 'memory' as never, history: 1, replicas: options.replicas ?? 1 };
     const [n, l, h, r] = await Promise.all([
-      kvm.create(names.names, common),
-      kvm.create(names.leases, { ...common, ttl: options.leaseMs }),
-      kvm.create(names.holds, { ...common, ttl: options.holdMs }),
-      kvm.create(names.rooms, common),
+      createBucket(kvm, names.names, common),
+      createBucket(kvm, names.leases, { ...common, ttl: options.leaseMs }),
+      createBucket(kvm, names.holds, { ...common, ttl: options.holdMs }),
+      createBucket(kvm, names.rooms, common),
     ]);
     return { names: n, leases: l, holds: h, rooms: r };
   }

@@ -25,12 +25,20 @@ export async function testStore(
   options: Partial<JetStreamStoreOptions> = {},
 ): Promise<TestStore> {
   const nc = await connect({ servers, reconnectTimeWait: 100, maxReconnectAttempts: -1, noEcho: true });
-  const store = await JetStreamRoomStore.start(nc, keys, {
-    limits: TEST_LIMITS,
-    holdMs: 30_000,
-    leaseMs: 3000,
-    ...options,
-  });
+  let store: JetStreamRoomStore;
+  try {
+    store = await JetStreamRoomStore.start(nc, keys, {
+      limits: TEST_LIMITS,
+      holdMs: 30_000,
+      leaseMs: 3000,
+      ...options,
+    });
+  } catch (err) {
+    // Left open, the connection would reconnect for ever once the server stops, and keep the
+    // test file (so the whole run) from ending.
+    await nc.close();
+    throw err;
+  }
   let ended = false;
   return {
     store,
