@@ -6,11 +6,17 @@
  * daemon, is told exactly how many it lost, gets the rest in order and exits 9.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { ExitCode } from '../../lib/exit-codes.js';
-import { clusterForTest } from '../helpers/cluster.js';
+import { clusterForTest, type TestCluster } from '../helpers/cluster.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { type Captured, jsonEvents, NO_PACING_FLAGS, spawnCli } from '../helpers/processes.js';
+import {
+  type Captured,
+  type DaemonProcess,
+  jsonEvents,
+  NO_PACING_FLAGS,
+  spawnCli,
+} from '../helpers/processes.js';
 import { waitFor } from '../helpers/raw-client.js';
 
 const PW = 'follow-cuts-password';
@@ -38,10 +44,12 @@ async function startReader(port: number, env: NodeJS.ProcessEnv): Promise<Captur
   return reader;
 }
 
-test('a --follow reader cut while another daemon posts, back through either daemon: every line once, in order', async (t) => {
-  const cluster = await clusterForTest(t, 2, ['--room', `chat=${PW}`, ...NO_PACING_FLAGS]);
-  if (!cluster) return;
-  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
+/**
+ * Room `chat` on two daemons: a `--json --follow` reader on B through a fault proxy, and a
+ * piped sender on A; all stopped when the test ends.
+ */
+async function readerAndSender(t: TestContext, cluster: TestCluster) {
+  const [a, b] = cluster.daemons as [DaemonProcess, DaemonProcess];
   const env = { ...cluster.env, CMD_CHAT_PASSWORD: PW };
   const proxy = await FaultProxy.start(b.port);
   t.after(() => proxy.stop());
@@ -49,6 +57,13 @@ test('a --follow reader cut while another daemon posts, back through either daem
   t.after(() => reader.proc.kill('SIGKILL'));
   const sender = spawnCli(['connect', '127.0.0.1', String(a.port), 'sender', '--room', 'chat'], env);
   t.after(() => sender.proc.kill('SIGKILL'));
+  return { a, b, proxy, reader, sender };
+}
+
+test('a --follow reader cut while another daemon posts, back through either daemon: every line once, in order', async (t) => {
+  const cluster = await clusterForTest(t, 2, ['--room', `chat=${PW}`, ...NO_PACING_FLAGS]);
+  if (!cluster) return;
+  const { a, b, proxy, reader, sender } = await readerAndSender(t, cluster);
 
   const LINES = 3000;
   const lines = Array.from({ length: LINES }, (_, i) => `line ${i + 1}`);
@@ -104,14 +119,7 @@ test('an outage longer than the resume window, back through the other daemon: th
     '200',
   ]);
   if (!cluster) return;
-  const [a, b] = cluster.daemons as [(typeof cluster.daemons)[0], (typeof cluster.daemons)[0]];
-  const env = { ...cluster.env, CMD_CHAT_PASSWORD: PW };
-  const proxy = await FaultProxy.start(b.port);
-  t.after(() => proxy.stop());
-  const reader = await startReader(proxy.port, env);
-  t.after(() => reader.proc.kill('SIGKILL'));
-  const sender = spawnCli(['connect', '127.0.0.1', String(a.port), 'sender', '--room', 'chat'], env);
-  t.after(() => sender.proc.kill('SIGKILL'));
+  const { a, proxy, reader, sender } = await readerAndSender(t, cluster);
   const TOTAL = 3000;
   const lines = Array.from({ length: TOTAL }, (_, i) => `line ${i + 1}`);
   const received = (): number[] =>
