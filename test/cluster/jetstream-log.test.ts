@@ -39,9 +39,15 @@ const opened = new Map<NatsServer, TestStore[]>();
 
 async function stores(server: NatsServer, n: number, options = {}): Promise<TestStore[]> {
   const keys = deriveClusterKeys(randomBytes(32));
-  const made = await Promise.all(Array.from({ length: n }, () => testStore([server.url], keys, options)));
-  opened.get(server)!.push(...made);
-  return made;
+  // Each store is closed with its server as soon as it is made: if another fails, one left
+  // open would reconnect for ever and keep the file (so the run) from ending.
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const store = await testStore([server.url], keys, options);
+      opened.get(server)!.push(store);
+      return store;
+    }),
+  );
 }
 
 test('two daemons appending at once: one order, numbered 1…N without a hole, seen alike by both', async (t) => {
