@@ -69,8 +69,17 @@ describe('the REPL screen', () => {
     const dora = await repl.join('rs4', { reflow: true });
     const prompt = '[chat] rs4> ';
     const input = distinctInput(70);
+    // Each `say` ends with a leave: a resize is made only once the REPL has drawn it. A line the
+    // REPL drew for the old width, still in flight when the terminal reflows, lands on the new
+    // one (as on a real terminal) and erased "while narrow" in two loaded runs.
+    const leaves = (n: number): Promise<void> =>
+      dora.waitForScreen(
+        (s) => s.history().filter((l) => l.endsWith('-- rs4b left')).length === n,
+        `rs4b's leave number ${n}`,
+      );
     await say('rs4b', 'a line before the draft');
     await dora.waitForText('rs4b ?: a line before the draft');
+    await leaves(1);
     dora.write(input);
     await dora.waitForScreen((s) => s.cursorLine().endsWith(input.slice(-10)), 'the typed input');
     const promptRows = (s: { history(): string[] }): number =>
@@ -87,6 +96,7 @@ describe('the REPL screen', () => {
       (s) => s.lines().some((l) => l.endsWith('rs4b ?: while narrow')),
       'the message at 50 columns',
     );
+    await leaves(2);
     dora.resize(100, 30);
     const wide = rowsOf(prompt, input, 100);
     await dora.waitForScreen(
