@@ -115,13 +115,13 @@ const concurrency = Number(process.env.TEST_CONCURRENCY) || availableParallelism
  * (a NATS client reconnecting for ever) still keeps its file from ending: the helpers close
  * what they made, also when making it failed (test/helpers/teardown.ts, jetstream.ts).
  */
-const ALWAYS_ENDS = ['--test-timeout=300000'];
+const TEST_TIMEOUT = '--test-timeout=300000';
 const result = spawnSync(
   process.execPath,
   [
     '--test',
     `--test-concurrency=${concurrency}`,
-    ...ALWAYS_ENDS,
+    TEST_TIMEOUT,
     `--test-reporter=${reporter}`,
     ...usage,
     ...files,

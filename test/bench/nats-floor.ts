@@ -9,12 +9,12 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { natsProblem, startNatsServer } from '../helpers/nats.js';
 import { type AddRow, median, round, runRowsAlone } from './common.js';
+import { procCpuMs } from './external.js';
 import { loadNow } from './serve-tree.js';
 
 const EVENT_CHARS = 400;
@@ -23,14 +23,6 @@ const BATCHES = 600;
 const RUNS = 3;
 const EVENTS = (BATCHES * BATCH_BYTES) / EVENT_CHARS;
 const FOLLOWER = fileURLToPath(new URL('./nats-follower.js', import.meta.url));
-
-/** CPU ms of a process so far (utime + stime from /proc, 100 ticks/s). */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 function selfCpuMs(): number {
   const u = process.cpuUsage();
@@ -47,6 +39,9 @@ export async function natsFloorRows(add: AddRow, log: (text: string) => void): P
   const loadBefore = loadNow();
   const server = await startNatsServer({ jetstream: true });
   const nc = await connect({ servers: [server.url], noEcho: true });
+  const serverPid = server.pid();
+  if (serverPid === undefined) throw new Error('nats-server did not start');
+  const serverCpuMs = (): number => procCpuMs(serverPid);
   const per = { publisher: [] as number[], follower: [] as number[], server: [] as number[] };
   try {
     const jsm = await jetstreamManager(nc);
@@ -63,7 +58,7 @@ export async function natsFloorRows(add: AddRow, log: (text: string) => void): P
       const follower = fork(FOLLOWER, [server.url, stream, String(BATCHES)], { stdio: 'ignore' });
       await once(follower, 'message');
       const done = once(follower, 'message');
-      const [c0, s0] = [selfCpuMs(), cpuMs(server.pid())];
+      const [c0, s0] = [selfCpuMs(), serverCpuMs()];
       let last = 0;
       for (let i = 0; i < BATCHES; i++) {
         const ack = await js.publish(`floor.${run}`, payload, {
@@ -76,7 +71,7 @@ export async function natsFloorRows(add: AddRow, log: (text: string) => void): P
       const [report] = (await done) as [{ cpuMs: number }];
       per.publisher.push((publisherMs * 1000) / EVENTS);
       per.follower.push((report.cpuMs * 1000) / EVENTS);
-      per.server.push(((cpuMs(server.pid()) - s0) * 1000) / EVENTS);
+      per.server.push(((serverCpuMs() - s0) * 1000) / EVENTS);
       await once(follower, 'exit');
       await jsm.streams.delete(stream);
     }
