@@ -3,6 +3,7 @@
  */
 import type { ChatEvent } from '../../lib/client/events.js';
 import type { ChatSession } from '../../lib/client/session/session.js';
+import { ARRIVAL_MS } from './patience.js';
 
 /** Records every event of a session so tests can wait for one that matches. */
 export class EventLog {
@@ -22,7 +23,7 @@ export class EventLog {
   }
 
   /** Resolves with the first event (already seen or future) that matches. */
-  waitFor(match: (e: ChatEvent) => boolean, what = 'event', timeoutMs = 10_000): Promise<ChatEvent> {
+  waitFor(match: (e: ChatEvent) => boolean, what = 'event', timeoutMs = ARRIVAL_MS): Promise<ChatEvent> {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { exitWithin } from './deadline.js';
 import { builtCli } from './paths.js';
+import { ARRIVAL_MS } from './patience.js';
 
 /** `serve` flags that turn off the per-member and per-room pacing (floods in tests and benches). */
 export const NO_PACING_FLAGS: readonly string[] = [
@@ -244,7 +245,7 @@ export async function startJsonReader(target: string[], env: NodeJS.ProcessEnv):
   return {
     events,
     waitFor,
-    waitForMessage: async (user, timeoutMs = 10_000) => {
+    waitForMessage: async (user, timeoutMs = ARRIVAL_MS) => {
       const isFrom = (e: Record<string, unknown>): boolean => e.type === 'message' && e.user === user;
       await waitFor((evs) => evs.some(isFrom), `a message from ${user}`, timeoutMs);
       return String(events().find(isFrom)!.text);

@@ -10,6 +10,7 @@ import { after, before } from 'node:test';
 import { type IPty, spawn } from '@lydell/node-pty';
 import stringWidth from 'string-width';
 import { builtCli } from './paths.js';
+import { ARRIVAL_MS } from './patience.js';
 import {
   type DaemonProcess,
   type JsonReader,
@@ -350,7 +351,7 @@ export interface PtyClient {
 export async function waitFor(
   check: () => boolean,
   describe: () => string,
-  timeoutMs = 10_000,
+  timeoutMs = ARRIVAL_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -420,7 +421,7 @@ export function startPtyClient(port: number, name: string, options: PtyClientOpt
       screen.resize(cols, rows);
       pty.resize(cols, rows);
     },
-    waitForScreen: (predicate, what, timeoutMs = 10_000) =>
+    waitForScreen: (predicate, what, timeoutMs = ARRIVAL_MS) =>
       waitFor(
         () => predicate(screen),
         () => `${what}; screen:\n${screen.text()}`,

@@ -17,6 +17,7 @@ import { roomKeyV1 } from '../../lib/crypto/kdf.js';
 import { computeVerifier, SrpClient, SrpServer } from '../../lib/crypto/srp.js';
 import { LineDecoder } from '../../lib/protocol/codec.js';
 import { legacyTimestamp } from '../../lib/protocol/frames.js';
+import { ARRIVAL_MS } from './patience.js';
 
 type Frame = Record<string, unknown>;
 
@@ -214,7 +215,7 @@ class Lines {
   }
 
   /** The next line, or undefined at the end of the stream (Python's empty readline()). */
-  readline(timeoutMs = 10_000): Promise<Buffer | undefined> {
+  readline(timeoutMs = ARRIVAL_MS): Promise<Buffer | undefined> {
     const line = this.queue.shift();
     if (line) return Promise.resolve(line);
     if (this.closed) return Promise.resolve(undefined);
@@ -402,7 +403,7 @@ export class V1Client {
   }
 
   /** Resolves when `pred` holds; rejects if the receive loop ends first or after `timeoutMs`. */
-  until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  until(pred: () => boolean, what: string, timeoutMs = ARRIVAL_MS): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (pred()) done(undefined);
@@ -494,7 +495,7 @@ class JsonLines {
     this.socket.write(`${JSON.stringify(frame)}\n`);
   }
 
-  next(timeoutMs = 10_000): Promise<Frame> {
+  next(timeoutMs = ARRIVAL_MS): Promise<Frame> {
     const frame = this.queue.shift();
     if (frame) return Promise.resolve(frame);
     if (this.closed) return Promise.reject(new Error('v1 peer: connection closed'));
@@ -518,7 +519,7 @@ class JsonLines {
   }
 
   /** Waits for a frame matching `pred`, skipping others (they stay recorded in `all`). */
-  async waitFor(pred: (f: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+  async waitFor(pred: (f: Frame) => boolean, timeoutMs = ARRIVAL_MS): Promise<Frame> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const f = await this.next(Math.max(1, end - Date.now()));
