@@ -44,7 +44,7 @@ test('messages that arrive with init in one chunk reach the listener attached af
   assert.deepEqual(history, []);
   // Like the REPL and pipe mode: the listener comes after join() resolved.
   const amyLog = new EventLog(amy);
-  await amyLog.waitFor(isMessage('second'), 'the second message', 4000);
+  await amyLog.waitFor(isMessage('second'), 'the second message');
   assert.deepEqual(amyLog.bodies(), ['first', 'second']);
   await bobLog.waitFor(isMessage('second'), "bob's echo");
   await amy.close();

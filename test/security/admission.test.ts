@@ -117,13 +117,14 @@ describe('sources', () => {
       await waitFor(() => challenged([served!]) === 1, 'the other source to be challenged');
       // (Only meaningful while the 1 s back-off lasts: a stalled machine may take longer.)
       if (performance.now() - failedAt < 800) assert.equal(challenged([waiting!]), 0);
-      await waitFor(() => challenged([waiting!]) === 1, 'the back-off to end', 3000);
+      await waitFor(() => challenged([waiting!]) === 1, 'the back-off to end');
       waiting!.destroy();
       served!.destroy();
       // A third failure doubles it to 2 s, longer than the handshake may take: refused at once.
       await rejectsCode(handshakeFrom(td, '127.0.0.4', 'chat', 'wrong-3'), 'auth_failed');
       const [refused] = await strangers(td.port, '127.0.0.4', 1);
-      await refused!.waitClosed(1000);
+      // (Had it waited out the back-off instead, it would have got a challenge, not this.)
+      await refused!.waitClosed();
       assert.match(refused!.rawReceived, /"code":"rate_limited"/);
       // The right password from elsewhere is not held back.
       const ok = await handshakeFrom(td, '127.0.0.5', 'chat', PW);
@@ -137,7 +138,7 @@ describe('sources', () => {
     const d = await startDaemonProcess(['--password', PW, '--verbose']);
     try {
       await rejectsCode(handshakeFrom(d.port, '127.0.0.9', 'chat', 'wrong'), 'auth_failed');
-      await waitFor(() => d.stderr().includes('failed proof from 127.0.0.9'), 'the log line', 5000);
+      await waitFor(() => d.stderr().includes('failed proof from 127.0.0.9'), 'the log line');
     } finally {
       await d.stop();
     }
