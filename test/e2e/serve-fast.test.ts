@@ -132,7 +132,9 @@ async function importsOfServe(args: string[]): Promise<string[]> {
     { CMD_CHAT_PASSWORD: 'a fast path test password' },
   );
   try {
-    const deadline = Date.now() + 20_000;
+    // Seconds when idle, but with the hook logging each of hundreds of imports on a loaded
+    // machine, one start took over 20 s.
+    const deadline = Date.now() + 60_000;
     while (!/listening on/.test(daemon.stderr()) && Date.now() < deadline) {
       if (daemon.proc.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
