@@ -139,7 +139,11 @@ async function importsOfServe(args: string[]): Promise<string[]> {
       if (daemon.proc.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.match(daemon.stderr(), /listening on/, daemon.stderr());
+    const said = daemon
+      .stderr()
+      .split('\n')
+      .filter((l) => !l.startsWith('imported '));
+    assert.match(daemon.stderr(), /listening on/, `exit ${daemon.proc.exitCode}: ${said.join('\n')}`);
   } finally {
     // `exited` was listened for at spawn: it resolves even for a daemon that failed to start.
     if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill('SIGTERM');

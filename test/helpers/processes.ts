@@ -3,7 +3,9 @@
  * compiled CLI on an ephemeral port, and client processes with real pipes.
  */
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { exitWithin } from './deadline.js';
 import { builtCli } from './paths.js';
@@ -20,11 +22,53 @@ export const NO_PACING_FLAGS: readonly string[] = [
 ];
 
 /**
- * Asks the system for a free loopback TCP port (bound with port 0, then released). Nothing
- * listens there afterwards, so it also serves "connection refused" cases; another process
- * could take it in between, which on a test machine is rare and shows as a wrong error.
+ * Ports for tests to listen on are drawn below the system's ephemeral range, where no outgoing
+ * connection takes its local port: a port that the system handed out as free (bound to 0) was
+ * taken by another test's connection before the daemon could bind it, and the daemon exited.
+ * Linux says where its range starts; elsewhere (Windows, macOS) it starts at 49152.
+ */
+function ephemeralStart(): number {
+  try {
+    const first = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+    return Number.isInteger(first) ? first : 49152;
+  } catch {
+    return 49152;
+  }
+}
+const PORTS_FROM = 10_000;
+const PORTS_TO = Math.min(ephemeralStart(), 49152) - 1;
+/** Ports this process has handed out: none twice. */
+const handedOut = new Set<number>();
+
+async function canListen(port: number, host: string): Promise<boolean> {
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, resolve);
+    });
+  } catch {
+    return false;
+  }
+  server.close();
+  await once(server, 'close');
+  return true;
+}
+
+/**
+ * A free loopback TCP port that nothing listens on: a random one below the ephemeral range
+ * (see above), or, on a system whose range leaves no room below it, one the system picks.
+ * It also serves "connection refused" cases.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; PORTS_TO - PORTS_FROM > 1000 && tries < 50; tries++) {
+    const port = randomInt(PORTS_FROM, PORTS_TO + 1);
+    if (handedOut.has(port) || !(await canListen(port, host))) continue;
+    handedOut.add(port);
+    return port;
+  }
   const server = net.createServer();
   server.listen(0, host);
   await once(server, 'listening');
