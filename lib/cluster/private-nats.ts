@@ -11,7 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { jetStreamConfig, ramStore } from './ram-store.js';
+import { jetStreamConfig, PLAIN_BASH, ramStore, shellEnv } from './ram-store.js';
 
 /** Where to look for nats-server after PATH (Debian installs it in /usr/sbin). */
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/usr/local/bin'];
@@ -104,13 +104,14 @@ export function startPrivateNats(options: PrivateNatsOptions): Promise<PrivateNa
     `listen: 127.0.0.1:${options.port && options.port > 0 ? options.port : -1}\n` +
     `authorization { users = [ { nkey: ${options.userPublicKey} } ] }\n` +
     jetStreamConfig(store.dir, options.maxMemory ?? '512MB');
+  const [bash, ...bashOptions] = PLAIN_BASH;
   const child: ChildProcess = spawn(
-    'bash',
-    ['-c', WATCHDOG, 'nats-watchdog', ...store.wrap([options.binary])],
+    bash,
+    [...bashOptions, '-c', WATCHDOG, 'nats-watchdog', ...store.wrap([options.binary])],
     {
       detached: true,
       stdio: ['pipe', 'ignore', 'pipe'],
-      env: { ...process.env, [CONFIG_ENV]: config },
+      env: { ...shellEnv(process.env), [CONFIG_ENV]: config },
     },
   );
   let tail = '';

@@ -22,6 +22,20 @@ const RAM_FS_TYPES: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
 const PREFIX = 'cmd-chat-js-';
 /** `cmd-chat-js-<pid of its maker>-<mkdtemp's six characters>`. */
 const STORE_NAME = /^cmd-chat-js-(\d+)-[A-Za-z0-9]{6}$/;
+/**
+ * bash that runs no startup file: started by a daemon with a socket for stdin (Node's pipes)
+ * and no SHLVL (systemd, cron, a container), bash takes itself for a remote shell and runs
+ * ~/.bashrc, whatever it does (one here ran `pyenv rehash`, which writes files). The caller
+ * also leaves BASH_ENV out of its environment (see shellEnv).
+ */
+export const PLAIN_BASH = ['bash', '--norc', '--noprofile'] as const;
+
+/** `env` without what makes a non-interactive shell run a file first (BASH_ENV, ENV). */
+export function shellEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { BASH_ENV: _bashEnv, ENV: _env, ...rest } = env;
+  return rest;
+}
+
 /** The private tmpfs's size cap; JetStream's own `max_memory_store` bounds the streams. */
 const TMPFS_SIZE = '64m';
 
@@ -72,7 +86,7 @@ export function ramStore(): RamStore {
             '-m',
             '--propagation',
             'private',
-            'bash',
+            ...PLAIN_BASH,
             '-c',
             MOUNT_THEN_EXEC,
             'bash',

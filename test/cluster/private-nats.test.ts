@@ -1,11 +1,13 @@
 /**
  * The private nats-server of `serve --workers` runs JetStream on memory storage only (no file
  * storage at all), with its store on a tmpfs that is gone after stop, and carries a room's
- * log for a daemon that authenticates with the nkey.
+ * log for a daemon that authenticates with the nkey. Its watchdog shell runs no startup file.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createUser } from '@nats-io/nkeys';
@@ -50,4 +52,30 @@ test('the private nats-server: JetStream on memory only, a room log works, its s
     await server.stop();
   }
   assert.equal(existsSync(store), false, 'the store is gone');
+});
+
+test('the watchdog shell runs no startup file: neither ~/.bashrc nor BASH_ENV', async (t) => {
+  if (skipWithoutNats(t)) return;
+  const home = mkdtempSync(join(tmpdir(), 'cmd-chat-home-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const ran = join(home, 'ran');
+  writeFileSync(join(home, '.bashrc'), `echo bashrc >> '${ran}'\n`);
+  writeFileSync(join(home, 'env.sh'), `echo BASH_ENV >> '${ran}'\n`);
+  const saved = { HOME: process.env.HOME, BASH_ENV: process.env.BASH_ENV, SHLVL: process.env.SHLVL };
+  // As under systemd or cron: no SHLVL, so a bash whose stdin is a socket (Node's pipes) takes
+  // itself for a remote shell and would run ~/.bashrc.
+  process.env.HOME = home;
+  process.env.BASH_ENV = join(home, 'env.sh');
+  delete process.env.SHLVL;
+  try {
+    const pair = createUser();
+    const server = await startPrivateNats({ binary: findNatsServer(), userPublicKey: pair.getPublicKey() });
+    await server.stop();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  assert.equal(existsSync(ran) ? readFileSync(ran, 'utf8') : '', '', 'startup files that ran');
 });
