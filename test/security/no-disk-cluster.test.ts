@@ -110,12 +110,22 @@ test('nothing touches disk: a whole `serve --workers 2` tree (primary, workers, 
   const daemon = { port } as DaemonProcess;
   const talk = async (tag: string): Promise<void> => {
     const members = [];
-    for (let i = 0; i < 4; i++) members.push(await member(daemon, 'chat', PW, `${tag}${i}`));
-    for (const m of members) m.session.send(`${tag} from ${m.name}`);
-    for (const m of members)
-      for (const o of members)
-        await m.log.waitFor(isMessage(`${tag} from ${o.name}`), `${o.name} → ${m.name}`);
-    await Promise.all(members.map((m) => m.session.close()));
+    try {
+      for (let i = 0; i < 4; i++) members.push(await member(daemon, 'chat', PW, `${tag}${i}`));
+      for (const m of members) m.session.send(`${tag} from ${m.name}`);
+      for (const m of members)
+        for (const o of members)
+          await m.log.waitFor(isMessage(`${tag} from ${o.name}`), `${o.name} → ${m.name}`);
+    } catch (err) {
+      // What the tree logged (strace's lines left out), to tell a stall from a fault.
+      const logged = c
+        .stderr()
+        .split('\n')
+        .filter((l) => / cmd-chat: /.test(l) && !/^\[pid/.test(l));
+      throw new Error(`${(err as Error).message}\nthe tree's log:\n${logged.slice(-40).join('\n')}`);
+    } finally {
+      await Promise.all(members.map((m) => m.session.close()));
+    }
   };
   await talk('a');
   // The primary restarts its nats-server on the same port; the workers reconnect.
