@@ -93,6 +93,8 @@ test('nothing touches disk: a whole `serve --workers 2` tree (primary, workers, 
     '1',
     '--room',
     `chat=${PW}`,
+    // Joins and leaves in its log: a failed round shows how far each member got.
+    '--verbose',
   ]);
   t.after(() => {
     // The traced tree outlives strace: its primary goes first (its workers and nats-server follow).
