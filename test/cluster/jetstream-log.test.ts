@@ -3,14 +3,15 @@
  * tmpfs): two daemons appending at once get one order without a hole and see it alike; a
  * re-appended id is a duplicate with the original's number; reads from any number, in pages;
  * retention by messages and by bytes counts what is lost; a wipe purges and counts wiped, not
- * lost; a nats-server restart starts a new epoch, which the watcher is told.
+ * lost; a nats-server restart starts a new epoch, which the watcher is told, and each daemon
+ * mirrors the room's names anew (a watch carried over would resume past the new bucket's start).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { MAX_BACKLOG } from '../../lib/cluster/jetstream-log.js';
 import { deriveClusterKeys } from '../../lib/cluster/keys.js';
-import type { LoggedEvent } from '../../lib/rooms/seam.js';
+import type { LoggedEvent, NameRecord } from '../../lib/rooms/seam.js';
 import { message, type TestStore, testStore, textOf } from '../helpers/jetstream.js';
 import { type NatsServer, skipWithoutNats, startNatsServer } from '../helpers/nats.js';
 import { waitFor } from '../helpers/raw-client.js';
@@ -397,4 +398,41 @@ test('appends waiting for a server that is gone are bounded: beyond the backlog 
   // The waiting ones go on once the server is back (into the log's new life) or fail: none hangs.
   const settled = await Promise.all(waiting);
   assert.equal(settled.length, MAX_BACKLOG);
+});
+
+test('a nats-server restart: each daemon mirrors the names anew, and sees the names another claims after it', async (t) => {
+  const server = await withServer(t);
+  if (!server) return;
+  const resynced: number[][] = [[], []];
+  const keys = deriveClusterKeys(randomBytes(32));
+  const made = await Promise.all(
+    [0, 1].map(async (i) => {
+      const store = await testStore([server.url], keys, { onResynced: (n) => resynced[i]!.push(n) });
+      opened.get(server)!.push(store);
+      return store;
+    }),
+  );
+  const rooms = await Promise.all(made.map((s) => s.store.open('room')));
+  await rooms[0]!.log.append(message('before'));
+  const seen: string[] = [];
+  rooms[0]!.names.watch((c) => {
+    if (c.op === 'put') seen.push(c.entry.record.username);
+  });
+  const record = (username: string): NameRecord => ({
+    username,
+    userId: `u-${username}`,
+    owner: 'f'.repeat(32),
+    source: '',
+    state: 'present',
+  });
+  // Names before the restart: a watch that carried on would resume past them, on a new bucket.
+  for (const name of ['early1', 'early2', 'early3']) {
+    assert.notEqual(await rooms[1]!.names.create(name, record(name)), undefined);
+  }
+  await waitFor(() => seen.length === 3, 'the early names, seen');
+  await server.stop('SIGKILL');
+  await server.restart();
+  await waitFor(() => resynced.every((r) => r.length > 0), 'both stores resynchronised', 20_000);
+  assert.notEqual(await rooms[1]!.names.create('late', record('late')), undefined);
+  await waitFor(() => seen.includes('late'), "the other daemon's new name, seen", 10_000);
 });
