@@ -1,11 +1,12 @@
 /**
  * A concise node:test reporter: one line per test file (with the time its tests took, to find
- * the slow ones), every failure in full, the wall time, and a closing `N passed, N failed,
+ * the slow ones), every failure in full, the tests still running whenever two minutes pass
+ * without news (a hang says where it is), the wall time, and a closing `N passed, N failed,
  * N skipped` line. Node's own reporters either print every test (spec, tap) or hide which
  * file failed (dot).
  */
 import { availableParallelism } from 'node:os';
-import { relative } from 'node:path';
+import { relative, sep } from 'node:path';
 import { inspect } from 'node:util';
 import { USAGE_MARK } from './helpers/file-usage.js';
 
@@ -33,8 +34,42 @@ function describeError(error: unknown): string {
     .join('\n');
 }
 
+/** After this long without an event, the reporter says which tests are still running. */
+const STALL_MS = Number(process.env.TEST_STALL_MS) || 120_000;
+
+/** Whether a nesting-0 event is about a whole file (its name is the file's path) rather than a test. */
+const isFileLevel = (data: TestData): boolean =>
+  data.file !== undefined && (data.file === data.name || data.file.endsWith(`${sep}${data.name}`));
+
+/**
+ * The events of `source`, and `undefined` each time STALL_MS passes without one: a test that
+ * waits on what never comes otherwise holds the run without a word until its timeout.
+ */
+async function* withStalls(source: AsyncIterable<TestEvent>): AsyncGenerator<TestEvent | undefined> {
+  const events = source[Symbol.asyncIterator]();
+  let next = events.next();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => {
+      timer = setTimeout(() => resolve('stalled'), STALL_MS);
+      timer.unref();
+    });
+    const first = await Promise.race([next, stalled]);
+    clearTimeout(timer);
+    if (first === 'stalled') {
+      yield undefined;
+      continue;
+    }
+    if (first.done) return;
+    yield first.value;
+    next = events.next();
+  }
+}
+
 export default async function* concise(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
   const started = performance.now();
+  // Running files, each with its running top-level test and when that started.
+  const running = new Map<string, { test?: string; since: number }>();
   let passed = 0;
   let failed = 0;
   let skipped = 0;
@@ -50,8 +85,24 @@ export default async function* concise(source: AsyncIterable<TestEvent>): AsyncG
     }
     return entry;
   };
-  for await (const event of source) {
+  for await (const event of withStalls(source)) {
+    if (event === undefined) {
+      const now = performance.now();
+      for (const [file, r] of running) {
+        const test = r.test === undefined ? '' : ` › ${r.test}`;
+        yield `still running after ${Math.round((now - r.since) / 1000)} s: ${where(file)}${test}\n`;
+      }
+      continue;
+    }
     const { data } = event;
+    // A file's summary comes after its tests' events (on Node 22 its `test:complete` may not).
+    if (event.type === 'test:summary' && data?.file !== undefined) running.delete(data.file);
+    else if (event.type === 'test:dequeue' && data.nesting === 0 && data.file !== undefined) {
+      running.set(
+        data.file,
+        isFileLevel(data) ? { since: performance.now() } : { test: data.name, since: performance.now() },
+      );
+    }
     // Suites count through their tests; a file-level entry (nesting 0 with no type) is a test.
     const isSuite = data?.details?.type === 'suite';
     // A file's time: the sum of its top-level tests and suites (file-level hooks aside).
