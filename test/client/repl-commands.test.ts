@@ -91,7 +91,7 @@ describe('REPL commands', () => {
   test('/search and /grep find what was seen, /last shows the last events', async () => {
     const { alice, daemon } = repl;
     const r = await runClient(['127.0.0.1', String(daemon.port), 'bob'], {
-      input: 'the deploy is green\nlunch at noon\nDEPLOY again tomorrow\n',
+      input: 'the deploy is green\nluncheon at noon\nDEPLOY again tomorrow\n',
       env,
     });
     assert.equal(r.code, 0, r.stderr);
@@ -113,13 +113,14 @@ describe('REPL commands', () => {
       lines.some((l) => l.endsWith('bob ?: DEPLOY again tomorrow')),
       alice.screen.text(),
     );
-    assert.ok(!lines.some((l) => l.endsWith('bob ?: lunch at noon')), alice.screen.text());
+    assert.ok(!lines.some((l) => l.endsWith('bob ?: luncheon at noon')), alice.screen.text());
 
     alice.write('/clear\r');
     await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
-    alice.write('/grep LUNCH\r');
-    await alice.waitForText('-- 1 match for "LUNCH"');
-    assert.ok(alice.screen.lines().some((l) => l.endsWith('bob ?: lunch at noon')));
+    // Not a word of the safety-phrase list (one phrase shown here had "lunch" in it).
+    alice.write('/grep LUNCHEON\r');
+    await alice.waitForText('-- 1 match for "LUNCHEON"');
+    assert.ok(alice.screen.lines().some((l) => l.endsWith('bob ?: luncheon at noon')));
 
     alice.write('/clear\r');
     await alice.waitForScreen((s) => s.lines()[0] === '[chat] alice>', 'a cleared screen');
@@ -134,7 +135,7 @@ describe('REPL commands', () => {
       lines.some((l) => l.endsWith('bob ?: DEPLOY again tomorrow')),
       alice.screen.text(),
     );
-    assert.ok(!lines.some((l) => l.endsWith('bob ?: lunch at noon')), alice.screen.text());
+    assert.ok(!lines.some((l) => l.endsWith('bob ?: luncheon at noon')), alice.screen.text());
   });
 
   test('/quit MESSAGE sends the message, then leaves', async () => {

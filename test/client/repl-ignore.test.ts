@@ -82,38 +82,39 @@ describe('/ignore follows the member', () => {
     const erin = member('erin');
     await alice.waitForText('-- dave joined', JOIN_MS);
     await alice.waitForText('-- erin joined', JOIN_MS);
-    await say(dave, 'dave', 'zebra plan from dave');
-    await say(erin, 'erin', 'zebra plan from erin');
-    await alice.waitForText('erin ?: zebra plan from erin');
+    await say(dave, 'dave', 'zeppelin plan from dave');
+    await say(erin, 'erin', 'zeppelin plan from erin');
+    await alice.waitForText('erin ?: zeppelin plan from erin');
     alice.write('/ignore dave\r');
     await alice.waitForText('ignoring dave (under any name they take)');
     alice.write('/clear\r');
-    await alice.waitForScreen((s) => !s.text().includes('zebra plan'), 'a clear screen');
+    await alice.waitForScreen((s) => !s.text().includes('zeppelin plan'), 'a clear screen');
 
-    alice.write('/search zebra\r');
-    await alice.waitForText('-- 1 match for "zebra"');
-    await alice.waitForText('erin ?: zebra plan from erin');
+    // Not a word of the safety-phrase list ("zebra" is one, and a phrase is on the screen).
+    alice.write('/search zeppelin\r');
+    await alice.waitForText('-- 1 match for "zeppelin"');
+    await alice.waitForText('erin ?: zeppelin plan from erin');
     alice.write('/search from dave\r');
     await alice.waitForText('no match for "from dave"');
-    assert.ok(!shown('zebra plan from dave'), alice.screen.text());
+    assert.ok(!shown('zeppelin plan from dave'), alice.screen.text());
     assert.ok(!shown('matches for "from dave"') && !shown('0 match'), alice.screen.text());
 
     // The last 3 events that are not dave's: erin's line and two before it (joins, or a safety
     // phrase the room printed as members came). dave's line lies among them, so a /last that
     // counted it but hid it would show 2 lines, and one that showed it would fail below.
     alice.write('/clear\r');
-    await alice.waitForScreen((s) => !s.text().includes('zebra plan'), 'a clear screen');
+    await alice.waitForScreen((s) => !s.text().includes('zeppelin plan'), 'a clear screen');
     alice.write('/last 3\r');
-    await alice.waitForText('erin ?: zebra plan from erin');
+    await alice.waitForText('erin ?: zeppelin plan from erin');
     const lines = alice.screen.lines();
     const header = lines.findIndex((l) => l.includes('-- the last '));
     assert.match(lines[header] ?? '', /-- the last 3 of \d+ events --/, alice.screen.text());
     const after = lines.slice(header + 1).filter((l) => l.trim() !== '' && !l.startsWith('[chat]'));
     assert.equal(after.length, 3, alice.screen.text());
     assert.ok(
-      after.some((l) => l.includes('erin ?: zebra plan from erin')),
+      after.some((l) => l.includes('erin ?: zeppelin plan from erin')),
       alice.screen.text(),
     );
-    assert.ok(!shown('zebra plan from dave'), alice.screen.text());
+    assert.ok(!shown('zeppelin plan from dave'), alice.screen.text());
   });
 });
